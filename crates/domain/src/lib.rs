@@ -1,0 +1,44 @@
+//! Roster's domain: the customers, users, roles and permissions of an organization, as values
+//! that validate themselves, and the access rules as pure functions.
+//!
+//! Invariant: this crate does no I/O and knows nothing of async, SQL, HTTP or GraphQL.
+//! Every adapter converts to and from these types at its edge.
+
+pub mod access;
+pub mod customer;
+pub mod error;
+pub mod id;
+pub mod listing;
+pub mod organization;
+pub mod role;
+pub mod text;
+pub mod user;
+
+pub use access::Actor;
+pub use customer::{
+    Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
+    NewCustomer,
+};
+pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
+pub use id::{
+    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, UserId,
+};
+pub use organization::Organization;
+pub use role::{Permission, Role, RoleKind, RoleScope};
+pub use text::{
+    AvatarUrl, CustomerName, Description, Email, ExecutionLimit, ExternalId, FeatureFlags, Label,
+    Labels, OrganizationName, PersonName, Phone,
+};
+pub use user::{NewUser, User, UserDraft, UserPatch, UserPatchDraft};
+
+/// A point in time as Roster stores it: UTC, truncated to whole microseconds so that every
+/// storage engine round-trips it exactly.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// The current time at storage precision (microseconds).
+pub fn now() -> Timestamp {
+    use chrono::{DurationRound, TimeDelta};
+    let now = chrono::Utc::now();
+    now.duration_trunc(TimeDelta::microseconds(1))
+        .unwrap_or(now)
+}

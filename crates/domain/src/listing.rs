@@ -1,0 +1,457 @@
+//! Listing: filters, sort orders, page requests and keyset cursors for the `customers`
+//! and `users` connections.
+//!
+//! A cursor records the sort-key values and the id of the row it points at, so paging
+//! stays exact while rows are inserted or deleted between pages: the next page starts
+//! strictly after that position, whether or not the row itself still exists.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use uuid::Uuid;
+
+use crate::Timestamp;
+use crate::access::{CustomerScope, UserScope};
+use crate::id::CustomerId;
+
+/// Most rows one page may hold, and the page size when none is asked for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Sort direction.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Direction {
+    #[default]
+    Asc,
+    Desc,
+}
+
+/// One key of a sort order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Sort<F> {
+    pub field: F,
+    pub direction: Direction,
+}
+
+/// What customers can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CustomerSortField {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+    Description,
+    ConcurrentExecutionLimit,
+}
+
+/// What users can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserSortField {
+    Name,
+    Email,
+    CreatedAt,
+    UpdatedAt,
+    /// The name of the user's customer; team members first.
+    Customer,
+    /// The level of the user's role.
+    Role,
+}
+
+/// One value of a sort key, as recorded in a cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SortValue {
+    Text(String),
+    Int(i64),
+    Time(Timestamp),
+}
+
+/// A position in a sorted listing: the sort-key values and id of one row.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct CursorKey {
+    pub values: Vec<SortValue>,
+    pub id: Uuid,
+}
+
+/// Where a page starts or ends.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Position {
+    /// Just past a row, by its sort-key values (Roster's own cursors).
+    Key(CursorKey),
+    /// Just past the row at this 0-based offset (`arrayconnection:<n>`, Prismatic's cursors).
+    Offset(u64),
+}
+
+/// A cursor that does not decode, or was made for another sort order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("Invalid cursor")]
+pub struct InvalidCursor;
+
+const CURSOR_PREFIX: &str = "roster:v1:";
+const OFFSET_PREFIX: &str = "arrayconnection:";
+
+impl Position {
+    /// Decodes a cursor; `""` means "no cursor" (from the start), as Prismatic's clients send.
+    pub fn parse(cursor: &str) -> Result<Option<Position>, InvalidCursor> {
+        if cursor.is_empty() {
+            return Ok(None);
+        }
+        let bytes = STANDARD.decode(cursor).map_err(|_| InvalidCursor)?;
+        let text = String::from_utf8(bytes).map_err(|_| InvalidCursor)?;
+        if let Some(offset) = text.strip_prefix(OFFSET_PREFIX) {
+            return offset
+                .parse()
+                .map(|n| Some(Position::Offset(n)))
+                .map_err(|_| InvalidCursor);
+        }
+        let body = text.strip_prefix(CURSOR_PREFIX).ok_or(InvalidCursor)?;
+        let mut parts = body.split('\u{1f}');
+        let id = parts
+            .next()
+            .and_then(|id| Uuid::try_parse(id).ok())
+            .ok_or(InvalidCursor)?;
+        let values = parts.map(decode_value).collect::<Result<Vec<_>, _>>()?;
+        Ok(Some(Position::Key(CursorKey { values, id })))
+    }
+}
+
+fn decode_value(part: &str) -> Result<SortValue, InvalidCursor> {
+    let (tag, value) = part.split_at_checked(1).ok_or(InvalidCursor)?;
+    match tag {
+        "s" => Ok(SortValue::Text(value.to_owned())),
+        "i" => value.parse().map(SortValue::Int).map_err(|_| InvalidCursor),
+        "t" => value
+            .parse::<i64>()
+            .ok()
+            .and_then(Timestamp::from_timestamp_micros)
+            .map(SortValue::Time)
+            .ok_or(InvalidCursor),
+        _ => Err(InvalidCursor),
+    }
+}
+
+impl CursorKey {
+    /// The opaque cursor string clients receive.
+    pub fn encode(&self) -> String {
+        let mut text = format!("{CURSOR_PREFIX}{}", self.id.hyphenated());
+        for value in &self.values {
+            text.push('\u{1f}');
+            match value {
+                // The unit separator cannot appear in stored text keys we sort by: the
+                // encoder replaces it, which only affects ordering of pathological names.
+                SortValue::Text(text_value) => {
+                    text.push('s');
+                    text.push_str(&text_value.replace('\u{1f}', " "));
+                }
+                SortValue::Int(int) => text.push_str(&format!("i{int}")),
+                SortValue::Time(time) => text.push_str(&format!("t{}", time.timestamp_micros())),
+            }
+        }
+        STANDARD.encode(text)
+    }
+}
+
+/// Connection arguments, checked: at most [`MAX_PAGE_SIZE`] rows.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PageRequest {
+    pub first: Option<u32>,
+    pub last: Option<u32>,
+    pub after: Option<Position>,
+    pub before: Option<Position>,
+    pub offset: u64,
+}
+
+/// Connection arguments that break the contract's limits.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvalidPage {
+    #[error(
+        "Requesting {requested} records on the `{argument}` connection exceeds the `{argument}` limit of 100 records."
+    )]
+    TooLarge {
+        argument: &'static str,
+        requested: i64,
+    },
+    #[error("Argument `{0}` must be a non-negative integer.")]
+    Negative(&'static str),
+    #[error("Invalid cursor")]
+    Cursor,
+}
+
+impl PageRequest {
+    /// Checks raw connection arguments as GraphQL delivers them.
+    pub fn parse(
+        first: Option<i64>,
+        last: Option<i64>,
+        after: Option<&str>,
+        before: Option<&str>,
+        offset: Option<i64>,
+    ) -> Result<Self, InvalidPage> {
+        let size =
+            |argument: &'static str, value: Option<i64>| -> Result<Option<u32>, InvalidPage> {
+                match value {
+                    None => Ok(None),
+                    Some(n) if n < 0 => Err(InvalidPage::Negative(argument)),
+                    Some(n) if n > i64::from(MAX_PAGE_SIZE) => Err(InvalidPage::TooLarge {
+                        argument,
+                        requested: n,
+                    }),
+                    Some(n) => Ok(u32::try_from(n).ok()),
+                }
+            };
+        let cursor = |text: Option<&str>| {
+            text.map(Position::parse)
+                .transpose()
+                .map(Option::flatten)
+                .map_err(|_| InvalidPage::Cursor)
+        };
+        let offset = match offset {
+            None => 0,
+            Some(n) => u64::try_from(n).map_err(|_| InvalidPage::Negative("offset"))?,
+        };
+        Ok(PageRequest {
+            first: size("first", first)?,
+            last: size("last", last)?,
+            after: cursor(after)?,
+            before: cursor(before)?,
+            offset,
+        })
+    }
+
+    /// The first page of the default size.
+    pub fn first_page() -> Self {
+        PageRequest::default()
+    }
+
+    /// How many rows the page holds at most (`first`, else `last`, else 100).
+    pub fn limit(&self) -> u32 {
+        self.first.or(self.last).unwrap_or(MAX_PAGE_SIZE)
+    }
+
+    /// True when the page is taken from the end (`last` without `first`).
+    pub fn is_backward(&self) -> bool {
+        self.first.is_none() && self.last.is_some()
+    }
+}
+
+/// Filters on the `customers` connection, in django-filter's naming. All given ones apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CustomerFilter {
+    pub name: Option<String>,
+    pub name_icontains: Option<String>,
+    pub name_istartswith: Option<String>,
+    pub description_icontains: Option<String>,
+    pub external_id: Option<String>,
+    pub external_id_isnull: Option<bool>,
+    pub labels_contains: Option<String>,
+    pub is_system: Option<bool>,
+    pub created_at_gte: Option<Timestamp>,
+    pub created_at_lte: Option<Timestamp>,
+    pub updated_at_gte: Option<Timestamp>,
+    pub updated_at_lte: Option<Timestamp>,
+}
+
+/// A `customers` listing: filters, order, page, and which customers the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerQuery {
+    pub filter: CustomerFilter,
+    pub sort: Vec<Sort<CustomerSortField>>,
+    pub page: PageRequest,
+    pub scope: CustomerScope,
+}
+
+impl CustomerQuery {
+    /// Every customer the scope allows, by name, first page.
+    pub fn all(scope: CustomerScope) -> Self {
+        CustomerQuery {
+            filter: CustomerFilter::default(),
+            sort: Vec::new(),
+            page: PageRequest::first_page(),
+            scope,
+        }
+    }
+
+    /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
+    pub fn effective_sort(&self) -> Vec<Sort<CustomerSortField>> {
+        effective(&self.sort, CustomerSortField::Name)
+    }
+}
+
+/// Filters on the `users` connections. All given ones apply.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UserFilter {
+    pub name: Option<String>,
+    pub name_icontains: Option<String>,
+    pub email: Option<String>,
+    pub email_icontains: Option<String>,
+    pub external_id: Option<String>,
+    pub customer: Option<CustomerId>,
+    pub customer_isnull: Option<bool>,
+    pub created_at_gte: Option<Timestamp>,
+    pub created_at_lte: Option<Timestamp>,
+    pub updated_at_gte: Option<Timestamp>,
+    pub updated_at_lte: Option<Timestamp>,
+}
+
+/// A `users` listing: filters, order, page, and which users the caller may see.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserQuery {
+    pub filter: UserFilter,
+    pub sort: Vec<Sort<UserSortField>>,
+    pub page: PageRequest,
+    pub scope: UserScope,
+}
+
+impl UserQuery {
+    /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
+    pub fn effective_sort(&self) -> Vec<Sort<UserSortField>> {
+        effective(&self.sort, UserSortField::Name)
+    }
+}
+
+fn effective<F: Copy + PartialEq>(sort: &[Sort<F>], default: F) -> Vec<Sort<F>> {
+    let mut keys: Vec<Sort<F>> = Vec::with_capacity(sort.len().max(1));
+    for key in sort {
+        if !keys.iter().any(|k| k.field == key.field) {
+            keys.push(*key);
+        }
+    }
+    if keys.is_empty() {
+        keys.push(Sort {
+            field: default,
+            direction: Direction::Asc,
+        });
+    }
+    keys
+}
+
+/// One row of a page and the cursor that points at it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Edge<T> {
+    pub node: T,
+    pub cursor: CursorKey,
+}
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub edges: Vec<Edge<T>>,
+    pub has_next_page: bool,
+    pub has_previous_page: bool,
+    /// How many rows match the filters and scope, over all pages.
+    pub total_count: u64,
+}
+
+impl<T> Page<T> {
+    /// A page with no rows.
+    pub fn empty() -> Self {
+        Page {
+            edges: Vec::new(),
+            has_next_page: false,
+            has_previous_page: false,
+            total_count: 0,
+        }
+    }
+
+    /// The same page with each node converted by `f`.
+    pub fn map<U>(self, mut f: impl FnMut(T) -> U) -> Page<U> {
+        Page {
+            edges: self
+                .edges
+                .into_iter()
+                .map(|edge| Edge {
+                    node: f(edge.node),
+                    cursor: edge.cursor,
+                })
+                .collect(),
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            total_count: self.total_count,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip() {
+        let key = CursorKey {
+            values: vec![
+                SortValue::Text("acme: ünïcode".into()),
+                SortValue::Int(-3),
+                SortValue::Time(crate::now()),
+            ],
+            id: Uuid::now_v7(),
+        };
+        assert_eq!(Position::parse(&key.encode()), Ok(Some(Position::Key(key))));
+    }
+
+    #[test]
+    fn empty_after_means_from_the_start() {
+        assert_eq!(Position::parse(""), Ok(None));
+        let page = PageRequest::parse(None, None, Some(""), None, None).unwrap();
+        assert_eq!(page, PageRequest::first_page());
+        assert_eq!(page.limit(), 100);
+    }
+
+    #[test]
+    fn accepts_prismatic_offset_cursors() {
+        let cursor = STANDARD.encode("arrayconnection:99");
+        assert_eq!(Position::parse(&cursor), Ok(Some(Position::Offset(99))));
+    }
+
+    #[test]
+    fn rejects_garbage_cursors() {
+        for bad in [
+            "x",
+            "!!!",
+            &STANDARD.encode("roster:v1:not-a-uuid"),
+            &STANDARD.encode("other"),
+        ] {
+            assert_eq!(Position::parse(bad), Err(InvalidCursor), "{bad}");
+        }
+    }
+
+    #[test]
+    fn page_size_is_limited_to_100() {
+        assert!(PageRequest::parse(Some(100), None, None, None, None).is_ok());
+        assert!(matches!(
+            PageRequest::parse(Some(101), None, None, None, None),
+            Err(InvalidPage::TooLarge {
+                argument: "first",
+                requested: 101
+            })
+        ));
+        assert!(matches!(
+            PageRequest::parse(None, Some(-1), None, None, None),
+            Err(InvalidPage::Negative("last"))
+        ));
+        assert!(PageRequest::parse(None, None, None, None, Some(-1)).is_err());
+        let message = PageRequest::parse(Some(500), None, None, None, None)
+            .unwrap_err()
+            .to_string();
+        assert!(message.contains("limit of 100"), "{message}");
+    }
+
+    #[test]
+    fn default_order_is_name_ascending_without_duplicate_keys() {
+        let scope = CustomerScope::All;
+        let mut query = CustomerQuery::all(scope);
+        assert_eq!(
+            query.effective_sort(),
+            [Sort {
+                field: CustomerSortField::Name,
+                direction: Direction::Asc
+            }]
+        );
+        let desc = Sort {
+            field: CustomerSortField::CreatedAt,
+            direction: Direction::Desc,
+        };
+        query.sort = vec![
+            desc,
+            Sort {
+                field: CustomerSortField::CreatedAt,
+                direction: Direction::Asc,
+            },
+        ];
+        assert_eq!(query.effective_sort(), [desc]);
+    }
+}

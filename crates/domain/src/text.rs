@@ -1,0 +1,511 @@
+//! Validated text values: names, emails, phones, labels. Each constructor checks the
+//! contract's rules, so a value of one of these types is always valid.
+
+use std::fmt;
+
+use validator::ValidateEmail;
+
+use crate::error::{Field, FieldError};
+
+/// Folds text for case-insensitive uniqueness and ordering. Every storage engine compares
+/// the folded form, so the rules do not depend on database collations.
+pub fn fold_case(text: &str) -> String {
+    text.to_lowercase()
+}
+
+fn char_len(text: &str) -> usize {
+    text.chars().count()
+}
+
+fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
+    if char_len(text) > max {
+        return Err(FieldError::too_long(field, max));
+    }
+    Ok(())
+}
+
+fn check_http_url(field: Field, text: &str) -> Result<(), FieldError> {
+    check_max(field, text, AvatarUrl::MAX)?;
+    let rest = text
+        .strip_prefix("https://")
+        .or_else(|| text.strip_prefix("http://"))
+        .ok_or_else(|| FieldError::invalid(field, "Enter a valid URL."))?;
+    if rest.is_empty() || rest.chars().any(char::is_whitespace) {
+        return Err(FieldError::invalid(field, "Enter a valid URL."));
+    }
+    Ok(())
+}
+
+macro_rules! text_newtype {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub struct $name(String);
+
+        impl $name {
+            /// The text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl AsRef<str> for $name {
+            fn as_ref(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+text_newtype!(
+    /// A customer's name: 1..=255 characters after trimming, unique per organization
+    /// ignoring case.
+    CustomerName
+);
+
+impl CustomerName {
+    /// Longest name accepted, in characters.
+    pub const MAX: usize = 255;
+
+    /// Trims and checks a name.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::required(Field::NAME));
+        }
+        check_max(Field::NAME, trimmed, Self::MAX)?;
+        Ok(CustomerName(trimmed.to_owned()))
+    }
+
+    /// The case-folded form that uniqueness and sorting use.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+text_newtype!(
+    /// An organization's name: 1..=255 characters after trimming, unique ignoring case.
+    OrganizationName
+);
+
+impl OrganizationName {
+    /// Trims and checks a name.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::required(Field::NAME));
+        }
+        check_max(Field::NAME, trimmed, CustomerName::MAX)?;
+        Ok(OrganizationName(trimmed.to_owned()))
+    }
+
+    /// The case-folded form that uniqueness uses.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+text_newtype!(
+    /// A customer's free-text description, at most 4096 characters; `""` when unset.
+    Description
+);
+
+impl Description {
+    /// Longest description accepted, in characters.
+    pub const MAX: usize = 4096;
+
+    /// Checks a description; it is kept as written.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        check_max(Field::DESCRIPTION, text, Self::MAX)?;
+        Ok(Description(text.to_owned()))
+    }
+
+    /// The empty description.
+    pub fn empty() -> Self {
+        Description(String::new())
+    }
+}
+
+text_newtype!(
+    /// An identifier from the organization's own systems: 1..=255 characters.
+    ExternalId
+);
+
+impl ExternalId {
+    /// Longest external id accepted, in characters.
+    pub const MAX: usize = 255;
+
+    /// Checks an external id; `""` (and blank) means "none", as Prismatic's clients send it.
+    pub fn parse_optional(text: &str) -> Result<Option<Self>, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        check_max(Field::EXTERNAL_ID, trimmed, Self::MAX)?;
+        Ok(Some(ExternalId(trimmed.to_owned())))
+    }
+}
+
+text_newtype!(
+    /// One label on a customer: 1..=64 characters.
+    Label
+);
+
+impl Label {
+    /// Longest label accepted, in characters.
+    pub const MAX: usize = 64;
+
+    /// Checks one label.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::invalid(
+                Field::LABELS,
+                "Labels may not be empty.",
+            ));
+        }
+        if char_len(trimmed) > Self::MAX {
+            return Err(FieldError::new(
+                Field::LABELS,
+                crate::ErrorCode::TooLong,
+                format!("Each label may have at most {} characters.", Self::MAX),
+            ));
+        }
+        Ok(Label(trimmed.to_owned()))
+    }
+}
+
+/// A customer's labels: at most 50, no duplicates, in the order given.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Labels(Vec<Label>);
+
+impl Labels {
+    /// Most labels a customer may carry.
+    pub const MAX: usize = 50;
+
+    /// Checks a label list as GraphQL delivers it (`[String]`: elements may be null).
+    pub fn parse(items: &[Option<String>]) -> Result<Self, FieldError> {
+        if items.len() > Self::MAX {
+            return Err(FieldError::new(
+                Field::LABELS,
+                crate::ErrorCode::TooLong,
+                format!("Ensure this list has at most {} labels.", Self::MAX),
+            ));
+        }
+        let mut labels: Vec<Label> = Vec::with_capacity(items.len());
+        for item in items {
+            let text = item
+                .as_deref()
+                .ok_or_else(|| FieldError::invalid(Field::LABELS, "Labels may not be null."))?;
+            let label = Label::parse(text)?;
+            if labels.contains(&label) {
+                return Err(FieldError::invalid(
+                    Field::LABELS,
+                    format!("Duplicate label \"{label}\"."),
+                ));
+            }
+            labels.push(label);
+        }
+        Ok(Labels(labels))
+    }
+
+    /// Wraps labels read back from storage, which were validated when written.
+    pub fn from_stored(items: Vec<String>) -> Self {
+        Labels(items.into_iter().map(Label).collect())
+    }
+
+    /// The labels in order.
+    pub fn as_slice(&self) -> &[Label] {
+        &self.0
+    }
+
+    /// The labels as plain strings, for storage and output.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(|label| label.0.clone()).collect()
+    }
+}
+
+text_newtype!(
+    /// An `http(s)` URL of at most 2048 characters, for avatars and attachments.
+    AvatarUrl
+);
+
+impl AvatarUrl {
+    /// Longest URL accepted, in characters.
+    pub const MAX: usize = 2048;
+
+    /// Checks a URL for `field`; `""` means "none".
+    pub fn parse_optional(field: Field, text: &str) -> Result<Option<Self>, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Ok(None);
+        }
+        check_http_url(field, trimmed)?;
+        Ok(Some(AvatarUrl(trimmed.to_owned())))
+    }
+
+    /// Checks a URL that must be present.
+    pub fn parse(field: Field, text: &str) -> Result<Self, FieldError> {
+        Self::parse_optional(field, text)?.ok_or_else(|| FieldError::required(field))
+    }
+}
+
+text_newtype!(
+    /// A user's email address, trimmed; unique per organization ignoring case.
+    Email
+);
+
+impl Email {
+    /// Longest address accepted (RFC 5321), in characters.
+    pub const MAX: usize = 254;
+
+    /// Trims and checks an address.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(FieldError::required(Field::EMAIL));
+        }
+        check_max(Field::EMAIL, trimmed, Self::MAX)?;
+        if !trimmed.validate_email() {
+            return Err(FieldError::invalid(
+                Field::EMAIL,
+                "Enter a valid email address.",
+            ));
+        }
+        Ok(Email(trimmed.to_owned()))
+    }
+
+    /// The case-folded form that uniqueness and lookups use.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+text_newtype!(
+    /// A person's display name, at most 255 characters; `""` when unset.
+    PersonName
+);
+
+impl PersonName {
+    /// Trims and checks a name.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        check_max(Field::NAME, trimmed, CustomerName::MAX)?;
+        Ok(PersonName(trimmed.to_owned()))
+    }
+
+    /// The empty name.
+    pub fn empty() -> Self {
+        PersonName(String::new())
+    }
+
+    /// The case-folded form that sorting uses.
+    pub fn key(&self) -> String {
+        fold_case(&self.0)
+    }
+}
+
+text_newtype!(
+    /// A phone number: `""` or E.164 (`+` then 8..=15 digits).
+    Phone
+);
+
+impl Phone {
+    /// Checks a number; surrounding whitespace is ignored.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Ok(Phone(String::new()));
+        }
+        let valid = trimmed.strip_prefix('+').is_some_and(|digits| {
+            (8..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
+        });
+        if !valid {
+            return Err(FieldError::invalid(
+                Field::PHONE,
+                "Enter a phone number in E.164 format, such as +15555550123.",
+            ));
+        }
+        Ok(Phone(trimmed.to_owned()))
+    }
+
+    /// No phone number.
+    pub fn empty() -> Self {
+        Phone(String::new())
+    }
+}
+
+text_newtype!(
+    /// A user's UI feature flags, kept as opaque text of at most 4096 characters.
+    FeatureFlags
+);
+
+impl FeatureFlags {
+    /// Checks the flags text.
+    pub fn parse(text: &str) -> Result<Self, FieldError> {
+        check_max(Field::FEATURE_FLAGS, text, Description::MAX)?;
+        Ok(FeatureFlags(text.to_owned()))
+    }
+
+    /// No flags (`{}`).
+    pub fn empty() -> Self {
+        FeatureFlags("{}".to_owned())
+    }
+}
+
+/// How many executions of a customer may run at once: 1..=10000.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExecutionLimit(u32);
+
+impl ExecutionLimit {
+    /// Largest limit accepted.
+    pub const MAX: i64 = 10_000;
+
+    /// Checks a limit as GraphQL delivers it.
+    pub fn parse(value: i64) -> Result<Self, FieldError> {
+        match u32::try_from(value) {
+            Ok(limit) if (1..=Self::MAX).contains(&value) => Ok(ExecutionLimit(limit)),
+            _ => Err(FieldError::invalid(
+                Field::CONCURRENT_EXECUTION_LIMIT,
+                format!("Ensure this value is between 1 and {}.", Self::MAX),
+            )),
+        }
+    }
+
+    /// The limit.
+    pub fn get(self) -> u32 {
+        self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ErrorCode;
+
+    #[test]
+    fn customer_name_is_trimmed_and_bounded() {
+        assert_eq!(
+            CustomerName::parse("  FTL Rockets ").unwrap().as_str(),
+            "FTL Rockets"
+        );
+        assert_eq!(
+            CustomerName::parse("   ").unwrap_err().code,
+            ErrorCode::Required
+        );
+        assert!(CustomerName::parse(&"é".repeat(255)).is_ok());
+        assert_eq!(
+            CustomerName::parse(&"é".repeat(256)).unwrap_err().code,
+            ErrorCode::TooLong
+        );
+        assert_eq!(
+            CustomerName::parse("Ärger GmbH").unwrap().key(),
+            "ärger gmbh"
+        );
+    }
+
+    #[test]
+    fn external_id_empty_means_none() {
+        assert_eq!(ExternalId::parse_optional("").unwrap(), None);
+        assert_eq!(
+            ExternalId::parse_optional("abc-123")
+                .unwrap()
+                .unwrap()
+                .as_str(),
+            "abc-123"
+        );
+        let too_long = ExternalId::parse_optional(&"x".repeat(256)).unwrap_err();
+        assert_eq!(
+            (too_long.field, too_long.code),
+            (Field::EXTERNAL_ID, ErrorCode::TooLong)
+        );
+    }
+
+    #[test]
+    fn description_is_bounded() {
+        assert!(Description::parse(&"d".repeat(4096)).is_ok());
+        assert_eq!(
+            Description::parse(&"d".repeat(4097)).unwrap_err().code,
+            ErrorCode::TooLong
+        );
+    }
+
+    #[test]
+    fn labels_follow_the_rules() {
+        let some = |items: &[&str]| {
+            items
+                .iter()
+                .map(|s| Some(s.to_string()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            Labels::parse(&some(&["a", "b"])).unwrap().to_strings(),
+            ["a", "b"]
+        );
+        assert!(Labels::parse(&some(&["a", "a"])).is_err());
+        assert!(Labels::parse(&some(&[""])).is_err());
+        assert!(Labels::parse(&[None]).is_err());
+        assert!(Labels::parse(&some(&[&"x".repeat(65)])).is_err());
+        let fifty: Vec<String> = (0..50).map(|i| i.to_string()).collect();
+        let fifty: Vec<&str> = fifty.iter().map(String::as_str).collect();
+        assert!(Labels::parse(&some(&fifty)).is_ok());
+        let mut fifty_one = some(&fifty);
+        fifty_one.push(Some("50".into()));
+        assert_eq!(
+            Labels::parse(&fifty_one).unwrap_err().code,
+            ErrorCode::TooLong
+        );
+    }
+
+    #[test]
+    fn email_is_validated_and_trimmed() {
+        let email = Email::parse(" Lisa.Nguyen@smith-rockets.co ").unwrap();
+        assert_eq!(email.as_str(), "Lisa.Nguyen@smith-rockets.co");
+        assert_eq!(email.key(), "lisa.nguyen@smith-rockets.co");
+        assert!(Email::parse("owner@localhost").is_ok());
+        for bad in ["no-at-sign", "a@", "@b.c", "a b@c.d"] {
+            assert_eq!(
+                Email::parse(bad).unwrap_err().code,
+                ErrorCode::Invalid,
+                "{bad}"
+            );
+        }
+        assert_eq!(Email::parse("").unwrap_err().code, ErrorCode::Required);
+    }
+
+    #[test]
+    fn phone_is_empty_or_e164() {
+        assert_eq!(Phone::parse("").unwrap().as_str(), "");
+        assert!(Phone::parse("+15555550123").is_ok());
+        assert!(Phone::parse("+1234567").is_err());
+        assert!(Phone::parse("+1234567890123456").is_err());
+        assert!(Phone::parse("15555550123").is_err());
+        assert!(Phone::parse("+1555-555-0123").is_err());
+    }
+
+    #[test]
+    fn urls_must_be_http() {
+        assert!(
+            AvatarUrl::parse_optional(Field::AVATAR_URL, "")
+                .unwrap()
+                .is_none()
+        );
+        assert!(AvatarUrl::parse(Field::AVATAR_URL, "https://example.com/a.png").is_ok());
+        assert!(AvatarUrl::parse(Field::AVATAR_URL, "javascript:alert(1)").is_err());
+        assert!(AvatarUrl::parse(Field::AVATAR_URL, "https://").is_err());
+    }
+
+    #[test]
+    fn execution_limit_is_positive() {
+        assert_eq!(ExecutionLimit::parse(5).unwrap().get(), 5);
+        assert!(ExecutionLimit::parse(0).is_err());
+        assert!(ExecutionLimit::parse(-1).is_err());
+        assert!(ExecutionLimit::parse(10_001).is_err());
+    }
+}

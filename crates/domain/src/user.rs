@@ -1,0 +1,291 @@
+//! Users: an organization's team members and its customers' users.
+
+use crate::Timestamp;
+use crate::error::{Field, ValidationErrors};
+use crate::id::{CustomerId, OrganizationId, RoleId, UserId};
+use crate::role::Role;
+use crate::text::{AvatarUrl, Email, ExternalId, FeatureFlags, PersonName, Phone};
+
+/// A user: a team member when `customer_id` is `None`, else a user of that customer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct User {
+    pub id: UserId,
+    pub organization_id: OrganizationId,
+    pub customer_id: Option<CustomerId>,
+    pub email: Email,
+    pub name: PersonName,
+    pub phone: Phone,
+    pub external_id: Option<ExternalId>,
+    pub avatar_url: Option<AvatarUrl>,
+    pub role: Role,
+    pub dark_mode: bool,
+    pub dark_mode_sync_with_os: bool,
+    pub feature_flags: FeatureFlags,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub last_login: Option<Timestamp>,
+}
+
+/// A user's input as it arrives, before any rule is checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserDraft {
+    pub email: String,
+    /// The role's global ID.
+    pub role: String,
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+}
+
+/// A valid new user, not yet stored; the role is checked against the organization later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewUser {
+    pub email: Email,
+    pub role: RoleId,
+    pub name: PersonName,
+    pub phone: Phone,
+    pub external_id: Option<ExternalId>,
+}
+
+impl NewUser {
+    /// Checks every rule of a draft and reports all failures together.
+    pub fn parse(draft: UserDraft) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let email = errors.collect(Email::parse(&draft.email));
+        let role = errors.collect(
+            RoleId::parse_global(&draft.role)
+                .map_err(|_| crate::FieldError::invalid(Field::ROLE, "Invalid ID")),
+        );
+        let name = errors.collect(
+            draft
+                .name
+                .as_deref()
+                .map_or(Ok(PersonName::empty()), PersonName::parse),
+        );
+        let phone = errors.collect(
+            draft
+                .phone
+                .as_deref()
+                .map_or(Ok(Phone::empty()), Phone::parse),
+        );
+        let external_id = errors.collect(
+            draft
+                .external_id
+                .as_deref()
+                .map_or(Ok(None), ExternalId::parse_optional),
+        );
+        errors.finish(|| {
+            Some(NewUser {
+                email: email?,
+                role: role?,
+                name: name?,
+                phone: phone?,
+                external_id: external_id?,
+            })
+        })
+    }
+
+    /// The stored user this input becomes, with its resolved `role`.
+    pub fn into_user(
+        self,
+        organization_id: OrganizationId,
+        customer_id: Option<CustomerId>,
+        role: Role,
+        now: Timestamp,
+    ) -> User {
+        User {
+            id: UserId::generate(),
+            organization_id,
+            customer_id,
+            email: self.email,
+            name: self.name,
+            phone: self.phone,
+            external_id: self.external_id,
+            avatar_url: None,
+            role,
+            dark_mode: false,
+            dark_mode_sync_with_os: true,
+            feature_flags: FeatureFlags::empty(),
+            created_at: now,
+            updated_at: now,
+            last_login: None,
+        }
+    }
+}
+
+/// `updateUser`'s input as it arrives: `None` leaves a field unchanged, `""` clears
+/// `phone`, `externalId` and `avatarUrl`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatchDraft {
+    pub name: Option<String>,
+    pub phone: Option<String>,
+    pub external_id: Option<String>,
+    /// The new role's global ID.
+    pub role: Option<String>,
+    pub avatar_url: Option<String>,
+    pub dark_mode: Option<bool>,
+    pub dark_mode_sync_with_os: Option<bool>,
+    pub feature_flags: Option<String>,
+}
+
+/// A valid change to a user: only the `Some` fields change.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserPatch {
+    pub name: Option<PersonName>,
+    pub phone: Option<Phone>,
+    pub external_id: Option<Option<ExternalId>>,
+    pub role: Option<RoleId>,
+    pub avatar_url: Option<Option<AvatarUrl>>,
+    pub dark_mode: Option<bool>,
+    pub dark_mode_sync_with_os: Option<bool>,
+    pub feature_flags: Option<FeatureFlags>,
+}
+
+impl UserPatch {
+    /// Checks every rule of a draft and reports all failures together.
+    pub fn parse(draft: UserPatchDraft) -> Result<Self, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.collect(draft.name.as_deref().map(PersonName::parse).transpose());
+        let phone = errors.collect(draft.phone.as_deref().map(Phone::parse).transpose());
+        let external_id = errors.collect(
+            draft
+                .external_id
+                .as_deref()
+                .map(ExternalId::parse_optional)
+                .transpose(),
+        );
+        let role = errors.collect(
+            draft
+                .role
+                .as_deref()
+                .map(|role| {
+                    RoleId::parse_global(role)
+                        .map_err(|_| crate::FieldError::invalid(Field::ROLE, "Invalid ID"))
+                })
+                .transpose(),
+        );
+        let avatar_url = errors.collect(
+            draft
+                .avatar_url
+                .as_deref()
+                .map(|url| AvatarUrl::parse_optional(Field::AVATAR_URL, url))
+                .transpose(),
+        );
+        let feature_flags = errors.collect(
+            draft
+                .feature_flags
+                .as_deref()
+                .map(FeatureFlags::parse)
+                .transpose(),
+        );
+        errors.finish(|| {
+            Some(UserPatch {
+                name: name?,
+                phone: phone?,
+                external_id: external_id?,
+                role: role?,
+                avatar_url: avatar_url?,
+                dark_mode: draft.dark_mode,
+                dark_mode_sync_with_os: draft.dark_mode_sync_with_os,
+                feature_flags: feature_flags?,
+            })
+        })
+    }
+
+    /// True when the patch changes only what every user may change about themselves:
+    /// name, phone, avatar and display preferences.
+    pub fn is_own_profile_only(&self) -> bool {
+        self.external_id.is_none() && self.role.is_none()
+    }
+
+    /// The user as this patch leaves it, with the role resolved to `role`, updated at `now`.
+    pub fn apply(&self, user: &User, role: Option<Role>, now: Timestamp) -> User {
+        let mut next = user.clone();
+        if let Some(name) = &self.name {
+            next.name = name.clone();
+        }
+        if let Some(phone) = &self.phone {
+            next.phone = phone.clone();
+        }
+        if let Some(external_id) = &self.external_id {
+            next.external_id = external_id.clone();
+        }
+        if let Some(role) = role {
+            next.role = role;
+        }
+        if let Some(avatar_url) = &self.avatar_url {
+            next.avatar_url = avatar_url.clone();
+        }
+        if let Some(dark_mode) = self.dark_mode {
+            next.dark_mode = dark_mode;
+        }
+        if let Some(sync) = self.dark_mode_sync_with_os {
+            next.dark_mode_sync_with_os = sync;
+        }
+        if let Some(flags) = &self.feature_flags {
+            next.feature_flags = flags.clone();
+        }
+        next.updated_at = now;
+        next
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::RoleKind;
+
+    fn draft() -> UserDraft {
+        UserDraft {
+            email: "lisa.nguyen@smith-rockets.co".into(),
+            role: "Um9sZTo0NzdmNGRlYi03NzRlLTQ0M2UtOWY0MS01OGRmOWNhZjllNmM=".into(),
+            name: Some("Lisa Nguyen".into()),
+            phone: None,
+            external_id: Some("ABCCBC0B-98D0-453B-A795-0B430EFBF020".into()),
+        }
+    }
+
+    #[test]
+    fn seed_example_parses() {
+        let user = NewUser::parse(draft()).unwrap();
+        assert_eq!(user.name.as_str(), "Lisa Nguyen");
+        assert_eq!(user.role.to_string(), draft().role);
+    }
+
+    #[test]
+    fn reports_every_invalid_field_at_once() {
+        let errors = NewUser::parse(UserDraft {
+            email: "nope".into(),
+            role: "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4".into(),
+            name: Some("n".repeat(256)),
+            phone: Some("555".into()),
+            external_id: None,
+        })
+        .unwrap_err();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["email", "role", "name", "phone"]);
+    }
+
+    #[test]
+    fn empty_strings_clear_and_absent_fields_stay() {
+        let role = Role::generate(RoleKind::Integrator);
+        let user = NewUser::parse(UserDraft {
+            phone: Some("+15555550123".into()),
+            ..draft()
+        })
+        .unwrap()
+        .into_user(OrganizationId::generate(), None, role, crate::now());
+        let patch = UserPatch::parse(UserPatchDraft {
+            phone: Some(String::new()),
+            external_id: Some(String::new()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        assert!(!patch.is_own_profile_only());
+        let updated = patch.apply(&user, None, crate::now());
+        assert_eq!(updated.phone.as_str(), "");
+        assert_eq!(updated.external_id, None);
+        assert_eq!(updated.name, user.name);
+        assert_eq!(updated.role, role);
+    }
+}
