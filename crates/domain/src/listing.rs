@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 
 use crate::Timestamp;
-use crate::access::{CustomerScope, UserScope};
 use crate::id::CustomerId;
 
 /// Most rows one page may hold, and the page size when none is asked for.
@@ -148,7 +147,7 @@ impl CursorKey {
 }
 
 /// Connection arguments, checked: at most [`MAX_PAGE_SIZE`] rows.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PageRequest {
     pub first: Option<u32>,
     pub last: Option<u32>,
@@ -230,7 +229,7 @@ impl PageRequest {
 }
 
 /// Filters on the `customers` connection, in django-filter's naming. All given ones apply.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CustomerFilter {
     pub name: Option<String>,
     pub name_icontains: Option<String>,
@@ -246,26 +245,15 @@ pub struct CustomerFilter {
     pub updated_at_lte: Option<Timestamp>,
 }
 
-/// A `customers` listing: filters, order, page, and which customers the caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `customers` listing: filters, order and page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct CustomerQuery {
     pub filter: CustomerFilter,
     pub sort: Vec<Sort<CustomerSortField>>,
     pub page: PageRequest,
-    pub scope: CustomerScope,
 }
 
 impl CustomerQuery {
-    /// Every customer the scope allows, by name, first page.
-    pub fn all(scope: CustomerScope) -> Self {
-        CustomerQuery {
-            filter: CustomerFilter::default(),
-            sort: Vec::new(),
-            page: PageRequest::first_page(),
-            scope,
-        }
-    }
-
     /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
     pub fn effective_sort(&self) -> Vec<Sort<CustomerSortField>> {
         effective(&self.sort, CustomerSortField::Name)
@@ -273,7 +261,7 @@ impl CustomerQuery {
 }
 
 /// Filters on the `users` connections. All given ones apply.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct UserFilter {
     pub name: Option<String>,
     pub name_icontains: Option<String>,
@@ -288,13 +276,12 @@ pub struct UserFilter {
     pub updated_at_lte: Option<Timestamp>,
 }
 
-/// A `users` listing: filters, order, page, and which users the caller may see.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A `users` listing: filters, order and page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct UserQuery {
     pub filter: UserFilter,
     pub sort: Vec<Sort<UserSortField>>,
     pub page: PageRequest,
-    pub scope: UserScope,
 }
 
 impl UserQuery {
@@ -432,8 +419,7 @@ mod tests {
 
     #[test]
     fn default_order_is_name_ascending_without_duplicate_keys() {
-        let scope = CustomerScope::All;
-        let mut query = CustomerQuery::all(scope);
+        let mut query = CustomerQuery::default();
         assert_eq!(
             query.effective_sort(),
             [Sort {

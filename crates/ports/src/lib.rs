@@ -1,1 +1,21 @@
-//! placeholder
+//! Roster's ports: the async traits between the use cases and the outside world.
+//!
+//! - [`repository`]: what the use cases need from storage. Implemented by the SQLite and
+//!   PostgreSQL adapters; every implementation must pass the `storage-contract` suite.
+//! - [`directory`]: the use-case API that the GraphQL facade (and the command line) call.
+//!   Implemented by the `service` crate locally, and by the GraphQL client remotely.
+//!
+//! Invariant: this crate names no I/O crate (no sqlx, axum, reqwest or async-graphql).
+//! With the `mocks` feature, every trait gets a `mockall` mock (`MockCustomerRepository`...).
+
+pub mod directory;
+pub mod repository;
+
+pub use directory::{
+    AuthError, Authenticator, CustomerDirectory, DirectoryError, HealthCheck,
+    OrganizationDirectory, RoleDirectory, UserDirectory,
+};
+pub use repository::{
+    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
+    UniqueField, UserRepository,
+};

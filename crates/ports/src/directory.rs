@@ -1,0 +1,171 @@
+//! Directory ports: the use-case API. Every operation takes the authenticated [`Actor`]
+//! and applies the access rules; the facade and the command line call only these.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use domain::listing::{CustomerQuery, Page, UserQuery};
+use domain::{
+    Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, Role, RoleId,
+    User, UserId, UserPatch, ValidationErrors,
+};
+
+/// Why a directory operation failed: each variant has one documented answer in the API.
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    /// The input breaks rules; nothing was written. Mutation payload `errors`.
+    #[error(transparent)]
+    Invalid(#[from] ValidationErrors),
+    /// The object does not exist or the caller may not see it. `Record not found`.
+    #[error("Record not found")]
+    NotFound,
+    /// The caller may not perform the operation. `You do not have permission...`.
+    #[error("You do not have permission to perform this action")]
+    Forbidden,
+    /// Storage or the remote directory failed; the source has the detail, for logs only.
+    #[error("internal error")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// Customers, as the caller may see and change them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait CustomerDirectory: Send + Sync {
+    /// One customer. `NotFound` when unknown or invisible to the caller.
+    async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError>;
+
+    /// Visible customers with these ids (for resolving references), in any order.
+    async fn customers_by_ids(
+        &self,
+        actor: &Actor,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, DirectoryError>;
+
+    /// One page of the customers the caller can see.
+    async fn customers(
+        &self,
+        actor: &Actor,
+        query: &CustomerQuery,
+    ) -> Result<Page<Customer>, DirectoryError>;
+
+    /// Creates a customer. `Invalid` with `TAKEN` errors when its name or external id is.
+    async fn create_customer(
+        &self,
+        actor: &Actor,
+        customer: NewCustomer,
+    ) -> Result<Customer, DirectoryError>;
+
+    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown.
+    async fn update_customer(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        patch: CustomerPatch,
+    ) -> Result<Customer, DirectoryError>;
+
+    /// Deletes a customer, its users and their tokens; returns it as it was.
+    async fn delete_customer(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Customer, DirectoryError>;
+}
+
+/// Users, as the caller may see and change them.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UserDirectory: Send + Sync {
+    /// The caller's own user record.
+    async fn me(&self, actor: &Actor) -> Result<User, DirectoryError>;
+
+    /// One user. `NotFound` when unknown or invisible to the caller.
+    async fn user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError>;
+
+    /// One page of the users the caller can see.
+    async fn users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, DirectoryError>;
+
+    /// The same page of users for each of several customers, without one query per customer.
+    /// Customers the caller may not see get empty pages.
+    async fn users_of_customers(
+        &self,
+        actor: &Actor,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<User>)>, DirectoryError>;
+
+    /// Creates a team member with an organization role.
+    async fn create_organization_user(
+        &self,
+        actor: &Actor,
+        user: NewUser,
+    ) -> Result<User, DirectoryError>;
+
+    /// Creates a user of `customer` (the caller's own customer when `None` and the caller
+    /// is a customer user) with a customer role.
+    async fn create_customer_user(
+        &self,
+        actor: &Actor,
+        customer: Option<CustomerId>,
+        user: NewUser,
+    ) -> Result<User, DirectoryError>;
+
+    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown.
+    async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User, DirectoryError>;
+
+    /// Deletes another user; returns it as it was.
+    async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError>;
+}
+
+/// The roles a caller may see and grant.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait RoleDirectory: Send + Sync {
+    /// Organization roles at or below the caller's level.
+    async fn organization_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError>;
+
+    /// Customer roles at or below the caller's level.
+    async fn customer_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError>;
+
+    /// One visible role. `NotFound` when unknown or invisible to the caller.
+    async fn role(&self, actor: &Actor, id: RoleId) -> Result<Role, DirectoryError>;
+}
+
+/// The caller's organization.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait OrganizationDirectory: Send + Sync {
+    /// The organization the caller belongs to.
+    async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError>;
+}
+
+/// Why a bearer token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Missing, malformed, expired or revoked token, or its user is gone. HTTP 401.
+    #[error("Not authenticated")]
+    Unauthenticated,
+    /// The check itself failed (storage down); not the caller's fault.
+    #[error("authentication unavailable")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// Turns a bearer token into the caller it authenticates, as its user stands now.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Authenticator: Send + Sync {
+    /// The actor behind `token`; a deleted user's token fails on its next use.
+    async fn authenticate(&self, token: &str) -> Result<Actor, AuthError>;
+}
+
+/// Whether the server can do its work (for `/readyz`).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait HealthCheck: Send + Sync {
+    /// `Ok` when storage answers.
+    async fn ready(&self) -> Result<(), DirectoryError>;
+}

@@ -1,0 +1,214 @@
+//! Repository ports: storage, in domain terms. Every method is scoped to one organization,
+//! so no query can reach across tenants.
+
+use std::error::Error as StdError;
+
+use async_trait::async_trait;
+use domain::access::{CustomerScope, UserScope};
+use domain::listing::{CustomerQuery, Page, UserQuery};
+use domain::{
+    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
+    User, UserId,
+};
+
+/// A uniqueness rule that storage enforces with a constraint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UniqueField {
+    /// Customer name, per organization, ignoring case.
+    CustomerName,
+    /// Customer external id, per organization.
+    CustomerExternalId,
+    /// User email, per organization, ignoring case.
+    UserEmail,
+    /// User external id, per customer (or among the organization's own users).
+    UserExternalId,
+    /// Organization name, ignoring case.
+    OrganizationName,
+}
+
+/// Why a storage operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RepoError {
+    /// A write would break a uniqueness rule; nothing was written.
+    #[error("unique constraint on {0:?} violated")]
+    Conflict(UniqueField),
+    /// The database could not be reached or failed; the source has the detail, for logs.
+    #[error("storage failure")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+impl RepoError {
+    /// Wraps any driver error as [`RepoError::Unavailable`].
+    pub fn unavailable(error: impl StdError + Send + Sync + 'static) -> Self {
+        RepoError::Unavailable(Box::new(error))
+    }
+}
+
+/// Customers in storage.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait CustomerRepository: Send + Sync {
+    /// Stores a new customer.
+    ///
+    /// # Errors
+    /// MUST return `Conflict(CustomerName)` or `Conflict(CustomerExternalId)` when another
+    /// customer of the organization holds the name (ignoring case) or external id, even
+    /// when the two writes race.
+    async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError>;
+
+    /// Replaces a stored customer's fields; returns false when it no longer exists.
+    ///
+    /// # Errors
+    /// The same conflicts as [`CustomerRepository::insert_customer`].
+    async fn update_customer(&self, customer: &Customer) -> Result<bool, RepoError>;
+
+    /// Deletes a customer with its users; returns it as it was, or `None` if it was not there.
+    async fn delete_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError>;
+
+    /// One customer of the organization.
+    async fn customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError>;
+
+    /// The organization's customers with these ids, in any order; unknown ids are skipped.
+    async fn customers_by_ids(
+        &self,
+        organization: OrganizationId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, RepoError>;
+
+    /// One page of the organization's customers within `scope`, filtered and sorted by `query`.
+    async fn list_customers(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+    ) -> Result<Page<Customer>, RepoError>;
+}
+
+/// Users in storage; each is read together with its role.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait UserRepository: Send + Sync {
+    /// Stores a new user.
+    ///
+    /// # Errors
+    /// MUST return `Conflict(UserEmail)` or `Conflict(UserExternalId)` when the email is
+    /// taken in the organization (ignoring case) or the external id among the same
+    /// customer's users (or the organization's own users), even when the writes race.
+    async fn insert_user(&self, user: &User) -> Result<(), RepoError>;
+
+    /// Replaces a stored user's fields; returns false when it no longer exists.
+    ///
+    /// # Errors
+    /// The same conflicts as [`UserRepository::insert_user`].
+    async fn update_user(&self, user: &User) -> Result<bool, RepoError>;
+
+    /// Deletes a user; returns it as it was, or `None` if it was not there.
+    async fn delete_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// One user of the organization.
+    async fn user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// The organization's user with this email, ignoring case.
+    async fn user_by_email(
+        &self,
+        organization: OrganizationId,
+        email: &Email,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// Every user with this email in any organization, ignoring case (for operators).
+    async fn users_by_email_anywhere(&self, email: &Email) -> Result<Vec<User>, RepoError>;
+
+    /// One page of the organization's users within `scope`, filtered and sorted by `query`.
+    async fn list_users(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        query: &UserQuery,
+    ) -> Result<Page<User>, RepoError>;
+
+    /// The same page of users for each of several customers, in a fixed number of
+    /// statements whatever the number of customers (no N+1). `query.filter.customer` is
+    /// ignored; each result holds one entry per requested customer, in request order.
+    async fn list_users_of_customers(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<User>)>, RepoError>;
+}
+
+/// The organization's instances of the built-in roles.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait RoleRepository: Send + Sync {
+    /// Every role of the organization.
+    async fn roles(&self, organization: OrganizationId) -> Result<Vec<Role>, RepoError>;
+
+    /// One role of the organization.
+    async fn role(
+        &self,
+        organization: OrganizationId,
+        id: RoleId,
+    ) -> Result<Option<Role>, RepoError>;
+}
+
+/// Organizations (tenants).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait OrganizationRepository: Send + Sync {
+    /// Stores a new organization with its roles and its first user, all or nothing.
+    ///
+    /// # Errors
+    /// MUST return `Conflict(OrganizationName)` when the name is taken, ignoring case.
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+        roles: &[Role],
+        owner: &User,
+    ) -> Result<(), RepoError>;
+
+    /// One organization.
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, RepoError>;
+
+    /// The organization with this name, ignoring case.
+    async fn organization_by_name(
+        &self,
+        name: &OrganizationName,
+    ) -> Result<Option<Organization>, RepoError>;
+
+    /// How many organizations exist (zero on a fresh database).
+    async fn count_organizations(&self) -> Result<u64, RepoError>;
+}
+
+/// Server-wide secrets kept in the database, such as the token signing key.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SecretRepository: Send + Sync {
+    /// The secret stored under `name`; if there is none, stores `candidate` and returns it.
+    /// When several servers race, all get the same stored value.
+    async fn get_or_insert_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>, RepoError>;
+
+    /// Checks that storage answers (for `/readyz`).
+    async fn ping(&self) -> Result<(), RepoError>;
+}
