@@ -27,6 +27,12 @@ pub enum DirectoryError {
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
 }
 
+impl From<domain::FieldError> for DirectoryError {
+    fn from(error: domain::FieldError) -> Self {
+        DirectoryError::Invalid(error.into())
+    }
+}
+
 /// Customers, as the caller may see and change them.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

@@ -1,1 +1,73 @@
-//! placeholder
+//! Roster's use cases: the directory ports implemented over the repository ports, the
+//! access tokens, and the provisioning of organizations.
+//!
+//! Every operation checks the caller against the domain's access rules before it reads or
+//! writes, and maps storage outcomes to the directory errors once, here.
+//! Invariant: this crate knows no storage engine and no transport; it sees only ports.
+
+mod customers;
+mod errors;
+mod organizations;
+mod provisioning;
+mod roles;
+mod tokens;
+mod users;
+
+#[cfg(test)]
+mod testing;
+
+use std::sync::Arc;
+
+use ports::{
+    CustomerRepository, OrganizationRepository, RoleRepository, SecretRepository, UserRepository,
+};
+
+pub use provisioning::{
+    DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
+};
+pub use tokens::{ACCESS_TOKEN_TTL, AccessToken, TokenAuthenticator, TokenError, TokenService};
+
+/// The storage a [`Directory`] works on, one handle per repository port.
+#[derive(Clone)]
+pub struct Repositories {
+    pub customers: Arc<dyn CustomerRepository>,
+    pub users: Arc<dyn UserRepository>,
+    pub roles: Arc<dyn RoleRepository>,
+    pub organizations: Arc<dyn OrganizationRepository>,
+    pub secrets: Arc<dyn SecretRepository>,
+}
+
+impl Repositories {
+    /// Uses one storage adapter for every repository port.
+    pub fn from_store<S>(store: S) -> Self
+    where
+        S: CustomerRepository
+            + UserRepository
+            + RoleRepository
+            + OrganizationRepository
+            + SecretRepository
+            + 'static,
+    {
+        let store = Arc::new(store);
+        Repositories {
+            customers: store.clone(),
+            users: store.clone(),
+            roles: store.clone(),
+            organizations: store.clone(),
+            secrets: store,
+        }
+    }
+}
+
+/// The local directory: implements every directory port over [`Repositories`].
+#[derive(Clone)]
+pub struct Directory {
+    repos: Repositories,
+}
+
+impl Directory {
+    /// A directory over `repos`.
+    pub fn new(repos: Repositories) -> Self {
+        Directory { repos }
+    }
+}

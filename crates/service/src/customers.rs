@@ -1,0 +1,398 @@
+//! The customer use cases.
+
+use async_trait::async_trait;
+use domain::access::CustomerScope;
+use domain::listing::{CustomerQuery, Page};
+use domain::{Actor, Customer, CustomerId, CustomerPatch, Field, NewCustomer};
+use ports::{CustomerDirectory, DirectoryError};
+
+use crate::Directory;
+use crate::errors::{record_not_found, storage};
+
+impl Directory {
+    /// The customer if it exists and the caller may see it.
+    async fn visible_customer(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, DirectoryError> {
+        let customer = self
+            .repos
+            .customers
+            .customer(actor.organization_id, id)
+            .await
+            .map_err(storage)?;
+        Ok(customer.filter(|customer| actor.can_view_customer(customer)))
+    }
+}
+
+#[async_trait]
+impl CustomerDirectory for Directory {
+    async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError> {
+        self.visible_customer(actor, id)
+            .await?
+            .ok_or(DirectoryError::NotFound)
+    }
+
+    async fn customers_by_ids(
+        &self,
+        actor: &Actor,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, DirectoryError> {
+        if ids.is_empty() || actor.customer_scope() == CustomerScope::Nothing {
+            return Ok(Vec::new());
+        }
+        let customers = self
+            .repos
+            .customers
+            .customers_by_ids(actor.organization_id, ids)
+            .await
+            .map_err(storage)?;
+        Ok(customers
+            .into_iter()
+            .filter(|customer| actor.can_view_customer(customer))
+            .collect())
+    }
+
+    async fn customers(
+        &self,
+        actor: &Actor,
+        query: &CustomerQuery,
+    ) -> Result<Page<Customer>, DirectoryError> {
+        let scope = actor.customer_scope();
+        if scope == CustomerScope::Nothing {
+            return Ok(Page::empty());
+        }
+        self.repos
+            .customers
+            .list_customers(actor.organization_id, scope, query)
+            .await
+            .map_err(storage)
+    }
+
+    async fn create_customer(
+        &self,
+        actor: &Actor,
+        customer: NewCustomer,
+    ) -> Result<Customer, DirectoryError> {
+        if !actor.can_create_customer() {
+            return Err(DirectoryError::Forbidden);
+        }
+        let customer = customer.into_customer(actor.organization_id, domain::now());
+        self.repos
+            .customers
+            .insert_customer(&customer)
+            .await
+            .map_err(storage)?;
+        tracing::info!(customer = %customer.id, actor = %actor.user_id, "customer created");
+        Ok(customer)
+    }
+
+    async fn update_customer(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+        patch: CustomerPatch,
+    ) -> Result<Customer, DirectoryError> {
+        let current = self
+            .visible_customer(actor, id)
+            .await?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        if !actor.can_update_customer(&current) {
+            return Err(DirectoryError::Forbidden);
+        }
+        let updated = patch.apply(&current, domain::now())?;
+        if !self
+            .repos
+            .customers
+            .update_customer(&updated)
+            .await
+            .map_err(storage)?
+        {
+            return Err(record_not_found(Field::ID));
+        }
+        Ok(updated)
+    }
+
+    async fn delete_customer(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<Customer, DirectoryError> {
+        let current = self
+            .visible_customer(actor, id)
+            .await?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        if !actor.can_delete_customer(&current) {
+            return Err(DirectoryError::Forbidden);
+        }
+        let deleted = self
+            .repos
+            .customers
+            .delete_customer(actor.organization_id, id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        tracing::info!(customer = %deleted.id, actor = %actor.user_id, "customer deleted");
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{CustomerDraft, CustomerPatchDraft, ErrorCode, OrganizationId, RoleKind};
+    use ports::{CustomerDirectory, DirectoryError, RepoError, UniqueField};
+
+    use super::*;
+    use crate::testing::{Mocks, actor, customer};
+
+    fn new_customer(name: &str) -> NewCustomer {
+        NewCustomer::parse(CustomerDraft {
+            name: name.into(),
+            ..CustomerDraft::default()
+        })
+        .unwrap()
+    }
+
+    fn codes(error: DirectoryError) -> Vec<(&'static str, ErrorCode)> {
+        match error {
+            DirectoryError::Invalid(errors) => errors
+                .errors()
+                .iter()
+                .map(|e| (e.field.as_str(), e.code))
+                .collect(),
+            other => panic!("expected payload errors, got {other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn create_writes_the_customer_in_the_callers_organization() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        mocks
+            .customers
+            .expect_insert_customer()
+            .withf(move |c| {
+                c.organization_id == org && c.name.as_str() == "FTL Rockets" && !c.is_system
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let created = mocks
+            .directory()
+            .create_customer(&owner, new_customer(" FTL Rockets "))
+            .await
+            .unwrap();
+        assert_eq!(created.organization_id, org);
+        assert_eq!(created.created_at, created.updated_at);
+    }
+
+    #[tokio::test]
+    async fn create_maps_conflicts_to_taken_errors_on_the_right_field() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        for (conflict, field) in [
+            (UniqueField::CustomerName, "name"),
+            (UniqueField::CustomerExternalId, "externalId"),
+        ] {
+            let mut mocks = Mocks::default();
+            mocks
+                .customers
+                .expect_insert_customer()
+                .returning(move |_| Err(RepoError::Conflict(conflict)));
+            let error = mocks
+                .directory()
+                .create_customer(&owner, new_customer("Acme"))
+                .await
+                .unwrap_err();
+            assert_eq!(codes(error), [(field, ErrorCode::Taken)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn create_is_forbidden_without_org_crud_customers_and_writes_nothing() {
+        let org = OrganizationId::generate();
+        for kind in [RoleKind::Integrator, RoleKind::Guest] {
+            let (caller, _) = actor(org, None, kind);
+            let mut mocks = Mocks::default();
+            mocks.customers.expect_insert_customer().times(0);
+            let error = mocks
+                .directory()
+                .create_customer(&caller, new_customer("Acme"))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, DirectoryError::Forbidden),
+                "{kind:?}: {error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn storage_failures_become_unavailable() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        mocks.customers.expect_insert_customer().returning(|_| {
+            Err(RepoError::unavailable(std::io::Error::other(
+                "disk on fire",
+            )))
+        });
+        let error = mocks
+            .directory()
+            .create_customer(&owner, new_customer("Acme"))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn update_of_an_unknown_or_foreign_customer_is_record_not_found_on_id() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let foreign = customer(OrganizationId::generate(), "Foreign");
+        let mut mocks = Mocks::default();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(foreign.clone())));
+        mocks.customers.expect_update_customer().times(0);
+        let error = mocks
+            .directory()
+            .update_customer(&owner, CustomerId::generate(), CustomerPatch::default())
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+    }
+
+    #[tokio::test]
+    async fn update_writes_only_the_patched_fields() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let current = customer(org, "Acme");
+        let id = current.id;
+        let mut mocks = Mocks::default();
+        let stored = current.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .customers
+            .expect_update_customer()
+            .withf(|c| {
+                c.name.as_str() == "Acme" && c.description.as_str() == "My Updated Description"
+            })
+            .times(1)
+            .returning(|_| Ok(true));
+        let patch = CustomerPatch::parse(CustomerPatchDraft {
+            description: Some("My Updated Description".into()),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap();
+        let updated = mocks
+            .directory()
+            .update_customer(&owner, id, patch)
+            .await
+            .unwrap();
+        assert_eq!(updated.id, current.id);
+        assert!(updated.updated_at >= current.updated_at);
+    }
+
+    #[tokio::test]
+    async fn a_customer_user_sees_only_its_own_customer() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let other = customer(org, "Other");
+        let (member, _) = actor(org, Some(own.id), RoleKind::CustomerMember);
+        let mut mocks = Mocks::default();
+        let other_stored = other.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(other_stored.clone())));
+        let error = mocks
+            .directory()
+            .customer(&member, other.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::NotFound), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn listing_passes_the_callers_scope_and_skips_storage_when_nothing_is_visible() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let (member, _) = actor(org, Some(own.id), RoleKind::CustomerMember);
+        let mut mocks = Mocks::default();
+        mocks
+            .customers
+            .expect_list_customers()
+            .withf(move |o, scope, _| *o == org && *scope == CustomerScope::Only(own.id))
+            .times(1)
+            .returning(|_, _, _| Ok(Page::empty()));
+        mocks
+            .directory()
+            .customers(&member, &CustomerQuery::default())
+            .await
+            .unwrap();
+
+        let orphan = domain::Actor {
+            role: RoleKind::MarketplaceUser,
+            customer_id: None,
+            ..member
+        };
+        let mut mocks = Mocks::default();
+        mocks.customers.expect_list_customers().times(0);
+        let page = mocks
+            .directory()
+            .customers(&orphan, &CustomerQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(page.total_count, 0);
+    }
+
+    #[tokio::test]
+    async fn delete_needs_org_crud_customers_and_returns_the_customer_as_it_was() {
+        let org = OrganizationId::generate();
+        let current = customer(org, "Acme");
+        let id = current.id;
+        let (admin, _) = actor(org, Some(id), RoleKind::CustomerAdmin);
+        let mut mocks = Mocks::default();
+        let stored = current.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.customers.expect_delete_customer().times(0);
+        let error = mocks
+            .directory()
+            .delete_customer(&admin, id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+
+        let (manager, _) = actor(org, None, RoleKind::CustomerManager);
+        let mut mocks = Mocks::default();
+        let stored = current.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let deleted = current.clone();
+        mocks
+            .customers
+            .expect_delete_customer()
+            .withf(move |o, c| *o == org && *c == id)
+            .times(1)
+            .returning(move |_, _| Ok(Some(deleted.clone())));
+        assert_eq!(
+            mocks
+                .directory()
+                .delete_customer(&manager, id)
+                .await
+                .unwrap(),
+            current
+        );
+    }
+}

@@ -1,0 +1,34 @@
+//! Storage outcomes mapped to directory errors, in one place.
+
+use domain::{Field, FieldError};
+use ports::{DirectoryError, RepoError, UniqueField};
+
+/// The payload error a duplicate (or a lost uniqueness race) becomes.
+pub(crate) fn conflict_error(field: UniqueField) -> FieldError {
+    match field {
+        UniqueField::CustomerName => FieldError::taken(Field::NAME, "Customer with this name"),
+        UniqueField::CustomerExternalId => {
+            FieldError::taken(Field::EXTERNAL_ID, "Customer with this external ID")
+        }
+        UniqueField::UserEmail => FieldError::taken(Field::EMAIL, "User with this email"),
+        UniqueField::UserExternalId => {
+            FieldError::taken(Field::EXTERNAL_ID, "User with this external ID")
+        }
+        UniqueField::OrganizationName => {
+            FieldError::taken(Field::NAME, "Organization with this name")
+        }
+    }
+}
+
+/// Maps a storage error to the directory error callers see.
+pub(crate) fn storage(error: RepoError) -> DirectoryError {
+    match error {
+        RepoError::Conflict(field) => DirectoryError::Invalid(conflict_error(field).into()),
+        RepoError::Unavailable(source) => DirectoryError::Unavailable(source),
+    }
+}
+
+/// The payload error for a mutation whose target is unknown or invisible to the caller.
+pub(crate) fn record_not_found(field: Field) -> DirectoryError {
+    DirectoryError::Invalid(FieldError::not_found(field).into())
+}

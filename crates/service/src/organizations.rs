@@ -1,0 +1,27 @@
+//! The organization use cases and the readiness check.
+
+use async_trait::async_trait;
+use domain::{Actor, Organization};
+use ports::{DirectoryError, HealthCheck, OrganizationDirectory};
+
+use crate::Directory;
+use crate::errors::storage;
+
+#[async_trait]
+impl OrganizationDirectory for Directory {
+    async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError> {
+        self.repos
+            .organizations
+            .organization(actor.organization_id)
+            .await
+            .map_err(storage)?
+            .ok_or(DirectoryError::NotFound)
+    }
+}
+
+#[async_trait]
+impl HealthCheck for Directory {
+    async fn ready(&self) -> Result<(), DirectoryError> {
+        self.repos.secrets.ping().await.map_err(storage)
+    }
+}

@@ -1,0 +1,72 @@
+//! Test fixtures: a directory over mockall mocks, and valid domain values.
+
+use std::sync::Arc;
+
+use domain::{
+    Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, OrganizationId, Role,
+    RoleKind, User, UserDraft,
+};
+use ports::repository::{
+    MockCustomerRepository, MockOrganizationRepository, MockRoleRepository, MockSecretRepository,
+    MockUserRepository,
+};
+
+use crate::{Directory, Repositories};
+
+/// One mock per repository port; set expectations, then call [`Mocks::directory`].
+#[derive(Default)]
+pub(crate) struct Mocks {
+    pub(crate) customers: MockCustomerRepository,
+    pub(crate) users: MockUserRepository,
+    pub(crate) roles: MockRoleRepository,
+    pub(crate) organizations: MockOrganizationRepository,
+    pub(crate) secrets: MockSecretRepository,
+}
+
+impl Mocks {
+    pub(crate) fn repositories(self) -> Repositories {
+        Repositories {
+            customers: Arc::new(self.customers),
+            users: Arc::new(self.users),
+            roles: Arc::new(self.roles),
+            organizations: Arc::new(self.organizations),
+            secrets: Arc::new(self.secrets),
+        }
+    }
+
+    pub(crate) fn directory(self) -> Directory {
+        Directory::new(self.repositories())
+    }
+}
+
+pub(crate) fn customer(org: OrganizationId, name: &str) -> Customer {
+    NewCustomer::parse(CustomerDraft {
+        name: name.into(),
+        ..CustomerDraft::default()
+    })
+    .unwrap()
+    .into_customer(org, domain::now())
+}
+
+pub(crate) fn user(org: OrganizationId, customer: Option<CustomerId>, kind: RoleKind) -> User {
+    let role = Role::generate(kind);
+    new_user("someone@example.com", role).into_user(org, customer, role, domain::now())
+}
+
+pub(crate) fn new_user(email: &str, role: Role) -> NewUser {
+    NewUser::parse(UserDraft {
+        email: email.into(),
+        role: role.id.to_string(),
+        ..UserDraft::default()
+    })
+    .unwrap()
+}
+
+pub(crate) fn actor(
+    org: OrganizationId,
+    customer: Option<CustomerId>,
+    kind: RoleKind,
+) -> (Actor, User) {
+    let me = user(org, customer, kind);
+    (Actor::of(&me), me)
+}

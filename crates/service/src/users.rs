@@ -1,0 +1,505 @@
+//! The user use cases.
+
+use async_trait::async_trait;
+use domain::listing::{Page, UserQuery};
+use domain::{
+    Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserId, UserPatch,
+};
+use ports::{DirectoryError, UserDirectory};
+
+use crate::Directory;
+use crate::errors::{record_not_found, storage};
+
+impl Directory {
+    /// The user if it exists and the caller may see it.
+    async fn visible_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+    ) -> Result<Option<User>, DirectoryError> {
+        let user = self
+            .repos
+            .users
+            .user(actor.organization_id, id)
+            .await
+            .map_err(storage)?;
+        Ok(user.filter(|user| actor.can_view_user(user)))
+    }
+
+    /// Resolves a role id given in input to a role of `scope` that the caller may grant;
+    /// problems are field errors on `role`.
+    async fn grantable_role(
+        &self,
+        actor: &Actor,
+        id: RoleId,
+        scope: RoleScope,
+    ) -> Result<Result<Role, FieldError>, DirectoryError> {
+        let role = self
+            .repos
+            .roles
+            .role(actor.organization_id, id)
+            .await
+            .map_err(storage)?;
+        Ok(match role {
+            None => Err(FieldError::not_found(Field::ROLE)),
+            Some(role) if role.kind.scope() != scope => Err(FieldError::invalid(
+                Field::ROLE,
+                match scope {
+                    RoleScope::Organization => "Select an organization role.",
+                    RoleScope::Customer => "Select a customer role.",
+                },
+            )),
+            Some(role) if !actor.can_grant(role.kind) => Err(FieldError::forbidden(
+                Field::ROLE,
+                "You cannot grant a role above your own.",
+            )),
+            Some(role) => Ok(role),
+        })
+    }
+
+    async fn insert_user(&self, actor: &Actor, user: User) -> Result<User, DirectoryError> {
+        self.repos.users.insert_user(&user).await.map_err(storage)?;
+        tracing::info!(user = %user.id, actor = %actor.user_id, "user created");
+        Ok(user)
+    }
+}
+
+#[async_trait]
+impl UserDirectory for Directory {
+    async fn me(&self, actor: &Actor) -> Result<User, DirectoryError> {
+        self.visible_user(actor, actor.user_id)
+            .await?
+            .ok_or(DirectoryError::NotFound)
+    }
+
+    async fn user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
+        self.visible_user(actor, id)
+            .await?
+            .ok_or(DirectoryError::NotFound)
+    }
+
+    async fn users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, DirectoryError> {
+        self.repos
+            .users
+            .list_users(actor.organization_id, actor.user_scope(), query)
+            .await
+            .map_err(storage)
+    }
+
+    async fn users_of_customers(
+        &self,
+        actor: &Actor,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<User>)>, DirectoryError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.repos
+            .users
+            .list_users_of_customers(actor.organization_id, actor.user_scope(), customers, query)
+            .await
+            .map_err(storage)
+    }
+
+    async fn create_organization_user(
+        &self,
+        actor: &Actor,
+        user: NewUser,
+    ) -> Result<User, DirectoryError> {
+        if !actor.can_manage_organization_users() {
+            return Err(DirectoryError::Forbidden);
+        }
+        let role = self
+            .grantable_role(actor, user.role, RoleScope::Organization)
+            .await??;
+        let user = user.into_user(actor.organization_id, None, role, domain::now());
+        self.insert_user(actor, user).await
+    }
+
+    async fn create_customer_user(
+        &self,
+        actor: &Actor,
+        customer: Option<CustomerId>,
+        user: NewUser,
+    ) -> Result<User, DirectoryError> {
+        let Some(customer_id) = customer.or(actor.customer_id) else {
+            return Err(FieldError::required(Field::CUSTOMER).into());
+        };
+        let visible = self
+            .repos
+            .customers
+            .customer(actor.organization_id, customer_id)
+            .await;
+        let Some(customer) = visible
+            .map_err(storage)?
+            .filter(|c| actor.can_view_customer(c))
+        else {
+            return Err(record_not_found(Field::CUSTOMER));
+        };
+        if !actor.can_manage_users_of(customer.id) {
+            return Err(DirectoryError::Forbidden);
+        }
+        let role = self
+            .grantable_role(actor, user.role, RoleScope::Customer)
+            .await??;
+        let user = user.into_user(
+            actor.organization_id,
+            Some(customer.id),
+            role,
+            domain::now(),
+        );
+        self.insert_user(actor, user).await
+    }
+
+    async fn update_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        patch: UserPatch,
+    ) -> Result<User, DirectoryError> {
+        let current = self
+            .visible_user(actor, id)
+            .await?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        let allowed = if current.id == actor.user_id {
+            patch.is_own_profile_only()
+        } else {
+            actor.can_manage_user(&current)
+        };
+        if !allowed {
+            return Err(DirectoryError::Forbidden);
+        }
+        let role = match patch.role {
+            None => None,
+            Some(role_id) => {
+                let scope = match current.customer_id {
+                    None => RoleScope::Organization,
+                    Some(_) => RoleScope::Customer,
+                };
+                Some(self.grantable_role(actor, role_id, scope).await??)
+            }
+        };
+        let updated = patch.apply(&current, role, domain::now());
+        if !self
+            .repos
+            .users
+            .update_user(&updated)
+            .await
+            .map_err(storage)?
+        {
+            return Err(record_not_found(Field::ID));
+        }
+        Ok(updated)
+    }
+
+    async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
+        let current = self
+            .visible_user(actor, id)
+            .await?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        if current.id == actor.user_id {
+            return Err(FieldError::forbidden(Field::ID, "You cannot delete yourself.").into());
+        }
+        if !actor.can_delete_user(&current) {
+            return Err(DirectoryError::Forbidden);
+        }
+        let deleted = self
+            .repos
+            .users
+            .delete_user(actor.organization_id, id)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| record_not_found(Field::ID))?;
+        tracing::info!(user = %deleted.id, actor = %actor.user_id, "user deleted");
+        Ok(deleted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::{ErrorCode, OrganizationId, RoleKind, UserPatchDraft};
+    use ports::{RepoError, UniqueField};
+
+    use super::*;
+    use crate::testing::{Mocks, actor, customer, new_user, user};
+
+    fn codes(error: DirectoryError) -> Vec<(&'static str, ErrorCode)> {
+        match error {
+            DirectoryError::Invalid(errors) => errors
+                .errors()
+                .iter()
+                .map(|e| (e.field.as_str(), e.code))
+                .collect(),
+            other => panic!("expected payload errors, got {other:?}"),
+        }
+    }
+
+    fn role_lookup(mocks: &mut Mocks, role: Role) {
+        mocks
+            .roles
+            .expect_role()
+            .returning(move |_, id| Ok((id == role.id).then_some(role)));
+    }
+
+    #[tokio::test]
+    async fn creates_a_team_member_with_an_organization_role() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let integrator = Role::generate(RoleKind::Integrator);
+        let mut mocks = Mocks::default();
+        role_lookup(&mut mocks, integrator);
+        mocks
+            .users
+            .expect_insert_user()
+            .withf(move |u| {
+                u.organization_id == org && u.customer_id.is_none() && u.role == integrator
+            })
+            .times(1)
+            .returning(|_| Ok(()));
+        let created = mocks
+            .directory()
+            .create_organization_user(&owner, new_user("lisa@example.com", integrator))
+            .await
+            .unwrap();
+        assert_eq!(created.email.as_str(), "lisa@example.com");
+    }
+
+    #[tokio::test]
+    async fn rejects_roles_of_the_wrong_kind_unknown_or_above_the_callers_level() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let cases = [
+            (Role::generate(RoleKind::CustomerMember), ErrorCode::Invalid),
+            (Role::generate(RoleKind::Owner), ErrorCode::Forbidden),
+        ];
+        for (role, code) in cases {
+            let mut mocks = Mocks::default();
+            role_lookup(&mut mocks, role);
+            mocks.users.expect_insert_user().times(0);
+            let error = mocks
+                .directory()
+                .create_organization_user(&admin, new_user("x@example.com", role))
+                .await
+                .unwrap_err();
+            assert_eq!(codes(error), [("role", code)], "{role:?}");
+        }
+        let mut mocks = Mocks::default();
+        mocks.roles.expect_role().returning(|_, _| Ok(None));
+        let unknown = Role::generate(RoleKind::Guest);
+        let error = mocks
+            .directory()
+            .create_organization_user(&admin, new_user("x@example.com", unknown))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("role", ErrorCode::NotFound)]);
+    }
+
+    #[tokio::test]
+    async fn duplicate_email_is_taken_on_email() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let guest = Role::generate(RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        role_lookup(&mut mocks, guest);
+        mocks
+            .users
+            .expect_insert_user()
+            .returning(|_| Err(RepoError::Conflict(UniqueField::UserEmail)));
+        let error = mocks
+            .directory()
+            .create_organization_user(&owner, new_user("x@example.com", guest))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("email", ErrorCode::Taken)]);
+    }
+
+    #[tokio::test]
+    async fn a_customer_admin_adds_users_to_its_own_customer_only() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let other = customer(org, "Other");
+        let (admin, _) = actor(org, Some(own.id), RoleKind::CustomerAdmin);
+        let member = Role::generate(RoleKind::CustomerMember);
+
+        let mut mocks = Mocks::default();
+        let stored = own.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        role_lookup(&mut mocks, member);
+        let own_id = own.id;
+        mocks
+            .users
+            .expect_insert_user()
+            .withf(move |u| u.customer_id == Some(own_id))
+            .times(1)
+            .returning(|_| Ok(()));
+        mocks
+            .directory()
+            .create_customer_user(&admin, None, new_user("a@example.com", member))
+            .await
+            .unwrap();
+
+        let mut mocks = Mocks::default();
+        let stored = other.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_insert_user().times(0);
+        let error = mocks
+            .directory()
+            .create_customer_user(&admin, Some(other.id), new_user("a@example.com", member))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("customer", ErrorCode::NotFound)]);
+    }
+
+    #[tokio::test]
+    async fn a_team_member_must_name_the_customer() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let member = Role::generate(RoleKind::CustomerMember);
+        let error = Mocks::default()
+            .directory()
+            .create_customer_user(&owner, None, new_user("a@example.com", member))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("customer", ErrorCode::Required)]);
+    }
+
+    #[tokio::test]
+    async fn users_update_their_own_profile_but_not_their_role() {
+        let org = OrganizationId::generate();
+        let (caller, me) = actor(org, None, RoleKind::Guest);
+        let profile = UserPatch::parse(UserPatchDraft {
+            name: Some("New Name".into()),
+            phone: Some("+15555550123".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        let mut mocks = Mocks::default();
+        let stored = me.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .users
+            .expect_update_user()
+            .withf(|u| u.name.as_str() == "New Name")
+            .times(1)
+            .returning(|_| Ok(true));
+        let updated = mocks
+            .directory()
+            .update_user(&caller, me.id, profile)
+            .await
+            .unwrap();
+        assert_eq!(updated.phone.as_str(), "+15555550123");
+
+        let promote = UserPatch {
+            role: Some(Role::generate(RoleKind::Owner).id),
+            ..UserPatch::default()
+        };
+        let mut mocks = Mocks::default();
+        let stored = me.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .update_user(&caller, me.id, promote)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn an_admin_changes_a_members_role_within_its_level() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let integrator = Role::generate(RoleKind::Integrator);
+        let mut mocks = Mocks::default();
+        let stored = target.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        role_lookup(&mut mocks, integrator);
+        mocks
+            .users
+            .expect_update_user()
+            .withf(move |u| u.role == integrator)
+            .times(1)
+            .returning(|_| Ok(true));
+        let patch = UserPatch {
+            role: Some(integrator.id),
+            ..UserPatch::default()
+        };
+        let updated = mocks
+            .directory()
+            .update_user(&admin, target.id, patch)
+            .await
+            .unwrap();
+        assert_eq!(updated.role, integrator);
+    }
+
+    #[tokio::test]
+    async fn nobody_deletes_themselves_or_someone_above_them() {
+        let org = OrganizationId::generate();
+        let (admin, me) = actor(org, None, RoleKind::Admin);
+        let mut mocks = Mocks::default();
+        let stored = me.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_delete_user().times(0);
+        let error = mocks
+            .directory()
+            .delete_user(&admin, me.id)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("id", ErrorCode::Forbidden)]);
+
+        let owner = user(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        let stored = owner.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_delete_user().times(0);
+        let error = mocks
+            .directory()
+            .delete_user(&admin, owner.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn deleting_an_invisible_user_is_record_not_found() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let (member, _) = actor(org, Some(own.id), RoleKind::CustomerAdmin);
+        let team_member = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = team_member.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let error = mocks
+            .directory()
+            .delete_user(&member, team_member.id)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+    }
+}
