@@ -1,1 +1,125 @@
-fn main() {}
+//! The project's CI and developer tasks, run as `cargo xtask <task>`.
+//!
+//! `ci` is what CI runs: formatting, lints, the SDL check, cargo-deny and every test, on
+//! SQLite and on PostgreSQL. When `ROSTER_TEST_POSTGRES_URL` is not set, it starts a
+//! throwaway PostgreSQL on 127.0.0.1 for the tests and stops it afterwards.
+//!
+//! Invariant: depends on no workspace crate; it only runs tools.
+
+mod postgres;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, bail};
+
+const USAGE: &str = "\
+usage: cargo xtask <task>
+
+tasks:
+  ci        fmt --check, clippy -D warnings, SDL check, cargo-deny, all tests (starts PostgreSQL if needed)
+  test      all tests only (starts PostgreSQL if needed)
+  schema    regenerate schema.graphql from the server
+  postgres  start a throwaway PostgreSQL, print its URL, and wait for Ctrl-C
+";
+
+fn main() -> anyhow::Result<()> {
+    let task = std::env::args().nth(1).unwrap_or_default();
+    let root = project_root();
+    std::env::set_current_dir(&root)?;
+    match task.as_str() {
+        "ci" => ci(&root),
+        "test" => test(),
+        "schema" => schema(&root, false),
+        "postgres" => postgres::serve_until_interrupted(),
+        "" | "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => bail!("unknown task {other:?}\n{USAGE}"),
+    }
+}
+
+fn project_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Runs a command, failing with its description when it does not succeed.
+fn run(description: &str, command: &mut Command) -> anyhow::Result<()> {
+    eprintln!("\n==> {description}");
+    let status = command.status().with_context(|| format!("starting: {description}"))?;
+    if !status.success() {
+        bail!("failed: {description} ({status})");
+    }
+    Ok(())
+}
+
+fn ci(root: &Path) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(
+        "cargo clippy -D warnings",
+        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+    )?;
+    run("cargo build", cargo().args(["build", "--workspace", "--all-targets"]))?;
+    schema(root, true)?;
+    deny()?;
+    test()?;
+    eprintln!("\n==> ci passed in {:.0?}", started.elapsed());
+    Ok(())
+}
+
+fn deny() -> anyhow::Result<()> {
+    let installed = Command::new("cargo-deny").arg("--version").output().is_ok_and(|o| o.status.success());
+    if !installed {
+        if std::env::var_os("CI").is_some() {
+            bail!("cargo-deny is not installed (.ci/run installs it)");
+        }
+        eprintln!("\n==> cargo deny: SKIPPED, not installed (cargo install --locked cargo-deny)");
+        return Ok(());
+    }
+    // Advisories need the advisory database from GitHub, which CI cannot reach.
+    run("cargo deny check", cargo().args(["deny", "--offline", "check", "bans", "licenses", "sources"]))
+}
+
+/// Compares (or with `check == false`, rewrites) schema.graphql against the built server.
+fn schema(root: &Path, check: bool) -> anyhow::Result<()> {
+    if !check {
+        run("cargo build", cargo().args(["build", "--workspace"]))?;
+    }
+    let binary = root.join("target/debug/roster");
+    let output = Command::new(&binary).arg("schema").output().with_context(|| format!("running {}", binary.display()))?;
+    if !output.status.success() {
+        bail!("roster schema failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let path = root.join("schema.graphql");
+    if check {
+        eprintln!("\n==> SDL check");
+        let committed = std::fs::read(&path).unwrap_or_default();
+        if committed != output.stdout {
+            bail!("schema.graphql differs from the server's schema: run `cargo xtask schema` and commit it");
+        }
+        eprintln!("schema.graphql matches the server");
+    } else {
+        std::fs::write(&path, &output.stdout)?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn test() -> anyhow::Result<()> {
+    let mut command = cargo();
+    command.args(["test", "--workspace", "--all-targets", "--no-fail-fast"]);
+    if std::env::var_os("ROSTER_TEST_POSTGRES_URL").is_some() {
+        return run("cargo test (PostgreSQL from ROSTER_TEST_POSTGRES_URL)", &mut command);
+    }
+    let server = postgres::Throwaway::start().context("starting a throwaway PostgreSQL for the tests")?;
+    command.env("ROSTER_TEST_POSTGRES_URL", server.url());
+    let result = run(&format!("cargo test (throwaway PostgreSQL at {})", server.url()), &mut command);
+    drop(server);
+    result
+}
