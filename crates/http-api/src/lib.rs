@@ -1,1 +1,88 @@
-//! placeholder
+//! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), a GraphiQL page
+//! and the health probes, over axum and async-graphql.
+//!
+//! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
+//! into calls on the `ports` directory traits and their answers back into GraphQL; every
+//! rule lives in `domain` and behind those traits.
+
+mod auth;
+mod routes;
+mod schema;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use ports::{
+    Authenticator, CustomerDirectory, HealthCheck, OrganizationDirectory, RoleDirectory,
+    UserDirectory,
+};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+/// The use cases the API serves, so the app crate can wire in any implementation.
+#[derive(Clone)]
+pub struct Services {
+    /// Customers, for the customer queries and mutations.
+    pub customers: Arc<dyn CustomerDirectory>,
+    /// Users, for the user queries and mutations.
+    pub users: Arc<dyn UserDirectory>,
+    /// Roles, for `organizationRoles`, `customerRoles` and `node`.
+    pub roles: Arc<dyn RoleDirectory>,
+    /// The caller's organization, for `organization` and `User.org`.
+    pub organizations: Arc<dyn OrganizationDirectory>,
+    /// Turns the bearer token of every `/api` request into the calling actor.
+    pub authenticator: Arc<dyn Authenticator>,
+    /// Answers `/readyz`.
+    pub health: Arc<dyn HealthCheck>,
+}
+
+/// Transport limits, so operators can tune them without touching the router.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ApiConfig {
+    /// Largest request body accepted; larger ones get HTTP 413.
+    pub body_limit_bytes: usize,
+    /// Longest time a request may take; slower ones get HTTP 408.
+    pub request_timeout: Duration,
+}
+
+impl Default for ApiConfig {
+    /// 1 MiB bodies and 30 second requests: generous for GraphQL documents.
+    fn default() -> Self {
+        ApiConfig {
+            body_limit_bytes: 1024 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+/// The whole HTTP API as one router, so the app crate only has to serve it.
+pub fn router(services: Services, config: ApiConfig) -> Router {
+    let state = Arc::new(routes::AppState {
+        schema: schema::build(services.clone()),
+        services,
+    });
+    Router::new()
+        .route("/", get(routes::graphiql))
+        .route("/api", post(routes::graphql))
+        .route("/api/", post(routes::graphql))
+        .route("/healthz", get(routes::healthz))
+        .route("/readyz", get(routes::readyz))
+        .with_state(state)
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
+        .layer(TraceLayer::new_for_http())
+}
+
+/// The schema in SDL, so clients and the committed `schema.graphql` can be checked against it.
+pub fn schema_sdl() -> String {
+    schema::sdl()
+}

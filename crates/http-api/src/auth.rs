@@ -1,0 +1,90 @@
+//! Bearer-token authentication of `/api` requests: every one must carry
+//! `Authorization: Bearer <token>` that the [`Authenticator`] accepts.
+
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use domain::Actor;
+use ports::{AuthError, Authenticator};
+
+use crate::schema::log_unavailable;
+
+/// The contract's exact body for a missing, malformed or rejected token.
+const NOT_AUTHENTICATED: &str =
+    r#"{"errors":[{"message":"Not authenticated","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
+
+/// The body when the check itself failed; the cause is logged, never sent.
+const UNAVAILABLE: &str =
+    r#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL"}}]}"#;
+
+/// The caller behind the request's bearer token, or the response that refuses the request.
+pub(crate) async fn authenticate(
+    headers: &HeaderMap,
+    authenticator: &dyn Authenticator,
+) -> Result<Actor, Response> {
+    let Some(token) = bearer_token(headers) else {
+        return Err(not_authenticated());
+    };
+    match authenticator.authenticate(token).await {
+        Ok(actor) => Ok(actor),
+        Err(AuthError::Unauthenticated) => Err(not_authenticated()),
+        Err(error @ AuthError::Unavailable(_)) => {
+            log_unavailable("authentication unavailable", &error);
+            Err(json_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))
+        .then_some(token)
+}
+
+fn not_authenticated() -> Response {
+    let mut response = json_response(StatusCode::UNAUTHORIZED, NOT_AUTHENTICATED);
+    response
+        .headers_mut()
+        .insert(WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
+fn json_response(status: StatusCode, body: &'static str) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        body,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(value: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        headers
+    }
+
+    #[test]
+    fn bearer_token_accepts_only_one_token_after_the_bearer_scheme() {
+        assert_eq!(bearer_token(&headers("Bearer abc.def")), Some("abc.def"));
+        assert_eq!(bearer_token(&headers("bearer  abc")), Some("abc"));
+        for bad in [
+            "abc",
+            "Basic abc",
+            "Bearer",
+            "Bearer ",
+            "Bearer a b",
+            "Token abc",
+        ] {
+            assert_eq!(bearer_token(&headers(bad)), None, "{bad}");
+        }
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
+    }
+}

@@ -1,0 +1,312 @@
+//! Relay connections (`nodes`, `edges`, `pageInfo`, `totalCount`), their arguments and cursors.
+
+use std::borrow::Cow;
+
+use async_graphql::{Enum, Name, OutputType, SimpleObject, TypeName, Value};
+use domain::listing::{
+    CursorKey, Direction, Edge as PageEdge, Page, PageRequest, Position, SortValue,
+};
+
+use super::error::ApiError;
+
+/// Where a page sits in the whole listing.
+#[derive(Debug, Clone, SimpleObject)]
+pub(crate) struct PageInfo {
+    has_next_page: bool,
+    has_previous_page: bool,
+    start_cursor: Option<String>,
+    end_cursor: Option<String>,
+}
+
+/// One row of a page and the cursor that points at it (`CustomerEdge`, `UserEdge`...).
+#[derive(Clone, SimpleObject)]
+#[graphql(name_type)]
+pub(crate) struct Edge<T: OutputType> {
+    node: T,
+    cursor: String,
+}
+
+/// One page of a listing (`CustomerConnection`, `UserConnection`...), with its total count.
+#[derive(SimpleObject)]
+#[graphql(name_type)]
+pub(crate) struct Connection<T: OutputType> {
+    nodes: Vec<T>,
+    edges: Vec<Edge<T>>,
+    page_info: PageInfo,
+    /// How many rows match over all pages.
+    total_count: i32,
+}
+
+impl<T: OutputType> TypeName for Edge<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Edge", T::type_name()).into()
+    }
+}
+
+impl<T: OutputType> TypeName for Connection<T> {
+    fn type_name() -> Cow<'static, str> {
+        format!("{}Connection", T::type_name()).into()
+    }
+}
+
+impl<T: OutputType + Clone> Connection<T> {
+    /// The connection for a directory page, each node wrapped by `wrap`.
+    pub(crate) fn from_page<U>(page: Page<U>, mut wrap: impl FnMut(U) -> T) -> Self {
+        let edges: Vec<Edge<T>> = page
+            .edges
+            .into_iter()
+            .map(|edge| Edge {
+                node: wrap(edge.node),
+                cursor: edge.cursor.encode(),
+            })
+            .collect();
+        Connection {
+            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
+            page_info: PageInfo {
+                has_next_page: page.has_next_page,
+                has_previous_page: page.has_previous_page,
+                start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            },
+            edges,
+            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+        }
+    }
+}
+
+/// An `Int` argument as a look-ahead sees it; `None` when absent or not an `Int`.
+pub(crate) fn int_argument(arguments: &[(Name, Value)], name: &str) -> Option<i32> {
+    match argument(arguments, name)? {
+        Value::Number(number) => number.as_i64().and_then(|n| i32::try_from(n).ok()),
+        _ => None,
+    }
+}
+
+/// A `String` argument as a look-ahead sees it; `None` when absent or not a `String`.
+pub(crate) fn text_argument<'a>(arguments: &'a [(Name, Value)], name: &str) -> Option<&'a str> {
+    match argument(arguments, name)? {
+        Value::String(text) => Some(text),
+        _ => None,
+    }
+}
+
+fn argument<'a>(arguments: &'a [(Name, Value)], name: &str) -> Option<&'a Value> {
+    arguments
+        .iter()
+        .find(|(argument, _)| argument.as_str() == name)
+        .map(|(_, value)| value)
+}
+
+/// Sort direction, shared by every order input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+impl From<OrderDirection> for Direction {
+    fn from(direction: OrderDirection) -> Self {
+        match direction {
+            OrderDirection::Asc => Direction::Asc,
+            OrderDirection::Desc => Direction::Desc,
+        }
+    }
+}
+
+/// Checks the connection arguments every connection takes.
+pub(crate) fn page_request(
+    first: Option<i32>,
+    last: Option<i32>,
+    after: Option<&str>,
+    before: Option<&str>,
+    offset: Option<i32>,
+) -> Result<PageRequest, ApiError> {
+    Ok(PageRequest::parse(
+        first.map(i64::from),
+        last.map(i64::from),
+        after,
+        before,
+        offset.map(i64::from),
+    )?)
+}
+
+/// The type of value a sort key records in a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SortValueKind {
+    Text,
+    Int,
+    Time,
+}
+
+impl SortValueKind {
+    fn matches(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (SortValueKind::Text, SortValue::Text(_))
+                | (SortValueKind::Int, SortValue::Int(_))
+                | (SortValueKind::Time, SortValue::Time(_))
+        )
+    }
+}
+
+/// Rejects a key cursor made for another sort order, so the directory never sees one.
+pub(crate) fn check_cursors(page: &PageRequest, sort: &[SortValueKind]) -> Result<(), ApiError> {
+    for position in [&page.after, &page.before].into_iter().flatten() {
+        if let Position::Key(key) = position {
+            let fits = key.values.len() == sort.len()
+                && sort
+                    .iter()
+                    .zip(&key.values)
+                    .all(|(kind, value)| kind.matches(value));
+            if !fits {
+                return Err(ApiError::InvalidCursor);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Complexity of a connection field: its page size times its selection, so that nested
+/// listings cost what they can return.
+pub(crate) fn connection_complexity(
+    first: Option<i32>,
+    last: Option<i32>,
+    child_complexity: usize,
+) -> usize {
+    let max = domain::listing::MAX_PAGE_SIZE as usize;
+    let size = first
+        .or(last)
+        .and_then(|n| usize::try_from(n).ok())
+        .map_or(max, |n| n.min(max));
+    size.max(1)
+        .saturating_mul(child_complexity)
+        .saturating_add(1)
+}
+
+/// Pages a small, fixed, in-memory list with the same arguments as stored listings.
+/// Cursors carry no sort values, only the row's id (`key_of` makes them).
+pub(crate) fn page_in_memory<T: Clone>(
+    items: &[T],
+    key_of: impl Fn(&T) -> CursorKey,
+    page: &PageRequest,
+) -> Result<Page<T>, ApiError> {
+    check_cursors(page, &[])?;
+    let index_of = |position: &Position, after: bool| -> Result<usize, ApiError> {
+        match position {
+            Position::Offset(n) => {
+                let n = usize::try_from(*n).unwrap_or(usize::MAX);
+                Ok(if after { n.saturating_add(1) } else { n })
+            }
+            Position::Key(key) => items
+                .iter()
+                .position(|item| key_of(item).id == key.id)
+                .map(|i| if after { i + 1 } else { i })
+                .ok_or(ApiError::InvalidCursor),
+        }
+    };
+    let start = match &page.after {
+        Some(position) => index_of(position, true)?,
+        None => 0,
+    };
+    let end = match &page.before {
+        Some(position) => index_of(position, false)?,
+        None => items.len(),
+    }
+    .min(items.len());
+    let offset = usize::try_from(page.offset).unwrap_or(usize::MAX);
+    let mut from = start.saturating_add(offset).min(end);
+    let mut to = end;
+    let first = page.first.or(page.last.is_none().then(|| page.limit()));
+    if let Some(first) = first {
+        to = to.min(from.saturating_add(first as usize));
+    }
+    if let Some(last) = page.last {
+        from = from.max(to.saturating_sub(last as usize));
+    }
+    let edges = items[from..to]
+        .iter()
+        .map(|item| PageEdge {
+            node: item.clone(),
+            cursor: key_of(item),
+        })
+        .collect();
+    Ok(Page {
+        edges,
+        has_next_page: to < items.len(),
+        has_previous_page: from > 0,
+        total_count: items.len() as u64,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use domain::Permission;
+
+    use super::*;
+
+    fn key(permission: &Permission) -> CursorKey {
+        CursorKey {
+            values: Vec::new(),
+            id: permission.id().uuid(),
+        }
+    }
+
+    fn tags(page: &PageRequest) -> Result<(Vec<&'static str>, bool, bool), ApiError> {
+        let page = page_in_memory(&Permission::ALL, key, page)?;
+        let tags = page.edges.iter().map(|edge| edge.node.tag()).collect();
+        Ok((tags, page.has_previous_page, page.has_next_page))
+    }
+
+    fn request(
+        first: Option<i64>,
+        last: Option<i64>,
+        after: Option<&str>,
+        offset: i64,
+    ) -> PageRequest {
+        PageRequest::parse(first, last, after, None, Some(offset)).unwrap()
+    }
+
+    #[test]
+    fn in_memory_pages_follow_first_last_after_and_offset() {
+        let all = Permission::ALL.len();
+        let (page, previous, next) = tags(&request(None, None, None, 0)).unwrap();
+        assert_eq!((page.len(), previous, next), (all, false, false));
+
+        let (page, previous, next) = tags(&request(Some(2), None, None, 1)).unwrap();
+        assert_eq!(page, ["org_view_users", "org_crud_customers"]);
+        assert!(previous && next);
+
+        let (page, previous, next) = tags(&request(None, Some(2), None, 0)).unwrap();
+        assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
+        assert!(previous && !next);
+
+        let after = key(&Permission::CustomerEdit).encode();
+        let (page, _, next) = tags(&request(Some(5), None, Some(&after), 0)).unwrap();
+        assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
+        assert!(!next);
+    }
+
+    #[test]
+    fn in_memory_pages_refuse_cursors_they_did_not_make() {
+        let foreign = CursorKey {
+            values: Vec::new(),
+            id: domain::CustomerId::generate().uuid(),
+        };
+        let sorted = CursorKey {
+            values: vec![SortValue::Text("x".into())],
+            id: Permission::OrgViewUsers.id().uuid(),
+        };
+        for cursor in [foreign, sorted] {
+            let page = request(None, None, Some(&cursor.encode()), 0);
+            assert_eq!(tags(&page).unwrap_err(), ApiError::InvalidCursor);
+        }
+    }
+
+    #[test]
+    fn connection_complexity_scales_with_the_page_size() {
+        assert_eq!(connection_complexity(None, None, 3), 301);
+        assert_eq!(connection_complexity(Some(5), None, 3), 16);
+        assert_eq!(connection_complexity(None, Some(1000), 3), 301);
+        assert_eq!(connection_complexity(Some(0), None, 3), 4);
+    }
+}

@@ -1,0 +1,97 @@
+//! What resolvers read from the GraphQL context: the services (schema data) and, per
+//! request, the actor, the DataLoaders and the caller's organization.
+
+use async_graphql::Context;
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use domain::{Actor, Organization};
+use tokio::sync::OnceCell;
+
+use super::error::ApiError;
+use super::loader::{CustomersById, CustomersLoader, UsersLoader, UsersOfCustomers};
+use crate::Services;
+
+/// The caller's organization, fetched at most once per request.
+#[derive(Default)]
+pub(crate) struct OrganizationCache(OnceCell<Organization>);
+
+/// Everything a request's resolvers need, borrowed from the context.
+pub(crate) struct Scope<'a> {
+    pub(crate) actor: &'a Actor,
+    pub(crate) services: &'a Services,
+    ctx: &'a Context<'a>,
+}
+
+impl<'a> Scope<'a> {
+    /// Reads the request data; missing data is a wiring bug, reported as an internal error.
+    pub(crate) fn of(ctx: &'a Context<'a>) -> Result<Self, ApiError> {
+        let actor = ctx.data::<Actor>().map_err(|_| missing("actor"))?;
+        let services = ctx.data::<Services>().map_err(|_| missing("services"))?;
+        Ok(Scope {
+            actor,
+            services,
+            ctx,
+        })
+    }
+
+    /// The batching loader behind `Customer.users`.
+    pub(crate) fn users_of_customers(&self) -> Result<&'a UsersLoader, ApiError> {
+        self.ctx
+            .data::<UsersLoader>()
+            .map_err(|_| missing("users loader"))
+    }
+
+    /// The batching loader behind `User.customer`.
+    pub(crate) fn customers_by_id(&self) -> Result<&'a CustomersLoader, ApiError> {
+        self.ctx
+            .data::<CustomersLoader>()
+            .map_err(|_| missing("customers loader"))
+    }
+
+    /// The caller's organization, from one directory call per request.
+    pub(crate) async fn organization(&self) -> Result<Organization, ApiError> {
+        let cache = self
+            .ctx
+            .data::<OrganizationCache>()
+            .map_err(|_| missing("organization cache"))?;
+        cache
+            .0
+            .get_or_try_init(|| async {
+                self.services
+                    .organizations
+                    .organization(self.actor)
+                    .await
+                    .map_err(ApiError::from)
+            })
+            .await
+            .cloned()
+    }
+}
+
+fn missing(what: &str) -> ApiError {
+    tracing::error!("GraphQL request data is missing the {what}");
+    ApiError::Internal
+}
+
+/// Attaches the per-request data: the actor, fresh caching DataLoaders and an empty
+/// organization cache.
+pub(crate) fn with_request_data(
+    request: async_graphql::Request,
+    actor: Actor,
+    services: &Services,
+) -> async_graphql::Request {
+    let users = UsersOfCustomers::new(services.users.clone(), actor);
+    let customers = CustomersById::new(services.customers.clone(), actor);
+    request
+        .data(actor)
+        .data(DataLoader::with_cache(
+            users,
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(DataLoader::with_cache(
+            customers,
+            tokio::spawn,
+            HashMapCache::default(),
+        ))
+        .data(OrganizationCache::default())
+}

@@ -1,0 +1,261 @@
+//! The `Customer` type, its ordering inputs and the `customers` listing.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
+use domain::{Customer, CustomerId, Timestamp};
+
+use super::connection::{
+    Connection, OrderDirection, SortValueKind, check_cursors, connection_complexity, int_argument,
+    page_request, text_argument,
+};
+use super::context::Scope;
+use super::error::ApiError;
+use super::user::{UserNode, user_sort_kinds};
+
+/// A customer as the API shows it to the caller.
+#[derive(Clone)]
+pub(crate) struct CustomerNode(pub(crate) Customer);
+
+/// A file linked to a customer.
+#[derive(Clone, SimpleObject)]
+#[graphql(name = "Attachment")]
+pub(crate) struct AttachmentObject {
+    name: String,
+    url: String,
+}
+
+#[Object(name = "Customer")]
+impl CustomerNode {
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+
+    /// `""` when unset.
+    async fn description(&self) -> &str {
+        self.0.description.as_str()
+    }
+
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_ref().map(|id| id.as_str())
+    }
+
+    async fn labels(&self) -> Vec<String> {
+        self.0.labels.to_strings()
+    }
+
+    async fn is_system(&self) -> bool {
+        self.0.is_system
+    }
+
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_ref().map(|url| url.as_str())
+    }
+
+    async fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> Timestamp {
+        self.0.updated_at
+    }
+
+    async fn allow_embedded_designer(&self) -> bool {
+        self.0.allow_embedded_designer
+    }
+
+    async fn allow_workflow_copilot(&self) -> bool {
+        self.0.allow_workflow_copilot
+    }
+
+    /// `null` when executions are not limited.
+    async fn concurrent_execution_limit(&self) -> Option<i32> {
+        self.0
+            .concurrent_execution_limit
+            .map(|limit| i32::try_from(limit.get()).unwrap_or(i32::MAX))
+    }
+
+    async fn starred(&self) -> bool {
+        self.0.starred
+    }
+
+    async fn attachments(&self) -> Vec<AttachmentObject> {
+        self.0
+            .attachments
+            .iter()
+            .map(|attachment| AttachmentObject {
+                name: attachment.name().to_owned(),
+                url: attachment.url().to_owned(),
+            })
+            .collect()
+    }
+
+    /// The customer's users that the caller may see.
+    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+        offset: Option<i32>,
+    ) -> Result<Connection<UserNode>> {
+        let scope = Scope::of(ctx)?;
+        let query = users_query(first, last, after.as_deref(), before.as_deref(), offset)?;
+        let page = scope
+            .users_of_customers()?
+            .load_one((self.0.id, query))
+            .await
+            .map_err(|error| ApiError::from_directory(&error))?
+            .unwrap_or_else(Page::empty);
+        Ok(Connection::from_page(page, UserNode))
+    }
+
+    /// True when the caller may change this customer.
+    async fn allow_update(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_update_customer(&self.0))
+    }
+
+    /// True when the caller may delete this customer.
+    async fn allow_remove(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_delete_customer(&self.0))
+    }
+
+    /// True when the caller may add users to this customer.
+    async fn allow_add_user(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_manage_users_of(self.0.id))
+    }
+}
+
+/// What customers can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum CustomerOrderField {
+    /// Accepted for compatibility; Roster keeps no rejection data, so sorting by it is a no-op.
+    ConcurrencyRejections,
+    ConcurrentExecutionLimit,
+    CreatedAt,
+    Description,
+    Name,
+    UpdatedAt,
+}
+
+/// One key of a customer sort order.
+#[derive(Debug, Clone, Copy, InputObject)]
+pub(crate) struct CustomerOrder {
+    field: CustomerOrderField,
+    direction: OrderDirection,
+}
+
+/// The sort keys of `sortBy`, or else of the deprecated `orderBy`; no-op keys are dropped.
+pub(crate) fn customer_sort(
+    sort_by: Option<Vec<Option<CustomerOrder>>>,
+    order_by: Option<CustomerOrder>,
+) -> Vec<Sort<CustomerSortField>> {
+    let keys = match sort_by {
+        Some(keys) => keys.into_iter().flatten().collect(),
+        None => order_by.into_iter().collect::<Vec<_>>(),
+    };
+    keys.into_iter()
+        .filter_map(|key| {
+            let field = match key.field {
+                CustomerOrderField::ConcurrencyRejections => return None,
+                CustomerOrderField::ConcurrentExecutionLimit => {
+                    CustomerSortField::ConcurrentExecutionLimit
+                }
+                CustomerOrderField::CreatedAt => CustomerSortField::CreatedAt,
+                CustomerOrderField::Description => CustomerSortField::Description,
+                CustomerOrderField::Name => CustomerSortField::Name,
+                CustomerOrderField::UpdatedAt => CustomerSortField::UpdatedAt,
+            };
+            Some(Sort {
+                field,
+                direction: key.direction.into(),
+            })
+        })
+        .collect()
+}
+
+fn sort_kind(field: CustomerSortField) -> SortValueKind {
+    match field {
+        CustomerSortField::Name | CustomerSortField::Description => SortValueKind::Text,
+        CustomerSortField::CreatedAt | CustomerSortField::UpdatedAt => SortValueKind::Time,
+        CustomerSortField::ConcurrentExecutionLimit => SortValueKind::Int,
+    }
+}
+
+/// One page of the customers the caller can see; a cursor of another sort is refused first.
+/// The users the selection asks for on them are loaded in one batch before they resolve.
+pub(crate) async fn list_customers(
+    ctx: &Context<'_>,
+    scope: &Scope<'_>,
+    query: CustomerQuery,
+) -> Result<Connection<CustomerNode>, ApiError> {
+    let kinds: Vec<_> = query
+        .effective_sort()
+        .iter()
+        .map(|key| sort_kind(key.field))
+        .collect();
+    check_cursors(&query.page, &kinds)?;
+    let page = scope
+        .services
+        .customers
+        .customers(scope.actor, &query)
+        .await?;
+    let ids: Vec<CustomerId> = page.edges.iter().map(|edge| edge.node.id).collect();
+    prefetch_users(ctx, scope, &ids).await;
+    Ok(Connection::from_page(page, CustomerNode))
+}
+
+/// The listing behind `Customer.users(...)`; a cursor of another sort is refused.
+fn users_query(
+    first: Option<i32>,
+    last: Option<i32>,
+    after: Option<&str>,
+    before: Option<&str>,
+    offset: Option<i32>,
+) -> Result<UserQuery, ApiError> {
+    let query = UserQuery {
+        page: page_request(first, last, after, before, offset)?,
+        ..UserQuery::default()
+    };
+    check_cursors(&query.page, &user_sort_kinds(&query.effective_sort()))?;
+    Ok(query)
+}
+
+/// Loads every `users` page the selection under the `customers` field asks for, in one
+/// batch, so the DataLoader's cache answers each `Customer.users` however long the page
+/// takes to resolve. Failures are left for the fields themselves to report.
+async fn prefetch_users(ctx: &Context<'_>, scope: &Scope<'_>, customers: &[CustomerId]) {
+    let look_ahead = ctx.look_ahead();
+    let selections = [
+        look_ahead.field("nodes").field("users"),
+        look_ahead.field("edges").field("node").field("users"),
+    ];
+    let mut keys = Vec::new();
+    for field in selections.iter().flat_map(|users| users.selection_fields()) {
+        let Ok(arguments) = field.arguments() else {
+            continue;
+        };
+        let query = users_query(
+            int_argument(&arguments, "first"),
+            int_argument(&arguments, "last"),
+            text_argument(&arguments, "after"),
+            text_argument(&arguments, "before"),
+            int_argument(&arguments, "offset"),
+        );
+        if let Ok(query) = query {
+            keys.extend(customers.iter().map(|id| (*id, query.clone())));
+        }
+    }
+    if keys.is_empty() {
+        return;
+    }
+    if let Ok(loader) = scope.users_of_customers() {
+        // An error here is reported by each `users` field when it loads again.
+        let _ = loader.load_many(keys).await;
+    }
+}

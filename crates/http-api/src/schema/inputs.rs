@@ -1,0 +1,257 @@
+//! Mutation inputs, declared exactly as Prismatic's (field names, types, nullability), and
+//! their parsing into domain values. Every problem of one input is reported together.
+
+use async_graphql::{ID, InputObject, MaybeUndefined};
+use domain::{
+    AttachmentDraft, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, Field,
+    FieldError, InvalidId, NewCustomer, NewUser, UserDraft, UserId, UserPatch, UserPatchDraft,
+    ValidationErrors,
+};
+
+use super::error::invalid_id;
+
+/// An input parsed for the directory, or every reason it cannot be.
+pub(crate) type Parsed<T> = Result<T, ValidationErrors>;
+
+/// Input of `createCustomer`.
+#[derive(InputObject)]
+pub(crate) struct CreateCustomerInput {
+    name: String,
+    description: Option<String>,
+    external_id: Option<String>,
+    labels: Option<Vec<Option<String>>>,
+    allow_embedded_designer: Option<bool>,
+    allow_workflow_copilot: Option<bool>,
+    concurrent_execution_limit: Option<i32>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl CreateCustomerInput {
+    /// The new customer this input describes.
+    pub(crate) fn parse(&self) -> Parsed<NewCustomer> {
+        NewCustomer::parse(CustomerDraft {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            external_id: self.external_id.clone(),
+            labels: self.labels.clone(),
+            allow_embedded_designer: self.allow_embedded_designer,
+            allow_workflow_copilot: self.allow_workflow_copilot,
+            concurrent_execution_limit: self.concurrent_execution_limit.map(i64::from),
+        })
+    }
+}
+
+/// An attachment to add or remove.
+#[derive(InputObject)]
+pub(crate) struct AttachmentInput {
+    name: String,
+    url: String,
+}
+
+/// An attachment to rename: its current `oldName` and `url`, and its new `name`.
+#[derive(InputObject)]
+pub(crate) struct AttachmentRenameInput {
+    name: String,
+    old_name: String,
+    url: String,
+}
+
+/// Input of `updateCustomer`: only sent fields change; `labels` replaces the list.
+#[derive(InputObject)]
+pub(crate) struct UpdateCustomerInput {
+    id: Option<ID>,
+    name: Option<String>,
+    description: Option<String>,
+    external_id: Option<String>,
+    labels: Option<Vec<Option<String>>>,
+    avatar_url: Option<String>,
+    allow_embedded_designer: Option<bool>,
+    allow_workflow_copilot: Option<bool>,
+    /// Absent: unchanged; `null`: no limit.
+    concurrent_execution_limit: MaybeUndefined<i32>,
+    starred: Option<bool>,
+    add_attachment: Option<AttachmentInput>,
+    remove_attachment: Option<AttachmentInput>,
+    rename_attachment: Option<AttachmentRenameInput>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl UpdateCustomerInput {
+    /// The customer to change and the change.
+    pub(crate) fn parse(&self) -> Parsed<(CustomerId, CustomerPatch)> {
+        let attachment = |input: &AttachmentInput| AttachmentDraft {
+            name: input.name.clone(),
+            url: input.url.clone(),
+            old_name: None,
+        };
+        let limit = match self.concurrent_execution_limit {
+            MaybeUndefined::Undefined => None,
+            MaybeUndefined::Null => Some(None),
+            MaybeUndefined::Value(limit) => Some(Some(i64::from(limit))),
+        };
+        let patch = CustomerPatch::parse(CustomerPatchDraft {
+            name: self.name.clone(),
+            description: self.description.clone(),
+            external_id: self.external_id.clone(),
+            labels: self.labels.clone(),
+            avatar_url: self.avatar_url.clone(),
+            allow_embedded_designer: self.allow_embedded_designer,
+            allow_workflow_copilot: self.allow_workflow_copilot,
+            concurrent_execution_limit: limit,
+            starred: self.starred,
+            add_attachment: self.add_attachment.as_ref().map(attachment),
+            remove_attachment: self.remove_attachment.as_ref().map(attachment),
+            rename_attachment: self
+                .rename_attachment
+                .as_ref()
+                .map(|input| AttachmentDraft {
+                    name: input.name.clone(),
+                    url: input.url.clone(),
+                    old_name: Some(input.old_name.clone()),
+                }),
+        });
+        together(required_id(&self.id, CustomerId::parse_global), patch)
+    }
+}
+
+/// Input of `deleteCustomer`.
+#[derive(InputObject)]
+pub(crate) struct DeleteCustomerInput {
+    id: Option<ID>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl DeleteCustomerInput {
+    /// The customer to delete.
+    pub(crate) fn parse(&self) -> Parsed<CustomerId> {
+        Ok(required_id(&self.id, CustomerId::parse_global)?)
+    }
+}
+
+/// Input of `createOrganizationUser`.
+#[derive(InputObject)]
+pub(crate) struct CreateOrganizationUserInput {
+    email: String,
+    role: ID,
+    name: Option<String>,
+    phone: Option<String>,
+    external_id: Option<String>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl CreateOrganizationUserInput {
+    /// The new team member.
+    pub(crate) fn parse(&self) -> Parsed<NewUser> {
+        NewUser::parse(UserDraft {
+            email: self.email.clone(),
+            role: self.role.0.clone(),
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            external_id: self.external_id.clone(),
+        })
+    }
+}
+
+/// Input of `createCustomerUser`; without `customer`, the caller's own customer.
+#[derive(InputObject)]
+pub(crate) struct CreateCustomerUserInput {
+    customer: Option<ID>,
+    email: String,
+    role: ID,
+    name: Option<String>,
+    phone: Option<String>,
+    external_id: Option<String>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl CreateCustomerUserInput {
+    /// The customer (the caller's own when absent) and the new user.
+    pub(crate) fn parse(&self) -> Parsed<(Option<CustomerId>, NewUser)> {
+        let customer = self
+            .customer
+            .as_ref()
+            .map(|id| CustomerId::parse_global(id).map_err(|_| invalid_id(Field::CUSTOMER)))
+            .transpose();
+        let user = NewUser::parse(UserDraft {
+            email: self.email.clone(),
+            role: self.role.0.clone(),
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            external_id: self.external_id.clone(),
+        });
+        together(customer, user)
+    }
+}
+
+/// Input of `updateUser`: absent or `null` leaves a field unchanged; `""` clears `phone` and `externalId`.
+#[derive(InputObject)]
+pub(crate) struct UpdateUserInput {
+    id: Option<ID>,
+    name: Option<String>,
+    phone: Option<String>,
+    external_id: Option<String>,
+    role: Option<ID>,
+    avatar_url: Option<String>,
+    dark_mode: Option<bool>,
+    dark_mode_sync_with_os: Option<bool>,
+    feature_flags: Option<String>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl UpdateUserInput {
+    /// The user to change and the change.
+    pub(crate) fn parse(&self) -> Parsed<(UserId, UserPatch)> {
+        let patch = UserPatch::parse(UserPatchDraft {
+            name: self.name.clone(),
+            phone: self.phone.clone(),
+            external_id: self.external_id.clone(),
+            role: self.role.as_ref().map(|role| role.0.clone()),
+            avatar_url: self.avatar_url.clone(),
+            dark_mode: self.dark_mode,
+            dark_mode_sync_with_os: self.dark_mode_sync_with_os,
+            feature_flags: self.feature_flags.clone(),
+        });
+        together(required_id(&self.id, UserId::parse_global), patch)
+    }
+}
+
+/// Input of `deleteUser`.
+#[derive(InputObject)]
+pub(crate) struct DeleteUserInput {
+    id: Option<ID>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl DeleteUserInput {
+    /// The user to delete.
+    pub(crate) fn parse(&self) -> Parsed<UserId> {
+        Ok(required_id(&self.id, UserId::parse_global)?)
+    }
+}
+
+/// The `id` input, which Prismatic declares nullable and requires at run time.
+fn required_id<T>(
+    id: &Option<ID>,
+    parse: impl Fn(&str) -> Result<T, InvalidId>,
+) -> Result<T, FieldError> {
+    match id.as_ref().map(|id| id.trim()) {
+        None | Some("") => Err(FieldError::required(Field::ID)),
+        Some(text) => parse(text).map_err(|_| invalid_id(Field::ID)),
+    }
+}
+
+/// Both parts, or the errors of both, the reference's first.
+fn together<A, B>(reference: Result<A, FieldError>, rest: Parsed<B>) -> Parsed<(A, B)> {
+    match (reference, rest) {
+        (Ok(reference), Ok(rest)) => Ok((reference, rest)),
+        (Ok(_), Err(errors)) => Err(errors),
+        (Err(error), Ok(_)) => Err(error.into()),
+        (Err(error), Err(errors)) => {
+            let mut all = ValidationErrors::from(error);
+            for error in errors.errors() {
+                all.push(error.clone());
+            }
+            Err(all)
+        }
+    }
+}

@@ -1,0 +1,77 @@
+//! The `Role` and `Permission` types: the built-in roles and what they grant.
+
+use async_graphql::{ID, Object, Result};
+use domain::listing::CursorKey;
+use domain::{Permission, Role};
+
+use super::connection::{Connection, connection_complexity, page_in_memory, page_request};
+
+/// One of the organization's built-in roles.
+#[derive(Clone)]
+pub(crate) struct RoleNode(pub(crate) Role);
+
+#[Object(name = "Role")]
+impl RoleNode {
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn name(&self) -> &'static str {
+        self.0.kind.name()
+    }
+
+    async fn description(&self) -> &'static str {
+        self.0.kind.description()
+    }
+
+    /// Privilege level: higher means more privilege.
+    async fn level(&self) -> i32 {
+        self.0.kind.level()
+    }
+
+    /// What the role grants, paged like every connection.
+    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
+    async fn permissions(
+        &self,
+        first: Option<i32>,
+        last: Option<i32>,
+        after: Option<String>,
+        before: Option<String>,
+        offset: Option<i32>,
+    ) -> Result<Connection<PermissionNode>> {
+        let page = page_request(first, last, after.as_deref(), before.as_deref(), offset)?;
+        let page = page_in_memory(self.0.kind.permissions(), permission_cursor, &page)?;
+        Ok(Connection::from_page(page, PermissionNode))
+    }
+}
+
+fn permission_cursor(permission: &Permission) -> CursorKey {
+    CursorKey {
+        values: Vec::new(),
+        id: permission.id().uuid(),
+    }
+}
+
+/// A permission a role grants.
+#[derive(Clone)]
+pub(crate) struct PermissionNode(pub(crate) Permission);
+
+#[Object(name = "Permission")]
+impl PermissionNode {
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id().to_string())
+    }
+
+    async fn name(&self) -> &'static str {
+        self.0.name()
+    }
+
+    async fn description(&self) -> &'static str {
+        self.0.description()
+    }
+
+    /// The permission's tag, such as `org_crud_customers`.
+    async fn tag(&self) -> &'static str {
+        self.0.tag()
+    }
+}

@@ -1,0 +1,208 @@
+//! The `User` type, its ordering inputs and the `users` listings.
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use domain::listing::{Sort, UserQuery, UserSortField};
+use domain::{CustomerId, Timestamp, User};
+
+use super::connection::{Connection, OrderDirection, SortValueKind, check_cursors};
+use super::context::Scope;
+use super::customer::CustomerNode;
+use super::error::{ApiError, or_null};
+use super::organization::OrganizationNode;
+use super::role::RoleNode;
+
+/// A user (team member or customer user) as the API shows it to the caller.
+#[derive(Clone)]
+pub(crate) struct UserNode(pub(crate) User);
+
+#[Object(name = "User")]
+impl UserNode {
+    pub(crate) async fn id(&self) -> ID {
+        ID(self.0.id.to_string())
+    }
+
+    async fn email(&self) -> &str {
+        self.0.email.as_str()
+    }
+
+    /// `""` when unset.
+    async fn name(&self) -> &str {
+        self.0.name.as_str()
+    }
+
+    /// E.164, or `""` when unset.
+    async fn phone(&self) -> &str {
+        self.0.phone.as_str()
+    }
+
+    async fn external_id(&self) -> Option<&str> {
+        self.0.external_id.as_ref().map(|id| id.as_str())
+    }
+
+    async fn avatar_url(&self) -> Option<&str> {
+        self.0.avatar_url.as_ref().map(|url| url.as_str())
+    }
+
+    async fn role(&self) -> RoleNode {
+        RoleNode(self.0.role)
+    }
+
+    /// The user's customer; `null` for a team member (or a customer the caller cannot see).
+    async fn customer(&self, ctx: &Context<'_>) -> Option<CustomerNode> {
+        let id = self.0.customer_id?;
+        let customer = async {
+            Scope::of(ctx)?
+                .customers_by_id()?
+                .load_one(id)
+                .await
+                .map_err(|error| ApiError::from_directory(&error))
+        };
+        or_null(ctx, customer.await)
+            .flatten()
+            .flatten()
+            .map(CustomerNode)
+    }
+
+    /// The user's organization; `null` for a customer user.
+    async fn org(&self, ctx: &Context<'_>) -> Option<OrganizationNode> {
+        if self.0.customer_id.is_some() {
+            return None;
+        }
+        let organization = async { Scope::of(ctx)?.organization().await };
+        or_null(ctx, organization.await).map(OrganizationNode)
+    }
+
+    /// When the user was created.
+    async fn date_joined(&self) -> Timestamp {
+        self.0.created_at
+    }
+
+    async fn created_at(&self) -> Timestamp {
+        self.0.created_at
+    }
+
+    async fn updated_at(&self) -> Timestamp {
+        self.0.updated_at
+    }
+
+    async fn last_login(&self) -> Option<Timestamp> {
+        self.0.last_login
+    }
+
+    /// The global ID of the user's organization.
+    async fn tenant_id(&self) -> String {
+        self.0.organization_id.to_string()
+    }
+
+    async fn dark_mode(&self) -> bool {
+        self.0.dark_mode
+    }
+
+    async fn dark_mode_sync_with_os(&self) -> bool {
+        self.0.dark_mode_sync_with_os
+    }
+
+    async fn feature_flags(&self) -> &str {
+        self.0.feature_flags.as_str()
+    }
+
+    /// True when the caller may change this user.
+    async fn allow_update(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_update_user(&self.0))
+    }
+
+    /// True when the caller may delete this user.
+    async fn allow_remove(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_delete_user(&self.0))
+    }
+
+    /// True when the caller may change this user's role.
+    async fn allow_change_roles(&self, ctx: &Context<'_>) -> Result<bool> {
+        Ok(Scope::of(ctx)?.actor.can_change_role_of(&self.0))
+    }
+}
+
+/// What users can be sorted by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Enum)]
+pub(crate) enum UserOrderField {
+    CreatedAt,
+    /// By the name of the user's customer; team members first.
+    Customer,
+    Email,
+    Name,
+    /// By the level of the user's role.
+    Role,
+    UpdatedAt,
+}
+
+/// One key of a user sort order.
+#[derive(Debug, Clone, Copy, InputObject)]
+pub(crate) struct UserOrder {
+    field: UserOrderField,
+    direction: OrderDirection,
+}
+
+/// The sort keys of `sortBy`, null entries skipped.
+pub(crate) fn user_sort(sort_by: Option<Vec<Option<UserOrder>>>) -> Vec<Sort<UserSortField>> {
+    sort_by
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .map(|key| Sort {
+            field: match key.field {
+                UserOrderField::CreatedAt => UserSortField::CreatedAt,
+                UserOrderField::Customer => UserSortField::Customer,
+                UserOrderField::Email => UserSortField::Email,
+                UserOrderField::Name => UserSortField::Name,
+                UserOrderField::Role => UserSortField::Role,
+                UserOrderField::UpdatedAt => UserSortField::UpdatedAt,
+            },
+            direction: key.direction.into(),
+        })
+        .collect()
+}
+
+/// The type of each sort key's cursor value.
+pub(crate) fn user_sort_kinds(sort: &[Sort<UserSortField>]) -> Vec<SortValueKind> {
+    sort.iter()
+        .map(|key| match key.field {
+            UserSortField::Name | UserSortField::Email | UserSortField::Customer => {
+                SortValueKind::Text
+            }
+            UserSortField::CreatedAt | UserSortField::UpdatedAt => SortValueKind::Time,
+            UserSortField::Role => SortValueKind::Int,
+        })
+        .collect()
+}
+
+/// One page of the users the caller can see; a cursor of another sort is refused first.
+/// Their customers, when the selection asks for them, are loaded in one batch.
+pub(crate) async fn list_users(
+    ctx: &Context<'_>,
+    scope: &Scope<'_>,
+    query: UserQuery,
+) -> Result<Connection<UserNode>, ApiError> {
+    check_cursors(&query.page, &user_sort_kinds(&query.effective_sort()))?;
+    let page = scope.services.users.users(scope.actor, &query).await?;
+    let look_ahead = ctx.look_ahead();
+    if look_ahead.field("nodes").field("customer").exists()
+        || look_ahead
+            .field("edges")
+            .field("node")
+            .field("customer")
+            .exists()
+    {
+        let mut customers: Vec<CustomerId> = page
+            .edges
+            .iter()
+            .filter_map(|edge| edge.node.customer_id)
+            .collect();
+        customers.sort_unstable();
+        customers.dedup();
+        if let (false, Ok(loader)) = (customers.is_empty(), scope.customers_by_id()) {
+            // An error here is reported by each `customer` field when it loads again.
+            let _ = loader.load_many(customers).await;
+        }
+    }
+    Ok(Connection::from_page(page, UserNode))
+}

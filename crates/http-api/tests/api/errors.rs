@@ -1,0 +1,227 @@
+//! How failures reach clients: top-level errors with codes, and mutation payload errors.
+
+use domain::{CustomerId, ErrorCode, Field, FieldError, RoleKind, ValidationErrors};
+use ports::DirectoryError;
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const CUSTOMER: &str = "query ($id: ID!) { customer(id: $id) { id name } }";
+
+async fn customer_lookup_failing_with(error: fn() -> DirectoryError) -> Value {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customer()
+        .times(1)
+        .returning(move |_, _| Err(error()));
+    graphql_ok(mocks.router(), CUSTOMER, json!({ "id": SEED_CUSTOMER_ID })).await
+}
+
+#[tokio::test]
+async fn an_unknown_customer_is_null_with_record_not_found() {
+    let body = customer_lookup_failing_with(|| DirectoryError::NotFound).await;
+    assert_eq!(body["data"], json!({ "customer": null }));
+    assert_eq!(
+        only_error(&body),
+        ("Record not found".into(), "NOT_FOUND".into())
+    );
+    assert_eq!(body["errors"][0]["path"], json!(["customer"]));
+}
+
+#[tokio::test]
+async fn a_forbidden_operation_is_a_top_level_forbidden_error() {
+    let body = customer_lookup_failing_with(|| DirectoryError::Forbidden).await;
+    assert_eq!(body["data"], json!({ "customer": null }));
+    assert_eq!(
+        only_error(&body),
+        (
+            "You do not have permission to perform this action".into(),
+            "FORBIDDEN".into()
+        )
+    );
+}
+
+#[tokio::test]
+async fn an_unavailable_directory_is_a_generic_internal_error_that_hides_its_cause() {
+    let body = customer_lookup_failing_with(|| {
+        DirectoryError::Unavailable("password authentication failed for user roster".into())
+    })
+    .await;
+    assert_eq!(body["data"], json!({ "customer": null }));
+    assert_eq!(
+        only_error(&body),
+        ("Internal server error".into(), "INTERNAL".into())
+    );
+    let text = body.to_string();
+    assert!(
+        !text.contains("password") && !text.contains("internal error"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn an_id_of_another_type_or_garbage_is_invalid_id_without_calling_the_directory() {
+    let user_id = user("u@example.com", None, RoleKind::Guest).id.to_string();
+    for bad in [user_id.as_str(), "garbage", ""] {
+        let body = graphql_ok(Mocks::new().router(), CUSTOMER, json!({ "id": bad })).await;
+        assert_eq!(body["data"], json!({ "customer": null }), "{bad}");
+        assert_eq!(
+            only_error(&body),
+            ("Invalid ID".into(), "INVALID".into()),
+            "{bad}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_users_filter_with_an_undecodable_customer_id_is_invalid_id() {
+    let query = r#"{ users(customer: "Q3VzdG9tZXI6bm9wZQ==") { totalCount } }"#;
+    let body = graphql_ok(Mocks::new().router(), query, json!({})).await;
+    assert_eq!(body["data"], Value::Null);
+    assert_eq!(only_error(&body), ("Invalid ID".into(), "INVALID".into()));
+}
+
+#[tokio::test]
+async fn an_invalid_input_reports_every_field_in_the_payload_and_writes_nothing() {
+    let query = "mutation ($input: CreateCustomerInput!) {
+        createCustomer(input: $input) {
+            customer { id }
+            errors { field messages code }
+            clientMutationId
+        }
+    }";
+    let input = json!({
+        "name": "  ",
+        "externalId": "e".repeat(256),
+        "labels": ["a", null],
+        "concurrentExecutionLimit": 0,
+        "clientMutationId": "m-1"
+    });
+    // No expectation on create_customer: calling it would fail the test.
+    let body = graphql_ok(Mocks::new().router(), query, json!({ "input": input })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["createCustomer"],
+        json!({
+            "customer": null,
+            "errors": [
+                { "field": "name", "messages": ["This field is required."], "code": "REQUIRED" },
+                { "field": "externalId", "messages": ["Ensure this value has at most 255 characters."], "code": "TOO_LONG" },
+                { "field": "labels", "messages": ["Labels may not be null."], "code": "INVALID" },
+                { "field": "concurrentExecutionLimit", "messages": ["Ensure this value is between 1 and 10000."], "code": "INVALID" },
+            ],
+            "clientMutationId": "m-1"
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_missing_id_is_required_and_reported_with_the_other_field_errors() {
+    let query = r#"mutation { updateCustomer(input: {name: "", clientMutationId: "x"}) {
+        customer { id } errors { field messages code } clientMutationId } }"#;
+    let body = graphql_ok(Mocks::new().router(), query, json!({})).await;
+    assert_eq!(
+        body["data"]["updateCustomer"],
+        json!({
+            "customer": null,
+            "errors": [
+                { "field": "id", "messages": ["This field is required."], "code": "REQUIRED" },
+                { "field": "name", "messages": ["This field is required."], "code": "REQUIRED" },
+            ],
+            "clientMutationId": "x"
+        })
+    );
+}
+
+#[tokio::test]
+async fn bad_ids_in_a_mutation_input_are_payload_errors_on_their_fields() {
+    let query = r#"mutation ($id: ID, $role: ID) {
+        updateUser(input: {id: $id, role: $role, phone: "555"}) { user { id } errors { field messages code } }
+    }"#;
+    let customer_id = customer("Acme").id.to_string();
+    let body = graphql_ok(
+        Mocks::new().router(),
+        query,
+        json!({ "id": customer_id, "role": "bm9wZQ==" }),
+    )
+    .await;
+    let errors = &body["data"]["updateUser"]["errors"];
+    assert_eq!(
+        errors[0],
+        json!({ "field": "id", "messages": ["Invalid ID"], "code": "INVALID" })
+    );
+    assert_eq!(
+        errors[1],
+        json!({ "field": "phone", "messages": ["Enter a phone number in E.164 format, such as +15555550123."], "code": "INVALID" })
+    );
+    assert_eq!(
+        errors[2],
+        json!({ "field": "role", "messages": ["Invalid ID"], "code": "INVALID" })
+    );
+
+    let query = r#"mutation { createCustomerUser(input: {customer: "bad", email: "a@b.co", role: "bad"}) {
+        user { id } errors { field code } } }"#;
+    let body = graphql_ok(Mocks::new().router(), query, json!({})).await;
+    assert_eq!(
+        body["data"]["createCustomerUser"]["errors"],
+        json!([{ "field": "customer", "code": "INVALID" }, { "field": "role", "code": "INVALID" }])
+    );
+}
+
+#[tokio::test]
+async fn the_directorys_validation_errors_become_payload_errors() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_update_customer()
+        .times(1)
+        .returning(|_, _, _| {
+            Err(DirectoryError::Invalid(ValidationErrors::from(vec![
+                FieldError::not_found(Field::ID),
+                FieldError::taken(Field::NAME, "A customer with this name"),
+                FieldError::new(Field::NAME, ErrorCode::Invalid, "Second problem."),
+            ])))
+        });
+    let query = r#"mutation ($id: ID!) { updateCustomer(input: {id: $id, name: "Taken"}) {
+        customer { id } errors { field messages code } } }"#;
+    let body = graphql_ok(mocks.router(), query, json!({ "id": SEED_CUSTOMER_ID })).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(
+        body["data"]["updateCustomer"],
+        json!({
+            "customer": null,
+            "errors": [
+                { "field": "id", "messages": ["Record not found."], "code": "NOT_FOUND" },
+                { "field": "name", "messages": ["A customer with this name already exists.", "Second problem."], "code": "TAKEN" },
+            ]
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_forbidden_mutation_nulls_only_its_own_payload() {
+    let mut mocks = Mocks::new();
+    let deleted = CustomerId::parse_global(SEED_CUSTOMER_ID).unwrap();
+    mocks
+        .customers
+        .expect_delete_customer()
+        .withf(move |_, id| *id == deleted)
+        .times(1)
+        .returning(|_, _| Err(DirectoryError::Forbidden));
+    mocks
+        .customers
+        .expect_create_customer()
+        .times(1)
+        .returning(|_, new| Ok(new.into_customer(organization_id(), domain::now())));
+    let query = r#"mutation ($id: ID) {
+        gone: deleteCustomer(input: {id: $id}) { customer { id } }
+        made: createCustomer(input: {name: "New"}) { customer { name } errors { field } }
+    }"#;
+    let body = graphql_ok(mocks.router(), query, json!({ "id": SEED_CUSTOMER_ID })).await;
+    assert_eq!(
+        body["data"],
+        json!({ "gone": null, "made": { "customer": { "name": "New" }, "errors": [] } })
+    );
+    assert_eq!(only_error(&body).1, "FORBIDDEN");
+}

@@ -1,0 +1,216 @@
+//! A router over mocked directories, requests through `oneshot`, and sample domain values.
+
+use std::sync::{Arc, OnceLock};
+
+use axum::Router;
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use domain::listing::{CursorKey, Edge, Page, SortValue};
+use domain::{
+    Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, Organization, OrganizationId,
+    OrganizationName, Role, RoleKind, User, UserDraft, UserId,
+};
+use http_api::{ApiConfig, Services};
+use ports::directory::{
+    MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockOrganizationDirectory,
+    MockRoleDirectory, MockUserDirectory,
+};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+/// The token the mocked authenticator accepts.
+pub(crate) const TOKEN: &str = "good-token";
+
+/// One mock per port; set expectations, then call [`Mocks::router`].
+pub(crate) struct Mocks {
+    pub(crate) customers: MockCustomerDirectory,
+    pub(crate) users: MockUserDirectory,
+    pub(crate) roles: MockRoleDirectory,
+    pub(crate) organizations: MockOrganizationDirectory,
+    pub(crate) authenticator: MockAuthenticator,
+    pub(crate) health: MockHealthCheck,
+}
+
+impl Mocks {
+    /// Mocks with no expectations except that [`TOKEN`] authenticates as [`actor`].
+    pub(crate) fn new() -> Self {
+        let mut authenticator = MockAuthenticator::new();
+        authenticator
+            .expect_authenticate()
+            .withf(|token| token == TOKEN)
+            .returning(|_| Ok(actor()));
+        Mocks {
+            customers: MockCustomerDirectory::new(),
+            users: MockUserDirectory::new(),
+            roles: MockRoleDirectory::new(),
+            organizations: MockOrganizationDirectory::new(),
+            authenticator,
+            health: MockHealthCheck::new(),
+        }
+    }
+
+    /// The same mocks, with a fresh authenticator that has no expectations.
+    pub(crate) fn without_authenticator(mut self) -> Self {
+        self.authenticator = MockAuthenticator::new();
+        self
+    }
+
+    /// The API over these mocks, with the default configuration.
+    pub(crate) fn router(self) -> Router {
+        self.router_with(ApiConfig::default())
+    }
+
+    /// The API over these mocks.
+    pub(crate) fn router_with(self, config: ApiConfig) -> Router {
+        http_api::router(self.services(), config)
+    }
+
+    /// The mocks as the services the router takes.
+    pub(crate) fn services(self) -> Services {
+        Services {
+            customers: Arc::new(self.customers),
+            users: Arc::new(self.users),
+            roles: Arc::new(self.roles),
+            organizations: Arc::new(self.organizations),
+            authenticator: Arc::new(self.authenticator),
+            health: Arc::new(self.health),
+        }
+    }
+}
+
+/// Sends `request` and returns the status and the body as text.
+pub(crate) async fn send(router: Router, request: Request<Body>) -> (StatusCode, String) {
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, String::from_utf8(bytes.to_vec()).unwrap())
+}
+
+/// A `POST /api` of `body` with the good token.
+pub(crate) fn graphql_request(body: &Value) -> Request<Body> {
+    Request::post("/api")
+        .header("content-type", "application/json")
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .body(Body::from(body.to_string()))
+        .unwrap()
+}
+
+/// Runs a GraphQL document with variables as the good token's actor.
+pub(crate) async fn graphql(router: Router, query: &str, variables: Value) -> (StatusCode, Value) {
+    let request = graphql_request(&json!({ "query": query, "variables": variables }));
+    let (status, body) = send(router, request).await;
+    (status, serde_json::from_str(&body).unwrap())
+}
+
+/// Runs a document and expects HTTP 200.
+pub(crate) async fn graphql_ok(router: Router, query: &str, variables: Value) -> Value {
+    let (status, body) = graphql(router, query, variables).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+/// The single top-level error of a response, as `(message, code)`.
+pub(crate) fn only_error(body: &Value) -> (String, String) {
+    let errors = body["errors"].as_array().expect("errors");
+    assert_eq!(errors.len(), 1, "{body}");
+    (
+        errors[0]["message"].as_str().unwrap().to_owned(),
+        errors[0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// The organization every sample belongs to.
+pub(crate) fn organization_id() -> OrganizationId {
+    static ID: OnceLock<OrganizationId> = OnceLock::new();
+    *ID.get_or_init(OrganizationId::generate)
+}
+
+/// The caller: an organization Admin.
+pub(crate) fn actor() -> Actor {
+    static ID: OnceLock<UserId> = OnceLock::new();
+    Actor {
+        user_id: *ID.get_or_init(UserId::generate),
+        organization_id: organization_id(),
+        customer_id: None,
+        role: RoleKind::Admin,
+    }
+}
+
+/// The caller's organization.
+pub(crate) fn organization() -> Organization {
+    Organization {
+        id: organization_id(),
+        name: OrganizationName::parse("Smith Rockets").unwrap(),
+        created_at: domain::now(),
+    }
+}
+
+/// The seed page's customer id.
+pub(crate) const SEED_CUSTOMER_ID: &str =
+    "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4";
+
+/// A customer named `name` of the caller's organization.
+pub(crate) fn customer(name: &str) -> Customer {
+    NewCustomer::parse(CustomerDraft {
+        name: name.into(),
+        ..CustomerDraft::default()
+    })
+    .unwrap()
+    .into_customer(organization_id(), domain::now())
+}
+
+/// A user with `email`, of `customer` (or a team member), with a role of `kind`.
+pub(crate) fn user(email: &str, customer: Option<CustomerId>, kind: RoleKind) -> User {
+    let role = Role::generate(kind);
+    NewUser::parse(UserDraft {
+        email: email.into(),
+        role: role.id.to_string(),
+        ..UserDraft::default()
+    })
+    .unwrap()
+    .into_user(organization_id(), customer, role, domain::now())
+}
+
+/// One complete page of `customers`, with `NAME` cursors.
+pub(crate) fn customer_page(customers: Vec<Customer>) -> Page<Customer> {
+    let edges = customers
+        .into_iter()
+        .map(|customer| Edge {
+            cursor: CursorKey {
+                values: vec![SortValue::Text(customer.name.key())],
+                id: customer.id.uuid(),
+            },
+            node: customer,
+        })
+        .collect();
+    complete_page(edges)
+}
+
+/// One complete page of `users`, with `NAME` cursors.
+pub(crate) fn user_page(users: Vec<User>) -> Page<User> {
+    let edges = users
+        .into_iter()
+        .map(|user| Edge {
+            cursor: CursorKey {
+                values: vec![SortValue::Text(user.name.key())],
+                id: user.id.uuid(),
+            },
+            node: user,
+        })
+        .collect();
+    complete_page(edges)
+}
+
+fn complete_page<T>(edges: Vec<Edge<T>>) -> Page<T> {
+    Page {
+        total_count: edges.len() as u64,
+        edges,
+        has_next_page: false,
+        has_previous_page: false,
+    }
+}

@@ -1,0 +1,445 @@
+//! Connections: arguments, filters, sorting, cursors, batching and nested objects.
+
+use domain::listing::{
+    CursorKey, Direction, PageRequest, Position, Sort, SortValue, UserSortField,
+};
+use domain::{Permission, Role, RoleKind};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+#[tokio::test]
+async fn first_above_100_is_an_error_that_names_the_limit() {
+    let body = graphql_ok(
+        Mocks::new().router(),
+        "{ customers(first: 101) { totalCount } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(body["data"], Value::Null);
+    let (message, code) = only_error(&body);
+    assert!(message.contains("limit of 100"), "{message}");
+    assert_eq!(code, "INVALID");
+}
+
+#[tokio::test]
+async fn an_empty_after_starts_from_the_beginning() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customers()
+        .withf(|_, query| {
+            query.page == PageRequest::default() && query.filter.is_system == Some(false)
+        })
+        .times(1)
+        .returning(|_, _| Ok(customer_page(vec![])));
+    let query = r#"query ($after: String) {
+        customers(after: $after, isSystem: false) { nodes { id } pageInfo { hasNextPage endCursor } }
+    }"#;
+    let body = graphql_ok(mocks.router(), query, json!({ "after": "" })).await;
+    assert_eq!(
+        body["data"]["customers"],
+        json!({ "nodes": [], "pageInfo": { "hasNextPage": false, "endCursor": null } })
+    );
+}
+
+#[tokio::test]
+async fn filters_sorting_and_a_returned_cursor_reach_the_directory() {
+    let mut mocks = Mocks::new();
+    let acme = customer("Acme");
+    let cursor = CursorKey {
+        values: vec![
+            SortValue::Time(acme.created_at),
+            SortValue::Text("acme".into()),
+        ],
+        id: acme.id.uuid(),
+    };
+    let expected_after = Position::Key(cursor.clone());
+    mocks
+        .customers
+        .expect_customers()
+        .withf(move |_, query| {
+            query.filter.name_icontains.as_deref() == Some("ac")
+                && query.filter.labels_contains.as_deref() == Some("vip")
+                && query.filter.created_at_gte.is_some()
+                && query.page.first == Some(2)
+                && query.page.after.as_ref() == Some(&expected_after)
+                && query.sort.len() == 2
+                && query.sort[0].direction == Direction::Desc
+        })
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(vec![acme.clone()])));
+    let query = r#"query ($after: String) {
+        customers(first: 2, after: $after, name_Icontains: "ac", labels_Contains: "vip",
+                  createdAt_Gte: "2024-01-01T00:00:00Z",
+                  sortBy: [{field: CREATED_AT, direction: DESC}, {field: CONCURRENCY_REJECTIONS, direction: ASC}, null, {field: NAME, direction: ASC}]) {
+            edges { cursor node { name } }
+            pageInfo { startCursor endCursor hasPreviousPage }
+            totalCount
+        }
+    }"#;
+    let body = graphql_ok(mocks.router(), query, json!({ "after": cursor.encode() })).await;
+    let connection = &body["data"]["customers"];
+    let edge_cursor = connection["edges"][0]["cursor"].as_str().unwrap();
+    assert_eq!(connection["pageInfo"]["startCursor"], edge_cursor);
+    assert_eq!(connection["pageInfo"]["endCursor"], edge_cursor);
+    assert_eq!(connection["totalCount"], 1);
+}
+
+#[tokio::test]
+async fn the_deprecated_order_by_still_sorts() {
+    let mut mocks = Mocks::new();
+    mocks.users.expect_users().never();
+    mocks
+        .customers
+        .expect_customers()
+        .withf(|_, query| query.sort.len() == 1 && query.sort[0].direction == Direction::Desc)
+        .times(1)
+        .returning(|_, _| Ok(customer_page(vec![])));
+    let query = "{ customers(orderBy: {field: NAME, direction: DESC}) { totalCount } }";
+    let body = graphql_ok(mocks.router(), query, json!({})).await;
+    assert_eq!(body["data"]["customers"]["totalCount"], 0);
+}
+
+#[tokio::test]
+async fn a_cursor_made_for_another_sort_is_invalid_and_never_reaches_the_directory() {
+    let name_cursor = CursorKey {
+        values: vec![SortValue::Text("acme".into())],
+        id: customer("Acme").id.uuid(),
+    }
+    .encode();
+    let cases = [
+        // Same length, wrong type: CREATED_AT needs a time.
+        "{ customers(after: $c, sortBy: [{field: CREATED_AT, direction: ASC}]) { totalCount } }",
+        // Wrong length: two keys.
+        "{ customers(before: $c, sortBy: [{field: NAME, direction: ASC}, {field: UPDATED_AT, direction: ASC}]) { totalCount } }",
+        "{ users(after: $c, sortBy: [{field: ROLE, direction: ASC}]) { totalCount } }",
+    ];
+    for case in cases {
+        let query = format!("query ($c: String) {case}");
+        let body = graphql_ok(Mocks::new().router(), &query, json!({ "c": name_cursor })).await;
+        assert_eq!(
+            only_error(&body),
+            ("Invalid cursor".into(), "INVALID".into()),
+            "{case}"
+        );
+    }
+    let body = graphql_ok(
+        Mocks::new().router(),
+        r#"{ customers(after: "bm9wZQ==") { totalCount } }"#,
+        json!({}),
+    )
+    .await;
+    assert_eq!(only_error(&body).0, "Invalid cursor");
+}
+
+#[tokio::test]
+async fn a_mutation_declaring_nullable_id_and_labels_variables_validates() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_update_customer()
+        .withf(|_, _, patch| {
+            patch.labels.as_ref().map(|labels| labels.to_strings())
+                == Some(vec!["a".to_owned(), "b".to_owned()])
+                && patch.concurrent_execution_limit == Some(None)
+                && patch.name.is_none()
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(customer("Acme")));
+    let query = "mutation ($id: ID, $labels: [String], $limit: Int) {
+        updateCustomer(input: {id: $id, labels: $labels, concurrentExecutionLimit: $limit}) {
+            customer { name } errors { field }
+        }
+    }";
+    let body = graphql_ok(
+        mocks.router(),
+        query,
+        json!({ "id": SEED_CUSTOMER_ID, "labels": ["a", "b"], "limit": null }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["updateCustomer"],
+        json!({ "customer": { "name": "Acme" }, "errors": [] })
+    );
+}
+
+#[tokio::test]
+async fn an_absent_concurrent_execution_limit_leaves_it_unchanged() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_update_customer()
+        .withf(|_, _, patch| patch.concurrent_execution_limit.is_none())
+        .times(1)
+        .returning(|_, _, _| Ok(customer("Acme")));
+    let query = r#"mutation ($id: ID) { updateCustomer(input: {id: $id, starred: true}) { errors { field } } }"#;
+    let body = graphql_ok(mocks.router(), query, json!({ "id": SEED_CUSTOMER_ID })).await;
+    assert_eq!(body["data"]["updateCustomer"]["errors"], json!([]));
+}
+
+#[tokio::test]
+async fn users_of_a_page_of_customers_are_loaded_with_one_directory_call() {
+    let mut mocks = Mocks::new();
+    let customers: Vec<_> = (0..100)
+        .map(|n| customer(&format!("Customer {n:03}")))
+        .collect();
+    let listed = customers.clone();
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(listed.clone())));
+    mocks
+        .users
+        .expect_users_of_customers()
+        .withf(|_, asked, query| asked.len() == 100 && query.page.first == Some(5))
+        .times(1)
+        .returning(|_, asked, _| {
+            Ok(asked
+                .iter()
+                .map(|customer| {
+                    let member = user("m@example.com", Some(*customer), RoleKind::CustomerMember);
+                    (*customer, user_page(vec![member]))
+                })
+                .collect())
+        });
+    let query = "{ customers { nodes { name users(first: 5) { totalCount nodes { email } } } } }";
+    let body = graphql_ok(mocks.router(), query, json!({})).await;
+    let nodes = body["data"]["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 100);
+    assert!(nodes.iter().all(|node| node["users"]["totalCount"] == 1));
+}
+
+#[tokio::test]
+async fn user_customers_are_batched_and_the_organization_is_fetched_once() {
+    let mut mocks = Mocks::new();
+    let (acme, bolt) = (customer("Acme"), customer("Bolt"));
+    let users = vec![
+        user("a@acme.test", Some(acme.id), RoleKind::CustomerAdmin),
+        user("b@acme.test", Some(acme.id), RoleKind::CustomerMember),
+        user("c@bolt.test", Some(bolt.id), RoleKind::CustomerMember),
+        user("t@team.test", None, RoleKind::Integrator),
+        user("u@team.test", None, RoleKind::Owner),
+    ];
+    mocks
+        .users
+        .expect_users()
+        .withf(|_, query| {
+            query.sort
+                == [Sort {
+                    field: UserSortField::Email,
+                    direction: Direction::Asc,
+                }]
+        })
+        .times(1)
+        .returning(move |_, _| Ok(user_page(users.clone())));
+    let found = vec![acme.clone(), bolt.clone()];
+    mocks
+        .customers
+        .expect_customers_by_ids()
+        .withf(|_, ids| ids.len() == 2)
+        .times(1)
+        .returning(move |_, _| Ok(found.clone()));
+    mocks
+        .organizations
+        .expect_organization()
+        .times(1)
+        .returning(|_| Ok(organization()));
+    let query = "{
+        organization { name }
+        users(sortBy: [{field: EMAIL, direction: ASC}]) { nodes {
+            email tenantId customer { name } org { id name }
+            allowUpdate allowRemove allowChangeRoles
+        } }
+    }";
+    let body = graphql_ok(mocks.router(), query, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    let nodes = body["data"]["users"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes[0]["customer"], json!({ "name": "Acme" }));
+    assert_eq!(nodes[0]["org"], Value::Null);
+    assert_eq!(nodes[2]["customer"], json!({ "name": "Bolt" }));
+    assert_eq!(nodes[3]["customer"], Value::Null);
+    let org_id = organization_id().to_string();
+    assert_eq!(
+        nodes[3]["org"],
+        json!({ "id": org_id, "name": "Smith Rockets" })
+    );
+    assert_eq!(nodes[3]["tenantId"], org_id);
+    // The caller is an Admin: it manages the Integrator but not the Owner.
+    assert_eq!(nodes[3]["allowRemove"], true);
+    assert_eq!(nodes[4]["allowUpdate"], false);
+    assert_eq!(nodes[4]["allowChangeRoles"], false);
+}
+
+#[tokio::test]
+async fn organization_users_are_team_members_only_whatever_the_filters_say() {
+    let mut mocks = Mocks::new();
+    mocks
+        .organizations
+        .expect_organization()
+        .times(1)
+        .returning(|_| Ok(organization()));
+    mocks
+        .users
+        .expect_users()
+        .withf(|_, query| {
+            query.filter.customer_isnull == Some(true)
+                && query.filter.email_icontains.as_deref() == Some("@team")
+                && query.page.first == Some(10)
+        })
+        .times(1)
+        .returning(|_, _| Ok(user_page(vec![user("t@team.test", None, RoleKind::Guest)])));
+    let query = r#"{ organization { id name users(first: 10, email_Icontains: "@team", customer_Isnull: false) {
+        totalCount nodes { email org { name } customer { id } } } } }"#;
+    let body = graphql_ok(mocks.router(), query, json!({})).await;
+    assert_eq!(
+        body["data"]["organization"],
+        json!({
+            "id": organization_id().to_string(),
+            "name": "Smith Rockets",
+            "users": { "totalCount": 1, "nodes": [
+                { "email": "t@team.test", "org": { "name": "Smith Rockets" }, "customer": null }
+            ] }
+        })
+    );
+}
+
+#[tokio::test]
+async fn role_permissions_page_in_memory_with_cursors() {
+    let mut mocks = Mocks::new();
+    mocks
+        .roles
+        .expect_customer_roles()
+        .times(2)
+        .returning(|_| Ok(vec![Role::generate(RoleKind::CustomerAdmin)]));
+    let router = mocks.router();
+    let query =
+        "query ($after: String) { customerRoles { level permissions(first: 3, after: $after) {
+        totalCount nodes { tag } pageInfo { hasNextPage hasPreviousPage endCursor } } } }";
+    let body = graphql_ok(router.clone(), query, json!({ "after": "" })).await;
+    let permissions = &body["data"]["customerRoles"][0]["permissions"];
+    assert_eq!(body["data"]["customerRoles"][0]["level"], 20);
+    assert_eq!(permissions["totalCount"], 4);
+    assert_eq!(
+        permissions["nodes"],
+        json!([{ "tag": "customer_view" }, { "tag": "customer_edit" }, { "tag": "customer_admin_users" }])
+    );
+    assert_eq!(permissions["pageInfo"]["hasNextPage"], true);
+    let after = permissions["pageInfo"]["endCursor"].clone();
+    let body = graphql_ok(router, query, json!({ "after": after })).await;
+    let permissions = &body["data"]["customerRoles"][0]["permissions"];
+    assert_eq!(
+        permissions["nodes"],
+        json!([{ "tag": "customer_view_users" }])
+    );
+    assert_eq!(
+        permissions["pageInfo"]["hasNextPage"].as_bool(),
+        Some(false),
+        "{body}"
+    );
+    assert_eq!(permissions["pageInfo"]["hasPreviousPage"], true);
+}
+
+#[tokio::test]
+async fn node_resolves_every_kind_of_global_id() {
+    let mut mocks = Mocks::new();
+    let acme = customer("Acme");
+    let returned = acme.clone();
+    mocks
+        .customers
+        .expect_customer()
+        .times(1)
+        .returning(move |_, _| Ok(returned.clone()));
+    mocks
+        .organizations
+        .expect_organization()
+        .times(1)
+        .returning(|_| Ok(organization()));
+    let query = "query ($c: ID!, $p: ID!, $o: ID!) {
+        c: node(id: $c) { __typename id ... on Customer { name allowUpdate allowRemove allowAddUser } }
+        p: node(id: $p) { __typename ... on Permission { tag } }
+        o: node(id: $o) { __typename ... on Organization { name } }
+    }";
+    let permission = Permission::OrgCrudCustomers.id().to_string();
+    let body = graphql_ok(
+        mocks.router(),
+        query,
+        json!({ "c": acme.id.to_string(), "p": permission, "o": organization_id().to_string() }),
+    )
+    .await;
+    assert_eq!(
+        body["data"],
+        json!({
+            "c": { "__typename": "Customer", "id": acme.id.to_string(), "name": "Acme",
+                   "allowUpdate": true, "allowRemove": true, "allowAddUser": true },
+            "p": { "__typename": "Permission", "tag": "org_crud_customers" },
+            "o": { "__typename": "Organization", "name": "Smith Rockets" },
+        })
+    );
+}
+
+#[tokio::test]
+async fn a_page_of_100_customers_with_100_users_each_is_within_the_limits() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(|_, _| Ok(customer_page(vec![])));
+    let user_fields = "id email name phone externalId avatarUrl role { id name level }
+        dateJoined createdAt updatedAt lastLogin tenantId darkMode darkModeSyncWithOs featureFlags
+        allowUpdate allowRemove allowChangeRoles";
+    let customer_fields = "id name description externalId labels isSystem avatarUrl createdAt
+        updatedAt allowEmbeddedDesigner allowWorkflowCopilot concurrentExecutionLimit starred
+        attachments { name url } allowUpdate allowRemove allowAddUser";
+    let query = format!(
+        "{{ customers(first: 100) {{ totalCount pageInfo {{ hasNextPage endCursor }}
+            nodes {{ {customer_fields} users(first: 100) {{ totalCount nodes {{ {user_fields} }} }} }} }} }}"
+    );
+    let body = graphql_ok(mocks.router(), &query, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn a_listing_nested_three_deep_is_rejected_as_too_complex() {
+    let query = "{ customers { nodes { users { nodes { customer { users { nodes { id email name } } } } } } } }";
+    let (status, body) = graphql(Mocks::new().router(), query, json!({})).await;
+    assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(body["errors"][0]["message"], "Query is too complex.");
+}
+
+#[tokio::test]
+async fn the_standard_introspection_query_is_within_the_limits() {
+    let body = graphql_ok(Mocks::new().router(), INTROSPECTION, json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+}
+
+/// graphql-js's `getIntrospectionQuery()` (v16), as GraphiQL and gql send it.
+const INTROSPECTION: &str = "
+    query IntrospectionQuery {
+      __schema {
+        queryType { name }
+        mutationType { name }
+        subscriptionType { name }
+        types { ...FullType }
+        directives { name description locations args { ...InputValue } }
+      }
+    }
+    fragment FullType on __Type {
+      kind name description
+      fields(includeDeprecated: true) {
+        name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason
+      }
+      inputFields { ...InputValue }
+      interfaces { ...TypeRef }
+      enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+      possibleTypes { ...TypeRef }
+    }
+    fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+    fragment TypeRef on __Type {
+      kind name
+      ofType { kind name ofType { kind name ofType { kind name ofType { kind name
+        ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+    }";

@@ -1,0 +1,11 @@
+//! The HTTP API through its public router, with mocked directories and no sockets.
+
+// Test helpers outside `#[test]` functions panic on purpose, like the tests themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod errors;
+mod helpers;
+mod listing;
+mod schema;
+mod seeds;
+mod transport;

@@ -1,0 +1,384 @@
+//! Every document of Prismatic's "Managing Customers Programmatically" page, sent verbatim
+//! with its variables, reaches the right directory call and answers the right shape.
+
+use domain::listing::{CustomerQuery, UserQuery};
+use domain::{
+    CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, NewCustomer, NewUser, Role,
+    RoleKind, UserDraft,
+};
+use serde_json::json;
+
+use crate::helpers::*;
+
+const FETCH_A_SPECIFIC_CUSTOMER: &str = "query ($myCustomerId: ID!) {
+customer(id: $myCustomerId) {
+id
+name
+externalId
+}
+}";
+
+const FETCH_ALL_CUSTOMERS: &str = "query exampleGetCustomers {
+customers {
+nodes {
+id
+name
+externalId
+}
+}
+}";
+
+const CREATE_A_NEW_CUSTOMER: &str =
+    "mutation ($customerName: String!, $customerDescription: String, $customerExternalId: String) {
+createCustomer(
+input: {name: $customerName, description: $customerDescription, externalId: $customerExternalId}
+) {
+customer {
+id
+}
+errors {
+field
+messages
+}
+}
+}";
+
+const UPDATE_A_CUSTOMER: &str = "mutation ($customerId: ID!, $newDescription: String) {
+updateCustomer(input: {id: $customerId, description: $newDescription}) {
+errors {
+field
+messages
+}
+}
+}";
+
+const DELETE_A_CUSTOMER: &str = "mutation ($customerId: ID!) {
+deleteCustomer(input: {id: $customerId}) {
+customer {
+name
+}
+errors {
+field
+messages
+}
+}
+}";
+
+const QUERY_FOR_ORGANIZATION_ROLES: &str = "query {
+organizationRoles {
+id
+name
+permissions {
+nodes {
+name
+description
+}
+}
+}
+}";
+
+const CREATE_AN_ORGANIZATION_TEAM_MEMBER: &str =
+    "mutation ($email: String!, $name: String, $externalId: String, $role: ID!) {
+createOrganizationUser(
+input: {email: $email, name: $name, externalId: $externalId, role: $role}
+) {
+user {
+id
+name
+email
+externalId
+}
+errors {
+field
+messages
+}
+}
+}";
+
+const LIST_ALL_CUSTOMER_USERS_BY_CUSTOMER: &str = "query {
+customers {
+nodes {
+id
+name
+users {
+nodes {
+id
+email
+name
+externalId
+}
+}
+}
+}
+}";
+
+fn seed_customer_id() -> CustomerId {
+    CustomerId::parse_global(SEED_CUSTOMER_ID).unwrap()
+}
+
+#[tokio::test]
+async fn fetch_a_specific_customer_asks_for_that_customer_as_the_caller() {
+    let mut mocks = Mocks::new();
+    let mut acme = customer("Acme");
+    acme.id = seed_customer_id();
+    let returned = acme.clone();
+    mocks
+        .customers
+        .expect_customer()
+        .withf(|who, id| *who == actor() && *id == seed_customer_id())
+        .times(1)
+        .returning(move |_, _| Ok(returned.clone()));
+    let body = graphql_ok(
+        mocks.router(),
+        FETCH_A_SPECIFIC_CUSTOMER,
+        json!({ "myCustomerId": SEED_CUSTOMER_ID }),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "customer": {
+            "id": SEED_CUSTOMER_ID, "name": "Acme", "externalId": null
+        } } })
+    );
+}
+
+#[tokio::test]
+async fn fetch_all_customers_lists_the_first_page_in_the_default_order() {
+    let mut mocks = Mocks::new();
+    let customers = vec![customer("Acme"), customer("Bolt")];
+    let ids: Vec<String> = customers.iter().map(|c| c.id.to_string()).collect();
+    mocks
+        .customers
+        .expect_customers()
+        .withf(|who, query| *who == actor() && *query == CustomerQuery::default())
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(customers.clone())));
+    let body = graphql_ok(mocks.router(), FETCH_ALL_CUSTOMERS, json!({})).await;
+    assert_eq!(
+        body,
+        json!({ "data": { "customers": { "nodes": [
+            { "id": ids[0], "name": "Acme", "externalId": null },
+            { "id": ids[1], "name": "Bolt", "externalId": null },
+        ] } } })
+    );
+}
+
+#[tokio::test]
+async fn create_a_new_customer_creates_the_parsed_customer() {
+    let mut mocks = Mocks::new();
+    let expected = NewCustomer::parse(CustomerDraft {
+        name: "FTL Rockets".into(),
+        description: Some("Faster-than-light Rocket Company, LLC".into()),
+        external_id: Some("abc-123".into()),
+        ..CustomerDraft::default()
+    })
+    .unwrap();
+    let created = expected
+        .clone()
+        .into_customer(organization_id(), domain::now());
+    let created_id = created.id.to_string();
+    mocks
+        .customers
+        .expect_create_customer()
+        .withf(move |who, new| *who == actor() && *new == expected)
+        .times(1)
+        .returning(move |_, _| Ok(created.clone()));
+    let body = graphql_ok(
+        mocks.router(),
+        CREATE_A_NEW_CUSTOMER,
+        json!({
+            "customerName": "FTL Rockets",
+            "customerDescription": "Faster-than-light Rocket Company, LLC",
+            "customerExternalId": "abc-123"
+        }),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "createCustomer": {
+            "customer": { "id": created_id }, "errors": []
+        } } })
+    );
+}
+
+#[tokio::test]
+async fn update_a_customer_changes_only_the_description() {
+    let mut mocks = Mocks::new();
+    let expected = CustomerPatch::parse(CustomerPatchDraft {
+        description: Some("My Updated Description".into()),
+        ..CustomerPatchDraft::default()
+    })
+    .unwrap();
+    mocks
+        .customers
+        .expect_update_customer()
+        .withf(move |who, id, patch| {
+            *who == actor() && *id == seed_customer_id() && *patch == expected
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(customer("Acme")));
+    let body = graphql_ok(
+        mocks.router(),
+        UPDATE_A_CUSTOMER,
+        json!({
+            "customerId": SEED_CUSTOMER_ID,
+            "newDescription": "My Updated Description"
+        }),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "updateCustomer": { "errors": [] } } })
+    );
+}
+
+#[tokio::test]
+async fn delete_a_customer_deletes_it_and_returns_it_as_it_was() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_delete_customer()
+        .withf(|who, id| *who == actor() && *id == seed_customer_id())
+        .times(1)
+        .returning(|_, _| Ok(customer("FTL Rockets")));
+    let body = graphql_ok(
+        mocks.router(),
+        DELETE_A_CUSTOMER,
+        json!({ "customerId": SEED_CUSTOMER_ID }),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "deleteCustomer": {
+            "customer": { "name": "FTL Rockets" }, "errors": []
+        } } })
+    );
+}
+
+#[tokio::test]
+async fn query_for_organization_roles_lists_each_role_with_its_permissions() {
+    let mut mocks = Mocks::new();
+    let roles = [
+        Role::generate(RoleKind::Admin),
+        Role::generate(RoleKind::Guest),
+    ];
+    mocks
+        .roles
+        .expect_organization_roles()
+        .withf(|who| *who == actor())
+        .times(1)
+        .returning(move |_| Ok(roles.to_vec()));
+    let body = graphql_ok(mocks.router(), QUERY_FOR_ORGANIZATION_ROLES, json!({})).await;
+    let listed = body["data"]["organizationRoles"].as_array().unwrap();
+    assert_eq!(listed.len(), 2);
+    assert_eq!(listed[0]["id"], roles[0].id.to_string());
+    assert_eq!(listed[0]["name"], "Admin");
+    let admin_permissions = listed[0]["permissions"]["nodes"].as_array().unwrap();
+    assert_eq!(admin_permissions.len(), RoleKind::Admin.permissions().len());
+    assert_eq!(
+        listed[1]["permissions"]["nodes"],
+        json!([{ "name": "View customers", "description": "See every customer and its users." }])
+    );
+}
+
+#[tokio::test]
+async fn create_an_organization_team_member_creates_the_parsed_user() {
+    let mut mocks = Mocks::new();
+    let role = "Um9sZTo0NzdmNGRlYi03NzRlLTQ0M2UtOWY0MS01OGRmOWNhZjllNmM=";
+    let expected = NewUser::parse(UserDraft {
+        email: "lisa.nguyen@smith-rockets.co".into(),
+        role: role.into(),
+        name: Some("Lisa Nguyen".into()),
+        phone: None,
+        external_id: Some("ABCCBC0B-98D0-453B-A795-0B430EFBF020".into()),
+    })
+    .unwrap();
+    let created = expected.clone().into_user(
+        organization_id(),
+        None,
+        Role {
+            id: expected.role,
+            kind: RoleKind::Integrator,
+        },
+        domain::now(),
+    );
+    let created_id = created.id.to_string();
+    mocks
+        .users
+        .expect_create_organization_user()
+        .withf(move |who, new| *who == actor() && *new == expected)
+        .times(1)
+        .returning(move |_, _| Ok(created.clone()));
+    let body = graphql_ok(
+        mocks.router(),
+        CREATE_AN_ORGANIZATION_TEAM_MEMBER,
+        json!({
+            "email": "lisa.nguyen@smith-rockets.co",
+            "name": "Lisa Nguyen",
+            "externalId": "ABCCBC0B-98D0-453B-A795-0B430EFBF020",
+            "role": role
+        }),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({ "data": { "createOrganizationUser": {
+            "user": {
+                "id": created_id,
+                "name": "Lisa Nguyen",
+                "email": "lisa.nguyen@smith-rockets.co",
+                "externalId": "ABCCBC0B-98D0-453B-A795-0B430EFBF020"
+            },
+            "errors": []
+        } } })
+    );
+}
+
+#[tokio::test]
+async fn list_all_customer_users_by_customer_loads_every_customers_users_in_one_call() {
+    let mut mocks = Mocks::new();
+    let customers = vec![customer("Acme"), customer("Bolt"), customer("Crux")];
+    let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
+    let acme_user = user("ann@acme.test", Some(ids[0]), RoleKind::CustomerAdmin);
+    let crux_user = user("cy@crux.test", Some(ids[2]), RoleKind::CustomerMember);
+    let listed = customers.clone();
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(listed.clone())));
+    let (expected_ids, acme, crux) = (ids.clone(), acme_user.clone(), crux_user.clone());
+    mocks
+        .users
+        .expect_users_of_customers()
+        .withf(move |who, asked, query| {
+            let mut asked = asked.to_vec();
+            asked.sort();
+            let mut expected = expected_ids.clone();
+            expected.sort();
+            *who == actor() && asked == expected && *query == UserQuery::default()
+        })
+        .times(1)
+        .returning(move |_, _, _| {
+            // Bolt is missing from the answer: it must still get an empty page.
+            Ok(vec![
+                (acme.customer_id.unwrap(), user_page(vec![acme.clone()])),
+                (crux.customer_id.unwrap(), user_page(vec![crux.clone()])),
+            ])
+        });
+    let body = graphql_ok(
+        mocks.router(),
+        LIST_ALL_CUSTOMER_USERS_BY_CUSTOMER,
+        json!({}),
+    )
+    .await;
+    let user_json = |user: &domain::User| json!({ "id": user.id.to_string(), "email": user.email.as_str(), "name": "", "externalId": null });
+    assert_eq!(
+        body,
+        json!({ "data": { "customers": { "nodes": [
+            { "id": ids[0].to_string(), "name": "Acme", "users": { "nodes": [user_json(&acme_user)] } },
+            { "id": ids[1].to_string(), "name": "Bolt", "users": { "nodes": [] } },
+            { "id": ids[2].to_string(), "name": "Crux", "users": { "nodes": [user_json(&crux_user)] } },
+        ] } } })
+    );
+}
