@@ -41,7 +41,10 @@ fn main() -> anyhow::Result<()> {
 }
 
 fn project_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 fn cargo() -> Command {
@@ -51,7 +54,9 @@ fn cargo() -> Command {
 /// Runs a command, failing with its description when it does not succeed.
 fn run(description: &str, command: &mut Command) -> anyhow::Result<()> {
     eprintln!("\n==> {description}");
-    let status = command.status().with_context(|| format!("starting: {description}"))?;
+    let status = command
+        .status()
+        .with_context(|| format!("starting: {description}"))?;
     if !status.success() {
         bail!("failed: {description} ({status})");
     }
@@ -60,12 +65,25 @@ fn run(description: &str, command: &mut Command) -> anyhow::Result<()> {
 
 fn ci(root: &Path) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
-    run("cargo fmt --check", cargo().args(["fmt", "--all", "--", "--check"]))?;
+    run(
+        "cargo fmt --check",
+        cargo().args(["fmt", "--all", "--", "--check"]),
+    )?;
     run(
         "cargo clippy -D warnings",
-        cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]),
+        cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ]),
     )?;
-    run("cargo build", cargo().args(["build", "--workspace", "--all-targets"]))?;
+    run(
+        "cargo build",
+        cargo().args(["build", "--workspace", "--all-targets"]),
+    )?;
     schema(root, true)?;
     deny()?;
     test()?;
@@ -74,7 +92,10 @@ fn ci(root: &Path) -> anyhow::Result<()> {
 }
 
 fn deny() -> anyhow::Result<()> {
-    let installed = Command::new("cargo-deny").arg("--version").output().is_ok_and(|o| o.status.success());
+    let installed = Command::new("cargo-deny")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !installed {
         if std::env::var_os("CI").is_some() {
             bail!("cargo-deny is not installed (.ci/run installs it)");
@@ -83,7 +104,10 @@ fn deny() -> anyhow::Result<()> {
         return Ok(());
     }
     // Advisories need the advisory database from GitHub, which CI cannot reach.
-    run("cargo deny check", cargo().args(["deny", "--offline", "check", "bans", "licenses", "sources"]))
+    run(
+        "cargo deny check",
+        cargo().args(["deny", "--offline", "check", "bans", "licenses", "sources"]),
+    )
 }
 
 /// Compares (or with `check == false`, rewrites) schema.graphql against the built server.
@@ -92,16 +116,24 @@ fn schema(root: &Path, check: bool) -> anyhow::Result<()> {
         run("cargo build", cargo().args(["build", "--workspace"]))?;
     }
     let binary = root.join("target/debug/roster");
-    let output = Command::new(&binary).arg("schema").output().with_context(|| format!("running {}", binary.display()))?;
+    let output = Command::new(&binary)
+        .arg("schema")
+        .output()
+        .with_context(|| format!("running {}", binary.display()))?;
     if !output.status.success() {
-        bail!("roster schema failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "roster schema failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let path = root.join("schema.graphql");
     if check {
         eprintln!("\n==> SDL check");
         let committed = std::fs::read(&path).unwrap_or_default();
         if committed != output.stdout {
-            bail!("schema.graphql differs from the server's schema: run `cargo xtask schema` and commit it");
+            bail!(
+                "schema.graphql differs from the server's schema: run `cargo xtask schema` and commit it"
+            );
         }
         eprintln!("schema.graphql matches the server");
     } else {
@@ -115,11 +147,18 @@ fn test() -> anyhow::Result<()> {
     let mut command = cargo();
     command.args(["test", "--workspace", "--all-targets", "--no-fail-fast"]);
     if std::env::var_os("ROSTER_TEST_POSTGRES_URL").is_some() {
-        return run("cargo test (PostgreSQL from ROSTER_TEST_POSTGRES_URL)", &mut command);
+        return run(
+            "cargo test (PostgreSQL from ROSTER_TEST_POSTGRES_URL)",
+            &mut command,
+        );
     }
-    let server = postgres::Throwaway::start().context("starting a throwaway PostgreSQL for the tests")?;
+    let server =
+        postgres::Throwaway::start().context("starting a throwaway PostgreSQL for the tests")?;
     command.env("ROSTER_TEST_POSTGRES_URL", server.url());
-    let result = run(&format!("cargo test (throwaway PostgreSQL at {})", server.url()), &mut command);
+    let result = run(
+        &format!("cargo test (throwaway PostgreSQL at {})", server.url()),
+        &mut command,
+    );
     drop(server);
     result
 }

@@ -24,9 +24,16 @@ impl Throwaway {
         let _ = std::fs::remove_dir_all(&base);
         let data = base.join("data");
         std::fs::create_dir_all(&data)?;
-        let server = Throwaway { base, port, as_postgres_user };
+        let server = Throwaway {
+            base,
+            port,
+            as_postgres_user,
+        };
         if as_postgres_user {
-            let status = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&server.base).status()?;
+            let status = Command::new("chown")
+                .args(["-R", "postgres:postgres"])
+                .arg(&server.base)
+                .status()?;
             if !status.success() {
                 bail!("chown to the postgres user failed (does the `postgres` user exist?)");
             }
@@ -102,16 +109,26 @@ impl Check for Command {
 /// Finds a PostgreSQL tool on PATH or in Debian's versioned directories.
 fn tool(name: &str) -> anyhow::Result<PathBuf> {
     let on_path = std::env::var_os("PATH")
-        .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join(name)).collect::<Vec<_>>())
+        .map(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(name))
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default();
     let debian = std::fs::read_dir("/usr/lib/postgresql")
-        .map(|dirs| dirs.filter_map(Result::ok).map(|dir| dir.path().join("bin").join(name)).collect())
+        .map(|dirs| {
+            dirs.filter_map(Result::ok)
+                .map(|dir| dir.path().join("bin").join(name))
+                .collect()
+        })
         .unwrap_or_else(|_| Vec::new());
     on_path
         .into_iter()
         .chain(debian)
         .find(|path| Path::new(path).is_file())
-        .with_context(|| format!("{name} not found: install PostgreSQL or set ROSTER_TEST_POSTGRES_URL"))
+        .with_context(|| {
+            format!("{name} not found: install PostgreSQL or set ROSTER_TEST_POSTGRES_URL")
+        })
 }
 
 fn free_port() -> anyhow::Result<u16> {
@@ -119,7 +136,10 @@ fn free_port() -> anyhow::Result<u16> {
 }
 
 fn is_root() -> bool {
-    Command::new("id").arg("-u").output().is_ok_and(|out| out.stdout.starts_with(b"0\n"))
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| out.stdout.starts_with(b"0\n"))
 }
 
 /// Starts a server for manual use and keeps it until Ctrl-C (or stdin closes).

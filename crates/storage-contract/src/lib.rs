@@ -1,1 +1,184 @@
-//! placeholder
+//! The storage contract: what every repository adapter must do, as reusable async checks.
+//!
+//! Each check in [`checks`] takes a fresh, empty storage ([`Stores`]) and panics when the
+//! adapter breaks a rule of the ports' documentation (every method, every `# Errors`
+//! clause, paging, filters, sorting, scope, tenant isolation and races). An adapter runs
+//! them all with one line in its `tests/contract.rs`:
+//!
+//! ```text
+//! async fn fresh() -> Option<storage_contract::Fixture> { /* a new empty database */ }
+//! storage_contract::contract_tests!(fresh);
+//! ```
+//!
+//! Invariant: this crate depends only on the domain and ports (and tokio to run checks),
+//! never on an adapter, so every adapter is held to the same suite.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test-support code: a failed check panics, like a test"
+)]
+
+pub mod checks;
+mod support;
+
+use std::any::Any;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use ports::{
+    CustomerRepository, OrganizationRepository, RoleRepository, SecretRepository, UserRepository,
+};
+
+/// A storage adapter: one cloneable value that implements every repository port.
+pub trait Storage:
+    CustomerRepository
+    + UserRepository
+    + RoleRepository
+    + OrganizationRepository
+    + SecretRepository
+    + Clone
+    + 'static
+{
+}
+
+impl<S> Storage for S where
+    S: CustomerRepository
+        + UserRepository
+        + RoleRepository
+        + OrganizationRepository
+        + SecretRepository
+        + Clone
+        + 'static
+{
+}
+
+/// One storage seen through every repository port, as the service holds it.
+#[derive(Clone)]
+pub struct Stores {
+    /// Customers.
+    pub customers: Arc<dyn CustomerRepository>,
+    /// Users with their roles.
+    pub users: Arc<dyn UserRepository>,
+    /// Roles.
+    pub roles: Arc<dyn RoleRepository>,
+    /// Organizations.
+    pub organizations: Arc<dyn OrganizationRepository>,
+    /// Secrets and the health check.
+    pub secrets: Arc<dyn SecretRepository>,
+}
+
+impl Stores {
+    /// Every port of one storage that implements them all.
+    pub fn of(storage: impl Storage) -> Stores {
+        Stores {
+            customers: Arc::new(storage.clone()),
+            users: Arc::new(storage.clone()),
+            roles: Arc::new(storage.clone()),
+            organizations: Arc::new(storage.clone()),
+            secrets: Arc::new(storage),
+        }
+    }
+}
+
+type Teardown = Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// A fresh storage for one check, with what must live as long as it (a temp file guard)
+/// and what must run after it (dropping a database).
+pub struct Fixture {
+    /// The storage under test.
+    pub stores: Stores,
+    guards: Vec<Box<dyn Any + Send>>,
+    teardown: Option<Teardown>,
+}
+
+impl Fixture {
+    /// A fixture over `storage`, which must be empty.
+    pub fn new(storage: impl Storage) -> Fixture {
+        Fixture {
+            stores: Stores::of(storage),
+            guards: Vec::new(),
+            teardown: None,
+        }
+    }
+
+    /// Keeps `guard` alive until the check is over (it is dropped even if the check panics).
+    pub fn keep(mut self, guard: impl Any + Send) -> Fixture {
+        self.guards.push(Box::new(guard));
+        self
+    }
+
+    /// Runs `teardown` after a check that passed, once the storage is dropped.
+    pub fn teardown(mut self, teardown: impl Future<Output = ()> + Send + 'static) -> Fixture {
+        self.teardown = Some(Box::pin(teardown));
+        self
+    }
+
+    /// Drops the storage, then the guards, then runs the teardown.
+    pub async fn finish(self) {
+        let Fixture {
+            stores,
+            guards,
+            teardown,
+        } = self;
+        drop(stores);
+        drop(guards);
+        if let Some(teardown) = teardown {
+            teardown.await;
+        }
+    }
+}
+
+/// Expands to one `#[tokio::test]` per contract check. `$factory` is an `async fn() ->
+/// Option<Fixture>` returning a fresh, empty storage, or `None` to skip (a PostgreSQL test
+/// on a machine without PostgreSQL).
+#[macro_export]
+macro_rules! contract_tests {
+    ($factory:path) => {
+        $crate::contract_tests!(@checks $factory;
+            customer_round_trips_every_field,
+            customer_update_replaces_fields_and_reports_missing_rows,
+            customer_names_are_unique_ignoring_case,
+            customer_external_ids_are_unique_per_organization,
+            concurrent_inserts_of_one_name_give_one_success,
+            customer_updates_report_conflicts,
+            deleting_a_customer_deletes_its_users,
+            customers_never_cross_organizations,
+            user_round_trips_every_field,
+            user_update_and_delete,
+            user_emails_are_unique_ignoring_case,
+            user_external_ids_are_unique_per_customer,
+            users_never_cross_organizations,
+            users_by_email_anywhere_spans_organizations,
+            roles_belong_to_their_organization,
+            create_organization_is_all_or_nothing,
+            organization_names_are_unique_ignoring_case,
+            secrets_keep_the_first_value,
+            customer_filters_each_apply,
+            customer_sorts_in_both_directions,
+            user_filters_each_apply,
+            user_sorts_in_both_directions,
+            paging_250_customers_returns_each_once,
+            paging_survives_inserts_and_deletes,
+            backward_paging_with_last_and_before,
+            offsets_and_arrayconnection_cursors,
+            total_count_honours_filters_and_scope,
+            customer_scope_restricts_rows,
+            user_scope_restricts_rows_but_shows_me,
+            users_of_customers_match_per_customer_listings,
+            mismatched_cursor_selects_no_rows,
+        );
+    };
+    (@checks $factory:path; $($check:ident),* $(,)?) => {
+        $(
+            #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let Some(fixture) = $factory().await else {
+                    return;
+                };
+                $crate::checks::$check(fixture.stores.clone()).await;
+                fixture.finish().await;
+            }
+        )*
+    };
+}

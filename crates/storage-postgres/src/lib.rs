@@ -1,1 +1,202 @@
-//! placeholder
+//! Roster's storage on PostgreSQL: for production, and for several servers on one database.
+//!
+//! [`PostgresStorage`] implements every repository port. The SQL, the listings and the row
+//! decoding are shared with SQLite in `storage-sql`; this crate only opens the pool (TLS
+//! through rustls), applies its embedded migrations, binds values in PostgreSQL's types
+//! (`uuid`, `timestamptz`, `jsonb`, `bytea`) and maps named unique constraints to the rules
+//! they enforce.
+//!
+//! Invariant: this crate does not depend on the service, HTTP or other storage crates.
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use domain::Timestamp;
+use ports::{RepoError, UniqueField};
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Type};
+use storage_sql::{Bind, Dialect, Driver, SqlRow, SqlStore, Statement};
+
+/// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
+pub type PostgresStorage = SqlStore<PostgresDriver>;
+
+/// The schema, embedded in the binary and applied on connect (under PostgreSQL's advisory
+/// lock, so servers starting together migrate once).
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Connections per server process.
+const MAX_CONNECTIONS: u32 = 10;
+
+/// The PostgreSQL engine under [`PostgresStorage`]: a connection pool.
+#[derive(Debug, Clone)]
+pub struct PostgresDriver {
+    pool: PgPool,
+}
+
+#[async_trait]
+impl Driver for PostgresDriver {
+    const DIALECT: Dialect = Dialect::Postgres;
+    type Row = PostgresRecord;
+
+    /// Opens `postgres://...` (TLS as its `sslmode` says) and migrates the schema.
+    async fn connect(url: &str) -> Result<Self, RepoError> {
+        let options = PgConnectOptions::from_str(url).map_err(RepoError::unavailable)?;
+        let pool = PgPoolOptions::new()
+            .max_connections(MAX_CONNECTIONS)
+            .connect_with(options)
+            .await
+            .map_err(RepoError::unavailable)?;
+        MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
+        Ok(PostgresDriver { pool })
+    }
+
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<PostgresRecord>, RepoError> {
+        let rows = query(statement)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_error)?;
+        Ok(rows.into_iter().map(PostgresRecord).collect())
+    }
+
+    async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
+        let done = query(statement)
+            .execute(&self.pool)
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        let mut transaction = self.pool.begin().await.map_err(map_error)?;
+        for statement in statements {
+            query(statement)
+                .execute(&mut *transaction)
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+}
+
+/// `statement` with its values bound in PostgreSQL's types.
+fn query(statement: &Statement) -> sqlx::query::Query<'static, Postgres, PgArguments> {
+    let sql = sqlx::query(AssertSqlSafe(statement.sql.as_str()));
+    statement.binds.iter().fold(sql, |query, bind| match bind {
+        Bind::Text(text) => query.bind(text.as_deref()),
+        Bind::Int(int) => query.bind(*int),
+        Bind::Bool(flag) => query.bind(*flag),
+        Bind::Uuid(uuid) => query.bind(*uuid),
+        Bind::Time(time) => query.bind(*time),
+        Bind::Json(value) => query.bind(Json(value)),
+        Bind::Bytes(bytes) => query.bind(bytes.as_slice()),
+        Bind::UuidList(ids) => query.bind(ids.as_slice()),
+    })
+}
+
+/// A unique violation as the rule it breaks; anything else as `Unavailable`.
+fn map_error(error: sqlx::Error) -> RepoError {
+    if let Some(database) = error.as_database_error()
+        && database.is_unique_violation()
+        && let Some(field) = database.constraint().and_then(unique_field)
+    {
+        return RepoError::Conflict(field);
+    }
+    RepoError::unavailable(error)
+}
+
+/// The rule a named unique constraint or index (see the migrations) enforces.
+fn unique_field(constraint: &str) -> Option<UniqueField> {
+    match constraint {
+        "customers_name_key_unique" => Some(UniqueField::CustomerName),
+        "customers_external_id_unique" => Some(UniqueField::CustomerExternalId),
+        "users_email_key_unique" => Some(UniqueField::UserEmail),
+        "users_customer_external_id_unique" | "users_team_external_id_unique" => {
+            Some(UniqueField::UserExternalId)
+        }
+        "organizations_name_key_unique" => Some(UniqueField::OrganizationName),
+        _ => None,
+    }
+}
+
+/// One result row, read in PostgreSQL's types.
+#[derive(Debug)]
+pub struct PostgresRecord(PgRow);
+
+impl PostgresRecord {
+    fn get<'r, T: Decode<'r, Postgres> + Type<Postgres>>(
+        &'r self,
+        column: &str,
+    ) -> Result<T, RepoError> {
+        self.0.try_get(column).map_err(RepoError::unavailable)
+    }
+}
+
+impl SqlRow for PostgresRecord {
+    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError> {
+        self.get(column)
+    }
+
+    /// Reads `bigint` and `integer` alike: counts are one, computed keys the other.
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError> {
+        match self.get::<Option<i64>>(column) {
+            Ok(value) => Ok(value),
+            Err(_) => Ok(self.get::<Option<i32>>(column)?.map(i64::from)),
+        }
+    }
+
+    fn opt_uuid(&self, column: &str) -> Result<Option<uuid::Uuid>, RepoError> {
+        self.get(column)
+    }
+
+    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError> {
+        self.get(column)
+    }
+
+    fn bool(&self, column: &str) -> Result<bool, RepoError> {
+        self.get(column)
+    }
+
+    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
+        Ok(self.get::<Json<serde_json::Value>>(column)?.0)
+    }
+
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
+        self.get(column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_named_unique_rule_is_mapped() {
+        let migrations = include_str!("../migrations/20261127000001_schema.sql");
+        for (name, field) in [
+            ("customers_name_key_unique", UniqueField::CustomerName),
+            (
+                "customers_external_id_unique",
+                UniqueField::CustomerExternalId,
+            ),
+            ("users_email_key_unique", UniqueField::UserEmail),
+            (
+                "users_customer_external_id_unique",
+                UniqueField::UserExternalId,
+            ),
+            ("users_team_external_id_unique", UniqueField::UserExternalId),
+            (
+                "organizations_name_key_unique",
+                UniqueField::OrganizationName,
+            ),
+        ] {
+            assert!(migrations.contains(name), "{name} is not in the schema");
+            assert_eq!(unique_field(name), Some(field));
+        }
+        assert_eq!(unique_field("customers_pkey"), None);
+    }
+}

@@ -1,1 +1,231 @@
-//! placeholder
+//! Roster's storage on an embedded SQLite file: the zero-setup engine.
+//!
+//! [`SqliteStorage`] implements every repository port. The SQL, the listings and the row
+//! decoding are shared with PostgreSQL in `storage-sql`; this crate only opens the database
+//! (WAL, foreign keys, busy timeout, embedded migrations), binds values in SQLite's types
+//! (times as integer microseconds, UUIDs as text, lists as JSON text) and maps SQLite's
+//! errors, naming the violated unique rule from its message.
+//!
+//! Invariant: this crate does not depend on the service, HTTP or other storage crates.
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::Timestamp;
+use ports::{RepoError, UniqueField};
+use sqlx::migrate::Migrator;
+use sqlx::sqlite::{
+    SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
+    SqliteRow, SqliteSynchronous,
+};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Decode, Row as _, Sqlite, Type};
+use storage_sql::{Bind, CorruptRow, Dialect, Driver, SqlRow, SqlStore, Statement};
+use uuid::fmt::Hyphenated;
+
+/// Every repository port on SQLite. Cheap to clone: clones share one connection pool.
+pub type SqliteStorage = SqlStore<SqliteDriver>;
+
+/// The schema, embedded in the binary and applied on connect.
+static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// How long a write waits for another connection's write lock before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connections of a file database; SQLite runs one writer at a time in any case.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// The SQLite engine under [`SqliteStorage`]: a connection pool.
+#[derive(Debug, Clone)]
+pub struct SqliteDriver {
+    pool: SqlitePool,
+}
+
+#[async_trait]
+impl Driver for SqliteDriver {
+    const DIALECT: Dialect = Dialect::Sqlite;
+    type Row = SqliteRecord;
+
+    /// Opens `sqlite://PATH` (creating the file if missing) or `sqlite::memory:` (one
+    /// connection, kept open, so the database lives as long as the storage).
+    async fn connect(url: &str) -> Result<Self, RepoError> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(RepoError::unavailable)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let pool = if in_memory {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+        } else {
+            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
+        }
+        .connect_with(options)
+        .await
+        .map_err(RepoError::unavailable)?;
+        MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
+        Ok(SqliteDriver { pool })
+    }
+
+    async fn fetch(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
+        let rows = query(statement)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_error)?;
+        Ok(rows.into_iter().map(SqliteRecord).collect())
+    }
+
+    async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
+        let done = query(statement)
+            .execute(&self.pool)
+            .await
+            .map_err(map_error)?;
+        Ok(done.rows_affected())
+    }
+
+    /// Takes the write lock up front (`BEGIN IMMEDIATE`), so a busy database makes the
+    /// transaction wait for the busy timeout instead of failing half-way.
+    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        let mut transaction = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(map_error)?;
+        for statement in statements {
+            query(statement)
+                .execute(&mut *transaction)
+                .await
+                .map_err(map_error)?;
+        }
+        transaction.commit().await.map_err(map_error)
+    }
+}
+
+/// `statement` with its values bound in SQLite's representation.
+fn query(statement: &Statement) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    let sql = sqlx::query(AssertSqlSafe(statement.sql.as_str()));
+    statement.binds.iter().fold(sql, |query, bind| match bind {
+        Bind::Text(text) => query.bind(text.as_deref()),
+        Bind::Int(int) => query.bind(*int),
+        Bind::Bool(flag) => query.bind(*flag),
+        Bind::Uuid(uuid) => query.bind(uuid.map(|uuid| uuid.hyphenated())),
+        Bind::Time(time) => query.bind(time.map(|time| time.timestamp_micros())),
+        Bind::Json(value) => query.bind(Json(value)),
+        Bind::Bytes(bytes) => query.bind(bytes.as_slice()),
+        Bind::UuidList(ids) => {
+            let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
+            query.bind(Json(ids))
+        }
+    })
+}
+
+/// A unique violation as the rule it breaks; anything else as `Unavailable`.
+fn map_error(error: sqlx::Error) -> RepoError {
+    if let Some(database) = error.as_database_error()
+        && database.is_unique_violation()
+        && let Some(field) = unique_field(database.message())
+    {
+        return RepoError::Conflict(field);
+    }
+    RepoError::unavailable(error)
+}
+
+/// The rule a unique violation breaks, from SQLite's message, which names the index's
+/// columns: `UNIQUE constraint failed: customers.organization_id, customers.name_key`.
+fn unique_field(message: &str) -> Option<UniqueField> {
+    const RULES: [(&str, UniqueField); 5] = [
+        ("customers.name_key", UniqueField::CustomerName),
+        ("customers.external_id", UniqueField::CustomerExternalId),
+        ("users.email_key", UniqueField::UserEmail),
+        ("users.external_id", UniqueField::UserExternalId),
+        ("organizations.name_key", UniqueField::OrganizationName),
+    ];
+    RULES
+        .iter()
+        .find(|(column, _)| message.contains(column))
+        .map(|(_, field)| *field)
+}
+
+/// One result row, read in SQLite's representation.
+#[derive(Debug)]
+pub struct SqliteRecord(SqliteRow);
+
+impl SqliteRecord {
+    fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(
+        &'r self,
+        column: &str,
+    ) -> Result<T, RepoError> {
+        self.0.try_get(column).map_err(RepoError::unavailable)
+    }
+}
+
+impl SqlRow for SqliteRecord {
+    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError> {
+        self.get(column)
+    }
+
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError> {
+        self.get(column)
+    }
+
+    fn opt_uuid(&self, column: &str) -> Result<Option<uuid::Uuid>, RepoError> {
+        Ok(self
+            .get::<Option<Hyphenated>>(column)?
+            .map(Hyphenated::into_uuid))
+    }
+
+    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError> {
+        self.get::<Option<i64>>(column)?
+            .map(|micros| {
+                Timestamp::from_timestamp_micros(micros).ok_or_else(|| {
+                    CorruptRow(format!("{column} = {micros} is out of range")).into_repo()
+                })
+            })
+            .transpose()
+    }
+
+    fn bool(&self, column: &str) -> Result<bool, RepoError> {
+        self.get(column)
+    }
+
+    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
+        Ok(self.get::<Json<serde_json::Value>>(column)?.0)
+    }
+
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
+        self.get(column)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_violated_rule_from_the_message() {
+        let cases = [
+            (
+                "UNIQUE constraint failed: customers.organization_id, customers.name_key",
+                Some(UniqueField::CustomerName),
+            ),
+            (
+                "UNIQUE constraint failed: users.organization_id, users.customer_id, users.external_id",
+                Some(UniqueField::UserExternalId),
+            ),
+            ("UNIQUE constraint failed: customers.id", None),
+        ];
+        for (message, field) in cases {
+            assert_eq!(unique_field(message), field, "{message}");
+        }
+    }
+}

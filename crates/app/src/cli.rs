@@ -1,0 +1,188 @@
+//! The `roster` command line: `serve`, `init`, `token`, `schema`.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use http_api::ApiConfig;
+use service::{Provisioning, TokenService};
+
+use crate::server::{Application, ServeSettings, shutdown_signal};
+use crate::storage::open_repositories;
+
+/// Roster: a customer and user directory for B2B integration platforms.
+#[derive(Debug, Parser)]
+#[command(name = "roster", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// What to do.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the GraphQL API (bootstraps an empty database and prints the owner's token).
+    Serve(ServeArgs),
+    /// Create an organization with its built-in roles and owner; prints the owner's token.
+    Init(InitArgs),
+    /// Print a fresh access token for an existing user (as the last line of output).
+    Token(TokenArgs),
+    /// Print the GraphQL schema (SDL) the server speaks.
+    Schema,
+}
+
+/// Where the data lives and how tokens are signed; shared by every command.
+#[derive(Debug, Args)]
+pub struct DatabaseArgs {
+    /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
+    #[arg(
+        long = "database",
+        env = "ROSTER_DATABASE_URL",
+        default_value = "sqlite://roster.db"
+    )]
+    pub url: String,
+    /// Secret (32+ bytes) that signs access tokens; without it a key stored in the database is used.
+    #[arg(long, env = "ROSTER_TOKEN_SECRET", hide_env_values = true)]
+    pub token_secret: Option<String>,
+}
+
+/// Options of `roster serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "ROSTER_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+    /// Longest a request may take, in seconds.
+    #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30)]
+    pub request_timeout: u64,
+}
+
+/// Options of `roster init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// The new organization's name (unique, ignoring case).
+    #[arg(long)]
+    pub organization: String,
+    /// The owner's email address.
+    #[arg(long)]
+    pub owner_email: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Options of `roster token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user's email address.
+    #[arg(long)]
+    pub email: String,
+    /// The user's organization, needed when the email exists in several.
+    #[arg(long)]
+    pub organization: Option<String>,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Init(args) => init(args).await,
+        Command::Token(args) => token(args).await,
+        Command::Schema => {
+            print!("{}", http_api::schema_sdl());
+            Ok(())
+        }
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let settings = ServeSettings {
+        listen: args.listen,
+        database_url: args.database.url,
+        token_secret: args.database.token_secret,
+        api: ApiConfig {
+            body_limit_bytes: args.body_limit,
+            request_timeout: Duration::from_secs(args.request_timeout),
+        },
+    };
+    let app = Application::build(settings).await?;
+    let address = app.local_addr()?;
+    if let Some(bootstrap) = app.bootstrap() {
+        println!(
+            "Created organization \"{}\" with owner {}.",
+            bootstrap.organization.name, bootstrap.owner.email
+        );
+        println!(
+            "Access token for {} (valid 7 days, shown once):",
+            bootstrap.owner.email
+        );
+        println!("{}", bootstrap.token.token);
+    }
+    tracing::info!("Roster serves http://{address}/api (GraphiQL at http://{address}/)");
+    app.run_until(shutdown_signal()).await
+}
+
+async fn init(args: InitArgs) -> anyhow::Result<()> {
+    let repos = open_repositories(&args.database.url).await?;
+    let tokens = TokenService::load(
+        args.database.token_secret.as_deref(),
+        repos.secrets.as_ref(),
+    )
+    .await?;
+    let (organization, owner) = Provisioning::new(repos)
+        .create_organization(&args.organization, &args.owner_email)
+        .await?;
+    let token = tokens.issue(&owner)?;
+    println!(
+        "Created organization \"{}\" ({}) with owner {}.",
+        organization.name, organization.id, owner.email
+    );
+    println!("Access token for {} (valid 7 days):", owner.email);
+    println!("{}", token.token);
+    Ok(())
+}
+
+async fn token(args: TokenArgs) -> anyhow::Result<()> {
+    let repos = open_repositories(&args.database.url).await?;
+    let tokens = TokenService::load(
+        args.database.token_secret.as_deref(),
+        repos.secrets.as_ref(),
+    )
+    .await?;
+    let user = Provisioning::new(repos)
+        .find_user(&args.email, args.organization.as_deref())
+        .await
+        .context("finding the user")?;
+    let token = tokens.issue(&user)?;
+    println!("{}", token.token);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn serve_defaults_to_the_embedded_database_on_localhost() {
+        let cli = Cli::try_parse_from(["roster", "serve"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(args.database.url, "sqlite://roster.db");
+    }
+}

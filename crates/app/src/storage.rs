@@ -1,0 +1,64 @@
+//! Choosing and opening the storage adapter a database URL names.
+
+use anyhow::{Context, bail};
+use service::Repositories;
+use storage_postgres::PostgresStorage;
+use storage_sqlite::SqliteStorage;
+
+/// The storage engines Roster runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// An embedded SQLite file: the zero-setup default.
+    Sqlite,
+    /// A PostgreSQL server: for production and for several servers on one database.
+    Postgres,
+}
+
+impl Backend {
+    /// The engine a database URL names (`sqlite://path` or `postgres://...`).
+    pub fn of(url: &str) -> anyhow::Result<Backend> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Backend::Postgres)
+        } else {
+            bail!("unsupported database URL {url:?}: use sqlite://PATH or postgres://...")
+        }
+    }
+}
+
+/// Connects to the database at `url`, creating (SQLite) and migrating it as needed.
+pub async fn open_repositories(url: &str) -> anyhow::Result<Repositories> {
+    Ok(match Backend::of(url)? {
+        Backend::Sqlite => Repositories::from_store(
+            SqliteStorage::connect(url)
+                .await
+                .with_context(|| format!("opening {url}"))?,
+        ),
+        Backend::Postgres => {
+            Repositories::from_store(PostgresStorage::connect(url).await.context(
+                "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
+            )?)
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn picks_the_engine_from_the_url() {
+        assert_eq!(Backend::of("sqlite://roster.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::of("sqlite::memory:").unwrap(), Backend::Sqlite);
+        assert_eq!(
+            Backend::of("postgres://u@127.0.0.1/db").unwrap(),
+            Backend::Postgres
+        );
+        assert_eq!(
+            Backend::of("postgresql://u@127.0.0.1/db").unwrap(),
+            Backend::Postgres
+        );
+        assert!(Backend::of("mysql://u@127.0.0.1/db").is_err());
+    }
+}

@@ -1,0 +1,21 @@
+//! The SQL that Roster's storage adapters share, written once for SQLite and PostgreSQL:
+//! statements as text plus typed binds, listings (filters, scope, multi-key sort, keyset and
+//! offset cursors, paging, batched per-customer pages), checked decoding of rows into domain
+//! values, and the repository ports implemented over a small [`Driver`] trait.
+//!
+//! An adapter supplies only the [`Driver`]: a pool, the binding of [`Bind`] values, the
+//! reading of columns ([`SqlRow`]), its migrations and the mapping of its errors.
+//!
+//! Invariant: this crate depends on no database driver (no sqlx) and does no I/O itself;
+//! case-insensitive rules compare keys folded in Rust, never database collations.
+
+mod driver;
+mod listing;
+mod records;
+mod statement;
+mod store;
+
+pub use driver::{CorruptRow, Driver, SqlRow};
+pub use listing::{customer_cursor_matches, user_cursor_matches};
+pub use statement::{Bind, Dialect, Statement};
+pub use store::SqlStore;

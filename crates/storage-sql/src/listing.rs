@@ -1,0 +1,634 @@
+//! Listings as SQL: filters and scope as conditions, sort orders as keys, cursors as keyset
+//! conditions or row offsets, and pages assembled from the fetched rows.
+//!
+//! The model, for one list (or one customer's users):
+//! 1. `R` is the rows that pass the organization, scope and filters, and lie strictly after
+//!    the `after` key and strictly before the `before` key (when those are keys), in sort
+//!    order (the given keys, then the id ascending).
+//! 2. Offset cursors and the `offset` argument cut `R` by position: `after:
+//!    arrayconnection:n` starts at index `n + 1`, `before: arrayconnection:m` ends before
+//!    index `m`, and `offset` skips that many more rows at the start.
+//! 3. `first` takes rows from the start of what is left, `last` (without `first`) from its end.
+//!
+//! One more row than asked is fetched to tell whether there is a next (or previous) page.
+
+use domain::access::{CustomerScope, UserScope};
+use domain::listing::{
+    CursorKey, CustomerFilter, CustomerSortField, Direction, Edge, Page, PageRequest, Position,
+    Sort, SortValue, UserFilter, UserSortField,
+};
+use domain::text::fold_case;
+use domain::{OrganizationId, RoleKind};
+use ports::RepoError;
+
+use crate::driver::SqlRow;
+use crate::records::{CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
+use crate::statement::{Bind, Dialect, Sql, Statement};
+
+/// The type of one sort key's values, and so of its cursor values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ValueKind {
+    Text,
+    Int,
+    Time,
+}
+
+impl ValueKind {
+    fn holds(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (ValueKind::Text, SortValue::Text(_))
+                | (ValueKind::Int, SortValue::Int(_))
+                | (ValueKind::Time, SortValue::Time(_))
+        )
+    }
+}
+
+/// One key of a listing's order: the SQL expression, its direction and its value type.
+#[derive(Debug, Clone)]
+struct SortKey {
+    expr: String,
+    direction: Direction,
+    kind: ValueKind,
+}
+
+fn customer_key(field: CustomerSortField) -> (String, ValueKind) {
+    let (expr, kind) = match field {
+        CustomerSortField::Name => ("c.name_key", ValueKind::Text),
+        CustomerSortField::Description => ("c.description", ValueKind::Text),
+        CustomerSortField::CreatedAt => ("c.created_at", ValueKind::Time),
+        CustomerSortField::UpdatedAt => ("c.updated_at", ValueKind::Time),
+        CustomerSortField::ConcurrentExecutionLimit => {
+            ("COALESCE(c.concurrent_execution_limit, -1)", ValueKind::Int)
+        }
+    };
+    (expr.to_owned(), kind)
+}
+
+fn user_key(field: UserSortField) -> (String, ValueKind) {
+    match field {
+        UserSortField::Name => ("u.name_key".to_owned(), ValueKind::Text),
+        UserSortField::Email => ("u.email_key".to_owned(), ValueKind::Text),
+        UserSortField::CreatedAt => ("u.created_at".to_owned(), ValueKind::Time),
+        UserSortField::UpdatedAt => ("u.updated_at".to_owned(), ValueKind::Time),
+        // Team members have no customer: they sort as the empty name, so first.
+        UserSortField::Customer => ("COALESCE(cu.name_key, '')".to_owned(), ValueKind::Text),
+        UserSortField::Role => (role_level("r.kind"), ValueKind::Int),
+    }
+}
+
+/// The level of the role whose stored kind key is `kind`, computed from the domain's table
+/// so that storage never holds a copy that could drift.
+fn role_level(kind: &str) -> String {
+    let arms: String = RoleKind::ALL
+        .iter()
+        .map(|role| format!(" WHEN '{}' THEN {}", role.key(), role.level()))
+        .collect();
+    format!("(CASE {kind}{arms} ELSE 0 END)")
+}
+
+fn sort_keys<F: Copy>(sort: &[Sort<F>], key: impl Fn(F) -> (String, ValueKind)) -> Vec<SortKey> {
+    sort.iter()
+        .map(|sort| {
+            let (expr, kind) = key(sort.field);
+            SortKey {
+                expr,
+                direction: sort.direction,
+                kind,
+            }
+        })
+        .collect()
+}
+
+fn fits(keys: &[SortKey], cursor: &CursorKey) -> bool {
+    cursor.values.len() == keys.len()
+        && keys
+            .iter()
+            .zip(&cursor.values)
+            .all(|(key, value)| key.kind.holds(value))
+}
+
+/// True when `cursor` was made for the customer order `sort` (pass the query's
+/// `effective_sort()`): as many values as keys, each of the key's type.
+///
+/// Callers must check this before listing and answer "Invalid cursor" when it fails: a
+/// listing given a key cursor that does not match its order returns a page with no rows
+/// (and the true `total_count`), as no position in that order fits the cursor.
+pub fn customer_cursor_matches(sort: &[Sort<CustomerSortField>], cursor: &CursorKey) -> bool {
+    fits(&sort_keys(sort, customer_key), cursor)
+}
+
+/// True when `cursor` was made for the user order `sort`; see [`customer_cursor_matches`].
+pub fn user_cursor_matches(sort: &[Sort<UserSortField>], cursor: &CursorKey) -> bool {
+    fits(&sort_keys(sort, user_key), cursor)
+}
+
+/// `text` as a `LIKE` pattern that matches it literally, with `\` as the escape character.
+fn escape_like(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for ch in text.chars() {
+        if matches!(ch, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(ch);
+    }
+    escaped
+}
+
+fn contains_pattern(needle: &str) -> Bind {
+    Bind::text(format!("%{}%", escape_like(needle)))
+}
+
+fn time_range(
+    sql: &mut Sql,
+    column: &str,
+    gte: Option<domain::Timestamp>,
+    lte: Option<domain::Timestamp>,
+) {
+    if let Some(time) = gte {
+        sql.and(&format!("{column} >= ?"), [Bind::time(time)]);
+    }
+    if let Some(time) = lte {
+        sql.and(&format!("{column} <= ?"), [Bind::time(time)]);
+    }
+}
+
+fn is_null(sql: &mut Sql, column: &str, null: Option<bool>) {
+    match null {
+        Some(true) => sql.and(&format!("{column} IS NULL"), []),
+        Some(false) => sql.and(&format!("{column} IS NOT NULL"), []),
+        None => sql,
+    };
+}
+
+/// What a listing selects and from where: the row's columns, the tables joined, and the
+/// main table alone (all that conditions and counts need).
+pub(crate) struct Source {
+    pub(crate) columns: String,
+    pub(crate) from: &'static str,
+    pub(crate) table: &'static str,
+}
+
+impl Source {
+    /// Customers, aliased `c`.
+    pub(crate) fn customers() -> Source {
+        Source {
+            columns: column_list("c", CUSTOMER_COLUMNS),
+            from: "customers c",
+            table: "customers c",
+        }
+    }
+
+    /// Users `u` with their role `r` and customer `cu`.
+    pub(crate) fn users() -> Source {
+        Source {
+            columns: format!("{}, r.kind AS role_kind", column_list("u", USER_COLUMNS)),
+            from: "users u JOIN roles r ON r.id = u.role_id \
+                   LEFT JOIN customers cu ON cu.id = u.customer_id",
+            table: "users u",
+        }
+    }
+}
+
+/// The conditions of a customer listing: organization, scope and every given filter.
+pub(crate) fn customer_conditions(
+    dialect: Dialect,
+    organization: OrganizationId,
+    scope: CustomerScope,
+    filter: &CustomerFilter,
+) -> Sql {
+    let mut sql = Sql::new("c.organization_id = ?", [Bind::uuid(organization.uuid())]);
+    match scope {
+        CustomerScope::All => {}
+        CustomerScope::Only(id) => {
+            sql.and("c.id = ?", [Bind::uuid(id.uuid())]);
+        }
+        CustomerScope::Nothing => {
+            sql.and("1 = 0", []);
+        }
+    }
+    if let Some(name) = &filter.name {
+        sql.and("c.name = ?", [Bind::text(name)]);
+    }
+    if let Some(needle) = &filter.name_icontains {
+        sql.and(
+            "c.name_key LIKE ? ESCAPE '\\'",
+            [contains_pattern(&fold_case(needle))],
+        );
+    }
+    if let Some(prefix) = &filter.name_istartswith {
+        let pattern = format!("{}%", escape_like(&fold_case(prefix)));
+        sql.and("c.name_key LIKE ? ESCAPE '\\'", [Bind::text(pattern)]);
+    }
+    if let Some(needle) = &filter.description_icontains {
+        sql.and(
+            "lower(c.description) LIKE lower(?) ESCAPE '\\'",
+            [contains_pattern(needle)],
+        );
+    }
+    if let Some(external_id) = &filter.external_id {
+        sql.and("c.external_id = ?", [Bind::text(external_id)]);
+    }
+    is_null(&mut sql, "c.external_id", filter.external_id_isnull);
+    if let Some(label) = &filter.labels_contains {
+        sql.and(
+            &dialect.json_array_contains("c.labels"),
+            [Bind::text(label)],
+        );
+    }
+    if let Some(is_system) = filter.is_system {
+        sql.and("c.is_system = ?", [Bind::Bool(is_system)]);
+    }
+    time_range(
+        &mut sql,
+        "c.created_at",
+        filter.created_at_gte,
+        filter.created_at_lte,
+    );
+    time_range(
+        &mut sql,
+        "c.updated_at",
+        filter.updated_at_gte,
+        filter.updated_at_lte,
+    );
+    sql
+}
+
+/// The conditions of a user listing: organization, scope and every given filter, except
+/// `filter.customer` when `by_customer` is false (the batched listing sets it per group).
+pub(crate) fn user_conditions(
+    organization: OrganizationId,
+    scope: UserScope,
+    filter: &UserFilter,
+    by_customer: bool,
+) -> Sql {
+    let mut sql = Sql::new("u.organization_id = ?", [Bind::uuid(organization.uuid())]);
+    let mut visible = Sql::new("u.id = ?", [Bind::uuid(scope.me.uuid())]);
+    if scope.organization_users {
+        visible.push(" OR u.customer_id IS NULL", []);
+    }
+    match scope.customers {
+        CustomerScope::All => {
+            visible.push(" OR u.customer_id IS NOT NULL", []);
+        }
+        CustomerScope::Only(id) => {
+            visible.push(" OR u.customer_id = ?", [Bind::uuid(id.uuid())]);
+        }
+        CustomerScope::Nothing => {}
+    }
+    sql.push(" AND (", []).append(&visible).push(")", []);
+    if let Some(name) = &filter.name {
+        sql.and("u.name = ?", [Bind::text(name)]);
+    }
+    if let Some(needle) = &filter.name_icontains {
+        sql.and(
+            "u.name_key LIKE ? ESCAPE '\\'",
+            [contains_pattern(&fold_case(needle))],
+        );
+    }
+    if let Some(email) = &filter.email {
+        // Emails are unique ignoring case, so the exact filter ignores case too.
+        sql.and("u.email_key = ?", [Bind::text(fold_case(email.trim()))]);
+    }
+    if let Some(needle) = &filter.email_icontains {
+        sql.and(
+            "u.email_key LIKE ? ESCAPE '\\'",
+            [contains_pattern(&fold_case(needle))],
+        );
+    }
+    if let Some(external_id) = &filter.external_id {
+        sql.and("u.external_id = ?", [Bind::text(external_id)]);
+    }
+    if by_customer && let Some(customer) = filter.customer {
+        sql.and("u.customer_id = ?", [Bind::uuid(customer.uuid())]);
+    }
+    is_null(&mut sql, "u.customer_id", filter.customer_isnull);
+    time_range(
+        &mut sql,
+        "u.created_at",
+        filter.created_at_gte,
+        filter.created_at_lte,
+    );
+    time_range(
+        &mut sql,
+        "u.updated_at",
+        filter.updated_at_gte,
+        filter.updated_at_lte,
+    );
+    sql
+}
+
+/// One page request turned into SQL, and back into a [`Page`] once the rows are fetched.
+pub(crate) struct Listing<'a> {
+    keys: Vec<SortKey>,
+    id_expr: &'static str,
+    page: &'a PageRequest,
+    limit: u64,
+    backward: bool,
+    /// Index in `R` (see the module docs) of the first row that may be returned.
+    start: u64,
+    /// Index in `R` of the first row that may not be returned, if bounded.
+    end: Option<u64>,
+    /// True when rows are numbered with a window function and come back in sort order.
+    windowed: bool,
+}
+
+impl<'a> Listing<'a> {
+    /// A customer listing for `page` in the order `sort`.
+    pub(crate) fn customers(sort: &[Sort<CustomerSortField>], page: &'a PageRequest) -> Self {
+        Listing::new(sort_keys(sort, customer_key), "c.id", page, false)
+    }
+
+    /// A user listing for `page` in the order `sort`, paged per customer when `per_customer`.
+    pub(crate) fn users(
+        sort: &[Sort<UserSortField>],
+        page: &'a PageRequest,
+        per_customer: bool,
+    ) -> Self {
+        Listing::new(sort_keys(sort, user_key), "u.id", page, per_customer)
+    }
+
+    fn new(
+        keys: Vec<SortKey>,
+        id_expr: &'static str,
+        page: &'a PageRequest,
+        partitioned: bool,
+    ) -> Self {
+        let mut start = page.offset;
+        if let Some(Position::Offset(n)) = page.after {
+            start = start.saturating_add(n.saturating_add(1));
+        }
+        let end = match page.before {
+            Some(Position::Offset(m)) => Some(m),
+            _ => None,
+        };
+        let backward = page.is_backward();
+        Listing {
+            keys,
+            id_expr,
+            page,
+            limit: u64::from(page.limit()),
+            backward,
+            start,
+            end,
+            windowed: partitioned || (backward && (start > 0 || end.is_some())),
+        }
+    }
+
+    /// The statement that fetches the page (per `partition` group when given) from
+    /// `source` under `conditions`.
+    pub(crate) fn page_statement(
+        &self,
+        dialect: Dialect,
+        source: &Source,
+        conditions: &Sql,
+        partition: Option<&str>,
+    ) -> Statement {
+        let mut inner = Sql::new(&format!("SELECT {}", source.columns), []);
+        for (index, key) in self.keys.iter().enumerate() {
+            inner.push(&format!(", {} AS k{index}", key.expr), []);
+        }
+        if self.windowed {
+            let over = partition.map_or(String::new(), |p| format!("PARTITION BY {p} "));
+            inner.push(
+                &format!(
+                    ", ROW_NUMBER() OVER ({over}ORDER BY {}) AS row_index, \
+                     COUNT(*) OVER ({over}) AS row_count",
+                    self.order(false)
+                ),
+                [],
+            );
+        }
+        inner.push(&format!(" FROM {} WHERE ", source.from), []);
+        inner.append(conditions);
+        for (position, after) in [(&self.page.after, true), (&self.page.before, false)] {
+            if let Some(Position::Key(cursor)) = position {
+                self.push_keyset(&mut inner, cursor, after);
+            }
+        }
+        if !self.windowed {
+            let mut fetch = self.limit + 1;
+            if let Some(end) = self.end {
+                fetch = fetch.min(end.saturating_sub(self.start));
+            }
+            inner.push(&format!(" ORDER BY {}", self.order(self.backward)), []);
+            inner.push(" LIMIT ? OFFSET ?", [int(fetch), int(self.start)]);
+            return inner.finish(dialect);
+        }
+        // 1-based row_index; keep (start, end] and the first or last limit + 1 of it.
+        let mut outer = Sql::new("SELECT * FROM (", []);
+        outer.append(&inner);
+        outer.push(") w WHERE w.row_index > ?", [int(self.start)]);
+        if let Some(end) = self.end {
+            outer.push(" AND w.row_index <= ?", [int(end)]);
+        }
+        if self.backward {
+            outer.push(" AND (w.row_count - w.row_index <= ?", [int(self.limit)]);
+            if let Some(end) = self.end {
+                let from = i64::try_from(end).unwrap_or(i64::MAX) - int_value(self.limit);
+                outer.push(" OR w.row_index >= ?", [Bind::int(from)]);
+            }
+            outer.push(")", []);
+        } else {
+            let last = self.start.saturating_add(self.limit + 1);
+            outer.push(" AND w.row_index <= ?", [int(last)]);
+        }
+        outer.push(" ORDER BY w.row_index", []);
+        outer.finish(dialect)
+    }
+
+    /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id.
+    fn order(&self, reversed: bool) -> String {
+        let direction = |direction: Direction| match (direction, reversed) {
+            (Direction::Asc, false) | (Direction::Desc, true) => "ASC",
+            _ => "DESC",
+        };
+        let mut keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|key| format!("{} {}", key.expr, direction(key.direction)))
+            .collect();
+        keys.push(format!("{} {}", self.id_expr, direction(Direction::Asc)));
+        keys.join(", ")
+    }
+
+    /// ` AND (...)`: the row lies strictly after (or before) `cursor` in sort order, as an
+    /// OR-chain over the keys: `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ... (id > cursor id)`.
+    fn push_keyset(&self, sql: &mut Sql, cursor: &CursorKey, after: bool) {
+        if !fits(&self.keys, cursor) {
+            sql.and("1 = 0", []);
+            return;
+        }
+        // Each key's expression and direction, then the id, ascending, with the cursor's
+        // value for each.
+        let columns: Vec<(&str, Direction, Bind)> = self
+            .keys
+            .iter()
+            .zip(&cursor.values)
+            .map(|(key, value)| (key.expr.as_str(), key.direction, sort_value_bind(value)))
+            .chain([(self.id_expr, Direction::Asc, Bind::uuid(cursor.id))])
+            .collect();
+        let mut chain = Sql::default();
+        for (index, (expr, direction, value)) in columns.iter().enumerate() {
+            if index > 0 {
+                chain.push(" OR ", []);
+            }
+            chain.push("(", []);
+            for (equal, _, equal_value) in columns.iter().take(index) {
+                chain.push(&format!("{equal} = ? AND "), [equal_value.clone()]);
+            }
+            let greater = (*direction == Direction::Asc) == after;
+            let op = if greater { ">" } else { "<" };
+            chain.push(&format!("{expr} {op} ?)"), [value.clone()]);
+        }
+        sql.push(" AND (", []).append(&chain).push(")", []);
+    }
+
+    /// The cursor of a fetched row, from its `k0..kn` and `id` columns.
+    pub(crate) fn cursor(&self, row: &impl SqlRow) -> Result<CursorKey, RepoError> {
+        let values = self
+            .keys
+            .iter()
+            .enumerate()
+            .map(|(index, key)| {
+                let column = format!("k{index}");
+                match key.kind {
+                    ValueKind::Text => row.text(&column).map(SortValue::Text),
+                    ValueKind::Int => row.int(&column).map(SortValue::Int),
+                    ValueKind::Time => row.time(&column).map(SortValue::Time),
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(CursorKey {
+            values,
+            id: row.uuid("id")?,
+        })
+    }
+
+    /// The page made of `edges` as fetched (one group's, in fetch order) and the total.
+    pub(crate) fn finish<T>(&self, mut edges: Vec<Edge<T>>, total_count: u64) -> Page<T> {
+        let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
+        let more = edges.len() > limit;
+        if self.backward {
+            if self.windowed {
+                let extra = edges.len().saturating_sub(limit);
+                edges.drain(..extra);
+            } else {
+                edges.truncate(limit);
+                edges.reverse();
+            }
+        } else {
+            edges.truncate(limit);
+        }
+        let (has_next_page, has_previous_page) = if self.backward {
+            (self.page.before.is_some(), more)
+        } else {
+            let after_key = matches!(self.page.after, Some(Position::Key(_)));
+            (more, self.start > 0 || after_key)
+        };
+        Page {
+            edges,
+            has_next_page,
+            has_previous_page,
+            total_count,
+        }
+    }
+}
+
+fn int_value(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}
+
+fn int(value: u64) -> Bind {
+    Bind::int(int_value(value))
+}
+
+fn sort_value_bind(value: &SortValue) -> Bind {
+    match value {
+        SortValue::Text(text) => Bind::text(text),
+        SortValue::Int(int) => Bind::int(*int),
+        SortValue::Time(time) => Bind::time(*time),
+    }
+}
+
+/// `SELECT COUNT(*) AS total FROM <from> WHERE <conditions>`, grouped by `group` if given.
+pub(crate) fn count_statement(
+    dialect: Dialect,
+    from: &str,
+    conditions: &Sql,
+    group: Option<&str>,
+) -> Statement {
+    let columns = group.map_or(String::new(), |g| format!("{g} AS group_id, "));
+    let mut sql = Sql::new(
+        &format!("SELECT {columns}COUNT(*) AS total FROM {from} WHERE "),
+        [],
+    );
+    sql.append(conditions);
+    if let Some(group) = group {
+        sql.push(&format!(" GROUP BY {group}"), []);
+    }
+    sql.finish(dialect)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_escape_wildcards() {
+        assert_eq!(escape_like(r"50%_off\"), r"50\%\_off\\");
+    }
+
+    #[test]
+    fn role_levels_come_from_the_domain() {
+        let expr = role_level("r.kind");
+        for kind in RoleKind::ALL {
+            assert!(
+                expr.contains(&format!("WHEN '{}' THEN {}", kind.key(), kind.level())),
+                "{expr}"
+            );
+        }
+    }
+
+    #[test]
+    fn keyset_chain_follows_each_keys_direction() {
+        let page = PageRequest::default();
+        let sort = [Sort {
+            field: CustomerSortField::CreatedAt,
+            direction: Direction::Desc,
+        }];
+        let listing = Listing::customers(&sort, &page);
+        let cursor = CursorKey {
+            values: vec![SortValue::Time(domain::now())],
+            id: uuid::Uuid::nil(),
+        };
+        let mut sql = Sql::default();
+        listing.push_keyset(&mut sql, &cursor, true);
+        let statement = sql.finish(Dialect::Postgres);
+        assert_eq!(
+            statement.sql,
+            " AND ((c.created_at < $1) OR (c.created_at = $2 AND c.id > $3))"
+        );
+        assert_eq!(statement.binds.len(), 3);
+    }
+
+    #[test]
+    fn cursors_must_match_the_order() {
+        let sort = [Sort {
+            field: UserSortField::Role,
+            direction: Direction::Asc,
+        }];
+        let id = uuid::Uuid::nil();
+        let int = CursorKey {
+            values: vec![SortValue::Int(10)],
+            id,
+        };
+        let text = CursorKey {
+            values: vec![SortValue::Text("x".into())],
+            id,
+        };
+        assert!(user_cursor_matches(&sort, &int));
+        assert!(!user_cursor_matches(&sort, &text));
+        assert!(!user_cursor_matches(&[], &int));
+    }
+}

@@ -1,0 +1,270 @@
+//! How domain values map to columns: the values written for each table, and the checked
+//! conversion of rows back into domain values. A row that breaks a domain rule is reported
+//! as [`CorruptRow`], never trusted and never a panic.
+
+use domain::error::Field;
+use domain::{
+    Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
+    ExternalId, FeatureFlags, FieldError, Labels, Organization, OrganizationId, OrganizationName,
+    PersonName, Phone, Role, RoleId, RoleKind, User, UserId,
+};
+use ports::RepoError;
+use serde_json::{Value, json};
+
+use crate::driver::{CorruptRow, SqlRow};
+use crate::statement::Bind;
+
+/// The columns of `customers` that make a [`Customer`], in table order.
+pub(crate) const CUSTOMER_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "name",
+    "description",
+    "external_id",
+    "labels",
+    "is_system",
+    "avatar_url",
+    "allow_embedded_designer",
+    "allow_workflow_copilot",
+    "concurrent_execution_limit",
+    "starred",
+    "attachments",
+    "created_at",
+    "updated_at",
+];
+
+/// The columns of `users` that make a [`User`], with its role's kind beside them.
+pub(crate) const USER_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "customer_id",
+    "email",
+    "name",
+    "phone",
+    "external_id",
+    "avatar_url",
+    "role_id",
+    "dark_mode",
+    "dark_mode_sync_with_os",
+    "feature_flags",
+    "created_at",
+    "updated_at",
+    "last_login",
+];
+
+/// `columns`, each qualified with `alias` (`c.id, c.name`), or bare when `alias` is empty.
+pub(crate) fn column_list(alias: &str, columns: &[&str]) -> String {
+    columns
+        .iter()
+        .map(|column| {
+            if alias.is_empty() {
+                (*column).to_owned()
+            } else {
+                format!("{alias}.{column}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every column written for a customer, and its value. Keys are folded in Rust
+/// ([`CustomerName::key`]) so both engines compare them the same way.
+pub(crate) fn customer_values(customer: &Customer) -> Vec<(&'static str, Bind)> {
+    let attachments: Vec<Value> = customer
+        .attachments
+        .iter()
+        .map(|a| json!({ "name": a.name(), "url": a.url() }))
+        .collect();
+    vec![
+        ("id", Bind::uuid(customer.id.uuid())),
+        (
+            "organization_id",
+            Bind::uuid(customer.organization_id.uuid()),
+        ),
+        ("name", Bind::text(customer.name.as_str())),
+        ("name_key", Bind::text(customer.name.key())),
+        ("description", Bind::text(customer.description.as_str())),
+        (
+            "external_id",
+            Bind::Text(customer.external_id.as_ref().map(|e| e.as_str().to_owned())),
+        ),
+        ("labels", Bind::Json(json!(customer.labels.to_strings()))),
+        ("is_system", Bind::Bool(customer.is_system)),
+        (
+            "avatar_url",
+            Bind::Text(customer.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
+        ),
+        (
+            "allow_embedded_designer",
+            Bind::Bool(customer.allow_embedded_designer),
+        ),
+        (
+            "allow_workflow_copilot",
+            Bind::Bool(customer.allow_workflow_copilot),
+        ),
+        (
+            "concurrent_execution_limit",
+            Bind::Int(
+                customer
+                    .concurrent_execution_limit
+                    .map(|limit| i64::from(limit.get())),
+            ),
+        ),
+        ("starred", Bind::Bool(customer.starred)),
+        ("attachments", Bind::Json(Value::Array(attachments))),
+        ("created_at", Bind::time(customer.created_at)),
+        ("updated_at", Bind::time(customer.updated_at)),
+    ]
+}
+
+/// Every column written for a user, and its value.
+pub(crate) fn user_values(user: &User) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("id", Bind::uuid(user.id.uuid())),
+        ("organization_id", Bind::uuid(user.organization_id.uuid())),
+        (
+            "customer_id",
+            Bind::Uuid(user.customer_id.map(CustomerId::uuid)),
+        ),
+        ("email", Bind::text(user.email.as_str())),
+        ("email_key", Bind::text(user.email.key())),
+        ("name", Bind::text(user.name.as_str())),
+        ("name_key", Bind::text(user.name.key())),
+        ("phone", Bind::text(user.phone.as_str())),
+        (
+            "external_id",
+            Bind::Text(user.external_id.as_ref().map(|e| e.as_str().to_owned())),
+        ),
+        (
+            "avatar_url",
+            Bind::Text(user.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
+        ),
+        ("role_id", Bind::uuid(user.role.id.uuid())),
+        ("dark_mode", Bind::Bool(user.dark_mode)),
+        (
+            "dark_mode_sync_with_os",
+            Bind::Bool(user.dark_mode_sync_with_os),
+        ),
+        ("feature_flags", Bind::text(user.feature_flags.as_str())),
+        ("created_at", Bind::time(user.created_at)),
+        ("updated_at", Bind::time(user.updated_at)),
+        ("last_login", Bind::Time(user.last_login)),
+    ]
+}
+
+/// A stored field that fails its domain rule.
+fn corrupt(table: &str, id: &impl std::fmt::Display, error: FieldError) -> RepoError {
+    CorruptRow(format!("{table} {id}: {error}")).into_repo()
+}
+
+/// A `customers` row (with [`CUSTOMER_COLUMNS`]) as a [`Customer`].
+pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
+    let id = row.uuid("id")?;
+    let bad = |error: FieldError| corrupt("customer", &id, error);
+    let labels: Vec<String> = serde_json::from_value(row.json("labels")?)
+        .map_err(|e| CorruptRow(format!("customer {id}: labels: {e}")).into_repo())?;
+    Ok(Customer {
+        id: CustomerId::from_uuid(id),
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        name: CustomerName::parse(&row.text("name")?).map_err(bad)?,
+        description: Description::parse(&row.text("description")?).map_err(bad)?,
+        external_id: optional(row.opt_text("external_id")?, ExternalId::parse_optional)
+            .map_err(bad)?,
+        labels: Labels::from_stored(labels),
+        is_system: row.bool("is_system")?,
+        avatar_url: optional(row.opt_text("avatar_url")?, |url| {
+            AvatarUrl::parse_optional(Field::AVATAR_URL, url)
+        })
+        .map_err(bad)?,
+        allow_embedded_designer: row.bool("allow_embedded_designer")?,
+        allow_workflow_copilot: row.bool("allow_workflow_copilot")?,
+        concurrent_execution_limit: row
+            .opt_int("concurrent_execution_limit")?
+            .map(ExecutionLimit::parse)
+            .transpose()
+            .map_err(bad)?,
+        starred: row.bool("starred")?,
+        attachments: attachments(&row.json("attachments")?).map_err(bad)?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// A nullable text column through a parser that reads `""` as "none".
+fn optional<T>(
+    text: Option<String>,
+    parse: impl FnOnce(&str) -> Result<Option<T>, FieldError>,
+) -> Result<Option<T>, FieldError> {
+    text.map_or(Ok(None), |text| parse(&text))
+}
+
+fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
+    let malformed = || FieldError::invalid(Field::ADD_ATTACHMENT, "malformed attachment list");
+    value
+        .as_array()
+        .ok_or_else(malformed)?
+        .iter()
+        .map(|item| {
+            let name = item.get("name").and_then(Value::as_str);
+            let url = item.get("url").and_then(Value::as_str);
+            match (name, url) {
+                (Some(name), Some(url)) => Attachment::parse(Field::ADD_ATTACHMENT, name, url),
+                _ => Err(malformed()),
+            }
+        })
+        .collect()
+}
+
+/// A `users` row (with [`USER_COLUMNS`] and `role_kind`) as a [`User`].
+pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
+    let id = row.uuid("id")?;
+    let bad = |error: FieldError| corrupt("user", &id, error);
+    Ok(User {
+        id: UserId::from_uuid(id),
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
+        email: Email::parse(&row.text("email")?).map_err(bad)?,
+        name: PersonName::parse(&row.text("name")?).map_err(bad)?,
+        phone: Phone::parse(&row.text("phone")?).map_err(bad)?,
+        external_id: optional(row.opt_text("external_id")?, ExternalId::parse_optional)
+            .map_err(bad)?,
+        avatar_url: optional(row.opt_text("avatar_url")?, |url| {
+            AvatarUrl::parse_optional(Field::AVATAR_URL, url)
+        })
+        .map_err(bad)?,
+        role: Role {
+            id: RoleId::from_uuid(row.uuid("role_id")?),
+            kind: role_kind(&row.text("role_kind")?)?,
+        },
+        dark_mode: row.bool("dark_mode")?,
+        dark_mode_sync_with_os: row.bool("dark_mode_sync_with_os")?,
+        feature_flags: FeatureFlags::parse(&row.text("feature_flags")?).map_err(bad)?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+        last_login: row.opt_time("last_login")?,
+    })
+}
+
+fn role_kind(key: &str) -> Result<RoleKind, RepoError> {
+    RoleKind::from_key(key)
+        .ok_or_else(|| CorruptRow(format!("unknown role kind {key:?}")).into_repo())
+}
+
+/// A `roles` row (`id`, `kind`) as a [`Role`].
+pub(crate) fn role(row: &impl SqlRow) -> Result<Role, RepoError> {
+    Ok(Role {
+        id: RoleId::from_uuid(row.uuid("id")?),
+        kind: role_kind(&row.text("kind")?)?,
+    })
+}
+
+/// An `organizations` row (`id`, `name`, `created_at`) as an [`Organization`].
+pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError> {
+    let id = row.uuid("id")?;
+    Ok(Organization {
+        id: OrganizationId::from_uuid(id),
+        name: OrganizationName::parse(&row.text("name")?)
+            .map_err(|error| corrupt("organization", &id, error))?,
+        created_at: row.time("created_at")?,
+    })
+}

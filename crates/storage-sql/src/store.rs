@@ -1,0 +1,626 @@
+//! The repository ports implemented once, over any [`Driver`].
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use domain::access::{CustomerScope, UserScope};
+use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
+use domain::{
+    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
+    RoleKind, User, UserId,
+};
+use ports::{
+    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
+    UserRepository,
+};
+use uuid::Uuid;
+
+use crate::driver::{Driver, SqlRow};
+use crate::listing::{Listing, Source, count_statement, customer_conditions, user_conditions};
+use crate::records::{self, CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
+use crate::statement::{Bind, Sql, Statement, parameter_list};
+
+/// Roster's storage on one SQL engine: every repository port over the driver `D`.
+///
+/// Adapters name it for their driver (`pub type SqliteStorage = SqlStore<SqliteDriver>`);
+/// cloning is cheap and shares the connection pool.
+#[derive(Debug, Clone)]
+pub struct SqlStore<D> {
+    driver: D,
+}
+
+impl<D: Driver> SqlStore<D> {
+    /// Connects to the database at `url` and brings its schema up to date.
+    ///
+    /// # Errors
+    /// `RepoError::Unavailable` when the database cannot be opened or migrated.
+    pub async fn connect(url: &str) -> Result<Self, RepoError> {
+        D::connect(url).await.map(SqlStore::new)
+    }
+
+    /// Wraps a connected driver.
+    pub fn new(driver: D) -> Self {
+        SqlStore { driver }
+    }
+
+    /// The driver, for engine-specific needs outside the ports.
+    pub fn driver(&self) -> &D {
+        &self.driver
+    }
+
+    fn dialect(&self) -> crate::Dialect {
+        D::DIALECT
+    }
+
+    fn statement(&self, sql: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
+        Sql::new(sql, binds).finish(self.dialect())
+    }
+
+    async fn fetch_one<T>(
+        &self,
+        statement: Statement,
+        decode: impl Fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Option<T>, RepoError> {
+        let rows = self.driver.fetch(&statement).await?;
+        rows.first().map(decode).transpose()
+    }
+
+    async fn fetch_all<T>(
+        &self,
+        statement: Statement,
+        decode: impl Fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        let rows = self.driver.fetch(&statement).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn count(&self, statement: Statement) -> Result<u64, RepoError> {
+        let total = self.fetch_one(statement, |row| row.int("total")).await?;
+        Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
+    }
+
+    /// One page of `source` under `conditions`, and its total: two statements.
+    async fn list<T: Send>(
+        &self,
+        listing: &Listing<'_>,
+        source: &Source,
+        conditions: &Sql,
+        decode: fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Page<T>, RepoError> {
+        let page = listing.page_statement(self.dialect(), source, conditions, None);
+        let edges = self
+            .fetch_all(page, |row| {
+                Ok(Edge {
+                    node: decode(row)?,
+                    cursor: listing.cursor(row)?,
+                })
+            })
+            .await?;
+        let total = count_statement(self.dialect(), source.table, conditions, None);
+        Ok(listing.finish(edges, self.count(total).await?))
+    }
+
+    fn insert(&self, table: &str, values: &[(&'static str, Bind)]) -> Statement {
+        let columns: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
+        let sql = format!(
+            "INSERT INTO {table} ({}) VALUES {}",
+            columns.join(", "),
+            parameter_list(values.len())
+        );
+        self.statement(&sql, values.iter().map(|(_, bind)| bind.clone()))
+    }
+
+    /// `UPDATE table SET ... WHERE organization_id = ? AND id = ?`, leaving `keep` as they are.
+    fn update(
+        &self,
+        table: &str,
+        values: Vec<(&'static str, Bind)>,
+        keep: &[&str],
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Statement {
+        let changed: Vec<(&str, Bind)> = values
+            .into_iter()
+            .filter(|(column, _)| !keep.contains(column))
+            .collect();
+        let assignments: Vec<String> = changed
+            .iter()
+            .map(|(column, _)| format!("{column} = ?"))
+            .collect();
+        let sql = format!(
+            "UPDATE {table} SET {} WHERE organization_id = ? AND id = ?",
+            assignments.join(", ")
+        );
+        let binds = changed
+            .into_iter()
+            .map(|(_, bind)| bind)
+            .chain([Bind::uuid(organization.uuid()), Bind::uuid(id)]);
+        self.statement(&sql, binds)
+    }
+
+    fn user_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
+        let sql = format!(
+            "SELECT {}, r.kind AS role_kind FROM users u JOIN roles r ON r.id = u.role_id \
+             WHERE {condition} ORDER BY u.created_at, u.id",
+            column_list("u", USER_COLUMNS)
+        );
+        self.statement(&sql, binds)
+    }
+
+    fn customer_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
+        let source = Source::customers();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {condition}",
+            source.columns, source.from
+        );
+        self.statement(&sql, binds)
+    }
+
+    fn organization_by(&self, condition: &str, bind: Bind) -> Statement {
+        let sql = format!("SELECT id, name, created_at FROM organizations WHERE {condition}");
+        self.statement(&sql, [bind])
+    }
+}
+
+/// Columns an update never changes.
+const IMMUTABLE: &[&str] = &["id", "organization_id", "created_at"];
+
+fn org_and_id(organization: OrganizationId, id: Uuid) -> [Bind; 2] {
+    [Bind::uuid(organization.uuid()), Bind::uuid(id)]
+}
+
+#[async_trait]
+impl<D: Driver> CustomerRepository for SqlStore<D> {
+    async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError> {
+        let statement = self.insert("customers", &records::customer_values(customer));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn update_customer(&self, customer: &Customer) -> Result<bool, RepoError> {
+        let statement = self.update(
+            "customers",
+            records::customer_values(customer),
+            IMMUTABLE,
+            customer.organization_id,
+            customer.id.uuid(),
+        );
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
+
+    async fn delete_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError> {
+        // One statement: the customer's users go with it (ON DELETE CASCADE).
+        let sql = format!(
+            "DELETE FROM customers WHERE organization_id = ? AND id = ? RETURNING {}",
+            column_list("", CUSTOMER_COLUMNS)
+        );
+        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError> {
+        let statement = self.customer_by(
+            "c.organization_id = ? AND c.id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customers_by_ids(
+        &self,
+        organization: OrganizationId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, RepoError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let condition = format!(
+            "c.organization_id = ? AND {}",
+            self.dialect().in_uuid_list("c.id")
+        );
+        let statement = self.customer_by(
+            &condition,
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::UuidList(ids.iter().map(|id| id.uuid()).collect()),
+            ],
+        );
+        self.fetch_all(statement, records::customer).await
+    }
+
+    async fn list_customers(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+    ) -> Result<Page<Customer>, RepoError> {
+        let conditions = customer_conditions(self.dialect(), organization, scope, &query.filter);
+        let listing = Listing::customers(&query.effective_sort(), &query.page);
+        self.list(
+            &listing,
+            &Source::customers(),
+            &conditions,
+            records::customer,
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> UserRepository for SqlStore<D> {
+    async fn insert_user(&self, user: &User) -> Result<(), RepoError> {
+        let statement = self.insert("users", &records::user_values(user));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn update_user(&self, user: &User) -> Result<bool, RepoError> {
+        let statement = self.update(
+            "users",
+            records::user_values(user),
+            IMMUTABLE,
+            user.organization_id,
+            user.id.uuid(),
+        );
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
+
+    async fn delete_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<Option<User>, RepoError> {
+        let sql = format!(
+            "DELETE FROM users WHERE organization_id = ? AND id = ? RETURNING {}, \
+             (SELECT kind FROM roles WHERE roles.id = users.role_id) AS role_kind",
+            column_list("", USER_COLUMNS)
+        );
+        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.organization_id = ? AND u.id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn user_by_email(
+        &self,
+        organization: OrganizationId,
+        email: &Email,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.organization_id = ? AND u.email_key = ?",
+            [Bind::uuid(organization.uuid()), Bind::text(email.key())],
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn users_by_email_anywhere(&self, email: &Email) -> Result<Vec<User>, RepoError> {
+        let statement = self.user_by("u.email_key = ?", [Bind::text(email.key())]);
+        self.fetch_all(statement, records::user).await
+    }
+
+    async fn list_users(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        query: &UserQuery,
+    ) -> Result<Page<User>, RepoError> {
+        let conditions = user_conditions(organization, scope, &query.filter, true);
+        let listing = Listing::users(&query.effective_sort(), &query.page, false);
+        self.list(&listing, &Source::users(), &conditions, records::user)
+            .await
+    }
+
+    async fn list_users_of_customers(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<User>)>, RepoError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Two statements whatever the number of customers: the pages, numbered per
+        // customer with a window function, and the totals, grouped by customer.
+        let mut conditions = user_conditions(organization, scope, &query.filter, false);
+        let ids = Bind::UuidList(customers.iter().map(|id| id.uuid()).collect());
+        conditions.and(&self.dialect().in_uuid_list("u.customer_id"), [ids]);
+        let listing = Listing::users(&query.effective_sort(), &query.page, true);
+        let page = listing.page_statement(
+            self.dialect(),
+            &Source::users(),
+            &conditions,
+            Some("u.customer_id"),
+        );
+        let rows = self
+            .fetch_all(page, |row| {
+                let edge = Edge {
+                    node: records::user(row)?,
+                    cursor: listing.cursor(row)?,
+                };
+                Ok((edge.node.customer_id, edge))
+            })
+            .await?;
+        let mut groups: HashMap<CustomerId, Vec<Edge<User>>> = HashMap::new();
+        for (customer, edge) in rows {
+            if let Some(customer) = customer {
+                groups.entry(customer).or_default().push(edge);
+            }
+        }
+        let totals = count_statement(
+            self.dialect(),
+            Source::users().table,
+            &conditions,
+            Some("u.customer_id"),
+        );
+        let totals: HashMap<Uuid, i64> = self
+            .fetch_all(totals, |row| Ok((row.uuid("group_id")?, row.int("total")?)))
+            .await?
+            .into_iter()
+            .collect();
+        Ok(customers
+            .iter()
+            .map(|customer| {
+                let edges = groups.get(customer).cloned().unwrap_or_default();
+                let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
+                let total = u64::try_from(total).unwrap_or(0);
+                (*customer, listing.finish(edges, total))
+            })
+            .collect())
+    }
+}
+
+#[async_trait]
+impl<D: Driver> RoleRepository for SqlStore<D> {
+    async fn roles(&self, organization: OrganizationId) -> Result<Vec<Role>, RepoError> {
+        let statement = self.statement(
+            "SELECT id, kind FROM roles WHERE organization_id = ?",
+            [Bind::uuid(organization.uuid())],
+        );
+        let mut roles = self.fetch_all(statement, records::role).await?;
+        roles.sort_by_key(|role| RoleKind::ALL.iter().position(|kind| *kind == role.kind));
+        Ok(roles)
+    }
+
+    async fn role(
+        &self,
+        organization: OrganizationId,
+        id: RoleId,
+    ) -> Result<Option<Role>, RepoError> {
+        let statement = self.statement(
+            "SELECT id, kind FROM roles WHERE organization_id = ? AND id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::role).await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> OrganizationRepository for SqlStore<D> {
+    async fn create_organization(
+        &self,
+        organization: &Organization,
+        roles: &[Role],
+        owner: &User,
+    ) -> Result<(), RepoError> {
+        let org = organization.id.uuid();
+        let mut statements = vec![self.insert(
+            "organizations",
+            &[
+                ("id", Bind::uuid(org)),
+                ("name", Bind::text(organization.name.as_str())),
+                ("name_key", Bind::text(organization.name.key())),
+                ("created_at", Bind::time(organization.created_at)),
+            ],
+        )];
+        for role in roles {
+            statements.push(self.insert(
+                "roles",
+                &[
+                    ("id", Bind::uuid(role.id.uuid())),
+                    ("organization_id", Bind::uuid(org)),
+                    ("kind", Bind::text(role.kind.key())),
+                ],
+            ));
+        }
+        statements.push(self.insert("users", &records::user_values(owner)));
+        self.driver.execute_atomically(&statements).await
+    }
+
+    async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, RepoError> {
+        let statement = self.organization_by("id = ?", Bind::uuid(id.uuid()));
+        self.fetch_one(statement, records::organization).await
+    }
+
+    async fn organization_by_name(
+        &self,
+        name: &OrganizationName,
+    ) -> Result<Option<Organization>, RepoError> {
+        let statement = self.organization_by("name_key = ?", Bind::text(name.key()));
+        self.fetch_one(statement, records::organization).await
+    }
+
+    async fn count_organizations(&self) -> Result<u64, RepoError> {
+        self.count(self.statement("SELECT COUNT(*) AS total FROM organizations", []))
+            .await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> SecretRepository for SqlStore<D> {
+    async fn get_or_insert_secret(
+        &self,
+        name: &str,
+        candidate: &[u8],
+    ) -> Result<Vec<u8>, RepoError> {
+        // The first writer wins; everyone then reads what it stored.
+        let insert = self.statement(
+            "INSERT INTO secrets (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING",
+            [Bind::text(name), Bind::Bytes(candidate.to_vec())],
+        );
+        self.driver.execute(&insert).await?;
+        let select = self.statement(
+            "SELECT value FROM secrets WHERE name = ?",
+            [Bind::text(name)],
+        );
+        let value = self.fetch_one(select, |row| row.bytes("value")).await?;
+        value.ok_or_else(|| {
+            crate::CorruptRow(format!("secret {name:?} vanished after insert")).into_repo()
+        })
+    }
+
+    async fn ping(&self) -> Result<(), RepoError> {
+        let statement = self.statement("SELECT 1 AS one", []);
+        self.driver.fetch(&statement).await.map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use domain::access::{CustomerScope, UserScope};
+    use domain::listing::{CustomerQuery, UserQuery};
+    use domain::{CustomerId, OrganizationId, UserId};
+
+    use super::*;
+    use crate::statement::Dialect;
+
+    /// A driver that answers every statement with no rows and remembers it.
+    #[derive(Debug, Clone, Default)]
+    struct Recorder {
+        statements: Arc<Mutex<Vec<Statement>>>,
+    }
+
+    impl Recorder {
+        fn count(&self) -> usize {
+            self.statements.lock().unwrap().len()
+        }
+    }
+
+    /// A row type for a driver that never returns rows.
+    struct NoRow;
+
+    fn no_row<T>() -> Result<T, RepoError> {
+        Err(crate::CorruptRow("no rows here".into()).into_repo())
+    }
+
+    impl SqlRow for NoRow {
+        fn opt_text(&self, _: &str) -> Result<Option<String>, RepoError> {
+            no_row()
+        }
+        fn opt_int(&self, _: &str) -> Result<Option<i64>, RepoError> {
+            no_row()
+        }
+        fn opt_uuid(&self, _: &str) -> Result<Option<Uuid>, RepoError> {
+            no_row()
+        }
+        fn opt_time(&self, _: &str) -> Result<Option<domain::Timestamp>, RepoError> {
+            no_row()
+        }
+        fn bool(&self, _: &str) -> Result<bool, RepoError> {
+            no_row()
+        }
+        fn json(&self, _: &str) -> Result<serde_json::Value, RepoError> {
+            no_row()
+        }
+        fn bytes(&self, _: &str) -> Result<Vec<u8>, RepoError> {
+            no_row()
+        }
+    }
+
+    #[async_trait]
+    impl Driver for Recorder {
+        const DIALECT: Dialect = Dialect::Postgres;
+        type Row = NoRow;
+
+        async fn connect(_: &str) -> Result<Self, RepoError> {
+            Ok(Recorder::default())
+        }
+
+        async fn fetch(&self, statement: &Statement) -> Result<Vec<NoRow>, RepoError> {
+            self.statements.lock().unwrap().push(statement.clone());
+            Ok(Vec::new())
+        }
+
+        async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
+            self.statements.lock().unwrap().push(statement.clone());
+            Ok(0)
+        }
+
+        async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+            self.statements
+                .lock()
+                .unwrap()
+                .extend_from_slice(statements);
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn listings_cost_two_statements_whatever_the_number_of_customers() {
+        let recorder = Recorder::default();
+        let store = SqlStore::new(recorder.clone());
+        let organization = OrganizationId::generate();
+        let scope = UserScope {
+            organization_users: true,
+            customers: CustomerScope::All,
+            me: UserId::generate(),
+        };
+        store
+            .list_customers(organization, CustomerScope::All, &CustomerQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(recorder.count(), 2, "list_customers");
+        store
+            .list_users(organization, scope, &UserQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(recorder.count(), 4, "list_users");
+        let customers: Vec<CustomerId> = (0..100).map(|_| CustomerId::generate()).collect();
+        let pages = store
+            .list_users_of_customers(organization, scope, &customers, &UserQuery::default())
+            .await
+            .unwrap();
+        assert_eq!(pages.len(), 100);
+        assert_eq!(
+            recorder.count(),
+            6,
+            "list_users_of_customers for 100 customers"
+        );
+    }
+
+    #[test]
+    fn updates_leave_immutable_columns_alone() {
+        let recorder = Recorder::default();
+        let store = SqlStore::new(recorder);
+        let statement = store.update(
+            "customers",
+            vec![("id", Bind::int(1)), ("name", Bind::text("n"))],
+            IMMUTABLE,
+            OrganizationId::generate(),
+            Uuid::nil(),
+        );
+        assert_eq!(
+            statement.sql,
+            "UPDATE customers SET name = $1 WHERE organization_id = $2 AND id = $3"
+        );
+        assert_eq!(statement.binds.len(), 3);
+    }
+}

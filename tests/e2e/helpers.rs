@@ -1,0 +1,321 @@
+//! The harness: spawn a server on a fresh database, send GraphQL, mint tokens.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use app::{Application, ServeSettings};
+use http_api::ApiConfig;
+use serde_json::{Value, json};
+use service::{Provisioning, Repositories, TokenService};
+use tokio::sync::oneshot;
+
+/// The storage engine a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// Expands each listed `async fn name(engine: Engine)` into one test per engine.
+macro_rules! on_both_engines {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name(crate::helpers::Engine::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    if crate::helpers::postgres_admin_url().is_some() {
+                        super::$name(crate::helpers::Engine::Postgres).await;
+                    }
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_engines;
+
+/// The PostgreSQL admin URL; `None` (announced loudly) skips the PostgreSQL variant, except
+/// under `CI`, where a missing server fails the test.
+pub(crate) fn postgres_admin_url() -> Option<String> {
+    storage_postgres::testing::admin_url()
+}
+
+/// A fresh database URL for `engine`.
+pub(crate) async fn fresh_database(engine: Engine) -> String {
+    match engine {
+        Engine::Sqlite => {
+            let path = std::env::temp_dir()
+                .join(format!("roster-e2e-{}.db", uuid::Uuid::new_v4().simple()));
+            format!("sqlite://{}", path.display())
+        }
+        Engine::Postgres => {
+            let admin = postgres_admin_url().expect("PostgreSQL admin URL");
+            storage_postgres::testing::fresh_database(&admin)
+                .await
+                .expect("fresh PostgreSQL database")
+        }
+    }
+}
+
+/// A running server on a fresh database, bootstrapped with the Default organization.
+pub(crate) struct TestServer {
+    pub(crate) address: SocketAddr,
+    pub(crate) database_url: String,
+    /// The bootstrap owner's access token.
+    pub(crate) owner_token: String,
+    pub(crate) http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// Starts a server on a fresh database of `engine`.
+    pub(crate) async fn spawn(engine: Engine) -> TestServer {
+        let database_url = fresh_database(engine).await;
+        TestServer::spawn_on(database_url).await
+    }
+
+    /// Starts a server on `database_url` (which may already hold data).
+    pub(crate) async fn spawn_on(database_url: String) -> TestServer {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let settings = ServeSettings {
+            listen: "127.0.0.1:0".parse().expect("address"),
+            database_url: database_url.clone(),
+            token_secret: None,
+            api: ApiConfig::default(),
+        };
+        let app = Application::build(settings).await.expect("server builds");
+        let address = app.local_addr().expect("bound address");
+        let owner_token = app
+            .bootstrap()
+            .map(|b| b.token.token.clone())
+            .unwrap_or_default();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            app.run_until(async move {
+                let _ = stopped.await;
+            })
+            .await
+        });
+        let http = reqwest::Client::builder().build().expect("http client");
+        TestServer {
+            address,
+            database_url,
+            owner_token,
+            http,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// `http://127.0.0.1:PORT` plus `path`.
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    /// Sends a GraphQL document with `token`; returns the HTTP status and the JSON body.
+    pub(crate) async fn gql_as(&self, token: &str, query: &str, variables: Value) -> (u16, Value) {
+        let response = self
+            .http
+            .post(self.url("/api"))
+            .bearer_auth(token)
+            .json(&json!({ "query": query, "variables": variables }))
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let body = response.json::<Value>().await.expect("JSON body");
+        (status, body)
+    }
+
+    /// Sends a GraphQL document as the owner and expects HTTP 200 without top-level errors.
+    pub(crate) async fn gql(&self, query: &str, variables: Value) -> Value {
+        self.gql_ok(&self.owner_token, query, variables).await
+    }
+
+    /// Sends a GraphQL document as `token` and expects HTTP 200 without top-level errors.
+    pub(crate) async fn gql_ok(&self, token: &str, query: &str, variables: Value) -> Value {
+        let (status, body) = self.gql_as(token, query, variables).await;
+        assert_eq!(status, 200, "{body:#}");
+        assert!(body.get("errors").is_none(), "unexpected errors: {body:#}");
+        body["data"].clone()
+    }
+
+    /// A second handle on the same database, as an operator would open it.
+    pub(crate) async fn repositories(&self) -> Repositories {
+        app::open_repositories(&self.database_url)
+            .await
+            .expect("operator connection")
+    }
+
+    /// A fresh access token for the user with `email` in `organization` (or the only one).
+    pub(crate) async fn token_for(&self, email: &str, organization: Option<&str>) -> String {
+        let repos = self.repositories().await;
+        let tokens = TokenService::load(None, repos.secrets.as_ref())
+            .await
+            .expect("signing key");
+        let user = Provisioning::new(repos)
+            .find_user(email, organization)
+            .await
+            .expect("user exists");
+        tokens.issue(&user).expect("token").token
+    }
+
+    /// Creates another organization and returns its owner's token.
+    pub(crate) async fn another_organization(&self, name: &str, owner_email: &str) -> String {
+        let repos = self.repositories().await;
+        Provisioning::new(repos)
+            .create_organization(name, owner_email)
+            .await
+            .expect("organization created");
+        self.token_for(owner_email, Some(name)).await
+    }
+
+    /// The id of the caller's role named `name` of the given kind.
+    pub(crate) async fn role_id(&self, token: &str, customer_role: bool, name: &str) -> String {
+        let query = if customer_role {
+            "{ customerRoles { id name } }"
+        } else {
+            "{ organizationRoles { id name } }"
+        };
+        let data = self.gql_ok(token, query, json!({})).await;
+        let roles = data
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        roles
+            .iter()
+            .find(|role| role["name"] == name)
+            .and_then(|role| role["id"].as_str())
+            .unwrap_or_else(|| panic!("no role {name} in {roles:?}"))
+            .to_owned()
+    }
+
+    /// Creates a customer as the owner and returns its id.
+    pub(crate) async fn create_customer(&self, name: &str) -> String {
+        let data = self
+            .gql(
+                "mutation($n: String!) { createCustomer(input: {name: $n}) { customer { id } errors { field messages } } }",
+                json!({ "n": name }),
+            )
+            .await;
+        assert_eq!(data["createCustomer"]["errors"], json!([]), "{data:#}");
+        data["createCustomer"]["customer"]["id"]
+            .as_str()
+            .expect("customer id")
+            .to_owned()
+    }
+
+    /// Creates a user of `customer` with customer role `role` and returns its id and token.
+    pub(crate) async fn create_customer_user(
+        &self,
+        customer: &str,
+        email: &str,
+        role: &str,
+    ) -> (String, String) {
+        let role_id = self.role_id(&self.owner_token, true, role).await;
+        let data = self
+            .gql(
+                "mutation($c: ID, $e: String!, $r: ID!) { createCustomerUser(input: {customer: $c, email: $e, role: $r}) { user { id } errors { field messages } } }",
+                json!({ "c": customer, "e": email, "r": role_id }),
+            )
+            .await;
+        assert_eq!(data["createCustomerUser"]["errors"], json!([]), "{data:#}");
+        let id = data["createCustomerUser"]["user"]["id"]
+            .as_str()
+            .expect("user id")
+            .to_owned();
+        let token = self.token_for(email, Some("Default")).await;
+        (id, token)
+    }
+
+    /// Creates a team member with organization role `role`; returns its id and token.
+    pub(crate) async fn create_organization_user(
+        &self,
+        email: &str,
+        role: &str,
+    ) -> (String, String) {
+        let role_id = self.role_id(&self.owner_token, false, role).await;
+        let data = self
+            .gql(
+                "mutation($e: String!, $r: ID!) { createOrganizationUser(input: {email: $e, role: $r}) { user { id } errors { field messages } } }",
+                json!({ "e": email, "r": role_id }),
+            )
+            .await;
+        assert_eq!(
+            data["createOrganizationUser"]["errors"],
+            json!([]),
+            "{data:#}"
+        );
+        let id = data["createOrganizationUser"]["user"]["id"]
+            .as_str()
+            .expect("user id")
+            .to_owned();
+        let token = self.token_for(email, Some("Default")).await;
+        (id, token)
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub(crate) async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await
+                .expect("server task")
+                .expect("server ran cleanly");
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(path) = self.database_url.strip_prefix("sqlite://") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(PathBuf::from(format!("{path}{suffix}")));
+            }
+        }
+    }
+}
+
+/// The `errors` of a mutation payload as `(field, code)` pairs.
+pub(crate) fn payload_errors(payload: &Value) -> Vec<(String, String)> {
+    payload["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .map(|e| {
+                    (
+                        e["field"].as_str().unwrap_or("").to_owned(),
+                        e["code"].as_str().unwrap_or("").to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The first top-level error's message and code.
+pub(crate) fn top_error(body: &Value) -> (String, String) {
+    let error = &body["errors"][0];
+    (
+        error["message"].as_str().unwrap_or("").to_owned(),
+        error["extensions"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned(),
+    )
+}

@@ -1,0 +1,125 @@
+//! HTTP behaviour: authentication, status codes, GraphiQL, health, body limit.
+
+use serde_json::json;
+
+use crate::helpers::{Engine, TestServer, on_both_engines};
+
+async fn requests_without_a_valid_token_get_401(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let expected = json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "UNAUTHENTICATED"}}]});
+    let body = json!({"query": "{ authenticatedUser { email } }"});
+    let missing = server
+        .http
+        .post(server.url("/api"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 401);
+    assert_eq!(missing.json::<serde_json::Value>().await.unwrap(), expected);
+    for header in ["Bearer not-a-token", "Basic b3duZXI6cGFzcw==", "Bearer "] {
+        let response = server
+            .http
+            .post(server.url("/api/"))
+            .header("authorization", header)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 401, "{header}");
+        assert_eq!(
+            response.json::<serde_json::Value>().await.unwrap(),
+            expected
+        );
+    }
+    server.stop().await;
+}
+
+async fn parse_errors_are_400_and_everything_else_200(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let (status, body) = server
+        .gql_as(&server.owner_token, "{ customers { nodes { id }", json!({}))
+        .await;
+    assert_eq!(status, 400, "{body:#}");
+    assert!(body["errors"][0]["message"].is_string());
+    let (status, _) = server
+        .gql_as(&server.owner_token, "{ noSuchField }", json!({}))
+        .await;
+    assert_eq!(status, 400);
+    let (status, body) = server
+        .gql_as(
+            &server.owner_token,
+            "{ authenticatedUser { email role { name } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        body["data"]["authenticatedUser"],
+        json!({"email": "owner@localhost", "role": {"name": "Owner"}})
+    );
+    server.stop().await;
+}
+
+async fn serves_graphiql_health_and_readiness(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    for path in ["/", "/healthz", "/readyz"] {
+        let response = server.http.get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    let page = server
+        .http
+        .get(server.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.to_lowercase().contains("graphiql"));
+    let huge = "x".repeat(2 * 1024 * 1024);
+    let sent = server
+        .http
+        .post(server.url("/api"))
+        .bearer_auth(&server.owner_token)
+        .json(&json!({"query": format!("{{ customers(name: \"{huge}\") {{ totalCount }} }}")}))
+        .send()
+        .await;
+    // The server answers 413 as soon as it sees the length, and may close the connection
+    // before the client has finished writing: either way the body is refused.
+    match sent {
+        Ok(response) => assert_eq!(response.status(), 413, "the body limit holds"),
+        Err(error) => assert!(!error.is_timeout() && error.status().is_none(), "{error}"),
+    }
+    server.stop().await;
+}
+
+async fn a_restarted_server_keeps_data_and_tokens(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    server.create_customer("Durable").await;
+    let token = server.owner_token.clone();
+    let database_url = server.database_url.clone();
+    // Stop without deleting the database, then start a new server on it.
+    let keep = TestServer::spawn_on(database_url.clone()).await;
+    assert!(
+        keep.owner_token.is_empty(),
+        "a database with data is not bootstrapped again"
+    );
+    let data = keep
+        .gql_ok(&token, "{ customers { nodes { name } } }", json!({}))
+        .await;
+    assert_eq!(
+        data["customers"]["nodes"],
+        json!([{"name": "Durable"}]),
+        "the stored key signs the same tokens"
+    );
+    keep.stop().await;
+    server.stop().await;
+}
+
+on_both_engines!(
+    requests_without_a_valid_token_get_401,
+    parse_errors_are_400_and_everything_else_200,
+    serves_graphiql_health_and_readiness,
+    a_restarted_server_keeps_data_and_tokens,
+);
