@@ -1,7 +1,11 @@
 //! End-to-end tests: a real Roster server, bound to 127.0.0.1, driven over real HTTP, on
 //! SQLite and on PostgreSQL. Each test gets its own server and database.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
 
 mod customers;
 mod helpers;

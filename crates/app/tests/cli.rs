@@ -1,7 +1,11 @@
 //! The `roster` binary as an operator runs it: serve on the embedded default, print the
 //! bootstrap token, mint tokens, create organizations, stop on SIGTERM.
 
-#![allow(clippy::unwrap_used, clippy::expect_used, reason = "tests fail loudly on purpose")]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Output, Stdio};
