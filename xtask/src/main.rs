@@ -106,7 +106,7 @@ fn deny() -> anyhow::Result<()> {
     // Advisories need the advisory database from GitHub, which CI cannot reach.
     run(
         "cargo deny check",
-        cargo().args(["deny", "--offline", "check", "bans", "licenses", "sources"]),
+        cargo().args(["deny", "check", "bans", "licenses", "sources"]),
     )
 }
 

@@ -53,6 +53,50 @@ pub enum UserSortField {
     Role,
 }
 
+/// The type of value a sort key holds, and so records in a cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SortValueKind {
+    Text,
+    Int,
+    Time,
+}
+
+impl SortValueKind {
+    /// True when `value` is of this kind.
+    pub fn holds(self, value: &SortValue) -> bool {
+        matches!(
+            (self, value),
+            (SortValueKind::Text, SortValue::Text(_))
+                | (SortValueKind::Int, SortValue::Int(_))
+                | (SortValueKind::Time, SortValue::Time(_))
+        )
+    }
+}
+
+impl CustomerSortField {
+    /// The type of this key's values: what its cursors hold.
+    pub fn value_kind(self) -> SortValueKind {
+        match self {
+            CustomerSortField::Name | CustomerSortField::Description => SortValueKind::Text,
+            CustomerSortField::CreatedAt | CustomerSortField::UpdatedAt => SortValueKind::Time,
+            CustomerSortField::ConcurrentExecutionLimit => SortValueKind::Int,
+        }
+    }
+}
+
+impl UserSortField {
+    /// The type of this key's values: what its cursors hold.
+    pub fn value_kind(self) -> SortValueKind {
+        match self {
+            UserSortField::Name | UserSortField::Email | UserSortField::Customer => {
+                SortValueKind::Text
+            }
+            UserSortField::CreatedAt | UserSortField::UpdatedAt => SortValueKind::Time,
+            UserSortField::Role => SortValueKind::Int,
+        }
+    }
+}
+
 /// One value of a sort key, as recorded in a cursor.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum SortValue {
@@ -222,6 +266,28 @@ impl PageRequest {
         self.first.or(self.last).unwrap_or(MAX_PAGE_SIZE)
     }
 
+    /// True when every key cursor (`after`, `before`) was made for an order whose keys have
+    /// these value kinds. A cursor of another order points nowhere in this one: callers
+    /// answer "Invalid cursor" rather than list with it.
+    pub fn cursors_fit(&self, kinds: &[SortValueKind]) -> bool {
+        [&self.after, &self.before]
+            .into_iter()
+            .flatten()
+            .all(|position| match position {
+                Position::Offset(_) => true,
+                Position::Key(key) => PageRequest::cursor_fits(key, kinds),
+            })
+    }
+
+    /// True when `key` holds one value of each of `kinds`, in order.
+    pub fn cursor_fits(key: &CursorKey, kinds: &[SortValueKind]) -> bool {
+        key.values.len() == kinds.len()
+            && kinds
+                .iter()
+                .zip(&key.values)
+                .all(|(kind, value)| kind.holds(value))
+    }
+
     /// True when the page is taken from the end (`last` without `first`).
     pub fn is_backward(&self) -> bool {
         self.first.is_none() && self.last.is_some()
@@ -258,6 +324,16 @@ impl CustomerQuery {
     pub fn effective_sort(&self) -> Vec<Sort<CustomerSortField>> {
         effective(&self.sort, CustomerSortField::Name)
     }
+
+    /// True when the page's cursors were made for this query's order.
+    pub fn cursors_fit(&self) -> bool {
+        let kinds: Vec<_> = self
+            .effective_sort()
+            .iter()
+            .map(|k| k.field.value_kind())
+            .collect();
+        self.page.cursors_fit(&kinds)
+    }
 }
 
 /// Filters on the `users` connections. All given ones apply.
@@ -288,6 +364,16 @@ impl UserQuery {
     /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
     pub fn effective_sort(&self) -> Vec<Sort<UserSortField>> {
         effective(&self.sort, UserSortField::Name)
+    }
+
+    /// True when the page's cursors were made for this query's order.
+    pub fn cursors_fit(&self) -> bool {
+        let kinds: Vec<_> = self
+            .effective_sort()
+            .iter()
+            .map(|k| k.field.value_kind())
+            .collect();
+        self.page.cursors_fit(&kinds)
     }
 }
 
@@ -415,6 +501,44 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(message.contains("limit of 100"), "{message}");
+    }
+
+    #[test]
+    fn cursors_must_fit_the_order() {
+        let time_key = CursorKey {
+            values: vec![SortValue::Time(crate::now())],
+            id: Uuid::now_v7(),
+        };
+        let name_key = CursorKey {
+            values: vec![SortValue::Text("acme".into())],
+            id: Uuid::now_v7(),
+        };
+        let mut query = CustomerQuery::default();
+        query.page.after = Some(Position::Key(name_key.clone()));
+        assert!(query.cursors_fit(), "NAME ASC by default");
+        query.page.after = Some(Position::Key(time_key.clone()));
+        assert!(!query.cursors_fit());
+        query.sort = vec![Sort {
+            field: CustomerSortField::CreatedAt,
+            direction: Direction::Desc,
+        }];
+        assert!(query.cursors_fit());
+        query.page.before = Some(Position::Key(name_key));
+        assert!(!query.cursors_fit(), "both cursors are checked");
+        query.page.before = Some(Position::Offset(3));
+        assert!(query.cursors_fit(), "offset cursors fit any order");
+        let users = UserQuery {
+            sort: vec![Sort {
+                field: UserSortField::Role,
+                direction: Direction::Asc,
+            }],
+            page: PageRequest {
+                after: Some(Position::Key(time_key)),
+                ..PageRequest::default()
+            },
+            ..UserQuery::default()
+        };
+        assert!(!users.cursors_fit());
     }
 
     #[test]

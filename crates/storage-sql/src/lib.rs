@@ -16,6 +16,5 @@ mod statement;
 mod store;
 
 pub use driver::{CorruptRow, Driver, SqlRow};
-pub use listing::{customer_cursor_matches, user_cursor_matches};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;

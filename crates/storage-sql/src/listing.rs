@@ -15,7 +15,7 @@
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{
     CursorKey, CustomerFilter, CustomerSortField, Direction, Edge, Page, PageRequest, Position,
-    Sort, SortValue, UserFilter, UserSortField,
+    Sort, SortValue, SortValueKind, UserFilter, UserSortField,
 };
 use domain::text::fold_case;
 use domain::{OrganizationId, RoleKind};
@@ -25,56 +25,36 @@ use crate::driver::SqlRow;
 use crate::records::{CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
 use crate::statement::{Bind, Dialect, Sql, Statement};
 
-/// The type of one sort key's values, and so of its cursor values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum ValueKind {
-    Text,
-    Int,
-    Time,
-}
-
-impl ValueKind {
-    fn holds(self, value: &SortValue) -> bool {
-        matches!(
-            (self, value),
-            (ValueKind::Text, SortValue::Text(_))
-                | (ValueKind::Int, SortValue::Int(_))
-                | (ValueKind::Time, SortValue::Time(_))
-        )
-    }
-}
-
 /// One key of a listing's order: the SQL expression, its direction and its value type.
 #[derive(Debug, Clone)]
 struct SortKey {
     expr: String,
     direction: Direction,
-    kind: ValueKind,
+    kind: SortValueKind,
 }
 
-fn customer_key(field: CustomerSortField) -> (String, ValueKind) {
-    let (expr, kind) = match field {
-        CustomerSortField::Name => ("c.name_key", ValueKind::Text),
-        CustomerSortField::Description => ("c.description", ValueKind::Text),
-        CustomerSortField::CreatedAt => ("c.created_at", ValueKind::Time),
-        CustomerSortField::UpdatedAt => ("c.updated_at", ValueKind::Time),
-        CustomerSortField::ConcurrentExecutionLimit => {
-            ("COALESCE(c.concurrent_execution_limit, -1)", ValueKind::Int)
-        }
+fn customer_key(field: CustomerSortField) -> (String, SortValueKind) {
+    let expr = match field {
+        CustomerSortField::Name => "c.name_key",
+        CustomerSortField::Description => "c.description",
+        CustomerSortField::CreatedAt => "c.created_at",
+        CustomerSortField::UpdatedAt => "c.updated_at",
+        CustomerSortField::ConcurrentExecutionLimit => "COALESCE(c.concurrent_execution_limit, -1)",
     };
-    (expr.to_owned(), kind)
+    (expr.to_owned(), field.value_kind())
 }
 
-fn user_key(field: UserSortField) -> (String, ValueKind) {
-    match field {
-        UserSortField::Name => ("u.name_key".to_owned(), ValueKind::Text),
-        UserSortField::Email => ("u.email_key".to_owned(), ValueKind::Text),
-        UserSortField::CreatedAt => ("u.created_at".to_owned(), ValueKind::Time),
-        UserSortField::UpdatedAt => ("u.updated_at".to_owned(), ValueKind::Time),
+fn user_key(field: UserSortField) -> (String, SortValueKind) {
+    let expr = match field {
+        UserSortField::Name => "u.name_key".to_owned(),
+        UserSortField::Email => "u.email_key".to_owned(),
+        UserSortField::CreatedAt => "u.created_at".to_owned(),
+        UserSortField::UpdatedAt => "u.updated_at".to_owned(),
         // Team members have no customer: they sort as the empty name, so first.
-        UserSortField::Customer => ("COALESCE(cu.name_key, '')".to_owned(), ValueKind::Text),
-        UserSortField::Role => (role_level("r.kind"), ValueKind::Int),
-    }
+        UserSortField::Customer => "COALESCE(cu.name_key, '')".to_owned(),
+        UserSortField::Role => role_level("r.kind"),
+    };
+    (expr, field.value_kind())
 }
 
 /// The level of the role whose stored kind key is `kind`, computed from the domain's table
@@ -87,7 +67,10 @@ fn role_level(kind: &str) -> String {
     format!("(CASE {kind}{arms} ELSE 0 END)")
 }
 
-fn sort_keys<F: Copy>(sort: &[Sort<F>], key: impl Fn(F) -> (String, ValueKind)) -> Vec<SortKey> {
+fn sort_keys<F: Copy>(
+    sort: &[Sort<F>],
+    key: impl Fn(F) -> (String, SortValueKind),
+) -> Vec<SortKey> {
     sort.iter()
         .map(|sort| {
             let (expr, kind) = key(sort.field);
@@ -98,29 +81,6 @@ fn sort_keys<F: Copy>(sort: &[Sort<F>], key: impl Fn(F) -> (String, ValueKind)) 
             }
         })
         .collect()
-}
-
-fn fits(keys: &[SortKey], cursor: &CursorKey) -> bool {
-    cursor.values.len() == keys.len()
-        && keys
-            .iter()
-            .zip(&cursor.values)
-            .all(|(key, value)| key.kind.holds(value))
-}
-
-/// True when `cursor` was made for the customer order `sort` (pass the query's
-/// `effective_sort()`): as many values as keys, each of the key's type.
-///
-/// Callers must check this before listing and answer "Invalid cursor" when it fails: a
-/// listing given a key cursor that does not match its order returns a page with no rows
-/// (and the true `total_count`), as no position in that order fits the cursor.
-pub fn customer_cursor_matches(sort: &[Sort<CustomerSortField>], cursor: &CursorKey) -> bool {
-    fits(&sort_keys(sort, customer_key), cursor)
-}
-
-/// True when `cursor` was made for the user order `sort`; see [`customer_cursor_matches`].
-pub fn user_cursor_matches(sort: &[Sort<UserSortField>], cursor: &CursorKey) -> bool {
-    fits(&sort_keys(sort, user_key), cursor)
 }
 
 /// `text` as a `LIKE` pattern that matches it literally, with `\` as the escape character.
@@ -455,7 +415,9 @@ impl<'a> Listing<'a> {
     /// ` AND (...)`: the row lies strictly after (or before) `cursor` in sort order, as an
     /// OR-chain over the keys: `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ... (id > cursor id)`.
     fn push_keyset(&self, sql: &mut Sql, cursor: &CursorKey, after: bool) {
-        if !fits(&self.keys, cursor) {
+        let kinds: Vec<SortValueKind> = self.keys.iter().map(|key| key.kind).collect();
+        if !PageRequest::cursor_fits(cursor, &kinds) {
+            // A cursor of another order points nowhere in this one (callers reject it first).
             sql.and("1 = 0", []);
             return;
         }
@@ -493,9 +455,9 @@ impl<'a> Listing<'a> {
             .map(|(index, key)| {
                 let column = format!("k{index}");
                 match key.kind {
-                    ValueKind::Text => row.text(&column).map(SortValue::Text),
-                    ValueKind::Int => row.int(&column).map(SortValue::Int),
-                    ValueKind::Time => row.time(&column).map(SortValue::Time),
+                    SortValueKind::Text => row.text(&column).map(SortValue::Text),
+                    SortValueKind::Int => row.int(&column).map(SortValue::Int),
+                    SortValueKind::Time => row.time(&column).map(SortValue::Time),
                 }
             })
             .collect::<Result<Vec<_>, _>>()?;
@@ -610,25 +572,5 @@ mod tests {
             " AND ((c.created_at < $1) OR (c.created_at = $2 AND c.id > $3))"
         );
         assert_eq!(statement.binds.len(), 3);
-    }
-
-    #[test]
-    fn cursors_must_match_the_order() {
-        let sort = [Sort {
-            field: UserSortField::Role,
-            direction: Direction::Asc,
-        }];
-        let id = uuid::Uuid::nil();
-        let int = CursorKey {
-            values: vec![SortValue::Int(10)],
-            id,
-        };
-        let text = CursorKey {
-            values: vec![SortValue::Text("x".into())],
-            id,
-        };
-        assert!(user_cursor_matches(&sort, &int));
-        assert!(!user_cursor_matches(&sort, &text));
-        assert!(!user_cursor_matches(&[], &int));
     }
 }

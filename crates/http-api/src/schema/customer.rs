@@ -5,12 +5,12 @@ use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
 use domain::{Customer, CustomerId, Timestamp};
 
 use super::connection::{
-    Connection, OrderDirection, SortValueKind, check_cursors, connection_complexity, int_argument,
-    page_request, text_argument,
+    Connection, OrderDirection, check_cursors, connection_complexity, int_argument, page_request,
+    text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
-use super::user::{UserNode, user_sort_kinds};
+use super::user::UserNode;
 
 /// A customer as the API shows it to the caller.
 #[derive(Clone)]
@@ -179,14 +179,6 @@ pub(crate) fn customer_sort(
         .collect()
 }
 
-fn sort_kind(field: CustomerSortField) -> SortValueKind {
-    match field {
-        CustomerSortField::Name | CustomerSortField::Description => SortValueKind::Text,
-        CustomerSortField::CreatedAt | CustomerSortField::UpdatedAt => SortValueKind::Time,
-        CustomerSortField::ConcurrentExecutionLimit => SortValueKind::Int,
-    }
-}
-
 /// One page of the customers the caller can see; a cursor of another sort is refused first.
 /// The users the selection asks for on them are loaded in one batch before they resolve.
 pub(crate) async fn list_customers(
@@ -194,12 +186,7 @@ pub(crate) async fn list_customers(
     scope: &Scope<'_>,
     query: CustomerQuery,
 ) -> Result<Connection<CustomerNode>, ApiError> {
-    let kinds: Vec<_> = query
-        .effective_sort()
-        .iter()
-        .map(|key| sort_kind(key.field))
-        .collect();
-    check_cursors(&query.page, &kinds)?;
+    check_cursors(query.cursors_fit())?;
     let page = scope
         .services
         .customers
@@ -222,7 +209,7 @@ fn users_query(
         page: page_request(first, last, after, before, offset)?,
         ..UserQuery::default()
     };
-    check_cursors(&query.page, &user_sort_kinds(&query.effective_sort()))?;
+    check_cursors(query.cursors_fit())?;
     Ok(query)
 }
 

@@ -4,7 +4,7 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use domain::listing::{Sort, UserQuery, UserSortField};
 use domain::{CustomerId, Timestamp, User};
 
-use super::connection::{Connection, OrderDirection, SortValueKind, check_cursors};
+use super::connection::{Connection, OrderDirection, check_cursors};
 use super::context::Scope;
 use super::customer::CustomerNode;
 use super::error::{ApiError, or_null};
@@ -162,19 +162,6 @@ pub(crate) fn user_sort(sort_by: Option<Vec<Option<UserOrder>>>) -> Vec<Sort<Use
         .collect()
 }
 
-/// The type of each sort key's cursor value.
-pub(crate) fn user_sort_kinds(sort: &[Sort<UserSortField>]) -> Vec<SortValueKind> {
-    sort.iter()
-        .map(|key| match key.field {
-            UserSortField::Name | UserSortField::Email | UserSortField::Customer => {
-                SortValueKind::Text
-            }
-            UserSortField::CreatedAt | UserSortField::UpdatedAt => SortValueKind::Time,
-            UserSortField::Role => SortValueKind::Int,
-        })
-        .collect()
-}
-
 /// One page of the users the caller can see; a cursor of another sort is refused first.
 /// Their customers, when the selection asks for them, are loaded in one batch.
 pub(crate) async fn list_users(
@@ -182,7 +169,7 @@ pub(crate) async fn list_users(
     scope: &Scope<'_>,
     query: UserQuery,
 ) -> Result<Connection<UserNode>, ApiError> {
-    check_cursors(&query.page, &user_sort_kinds(&query.effective_sort()))?;
+    check_cursors(query.cursors_fit())?;
     let page = scope.services.users.users(scope.actor, &query).await?;
     let look_ahead = ctx.look_ahead();
     if look_ahead.field("nodes").field("customer").exists()

@@ -1114,7 +1114,7 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
 
 /// A key cursor made for another order (wrong number or type of values) selects no
 /// rows, while `total_count` stays right: callers must reject such cursors first
-/// (`storage_sql::customer_cursor_matches`), and storage never guesses a position.
+/// (`CustomerQuery::cursors_fit`), and storage never guesses a position.
 pub async fn mismatched_cursor_selects_no_rows(stores: Stores) {
     let org = organization(&stores, "Mismatch").await;
     numbered_customers(&stores, &org, 3).await;
