@@ -123,3 +123,36 @@ on_both_engines!(
     serves_graphiql_health_and_readiness,
     a_restarted_server_keeps_data_and_tokens,
 );
+
+/// Storage failing under a running server: a generic error, the detail only in the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storage_failure_is_a_generic_internal_error_and_not_ready() {
+    let Some(admin) = crate::helpers::postgres_admin_url() else {
+        return;
+    };
+    let server = TestServer::spawn(Engine::Postgres).await;
+    let token = server.owner_token.clone();
+    server.create_customer("Acme").await;
+    storage_postgres::testing::drop_database_at(&admin, &server.database_url)
+        .await
+        .unwrap();
+
+    let (status, body) = server
+        .gql_as(&token, "{ authenticatedUser { email } }", json!({}))
+        .await;
+    assert_eq!(status, 503, "the caller cannot be checked: {body:#}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    let text = body.to_string().to_lowercase();
+    for leak in ["database", "sql", "relation", "roster_test"] {
+        assert!(!text.contains(leak), "leaked {leak:?}: {body}");
+    }
+    let ready = server.http.get(server.url("/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let healthy = server
+        .http
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), 200, "the process itself is fine");
+}

@@ -89,6 +89,39 @@ pub async fn fresh_database(admin_url: &str) -> Result<String, RepoError> {
     Ok(TestDatabase::create(admin_url).await?.url)
 }
 
+/// Drops the database `database_url` names, closing every connection to it: a way for
+/// tests to make storage fail under a running server.
+///
+/// # Errors
+/// `RepoError::Unavailable` when the URL names no database or the server refuses.
+pub async fn drop_database_at(admin_url: &str, database_url: &str) -> Result<(), RepoError> {
+    let before_query = database_url.split('?').next().unwrap_or_default();
+    let name = before_query
+        .rsplit_once('/')
+        .map(|(_, name)| name)
+        .unwrap_or_default();
+    if name.is_empty() || name.contains('"') {
+        let message = format!("no database named in {database_url}");
+        return Err(RepoError::unavailable(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            message,
+        )));
+    }
+    admin(
+        admin_url,
+        &format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"),
+    )
+    .await
+}
+
+/// Runs raw SQL on the database at `url` (tests that need to break or inspect storage).
+///
+/// # Errors
+/// `RepoError::Unavailable` when the server cannot be reached or the SQL fails.
+pub async fn execute(url: &str, sql: &str) -> Result<(), RepoError> {
+    admin(url, sql).await
+}
+
 async fn admin(admin_url: &str, sql: &str) -> Result<(), RepoError> {
     let mut connection = PgConnection::connect(admin_url)
         .await

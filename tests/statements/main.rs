@@ -1,0 +1,101 @@
+//! How many SQL statements a page of customers with their users costs, counted from the
+//! statements sqlx logs (target `sqlx::query`). The count must not grow with the number of
+//! customers on the page: nested `users` are batched, never one query per customer.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+#[path = "../e2e/helpers.rs"]
+#[allow(unused, reason = "the shared harness has more than this test uses")]
+mod helpers;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use helpers::{Engine, TestServer};
+use serde_json::json;
+use tracing::Subscriber;
+use tracing_subscriber::layer::{Context, SubscriberExt};
+use tracing_subscriber::{Layer, Registry};
+
+static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
+
+/// Counts sqlx's per-statement log events.
+struct StatementCounter;
+
+impl<S: Subscriber> Layer<S> for StatementCounter {
+    fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+        if event.metadata().target() == "sqlx::query" {
+            STATEMENTS.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+}
+
+const PAGE_WITH_USERS: &str = "{ customers(first: 100) { totalCount nodes { id name users { totalCount nodes { id email name externalId role { name } } } } } }";
+
+async fn statements_for_a_page(server: &TestServer) -> usize {
+    let before = STATEMENTS.load(Ordering::SeqCst);
+    let data = server.gql(PAGE_WITH_USERS, json!({})).await;
+    let after = STATEMENTS.load(Ordering::SeqCst);
+    let customers = data["customers"]["nodes"].as_array().unwrap();
+    assert!(
+        customers.iter().all(|c| c["users"]["totalCount"] == 2),
+        "{data:#}"
+    );
+    after - before
+}
+
+async fn fill(server: &TestServer, from: usize, to: usize) {
+    for i in from..to {
+        let customer = server.create_customer(&format!("Customer {i:03}")).await;
+        for n in 0..2 {
+            let email = format!("user{n}@customer{i}.example");
+            server.create_customer_user_quietly(&customer, &email).await;
+        }
+    }
+}
+
+impl TestServer {
+    async fn create_customer_user_quietly(&self, customer: &str, email: &str) {
+        let role = self.role_id(&self.owner_token, true, "Member").await;
+        let data = self
+            .gql(
+                "mutation($c: ID, $e: String!, $r: ID!) { createCustomerUser(input: {customer: $c, email: $e, role: $r}) { errors { field } } }",
+                json!({"c": customer, "e": email, "r": role}),
+            )
+            .await;
+        assert_eq!(data["createCustomerUser"]["errors"], json!([]));
+    }
+}
+
+async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    fill(&server, 0, 10).await;
+    let for_ten = statements_for_a_page(&server).await;
+    fill(&server, 10, 100).await;
+    let for_hundred = statements_for_a_page(&server).await;
+    eprintln!(
+        "{engine:?}: a page of 10 customers with users: {for_ten} statements; of 100: {for_hundred}"
+    );
+    assert_eq!(for_ten, for_hundred, "no statement per customer");
+    assert!(
+        for_hundred <= 5,
+        "authenticate 1 + customers 2 + users 2, got {for_hundred}"
+    );
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_page_of_100_customers_with_their_users_costs_a_fixed_number_of_statements() {
+    let subscriber = Registry::default().with(StatementCounter).with(
+        tracing_subscriber::filter::Targets::new()
+            .with_target("sqlx::query", tracing::Level::TRACE),
+    );
+    tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
+    page_cost_does_not_grow_with_the_page(Engine::Sqlite).await;
+    if helpers::postgres_admin_url().is_some() {
+        page_cost_does_not_grow_with_the_page(Engine::Postgres).await;
+    }
+}
