@@ -4,107 +4,21 @@ use serde_json::json;
 
 use crate::helpers::{Engine, TestServer, on_both_engines};
 
-const FETCH_CUSTOMER: &str = "query ($myCustomerId: ID!) {
-customer(id: $myCustomerId) {
-id
-name
-externalId
-}
-}";
+const FETCH_CUSTOMER: &str = include_str!("../seed/fetch-a-specific-customer.graphql");
 
-const FETCH_ALL_CUSTOMERS: &str = "query exampleGetCustomers {
-customers {
-nodes {
-id
-name
-externalId
-}
-}
-}";
+const FETCH_ALL_CUSTOMERS: &str = include_str!("../seed/fetch-all-customers.graphql");
 
-const CREATE_CUSTOMER: &str =
-    "mutation ($customerName: String!, $customerDescription: String, $customerExternalId: String) {
-createCustomer(
-input: {name: $customerName, description: $customerDescription, externalId: $customerExternalId}
-) {
-customer {
-id
-}
-errors {
-field
-messages
-}
-}
-}";
+const CREATE_CUSTOMER: &str = include_str!("../seed/create-a-new-customer.graphql");
 
-const UPDATE_CUSTOMER: &str = "mutation ($customerId: ID!, $newDescription: String) {
-updateCustomer(input: {id: $customerId, description: $newDescription}) {
-errors {
-field
-messages
-}
-}
-}";
+const UPDATE_CUSTOMER: &str = include_str!("../seed/update-a-customer.graphql");
 
-const DELETE_CUSTOMER: &str = "mutation ($customerId: ID!) {
-deleteCustomer(input: {id: $customerId}) {
-customer {
-name
-}
-errors {
-field
-messages
-}
-}
-}";
+const DELETE_CUSTOMER: &str = include_str!("../seed/delete-a-customer.graphql");
 
-const ORGANIZATION_ROLES: &str = "query {
-organizationRoles {
-id
-name
-permissions {
-nodes {
-name
-description
-}
-}
-}
-}";
+const ORGANIZATION_ROLES: &str = include_str!("../seed/query-for-organization-roles.graphql");
 
-const CREATE_TEAM_MEMBER: &str =
-    "mutation ($email: String!, $name: String, $externalId: String, $role: ID!) {
-createOrganizationUser(
-input: {email: $email, name: $name, externalId: $externalId, role: $role}
-) {
-user {
-id
-name
-email
-externalId
-}
-errors {
-field
-messages
-}
-}
-}";
+const CREATE_TEAM_MEMBER: &str = include_str!("../seed/create-an-organization-team-member.graphql");
 
-const USERS_BY_CUSTOMER: &str = "query {
-customers {
-nodes {
-id
-name
-users {
-nodes {
-id
-email
-name
-externalId
-}
-}
-}
-}
-}";
+const USERS_BY_CUSTOMER: &str = include_str!("../seed/list-all-customer-users-by-customer.graphql");
 
 async fn the_seed_page_runs_verbatim(engine: Engine) {
     let server = TestServer::spawn(engine).await;

@@ -73,9 +73,19 @@ impl SortValueKind {
     }
 }
 
-impl CustomerSortField {
+/// A field a listing can be sorted by.
+pub trait SortField: Copy + PartialEq {
+    /// The order when none is asked for: by name.
+    const DEFAULT: Self;
+
     /// The type of this key's values: what its cursors hold.
-    pub fn value_kind(self) -> SortValueKind {
+    fn value_kind(self) -> SortValueKind;
+}
+
+impl SortField for CustomerSortField {
+    const DEFAULT: Self = CustomerSortField::Name;
+
+    fn value_kind(self) -> SortValueKind {
         match self {
             CustomerSortField::Name | CustomerSortField::Description => SortValueKind::Text,
             CustomerSortField::CreatedAt | CustomerSortField::UpdatedAt => SortValueKind::Time,
@@ -84,9 +94,10 @@ impl CustomerSortField {
     }
 }
 
-impl UserSortField {
-    /// The type of this key's values: what its cursors hold.
-    pub fn value_kind(self) -> SortValueKind {
+impl SortField for UserSortField {
+    const DEFAULT: Self = UserSortField::Name;
+
+    fn value_kind(self) -> SortValueKind {
         match self {
             UserSortField::Name | UserSortField::Email | UserSortField::Customer => {
                 SortValueKind::Text
@@ -311,30 +322,8 @@ pub struct CustomerFilter {
     pub updated_at_lte: Option<Timestamp>,
 }
 
-/// A `customers` listing: filters, order and page.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct CustomerQuery {
-    pub filter: CustomerFilter,
-    pub sort: Vec<Sort<CustomerSortField>>,
-    pub page: PageRequest,
-}
-
-impl CustomerQuery {
-    /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
-    pub fn effective_sort(&self) -> Vec<Sort<CustomerSortField>> {
-        effective(&self.sort, CustomerSortField::Name)
-    }
-
-    /// True when the page's cursors were made for this query's order.
-    pub fn cursors_fit(&self) -> bool {
-        let kinds: Vec<_> = self
-            .effective_sort()
-            .iter()
-            .map(|k| k.field.value_kind())
-            .collect();
-        self.page.cursors_fit(&kinds)
-    }
-}
+/// A `customers` listing.
+pub type CustomerQuery = Listing<CustomerFilter, CustomerSortField>;
 
 /// Filters on the `users` connections. All given ones apply.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
@@ -352,21 +341,47 @@ pub struct UserFilter {
     pub updated_at_lte: Option<Timestamp>,
 }
 
-/// A `users` listing: filters, order and page.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct UserQuery {
-    pub filter: UserFilter,
-    pub sort: Vec<Sort<UserSortField>>,
+/// A `users` listing.
+pub type UserQuery = Listing<UserFilter, UserSortField>;
+
+/// A listing: filters, order and page.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Listing<Filter, Field> {
+    pub filter: Filter,
+    pub sort: Vec<Sort<Field>>,
     pub page: PageRequest,
 }
 
-impl UserQuery {
-    /// The sort order actually applied: the given keys, or `NAME ASC`; id breaks ties.
-    pub fn effective_sort(&self) -> Vec<Sort<UserSortField>> {
-        effective(&self.sort, UserSortField::Name)
+impl<Filter: Default, Field> Default for Listing<Filter, Field> {
+    fn default() -> Self {
+        Listing {
+            filter: Filter::default(),
+            sort: Vec::new(),
+            page: PageRequest::default(),
+        }
+    }
+}
+
+impl<Filter, Field: SortField> Listing<Filter, Field> {
+    /// The sort order actually applied: the given keys without repeats, or `NAME ASC`; the
+    /// id breaks ties.
+    pub fn effective_sort(&self) -> Vec<Sort<Field>> {
+        let mut keys: Vec<Sort<Field>> = Vec::with_capacity(self.sort.len().max(1));
+        for key in &self.sort {
+            if !keys.iter().any(|k| k.field == key.field) {
+                keys.push(*key);
+            }
+        }
+        if keys.is_empty() {
+            keys.push(Sort {
+                field: Field::DEFAULT,
+                direction: Direction::Asc,
+            });
+        }
+        keys
     }
 
-    /// True when the page's cursors were made for this query's order.
+    /// True when the page's cursors were made for this listing's order.
     pub fn cursors_fit(&self) -> bool {
         let kinds: Vec<_> = self
             .effective_sort()
@@ -375,22 +390,6 @@ impl UserQuery {
             .collect();
         self.page.cursors_fit(&kinds)
     }
-}
-
-fn effective<F: Copy + PartialEq>(sort: &[Sort<F>], default: F) -> Vec<Sort<F>> {
-    let mut keys: Vec<Sort<F>> = Vec::with_capacity(sort.len().max(1));
-    for key in sort {
-        if !keys.iter().any(|k| k.field == key.field) {
-            keys.push(*key);
-        }
-    }
-    if keys.is_empty() {
-        keys.push(Sort {
-            field: default,
-            direction: Direction::Asc,
-        });
-    }
-    keys
 }
 
 /// One row of a page and the cursor that points at it.

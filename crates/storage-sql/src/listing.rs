@@ -15,7 +15,7 @@
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{
     CursorKey, CustomerFilter, CustomerSortField, Direction, Edge, Page, PageRequest, Position,
-    Sort, SortValue, SortValueKind, UserFilter, UserSortField,
+    Sort, SortField, SortValue, SortValueKind, UserFilter, UserSortField,
 };
 use domain::text::fold_case;
 use domain::{OrganizationId, RoleKind};

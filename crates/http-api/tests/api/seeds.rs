@@ -10,107 +10,27 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-const FETCH_A_SPECIFIC_CUSTOMER: &str = "query ($myCustomerId: ID!) {
-customer(id: $myCustomerId) {
-id
-name
-externalId
-}
-}";
+const FETCH_A_SPECIFIC_CUSTOMER: &str =
+    include_str!("../../../../tests/seed/fetch-a-specific-customer.graphql");
 
-const FETCH_ALL_CUSTOMERS: &str = "query exampleGetCustomers {
-customers {
-nodes {
-id
-name
-externalId
-}
-}
-}";
+const FETCH_ALL_CUSTOMERS: &str =
+    include_str!("../../../../tests/seed/fetch-all-customers.graphql");
 
 const CREATE_A_NEW_CUSTOMER: &str =
-    "mutation ($customerName: String!, $customerDescription: String, $customerExternalId: String) {
-createCustomer(
-input: {name: $customerName, description: $customerDescription, externalId: $customerExternalId}
-) {
-customer {
-id
-}
-errors {
-field
-messages
-}
-}
-}";
+    include_str!("../../../../tests/seed/create-a-new-customer.graphql");
 
-const UPDATE_A_CUSTOMER: &str = "mutation ($customerId: ID!, $newDescription: String) {
-updateCustomer(input: {id: $customerId, description: $newDescription}) {
-errors {
-field
-messages
-}
-}
-}";
+const UPDATE_A_CUSTOMER: &str = include_str!("../../../../tests/seed/update-a-customer.graphql");
 
-const DELETE_A_CUSTOMER: &str = "mutation ($customerId: ID!) {
-deleteCustomer(input: {id: $customerId}) {
-customer {
-name
-}
-errors {
-field
-messages
-}
-}
-}";
+const DELETE_A_CUSTOMER: &str = include_str!("../../../../tests/seed/delete-a-customer.graphql");
 
-const QUERY_FOR_ORGANIZATION_ROLES: &str = "query {
-organizationRoles {
-id
-name
-permissions {
-nodes {
-name
-description
-}
-}
-}
-}";
+const QUERY_FOR_ORGANIZATION_ROLES: &str =
+    include_str!("../../../../tests/seed/query-for-organization-roles.graphql");
 
 const CREATE_AN_ORGANIZATION_TEAM_MEMBER: &str =
-    "mutation ($email: String!, $name: String, $externalId: String, $role: ID!) {
-createOrganizationUser(
-input: {email: $email, name: $name, externalId: $externalId, role: $role}
-) {
-user {
-id
-name
-email
-externalId
-}
-errors {
-field
-messages
-}
-}
-}";
+    include_str!("../../../../tests/seed/create-an-organization-team-member.graphql");
 
-const LIST_ALL_CUSTOMER_USERS_BY_CUSTOMER: &str = "query {
-customers {
-nodes {
-id
-name
-users {
-nodes {
-id
-email
-name
-externalId
-}
-}
-}
-}
-}";
+const LIST_ALL_CUSTOMER_USERS_BY_CUSTOMER: &str =
+    include_str!("../../../../tests/seed/list-all-customer-users-by-customer.graphql");
 
 fn seed_customer_id() -> CustomerId {
     CustomerId::parse_global(SEED_CUSTOMER_ID).unwrap()
