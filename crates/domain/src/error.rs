@@ -29,6 +29,31 @@ impl Field {
     pub fn as_str(self) -> &'static str {
         self.0
     }
+
+    /// Every named field, so that a name read back from a remote directory maps to one.
+    pub const KNOWN: [Field; 16] = [
+        Field::ALL,
+        Field::ID,
+        Field::NAME,
+        Field::DESCRIPTION,
+        Field::EXTERNAL_ID,
+        Field::LABELS,
+        Field::AVATAR_URL,
+        Field::CONCURRENT_EXECUTION_LIMIT,
+        Field::ADD_ATTACHMENT,
+        Field::REMOVE_ATTACHMENT,
+        Field::RENAME_ATTACHMENT,
+        Field::EMAIL,
+        Field::PHONE,
+        Field::ROLE,
+        Field::CUSTOMER,
+        Field::FEATURE_FLAGS,
+    ];
+
+    /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).
+    pub fn from_name(name: &str) -> Option<Field> {
+        Field::KNOWN.into_iter().find(|field| field.0 == name)
+    }
 }
 
 impl fmt::Display for Field {
@@ -59,6 +84,20 @@ impl ErrorCode {
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Forbidden => "FORBIDDEN",
         }
+    }
+
+    /// The code spelled `text` (`TOO_LONG`), if it is one of Roster's (remote errors).
+    pub fn parse(text: &str) -> Option<ErrorCode> {
+        [
+            ErrorCode::Required,
+            ErrorCode::Invalid,
+            ErrorCode::TooLong,
+            ErrorCode::Taken,
+            ErrorCode::NotFound,
+            ErrorCode::Forbidden,
+        ]
+        .into_iter()
+        .find(|code| code.as_str() == text)
     }
 }
 
@@ -176,5 +215,22 @@ impl From<FieldError> for ValidationErrors {
 impl From<Vec<FieldError>> for ValidationErrors {
     fn from(errors: Vec<FieldError>) -> Self {
         ValidationErrors(errors)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_codes_round_trip() {
+        for field in Field::KNOWN {
+            assert_eq!(Field::from_name(field.as_str()), Some(field));
+        }
+        assert_eq!(Field::from_name("nope"), None);
+        for code in ["REQUIRED", "INVALID", "TOO_LONG", "TAKEN", "NOT_FOUND", "FORBIDDEN"] {
+            assert_eq!(ErrorCode::parse(code).map(ErrorCode::as_str), Some(code));
+        }
+        assert_eq!(ErrorCode::parse("INTERNAL"), None);
     }
 }

@@ -165,6 +165,17 @@ impl Position {
     }
 }
 
+impl Position {
+    /// The cursor string for this position: Roster's own for a key, Prismatic's
+    /// `arrayconnection:<n>` for an offset (what a client sends back as `after`/`before`).
+    pub fn encode(&self) -> String {
+        match self {
+            Position::Key(key) => key.encode(),
+            Position::Offset(offset) => STANDARD.encode(format!("{OFFSET_PREFIX}{offset}")),
+        }
+    }
+}
+
 fn decode_value(part: &str) -> Result<SortValue, InvalidCursor> {
     let (tag, value) = part.split_at_checked(1).ok_or(InvalidCursor)?;
     match tag {
@@ -467,6 +478,7 @@ mod tests {
     fn accepts_prismatic_offset_cursors() {
         let cursor = STANDARD.encode("arrayconnection:99");
         assert_eq!(Position::parse(&cursor), Ok(Some(Position::Offset(99))));
+        assert_eq!(Position::Offset(99).encode(), cursor);
     }
 
     #[test]

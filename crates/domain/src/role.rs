@@ -253,6 +253,14 @@ impl RoleKind {
     pub fn from_key(key: &str) -> Option<RoleKind> {
         RoleKind::ALL.into_iter().find(|kind| kind.key() == key)
     }
+
+    /// The built-in role a remote directory names `name` in `scope` (names repeat across
+    /// scopes: `Admin`), for rebuilding roles and actors from API answers.
+    pub fn from_name(name: &str, scope: RoleScope) -> Option<RoleKind> {
+        RoleKind::ALL
+            .into_iter()
+            .find(|kind| kind.scope() == scope && kind.name() == name)
+    }
 }
 
 /// One organization's instance of a built-in role.
@@ -340,6 +348,14 @@ mod tests {
         for permission in Permission::ALL {
             assert_eq!(Permission::from_id(permission.id()), Some(permission));
         }
+        for kind in RoleKind::ALL {
+            assert_eq!(RoleKind::from_name(kind.name(), kind.scope()), Some(kind));
+        }
+        assert_eq!(
+            RoleKind::from_name("Admin", RoleScope::Customer),
+            Some(RoleKind::CustomerAdmin)
+        );
+        assert_eq!(RoleKind::from_name("Owner", RoleScope::Customer), None);
         let names: std::collections::HashSet<_> = RoleKind::ALL
             .iter()
             .map(|k| (k.name(), k.scope() == RoleScope::Customer))
