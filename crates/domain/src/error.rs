@@ -228,7 +228,14 @@ mod tests {
             assert_eq!(Field::from_name(field.as_str()), Some(field));
         }
         assert_eq!(Field::from_name("nope"), None);
-        for code in ["REQUIRED", "INVALID", "TOO_LONG", "TAKEN", "NOT_FOUND", "FORBIDDEN"] {
+        for code in [
+            "REQUIRED",
+            "INVALID",
+            "TOO_LONG",
+            "TAKEN",
+            "NOT_FOUND",
+            "FORBIDDEN",
+        ] {
             assert_eq!(ErrorCode::parse(code).map(ErrorCode::as_str), Some(code));
         }
         assert_eq!(ErrorCode::parse("INTERNAL"), None);

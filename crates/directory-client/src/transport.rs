@@ -1,0 +1,275 @@
+//! The HTTP side: one pooled client, the bearer token, timeouts, and retries of queries.
+
+use std::time::Duration;
+
+use reqwest::StatusCode;
+use reqwest::header::RETRY_AFTER;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use tokio::sync::OnceCell;
+
+use crate::error::{ClientError, GraphQlError};
+
+/// How often and how patiently queries are retried after transient failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts in all, the first included (1 = no retries).
+    pub attempts: u32,
+    /// Delay before the first retry; doubled before each further one.
+    pub initial_backoff: Duration,
+    /// Longest delay waited, also when the server's `Retry-After` asks for more.
+    pub max_backoff: Duration,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            attempts: 4,
+            initial_backoff: Duration::from_millis(200),
+            max_backoff: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Where the server is and how to talk to it.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// The server's base URL (`http://127.0.0.1:8080`); `/api` is appended unless the URL
+    /// already ends with it.
+    pub url: String,
+    /// The bearer access token.
+    pub token: String,
+    /// Longest one HTTP exchange may take.
+    pub timeout: Duration,
+    /// Retries of queries.
+    pub retry: RetryPolicy,
+    /// Ask mutation payloads for Roster's additive `code` on `errors` (turn off for servers
+    /// without it, such as Prismatic: codes are then rebuilt as `INVALID`).
+    pub error_codes: bool,
+}
+
+impl ClientConfig {
+    /// A configuration with the default timeout (30 s) and retry policy.
+    pub fn new(url: impl Into<String>, token: impl Into<String>) -> Self {
+        ClientConfig {
+            url: url.into(),
+            token: token.into(),
+            timeout: Duration::from_secs(30),
+            retry: RetryPolicy::default(),
+            error_codes: true,
+        }
+    }
+}
+
+/// A typed GraphQL client of a directory server; cheap to clone (one connection pool).
+#[derive(Debug, Clone)]
+pub struct Client {
+    pub(crate) http: reqwest::Client,
+    pub(crate) endpoint: String,
+    pub(crate) token: String,
+    pub(crate) retry: RetryPolicy,
+    pub(crate) error_codes: bool,
+    pub(crate) actor: std::sync::Arc<OnceCell<domain::Actor>>,
+}
+
+/// Whether an operation may be sent again after a transient failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Kind {
+    Query,
+    Mutation,
+}
+
+#[derive(Deserialize)]
+struct RawError {
+    #[serde(default)]
+    message: String,
+    #[serde(default)]
+    extensions: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct Response {
+    #[serde(default)]
+    data: Option<Value>,
+    #[serde(default)]
+    errors: Option<Vec<RawError>>,
+}
+
+fn graphql_errors(raw: Vec<RawError>) -> Vec<GraphQlError> {
+    raw.into_iter()
+        .map(|e| GraphQlError {
+            message: e.message,
+            code: e
+                .extensions
+                .as_ref()
+                .and_then(|x| x.get("code"))
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+        })
+        .collect()
+}
+
+impl Client {
+    /// Builds the client (no request is sent yet).
+    ///
+    /// # Errors
+    /// `ClientError::Transport` when reqwest cannot build its client (no TLS provider).
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let base = config.url.trim_end_matches('/');
+        let endpoint = if base.ends_with("/api") {
+            base.to_owned()
+        } else {
+            format!("{base}/api")
+        };
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.timeout.min(Duration::from_secs(10)))
+            .user_agent(concat!(
+                "roster-directory-client/",
+                env!("CARGO_PKG_VERSION")
+            ))
+            .build()
+            .map_err(|source| ClientError::Transport {
+                url: endpoint.clone(),
+                source,
+            })?;
+        Ok(Client {
+            http,
+            endpoint,
+            token: config.token,
+            retry: config.retry,
+            error_codes: config.error_codes,
+            actor: std::sync::Arc::new(OnceCell::new()),
+        })
+    }
+
+    /// The `/api` endpoint requests go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// Sends any GraphQL document (a query is retried on transient failures, a mutation is
+    /// not) and returns the answer's `data`; top-level errors fail it. `roster query` uses it.
+    ///
+    /// # Errors
+    /// Any [`ClientError`].
+    pub async fn execute(&self, document: &str, variables: Value) -> Result<Value, ClientError> {
+        let kind = if document.trim_start().starts_with("mutation") {
+            Kind::Mutation
+        } else {
+            Kind::Query
+        };
+        self.send(kind, document, variables).await
+    }
+
+    /// Sends `document` and decodes `data` as `T`.
+    pub(crate) async fn run<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        document: &str,
+        variables: Value,
+    ) -> Result<T, ClientError> {
+        let data = self.send(kind, document, variables).await?;
+        serde_json::from_value(data).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    async fn send(
+        &self,
+        kind: Kind,
+        document: &str,
+        variables: Value,
+    ) -> Result<Value, ClientError> {
+        let body = json!({ "query": document, "variables": variables });
+        let mut attempt = 1;
+        let mut backoff = self.retry.initial_backoff;
+        loop {
+            let result = self.send_once(&body).await;
+            let error = match result {
+                Ok(data) => return Ok(data),
+                Err(error) => error,
+            };
+            let retry = attempt < self.retry.attempts
+                && match kind {
+                    Kind::Query => error.is_transient(),
+                    Kind::Mutation => error.never_sent(),
+                };
+            if !retry {
+                return Err(error);
+            }
+            let wait = match &error {
+                ClientError::RateLimited {
+                    retry_after: Some(after),
+                } => *after,
+                _ => backoff,
+            }
+            .min(self.retry.max_backoff);
+            tracing::debug!(attempt, ?wait, %error, "retrying");
+            tokio::time::sleep(wait).await;
+            backoff = backoff.saturating_mul(2);
+            attempt += 1;
+        }
+    }
+
+    async fn send_once(&self, body: &Value) -> Result<Value, ClientError> {
+        let transport = |source| ClientError::Transport {
+            url: self.endpoint.clone(),
+            source,
+        };
+        let response = self
+            .http
+            .post(&self.endpoint)
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .map_err(transport)?;
+        let status = response.status();
+        let retry_after = response
+            .headers()
+            .get(RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = response.text().await.map_err(transport)?;
+        let parsed: Option<Response> = serde_json::from_str(&text).ok();
+        let message = parsed
+            .as_ref()
+            .and_then(|r| r.errors.as_ref())
+            .and_then(|e| e.first())
+            .map(|e| e.message.clone())
+            .unwrap_or_else(|| text.chars().take(200).collect());
+        let first_message = || message.clone();
+        if status == StatusCode::UNAUTHORIZED {
+            return Err(ClientError::Unauthenticated {
+                message: first_message(),
+            });
+        }
+        if status == StatusCode::TOO_MANY_REQUESTS {
+            return Err(ClientError::RateLimited { retry_after });
+        }
+        let Some(response) = parsed else {
+            return Err(if status.is_success() {
+                ClientError::Decode(format!("not JSON: {}", first_message()))
+            } else {
+                ClientError::Status {
+                    status: status.as_u16(),
+                    message: first_message(),
+                }
+            });
+        };
+        if !status.is_success() && status != StatusCode::BAD_REQUEST {
+            return Err(ClientError::Status {
+                status: status.as_u16(),
+                message: first_message(),
+            });
+        }
+        match (response.data, response.errors) {
+            (_, Some(errors)) if !errors.is_empty() => {
+                Err(ClientError::GraphQl(graphql_errors(errors)))
+            }
+            (Some(data), _) if !data.is_null() => Ok(data),
+            _ => Err(ClientError::Decode("neither data nor errors".into())),
+        }
+    }
+}

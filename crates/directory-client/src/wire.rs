@@ -1,0 +1,280 @@
+//! The JSON shapes of the contract's types, and their conversion into domain values.
+//! A value the server sends that the domain would not accept is a `Decode` error.
+
+use domain::listing::{CursorKey, Edge, Page, Position};
+use domain::{
+    Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
+    ExternalId, FeatureFlags, Field, Labels, OrganizationId, PersonName, Phone, Role, RoleId,
+    RoleKind, RoleScope, Timestamp, User, UserId,
+};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{ClientError, PayloadError};
+
+fn decode<T, E: std::fmt::Display>(what: &str, result: Result<T, E>) -> Result<T, ClientError> {
+    result.map_err(|e| ClientError::Decode(format!("{what}: {e}")))
+}
+
+/// `{ id }` of a referenced object.
+#[derive(Debug, Deserialize)]
+pub(crate) struct IdOnly {
+    pub(crate) id: String,
+}
+
+/// An attachment of a customer.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireAttachment {
+    name: String,
+    url: String,
+}
+
+/// A `Customer` as [`crate::documents::CUSTOMER_FIELDS`] selects it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireCustomer {
+    id: String,
+    name: String,
+    #[serde(default)]
+    description: Option<String>,
+    #[serde(default)]
+    external_id: Option<String>,
+    #[serde(default)]
+    labels: Option<Vec<String>>,
+    #[serde(default)]
+    is_system: bool,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    #[serde(default)]
+    allow_embedded_designer: bool,
+    #[serde(default)]
+    allow_workflow_copilot: bool,
+    #[serde(default)]
+    concurrent_execution_limit: Option<i64>,
+    #[serde(default)]
+    starred: bool,
+    #[serde(default)]
+    attachments: Vec<WireAttachment>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl WireCustomer {
+    pub(crate) fn into_domain(self, organization: OrganizationId) -> Result<Customer, ClientError> {
+        let attachments = self
+            .attachments
+            .iter()
+            .map(|a| Attachment::parse(Field::ADD_ATTACHMENT, &a.name, &a.url))
+            .collect::<Result<Vec<_>, _>>();
+        Ok(Customer {
+            id: decode("customer id", CustomerId::parse_global(&self.id))?,
+            organization_id: organization,
+            name: decode("customer name", CustomerName::parse(&self.name))?,
+            description: decode(
+                "description",
+                Description::parse(self.description.as_deref().unwrap_or_default()),
+            )?,
+            external_id: decode(
+                "externalId",
+                ExternalId::parse_optional(self.external_id.as_deref().unwrap_or_default()),
+            )?,
+            labels: Labels::from_stored(self.labels.unwrap_or_default()),
+            is_system: self.is_system,
+            avatar_url: decode(
+                "avatarUrl",
+                AvatarUrl::parse_optional(
+                    Field::AVATAR_URL,
+                    self.avatar_url.as_deref().unwrap_or_default(),
+                ),
+            )?,
+            allow_embedded_designer: self.allow_embedded_designer,
+            allow_workflow_copilot: self.allow_workflow_copilot,
+            concurrent_execution_limit: decode(
+                "concurrentExecutionLimit",
+                self.concurrent_execution_limit
+                    .map(ExecutionLimit::parse)
+                    .transpose(),
+            )?,
+            starred: self.starred,
+            attachments: decode("attachments", attachments)?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        })
+    }
+}
+
+/// A `Role` as selected by the client.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireRole {
+    pub(crate) id: String,
+    pub(crate) name: String,
+}
+
+impl WireRole {
+    pub(crate) fn into_domain(self, scope: RoleScope) -> Result<Role, ClientError> {
+        let kind = RoleKind::from_name(&self.name, scope)
+            .ok_or_else(|| ClientError::Decode(format!("unknown role {:?}", self.name)))?;
+        Ok(Role {
+            id: decode("role id", RoleId::parse_global(&self.id))?,
+            kind,
+        })
+    }
+}
+
+/// A `User` as [`crate::documents::USER_FIELDS`] selects it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireUser {
+    id: String,
+    email: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    external_id: Option<String>,
+    #[serde(default)]
+    avatar_url: Option<String>,
+    role: WireRole,
+    #[serde(default)]
+    customer: Option<IdOnly>,
+    tenant_id: String,
+    #[serde(default)]
+    dark_mode: bool,
+    #[serde(default)]
+    dark_mode_sync_with_os: bool,
+    #[serde(default)]
+    feature_flags: Option<String>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+    #[serde(default)]
+    last_login: Option<Timestamp>,
+}
+
+impl WireUser {
+    pub(crate) fn into_domain(self) -> Result<User, ClientError> {
+        let customer_id = self
+            .customer
+            .as_ref()
+            .map(|c| decode("customer id", CustomerId::parse_global(&c.id)))
+            .transpose()?;
+        let scope = if customer_id.is_some() {
+            RoleScope::Customer
+        } else {
+            RoleScope::Organization
+        };
+        Ok(User {
+            id: decode("user id", UserId::parse_global(&self.id))?,
+            organization_id: decode("tenantId", OrganizationId::parse_global(&self.tenant_id))?,
+            customer_id,
+            email: decode("email", Email::parse(&self.email))?,
+            name: decode(
+                "name",
+                PersonName::parse(self.name.as_deref().unwrap_or_default()),
+            )?,
+            phone: decode(
+                "phone",
+                Phone::parse(self.phone.as_deref().unwrap_or_default()),
+            )?,
+            external_id: decode(
+                "externalId",
+                ExternalId::parse_optional(self.external_id.as_deref().unwrap_or_default()),
+            )?,
+            avatar_url: decode(
+                "avatarUrl",
+                AvatarUrl::parse_optional(
+                    Field::AVATAR_URL,
+                    self.avatar_url.as_deref().unwrap_or_default(),
+                ),
+            )?,
+            role: self.role.into_domain(scope)?,
+            dark_mode: self.dark_mode,
+            dark_mode_sync_with_os: self.dark_mode_sync_with_os,
+            feature_flags: match self.feature_flags.as_deref() {
+                Some(flags) => decode("featureFlags", FeatureFlags::parse(flags))?,
+                None => FeatureFlags::empty(),
+            },
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            last_login: self.last_login,
+        })
+    }
+}
+
+/// `pageInfo` of a connection.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PageInfo {
+    pub(crate) has_next_page: bool,
+    #[serde(default)]
+    pub(crate) has_previous_page: bool,
+    #[serde(default)]
+    pub(crate) end_cursor: Option<String>,
+}
+
+/// One edge of a connection.
+#[derive(Debug, Deserialize)]
+pub(crate) struct WireEdge<T> {
+    pub(crate) node: T,
+    pub(crate) cursor: String,
+}
+
+/// A connection as the client selects it.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", bound = "T: DeserializeOwned")]
+pub(crate) struct Connection<T> {
+    pub(crate) edges: Vec<WireEdge<T>>,
+    pub(crate) page_info: PageInfo,
+    #[serde(default)]
+    pub(crate) total_count: u64,
+}
+
+impl<T> Connection<T> {
+    /// The domain page. Roster's cursors decode to their keys; another server's opaque
+    /// cursors cannot, so those edges carry a key of the node's id only (page such servers
+    /// with the client's streams, which resend the server's own cursors).
+    pub(crate) fn into_page<U>(
+        self,
+        mut convert: impl FnMut(T) -> Result<U, ClientError>,
+        id_of: impl Fn(&U) -> uuid::Uuid,
+    ) -> Result<Page<U>, ClientError> {
+        let mut edges = Vec::with_capacity(self.edges.len());
+        for edge in self.edges {
+            let node = convert(edge.node)?;
+            let cursor = match Position::parse(&edge.cursor) {
+                Ok(Some(Position::Key(key))) => key,
+                _ => CursorKey {
+                    values: Vec::new(),
+                    id: id_of(&node),
+                },
+            };
+            edges.push(Edge { node, cursor });
+        }
+        Ok(Page {
+            edges,
+            has_next_page: self.page_info.has_next_page,
+            has_previous_page: self.page_info.has_previous_page,
+            total_count: self.total_count,
+        })
+    }
+}
+
+/// A mutation payload: the object, or the reasons nothing was written.
+#[derive(Debug, Deserialize)]
+#[serde(bound = "T: DeserializeOwned")]
+pub(crate) struct Payload<T> {
+    #[serde(default, alias = "customer", alias = "user")]
+    pub(crate) object: Option<T>,
+    #[serde(default)]
+    pub(crate) errors: Vec<PayloadError>,
+}
+
+impl<T> Payload<T> {
+    pub(crate) fn into_result(self) -> Result<T, ClientError> {
+        if !self.errors.is_empty() {
+            return Err(ClientError::Payload(self.errors));
+        }
+        self.object
+            .ok_or_else(|| ClientError::Decode("payload without object or errors".into()))
+    }
+}

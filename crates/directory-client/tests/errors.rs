@@ -1,0 +1,333 @@
+//! The client's error mapping and retries, against a fake HTTP server on 127.0.0.1 that
+//! answers canned responses in order.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed expectation panics"
+)]
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use directory_client::{Client, ClientConfig, ClientError, RetryPolicy};
+use domain::listing::CustomerQuery;
+use domain::{
+    Actor, CustomerDraft, CustomerId, ErrorCode, NewCustomer, OrganizationId, RoleKind, UserId,
+};
+use ports::{CustomerDirectory, DirectoryError};
+use serde_json::{Value, json};
+
+#[derive(Clone)]
+struct Canned {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: Value,
+}
+
+fn ok(body: Value) -> Canned {
+    Canned {
+        status: 200,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+fn status(status: u16, body: Value) -> Canned {
+    Canned {
+        status,
+        headers: Vec::new(),
+        body,
+    }
+}
+
+/// Each request's `Authorization` header and JSON body.
+type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
+
+#[derive(Clone, Default)]
+struct Fake {
+    answers: Arc<Mutex<VecDeque<Canned>>>,
+    seen: Seen,
+}
+
+impl Fake {
+    async fn start(answers: Vec<Canned>) -> (Fake, SocketAddr) {
+        let fake = Fake {
+            answers: Arc::new(Mutex::new(answers.into())),
+            seen: Arc::default(),
+        };
+        let state = fake.clone();
+        let app = Router::new().route(
+            "/api",
+            post(move |headers: HeaderMap, body: String| {
+                let state = state.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    state
+                        .seen
+                        .lock()
+                        .unwrap()
+                        .push((auth, serde_json::from_str(&body).unwrap()));
+                    let canned = state.answers.lock().unwrap().pop_front();
+                    let canned = canned.unwrap_or_else(|| status(500, json!({"unexpected": true})));
+                    let mut response: Response = (
+                        StatusCode::from_u16(canned.status).unwrap(),
+                        canned.body.to_string(),
+                    )
+                        .into_response();
+                    response
+                        .headers_mut()
+                        .insert("content-type", "application/json".parse().unwrap());
+                    for (name, value) in canned.headers {
+                        response.headers_mut().insert(name, value.parse().unwrap());
+                    }
+                    response
+                }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (fake, address)
+    }
+
+    fn requests(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+
+    fn last_body(&self) -> Value {
+        self.seen.lock().unwrap().last().unwrap().1.clone()
+    }
+}
+
+fn client(address: SocketAddr) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = ClientConfig::new(format!("http://{address}"), "t0ken");
+    config.timeout = Duration::from_secs(5);
+    config.retry = RetryPolicy {
+        attempts: 3,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+    };
+    Client::new(config).unwrap()
+}
+
+fn actor() -> Actor {
+    Actor {
+        user_id: UserId::generate(),
+        organization_id: OrganizationId::generate(),
+        customer_id: None,
+        role: RoleKind::Owner,
+    }
+}
+
+fn me_answer() -> Canned {
+    ok(json!({"data": {"authenticatedUser": {
+        "id": UserId::generate().to_string(), "email": "owner@localhost", "name": "", "phone": "",
+        "externalId": null, "avatarUrl": null, "role": {"id": domain::RoleId::generate().to_string(), "name": "Owner"},
+        "customer": null, "tenantId": OrganizationId::generate().to_string(), "darkMode": false,
+        "darkModeSyncWithOs": true, "featureFlags": "{}", "createdAt": "2026-01-01T00:00:00Z",
+        "updatedAt": "2026-01-01T00:00:00Z", "lastLogin": null
+    }}}))
+}
+
+fn new_customer() -> NewCustomer {
+    NewCustomer::parse(CustomerDraft {
+        name: "Acme".into(),
+        ..CustomerDraft::default()
+    })
+    .unwrap()
+}
+
+#[tokio::test]
+async fn unauthenticated_carries_the_servers_message_and_is_not_retried() {
+    let (fake, address) = Fake::start(vec![status(
+        401,
+        json!({"errors": [{"message": "Not authenticated", "extensions": {"code": "UNAUTHENTICATED"}}]}),
+    )])
+    .await;
+    let error = client(address).actor().await.unwrap_err();
+    match ClientError::of(&error) {
+        Some(ClientError::Unauthenticated { message }) => assert_eq!(message, "Not authenticated"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.requests(), 1);
+    assert_eq!(
+        fake.seen.lock().unwrap()[0].0.as_deref(),
+        Some("Bearer t0ken")
+    );
+}
+
+#[tokio::test]
+async fn queries_are_retried_after_429_and_503() {
+    let mut limited = status(429, json!({"errors": [{"message": "slow down"}]}));
+    limited.headers.push(("retry-after", "1".into()));
+    let (fake, address) = Fake::start(vec![
+        limited,
+        status(503, json!({"errors": [{"message": "unavailable"}]})),
+        me_answer(),
+    ])
+    .await;
+    let actor = client(address).actor().await.unwrap();
+    assert_eq!(actor.role, RoleKind::Owner);
+    assert_eq!(fake.requests(), 3);
+}
+
+#[tokio::test]
+async fn rate_limits_surface_retry_after_once_attempts_run_out() {
+    let mut limited = status(429, json!({}));
+    limited.headers.push(("retry-after", "7".into()));
+    let (fake, address) = Fake::start(vec![limited.clone(), limited.clone(), limited]).await;
+    let error = client(address).actor().await.unwrap_err();
+    match ClientError::of(&error) {
+        Some(ClientError::RateLimited { retry_after }) => {
+            assert_eq!(*retry_after, Some(Duration::from_secs(7)));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.requests(), 3);
+}
+
+#[tokio::test]
+async fn mutations_are_not_retried_after_a_server_error() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        status(503, json!({"errors": [{"message": "busy"}]})),
+    ])
+    .await;
+    let error = client(address)
+        .create_customer(&actor(), new_customer())
+        .await
+        .unwrap_err();
+    match ClientError::of(&error) {
+        Some(ClientError::Status { status, message }) => {
+            assert_eq!((*status, message.as_str()), (503, "busy"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        fake.requests(),
+        2,
+        "the authenticatedUser query and one mutation"
+    );
+}
+
+#[tokio::test]
+async fn server_errors_are_statuses_not_retried_when_permanent() {
+    let (fake, address) = Fake::start(vec![status(500, json!({"oops": 1}))]).await;
+    let error = client(address).actor().await.unwrap_err();
+    assert!(
+        matches!(
+            ClientError::of(&error),
+            Some(ClientError::Status { status: 500, .. })
+        ),
+        "{error:?}"
+    );
+    assert_eq!(fake.requests(), 1);
+}
+
+#[tokio::test]
+async fn top_level_codes_map_to_not_found_and_forbidden() {
+    let (_fake, address) = Fake::start(vec![
+        me_answer(),
+        ok(json!({"data": {"customer": null}, "errors": [{"message": "Record not found", "extensions": {"code": "NOT_FOUND"}}]})),
+        ok(json!({"data": null, "errors": [{"message": "You do not have permission to perform this action", "extensions": {"code": "FORBIDDEN"}}]})),
+        ok(json!({"data": null, "errors": [{"message": "Internal server error", "extensions": {"code": "INTERNAL"}}]})),
+    ])
+    .await;
+    let client = client(address);
+    let id = CustomerId::generate();
+    assert!(matches!(
+        client.customer(&actor(), id).await,
+        Err(DirectoryError::NotFound)
+    ));
+    assert!(matches!(
+        client.customer(&actor(), id).await,
+        Err(DirectoryError::Forbidden)
+    ));
+    let internal = client.customer(&actor(), id).await.unwrap_err();
+    match ClientError::of(&internal) {
+        Some(ClientError::GraphQl(errors)) => {
+            assert_eq!(errors[0].code.as_deref(), Some("INTERNAL"));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn payload_errors_come_back_as_validation_errors() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        ok(json!({"data": {"createCustomer": {"customer": null, "errors": [
+            {"field": "name", "messages": ["Customer with this name already exists."], "code": "TAKEN"},
+            {"field": "externalId", "messages": ["Ensure this value has at most 255 characters."], "code": "TOO_LONG"}
+        ]}}})),
+    ])
+    .await;
+    let error = client(address)
+        .create_customer(&actor(), new_customer())
+        .await
+        .unwrap_err();
+    let DirectoryError::Invalid(errors) = error else {
+        panic!("{error:?}")
+    };
+    let got: Vec<_> = errors
+        .errors()
+        .iter()
+        .map(|e| (e.field.as_str(), e.code))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("name", ErrorCode::Taken),
+            ("externalId", ErrorCode::TooLong)
+        ]
+    );
+    let sent = fake.last_body();
+    assert!(
+        sent["query"]
+            .as_str()
+            .unwrap()
+            .contains("$input: CreateCustomerInput!"),
+        "{sent}"
+    );
+    assert_eq!(sent["variables"]["input"]["name"], "Acme");
+}
+
+#[tokio::test]
+async fn connection_failures_are_transport_errors() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let error = client(address)
+        .customers(&actor(), &CustomerQuery::default())
+        .await
+        .unwrap_err();
+    match ClientError::of(&error) {
+        Some(e @ ClientError::Transport { .. }) => assert!(e.never_sent()),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn listings_start_from_an_empty_after() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        ok(json!({"data": {"customers": {"totalCount": 0, "pageInfo": {"hasNextPage": false, "hasPreviousPage": false, "endCursor": null}, "edges": []}}})),
+    ])
+    .await;
+    let page = client(address)
+        .customers(&actor(), &CustomerQuery::default())
+        .await
+        .unwrap();
+    assert!(page.edges.is_empty());
+    assert_eq!(fake.last_body()["variables"]["after"], "");
+}
