@@ -1,0 +1,208 @@
+//! The directory contract suite, four ways: the local `service::Directory` over SQLite and
+//! PostgreSQL, and the GraphQL client talking to a real spawned server on SQLite and
+//! PostgreSQL. Same checks each time; PostgreSQL variants skip loudly without
+//! `ROSTER_TEST_POSTGRES_URL` (and fail under `CI`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests: a failed expectation panics"
+)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use app::{Application, ServeSettings};
+use async_trait::async_trait;
+use directory_client::{Client, ClientConfig};
+use directory_contract::{Harness, Session};
+use domain::{Actor, User};
+use http_api::ApiConfig;
+use service::{Directory, Provisioning, Repositories, TokenService};
+use tokio::sync::oneshot;
+
+#[derive(Debug, Clone, Copy)]
+enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh database URL, or `None` to skip PostgreSQL outside CI.
+async fn fresh_database(engine: Engine) -> Option<String> {
+    match engine {
+        Engine::Sqlite => {
+            let path = std::env::temp_dir().join(format!(
+                "roster-directory-{}.db",
+                uuid::Uuid::new_v4().simple()
+            ));
+            Some(format!("sqlite://{}", path.display()))
+        }
+        Engine::Postgres => {
+            let admin = storage_postgres::testing::admin_url()?;
+            Some(
+                storage_postgres::testing::fresh_database(&admin)
+                    .await
+                    .expect("fresh PostgreSQL database"),
+            )
+        }
+    }
+}
+
+/// Removes a SQLite database's files when the harness goes.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        if let Some(path) = self.0.strip_prefix("sqlite://") {
+            for suffix in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(PathBuf::from(format!("{path}{suffix}")));
+            }
+        }
+    }
+}
+
+/// The local use-case layer over real storage.
+struct Local {
+    directory: Arc<Directory>,
+    owner: Actor,
+    _cleanup: Cleanup,
+}
+
+#[async_trait]
+impl Harness for Local {
+    async fn owner(&self) -> Session {
+        Session {
+            directory: self.directory.clone(),
+            actor: self.owner,
+        }
+    }
+
+    async fn as_user(&self, user: &User) -> Session {
+        Session {
+            directory: self.directory.clone(),
+            actor: Actor::of(user),
+        }
+    }
+}
+
+async fn local(engine: Engine) -> Option<Box<dyn Harness>> {
+    let url = fresh_database(engine).await?;
+    let cleanup = Cleanup(url.clone());
+    let repos = app::open_repositories(&url).await.expect("storage opens");
+    let (_, owner) = Provisioning::new(repos.clone())
+        .bootstrap()
+        .await
+        .expect("bootstrap")
+        .expect("an empty database is bootstrapped");
+    Some(Box::new(Local {
+        directory: Arc::new(Directory::new(repos)),
+        owner: Actor::of(&owner),
+        _cleanup: cleanup,
+    }))
+}
+
+/// The GraphQL client against a spawned server.
+struct Remote {
+    address: std::net::SocketAddr,
+    owner: Client,
+    repos: Repositories,
+    shutdown: Option<oneshot::Sender<()>>,
+    _cleanup: Cleanup,
+}
+
+impl Remote {
+    async fn session(&self, client: Client) -> Session {
+        let actor = client.actor().await.expect("the token authenticates");
+        Session {
+            directory: Arc::new(client),
+            actor,
+        }
+    }
+
+    fn client(&self, token: &str) -> Client {
+        Client::new(ClientConfig::new(format!("http://{}", self.address), token))
+            .expect("client builds")
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+}
+
+#[async_trait]
+impl Harness for Remote {
+    async fn owner(&self) -> Session {
+        self.session(self.owner.clone()).await
+    }
+
+    async fn as_user(&self, user: &User) -> Session {
+        let tokens = TokenService::load(None, self.repos.secrets.as_ref())
+            .await
+            .expect("signing key");
+        let token = tokens.issue(user).expect("token").token;
+        self.session(self.client(&token)).await
+    }
+}
+
+async fn remote(engine: Engine) -> Option<Box<dyn Harness>> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let url = fresh_database(engine).await?;
+    let cleanup = Cleanup(url.clone());
+    let app = Application::build(ServeSettings {
+        listen: "127.0.0.1:0".parse().expect("address"),
+        database_url: url.clone(),
+        token_secret: None,
+        api: ApiConfig::default(),
+    })
+    .await
+    .expect("server builds");
+    let address = app.local_addr().expect("bound");
+    let owner_token = app.bootstrap().expect("bootstrapped").token.token.clone();
+    let (shutdown, stopped) = oneshot::channel::<()>();
+    tokio::spawn(app.run_until(async move {
+        let _ = stopped.await;
+    }));
+    let repos = app::open_repositories(&url)
+        .await
+        .expect("operator connection");
+    let mut remote = Remote {
+        address,
+        owner: Client::new(ClientConfig::new("http://127.0.0.1", "unused")).expect("client"),
+        repos,
+        shutdown: Some(shutdown),
+        _cleanup: cleanup,
+    };
+    remote.owner = remote.client(&owner_token);
+    Some(Box::new(remote))
+}
+
+mod local_sqlite {
+    async fn fresh() -> Option<Box<dyn directory_contract::Harness>> {
+        super::local(super::Engine::Sqlite).await
+    }
+    directory_contract::directory_contract_tests!(fresh);
+}
+
+mod local_postgres {
+    async fn fresh() -> Option<Box<dyn directory_contract::Harness>> {
+        super::local(super::Engine::Postgres).await
+    }
+    directory_contract::directory_contract_tests!(fresh);
+}
+
+mod client_sqlite {
+    async fn fresh() -> Option<Box<dyn directory_contract::Harness>> {
+        super::remote(super::Engine::Sqlite).await
+    }
+    directory_contract::directory_contract_tests!(fresh);
+}
+
+mod client_postgres {
+    async fn fresh() -> Option<Box<dyn directory_contract::Harness>> {
+        super::remote(super::Engine::Postgres).await
+    }
+    directory_contract::directory_contract_tests!(fresh);
+}
