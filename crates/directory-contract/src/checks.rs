@@ -125,7 +125,7 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
         .customers_by_ids(a, &[created.id, CustomerId::generate()])
         .await
         .unwrap();
-    assert_eq!(by_ids, [updated.clone()]);
+    assert_eq!(by_ids, std::slice::from_ref(&updated));
 
     let deleted = d.delete_customer(a, created.id).await.unwrap();
     assert_eq!(deleted.id, created.id);
