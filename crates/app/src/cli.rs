@@ -30,6 +30,8 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
     Schema,
+    #[command(flatten)]
+    Client(crate::client_cli::ClientCommand),
 }
 
 /// Where the data lives and how tokens are signed; shared by every command.
@@ -99,6 +101,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", http_api::schema_sdl());
             Ok(())
         }
+        Command::Client(command) => Ok(crate::client_cli::run(command).await?),
     }
 }
 

@@ -1,11 +1,13 @@
 //! Roster wired together: configuration, storage selection, telemetry and the server's
-//! life cycle. The `roster` binary is a thin command line over this library, which the
-//! end-to-end tests drive directly.
+//! life cycle, plus the command line's client side (`client_cli`, over the GraphQL client).
+//! The `roster` binary is a thin command line over this library, which the end-to-end
+//! tests drive directly.
 //!
 //! Invariant: this is the only crate that names concrete adapters next to their ports; it
 //! holds no business rules.
 
 pub mod cli;
+pub mod client_cli;
 pub mod server;
 pub mod storage;
 pub mod telemetry;

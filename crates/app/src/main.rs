@@ -10,6 +10,13 @@ async fn main() -> std::process::ExitCode {
     let _ = rustls::crypto::ring::default_provider().install_default();
     match app::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
+        // Client commands have printed their reasons already; the error holds the code.
+        Err(error) if error.is::<app::client_cli::Exit>() => {
+            let code = error
+                .downcast_ref::<app::client_cli::Exit>()
+                .map_or(1, |exit| exit.code);
+            std::process::ExitCode::from(code)
+        }
         Err(error) => {
             eprintln!("roster: {error:#}");
             std::process::ExitCode::FAILURE

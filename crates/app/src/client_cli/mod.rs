@@ -1,0 +1,386 @@
+//! The command line's client side: `customers`, `users`, `roles`, `whoami`, `query` and
+//! `sync` talk to a server (Roster or any server speaking the API) through the GraphQL
+//! client, and so through the same directory ports the server itself implements.
+//!
+//! Exit codes: 0 success, 1 a reported error (payload or GraphQL error, printed as
+//! `field: message` lines on stderr), 2 usage, 3 authentication, 4 connection.
+
+mod commands;
+mod csv;
+mod import;
+mod output;
+mod sync;
+
+use std::time::Duration;
+
+use clap::{Args, Subcommand, ValueEnum};
+use directory_client::{Client, ClientConfig, ClientError};
+use domain::Actor;
+use ports::DirectoryError;
+
+pub use commands::run;
+
+/// The client-side subcommands, flattened into `roster`'s own.
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// List, show, create, update, delete, import and export customers on a server.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+    /// List, show, create, update and delete users (team members, or `--customer ID`'s).
+    #[command(subcommand)]
+    Users(UsersCommand),
+    /// List the roles the caller may grant.
+    #[command(subcommand)]
+    Roles(RolesCommand),
+    /// Show who the token authenticates.
+    Whoami(ConnectionArgs),
+    /// Send any GraphQL document and print the answer's `data` as JSON.
+    Query(QueryArgs),
+    /// Copy customers and their users from one server to another (never deletes).
+    Sync(SyncArgs),
+}
+
+/// How output is printed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum OutputFormat {
+    /// An aligned table, for people.
+    #[default]
+    Table,
+    /// One JSON document.
+    Json,
+    /// Comma-separated values with a header row.
+    Csv,
+}
+
+/// Which server, with which token, and how to print the answer.
+#[derive(Debug, Clone, Args)]
+pub struct ConnectionArgs {
+    /// Server URL [env: ROSTER_URL, else PRISMATIC_URL] [default: http://127.0.0.1:8080].
+    #[arg(long)]
+    pub url: Option<String>,
+    /// Access token [env: ROSTER_TOKEN, else PRISM_ACCESS_TOKEN].
+    #[arg(long, hide_env_values = true)]
+    pub token: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Longest one request may take, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// `roster customers ...`.
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// List customers (every page).
+    List {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Only customers whose name contains this, ignoring case.
+        #[arg(long)]
+        search: Option<String>,
+        /// Only the customer with this external id.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Only customers carrying this label.
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// Show one customer.
+    Get {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The customer's ID.
+        id: String,
+    },
+    /// Create a customer.
+    Create {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        #[command(flatten)]
+        fields: CustomerFields,
+    },
+    /// Change the given fields of a customer.
+    Update {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The customer's ID.
+        id: String,
+        #[command(flatten)]
+        fields: CustomerFields,
+    },
+    /// Delete a customer, its users and their tokens.
+    Delete {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The customer's ID.
+        id: String,
+    },
+    /// Create or update customers from a CSV or JSON-lines file, matched by externalId.
+    Import {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The file: `.csv` (header row) or JSON lines (`.jsonl`, `.ndjson`, or `--format`).
+        file: std::path::PathBuf,
+        /// The file's format; by default from its extension.
+        #[arg(long, value_enum)]
+        format: Option<FileFormat>,
+    },
+    /// Print every customer in the import format (CSV, or JSON lines with `--format jsonl`).
+    Export {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The format written.
+        #[arg(long, value_enum, default_value_t = FileFormat::Csv)]
+        format: FileFormat,
+    },
+}
+
+/// Formats of import and export files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FileFormat {
+    /// A header row (name,description,externalId,labels), labels separated by `;`.
+    Csv,
+    /// One JSON object per line: {"name", "description", "externalId", "labels": [...]}.
+    Jsonl,
+}
+
+/// The customer fields `create` and `update` set.
+#[derive(Debug, Clone, Args)]
+pub struct CustomerFields {
+    /// Name (unique in the organization, ignoring case).
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Description.
+    #[arg(long)]
+    pub description: Option<String>,
+    /// External id (unique); `""` clears it on update.
+    #[arg(long)]
+    pub external_id: Option<String>,
+    /// A label; repeat for several. Replaces the list on update.
+    #[arg(long = "label")]
+    pub labels: Vec<String>,
+    /// Remove every label (update).
+    #[arg(long, conflicts_with = "labels")]
+    pub clear_labels: bool,
+}
+
+/// `roster users ...`.
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// List team members, or the users of `--customer`.
+    List {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// List this customer's users instead of team members.
+        #[arg(long)]
+        customer: Option<String>,
+    },
+    /// Show one user.
+    Get {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The user's ID.
+        id: String,
+    },
+    /// Create a team member, or a user of `--customer`.
+    Create {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Create a user of this customer instead of a team member.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Email address (unique in the organization).
+        #[arg(long)]
+        email: String,
+        /// Role, by name (`Admin`) or ID.
+        #[arg(long)]
+        role: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Phone number (E.164).
+        #[arg(long)]
+        phone: Option<String>,
+        /// External id.
+        #[arg(long)]
+        external_id: Option<String>,
+    },
+    /// Change the given fields of a user.
+    Update {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The user's ID.
+        id: String,
+        /// Display name.
+        #[arg(long)]
+        name: Option<String>,
+        /// Phone number (E.164); `""` clears it.
+        #[arg(long)]
+        phone: Option<String>,
+        /// External id; `""` clears it.
+        #[arg(long)]
+        external_id: Option<String>,
+        /// Role, by name or ID (of the user's kind).
+        #[arg(long)]
+        role: Option<String>,
+    },
+    /// Delete a user.
+    Delete {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The user's ID.
+        id: String,
+    },
+}
+
+/// `roster roles ...`.
+#[derive(Debug, Subcommand)]
+pub enum RolesCommand {
+    /// List organization roles, or customer roles with `--customer`.
+    List {
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Customer roles instead of organization roles.
+        #[arg(long)]
+        customer: bool,
+    },
+}
+
+/// `roster query`.
+#[derive(Debug, Args)]
+pub struct QueryArgs {
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+    /// The GraphQL document, or `@FILE` to read it from a file.
+    pub document: String,
+    /// Variables, as a JSON object.
+    #[arg(long)]
+    pub variables: Option<String>,
+}
+
+/// `roster sync`.
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    /// The source server's URL.
+    #[arg(long)]
+    pub from: String,
+    /// The source's access token.
+    #[arg(long, env = "ROSTER_FROM_TOKEN", hide_env_values = true)]
+    pub from_token: String,
+    /// The target server's URL.
+    #[arg(long)]
+    pub to: String,
+    /// The target's access token.
+    #[arg(long, env = "ROSTER_TO_TOKEN", hide_env_values = true)]
+    pub to_token: String,
+    /// Print the plan without changing anything.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Longest one request may take, in seconds.
+    #[arg(long, default_value_t = 30)]
+    pub timeout: u64,
+}
+
+/// A command that ended with the exit code shown; what went wrong is already on stderr.
+#[derive(Debug, thiserror::Error)]
+#[error("exit code {code}")]
+pub struct Exit {
+    /// The process exit code.
+    pub code: u8,
+}
+
+/// Exit code 1: a reported error.
+pub(crate) const REPORTED: u8 = 1;
+/// Exit code 2: usage.
+pub(crate) const USAGE: u8 = 2;
+/// Exit code 3: authentication.
+pub(crate) const AUTHENTICATION: u8 = 3;
+/// Exit code 4: connection.
+pub(crate) const CONNECTION: u8 = 4;
+
+/// Prints a usage problem and returns exit code 2.
+pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
+    eprintln!("roster: {message}");
+    Exit { code: USAGE }
+}
+
+/// Prints a directory error as `field: message` lines and returns its exit code.
+pub(crate) fn report(error: &DirectoryError) -> Exit {
+    if let Some(client) = ClientError::of(error) {
+        return report_client(client);
+    }
+    match error {
+        DirectoryError::Invalid(errors) => {
+            for error in errors.errors() {
+                eprintln!("{}: {}", error.field, error.message);
+            }
+        }
+        other => eprintln!("error: {other}"),
+    }
+    Exit { code: REPORTED }
+}
+
+/// Prints a client error and returns its exit code.
+pub(crate) fn report_client(error: &ClientError) -> Exit {
+    let code = match error {
+        ClientError::Unauthenticated { .. } => AUTHENTICATION,
+        ClientError::Transport { .. } => CONNECTION,
+        _ => REPORTED,
+    };
+    match error {
+        ClientError::GraphQl(errors) => {
+            for error in errors {
+                eprintln!("error: {}", error.message);
+            }
+        }
+        ClientError::Payload(errors) => {
+            for error in errors {
+                eprintln!("{}: {}", error.field, error.messages.join(" "));
+            }
+        }
+        other => eprintln!("roster: {other}"),
+    }
+    Exit { code }
+}
+
+fn env_non_empty(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// The server URL: `--url`, `ROSTER_URL`, `PRISMATIC_URL`, or the local default.
+fn server_url(args: &ConnectionArgs) -> String {
+    args.url
+        .clone()
+        .or_else(|| env_non_empty("ROSTER_URL"))
+        .or_else(|| env_non_empty("PRISMATIC_URL"))
+        .unwrap_or_else(|| "http://127.0.0.1:8080".to_owned())
+}
+
+/// A client for `url` with `token`; exit 2 when the client cannot be built.
+pub(crate) fn client_for(url: &str, token: &str, timeout: u64) -> Result<Client, Exit> {
+    let mut config = ClientConfig::new(url, token);
+    config.timeout = Duration::from_secs(timeout.max(1));
+    Client::new(config).map_err(|e| report_client(&e))
+}
+
+/// The client `args` name (no request sent yet); exit 2 without a token.
+pub(crate) fn client_of(args: &ConnectionArgs) -> Result<Client, Exit> {
+    let token = args
+        .token
+        .clone()
+        .or_else(|| env_non_empty("ROSTER_TOKEN"))
+        .or_else(|| env_non_empty("PRISM_ACCESS_TOKEN"))
+        .ok_or_else(|| {
+            usage("no access token: pass --token or set ROSTER_TOKEN (or PRISM_ACCESS_TOKEN)")
+        })?;
+    client_for(&server_url(args), &token, args.timeout)
+}
+
+/// The connected client and the caller it authenticates (exit 3 when the token is refused,
+/// 4 when the server cannot be reached).
+pub(crate) async fn connect(args: &ConnectionArgs) -> Result<(Client, Actor), Exit> {
+    let client = client_of(args)?;
+    let actor = client.actor().await.map_err(|e| report(&e))?;
+    Ok((client, actor))
+}
