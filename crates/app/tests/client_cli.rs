@@ -1,0 +1,680 @@
+//! The `roster` binary's client commands against real servers spawned in-process on
+//! 127.0.0.1: every subcommand, each output format, each exit code, import run twice, and
+//! sync between two servers run twice.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::path::PathBuf;
+use std::process::Output;
+
+use app::{Application, ServeSettings};
+use http_api::ApiConfig;
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+const ROSTER: &str = env!("CARGO_BIN_EXE_roster");
+
+/// A server on a fresh SQLite database, stopped and removed on drop.
+struct Server {
+    url: String,
+    token: String,
+    path: PathBuf,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl Server {
+    async fn spawn() -> Server {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let path = std::env::temp_dir().join(format!(
+            "roster-client-cli-{}.db",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let app = Application::build(ServeSettings {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            database_url: format!("sqlite://{}", path.display()),
+            token_secret: None,
+            api: ApiConfig::default(),
+        })
+        .await
+        .unwrap();
+        let url = format!("http://{}", app.local_addr().unwrap());
+        let token = app.bootstrap().unwrap().token.token.clone();
+        let (shutdown, stopped) = oneshot::channel::<()>();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        Server {
+            url,
+            token,
+            path,
+            shutdown: Some(shutdown),
+        }
+    }
+
+    /// Runs `roster ARGS` against this server (URL and token from the environment).
+    async fn roster(&self, args: &[&str]) -> Output {
+        run(
+            args,
+            &[("ROSTER_URL", &self.url), ("ROSTER_TOKEN", &self.token)],
+        )
+        .await
+    }
+
+    /// Runs `roster ARGS -o json`, expects success, and parses stdout.
+    async fn json(&self, args: &[&str]) -> Value {
+        let mut all = args.to_vec();
+        all.extend(["--output", "json"]);
+        let output = self.roster(&all).await;
+        assert_eq!(code(&output), 0, "{args:?}: {}", stderr(&output));
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", self.path.display()));
+        }
+    }
+}
+
+/// Runs the binary with only the given client variables set.
+async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::new(ROSTER);
+    command.args(args).env("RUST_LOG", "warn");
+    for name in [
+        "ROSTER_URL",
+        "ROSTER_TOKEN",
+        "PRISMATIC_URL",
+        "PRISM_ACCESS_TOKEN",
+        "ROSTER_FROM_TOKEN",
+        "ROSTER_TO_TOKEN",
+    ] {
+        command.env_remove(name);
+    }
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    command.output().await.expect("roster runs")
+}
+
+fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn temp_file(name: &str, contents: &str) -> PathBuf {
+    let path =
+        std::env::temp_dir().join(format!("roster-{}-{name}", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, contents).unwrap();
+    path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn customers_create_get_update_list_delete_in_every_format() {
+    let server = Server::spawn().await;
+    let created = server
+        .json(&[
+            "customers",
+            "create",
+            "--name",
+            "FTL Rockets",
+            "--external-id",
+            "ftl",
+            "--label",
+            "space",
+            "--label",
+            "vip",
+            "--description",
+            "Rockets, fast",
+        ])
+        .await;
+    assert_eq!(created["name"], "FTL Rockets");
+    assert_eq!(created["labels"], serde_json::json!(["space", "vip"]));
+    let id = created["id"].as_str().unwrap().to_owned();
+
+    let table = server.roster(&["customers", "get", &id]).await;
+    assert_eq!(code(&table), 0, "{}", stderr(&table));
+    let lines: Vec<String> = stdout(&table).lines().map(str::to_owned).collect();
+    assert!(lines[0].starts_with("ID "), "{lines:?}");
+    assert!(lines[0].contains("  NAME  "), "aligned header: {lines:?}");
+    assert_eq!(
+        lines[0].find("NAME"),
+        lines[1].find("FTL Rockets"),
+        "{lines:?}"
+    );
+
+    let csv = server
+        .roster(&["customers", "get", &id, "--output", "csv"])
+        .await;
+    assert_eq!(
+        stdout(&csv),
+        format!(
+            "ID,NAME,EXTERNAL ID,LABELS,DESCRIPTION\n{id},FTL Rockets,ftl,space;vip,\"Rockets, fast\"\n"
+        )
+    );
+
+    let updated = server
+        .json(&[
+            "customers",
+            "update",
+            &id,
+            "--description",
+            "Slower",
+            "--clear-labels",
+        ])
+        .await;
+    assert_eq!(updated["description"], "Slower");
+    assert_eq!(updated["labels"], serde_json::json!([]));
+    assert_eq!(updated["externalId"], "ftl", "unsent fields are unchanged");
+
+    server
+        .json(&["customers", "create", "--name", "Acme"])
+        .await;
+    let listed = server.json(&["customers", "list"]).await;
+    let names: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Acme", "FTL Rockets"]);
+    let filtered = server
+        .json(&["customers", "list", "--search", "rock"])
+        .await;
+    assert_eq!(filtered.as_array().unwrap().len(), 1);
+    let listed_csv = server.roster(&["customers", "list", "-o", "csv"]).await;
+    assert_eq!(
+        stdout(&listed_csv).lines().count(),
+        3,
+        "header and two rows"
+    );
+
+    let deleted = server.json(&["customers", "delete", &id]).await;
+    assert_eq!(deleted["id"], id.as_str());
+    let gone = server.roster(&["customers", "get", &id]).await;
+    assert_eq!(code(&gone), 1);
+    assert_eq!(stderr(&gone).trim(), "error: Record not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn payload_errors_exit_1_with_field_lines() {
+    let server = Server::spawn().await;
+    server
+        .json(&[
+            "customers",
+            "create",
+            "--name",
+            "Acme",
+            "--external-id",
+            "a",
+        ])
+        .await;
+    let taken = server
+        .roster(&["customers", "create", "--name", "ACME"])
+        .await;
+    assert_eq!(code(&taken), 1);
+    assert_eq!(
+        stderr(&taken).trim(),
+        "name: Customer with this name already exists."
+    );
+    let invalid = server
+        .roster(&[
+            "customers",
+            "create",
+            "--name",
+            " ",
+            "--label",
+            "x",
+            "--label",
+            "x",
+        ])
+        .await;
+    assert_eq!(code(&invalid), 1);
+    let lines: Vec<String> = stderr(&invalid).lines().map(str::to_owned).collect();
+    assert_eq!(
+        lines,
+        [
+            "name: This field is required.",
+            "labels: Duplicate label \"x\"."
+        ]
+    );
+    let unknown_id = server
+        .roster(&[
+            "customers",
+            "delete",
+            "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4",
+        ])
+        .await;
+    assert_eq!(code(&unknown_id), 1);
+    assert_eq!(stderr(&unknown_id).trim(), "id: Record not found.");
+    let bad_id = server.roster(&["users", "get", "nope"]).await;
+    assert_eq!(code(&bad_id), 1);
+    assert_eq!(stderr(&bad_id).trim(), "id: Invalid ID");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn users_and_roles_commands() {
+    let server = Server::spawn().await;
+    let member = server
+        .json(&[
+            "users",
+            "create",
+            "--email",
+            "dev@example.com",
+            "--role",
+            "integrator",
+            "--name",
+            "Dev",
+        ])
+        .await;
+    assert_eq!(member["role"], "Integrator");
+    assert_eq!(member["customer"], Value::Null);
+    let team = server.json(&["users", "list"]).await;
+    let emails: Vec<&str> = team
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(emails, ["owner@localhost", "dev@example.com"], "by name; the owner has none");
+
+    let acme = server
+        .json(&["customers", "create", "--name", "Acme"])
+        .await;
+    let acme_id = acme["id"].as_str().unwrap();
+    let ann = server
+        .json(&[
+            "users",
+            "create",
+            "--customer",
+            acme_id,
+            "--email",
+            "ann@acme.example",
+            "--role",
+            "Admin",
+            "--phone",
+            "+15555550123",
+        ])
+        .await;
+    assert_eq!(ann["customer"], acme_id);
+    assert_eq!(ann["role"], "Admin");
+    let ann_id = ann["id"].as_str().unwrap();
+    let of_acme = server
+        .roster(&["users", "list", "--customer", acme_id, "-o", "csv"])
+        .await;
+    let text = stdout(&of_acme);
+    assert!(
+        text.starts_with("ID,EMAIL,NAME,ROLE,CUSTOMER,EXTERNAL ID\n"),
+        "{text}"
+    );
+    assert_eq!(text.lines().count(), 2, "{text}");
+    assert!(text.contains("ann@acme.example"), "{text}");
+
+    let updated = server
+        .json(&[
+            "users", "update", ann_id, "--name", "Ann", "--role", "Member", "--phone", "",
+        ])
+        .await;
+    assert_eq!(updated["name"], "Ann");
+    assert_eq!(updated["role"], "Member");
+    assert_eq!(updated["phone"], "");
+    let got = server.json(&["users", "get", ann_id]).await;
+    assert_eq!(got, updated);
+    let no_role = server
+        .roster(&[
+            "users",
+            "create",
+            "--email",
+            "x@example.com",
+            "--role",
+            "Wizard",
+        ])
+        .await;
+    assert_eq!(code(&no_role), 1);
+    assert!(
+        stderr(&no_role).starts_with("role: No role named \"Wizard\""),
+        "{}",
+        stderr(&no_role)
+    );
+    server.json(&["users", "delete", ann_id]).await;
+    assert_eq!(code(&server.roster(&["users", "get", ann_id]).await), 1);
+
+    let roles = server.json(&["roles", "list"]).await;
+    let names: Vec<&str> = roles
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["Owner", "Admin", "Customer Manager", "Integrator", "Guest"]
+    );
+    let customer_roles = server.roster(&["roles", "list", "--customer"]).await;
+    let table = stdout(&customer_roles);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains("Marketplace User"), "{table}");
+    assert_eq!(table.lines().count(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_and_query_also_with_prismatic_variables() {
+    let server = Server::spawn().await;
+    let me = server.json(&["whoami"]).await;
+    assert_eq!(me["email"], "owner@localhost");
+    assert_eq!(me["role"], "Owner");
+    let prismatic = run(
+        &["whoami", "-o", "csv"],
+        &[
+            ("PRISMATIC_URL", &server.url),
+            ("PRISM_ACCESS_TOKEN", &server.token),
+        ],
+    )
+    .await;
+    assert_eq!(code(&prismatic), 0, "{}", stderr(&prismatic));
+    assert!(stdout(&prismatic).contains("owner@localhost"));
+
+    let created = server
+        .roster(&[
+            "query",
+            "mutation($n: String!) { createCustomer(input: {name: $n}) { customer { name } errors { field messages } } }",
+            "--variables",
+            r#"{"n": "Acme"}"#,
+        ])
+        .await;
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let data: Value = serde_json::from_slice(&created.stdout).unwrap();
+    assert_eq!(data["createCustomer"]["customer"]["name"], "Acme");
+    let document = temp_file("count.graphql", "{ customers { totalCount } }");
+    let counted = server
+        .roster(&["query", &format!("@{}", document.display())])
+        .await;
+    let data: Value = serde_json::from_slice(&counted.stdout).unwrap();
+    assert_eq!(data["customers"]["totalCount"], 1);
+    let _ = std::fs::remove_file(document);
+
+    let not_found = server
+        .roster(&["query", r#"{ customer(id: "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4") { id } }"#])
+        .await;
+    assert_eq!(code(&not_found), 1);
+    assert_eq!(stderr(&not_found).trim(), "error: Record not found");
+    let bad_variables = server
+        .roster(&["query", "{ x }", "--variables", "[1"])
+        .await;
+    assert_eq!(code(&bad_variables), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_codes_for_usage_authentication_and_connection() {
+    let server = Server::spawn().await;
+    let no_token = run(&["whoami", "--url", &server.url], &[]).await;
+    assert_eq!(code(&no_token), 2);
+    assert!(
+        stderr(&no_token).contains("no access token"),
+        "{}",
+        stderr(&no_token)
+    );
+    let unknown = server.roster(&["customers", "frobnicate"]).await;
+    assert_eq!(code(&unknown), 2);
+    let missing_name = server.roster(&["customers", "create"]).await;
+    assert_eq!(code(&missing_name), 2);
+
+    let bad_token = run(
+        &["customers", "list", "--url", &server.url, "--token", "nope"],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&bad_token), 3);
+    assert_eq!(
+        stderr(&bad_token).trim(),
+        "roster: not authenticated: Not authenticated"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap();
+    drop(closed);
+    let unreachable = run(
+        &[
+            "whoami",
+            "--url",
+            &format!("http://{address}"),
+            "--token",
+            "t",
+            "--timeout",
+            "2",
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&unreachable), 4);
+    assert!(
+        stderr(&unreachable).contains("cannot reach"),
+        "{}",
+        stderr(&unreachable)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn import_upserts_by_external_id_and_a_second_run_changes_nothing() {
+    let server = Server::spawn().await;
+    server
+        .json(&[
+            "customers",
+            "create",
+            "--name",
+            "Old Name",
+            "--external-id",
+            "acme-1",
+        ])
+        .await;
+    let csv = temp_file(
+        "customers.csv",
+        "name,description,externalId,labels\n\
+         Acme,Rockets,acme-1,a;b\n\
+         \"Globex, Inc\",,glx,\n\
+         ,missing name,bad-1,\n\
+         No External Id,,,\n\
+         Initech,x,ini,dup;dup\n\
+         Umbrella,,umb,bio\n",
+    );
+    let path = csv.display().to_string();
+    let first = server.roster(&["customers", "import", &path]).await;
+    assert_eq!(code(&first), 1, "bad rows are reported");
+    assert_eq!(
+        stdout(&first).trim(),
+        "created: 2, updated: 1, unchanged: 0, failed: 3"
+    );
+    let errors: Vec<String> = stderr(&first).lines().map(str::to_owned).collect();
+    assert_eq!(
+        errors,
+        [
+            "line 4: name: This field is required.",
+            "line 5: externalId: This field is required (rows are matched by it).",
+            "line 6: labels: Duplicate label \"dup\".",
+        ]
+    );
+    let second = server
+        .roster(&["customers", "import", &path, "-o", "json"])
+        .await;
+    assert_eq!(code(&second), 1);
+    let summary: Value = serde_json::from_slice(&second.stdout).unwrap();
+    assert_eq!(summary["created"], 0);
+    assert_eq!(summary["updated"], 0);
+    assert_eq!(summary["unchanged"], 3);
+    assert_eq!(summary["failed"].as_array().unwrap().len(), 3);
+    assert_eq!(summary["failed"][0]["line"], 4);
+
+    let exported = server.roster(&["customers", "export"]).await;
+    assert_eq!(
+        stdout(&exported),
+        "name,description,externalId,labels\n\
+         Acme,Rockets,acme-1,a;b\n\
+         \"Globex, Inc\",,glx,\n\
+         Umbrella,,umb,bio\n"
+    );
+    let jsonl = server
+        .roster(&["customers", "export", "--format", "jsonl"])
+        .await;
+    let lines = stdout(&jsonl);
+    let jsonl_file = temp_file(
+        "customers.jsonl",
+        &lines.replace("Rockets", "Rockets again"),
+    );
+    let reimport = server
+        .roster(&["customers", "import", &jsonl_file.display().to_string()])
+        .await;
+    assert_eq!(code(&reimport), 0, "{}", stderr(&reimport));
+    assert_eq!(
+        stdout(&reimport).trim(),
+        "created: 0, updated: 1, unchanged: 2, failed: 0"
+    );
+    let _ = std::fs::remove_file(csv);
+    let _ = std::fs::remove_file(jsonl_file);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_copies_customers_and_users_and_a_second_run_changes_nothing() {
+    let source = Server::spawn().await;
+    let target = Server::spawn().await;
+    let acme = source
+        .json(&[
+            "customers",
+            "create",
+            "--name",
+            "Acme",
+            "--external-id",
+            "acme",
+            "--label",
+            "x",
+        ])
+        .await;
+    source
+        .json(&["customers", "create", "--name", "Globex"])
+        .await;
+    source
+        .json(&[
+            "users",
+            "create",
+            "--customer",
+            acme["id"].as_str().unwrap(),
+            "--email",
+            "ann@acme.example",
+            "--role",
+            "Admin",
+            "--name",
+            "Ann",
+        ])
+        .await;
+    // The target already has Globex under another description: matched by name, updated.
+    target
+        .json(&[
+            "customers",
+            "create",
+            "--name",
+            "globex",
+            "--description",
+            "old",
+        ])
+        .await;
+    let sync = |dry_run: bool| {
+        let mut args = vec![
+            "sync".to_owned(),
+            "--from".to_owned(),
+            source.url.clone(),
+            "--to".to_owned(),
+            target.url.clone(),
+        ];
+        if dry_run {
+            args.push("--dry-run".to_owned());
+        }
+        let env = [
+            ("ROSTER_FROM_TOKEN", source.token.clone()),
+            ("ROSTER_TO_TOKEN", target.token.clone()),
+        ];
+        async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            run(&args, &env).await
+        }
+    };
+    let plan = sync(true).await;
+    assert_eq!(code(&plan), 0, "{}", stderr(&plan));
+    assert_eq!(
+        stdout(&plan),
+        "would create customer \"Acme\"\n\
+         would update customer \"globex\": name, description\n\
+         would create user ann@acme.example of \"Acme\"\n\
+         3 changes planned, 0 customers and 0 users unchanged\n"
+    );
+    assert_eq!(
+        target
+            .json(&["customers", "list"])
+            .await
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "a dry run changes nothing"
+    );
+    let first = sync(false).await;
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    assert!(
+        stdout(&first)
+            .ends_with("3 changes applied, 0 failed, 0 customers and 0 users unchanged\n"),
+        "{}",
+        stdout(&first)
+    );
+    let second = sync(false).await;
+    assert_eq!(code(&second), 0, "{}", stderr(&second));
+    assert_eq!(
+        stdout(&second),
+        "0 changes applied, 0 failed, 2 customers and 1 users unchanged\n"
+    );
+    let copied = target
+        .json(&["customers", "list", "--external-id", "acme"])
+        .await;
+    assert_eq!(copied[0]["labels"], serde_json::json!(["x"]));
+    let users = target
+        .json(&[
+            "users",
+            "list",
+            "--customer",
+            copied[0]["id"].as_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(users[0]["email"], "ann@acme.example");
+    assert_eq!(users[0]["role"], "Admin");
+    assert_eq!(users[0]["name"], "Ann");
+
+    let bad = run(
+        &[
+            "sync",
+            "--from",
+            &source.url,
+            "--from-token",
+            "nope",
+            "--to",
+            &target.url,
+            "--to-token",
+            &target.token,
+        ],
+        &[],
+    )
+    .await;
+    assert_eq!(code(&bad), 3);
+}
