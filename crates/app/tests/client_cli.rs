@@ -291,7 +291,11 @@ async fn users_and_roles_commands() {
         .iter()
         .map(|u| u["email"].as_str().unwrap())
         .collect();
-    assert_eq!(emails, ["owner@localhost", "dev@example.com"], "by name; the owner has none");
+    assert_eq!(
+        emails,
+        ["owner@localhost", "dev@example.com"],
+        "by name; the owner has none"
+    );
 
     let acme = server
         .json(&["customers", "create", "--name", "Acme"])
@@ -677,4 +681,43 @@ async fn sync_copies_customers_and_users_and_a_second_run_changes_nothing() {
     )
     .await;
     assert_eq!(code(&bad), 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_client_command_has_help() {
+    for args in [
+        &["customers", "--help"][..],
+        &["customers", "list", "--help"],
+        &["customers", "get", "--help"],
+        &["customers", "create", "--help"],
+        &["customers", "update", "--help"],
+        &["customers", "delete", "--help"],
+        &["customers", "import", "--help"],
+        &["customers", "export", "--help"],
+        &["users", "list", "--help"],
+        &["users", "get", "--help"],
+        &["users", "create", "--help"],
+        &["users", "update", "--help"],
+        &["users", "delete", "--help"],
+        &["roles", "list", "--help"],
+        &["whoami", "--help"],
+        &["query", "--help"],
+        &["sync", "--help"],
+    ] {
+        let output = run(args, &[]).await;
+        assert_eq!(code(&output), 0, "{args:?}");
+        assert!(stdout(&output).contains("Usage: roster"), "{args:?}");
+    }
+    let top = stdout(&run(&["--help"], &[]).await);
+    for command in [
+        "customers",
+        "users",
+        "roles",
+        "whoami",
+        "query",
+        "sync",
+        "serve",
+    ] {
+        assert!(top.contains(command), "{command} in {top}");
+    }
 }
