@@ -11,6 +11,8 @@ use futures::stream::{self, Stream, TryStreamExt};
 use ports::{
     CustomerDirectory, DirectoryError, OrganizationDirectory, RoleDirectory, UserDirectory,
 };
+use std::sync::atomic::Ordering;
+
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -169,11 +171,24 @@ impl Client {
         object: &str,
         input: Map<String, Value>,
     ) -> Result<T, DirectoryError> {
-        let document = documents::mutation(name, input_type, object, self.error_codes);
-        let data = self
-            .run::<Value>(Kind::Mutation, &document, json!({ "input": input }))
+        let variables = json!({ "input": input });
+        let codes = self.error_codes.load(Ordering::Relaxed);
+        let document = documents::mutation(name, input_type, object, codes);
+        let data = match self
+            .run::<Value>(Kind::Mutation, &document, variables.clone())
             .await
-            .map_err(directory_error)?;
+        {
+            // The schema has no `ErrorType.code`: the document failed validation, so nothing
+            // ran, and sending it again without `code` is safe.
+            Err(ClientError::GraphQl(errors)) if codes && lacks_error_codes(&errors) => {
+                self.error_codes.store(false, Ordering::Relaxed);
+                let document = documents::mutation(name, input_type, object, false);
+                self.run::<Value>(Kind::Mutation, &document, variables)
+                    .await
+                    .map_err(directory_error)?
+            }
+            other => other.map_err(directory_error)?,
+        };
         let key = {
             let mut chars = name.chars();
             chars
@@ -234,6 +249,13 @@ impl Client {
             .collect::<Result<_, _>>()
             .map_err(directory_error)
     }
+}
+
+/// True when the errors say the server's `ErrorType` has no `code` field.
+fn lacks_error_codes(errors: &[crate::error::GraphQlError]) -> bool {
+    errors
+        .iter()
+        .any(|e| e.message.contains("\"code\"") && e.message.contains("ErrorType"))
 }
 
 fn next_cursor<T>(connection: &Connection<T>) -> Option<String> {

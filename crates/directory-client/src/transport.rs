@@ -44,8 +44,9 @@ pub struct ClientConfig {
     pub timeout: Duration,
     /// Retries of queries.
     pub retry: RetryPolicy,
-    /// Ask mutation payloads for Roster's additive `code` on `errors` (turn off for servers
-    /// without it, such as Prismatic: codes are then rebuilt as `INVALID`).
+    /// Ask mutation payloads for Roster's additive `code` on `errors`. A server without it
+    /// (Prismatic) rejects such a document before running it; the client then drops `code`
+    /// for good and resends, and codes are rebuilt as `INVALID`.
     pub error_codes: bool,
 }
 
@@ -69,7 +70,9 @@ pub struct Client {
     pub(crate) endpoint: String,
     pub(crate) token: String,
     pub(crate) retry: RetryPolicy,
-    pub(crate) error_codes: bool,
+    /// Whether payload `errors` are asked for `code`; cleared for good the first time the
+    /// server's schema says `ErrorType` has no such field.
+    pub(crate) error_codes: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) actor: std::sync::Arc<OnceCell<domain::Actor>>,
 }
 
@@ -139,7 +142,9 @@ impl Client {
             endpoint,
             token: config.token,
             retry: config.retry,
-            error_codes: config.error_codes,
+            error_codes: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+                config.error_codes,
+            )),
             actor: std::sync::Arc::new(OnceCell::new()),
         })
     }

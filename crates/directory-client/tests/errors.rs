@@ -331,3 +331,72 @@ async fn listings_start_from_an_empty_after() {
     assert!(page.edges.is_empty());
     assert_eq!(fake.last_body()["variables"]["after"], "");
 }
+
+#[tokio::test]
+async fn servers_without_error_codes_get_documents_without_code() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        status(
+            400,
+            json!({"errors": [{"message": "Cannot query field \"code\" on type \"ErrorType\"."}]}),
+        ),
+        ok(
+            json!({"data": {"createCustomer": {"customer": null, "errors": [
+                {"field": "name", "messages": ["Customer with this name already exists."]}
+            ]}}}),
+        ),
+        ok(
+            json!({"data": {"createCustomer": {"customer": null, "errors": [
+                {"field": "name", "messages": ["Customer with this name already exists."]}
+            ]}}}),
+        ),
+    ])
+    .await;
+    let client = client(address);
+    for _ in 0..2 {
+        let error = client
+            .create_customer(&actor(), new_customer())
+            .await
+            .unwrap_err();
+        let DirectoryError::Invalid(errors) = error else {
+            panic!("{error:?}")
+        };
+        assert_eq!(
+            errors.errors()[0].code,
+            ErrorCode::Invalid,
+            "no code: INVALID"
+        );
+    }
+    let documents: Vec<String> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["query"].as_str().unwrap().to_owned())
+        .collect();
+    assert!(documents[1].contains("messages code"), "{}", documents[1]);
+    assert!(!documents[2].contains("code"), "{}", documents[2]);
+    assert!(
+        !documents[3].contains("code"),
+        "remembered: {}",
+        documents[3]
+    );
+    assert_eq!(documents.len(), 4);
+}
+
+#[tokio::test]
+async fn retry_after_is_honoured() {
+    let mut limited = status(429, json!({}));
+    limited.headers.push(("retry-after", "1".into()));
+    let (_fake, address) = Fake::start(vec![limited, me_answer()]).await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut config = ClientConfig::new(format!("http://{address}"), "t0ken");
+    config.retry.initial_backoff = Duration::from_millis(1);
+    let started = std::time::Instant::now();
+    Client::new(config).unwrap().actor().await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -74,6 +74,7 @@ pub struct ConnectionArgs {
 pub enum CustomersCommand {
     /// List customers (every page).
     List {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// Only customers whose name contains this, ignoring case.
@@ -88,6 +89,7 @@ pub enum CustomersCommand {
     },
     /// Show one customer.
     Get {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The customer's ID.
@@ -95,22 +97,27 @@ pub enum CustomersCommand {
     },
     /// Create a customer.
     Create {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
+        /// The fields to set.
         #[command(flatten)]
         fields: CustomerFields,
     },
     /// Change the given fields of a customer.
     Update {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The customer's ID.
         id: String,
+        /// The fields to set.
         #[command(flatten)]
         fields: CustomerFields,
     },
     /// Delete a customer, its users and their tokens.
     Delete {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The customer's ID.
@@ -118,6 +125,7 @@ pub enum CustomersCommand {
     },
     /// Create or update customers from a CSV or JSON-lines file, matched by externalId.
     Import {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The file: `.csv` (header row) or JSON lines (`.jsonl`, `.ndjson`, or `--format`).
@@ -128,6 +136,7 @@ pub enum CustomersCommand {
     },
     /// Print every customer in the import format (CSV, or JSON lines with `--format jsonl`).
     Export {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The format written.
@@ -170,6 +179,7 @@ pub struct CustomerFields {
 pub enum UsersCommand {
     /// List team members, or the users of `--customer`.
     List {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// List this customer's users instead of team members.
@@ -178,6 +188,7 @@ pub enum UsersCommand {
     },
     /// Show one user.
     Get {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The user's ID.
@@ -185,6 +196,7 @@ pub enum UsersCommand {
     },
     /// Create a team member, or a user of `--customer`.
     Create {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// Create a user of this customer instead of a team member.
@@ -208,6 +220,7 @@ pub enum UsersCommand {
     },
     /// Change the given fields of a user.
     Update {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The user's ID.
@@ -227,6 +240,7 @@ pub enum UsersCommand {
     },
     /// Delete a user.
     Delete {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// The user's ID.
@@ -239,6 +253,7 @@ pub enum UsersCommand {
 pub enum RolesCommand {
     /// List organization roles, or customer roles with `--customer`.
     List {
+        /// Which server, with which token.
         #[command(flatten)]
         connection: ConnectionArgs,
         /// Customer roles instead of organization roles.
@@ -250,6 +265,7 @@ pub enum RolesCommand {
 /// `roster query`.
 #[derive(Debug, Args)]
 pub struct QueryArgs {
+    /// Which server, with which token.
     #[command(flatten)]
     pub connection: ConnectionArgs,
     /// The GraphQL document, or `@FILE` to read it from a file.
