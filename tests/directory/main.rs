@@ -148,6 +148,10 @@ impl Harness for Remote {
 }
 
 async fn remote(engine: Engine) -> Option<Box<dyn Harness>> {
+    Some(Box::new(spawn_remote(engine).await?))
+}
+
+async fn spawn_remote(engine: Engine) -> Option<Remote> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let url = fresh_database(engine).await?;
     let cleanup = Cleanup(url.clone());
@@ -176,7 +180,7 @@ async fn remote(engine: Engine) -> Option<Box<dyn Harness>> {
         _cleanup: cleanup,
     };
     remote.owner = remote.client(&owner_token);
-    Some(Box::new(remote))
+    Some(remote)
 }
 
 mod local_sqlite {
@@ -205,4 +209,54 @@ mod client_postgres {
         super::remote(super::Engine::Postgres).await
     }
     directory_contract::directory_contract_tests!(fresh);
+}
+
+/// The client's streams page through listings longer than one page: each row once, in order.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn client_streams_page_past_the_first_page() {
+    use domain::listing::{CustomerQuery, UserFilter, UserQuery};
+    use domain::{CustomerDraft, NewCustomer};
+    use futures::TryStreamExt as _;
+    use ports::CustomerDirectory as _;
+
+    let remote = spawn_remote(Engine::Sqlite)
+        .await
+        .expect("SQLite always runs");
+    let client = remote.owner.clone();
+    let actor = client.actor().await.unwrap();
+    let mut names: Vec<String> = (0..130).map(|i| format!("Customer {i:03}")).collect();
+    for name in names.iter().rev() {
+        let customer = NewCustomer::parse(CustomerDraft {
+            name: name.clone(),
+            ..CustomerDraft::default()
+        })
+        .unwrap();
+        client.create_customer(&actor, customer).await.unwrap();
+    }
+    names.sort();
+    let streamed: Vec<String> = client
+        .customer_stream(CustomerQuery::default())
+        .map_ok(|c| c.name.to_string())
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(streamed, names);
+    let mut small_pages = CustomerQuery::default();
+    small_pages.page.first = Some(7);
+    small_pages.filter.name_istartswith = Some("customer 1".into());
+    let count = client
+        .customer_stream(small_pages)
+        .try_fold(0, |n, _| async move { Ok(n + 1) })
+        .await
+        .unwrap();
+    assert_eq!(count, 30, "Customer 100..=129, seven at a time");
+    let team = UserQuery {
+        filter: UserFilter {
+            customer_isnull: Some(true),
+            ..UserFilter::default()
+        },
+        ..UserQuery::default()
+    };
+    let users: Vec<_> = client.user_stream(team).try_collect().await.unwrap();
+    assert_eq!(users.len(), 1, "the owner");
 }
