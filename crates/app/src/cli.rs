@@ -30,6 +30,7 @@ pub enum Command {
     Token(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
     Schema,
+    /// The client commands (customers, users, roles, whoami, query, sync), against a server.
     #[command(flatten)]
     Client(crate::client_cli::ClientCommand),
 }
