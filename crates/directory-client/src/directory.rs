@@ -563,12 +563,13 @@ impl RoleDirectory for Client {
     }
 
     async fn role(&self, actor: &Actor, id: RoleId) -> Result<Role, DirectoryError> {
-        let customer_roles = if actor.customer_id.is_some() {
+        // Customer users see no organization roles; skip asking for them.
+        let organization_roles = if actor.customer_id.is_some() {
             Vec::new()
         } else {
             self.roles(RoleScope::Organization).await?
         };
-        customer_roles
+        organization_roles
             .into_iter()
             .chain(self.roles(RoleScope::Customer).await?)
             .find(|role| role.id == id)
