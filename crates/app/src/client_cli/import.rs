@@ -255,7 +255,7 @@ pub(crate) async fn import(
     let mut failed: Vec<(usize, Vec<String>)> = Vec::new();
     for (index, row) in rows.into_iter().enumerate() {
         if progress {
-            eprint!("\rimporting {}/{total}", index + 1);
+            eprint!("\r{}", progress_bar(index + 1, total));
         }
         let outcome = match row {
             Ok(row) => {
@@ -352,4 +352,40 @@ pub(crate) async fn export(connection: &ConnectionArgs, format: FileFormat) -> R
     }
     print!("{text}");
     Ok(())
+}
+
+/// One line of a terminal progress bar: `importing [#######.............] 7/20`.
+fn progress_bar(done: usize, total: usize) -> String {
+    const WIDTH: usize = 30;
+    let filled = if total == 0 {
+        WIDTH
+    } else {
+        done.min(total) * WIDTH / total
+    };
+    format!(
+        "importing [{}{}] {done}/{total}",
+        "#".repeat(filled),
+        ".".repeat(WIDTH - filled)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_bar_fills_with_the_rows_done() {
+        assert_eq!(
+            progress_bar(0, 3),
+            format!("importing [{}] 0/3", ".".repeat(30))
+        );
+        assert_eq!(
+            progress_bar(1, 3),
+            format!("importing [{}{}] 1/3", "#".repeat(10), ".".repeat(20))
+        );
+        assert_eq!(
+            progress_bar(3, 3),
+            format!("importing [{}] 3/3", "#".repeat(30))
+        );
+    }
 }
