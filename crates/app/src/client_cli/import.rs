@@ -357,11 +357,9 @@ pub(crate) async fn export(connection: &ConnectionArgs, format: FileFormat) -> R
 /// One line of a terminal progress bar: `importing [#######.............] 7/20`.
 fn progress_bar(done: usize, total: usize) -> String {
     const WIDTH: usize = 30;
-    let filled = if total == 0 {
-        WIDTH
-    } else {
-        done.min(total) * WIDTH / total
-    };
+    let filled = (done.min(total) * WIDTH)
+        .checked_div(total)
+        .unwrap_or(WIDTH);
     format!(
         "importing [{}{}] {done}/{total}",
         "#".repeat(filled),
