@@ -24,6 +24,7 @@ impl Field {
     pub const ROLE: Field = Field("role");
     pub const CUSTOMER: Field = Field("customer");
     pub const FEATURE_FLAGS: Field = Field("featureFlags");
+    pub const PUBLIC_KEY: Field = Field("publicKey");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {

@@ -6,11 +6,13 @@
 
 pub mod access;
 pub mod customer;
+pub mod embedded;
 pub mod error;
 pub mod id;
 pub mod listing;
 pub mod organization;
 pub mod role;
+pub mod signing_key;
 pub mod text;
 pub mod user;
 
@@ -19,12 +21,15 @@ pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
     NewCustomer,
 };
+pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use id::{
-    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, UserId,
+    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, SigningKeyId,
+    UserId,
 };
 pub use organization::Organization;
 pub use role::{Permission, Role, RoleKind, RoleScope};
+pub use signing_key::{SigningKey, private_key_preview};
 pub use text::{
     AvatarUrl, CustomerName, Description, Email, ExecutionLimit, ExternalId, FeatureFlags, Label,
     Labels, OrganizationName, PersonName, Phone,
