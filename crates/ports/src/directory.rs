@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, Role, RoleId,
-    User, UserId, UserPatch, ValidationErrors,
+    SigningKey, SigningKeyId, User, UserId, UserPatch, ValidationErrors,
 };
 
 /// Why a directory operation failed: each variant has one documented answer in the API.
@@ -147,6 +147,45 @@ pub trait RoleDirectory: Send + Sync {
 pub trait OrganizationDirectory: Send + Sync {
     /// The organization the caller belongs to.
     async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError>;
+}
+
+/// A key pair Roster just generated: the stored public half, and the private half, which
+/// is shown to the caller once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedSigningKey {
+    /// The key as stored (public key and the private key's preview).
+    pub key: SigningKey,
+    /// The private key, PKCS#8 PEM.
+    pub private_key_pem: String,
+}
+
+/// The organization's signing keys, for embedded users' JWTs (Owner and Admin only).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SigningKeyDirectory: Send + Sync {
+    /// Every key of the caller's organization, oldest first.
+    async fn signing_keys(&self, actor: &Actor) -> Result<Vec<SigningKey>, DirectoryError>;
+
+    /// Generates an RSA key pair, stores its public half and returns both halves.
+    async fn create_signing_key(
+        &self,
+        actor: &Actor,
+    ) -> Result<GeneratedSigningKey, DirectoryError>;
+
+    /// Registers a PEM RSA public key. `Invalid` on `publicKey` when it is not one.
+    async fn import_signing_key(
+        &self,
+        actor: &Actor,
+        public_key: &str,
+    ) -> Result<SigningKey, DirectoryError>;
+
+    /// Deletes a key; tokens signed with it stop working at once. `Invalid` with
+    /// `NOT_FOUND` on `id` when unknown.
+    async fn delete_signing_key(
+        &self,
+        actor: &Actor,
+        id: SigningKeyId,
+    ) -> Result<SigningKey, DirectoryError>;
 }
 
 /// Why a bearer token was not accepted.

@@ -12,10 +12,10 @@ pub mod directory;
 pub mod repository;
 
 pub use directory::{
-    AuthError, Authenticator, CustomerDirectory, DirectoryError, HealthCheck,
-    OrganizationDirectory, RoleDirectory, UserDirectory,
+    AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
+    OrganizationDirectory, RoleDirectory, SigningKeyDirectory, UserDirectory,
 };
 pub use repository::{
-    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
-    UniqueField, UserRepository,
+    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RepoError, RoleRepository,
+    SecretRepository, SigningKeyRepository, UniqueField, UserRepository,
 };

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
-    User, UserId,
+    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName, Role,
+    RoleId, SigningKey, SigningKeyId, User, UserId,
 };
 
 /// A uniqueness rule that storage enforces with a constraint.
@@ -24,6 +24,8 @@ pub enum UniqueField {
     UserExternalId,
     /// Organization name, ignoring case.
     OrganizationName,
+    /// An embedded user's subject (`sub`), per customer.
+    EmbeddedSubject,
 }
 
 /// Why a storage operation failed.
@@ -74,6 +76,13 @@ pub trait CustomerRepository: Send + Sync {
         &self,
         organization: OrganizationId,
         id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError>;
+
+    /// The organization's customer with this external id (compared exactly).
+    async fn customer_by_external_id(
+        &self,
+        organization: OrganizationId,
+        external_id: &ExternalId,
     ) -> Result<Option<Customer>, RepoError>;
 
     /// The organization's customers with these ids, in any order; unknown ids are skipped.
@@ -195,6 +204,48 @@ pub trait OrganizationRepository: Send + Sync {
 
     /// How many organizations exist (zero on a fresh database).
     async fn count_organizations(&self) -> Result<u64, RepoError>;
+}
+
+/// The public keys organizations registered to verify their embedded users' JWTs.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SigningKeyRepository: Send + Sync {
+    /// Stores a new key of `key.organization_id`.
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), RepoError>;
+
+    /// Every key of the organization, oldest first (ties by id).
+    async fn signing_keys(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<SigningKey>, RepoError>;
+
+    /// Deletes a key; returns it as it was, or `None` if the organization has no such key.
+    async fn delete_signing_key(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+    ) -> Result<Option<SigningKey>, RepoError>;
+}
+
+/// Embedded customer users, found by the subject (`sub`) their organization's JWTs name.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmbeddedUserRepository: Send + Sync {
+    /// The user of `customer` whose subject is `subject` (compared exactly).
+    async fn embedded_user(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// Stores a new customer user together with its subject, all or nothing.
+    ///
+    /// # Errors
+    /// MUST return `Conflict(EmbeddedSubject)` when the customer already has a user with
+    /// this subject (two first sign-ins racing), and the conflicts of
+    /// [`UserRepository::insert_user`]; nothing is written then.
+    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError>;
 }
 
 /// Server-wide secrets kept in the database, such as the token signing key.

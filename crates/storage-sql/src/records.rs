@@ -6,7 +6,7 @@ use domain::error::Field;
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
     ExternalId, FeatureFlags, FieldError, Labels, Organization, OrganizationId, OrganizationName,
-    PersonName, Phone, Role, RoleId, RoleKind, User, UserId,
+    PersonName, Phone, Role, RoleId, RoleKind, SigningKey, SigningKeyId, User, UserId,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -50,6 +50,16 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "last_login",
+];
+
+/// The columns of `signing_keys` that make a [`SigningKey`].
+pub(crate) const SIGNING_KEY_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "public_key",
+    "private_key_preview",
+    "imported",
+    "issued_at",
 ];
 
 /// `columns`, each qualified with `alias` (`c.id, c.name`), or bare when `alias` is empty.
@@ -266,5 +276,32 @@ pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError>
         name: OrganizationName::parse(&row.text("name")?)
             .map_err(|error| corrupt("organization", &id, error))?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// Every column written for a signing key, and its value.
+pub(crate) fn signing_key_values(key: &SigningKey) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("id", Bind::uuid(key.id.uuid())),
+        ("organization_id", Bind::uuid(key.organization_id.uuid())),
+        ("public_key", Bind::text(key.public_key.as_str())),
+        (
+            "private_key_preview",
+            Bind::Text(key.private_key_preview.clone()),
+        ),
+        ("imported", Bind::Bool(key.imported)),
+        ("issued_at", Bind::time(key.issued_at)),
+    ]
+}
+
+/// A `signing_keys` row (with [`SIGNING_KEY_COLUMNS`]) as a [`SigningKey`].
+pub(crate) fn signing_key(row: &impl SqlRow) -> Result<SigningKey, RepoError> {
+    Ok(SigningKey {
+        id: SigningKeyId::from_uuid(row.uuid("id")?),
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        public_key: row.text("public_key")?,
+        private_key_preview: row.opt_text("private_key_preview")?,
+        imported: row.bool("imported")?,
+        issued_at: row.time("issued_at")?,
     })
 }

@@ -6,18 +6,18 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
-    RoleKind, User, UserId,
+    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName, Role,
+    RoleId, RoleKind, SigningKey, SigningKeyId, User, UserId,
 };
 use ports::{
-    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
-    UserRepository,
+    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RepoError, RoleRepository,
+    SecretRepository, SigningKeyRepository, UserRepository,
 };
 use uuid::Uuid;
 
 use crate::driver::{Driver, SqlRow};
 use crate::listing::{Listing, Source, count_statement, customer_conditions, user_conditions};
-use crate::records::{self, CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
+use crate::records::{self, CUSTOMER_COLUMNS, SIGNING_KEY_COLUMNS, USER_COLUMNS, column_list};
 use crate::statement::{Bind, Sql, Statement, parameter_list};
 
 /// Roster's storage on one SQL engine: every repository port over the driver `D`.
@@ -209,6 +209,21 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         let statement = self.customer_by(
             "c.organization_id = ? AND c.id = ?",
             org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customer_by_external_id(
+        &self,
+        organization: OrganizationId,
+        external_id: &ExternalId,
+    ) -> Result<Option<Customer>, RepoError> {
+        let statement = self.customer_by(
+            "c.organization_id = ? AND c.external_id = ?",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::text(external_id.as_str()),
+            ],
         );
         self.fetch_one(statement, records::customer).await
     }
@@ -488,6 +503,79 @@ impl<D: Driver> SecretRepository for SqlStore<D> {
     async fn ping(&self) -> Result<(), RepoError> {
         let statement = self.statement("SELECT 1 AS one", []);
         self.driver.fetch(&statement).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl<D: Driver> SigningKeyRepository for SqlStore<D> {
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), RepoError> {
+        let statement = self.insert("signing_keys", &records::signing_key_values(key));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn signing_keys(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<SigningKey>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM signing_keys WHERE organization_id = ? ORDER BY issued_at, id",
+            column_list("", SIGNING_KEY_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::uuid(organization.uuid())]);
+        self.fetch_all(statement, records::signing_key).await
+    }
+
+    async fn delete_signing_key(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+    ) -> Result<Option<SigningKey>, RepoError> {
+        let sql = format!(
+            "DELETE FROM signing_keys WHERE organization_id = ? AND id = ? RETURNING {}",
+            column_list("", SIGNING_KEY_COLUMNS)
+        );
+        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
+        self.fetch_one(statement, records::signing_key).await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
+    async fn embedded_user(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.id = (SELECT e.user_id FROM embedded_subjects e \
+             WHERE e.organization_id = ? AND e.customer_id = ? AND e.subject = ?)",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(customer.uuid()),
+                Bind::text(subject),
+            ],
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError> {
+        let customer = user.customer_id.ok_or_else(|| {
+            crate::CorruptRow(format!("embedded user {} has no customer", user.id)).into_repo()
+        })?;
+        let statements = [
+            self.insert("users", &records::user_values(user)),
+            self.insert(
+                "embedded_subjects",
+                &[
+                    ("user_id", Bind::uuid(user.id.uuid())),
+                    ("organization_id", Bind::uuid(user.organization_id.uuid())),
+                    ("customer_id", Bind::uuid(customer.uuid())),
+                    ("subject", Bind::text(subject)),
+                ],
+            ),
+        ];
+        self.driver.execute_atomically(&statements).await
     }
 }
 
