@@ -1,15 +1,18 @@
 //! Roster's use cases: the directory ports implemented over the repository ports, the
-//! access tokens, and the provisioning of organizations.
+//! access tokens (Roster's HS256 ones and embedded users' RS256 ones), the organizations'
+//! signing keys, and the provisioning of organizations.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
 //! writes, and maps storage outcomes to the directory errors once, here.
 //! Invariant: this crate knows no storage engine and no transport; it sees only ports.
 
 mod customers;
+mod embedded;
 mod errors;
 mod organizations;
 mod provisioning;
 mod roles;
+mod signing_keys;
 mod tokens;
 mod users;
 
@@ -19,13 +22,18 @@ mod testing;
 use std::sync::Arc;
 
 use ports::{
-    CustomerRepository, OrganizationRepository, RoleRepository, SecretRepository, UserRepository,
+    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RoleRepository,
+    SecretRepository, SigningKeyRepository, UserRepository,
 };
 
+pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
-pub use tokens::{ACCESS_TOKEN_TTL, AccessToken, TokenAuthenticator, TokenError, TokenService};
+pub use tokens::{
+    ACCESS_TOKEN_TTL, AccessToken, BearerAuthenticator, TokenAuthenticator, TokenError,
+    TokenService,
+};
 
 /// The storage a [`Directory`] works on, one handle per repository port.
 #[derive(Clone)]
@@ -35,6 +43,8 @@ pub struct Repositories {
     pub roles: Arc<dyn RoleRepository>,
     pub organizations: Arc<dyn OrganizationRepository>,
     pub secrets: Arc<dyn SecretRepository>,
+    pub signing_keys: Arc<dyn SigningKeyRepository>,
+    pub embedded: Arc<dyn EmbeddedUserRepository>,
 }
 
 impl Repositories {
@@ -46,6 +56,8 @@ impl Repositories {
             + RoleRepository
             + OrganizationRepository
             + SecretRepository
+            + SigningKeyRepository
+            + EmbeddedUserRepository
             + 'static,
     {
         let store = Arc::new(store);
@@ -54,7 +66,9 @@ impl Repositories {
             users: store.clone(),
             roles: store.clone(),
             organizations: store.clone(),
-            secrets: store,
+            secrets: store.clone(),
+            signing_keys: store.clone(),
+            embedded: store,
         }
     }
 }

@@ -7,8 +7,8 @@ use domain::{
     RoleKind, User, UserDraft,
 };
 use ports::repository::{
-    MockCustomerRepository, MockOrganizationRepository, MockRoleRepository, MockSecretRepository,
-    MockUserRepository,
+    MockCustomerRepository, MockEmbeddedUserRepository, MockOrganizationRepository,
+    MockRoleRepository, MockSecretRepository, MockSigningKeyRepository, MockUserRepository,
 };
 
 use crate::{Directory, Repositories};
@@ -21,6 +21,8 @@ pub(crate) struct Mocks {
     pub(crate) roles: MockRoleRepository,
     pub(crate) organizations: MockOrganizationRepository,
     pub(crate) secrets: MockSecretRepository,
+    pub(crate) signing_keys: MockSigningKeyRepository,
+    pub(crate) embedded: MockEmbeddedUserRepository,
 }
 
 impl Mocks {
@@ -31,6 +33,8 @@ impl Mocks {
             roles: Arc::new(self.roles),
             organizations: Arc::new(self.organizations),
             secrets: Arc::new(self.secrets),
+            signing_keys: Arc::new(self.signing_keys),
+            embedded: Arc::new(self.embedded),
         }
     }
 
