@@ -8,4 +8,5 @@ mod helpers;
 mod listing;
 mod schema;
 mod seeds;
+mod signing_keys;
 mod transport;
