@@ -8,6 +8,7 @@
 )]
 
 mod customers;
+mod embedded;
 mod helpers;
 mod isolation;
 mod paging;
