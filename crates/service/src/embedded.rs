@@ -290,8 +290,10 @@ mod tests {
         let org = OrganizationId::generate();
         let acme = acme(org);
         let acme_id = acme.id;
-        let mut mocks = Mocks::default();
-        mocks.signing_keys = keys_of(org);
+        let mut mocks = Mocks {
+            signing_keys: keys_of(org),
+            ..Mocks::default()
+        };
         mocks
             .customers
             .expect_customer_by_external_id()
@@ -326,8 +328,10 @@ mod tests {
     #[tokio::test]
     async fn an_unknown_customer_without_customer_name_creates_nothing() {
         let org = OrganizationId::generate();
-        let mut mocks = Mocks::default();
-        mocks.signing_keys = keys_of(org);
+        let mut mocks = Mocks {
+            signing_keys: keys_of(org),
+            ..Mocks::default()
+        };
         mocks
             .customers
             .expect_customer_by_external_id()
@@ -344,8 +348,10 @@ mod tests {
     #[tokio::test]
     async fn customer_name_creates_the_customer_and_a_lost_race_uses_the_winner() {
         let org = OrganizationId::generate();
-        let mut mocks = Mocks::default();
-        mocks.signing_keys = keys_of(org);
+        let mut mocks = Mocks {
+            signing_keys: keys_of(org),
+            ..Mocks::default()
+        };
         mocks
             .customers
             .expect_customer_by_external_id()
@@ -397,8 +403,10 @@ mod tests {
             if writes == 0 {
                 stored.name = domain::PersonName::parse("Same").unwrap();
             }
-            let mut mocks = Mocks::default();
-            mocks.signing_keys = keys_of(org);
+            let mut mocks = Mocks {
+                signing_keys: keys_of(org),
+                ..Mocks::default()
+            };
             let customer = acme.clone();
             mocks
                 .customers
@@ -471,12 +479,10 @@ mod tests {
             ("garbage", "a.b.c".to_owned()),
         ];
         for (what, token) in tokens {
-            let mut mocks = Mocks::default();
-            let mut keys = MockSigningKeyRepository::new();
-            let stored = SigningKey::imported(org, public.clone(), domain::now());
-            keys.expect_signing_keys()
-                .returning(move |_| Ok(vec![stored.clone()]));
-            mocks.signing_keys = keys;
+            let mut mocks = Mocks {
+                signing_keys: keys_of(org),
+                ..Mocks::default()
+            };
             mocks.customers.expect_customer_by_external_id().times(0);
             mocks.embedded.expect_embedded_user().times(0);
             let error = EmbeddedAuthenticator::new(mocks.repositories())
