@@ -5,6 +5,7 @@
 //! Every adapter converts to and from these types at its edge.
 
 pub mod access;
+pub mod credentials;
 pub mod customer;
 pub mod embedded;
 pub mod error;
@@ -17,6 +18,7 @@ pub mod text;
 pub mod user;
 
 pub use access::Actor;
+pub use credentials::{Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
     NewCustomer,

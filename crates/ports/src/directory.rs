@@ -188,6 +188,63 @@ pub trait SigningKeyDirectory: Send + Sync {
     ) -> Result<SigningKey, DirectoryError>;
 }
 
+/// `POST /auth/login`'s input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// The organization's name, needed when the email has users in several organizations.
+    pub organization: Option<String>,
+    /// The client's address, for throttling.
+    pub client: String,
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// A Roster access token (HS256 JWT).
+    pub access_token: String,
+    /// An opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// Why a login, refresh or revocation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown email, wrong password, or a user without a password: never says which.
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    /// The email and password match users of several organizations; send `organization`.
+    #[error("Several organizations match; send organization")]
+    OrganizationRequired,
+    /// Too many failed logins for the account or the address; retry after this many seconds.
+    #[error("Too many failed logins; retry later")]
+    Throttled { retry_after_seconds: u64 },
+    /// The refresh token is unknown, used, revoked or expired.
+    #[error("Invalid refresh token")]
+    InvalidToken,
+    /// Storage or hashing failed; the source has the detail, for logs only.
+    #[error("internal error")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// Password sign-in and refresh tokens: `/auth/login`, `/auth/refresh`, `/auth/revoke`.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Checks the email and password and opens a session.
+    async fn login(&self, request: &LoginRequest) -> Result<TokenPair, SessionError>;
+
+    /// Exchanges a refresh token for a new pair; the old one stops working. Presenting a
+    /// token that was already exchanged revokes its whole family.
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError>;
+
+    /// Revokes the token's family; unknown tokens are ignored.
+    async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError>;
+}
+
 /// Why a bearer token was not accepted.
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {

@@ -16,6 +16,6 @@ pub use directory::{
     OrganizationDirectory, RoleDirectory, SigningKeyDirectory, UserDirectory,
 };
 pub use repository::{
-    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RepoError, RoleRepository,
-    SecretRepository, SigningKeyRepository, UniqueField, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RepoError, RoleRepository, SecretRepository, SigningKeyRepository, UniqueField, UserRepository,
 };

@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName, Role,
-    RoleId, SigningKey, SigningKeyId, User, UserId,
+    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName,
+    RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp, User, UserId,
 };
 
 /// A uniqueness rule that storage enforces with a constraint.
@@ -246,6 +246,52 @@ pub trait EmbeddedUserRepository: Send + Sync {
     /// this subject (two first sign-ins racing), and the conflicts of
     /// [`UserRepository::insert_user`]; nothing is written then.
     async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError>;
+}
+
+/// Passwords (argon2id PHC strings), sign-in times and refresh tokens (their hashes).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait CredentialRepository: Send + Sync {
+    /// The user's password hash; `None` when it has none (never set, or embedded).
+    async fn password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError>;
+
+    /// Sets or replaces the user's password hash; false when the user does not exist.
+    async fn set_password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+
+    /// Stores `at` as the user's last login.
+    async fn record_login(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(), RepoError>;
+
+    /// Stores a new refresh token (its hash).
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError>;
+
+    /// The refresh token with this hash, in any state.
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, RepoError>;
+
+    /// Marks an unused, unrevoked token used at `at`; false when it was not (already used
+    /// or revoked, for example by a concurrent exchange of the same token). Atomic.
+    async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError>;
+
+    /// Revokes every not yet revoked token of `token`'s family; returns how many.
+    async fn revoke_refresh_family(
+        &self,
+        token: &RefreshToken,
+        at: Timestamp,
+    ) -> Result<u64, RepoError>;
 }
 
 /// Server-wide secrets kept in the database, such as the token signing key.

@@ -27,8 +27,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ports::{
-    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RoleRepository,
-    SecretRepository, SigningKeyRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
 /// A storage adapter: one cloneable value that implements every repository port.
@@ -40,6 +40,7 @@ pub trait Storage:
     + SecretRepository
     + SigningKeyRepository
     + EmbeddedUserRepository
+    + CredentialRepository
     + Clone
     + 'static
 {
@@ -53,6 +54,7 @@ impl<S> Storage for S where
         + SecretRepository
         + SigningKeyRepository
         + EmbeddedUserRepository
+        + CredentialRepository
         + Clone
         + 'static
 {
@@ -75,6 +77,8 @@ pub struct Stores {
     pub signing_keys: Arc<dyn SigningKeyRepository>,
     /// Embedded users by subject.
     pub embedded: Arc<dyn EmbeddedUserRepository>,
+    /// Passwords, logins and refresh tokens.
+    pub credentials: Arc<dyn CredentialRepository>,
 }
 
 impl Stores {
@@ -87,7 +91,8 @@ impl Stores {
             organizations: Arc::new(storage.clone()),
             secrets: Arc::new(storage.clone()),
             signing_keys: Arc::new(storage.clone()),
-            embedded: Arc::new(storage),
+            embedded: Arc::new(storage.clone()),
+            credentials: Arc::new(storage),
         }
     }
 }
@@ -185,6 +190,11 @@ macro_rules! contract_tests {
             embedded_subjects_are_unique_per_customer_all_or_nothing,
             concurrent_first_sign_ins_give_one_user,
             embedded_subjects_go_with_their_user_and_customer,
+            password_hashes_are_set_replaced_and_scoped,
+            logins_are_recorded_on_the_user,
+            refresh_tokens_round_trip_and_are_used_once,
+            revoking_a_family_revokes_only_that_family,
+            concurrent_uses_of_a_refresh_token_give_one_success,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {
