@@ -13,7 +13,8 @@ pub mod repository;
 
 pub use directory::{
     AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
-    OrganizationDirectory, RoleDirectory, SigningKeyDirectory, UserDirectory,
+    LoginRequest, OrganizationDirectory, RoleDirectory, SessionError, Sessions,
+    SigningKeyDirectory, TokenPair, UserDirectory,
 };
 pub use repository::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,

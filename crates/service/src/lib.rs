@@ -1,6 +1,6 @@
 //! Roster's use cases: the directory ports implemented over the repository ports, the
-//! access tokens (Roster's HS256 ones and embedded users' RS256 ones), the organizations'
-//! signing keys, and the provisioning of organizations.
+//! access tokens (Roster's HS256 ones and embedded users' RS256 ones), password sign-in with
+//! refresh tokens, the organizations' signing keys, and the provisioning of organizations.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
 //! writes, and maps storage outcomes to the directory errors once, here.
@@ -12,7 +12,9 @@ mod errors;
 mod organizations;
 mod provisioning;
 mod roles;
+mod sessions;
 mod signing_keys;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -22,14 +24,16 @@ mod testing;
 use std::sync::Arc;
 
 use ports::{
-    CustomerRepository, EmbeddedUserRepository, OrganizationRepository, RoleRepository,
-    SecretRepository, SigningKeyRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
+pub use sessions::{SessionService, hash_password};
+pub use throttle::{ACCOUNT_FAILURES, ADDRESS_FAILURES, LoginThrottle, ThrottleKeys, WINDOW};
 pub use tokens::{
     ACCESS_TOKEN_TTL, AccessToken, BearerAuthenticator, TokenAuthenticator, TokenError,
     TokenService,
@@ -45,6 +49,7 @@ pub struct Repositories {
     pub secrets: Arc<dyn SecretRepository>,
     pub signing_keys: Arc<dyn SigningKeyRepository>,
     pub embedded: Arc<dyn EmbeddedUserRepository>,
+    pub credentials: Arc<dyn CredentialRepository>,
 }
 
 impl Repositories {
@@ -58,6 +63,7 @@ impl Repositories {
             + SecretRepository
             + SigningKeyRepository
             + EmbeddedUserRepository
+            + CredentialRepository
             + 'static,
     {
         let store = Arc::new(store);
@@ -68,7 +74,8 @@ impl Repositories {
             organizations: store.clone(),
             secrets: store.clone(),
             signing_keys: store.clone(),
-            embedded: store,
+            embedded: store.clone(),
+            credentials: store,
         }
     }
 }

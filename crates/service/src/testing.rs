@@ -7,8 +7,9 @@ use domain::{
     RoleKind, User, UserDraft,
 };
 use ports::repository::{
-    MockCustomerRepository, MockEmbeddedUserRepository, MockOrganizationRepository,
-    MockRoleRepository, MockSecretRepository, MockSigningKeyRepository, MockUserRepository,
+    MockCredentialRepository, MockCustomerRepository, MockEmbeddedUserRepository,
+    MockOrganizationRepository, MockRoleRepository, MockSecretRepository, MockSigningKeyRepository,
+    MockUserRepository,
 };
 
 use crate::{Directory, Repositories};
@@ -23,6 +24,7 @@ pub(crate) struct Mocks {
     pub(crate) secrets: MockSecretRepository,
     pub(crate) signing_keys: MockSigningKeyRepository,
     pub(crate) embedded: MockEmbeddedUserRepository,
+    pub(crate) credentials: MockCredentialRepository,
 }
 
 impl Mocks {
@@ -35,6 +37,7 @@ impl Mocks {
             secrets: Arc::new(self.secrets),
             signing_keys: Arc::new(self.signing_keys),
             embedded: Arc::new(self.embedded),
+            credentials: Arc::new(self.credentials),
         }
     }
 

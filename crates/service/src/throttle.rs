@@ -126,7 +126,11 @@ mod tests {
         assert!(throttle.retry_after(&elsewhere, at(10)).is_some());
         assert_eq!(throttle.retry_after(&keys, at(900)), None, "window over");
         throttle.failed(&keys, at(901));
-        assert_eq!(throttle.retry_after(&keys, at(902)), None, "counting restarted");
+        assert_eq!(
+            throttle.retry_after(&keys, at(902)),
+            None,
+            "counting restarted"
+        );
     }
 
     #[test]
