@@ -13,5 +13,6 @@ mod helpers;
 mod isolation;
 mod paging;
 mod seed;
+mod sessions;
 mod transport;
 mod users;

@@ -9,8 +9,8 @@ use anyhow::Context;
 use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
 use service::{
-    AccessToken, BearerAuthenticator, Directory, EmbeddedAuthenticator, Provisioning,
-    TokenAuthenticator, TokenService,
+    AccessToken, BearerAuthenticator, Directory, EmbeddedAuthenticator, LoginThrottle,
+    Provisioning, SessionService, TokenAuthenticator, TokenService,
 };
 use tokio::net::TcpListener;
 
@@ -72,6 +72,11 @@ impl Application {
             roles: directory.clone(),
             organizations: directory.clone(),
             signing_keys: directory.clone(),
+            sessions: Arc::new(SessionService::new(
+                repos.clone(),
+                tokens.clone(),
+                Arc::new(LoginThrottle::new()),
+            )),
             authenticator: Arc::new(BearerAuthenticator::new(
                 TokenAuthenticator::new(tokens, repos.users.clone()),
                 EmbeddedAuthenticator::new(repos.clone()),

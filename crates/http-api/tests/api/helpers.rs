@@ -13,7 +13,7 @@ use domain::{
 use http_api::{ApiConfig, Services};
 use ports::directory::{
     MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockOrganizationDirectory,
-    MockRoleDirectory, MockSigningKeyDirectory, MockUserDirectory,
+    MockRoleDirectory, MockSessions, MockSigningKeyDirectory, MockUserDirectory,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -28,6 +28,7 @@ pub(crate) struct Mocks {
     pub(crate) roles: MockRoleDirectory,
     pub(crate) organizations: MockOrganizationDirectory,
     pub(crate) signing_keys: MockSigningKeyDirectory,
+    pub(crate) sessions: MockSessions,
     pub(crate) authenticator: MockAuthenticator,
     pub(crate) health: MockHealthCheck,
 }
@@ -46,6 +47,7 @@ impl Mocks {
             roles: MockRoleDirectory::new(),
             organizations: MockOrganizationDirectory::new(),
             signing_keys: MockSigningKeyDirectory::new(),
+            sessions: MockSessions::new(),
             authenticator,
             health: MockHealthCheck::new(),
         }
@@ -75,6 +77,7 @@ impl Mocks {
             roles: Arc::new(self.roles),
             organizations: Arc::new(self.organizations),
             signing_keys: Arc::new(self.signing_keys),
+            sessions: Arc::new(self.sessions),
             authenticator: Arc::new(self.authenticator),
             health: Arc::new(self.health),
         }
