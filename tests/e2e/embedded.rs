@@ -363,8 +363,46 @@ async fn every_bad_token_is_401_and_creates_nothing(engine: Engine) {
     server.stop().await;
 }
 
+async fn a_deleted_key_ends_its_tokens_and_embedded_users_have_no_password(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let (key_id, private) = create_key(&server, &server.owner_token).await;
+    let organization = organization_id(&server, &server.owner_token).await;
+    create_acme(&server).await;
+    let token = sign_with(&claims(&organization, "user-42"), &private);
+    let email = server.gql_ok(&token, ME, json!({})).await["authenticatedUser"]["email"]
+        .as_str()
+        .expect("email")
+        .to_owned();
+
+    // The placeholder address cannot log in: there is no password to match.
+    for password in ["", "any password at all"] {
+        let (status, _, body) = server
+            .post_json(
+                "/auth/login",
+                &json!({"email": email, "password": password}),
+            )
+            .await;
+        assert_eq!(status, 401, "{body}");
+        assert_eq!(body["error"], "invalid_credentials");
+    }
+
+    let data = server
+        .gql(
+            "mutation($id: ID) { deleteOrganizationSigningKey(input: {id: $id}) { errors { field } } }",
+            json!({ "id": key_id }),
+        )
+        .await;
+    assert_eq!(data["deleteOrganizationSigningKey"]["errors"], json!([]));
+    let (status, _) = server.gql_as(&token, ME, json!({})).await;
+    assert_eq!(status, 401, "the key is gone, so are its tokens");
+    let (status, _) = authenticate(&server, &token).await;
+    assert_eq!(status, 401);
+    server.stop().await;
+}
+
 on_both_engines!(
     owners_and_admins_manage_keys_and_only_public_halves_are_kept,
+    a_deleted_key_ends_its_tokens_and_embedded_users_have_no_password,
     an_embedded_user_signs_in_and_the_same_jwt_works_on_the_api,
     every_bad_token_is_401_and_creates_nothing,
 );
