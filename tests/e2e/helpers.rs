@@ -168,6 +168,56 @@ impl TestServer {
         tokens.issue(&user).expect("token").token
     }
 
+    /// Sets the password of the user with `email` in `organization` (or the only one), as
+    /// `roster password` does.
+    pub(crate) async fn set_password(
+        &self,
+        email: &str,
+        organization: Option<&str>,
+        password: &str,
+    ) {
+        let repos = self.repositories().await;
+        let tokens = TokenService::load(None, repos.secrets.as_ref())
+            .await
+            .expect("signing key");
+        let user = Provisioning::new(repos.clone())
+            .find_user(email, organization)
+            .await
+            .expect("user exists");
+        let password = domain::Password::parse(password).expect("valid password");
+        let set = service::SessionService::new(
+            repos,
+            tokens,
+            std::sync::Arc::new(service::LoginThrottle::new()),
+        )
+        .set_password(user.organization_id, user.id, &password)
+        .await
+        .expect("password set");
+        assert!(set, "the user exists");
+    }
+
+    /// `POST path` with a JSON body; the status, the `Retry-After` header and the JSON body.
+    pub(crate) async fn post_json(&self, path: &str, body: &Value) -> (u16, Option<String>, Value) {
+        let response = self
+            .http
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent");
+        let status = response.status().as_u16();
+        let retry_after = response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned);
+        (
+            status,
+            retry_after,
+            response.json().await.expect("JSON body"),
+        )
+    }
+
     /// Creates another organization and returns its owner's token.
     pub(crate) async fn another_organization(&self, name: &str, owner_email: &str) -> String {
         let repos = self.repositories().await;

@@ -8,9 +8,11 @@
 )]
 
 mod customers;
+mod embedded;
 mod helpers;
 mod isolation;
 mod paging;
 mod seed;
+mod sessions;
 mod transport;
 mod users;

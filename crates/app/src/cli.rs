@@ -1,4 +1,4 @@
-//! The `roster` command line: `serve`, `init`, `token`, `schema`.
+//! The `roster` command line: `serve`, `init`, `token`, `password`, `schema`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use http_api::ApiConfig;
-use service::{Provisioning, TokenService};
+use service::{LoginThrottle, Provisioning, SessionService, TokenService};
 
 use crate::server::{Application, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
@@ -28,6 +28,8 @@ pub enum Command {
     Init(InitArgs),
     /// Print a fresh access token for an existing user (as the last line of output).
     Token(TokenArgs),
+    /// Set a user's password, read from the first line of standard input (12..128 characters).
+    Password(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
     Schema,
     /// The client commands (customers, users, roles, whoami, query, sync), against a server.
@@ -98,6 +100,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => serve(args).await,
         Command::Init(args) => init(args).await,
         Command::Token(args) => token(args).await,
+        Command::Password(args) => password(args).await,
         Command::Schema => {
             print!("{}", http_api::schema_sdl());
             Ok(())
@@ -166,6 +169,33 @@ async fn token(args: TokenArgs) -> anyhow::Result<()> {
         .context("finding the user")?;
     let token = tokens.issue(&user)?;
     println!("{}", token.token);
+    Ok(())
+}
+
+async fn password(args: TokenArgs) -> anyhow::Result<()> {
+    let mut line = String::new();
+    std::io::stdin()
+        .read_line(&mut line)
+        .context("reading the password from standard input")?;
+    let password = domain::Password::parse(line.trim_end_matches(['\r', '\n']))
+        .map_err(|error| anyhow::anyhow!(error.message))?;
+    let repos = open_repositories(&args.database.url).await?;
+    let tokens = TokenService::load(
+        args.database.token_secret.as_deref(),
+        repos.secrets.as_ref(),
+    )
+    .await?;
+    let user = Provisioning::new(repos.clone())
+        .find_user(&args.email, args.organization.as_deref())
+        .await
+        .context("finding the user")?;
+    if domain::embedded::is_placeholder_email(&user.email) {
+        anyhow::bail!("embedded users sign in with their platform's JWT and have no password");
+    }
+    SessionService::new(repos, tokens, std::sync::Arc::new(LoginThrottle::new()))
+        .set_password(user.organization_id, user.id, &password)
+        .await?;
+    println!("Password set for {}.", user.email);
     Ok(())
 }
 

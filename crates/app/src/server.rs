@@ -8,7 +8,10 @@ use std::sync::Arc;
 use anyhow::Context;
 use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
-use service::{AccessToken, Directory, Provisioning, TokenAuthenticator, TokenService};
+use service::{
+    AccessToken, BearerAuthenticator, Directory, EmbeddedAuthenticator, LoginThrottle,
+    Provisioning, SessionService, TokenAuthenticator, TokenService,
+};
 use tokio::net::TcpListener;
 
 use crate::storage::open_repositories;
@@ -68,7 +71,16 @@ impl Application {
             users: directory.clone(),
             roles: directory.clone(),
             organizations: directory.clone(),
-            authenticator: Arc::new(TokenAuthenticator::new(tokens, repos.users.clone())),
+            signing_keys: directory.clone(),
+            sessions: Arc::new(SessionService::new(
+                repos.clone(),
+                tokens.clone(),
+                Arc::new(LoginThrottle::new()),
+            )),
+            authenticator: Arc::new(BearerAuthenticator::new(
+                TokenAuthenticator::new(tokens, repos.users.clone()),
+                EmbeddedAuthenticator::new(repos.clone()),
+            )),
             health: directory,
         };
         let router = http_api::router(services, settings.api);

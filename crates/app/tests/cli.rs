@@ -228,3 +228,51 @@ fn serve_bootstraps_tokens_work_and_sigterm_stops_it() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// `roster password` reads the password from standard input and checks it.
+#[test]
+fn password_is_read_from_stdin_and_checked() {
+    use std::io::Write;
+    let (database, path) = temp_database();
+    let init = roster(&[
+        "init",
+        "--organization",
+        "Acme",
+        "--owner-email",
+        "ada@acme.example",
+        "--database",
+        &database,
+    ]);
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let set = |email: &str, input: &str| {
+        let mut child = Command::new(ROSTER)
+            .args(["password", "--email", email, "--database", &database])
+            .env_remove("ROSTER_TOKEN_SECRET")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let short = set("ada@acme.example", "too short\n");
+    assert!(!short.status.success());
+    assert!(String::from_utf8_lossy(&short.stderr).contains("at least 12"));
+    let unknown = set("nobody@acme.example", "long enough password\n");
+    assert!(!unknown.status.success());
+    let done = set("ada@acme.example", "long enough password\n");
+    assert_eq!(last_line(&done), "Password set for ada@acme.example.");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

@@ -123,6 +123,13 @@ impl Actor {
         self.customer_id.is_none() && self.has(Permission::OrgAdminUsers)
     }
 
+    /// True when the caller may list, create, import and delete the organization's signing
+    /// keys: whoever holds one can sign in as any embedded user, so only team members who
+    /// administer users (Owner and Admin) may.
+    pub fn can_manage_signing_keys(&self) -> bool {
+        self.can_manage_organization_users()
+    }
+
     /// Which users the caller may see in a listing.
     pub fn user_scope(&self) -> UserScope {
         let customers = match self.customer_id {
@@ -453,5 +460,21 @@ mod tests {
             [RoleKind::CustomerMember, RoleKind::MarketplaceUser]
         );
         assert!(!org_actor(&world, RoleKind::Guest).can_see_role(RoleKind::Integrator));
+    }
+
+    #[test]
+    fn only_owners_and_admins_manage_signing_keys() {
+        let world = world();
+        let allowed: Vec<RoleKind> = ORG_ROLES
+            .into_iter()
+            .filter(|kind| org_actor(&world, *kind).can_manage_signing_keys())
+            .collect();
+        assert_eq!(allowed, [RoleKind::Owner, RoleKind::Admin]);
+        for kind in CUSTOMER_ROLES {
+            assert!(
+                !customer_actor(&world, kind).can_manage_signing_keys(),
+                "{kind:?}"
+            );
+        }
     }
 }

@@ -24,6 +24,8 @@ impl Field {
     pub const ROLE: Field = Field("role");
     pub const CUSTOMER: Field = Field("customer");
     pub const FEATURE_FLAGS: Field = Field("featureFlags");
+    pub const PUBLIC_KEY: Field = Field("publicKey");
+    pub const PASSWORD: Field = Field("password");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {

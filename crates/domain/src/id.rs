@@ -150,6 +150,11 @@ typed_id!(
     OrganizationId,
     Organization
 );
+typed_id!(
+    /// Identifies a public key an organization registered to verify embedded users' JWTs.
+    SigningKeyId,
+    OrganizationSigningKey
+);
 
 #[cfg(test)]
 mod tests {

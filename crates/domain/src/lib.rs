@@ -5,26 +5,33 @@
 //! Every adapter converts to and from these types at its edge.
 
 pub mod access;
+pub mod credentials;
 pub mod customer;
+pub mod embedded;
 pub mod error;
 pub mod id;
 pub mod listing;
 pub mod organization;
 pub mod role;
+pub mod signing_key;
 pub mod text;
 pub mod user;
 
 pub use access::Actor;
+pub use credentials::{Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
     NewCustomer,
 };
+pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use id::{
-    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, UserId,
+    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, SigningKeyId,
+    UserId,
 };
 pub use organization::Organization;
 pub use role::{Permission, Role, RoleKind, RoleScope};
+pub use signing_key::{SigningKey, private_key_preview};
 pub use text::{
     AvatarUrl, CustomerName, Description, Email, ExecutionLimit, ExternalId, FeatureFlags, Label,
     Labels, OrganizationName, PersonName, Phone,

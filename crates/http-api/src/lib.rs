@@ -1,5 +1,6 @@
-//! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), a GraphiQL page
-//! and the health probes, over axum and async-graphql.
+//! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
+//! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
+//! (`/auth/*`), a GraphiQL page and the health probes, over axum and async-graphql.
 //!
 //! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
 //! into calls on the `ports` directory traits and their answers back into GraphQL; every
@@ -8,6 +9,7 @@
 mod auth;
 mod routes;
 mod schema;
+mod sessions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,8 +19,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use ports::{
-    Authenticator, CustomerDirectory, HealthCheck, OrganizationDirectory, RoleDirectory,
-    UserDirectory,
+    Authenticator, CustomerDirectory, HealthCheck, OrganizationDirectory, RoleDirectory, Sessions,
+    SigningKeyDirectory, UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -35,8 +37,13 @@ pub struct Services {
     pub roles: Arc<dyn RoleDirectory>,
     /// The caller's organization, for `organization` and `User.org`.
     pub organizations: Arc<dyn OrganizationDirectory>,
-    /// Turns the bearer token of every `/api` request into the calling actor.
+    /// The organization's signing keys, for the signing-key queries and mutations.
+    pub signing_keys: Arc<dyn SigningKeyDirectory>,
+    /// Turns the bearer token of every `/api` request into the calling actor (Roster's
+    /// access tokens and embedded users' JWTs alike); also serves `/embedded/authenticate`.
     pub authenticator: Arc<dyn Authenticator>,
+    /// Password login and refresh tokens, for `/auth/login`, `/auth/refresh`, `/auth/revoke`.
+    pub sessions: Arc<dyn Sessions>,
     /// Answers `/readyz`.
     pub health: Arc<dyn HealthCheck>,
 }
@@ -70,6 +77,13 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/", get(routes::graphiql))
         .route("/api", post(routes::graphql))
         .route("/api/", post(routes::graphql))
+        .route(
+            "/embedded/authenticate",
+            post(routes::embedded_authenticate),
+        )
+        .route("/auth/login", post(sessions::login))
+        .route("/auth/refresh", post(sessions::refresh))
+        .route("/auth/revoke", post(sessions::revoke))
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .with_state(state)

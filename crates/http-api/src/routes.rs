@@ -1,12 +1,13 @@
-//! The HTTP handlers: GraphQL over `POST /api`, the GraphiQL page and the health probes.
+//! The HTTP handlers: GraphQL over `POST /api`, the embedded sign-in, the GraphiQL page and
+//! the health probes.
 
 use std::sync::Arc;
 
 use async_graphql::Value;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::StatusCode;
 use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 
 use crate::Services;
@@ -74,6 +75,28 @@ fn json(status: StatusCode, body: Result<serde_json::Value, serde_json::Error>) 
             StatusCode::INTERNAL_SERVER_ERROR.into_response()
         }
     }
+}
+
+/// `POST /embedded/authenticate`: signs an embedded user in with the JWT its organization's
+/// backend signed (`Authorization: Bearer <jwt>`), creating the user on first use. The same
+/// JWT then works as the `/api` bearer token. Refused tokens get the `/api` 401.
+pub(crate) async fn embedded_authenticate(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+) -> Response {
+    let actor = match authenticate(&headers, state.services.authenticator.as_ref()).await {
+        Ok(actor) => actor,
+        Err(response) => return response,
+    };
+    let body = serde_json::json!({
+        "user": {
+            "id": actor.user_id.to_string(),
+            "organization": actor.organization_id.to_string(),
+            "customer": actor.customer_id.map(|id| id.to_string()),
+            "role": actor.role.name(),
+        }
+    });
+    json(StatusCode::OK, Ok(body))
 }
 
 /// `GET /`: a GraphiQL page for people, pointed at `/api`.

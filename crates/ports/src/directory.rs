@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, Role, RoleId,
-    User, UserId, UserPatch, ValidationErrors,
+    SigningKey, SigningKeyId, User, UserId, UserPatch, ValidationErrors,
 };
 
 /// Why a directory operation failed: each variant has one documented answer in the API.
@@ -147,6 +147,102 @@ pub trait RoleDirectory: Send + Sync {
 pub trait OrganizationDirectory: Send + Sync {
     /// The organization the caller belongs to.
     async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError>;
+}
+
+/// A key pair Roster just generated: the stored public half, and the private half, which
+/// is shown to the caller once and never stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GeneratedSigningKey {
+    /// The key as stored (public key and the private key's preview).
+    pub key: SigningKey,
+    /// The private key, PKCS#8 PEM.
+    pub private_key_pem: String,
+}
+
+/// The organization's signing keys, for embedded users' JWTs (Owner and Admin only).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SigningKeyDirectory: Send + Sync {
+    /// Every key of the caller's organization, oldest first.
+    async fn signing_keys(&self, actor: &Actor) -> Result<Vec<SigningKey>, DirectoryError>;
+
+    /// Generates an RSA key pair, stores its public half and returns both halves.
+    async fn create_signing_key(
+        &self,
+        actor: &Actor,
+    ) -> Result<GeneratedSigningKey, DirectoryError>;
+
+    /// Registers a PEM RSA public key. `Invalid` on `publicKey` when it is not one.
+    async fn import_signing_key(
+        &self,
+        actor: &Actor,
+        public_key: &str,
+    ) -> Result<SigningKey, DirectoryError>;
+
+    /// Deletes a key; tokens signed with it stop working at once. `Invalid` with
+    /// `NOT_FOUND` on `id` when unknown.
+    async fn delete_signing_key(
+        &self,
+        actor: &Actor,
+        id: SigningKeyId,
+    ) -> Result<SigningKey, DirectoryError>;
+}
+
+/// `POST /auth/login`'s input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginRequest {
+    pub email: String,
+    pub password: String,
+    /// The organization's name, needed when the email has users in several organizations.
+    pub organization: Option<String>,
+    /// The client's address, for throttling.
+    pub client: String,
+}
+
+/// An access token and the refresh token that renews it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenPair {
+    /// A Roster access token (HS256 JWT).
+    pub access_token: String,
+    /// An opaque, single-use refresh token.
+    pub refresh_token: String,
+    /// Seconds until the access token expires.
+    pub expires_in: i64,
+}
+
+/// Why a login, refresh or revocation was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// Unknown email, wrong password, or a user without a password: never says which.
+    #[error("Invalid email or password")]
+    InvalidCredentials,
+    /// The email and password match users of several organizations; send `organization`.
+    #[error("Several organizations match; send organization")]
+    OrganizationRequired,
+    /// Too many failed logins for the account or the address; retry after this many seconds.
+    #[error("Too many failed logins; retry later")]
+    Throttled { retry_after_seconds: u64 },
+    /// The refresh token is unknown, used, revoked or expired.
+    #[error("Invalid refresh token")]
+    InvalidToken,
+    /// Storage or hashing failed; the source has the detail, for logs only.
+    #[error("internal error")]
+    Unavailable(#[source] Box<dyn StdError + Send + Sync>),
+}
+
+/// Password sign-in and refresh tokens: `/auth/login`, `/auth/refresh`, `/auth/revoke`.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Sessions: Send + Sync {
+    /// Checks the email and password and opens a session.
+    async fn login(&self, request: &LoginRequest) -> Result<TokenPair, SessionError>;
+
+    /// Exchanges a refresh token for a new pair; the old one stops working. Presenting a
+    /// token that was already exchanged revokes its whole family.
+    async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError>;
+
+    /// Revokes the token's family; unknown tokens are ignored.
+    async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError>;
 }
 
 /// Why a bearer token was not accepted.

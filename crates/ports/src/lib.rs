@@ -12,10 +12,11 @@ pub mod directory;
 pub mod repository;
 
 pub use directory::{
-    AuthError, Authenticator, CustomerDirectory, DirectoryError, HealthCheck,
-    OrganizationDirectory, RoleDirectory, UserDirectory,
+    AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
+    LoginRequest, OrganizationDirectory, RoleDirectory, SessionError, Sessions,
+    SigningKeyDirectory, TokenPair, UserDirectory,
 };
 pub use repository::{
-    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
-    UniqueField, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RepoError, RoleRepository, SecretRepository, SigningKeyRepository, UniqueField, UserRepository,
 };

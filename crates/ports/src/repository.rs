@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
-    User, UserId,
+    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName,
+    RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp, User, UserId,
 };
 
 /// A uniqueness rule that storage enforces with a constraint.
@@ -24,6 +24,8 @@ pub enum UniqueField {
     UserExternalId,
     /// Organization name, ignoring case.
     OrganizationName,
+    /// An embedded user's subject (`sub`), per customer.
+    EmbeddedSubject,
 }
 
 /// Why a storage operation failed.
@@ -74,6 +76,13 @@ pub trait CustomerRepository: Send + Sync {
         &self,
         organization: OrganizationId,
         id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError>;
+
+    /// The organization's customer with this external id (compared exactly).
+    async fn customer_by_external_id(
+        &self,
+        organization: OrganizationId,
+        external_id: &ExternalId,
     ) -> Result<Option<Customer>, RepoError>;
 
     /// The organization's customers with these ids, in any order; unknown ids are skipped.
@@ -195,6 +204,94 @@ pub trait OrganizationRepository: Send + Sync {
 
     /// How many organizations exist (zero on a fresh database).
     async fn count_organizations(&self) -> Result<u64, RepoError>;
+}
+
+/// The public keys organizations registered to verify their embedded users' JWTs.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait SigningKeyRepository: Send + Sync {
+    /// Stores a new key of `key.organization_id`.
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), RepoError>;
+
+    /// Every key of the organization, oldest first (ties by id).
+    async fn signing_keys(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<SigningKey>, RepoError>;
+
+    /// Deletes a key; returns it as it was, or `None` if the organization has no such key.
+    async fn delete_signing_key(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+    ) -> Result<Option<SigningKey>, RepoError>;
+}
+
+/// Embedded customer users, found by the subject (`sub`) their organization's JWTs name.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmbeddedUserRepository: Send + Sync {
+    /// The user of `customer` whose subject is `subject` (compared exactly).
+    async fn embedded_user(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Option<User>, RepoError>;
+
+    /// Stores a new customer user together with its subject, all or nothing.
+    ///
+    /// # Errors
+    /// MUST return `Conflict(EmbeddedSubject)` when the customer already has a user with
+    /// this subject (two first sign-ins racing), and the conflicts of
+    /// [`UserRepository::insert_user`]; nothing is written then.
+    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError>;
+}
+
+/// Passwords (argon2id PHC strings), sign-in times and refresh tokens (their hashes).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait CredentialRepository: Send + Sync {
+    /// The user's password hash; `None` when it has none (never set, or embedded).
+    async fn password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError>;
+
+    /// Sets or replaces the user's password hash; false when the user does not exist.
+    async fn set_password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+
+    /// Stores `at` as the user's last login.
+    async fn record_login(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(), RepoError>;
+
+    /// Stores a new refresh token (its hash).
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError>;
+
+    /// The refresh token with this hash, in any state.
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, RepoError>;
+
+    /// Marks an unused, unrevoked token used at `at`; false when it was not (already used
+    /// or revoked, for example by a concurrent exchange of the same token). Atomic.
+    async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError>;
+
+    /// Revokes every not yet revoked token of `token`'s family; returns how many.
+    async fn revoke_refresh_family(
+        &self,
+        token: &RefreshToken,
+        at: Timestamp,
+    ) -> Result<u64, RepoError>;
 }
 
 /// Server-wide secrets kept in the database, such as the token signing key.

@@ -17,6 +17,7 @@ pub(crate) fn conflict_error(field: UniqueField) -> FieldError {
         UniqueField::OrganizationName => {
             FieldError::taken(Field::NAME, "Organization with this name")
         }
+        UniqueField::EmbeddedSubject => FieldError::taken(Field::ALL, "User with this subject"),
     }
 }
 

@@ -1,15 +1,20 @@
 //! Roster's use cases: the directory ports implemented over the repository ports, the
-//! access tokens, and the provisioning of organizations.
+//! access tokens (Roster's HS256 ones and embedded users' RS256 ones), password sign-in with
+//! refresh tokens, the organizations' signing keys, and the provisioning of organizations.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
 //! writes, and maps storage outcomes to the directory errors once, here.
 //! Invariant: this crate knows no storage engine and no transport; it sees only ports.
 
 mod customers;
+mod embedded;
 mod errors;
 mod organizations;
 mod provisioning;
 mod roles;
+mod sessions;
+mod signing_keys;
+mod throttle;
 mod tokens;
 mod users;
 
@@ -19,13 +24,20 @@ mod testing;
 use std::sync::Arc;
 
 use ports::{
-    CustomerRepository, OrganizationRepository, RoleRepository, SecretRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
+pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
-pub use tokens::{ACCESS_TOKEN_TTL, AccessToken, TokenAuthenticator, TokenError, TokenService};
+pub use sessions::{SessionService, hash_password};
+pub use throttle::{ACCOUNT_FAILURES, ADDRESS_FAILURES, LoginThrottle, ThrottleKeys, WINDOW};
+pub use tokens::{
+    ACCESS_TOKEN_TTL, AccessToken, BearerAuthenticator, TokenAuthenticator, TokenError,
+    TokenService,
+};
 
 /// The storage a [`Directory`] works on, one handle per repository port.
 #[derive(Clone)]
@@ -35,6 +47,9 @@ pub struct Repositories {
     pub roles: Arc<dyn RoleRepository>,
     pub organizations: Arc<dyn OrganizationRepository>,
     pub secrets: Arc<dyn SecretRepository>,
+    pub signing_keys: Arc<dyn SigningKeyRepository>,
+    pub embedded: Arc<dyn EmbeddedUserRepository>,
+    pub credentials: Arc<dyn CredentialRepository>,
 }
 
 impl Repositories {
@@ -46,6 +61,9 @@ impl Repositories {
             + RoleRepository
             + OrganizationRepository
             + SecretRepository
+            + SigningKeyRepository
+            + EmbeddedUserRepository
+            + CredentialRepository
             + 'static,
     {
         let store = Arc::new(store);
@@ -54,7 +72,10 @@ impl Repositories {
             users: store.clone(),
             roles: store.clone(),
             organizations: store.clone(),
-            secrets: store,
+            secrets: store.clone(),
+            signing_keys: store.clone(),
+            embedded: store.clone(),
+            credentials: store,
         }
     }
 }

@@ -7,7 +7,8 @@ use domain::{
     RoleKind, User, UserDraft,
 };
 use ports::repository::{
-    MockCustomerRepository, MockOrganizationRepository, MockRoleRepository, MockSecretRepository,
+    MockCredentialRepository, MockCustomerRepository, MockEmbeddedUserRepository,
+    MockOrganizationRepository, MockRoleRepository, MockSecretRepository, MockSigningKeyRepository,
     MockUserRepository,
 };
 
@@ -21,6 +22,9 @@ pub(crate) struct Mocks {
     pub(crate) roles: MockRoleRepository,
     pub(crate) organizations: MockOrganizationRepository,
     pub(crate) secrets: MockSecretRepository,
+    pub(crate) signing_keys: MockSigningKeyRepository,
+    pub(crate) embedded: MockEmbeddedUserRepository,
+    pub(crate) credentials: MockCredentialRepository,
 }
 
 impl Mocks {
@@ -31,6 +35,9 @@ impl Mocks {
             roles: Arc::new(self.roles),
             organizations: Arc::new(self.organizations),
             secrets: Arc::new(self.secrets),
+            signing_keys: Arc::new(self.signing_keys),
+            embedded: Arc::new(self.embedded),
+            credentials: Arc::new(self.credentials),
         }
     }
 

@@ -155,6 +155,33 @@ impl Authenticator for TokenAuthenticator {
     }
 }
 
+/// Authenticates both kinds of bearer token by their algorithm: Roster's own HS256 access
+/// tokens, and the RS256 JWTs organizations sign for their embedded users. Any other
+/// algorithm (`none` included) is refused.
+#[derive(Clone)]
+pub struct BearerAuthenticator {
+    roster: TokenAuthenticator,
+    embedded: crate::EmbeddedAuthenticator,
+}
+
+impl BearerAuthenticator {
+    /// Roster's tokens go to `roster`, embedded users' to `embedded`.
+    pub fn new(roster: TokenAuthenticator, embedded: crate::EmbeddedAuthenticator) -> Self {
+        BearerAuthenticator { roster, embedded }
+    }
+}
+
+#[async_trait]
+impl Authenticator for BearerAuthenticator {
+    async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
+        match jsonwebtoken::decode_header(token).map(|header| header.alg) {
+            Ok(Algorithm::HS256) => self.roster.authenticate(token).await,
+            Ok(Algorithm::RS256) => self.embedded.authenticate(token).await,
+            _ => Err(AuthError::Unauthenticated),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use domain::{OrganizationId, RoleKind};

@@ -27,7 +27,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ports::{
-    CustomerRepository, OrganizationRepository, RoleRepository, SecretRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
 /// A storage adapter: one cloneable value that implements every repository port.
@@ -37,6 +38,9 @@ pub trait Storage:
     + RoleRepository
     + OrganizationRepository
     + SecretRepository
+    + SigningKeyRepository
+    + EmbeddedUserRepository
+    + CredentialRepository
     + Clone
     + 'static
 {
@@ -48,6 +52,9 @@ impl<S> Storage for S where
         + RoleRepository
         + OrganizationRepository
         + SecretRepository
+        + SigningKeyRepository
+        + EmbeddedUserRepository
+        + CredentialRepository
         + Clone
         + 'static
 {
@@ -66,6 +73,12 @@ pub struct Stores {
     pub organizations: Arc<dyn OrganizationRepository>,
     /// Secrets and the health check.
     pub secrets: Arc<dyn SecretRepository>,
+    /// Organizations' signing keys.
+    pub signing_keys: Arc<dyn SigningKeyRepository>,
+    /// Embedded users by subject.
+    pub embedded: Arc<dyn EmbeddedUserRepository>,
+    /// Passwords, logins and refresh tokens.
+    pub credentials: Arc<dyn CredentialRepository>,
 }
 
 impl Stores {
@@ -76,7 +89,10 @@ impl Stores {
             users: Arc::new(storage.clone()),
             roles: Arc::new(storage.clone()),
             organizations: Arc::new(storage.clone()),
-            secrets: Arc::new(storage),
+            secrets: Arc::new(storage.clone()),
+            signing_keys: Arc::new(storage.clone()),
+            embedded: Arc::new(storage.clone()),
+            credentials: Arc::new(storage),
         }
     }
 }
@@ -167,6 +183,18 @@ macro_rules! contract_tests {
             user_scope_restricts_rows_but_shows_me,
             users_of_customers_match_per_customer_listings,
             mismatched_cursor_selects_no_rows,
+            signing_keys_round_trip_per_organization,
+            deleting_a_signing_key_returns_it_once,
+            customers_are_found_by_exact_external_id,
+            embedded_users_are_found_by_subject_within_their_customer,
+            embedded_subjects_are_unique_per_customer_all_or_nothing,
+            concurrent_first_sign_ins_give_one_user,
+            embedded_subjects_go_with_their_user_and_customer,
+            password_hashes_are_set_replaced_and_scoped,
+            logins_are_recorded_on_the_user,
+            refresh_tokens_round_trip_and_are_used_once,
+            revoking_a_family_revokes_only_that_family,
+            concurrent_uses_of_a_refresh_token_give_one_success,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

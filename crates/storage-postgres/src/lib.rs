@@ -119,6 +119,7 @@ fn unique_field(constraint: &str) -> Option<UniqueField> {
             Some(UniqueField::UserExternalId)
         }
         "organizations_name_key_unique" => Some(UniqueField::OrganizationName),
+        "embedded_subjects_subject_unique" => Some(UniqueField::EmbeddedSubject),
         _ => None,
     }
 }

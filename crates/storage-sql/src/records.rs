@@ -6,7 +6,8 @@ use domain::error::Field;
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
     ExternalId, FeatureFlags, FieldError, Labels, Organization, OrganizationId, OrganizationName,
-    PersonName, Phone, Role, RoleId, RoleKind, User, UserId,
+    PersonName, Phone, RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId, User,
+    UserId,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -50,6 +51,28 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "last_login",
+];
+
+/// The columns of `signing_keys` that make a [`SigningKey`].
+pub(crate) const SIGNING_KEY_COLUMNS: &[&str] = &[
+    "id",
+    "organization_id",
+    "public_key",
+    "private_key_preview",
+    "imported",
+    "issued_at",
+];
+
+/// The columns of `refresh_tokens` that make a [`RefreshToken`].
+pub(crate) const REFRESH_TOKEN_COLUMNS: &[&str] = &[
+    "token_hash",
+    "family",
+    "organization_id",
+    "user_id",
+    "created_at",
+    "expires_at",
+    "used_at",
+    "revoked_at",
 ];
 
 /// `columns`, each qualified with `alias` (`c.id, c.name`), or bare when `alias` is empty.
@@ -266,5 +289,60 @@ pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError>
         name: OrganizationName::parse(&row.text("name")?)
             .map_err(|error| corrupt("organization", &id, error))?,
         created_at: row.time("created_at")?,
+    })
+}
+
+/// Every column written for a signing key, and its value.
+pub(crate) fn signing_key_values(key: &SigningKey) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("id", Bind::uuid(key.id.uuid())),
+        ("organization_id", Bind::uuid(key.organization_id.uuid())),
+        ("public_key", Bind::text(key.public_key.as_str())),
+        (
+            "private_key_preview",
+            Bind::Text(key.private_key_preview.clone()),
+        ),
+        ("imported", Bind::Bool(key.imported)),
+        ("issued_at", Bind::time(key.issued_at)),
+    ]
+}
+
+/// A `signing_keys` row (with [`SIGNING_KEY_COLUMNS`]) as a [`SigningKey`].
+pub(crate) fn signing_key(row: &impl SqlRow) -> Result<SigningKey, RepoError> {
+    Ok(SigningKey {
+        id: SigningKeyId::from_uuid(row.uuid("id")?),
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        public_key: row.text("public_key")?,
+        private_key_preview: row.opt_text("private_key_preview")?,
+        imported: row.bool("imported")?,
+        issued_at: row.time("issued_at")?,
+    })
+}
+
+/// Every column written for a refresh token, and its value.
+pub(crate) fn refresh_token_values(token: &RefreshToken) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("token_hash", Bind::text(token.token_hash.as_str())),
+        ("family", Bind::uuid(token.family)),
+        ("organization_id", Bind::uuid(token.organization_id.uuid())),
+        ("user_id", Bind::uuid(token.user_id.uuid())),
+        ("created_at", Bind::time(token.created_at)),
+        ("expires_at", Bind::time(token.expires_at)),
+        ("used_at", Bind::Time(token.used_at)),
+        ("revoked_at", Bind::Time(token.revoked_at)),
+    ]
+}
+
+/// A `refresh_tokens` row (with [`REFRESH_TOKEN_COLUMNS`]) as a [`RefreshToken`].
+pub(crate) fn refresh_token(row: &impl SqlRow) -> Result<RefreshToken, RepoError> {
+    Ok(RefreshToken {
+        token_hash: row.text("token_hash")?,
+        family: row.uuid("family")?,
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        user_id: UserId::from_uuid(row.uuid("user_id")?),
+        created_at: row.time("created_at")?,
+        expires_at: row.time("expires_at")?,
+        used_at: row.opt_time("used_at")?,
+        revoked_at: row.opt_time("revoked_at")?,
     })
 }

@@ -6,18 +6,20 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, Organization, OrganizationId, OrganizationName, Role, RoleId,
-    RoleKind, User, UserId,
+    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName,
+    RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId, Timestamp, User, UserId,
 };
 use ports::{
-    CustomerRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
-    UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
+    RepoError, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 use uuid::Uuid;
 
 use crate::driver::{Driver, SqlRow};
 use crate::listing::{Listing, Source, count_statement, customer_conditions, user_conditions};
-use crate::records::{self, CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
+use crate::records::{
+    self, CUSTOMER_COLUMNS, REFRESH_TOKEN_COLUMNS, SIGNING_KEY_COLUMNS, USER_COLUMNS, column_list,
+};
 use crate::statement::{Bind, Sql, Statement, parameter_list};
 
 /// Roster's storage on one SQL engine: every repository port over the driver `D`.
@@ -209,6 +211,21 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         let statement = self.customer_by(
             "c.organization_id = ? AND c.id = ?",
             org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customer_by_external_id(
+        &self,
+        organization: OrganizationId,
+        external_id: &ExternalId,
+    ) -> Result<Option<Customer>, RepoError> {
+        let statement = self.customer_by(
+            "c.organization_id = ? AND c.external_id = ?",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::text(external_id.as_str()),
+            ],
         );
         self.fetch_one(statement, records::customer).await
     }
@@ -488,6 +505,168 @@ impl<D: Driver> SecretRepository for SqlStore<D> {
     async fn ping(&self) -> Result<(), RepoError> {
         let statement = self.statement("SELECT 1 AS one", []);
         self.driver.fetch(&statement).await.map(drop)
+    }
+}
+
+#[async_trait]
+impl<D: Driver> SigningKeyRepository for SqlStore<D> {
+    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), RepoError> {
+        let statement = self.insert("signing_keys", &records::signing_key_values(key));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn signing_keys(
+        &self,
+        organization: OrganizationId,
+    ) -> Result<Vec<SigningKey>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM signing_keys WHERE organization_id = ? ORDER BY issued_at, id",
+            column_list("", SIGNING_KEY_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::uuid(organization.uuid())]);
+        self.fetch_all(statement, records::signing_key).await
+    }
+
+    async fn delete_signing_key(
+        &self,
+        organization: OrganizationId,
+        id: SigningKeyId,
+    ) -> Result<Option<SigningKey>, RepoError> {
+        let sql = format!(
+            "DELETE FROM signing_keys WHERE organization_id = ? AND id = ? RETURNING {}",
+            column_list("", SIGNING_KEY_COLUMNS)
+        );
+        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
+        self.fetch_one(statement, records::signing_key).await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
+    async fn embedded_user(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.id = (SELECT e.user_id FROM embedded_subjects e \
+             WHERE e.organization_id = ? AND e.customer_id = ? AND e.subject = ?)",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(customer.uuid()),
+                Bind::text(subject),
+            ],
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError> {
+        let customer = user.customer_id.ok_or_else(|| {
+            crate::CorruptRow(format!("embedded user {} has no customer", user.id)).into_repo()
+        })?;
+        let statements = [
+            self.insert("users", &records::user_values(user)),
+            self.insert(
+                "embedded_subjects",
+                &[
+                    ("user_id", Bind::uuid(user.id.uuid())),
+                    ("organization_id", Bind::uuid(user.organization_id.uuid())),
+                    ("customer_id", Bind::uuid(customer.uuid())),
+                    ("subject", Bind::text(subject)),
+                ],
+            ),
+        ];
+        self.driver.execute_atomically(&statements).await
+    }
+}
+
+#[async_trait]
+impl<D: Driver> CredentialRepository for SqlStore<D> {
+    async fn password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError> {
+        let statement = self.statement(
+            "SELECT hash FROM passwords WHERE organization_id = ? AND user_id = ?",
+            org_and_id(organization, user.uuid()),
+        );
+        self.fetch_one(statement, |row| row.text("hash")).await
+    }
+
+    async fn set_password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        // Only for a user of the organization; replaces an earlier password.
+        let statement = self.statement(
+            "INSERT INTO passwords (user_id, organization_id, hash, updated_at) \
+             SELECT id, organization_id, ?, ? FROM users WHERE organization_id = ? AND id = ? \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            [
+                Bind::text(hash),
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
+
+    async fn record_login(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(), RepoError> {
+        let statement = self.statement(
+            "UPDATE users SET last_login = ? WHERE organization_id = ? AND id = ?",
+            [
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError> {
+        let statement = self.insert("refresh_tokens", &records::refresh_token_values(token));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM refresh_tokens WHERE token_hash = ?",
+            column_list("", REFRESH_TOKEN_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::text(token_hash)]);
+        self.fetch_one(statement, records::refresh_token).await
+    }
+
+    async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET used_at = ? \
+             WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL",
+            [Bind::time(at), Bind::text(token_hash)],
+        );
+        Ok(self.driver.execute(&statement).await? == 1)
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        token: &RefreshToken,
+        at: Timestamp,
+    ) -> Result<u64, RepoError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
+            [Bind::time(at), Bind::uuid(token.family)],
+        );
+        self.driver.execute(&statement).await
     }
 }
 

@@ -143,12 +143,13 @@ fn map_error(error: sqlx::Error) -> RepoError {
 /// The rule a unique violation breaks, from SQLite's message, which names the index's
 /// columns: `UNIQUE constraint failed: customers.organization_id, customers.name_key`.
 fn unique_field(message: &str) -> Option<UniqueField> {
-    const RULES: [(&str, UniqueField); 5] = [
+    const RULES: [(&str, UniqueField); 6] = [
         ("customers.name_key", UniqueField::CustomerName),
         ("customers.external_id", UniqueField::CustomerExternalId),
         ("users.email_key", UniqueField::UserEmail),
         ("users.external_id", UniqueField::UserExternalId),
         ("organizations.name_key", UniqueField::OrganizationName),
+        ("embedded_subjects.subject", UniqueField::EmbeddedSubject),
     ];
     RULES
         .iter()

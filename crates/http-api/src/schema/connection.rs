@@ -72,6 +72,31 @@ impl<T: OutputType + Clone> Connection<T> {
     }
 }
 
+impl<T: OutputType + Clone> Connection<T> {
+    /// A connection holding a whole short list in one page; each edge's cursor is `cursor`
+    /// of its node (such lists take no paging arguments).
+    pub(crate) fn complete(nodes: Vec<T>, cursor: impl Fn(&T) -> String) -> Self {
+        let edges: Vec<Edge<T>> = nodes
+            .iter()
+            .map(|node| Edge {
+                node: node.clone(),
+                cursor: cursor(node),
+            })
+            .collect();
+        Connection {
+            page_info: PageInfo {
+                has_next_page: false,
+                has_previous_page: false,
+                start_cursor: edges.first().map(|edge| edge.cursor.clone()),
+                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
+            },
+            edges,
+            total_count: i32::try_from(nodes.len()).unwrap_or(i32::MAX),
+            nodes,
+        }
+    }
+}
+
 /// An `Int` argument as a look-ahead sees it; `None` when absent or not an `Int`.
 pub(crate) fn int_argument(arguments: &[(Name, Value)], name: &str) -> Option<i32> {
     match argument(arguments, name)? {

@@ -4,8 +4,8 @@
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     AttachmentDraft, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, Field,
-    FieldError, InvalidId, NewCustomer, NewUser, UserDraft, UserId, UserPatch, UserPatchDraft,
-    ValidationErrors,
+    FieldError, InvalidId, NewCustomer, NewUser, SigningKeyId, UserDraft, UserId, UserPatch,
+    UserPatchDraft, ValidationErrors,
 };
 
 use super::error::invalid_id;
@@ -226,6 +226,34 @@ impl DeleteUserInput {
     /// The user to delete.
     pub(crate) fn parse(&self) -> Parsed<UserId> {
         Ok(required_id(&self.id, UserId::parse_global)?)
+    }
+}
+
+/// Input of `createOrganizationSigningKey`.
+#[derive(InputObject)]
+pub(crate) struct CreateOrganizationSigningKeyInput {
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+/// Input of `importOrganizationSigningKey`.
+#[derive(InputObject)]
+pub(crate) struct ImportOrganizationSigningKeyInput {
+    /// A PEM RSA public key.
+    pub(crate) public_key: String,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+/// Input of `deleteOrganizationSigningKey`.
+#[derive(InputObject)]
+pub(crate) struct DeleteOrganizationSigningKeyInput {
+    id: Option<ID>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl DeleteOrganizationSigningKeyInput {
+    /// The key to delete.
+    pub(crate) fn parse(&self) -> Parsed<SigningKeyId> {
+        Ok(required_id(&self.id, SigningKeyId::parse_global)?)
     }
 }
 

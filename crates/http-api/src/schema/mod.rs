@@ -12,6 +12,7 @@ mod node;
 mod organization;
 mod query;
 mod role;
+mod signing_key;
 mod user;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};

@@ -5,16 +5,19 @@
 //! its own mutation.
 
 use async_graphql::{Context, Object, SimpleObject};
-use domain::{Customer, User};
+use domain::{Customer, SigningKey, User};
 use ports::DirectoryError;
 
 use super::context::Scope;
 use super::customer::CustomerNode;
 use super::error::{ApiError, ErrorType, Outcome, or_null, outcome, payload_errors};
 use super::inputs::{
-    CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationUserInput, DeleteCustomerInput,
-    DeleteUserInput, Parsed, UpdateCustomerInput, UpdateUserInput,
+    CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationSigningKeyInput,
+    CreateOrganizationUserInput, DeleteCustomerInput, DeleteOrganizationSigningKeyInput,
+    DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, UpdateCustomerInput,
+    UpdateUserInput,
 };
+use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
 
 /// The mutation root.
@@ -76,6 +79,25 @@ payload!(
     /// Result of `deleteUser`: the user as it was.
     DeleteUserPayload { user: UserNode(User) }
 );
+
+payload!(
+    /// Result of `importOrganizationSigningKey`.
+    ImportOrganizationSigningKeyPayload { organization_signing_key: SigningKeyNode(SigningKey) }
+);
+payload!(
+    /// Result of `deleteOrganizationSigningKey`: the key as it was.
+    DeleteOrganizationSigningKeyPayload { organization_signing_key: SigningKeyNode(SigningKey) }
+);
+
+/// Result of `createOrganizationSigningKey`: the private key, shown once.
+#[derive(SimpleObject)]
+pub(crate) struct CreateOrganizationSigningKeyPayload {
+    /// The new key pair; `null` when `errors` is not empty.
+    result: Option<CreateOrganizationSigningKeyResult>,
+    /// Why nothing was written; empty on success.
+    errors: Vec<ErrorType>,
+    client_mutation_id: Option<String>,
+}
 
 /// Runs `call` on a parsed input; an unparsable one is rejected without calling anything.
 async fn run<I, T, F>(parsed: Parsed<I>, call: impl FnOnce(I) -> F) -> Result<Outcome<T>, ApiError>
@@ -153,7 +175,7 @@ impl Mutation {
         ))
     }
 
-    /// Creates a team member and invites them by email.
+    /// Creates a team member. Roster sends no invitation email yet: an operator sets the first password (`roster password`).
     async fn create_organization_user(
         &self,
         ctx: &Context<'_>,
@@ -174,7 +196,7 @@ impl Mutation {
         ))
     }
 
-    /// Creates a user of a customer and invites them by email.
+    /// Creates a user of a customer. Roster sends no invitation email yet: an operator sets the first password (`roster password`).
     async fn create_customer_user(
         &self,
         ctx: &Context<'_>,
@@ -226,5 +248,78 @@ impl Mutation {
         };
         let outcome = or_null(ctx, outcome.await)?;
         Some(DeleteUserPayload::new(outcome, input.client_mutation_id))
+    }
+
+    /// Generates an RSA key pair for embedded-user JWTs; keeps only the public half and
+    /// returns the private key this once.
+    async fn create_organization_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateOrganizationSigningKeyInput,
+    ) -> Option<CreateOrganizationSigningKeyPayload> {
+        let outcome = async {
+            let scope = Scope::of(ctx)?;
+            outcome(
+                scope
+                    .services
+                    .signing_keys
+                    .create_signing_key(scope.actor)
+                    .await,
+            )
+        };
+        let (result, errors) = match or_null(ctx, outcome.await)? {
+            Outcome::Done(generated) => (
+                Some(CreateOrganizationSigningKeyResult {
+                    private_key: generated.private_key_pem,
+                    organization_signing_key: SigningKeyNode(generated.key),
+                }),
+                Vec::new(),
+            ),
+            Outcome::Rejected(errors) => (None, errors),
+        };
+        Some(CreateOrganizationSigningKeyPayload {
+            result,
+            errors,
+            client_mutation_id: input.client_mutation_id,
+        })
+    }
+
+    /// Registers a PEM RSA public key for embedded-user JWTs.
+    async fn import_organization_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        input: ImportOrganizationSigningKeyInput,
+    ) -> Option<ImportOrganizationSigningKeyPayload> {
+        let outcome = async {
+            let scope = Scope::of(ctx)?;
+            let keys = &scope.services.signing_keys;
+            run(Ok(input.public_key.as_str()), |public_key| {
+                keys.import_signing_key(scope.actor, public_key)
+            })
+            .await
+        };
+        let outcome = or_null(ctx, outcome.await)?;
+        Some(ImportOrganizationSigningKeyPayload::new(
+            outcome,
+            input.client_mutation_id,
+        ))
+    }
+
+    /// Deletes a signing key; JWTs signed with it stop working at once.
+    async fn delete_organization_signing_key(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteOrganizationSigningKeyInput,
+    ) -> Option<DeleteOrganizationSigningKeyPayload> {
+        let outcome = async {
+            let scope = Scope::of(ctx)?;
+            let keys = &scope.services.signing_keys;
+            run(input.parse(), |id| keys.delete_signing_key(scope.actor, id)).await
+        };
+        let outcome = or_null(ctx, outcome.await)?;
+        Some(DeleteOrganizationSigningKeyPayload::new(
+            outcome,
+            input.client_mutation_id,
+        ))
     }
 }

@@ -57,7 +57,7 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
             let organization = scope.organization().await?;
             Ok(Node::Organization(OrganizationNode(organization)))
         }
-        // Another organization, or a signing key (not served yet): nothing the caller can see.
+        // Another organization, or a signing key (listed under `organization.signingKeys` only).
         NodeKind::Organization | NodeKind::OrganizationSigningKey => Err(ApiError::NotFound),
     }
 }

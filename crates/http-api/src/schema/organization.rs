@@ -7,6 +7,7 @@ use domain::{CustomerId, Organization, Timestamp};
 use super::connection::{Connection, connection_complexity, page_request};
 use super::context::Scope;
 use super::error::ApiError;
+use super::signing_key::SigningKeyNode;
 use super::user::{UserNode, UserOrder, list_users, user_sort};
 
 /// The caller's organization.
@@ -70,5 +71,21 @@ impl OrganizationNode {
             page: page_request(first, last, after.as_deref(), before.as_deref(), offset)?,
         };
         Ok(list_users(ctx, &scope, query).await?)
+    }
+
+    /// The public keys that verify the organization's embedded-user JWTs, oldest first
+    /// (Owner and Admin only).
+    async fn signing_keys(&self, ctx: &Context<'_>) -> Result<Connection<SigningKeyNode>> {
+        let scope = Scope::of(ctx)?;
+        let keys = scope
+            .services
+            .signing_keys
+            .signing_keys(scope.actor)
+            .await
+            .map_err(ApiError::from)?;
+        Ok(Connection::complete(
+            keys.into_iter().map(SigningKeyNode).collect(),
+            |key| key.0.id.to_string(),
+        ))
     }
 }

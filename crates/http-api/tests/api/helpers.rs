@@ -13,7 +13,7 @@ use domain::{
 use http_api::{ApiConfig, Services};
 use ports::directory::{
     MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockOrganizationDirectory,
-    MockRoleDirectory, MockUserDirectory,
+    MockRoleDirectory, MockSessions, MockSigningKeyDirectory, MockUserDirectory,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -27,6 +27,8 @@ pub(crate) struct Mocks {
     pub(crate) users: MockUserDirectory,
     pub(crate) roles: MockRoleDirectory,
     pub(crate) organizations: MockOrganizationDirectory,
+    pub(crate) signing_keys: MockSigningKeyDirectory,
+    pub(crate) sessions: MockSessions,
     pub(crate) authenticator: MockAuthenticator,
     pub(crate) health: MockHealthCheck,
 }
@@ -44,6 +46,8 @@ impl Mocks {
             users: MockUserDirectory::new(),
             roles: MockRoleDirectory::new(),
             organizations: MockOrganizationDirectory::new(),
+            signing_keys: MockSigningKeyDirectory::new(),
+            sessions: MockSessions::new(),
             authenticator,
             health: MockHealthCheck::new(),
         }
@@ -72,6 +76,8 @@ impl Mocks {
             users: Arc::new(self.users),
             roles: Arc::new(self.roles),
             organizations: Arc::new(self.organizations),
+            signing_keys: Arc::new(self.signing_keys),
+            sessions: Arc::new(self.sessions),
             authenticator: Arc::new(self.authenticator),
             health: Arc::new(self.health),
         }

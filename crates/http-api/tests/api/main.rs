@@ -8,4 +8,6 @@ mod helpers;
 mod listing;
 mod schema;
 mod seeds;
+mod sessions;
+mod signing_keys;
 mod transport;

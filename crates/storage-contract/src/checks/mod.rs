@@ -1,8 +1,12 @@
 //! The contract checks. Each takes a fresh, empty storage and panics on a violation; the
 //! [`contract_tests!`](crate::contract_tests) macro runs each as its own test.
 
+mod credentials;
+mod embedded;
 mod listings;
 mod records;
 
+pub use credentials::*;
+pub use embedded::*;
 pub use listings::*;
 pub use records::*;
