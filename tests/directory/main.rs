@@ -160,6 +160,7 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         database_url: url.clone(),
         token_secret: None,
         api: ApiConfig::default(),
+        mail: app::MailSettings::default(),
     })
     .await
     .expect("server builds");

@@ -84,12 +84,21 @@ impl TestServer {
 
     /// Starts a server on `database_url` (which may already hold data).
     pub(crate) async fn spawn_on(database_url: String) -> TestServer {
+        TestServer::spawn_with_mail(database_url, app::MailSettings::default()).await
+    }
+
+    /// Starts a server on `database_url` that sends mail as `mail` says.
+    pub(crate) async fn spawn_with_mail(
+        database_url: String,
+        mail: app::MailSettings,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let settings = ServeSettings {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             token_secret: None,
             api: ApiConfig::default(),
+            mail,
         };
         let app = Application::build(settings).await.expect("server builds");
         let address = app.local_addr().expect("bound address");

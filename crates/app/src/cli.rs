@@ -8,7 +8,7 @@ use clap::{Args, Parser, Subcommand};
 use http_api::ApiConfig;
 use service::{LoginThrottle, Provisioning, SessionService, TokenService};
 
-use crate::server::{Application, ServeSettings, shutdown_signal};
+use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 
 /// Roster: a customer and user directory for B2B integration platforms.
@@ -66,6 +66,16 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// SMTP server for invitation mails: smtp://user:pass@host:587 (STARTTLS), smtps://...,
+    /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it mails go to the log.
+    #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+    /// Sender of invitation mails.
+    #[arg(long, env = "ROSTER_MAIL_FROM", default_value = crate::server::DEFAULT_MAIL_FROM)]
+    pub mail_from: String,
+    /// This server's address as users reach it, for links in mails (default: http://LISTEN).
+    #[arg(long, env = "ROSTER_PUBLIC_URL")]
+    pub public_url: Option<String>,
 }
 
 /// Options of `roster init`.
@@ -117,6 +127,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api: ApiConfig {
             body_limit_bytes: args.body_limit,
             request_timeout: Duration::from_secs(args.request_timeout),
+        },
+        mail: MailSettings {
+            smtp_url: args.smtp_url,
+            from: args.mail_from,
+            public_url: args.public_url,
+            ..MailSettings::default()
         },
     };
     let app = Application::build(settings).await?;

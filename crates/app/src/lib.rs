@@ -8,9 +8,10 @@
 
 pub mod cli;
 pub mod client_cli;
+pub mod mail;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
 
-pub use server::{Application, ServeSettings};
+pub use server::{Application, MailSettings, ServeSettings};
 pub use storage::{Backend, open_repositories};

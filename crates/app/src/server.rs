@@ -8,12 +8,14 @@ use std::sync::Arc;
 use anyhow::Context;
 use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
+use ports::Mailer;
 use service::{
-    AccessToken, BearerAuthenticator, Directory, EmbeddedAuthenticator, LoginThrottle,
-    Provisioning, SessionService, TokenAuthenticator, TokenService,
+    AccessToken, BearerAuthenticator, DeliverySettings, Directory, EmbeddedAuthenticator,
+    LoginThrottle, OutboxWorker, Provisioning, SessionService, TokenAuthenticator, TokenService,
 };
 use tokio::net::TcpListener;
 
+use crate::mail::{LogMailer, SmtpMailer};
 use crate::storage::open_repositories;
 
 /// Everything `roster serve` needs to start.
@@ -27,6 +29,53 @@ pub struct ServeSettings {
     pub token_secret: Option<String>,
     /// Request body limit and timeout.
     pub api: ApiConfig,
+    /// How invitation mails are sent and where their links point.
+    pub mail: MailSettings,
+}
+
+/// The mail settings of `roster serve`.
+#[derive(Debug, Clone)]
+pub struct MailSettings {
+    /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...`, or `smtp://127.0.0.1:2525` (a
+    /// local relay, no TLS); `None` writes mails to the log instead.
+    pub smtp_url: Option<String>,
+    /// The sender, `Roster <roster@example.com>`.
+    pub from: String,
+    /// The server's address as users reach it, for the links in mails; `None` uses the
+    /// listen address.
+    pub public_url: Option<String>,
+    /// The outbox worker's pace and retry backoff.
+    pub delivery: DeliverySettings,
+}
+
+impl Default for MailSettings {
+    /// The log mailer, links to the listen address, production pacing.
+    fn default() -> Self {
+        MailSettings {
+            smtp_url: None,
+            from: DEFAULT_MAIL_FROM.to_owned(),
+            public_url: None,
+            delivery: DeliverySettings::default(),
+        }
+    }
+}
+
+/// The sender when `ROSTER_MAIL_FROM` is not set.
+pub const DEFAULT_MAIL_FROM: &str = "Roster <roster@localhost>";
+
+fn mailer(settings: &MailSettings) -> anyhow::Result<Arc<dyn Mailer>> {
+    Ok(match &settings.smtp_url {
+        Some(url) => {
+            tracing::info!("invitation mails go through SMTP");
+            Arc::new(SmtpMailer::new(url, &settings.from)?)
+        }
+        None => {
+            tracing::info!(
+                "no SMTP server configured (ROSTER_SMTP_URL): invitation mails are written to the log"
+            );
+            Arc::new(LogMailer)
+        }
+    })
 }
 
 /// What the first start on an empty database created.
@@ -45,6 +94,7 @@ pub struct Application {
     listener: TcpListener,
     router: axum::Router,
     bootstrap: Option<Bootstrap>,
+    outbox: OutboxWorker,
 }
 
 impl Application {
@@ -65,13 +115,26 @@ impl Application {
             }
             None => None,
         };
-        let directory = Arc::new(Directory::new(repos.clone()));
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("binding {}", settings.listen))?;
+        let public_url = match &settings.mail.public_url {
+            Some(url) => url.clone(),
+            None => format!("http://{}", listener.local_addr()?),
+        };
+        let outbox = OutboxWorker::new(
+            repos.invitations.clone(),
+            mailer(&settings.mail)?,
+            settings.mail.delivery,
+        );
+        let directory = Arc::new(Directory::new(repos.clone()).with_public_url(&public_url));
         let services = Services {
             customers: directory.clone(),
             users: directory.clone(),
             roles: directory.clone(),
             organizations: directory.clone(),
             signing_keys: directory.clone(),
+            invitations: directory.clone(),
             sessions: Arc::new(SessionService::new(
                 repos.clone(),
                 tokens.clone(),
@@ -84,13 +147,11 @@ impl Application {
             health: directory,
         };
         let router = http_api::router(services, settings.api);
-        let listener = TcpListener::bind(settings.listen)
-            .await
-            .with_context(|| format!("binding {}", settings.listen))?;
         Ok(Application {
             listener,
             router,
             bootstrap,
+            outbox,
         })
     }
 
@@ -104,17 +165,30 @@ impl Application {
         self.bootstrap.as_ref()
     }
 
-    /// Serves until `shutdown` completes, then finishes in-flight requests.
+    /// Serves, and delivers the mail outbox in the background, until `shutdown` completes;
+    /// then finishes in-flight requests and the delivery in progress.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let (stop_outbox, outbox_stopped) = tokio::sync::oneshot::channel::<()>();
+        let outbox = tokio::spawn(self.outbox.run_until(async move {
+            // A dropped sender (serving failed) stops the worker too.
+            let _ = outbox_stopped.await;
+        }));
         let service = self
             .router
             .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await?;
+        let served = axum::serve(self.listener, service)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                let _ = stop_outbox.send(());
+            })
+            .await;
+        if let Err(error) = outbox.await {
+            tracing::error!(%error, "the mail outbox worker failed");
+        }
+        served?;
         Ok(())
     }
 }

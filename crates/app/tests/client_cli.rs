@@ -38,6 +38,7 @@ impl Server {
             database_url: format!("sqlite://{}", path.display()),
             token_secret: None,
             api: ApiConfig::default(),
+            mail: app::MailSettings::default(),
         })
         .await
         .unwrap();

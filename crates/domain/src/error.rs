@@ -26,6 +26,8 @@ impl Field {
     pub const FEATURE_FLAGS: Field = Field("featureFlags");
     pub const PUBLIC_KEY: Field = Field("publicKey");
     pub const PASSWORD: Field = Field("password");
+    /// The user an invitation is resent to (`resendInvitation`).
+    pub const USER: Field = Field("user");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {
@@ -33,7 +35,7 @@ impl Field {
     }
 
     /// Every named field, so that a name read back from a remote directory maps to one.
-    pub const KNOWN: [Field; 16] = [
+    pub const KNOWN: [Field; 17] = [
         Field::ALL,
         Field::ID,
         Field::NAME,
@@ -50,6 +52,7 @@ impl Field {
         Field::ROLE,
         Field::CUSTOMER,
         Field::FEATURE_FLAGS,
+        Field::USER,
     ];
 
     /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).

@@ -10,6 +10,7 @@ pub mod customer;
 pub mod embedded;
 pub mod error;
 pub mod id;
+pub mod invitation;
 pub mod listing;
 pub mod organization;
 pub mod role;
@@ -28,6 +29,9 @@ pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use id::{
     CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, SigningKeyId,
     UserId,
+};
+pub use invitation::{
+    INVITATION_TTL, Invitation, InvitationStatus, Invited, Mail, OutboxMail, backoff,
 };
 pub use organization::Organization;
 pub use role::{Permission, Role, RoleKind, RoleScope};

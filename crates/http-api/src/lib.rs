@@ -1,6 +1,6 @@
 //! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
-//! (`/auth/*`), a GraphiQL page and the health probes, over axum and async-graphql.
+//! (`/auth/*`), the invitation's set-password page, a GraphiQL page and the health probes, over axum and async-graphql.
 //!
 //! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
 //! into calls on the `ports` directory traits and their answers back into GraphQL; every
@@ -10,6 +10,7 @@ mod auth;
 mod routes;
 mod schema;
 mod sessions;
+mod set_password;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,8 +20,8 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use ports::{
-    Authenticator, CustomerDirectory, HealthCheck, OrganizationDirectory, RoleDirectory, Sessions,
-    SigningKeyDirectory, UserDirectory,
+    Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
+    RoleDirectory, Sessions, SigningKeyDirectory, UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -42,6 +43,8 @@ pub struct Services {
     /// Turns the bearer token of every `/api` request into the calling actor (Roster's
     /// access tokens and embedded users' JWTs alike); also serves `/embedded/authenticate`.
     pub authenticator: Arc<dyn Authenticator>,
+    /// Invitation status and resending, for `User.invitation` and `resendInvitation`.
+    pub invitations: Arc<dyn InvitationDirectory>,
     /// Password login and refresh tokens, for `/auth/login`, `/auth/refresh`, `/auth/revoke`.
     pub sessions: Arc<dyn Sessions>,
     /// Answers `/readyz`.
@@ -84,6 +87,10 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/auth/login", post(sessions::login))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/revoke", post(sessions::revoke))
+        .route(
+            "/auth/set-password",
+            get(set_password::form).post(set_password::submit),
+        )
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .with_state(state)

@@ -79,6 +79,9 @@ fn refused(failure: SessionError) -> Response {
             }
             response
         }
+        SessionError::InvalidPassword(message) => {
+            error(StatusCode::BAD_REQUEST, "invalid_password", &message)
+        }
         SessionError::InvalidToken => error(
             StatusCode::UNAUTHORIZED,
             "invalid_token",

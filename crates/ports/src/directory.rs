@@ -6,8 +6,9 @@ use std::error::Error as StdError;
 use async_trait::async_trait;
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, Role, RoleId,
-    SigningKey, SigningKeyId, User, UserId, UserPatch, ValidationErrors,
+    Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
+    Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch,
+    ValidationErrors,
 };
 
 /// Why a directory operation failed: each variant has one documented answer in the API.
@@ -222,9 +223,12 @@ pub enum SessionError {
     /// Too many failed logins for the account or the address; retry after this many seconds.
     #[error("Too many failed logins; retry later")]
     Throttled { retry_after_seconds: u64 },
-    /// The refresh token is unknown, used, revoked or expired.
+    /// The refresh token is unknown, used, revoked or expired (or the invitation token).
     #[error("Invalid refresh token")]
     InvalidToken,
+    /// The chosen password breaks the rules; the message says which.
+    #[error("{0}")]
+    InvalidPassword(String),
     /// Storage or hashing failed; the source has the detail, for logs only.
     #[error("internal error")]
     Unavailable(#[source] Box<dyn StdError + Send + Sync>),
@@ -243,7 +247,42 @@ pub trait Sessions: Send + Sync {
 
     /// Revokes the token's family; unknown tokens are ignored.
     async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError>;
+
+    /// Sets the invited user's password with the token from the invitation link, which is
+    /// spent. `InvalidToken` for an unknown, spent or expired token; `InvalidPassword` when
+    /// the password breaks the rules (the token stays usable).
+    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(), SessionError>;
 }
+
+/// Invitation mails: their status per user, and sending a fresh link.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait InvitationDirectory: Send + Sync {
+    /// The user's invitation; `None` for users without one (embedded users, the bootstrap
+    /// owner) or users the caller may not see.
+    async fn invitation(
+        &self,
+        actor: &Actor,
+        user: UserId,
+    ) -> Result<Option<Invitation>, DirectoryError>;
+
+    /// Sends the user a new link with a renewed expiry; the previous link stops working.
+    /// Needs the permission to manage that user.
+    async fn resend_invitation(&self, actor: &Actor, user: UserId) -> Result<User, DirectoryError>;
+}
+
+/// Delivers a mail (SMTP, or the log when no SMTP server is configured).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait Mailer: Send + Sync {
+    /// Hands `mail` to the transport; an error means it was not accepted and may be retried.
+    async fn send(&self, mail: &Mail) -> Result<(), MailError>;
+}
+
+/// Why a mail was not handed over; the text is for logs.
+#[derive(Debug, thiserror::Error)]
+#[error("mail not sent: {0}")]
+pub struct MailError(pub String);
 
 /// Why a bearer token was not accepted.
 #[derive(Debug, thiserror::Error)]

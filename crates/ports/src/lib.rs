@@ -13,10 +13,11 @@ pub mod repository;
 
 pub use directory::{
     AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
-    LoginRequest, OrganizationDirectory, RoleDirectory, SessionError, Sessions,
-    SigningKeyDirectory, TokenPair, UserDirectory,
+    InvitationDirectory, LoginRequest, MailError, Mailer, OrganizationDirectory, RoleDirectory,
+    SessionError, Sessions, SigningKeyDirectory, TokenPair, UserDirectory,
 };
 pub use repository::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
-    RepoError, RoleRepository, SecretRepository, SigningKeyRepository, UniqueField, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
+    OrganizationRepository, RepoError, RoleRepository, SecretRepository, SigningKeyRepository,
+    UniqueField, UserRepository,
 };

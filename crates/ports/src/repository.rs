@@ -7,9 +7,11 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, ExternalId, Organization, OrganizationId, OrganizationName,
-    RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp, User, UserId,
+    Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization, OrganizationId,
+    OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp,
+    User, UserId,
 };
+use uuid::Uuid;
 
 /// A uniqueness rule that storage enforces with a constraint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,7 +113,9 @@ pub trait UserRepository: Send + Sync {
     /// MUST return `Conflict(UserEmail)` or `Conflict(UserExternalId)` when the email is
     /// taken in the organization (ignoring case) or the external id among the same
     /// customer's users (or the organization's own users), even when the writes race.
-    async fn insert_user(&self, user: &User) -> Result<(), RepoError>;
+    /// With `invited`, the invitation and its outbox mail are written in the same
+    /// transaction: all three or none.
+    async fn insert_user(&self, user: &User, invited: Option<Invited>) -> Result<(), RepoError>;
 
     /// Replaces a stored user's fields; returns false when it no longer exists.
     ///
@@ -292,6 +296,56 @@ pub trait CredentialRepository: Send + Sync {
         token: &RefreshToken,
         at: Timestamp,
     ) -> Result<u64, RepoError>;
+}
+
+/// Invitations and the outbox of mails waiting for delivery.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait InvitationRepository: Send + Sync {
+    /// The user's invitation, if it has one.
+    async fn invitation(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Invitation>, RepoError>;
+
+    /// The invitation whose current link has this token hash.
+    async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>, RepoError>;
+
+    /// Replaces a not yet accepted invitation's link and expiry with `invited.invitation`'s
+    /// and queues `invited.mail`, atomically; false (and nothing queued) when the user has
+    /// no invitation or it was accepted.
+    async fn renew_invitation(&self, invited: &Invited) -> Result<bool, RepoError>;
+
+    /// Spends the pending invitation with this token hash and sets the user's password
+    /// hash, atomically; false when the token is unknown, spent or expired at `at`
+    /// (including when a concurrent request spent it first).
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError>;
+
+    /// Claims one mail due at `now`, leasing it until `lease_until` and counting the
+    /// attempt. A claimed mail is not handed out again before its lease ends, even to
+    /// another server on the same database.
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<OutboxMail>, RepoError>;
+
+    /// Removes a delivered mail.
+    async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError>;
+
+    /// Records a failed attempt: the mail is due again at `retry_at`.
+    async fn mail_failed(
+        &self,
+        id: Uuid,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepoError>;
 }
 
 /// Server-wide secrets kept in the database, such as the token signing key.

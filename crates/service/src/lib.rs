@@ -9,7 +9,9 @@
 mod customers;
 mod embedded;
 mod errors;
+mod invitations;
 mod organizations;
+mod outbox;
 mod provisioning;
 mod roles;
 mod sessions;
@@ -24,11 +26,13 @@ mod testing;
 use std::sync::Arc;
 
 use ports::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
-    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
+    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
+pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
+pub use outbox::{DeliverySettings, OutboxWorker};
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
@@ -50,6 +54,7 @@ pub struct Repositories {
     pub signing_keys: Arc<dyn SigningKeyRepository>,
     pub embedded: Arc<dyn EmbeddedUserRepository>,
     pub credentials: Arc<dyn CredentialRepository>,
+    pub invitations: Arc<dyn InvitationRepository>,
 }
 
 impl Repositories {
@@ -64,6 +69,7 @@ impl Repositories {
             + SigningKeyRepository
             + EmbeddedUserRepository
             + CredentialRepository
+            + InvitationRepository
             + 'static,
     {
         let store = Arc::new(store);
@@ -75,7 +81,8 @@ impl Repositories {
             secrets: store.clone(),
             signing_keys: store.clone(),
             embedded: store.clone(),
-            credentials: store,
+            credentials: store.clone(),
+            invitations: store,
         }
     }
 }
@@ -84,11 +91,23 @@ impl Repositories {
 #[derive(Clone)]
 pub struct Directory {
     repos: Repositories,
+    public_url: String,
 }
 
 impl Directory {
-    /// A directory over `repos`.
+    /// A directory over `repos`; invitation links point at [`DEFAULT_PUBLIC_URL`].
     pub fn new(repos: Repositories) -> Self {
-        Directory { repos }
+        Directory {
+            repos,
+            public_url: DEFAULT_PUBLIC_URL.to_owned(),
+        }
+    }
+
+    /// The same directory, with invitation links under `public_url` (`https://roster.example.com`).
+    pub fn with_public_url(mut self, public_url: &str) -> Self {
+        public_url
+            .trim_end_matches('/')
+            .clone_into(&mut self.public_url);
+        self
     }
 }

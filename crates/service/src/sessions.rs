@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{
-    Email, OrganizationId, OrganizationName, Password, RefreshState, RefreshToken, User, UserId,
+    Email, InvitationStatus, OrganizationId, OrganizationName, Password, RefreshState,
+    RefreshToken, User, UserId,
 };
 use ports::{LoginRequest, RepoError, SessionError, Sessions, TokenPair};
 use sha2::{Digest, Sha256};
@@ -58,14 +59,14 @@ fn decoy_hash() -> Option<&'static str> {
 }
 
 /// The hex SHA-256 of a refresh token: tokens are 256 random bits, so a fast hash suffices.
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     Sha256::digest(token.as_bytes())
         .iter()
         .map(|byte| format!("{byte:02x}"))
         .collect()
 }
 
-fn new_refresh_token() -> String {
+pub(crate) fn new_refresh_token() -> String {
     let bytes: [u8; 32] = rand::random();
     URL_SAFE_NO_PAD.encode(bytes)
 }
@@ -296,6 +297,34 @@ impl Sessions for SessionService {
         self.open(&user, Some(&token)).await
     }
 
+    async fn accept_invitation(&self, token: &str, password: &str) -> Result<(), SessionError> {
+        let password = Password::parse(password)
+            .map_err(|error| SessionError::InvalidPassword(error.message))?;
+        let invitations = &self.repos.invitations;
+        let hash = token_hash(token);
+        let invitation = invitations
+            .invitation_by_token(&hash)
+            .await
+            .map_err(unavailable)?
+            .ok_or(SessionError::InvalidToken)?;
+        if invitation.status(domain::now()) != InvitationStatus::Pending {
+            return Err(SessionError::InvalidToken);
+        }
+        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+            .await
+            .map_err(hashing)??;
+        if !invitations
+            .accept_invitation(&hash, &password_hash, domain::now())
+            .await
+            .map_err(unavailable)?
+        {
+            // Spent or expired while the password was being hashed.
+            return Err(SessionError::InvalidToken);
+        }
+        tracing::info!(user = %invitation.user_id, "invitation accepted; password set");
+        Ok(())
+    }
+
     async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError> {
         let credentials = &self.repos.credentials;
         if let Some(token) = credentials
@@ -314,7 +343,7 @@ impl Sessions for SessionService {
 
 #[cfg(test)]
 mod tests {
-    use domain::{Organization, RoleKind};
+    use domain::{Invitation, Organization, RoleKind};
 
     use super::*;
     use crate::testing::{Mocks, user};
@@ -341,6 +370,63 @@ mod tests {
             password: password.into(),
             organization: None,
             client: "127.0.0.1".into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn an_invitation_token_sets_the_password_once_and_bad_ones_change_nothing() {
+        let org = OrganizationId::generate();
+        let invitee = user(org, None, RoleKind::Guest);
+        let token = "the-token";
+        let pending = Invitation::issue(org, invitee.id, token_hash(token), domain::now());
+        let mut mocks = Mocks::default();
+        let stored = pending.clone();
+        mocks
+            .invitations
+            .expect_invitation_by_token()
+            .returning(move |hash| Ok((hash == stored.token_hash).then(|| stored.clone())));
+        let expected = token_hash(token);
+        mocks
+            .invitations
+            .expect_accept_invitation()
+            .withf(move |hash, password_hash, _| {
+                *hash == expected
+                    && password_hash.starts_with("$argon2id$")
+                    && verify_password(PASSWORD, password_hash)
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        let sessions = service(mocks);
+        assert!(matches!(
+            sessions.accept_invitation(token, "too short").await,
+            Err(SessionError::InvalidPassword(_))
+        ));
+        assert!(matches!(
+            sessions.accept_invitation("unknown", PASSWORD).await,
+            Err(SessionError::InvalidToken)
+        ));
+        sessions.accept_invitation(token, PASSWORD).await.unwrap();
+
+        for invitation in [
+            Invitation {
+                accepted_at: Some(domain::now()),
+                ..pending.clone()
+            },
+            Invitation {
+                expires_at: domain::now(),
+                ..pending.clone()
+            },
+        ] {
+            let mut mocks = Mocks::default();
+            mocks
+                .invitations
+                .expect_invitation_by_token()
+                .returning(move |_| Ok(Some(invitation.clone())));
+            mocks.invitations.expect_accept_invitation().times(0);
+            assert!(matches!(
+                service(mocks).accept_invitation(token, PASSWORD).await,
+                Err(SessionError::InvalidToken)
+            ));
         }
     }
 

@@ -8,8 +8,8 @@ use domain::{
 };
 use ports::repository::{
     MockCredentialRepository, MockCustomerRepository, MockEmbeddedUserRepository,
-    MockOrganizationRepository, MockRoleRepository, MockSecretRepository, MockSigningKeyRepository,
-    MockUserRepository,
+    MockInvitationRepository, MockOrganizationRepository, MockRoleRepository, MockSecretRepository,
+    MockSigningKeyRepository, MockUserRepository,
 };
 
 use crate::{Directory, Repositories};
@@ -25,6 +25,7 @@ pub(crate) struct Mocks {
     pub(crate) signing_keys: MockSigningKeyRepository,
     pub(crate) embedded: MockEmbeddedUserRepository,
     pub(crate) credentials: MockCredentialRepository,
+    pub(crate) invitations: MockInvitationRepository,
 }
 
 impl Mocks {
@@ -38,6 +39,7 @@ impl Mocks {
             signing_keys: Arc::new(self.signing_keys),
             embedded: Arc::new(self.embedded),
             credentials: Arc::new(self.credentials),
+            invitations: Arc::new(self.invitations),
         }
     }
 

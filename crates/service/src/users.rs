@@ -57,9 +57,15 @@ impl Directory {
         })
     }
 
+    /// Stores a new user together with its invitation and the invitation mail.
     async fn insert_user(&self, actor: &Actor, user: User) -> Result<User, DirectoryError> {
-        self.repos.users.insert_user(&user).await.map_err(storage)?;
-        tracing::info!(user = %user.id, actor = %actor.user_id, "user created");
+        let (invited, _token) = self.invite(&user, user.created_at);
+        self.repos
+            .users
+            .insert_user(&user, Some(invited))
+            .await
+            .map_err(storage)?;
+        tracing::info!(user = %user.id, actor = %actor.user_id, "user created and invited");
         Ok(user)
     }
 }
@@ -252,11 +258,14 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .withf(move |u| {
-                u.organization_id == org && u.customer_id.is_none() && u.role == integrator
+            .withf(move |u, invited| {
+                u.organization_id == org
+                    && u.customer_id.is_none()
+                    && u.role == integrator
+                    && invited.is_some()
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let created = mocks
             .directory()
             .create_organization_user(&owner, new_user("lisa@example.com", integrator))
@@ -305,7 +314,7 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .returning(|_| Err(RepoError::Conflict(UniqueField::UserEmail)));
+            .returning(|_, _| Err(RepoError::Conflict(UniqueField::UserEmail)));
         let error = mocks
             .directory()
             .create_organization_user(&owner, new_user("x@example.com", guest))
@@ -333,9 +342,9 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .withf(move |u| u.customer_id == Some(own_id))
+            .withf(move |u, invited| u.customer_id == Some(own_id) && invited.is_some())
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         mocks
             .directory()
             .create_customer_user(&admin, None, new_user("a@example.com", member))

@@ -27,8 +27,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ports::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, OrganizationRepository,
-    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
+    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
 /// A storage adapter: one cloneable value that implements every repository port.
@@ -41,6 +41,7 @@ pub trait Storage:
     + SigningKeyRepository
     + EmbeddedUserRepository
     + CredentialRepository
+    + InvitationRepository
     + Clone
     + 'static
 {
@@ -55,6 +56,7 @@ impl<S> Storage for S where
         + SigningKeyRepository
         + EmbeddedUserRepository
         + CredentialRepository
+        + InvitationRepository
         + Clone
         + 'static
 {
@@ -79,6 +81,8 @@ pub struct Stores {
     pub embedded: Arc<dyn EmbeddedUserRepository>,
     /// Passwords, logins and refresh tokens.
     pub credentials: Arc<dyn CredentialRepository>,
+    /// Invitations and the mail outbox.
+    pub invitations: Arc<dyn InvitationRepository>,
 }
 
 impl Stores {
@@ -92,7 +96,8 @@ impl Stores {
             secrets: Arc::new(storage.clone()),
             signing_keys: Arc::new(storage.clone()),
             embedded: Arc::new(storage.clone()),
-            credentials: Arc::new(storage),
+            credentials: Arc::new(storage.clone()),
+            invitations: Arc::new(storage),
         }
     }
 }
@@ -195,6 +200,10 @@ macro_rules! contract_tests {
             refresh_tokens_round_trip_and_are_used_once,
             revoking_a_family_revokes_only_that_family,
             concurrent_uses_of_a_refresh_token_give_one_success,
+            invited_users_are_written_with_invitation_and_mail_or_not_at_all,
+            invitations_are_accepted_once_and_renewal_replaces_the_link,
+            claimed_mails_are_leased_retried_and_deleted,
+            concurrent_claimers_never_get_the_same_mail,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

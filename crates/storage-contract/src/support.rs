@@ -101,7 +101,7 @@ pub(crate) async fn insert_customer(stores: &Stores, customer: &Customer) {
 
 /// Stores `user`, which must be accepted.
 pub(crate) async fn insert_user(stores: &Stores, user: &User) {
-    stores.users.insert_user(user).await.unwrap();
+    stores.users.insert_user(user, None).await.unwrap();
 }
 
 /// A customer with every optional field set to something unusual.

@@ -5,9 +5,9 @@
 use domain::error::Field;
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
-    ExternalId, FeatureFlags, FieldError, Labels, Organization, OrganizationId, OrganizationName,
-    PersonName, Phone, RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId, User,
-    UserId,
+    ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization, OrganizationId,
+    OrganizationName, OutboxMail, PersonName, Phone, RefreshToken, Role, RoleId, RoleKind,
+    SigningKey, SigningKeyId, User, UserId,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -344,5 +344,81 @@ pub(crate) fn refresh_token(row: &impl SqlRow) -> Result<RefreshToken, RepoError
         expires_at: row.time("expires_at")?,
         used_at: row.opt_time("used_at")?,
         revoked_at: row.opt_time("revoked_at")?,
+    })
+}
+
+/// The columns of `invitations` that make an [`Invitation`].
+pub(crate) const INVITATION_COLUMNS: &[&str] = &[
+    "user_id",
+    "organization_id",
+    "token_hash",
+    "sent_at",
+    "expires_at",
+    "accepted_at",
+];
+
+/// The columns of `outbox` that make an [`OutboxMail`].
+pub(crate) const OUTBOX_COLUMNS: &[&str] = &[
+    "id",
+    "recipient",
+    "subject",
+    "body",
+    "attempts",
+    "created_at",
+];
+
+/// An [`Invitation`] as column values.
+pub(crate) fn invitation_values(invitation: &Invitation) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("user_id", Bind::uuid(invitation.user_id.uuid())),
+        (
+            "organization_id",
+            Bind::uuid(invitation.organization_id.uuid()),
+        ),
+        ("token_hash", Bind::text(invitation.token_hash.as_str())),
+        ("sent_at", Bind::time(invitation.sent_at)),
+        ("expires_at", Bind::time(invitation.expires_at)),
+        ("accepted_at", Bind::Time(invitation.accepted_at)),
+    ]
+}
+
+/// An `invitations` row (with [`INVITATION_COLUMNS`]) as an [`Invitation`].
+pub(crate) fn invitation(row: &impl SqlRow) -> Result<Invitation, RepoError> {
+    Ok(Invitation {
+        user_id: UserId::from_uuid(row.uuid("user_id")?),
+        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+        token_hash: row.text("token_hash")?,
+        sent_at: row.time("sent_at")?,
+        expires_at: row.time("expires_at")?,
+        accepted_at: row.opt_time("accepted_at")?,
+    })
+}
+
+/// A new [`OutboxMail`] as column values, due at once.
+pub(crate) fn outbox_values(mail: &OutboxMail) -> Vec<(&'static str, Bind)> {
+    vec![
+        ("id", Bind::uuid(mail.id)),
+        ("recipient", Bind::text(mail.mail.to.as_str())),
+        ("subject", Bind::text(mail.mail.subject.as_str())),
+        ("body", Bind::text(mail.mail.body.as_str())),
+        ("attempts", Bind::int(i64::from(mail.attempts))),
+        ("created_at", Bind::time(mail.created_at)),
+        ("next_attempt_at", Bind::time(mail.created_at)),
+    ]
+}
+
+/// An `outbox` row (with [`OUTBOX_COLUMNS`]) as an [`OutboxMail`].
+pub(crate) fn outbox_mail(row: &impl SqlRow) -> Result<OutboxMail, RepoError> {
+    let attempts = row.int("attempts")?;
+    Ok(OutboxMail {
+        id: row.uuid("id")?,
+        mail: Mail {
+            to: row.text("recipient")?,
+            subject: row.text("subject")?,
+            body: row.text("body")?,
+        },
+        attempts: u32::try_from(attempts)
+            .map_err(|_| CorruptRow(format!("outbox attempts {attempts}")).into_repo())?,
+        created_at: row.time("created_at")?,
     })
 }

@@ -229,6 +229,25 @@ impl DeleteUserInput {
     }
 }
 
+/// Input of `resendInvitation`.
+#[derive(InputObject)]
+pub(crate) struct ResendInvitationInput {
+    /// The invited user.
+    user: Option<ID>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl ResendInvitationInput {
+    /// The user to send a new link to.
+    pub(crate) fn parse(&self) -> Parsed<UserId> {
+        Ok(required_id_of(
+            &self.user,
+            Field::USER,
+            UserId::parse_global,
+        )?)
+    }
+}
+
 /// Input of `createOrganizationSigningKey`.
 #[derive(InputObject)]
 pub(crate) struct CreateOrganizationSigningKeyInput {
@@ -262,9 +281,18 @@ fn required_id<T>(
     id: &Option<ID>,
     parse: impl Fn(&str) -> Result<T, InvalidId>,
 ) -> Result<T, FieldError> {
+    required_id_of(id, Field::ID, parse)
+}
+
+/// Like [`required_id`], for an id in another field.
+fn required_id_of<T>(
+    id: &Option<ID>,
+    field: Field,
+    parse: impl Fn(&str) -> Result<T, InvalidId>,
+) -> Result<T, FieldError> {
     match id.as_ref().map(|id| id.trim()) {
-        None | Some("") => Err(FieldError::required(Field::ID)),
-        Some(text) => parse(text).map_err(|_| invalid_id(Field::ID)),
+        None | Some("") => Err(FieldError::required(field)),
+        Some(text) => parse(text).map_err(|_| invalid_id(field)),
     }
 }
 

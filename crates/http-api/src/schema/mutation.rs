@@ -14,8 +14,8 @@ use super::error::{ApiError, ErrorType, Outcome, or_null, outcome, payload_error
 use super::inputs::{
     CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationSigningKeyInput,
     CreateOrganizationUserInput, DeleteCustomerInput, DeleteOrganizationSigningKeyInput,
-    DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, UpdateCustomerInput,
-    UpdateUserInput,
+    DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, ResendInvitationInput,
+    UpdateCustomerInput, UpdateUserInput,
 };
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
@@ -74,6 +74,10 @@ payload!(
 payload!(
     /// Result of `updateUser`.
     UpdateUserPayload { user: UserNode(User) }
+);
+payload!(
+    /// Result of `resendInvitation`.
+    ResendInvitationPayload { user: UserNode(User) }
 );
 payload!(
     /// Result of `deleteUser`: the user as it was.
@@ -175,7 +179,7 @@ impl Mutation {
         ))
     }
 
-    /// Creates a team member. Roster sends no invitation email yet: an operator sets the first password (`roster password`).
+    /// Creates a team member and invites them by email: the mail links to a page where they choose their password (valid 72 hours).
     async fn create_organization_user(
         &self,
         ctx: &Context<'_>,
@@ -196,7 +200,7 @@ impl Mutation {
         ))
     }
 
-    /// Creates a user of a customer. Roster sends no invitation email yet: an operator sets the first password (`roster password`).
+    /// Creates a user of a customer and invites them by email: the mail links to a page where they choose their password (valid 72 hours).
     async fn create_customer_user(
         &self,
         ctx: &Context<'_>,
@@ -248,6 +252,28 @@ impl Mutation {
         };
         let outcome = or_null(ctx, outcome.await)?;
         Some(DeleteUserPayload::new(outcome, input.client_mutation_id))
+    }
+
+    /// Emails the user a new invitation link with a renewed 72-hour expiry; the previous link
+    /// stops working. Needs the permission to manage that user; refused once accepted.
+    async fn resend_invitation(
+        &self,
+        ctx: &Context<'_>,
+        input: ResendInvitationInput,
+    ) -> Option<ResendInvitationPayload> {
+        let outcome = async {
+            let scope = Scope::of(ctx)?;
+            let invitations = &scope.services.invitations;
+            run(input.parse(), |id| {
+                invitations.resend_invitation(scope.actor, id)
+            })
+            .await
+        };
+        let outcome = or_null(ctx, outcome.await)?;
+        Some(ResendInvitationPayload::new(
+            outcome,
+            input.client_mutation_id,
+        ))
     }
 
     /// Generates an RSA key pair for embedded-user JWTs; keeps only the public half and

@@ -2,7 +2,7 @@
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use domain::listing::{Sort, UserQuery, UserSortField};
-use domain::{CustomerId, Timestamp, User};
+use domain::{CustomerId, Invitation, InvitationStatus, Timestamp, User};
 
 use super::connection::{Connection, OrderDirection, check_cursors};
 use super::context::Scope;
@@ -10,6 +10,42 @@ use super::customer::CustomerNode;
 use super::error::{ApiError, or_null};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
+
+/// Where an invitation stands.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+#[graphql(name = "InvitationStatus")]
+pub(crate) enum InvitationStatusValue {
+    /// Sent and still valid.
+    Pending,
+    /// Used to set a password.
+    Accepted,
+    /// Not used in time; `resendInvitation` renews it.
+    Expired,
+}
+
+/// A user's email invitation to choose a password.
+pub(crate) struct InvitationNode(Invitation);
+
+#[Object(name = "Invitation")]
+impl InvitationNode {
+    async fn status(&self) -> InvitationStatusValue {
+        match self.0.status(domain::now()) {
+            InvitationStatus::Pending => InvitationStatusValue::Pending,
+            InvitationStatus::Accepted => InvitationStatusValue::Accepted,
+            InvitationStatus::Expired => InvitationStatusValue::Expired,
+        }
+    }
+
+    /// When the current link was created and queued for sending.
+    async fn sent_at(&self) -> Timestamp {
+        self.0.sent_at
+    }
+
+    /// When the current link stops working.
+    async fn expires_at(&self) -> Timestamp {
+        self.0.expires_at
+    }
+}
 
 /// A user (team member or customer user) as the API shows it to the caller.
 #[derive(Clone)]
@@ -87,6 +123,21 @@ impl UserNode {
 
     async fn last_login(&self) -> Option<Timestamp> {
         self.0.last_login
+    }
+
+    /// The user's email invitation; `null` for users without one (embedded users, the
+    /// first owner).
+    async fn invitation(&self, ctx: &Context<'_>) -> Option<InvitationNode> {
+        let invitation = async {
+            let scope = Scope::of(ctx)?;
+            scope
+                .services
+                .invitations
+                .invitation(scope.actor, self.0.id)
+                .await
+                .map_err(|error| ApiError::from_directory(&error))
+        };
+        or_null(ctx, invitation.await).flatten().map(InvitationNode)
     }
 
     /// The global ID of the user's organization.

@@ -12,8 +12,9 @@ use domain::{
 };
 use http_api::{ApiConfig, Services};
 use ports::directory::{
-    MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockOrganizationDirectory,
-    MockRoleDirectory, MockSessions, MockSigningKeyDirectory, MockUserDirectory,
+    MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockInvitationDirectory,
+    MockOrganizationDirectory, MockRoleDirectory, MockSessions, MockSigningKeyDirectory,
+    MockUserDirectory,
 };
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -29,6 +30,7 @@ pub(crate) struct Mocks {
     pub(crate) organizations: MockOrganizationDirectory,
     pub(crate) signing_keys: MockSigningKeyDirectory,
     pub(crate) sessions: MockSessions,
+    pub(crate) invitations: MockInvitationDirectory,
     pub(crate) authenticator: MockAuthenticator,
     pub(crate) health: MockHealthCheck,
 }
@@ -48,6 +50,7 @@ impl Mocks {
             organizations: MockOrganizationDirectory::new(),
             signing_keys: MockSigningKeyDirectory::new(),
             sessions: MockSessions::new(),
+            invitations: MockInvitationDirectory::new(),
             authenticator,
             health: MockHealthCheck::new(),
         }
@@ -78,6 +81,7 @@ impl Mocks {
             organizations: Arc::new(self.organizations),
             signing_keys: Arc::new(self.signing_keys),
             sessions: Arc::new(self.sessions),
+            invitations: Arc::new(self.invitations),
             authenticator: Arc::new(self.authenticator),
             health: Arc::new(self.health),
         }

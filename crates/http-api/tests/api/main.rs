@@ -9,5 +9,6 @@ mod listing;
 mod schema;
 mod seeds;
 mod sessions;
+mod set_password;
 mod signing_keys;
 mod transport;

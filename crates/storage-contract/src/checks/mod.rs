@@ -3,10 +3,12 @@
 
 mod credentials;
 mod embedded;
+mod invitations;
 mod listings;
 mod records;
 
 pub use credentials::*;
 pub use embedded::*;
+pub use invitations::*;
 pub use listings::*;
 pub use records::*;

@@ -423,7 +423,7 @@ pub async fn user_emails_are_unique_ignoring_case(stores: Stores) {
     ] {
         let user = org.user(customer_id, address, RoleKind::CustomerMember);
         assert_conflict(
-            stores.users.insert_user(&user).await,
+            stores.users.insert_user(&user, None).await,
             UniqueField::UserEmail,
         );
     }
@@ -442,7 +442,7 @@ pub async fn user_emails_are_unique_ignoring_case(stores: Stores) {
                 "RACE@x.com"
             };
             let user = org.user(None, address, RoleKind::Guest);
-            tokio::spawn(async move { users.insert_user(&user).await })
+            tokio::spawn(async move { users.insert_user(&user, None).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -492,7 +492,7 @@ pub async fn user_external_ids_are_unique_per_customer(stores: Stores) {
     for (customer, address) in [(Some(acme.id), "a2@x.com"), (None, "t2@x.com")] {
         let user = with_external(customer, address, "e-1");
         assert_conflict(
-            stores.users.insert_user(&user).await,
+            stores.users.insert_user(&user, None).await,
             UniqueField::UserExternalId,
         );
     }

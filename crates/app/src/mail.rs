@@ -1,0 +1,147 @@
+//! The two [`Mailer`] adapters: SMTP through lettre (rustls on ring), and the log, which
+//! the server uses when no SMTP server is configured so that a first start needs nothing
+//! else (the invitation links appear in the log).
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use domain::Mail;
+use lettre::message::Mailbox;
+use lettre::message::header::ContentType;
+use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
+use ports::{MailError, Mailer};
+
+/// Writes each mail to the log at INFO instead of sending it.
+#[derive(Debug, Clone, Default)]
+pub struct LogMailer;
+
+#[async_trait]
+impl Mailer for LogMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        tracing::info!(
+            to = %mail.to,
+            subject = %mail.subject,
+            body = %mail.body,
+            "mail not sent: no SMTP server is configured (ROSTER_SMTP_URL); here it is"
+        );
+        Ok(())
+    }
+}
+
+/// Sends mail through one SMTP server.
+#[derive(Clone)]
+pub struct SmtpMailer {
+    transport: AsyncSmtpTransport<Tokio1Executor>,
+    from: Mailbox,
+}
+
+/// The host of an `smtp://` or `smtps://` URL (without brackets for IPv6).
+fn url_host(url: &str) -> &str {
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let authority = rest.split(['/', '?']).next().unwrap_or(rest);
+    let host_port = authority
+        .rsplit_once('@')
+        .map_or(authority, |(_, host)| host);
+    if let Some(bracketed) = host_port.strip_prefix('[') {
+        return bracketed.split(']').next().unwrap_or(bracketed);
+    }
+    host_port.split(':').next().unwrap_or(host_port)
+}
+
+fn is_loopback(host: &str) -> bool {
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|address| address.is_loopback())
+}
+
+/// The URL as lettre reads it: `smtp://` to anything but this machine requires STARTTLS
+/// unless the URL says `?tls=...` itself; `smtp://` to a loopback relay stays plain.
+fn effective_url(url: &str) -> String {
+    let plain_smtp = url.starts_with("smtp://") && !url.contains("tls=");
+    if plain_smtp && !is_loopback(url_host(url)) {
+        let separator = if url.contains('?') { '&' } else { '?' };
+        format!("{url}{separator}tls=required")
+    } else {
+        url.to_owned()
+    }
+}
+
+impl SmtpMailer {
+    /// A mailer for `url` (`smtp://user:pass@host:587` with STARTTLS, `smtps://...` with
+    /// TLS from the start, `smtp://127.0.0.1:2525` for a local relay without TLS), sending
+    /// as `from` (`Roster <roster@example.com>`).
+    pub fn new(url: &str, from: &str) -> anyhow::Result<SmtpMailer> {
+        let from: Mailbox = from
+            .parse()
+            .map_err(|error| anyhow::anyhow!("invalid mail sender {from:?}: {error}"))?;
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(&effective_url(url))
+            .map_err(|error| anyhow::anyhow!("invalid SMTP URL: {error}"))?
+            .timeout(Some(Duration::from_secs(30)))
+            .build();
+        Ok(SmtpMailer { transport, from })
+    }
+}
+
+#[async_trait]
+impl Mailer for SmtpMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let to: Mailbox = mail
+            .to
+            .parse()
+            .map_err(|error| MailError(format!("invalid recipient: {error}")))?;
+        let message = Message::builder()
+            .from(self.from.clone())
+            .to(to)
+            .subject(mail.subject.as_str())
+            .header(ContentType::TEXT_PLAIN)
+            .body(mail.body.clone())
+            .map_err(|error| MailError(format!("cannot build the message: {error}")))?;
+        self.transport
+            .send(message)
+            .await
+            .map(drop)
+            .map_err(|error| MailError(error.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_smtp_requires_starttls_and_a_loopback_relay_stays_plain() {
+        assert_eq!(
+            effective_url("smtp://user:pass@mail.example.com:587"),
+            "smtp://user:pass@mail.example.com:587?tls=required"
+        );
+        assert_eq!(
+            effective_url("smtp://127.0.0.1:2525"),
+            "smtp://127.0.0.1:2525"
+        );
+        assert_eq!(effective_url("smtp://localhost"), "smtp://localhost");
+        assert_eq!(effective_url("smtp://[::1]:25"), "smtp://[::1]:25");
+        assert_eq!(
+            effective_url("smtp://relay.example.com?tls=opportunistic"),
+            "smtp://relay.example.com?tls=opportunistic"
+        );
+        assert_eq!(
+            effective_url("smtps://u:p@mail.example.com"),
+            "smtps://u:p@mail.example.com"
+        );
+        assert_eq!(url_host("smtp://u:p@w@host:1/x"), "host");
+    }
+
+    #[test]
+    fn bad_settings_are_refused_at_start() {
+        assert!(SmtpMailer::new("smtp://127.0.0.1:2525", "not an address").is_err());
+        assert!(SmtpMailer::new("http://127.0.0.1:2525", "roster@example.com").is_err());
+        assert!(
+            SmtpMailer::new(
+                "smtp://user:pass@mail.example.com:587",
+                "Roster <roster@example.com>"
+            )
+            .is_ok()
+        );
+    }
+}

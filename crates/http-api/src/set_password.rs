@@ -1,0 +1,202 @@
+//! `GET /auth/set-password?token=...`: the plain HTML form an invitation mail links to, and
+//! `POST /auth/set-password`, which takes `{token, password}` as a form (from that page) or
+//! as JSON, over [`Sessions::accept_invitation`](ports::Sessions::accept_invitation).
+//!
+//! Form posts get HTML pages back; JSON posts get `{"password_set": true}`, or 400
+//! `{"error": "invalid_token" | "invalid_password" | "invalid_request", "message": ...}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{Html, IntoResponse, Response};
+use ports::SessionError;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::routes::AppState;
+use crate::schema::log_unavailable;
+
+#[derive(Deserialize)]
+pub(crate) struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+struct SetPasswordBody {
+    token: String,
+    password: String,
+}
+
+const INVALID_LINK: &str = "This link is not valid: it was already used, it has expired, or a \
+    newer invitation replaced it. Ask your administrator to resend the invitation.";
+
+/// `&`, `<`, `>`, `"` and `'` escaped, for text inside HTML and attribute values.
+fn escape(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => escaped.push_str("&amp;"),
+            '<' => escaped.push_str("&lt;"),
+            '>' => escaped.push_str("&gt;"),
+            '"' => escaped.push_str("&quot;"),
+            '\'' => escaped.push_str("&#39;"),
+            c => escaped.push(c),
+        }
+    }
+    escaped
+}
+
+fn page(status: StatusCode, title: &str, body: &str) -> Response {
+    let html = format!(
+        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>{title} - Roster</title></head>\n<body style=\"font-family: sans-serif; \
+         max-width: 32em; margin: 3em auto;\">\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
+        title = escape(title),
+    );
+    (status, Html(html)).into_response()
+}
+
+fn form_page(status: StatusCode, token: &str, problem: Option<&str>) -> Response {
+    let problem = problem
+        .map(|message| {
+            format!(
+                "<p role=\"alert\" style=\"color: #b00;\">{}</p>",
+                escape(message)
+            )
+        })
+        .unwrap_or_default();
+    page(
+        status,
+        "Choose your password",
+        &format!(
+            "{problem}<form method=\"post\" action=\"/auth/set-password\">\n\
+             <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
+             <p><label>Password (12 to 128 characters)<br>\
+             <input type=\"password\" name=\"password\" minlength=\"12\" maxlength=\"128\" \
+             required autocomplete=\"new-password\" autofocus></label></p>\n\
+             <p><button type=\"submit\">Set password</button></p>\n</form>",
+            token = escape(token),
+        ),
+    )
+}
+
+fn json_answer(status: StatusCode, value: &serde_json::Value) -> Response {
+    (
+        status,
+        [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+        value.to_string(),
+    )
+        .into_response()
+}
+
+/// `GET /auth/set-password?token=...`: the form; without a token, the error page.
+pub(crate) async fn form(Query(query): Query<TokenQuery>) -> Response {
+    if query.token.trim().is_empty() {
+        return page(
+            StatusCode::BAD_REQUEST,
+            "Invalid link",
+            &format!("<p>{}</p>", escape(INVALID_LINK)),
+        );
+    }
+    form_page(StatusCode::OK, &query.token, None)
+}
+
+/// `POST /auth/set-password` with `token` and `password`, form-encoded or JSON.
+pub(crate) async fn submit(
+    State(state): State<Arc<AppState>>,
+    headers: HeaderMap,
+    bytes: Bytes,
+) -> Response {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.trim_start().starts_with("application/json"));
+    let parsed: Result<SetPasswordBody, String> = if is_json {
+        serde_json::from_slice(&bytes).map_err(|problem| problem.to_string())
+    } else {
+        serde_urlencoded::from_bytes(&bytes).map_err(|problem| problem.to_string())
+    };
+    let body = match parsed {
+        Ok(body) => body,
+        Err(problem) if is_json => {
+            return json_answer(
+                StatusCode::BAD_REQUEST,
+                &json!({
+                    "error": "invalid_request",
+                    "message": format!("The body is not {{\"token\", \"password\"}} JSON: {problem}"),
+                }),
+            );
+        }
+        Err(_) => {
+            return page(
+                StatusCode::BAD_REQUEST,
+                "Invalid link",
+                &format!("<p>{}</p>", escape(INVALID_LINK)),
+            );
+        }
+    };
+    let outcome = state
+        .services
+        .sessions
+        .accept_invitation(&body.token, &body.password)
+        .await;
+    match (outcome, is_json) {
+        (Ok(()), true) => json_answer(StatusCode::OK, &json!({ "password_set": true })),
+        (Ok(()), false) => page(
+            StatusCode::OK,
+            "Password set",
+            "<p>Your password is set. You can now sign in with your email address and this \
+             password.</p>",
+        ),
+        (Err(SessionError::InvalidPassword(message)), true) => json_answer(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "invalid_password", "message": message }),
+        ),
+        (Err(SessionError::InvalidPassword(message)), false) => {
+            form_page(StatusCode::BAD_REQUEST, &body.token, Some(&message))
+        }
+        (Err(failure @ SessionError::Unavailable(_)), is_json) => {
+            log_unavailable("setting a password failed", &failure);
+            if is_json {
+                json_answer(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    &json!({ "error": "unavailable", "message": "Internal server error" }),
+                )
+            } else {
+                page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again later",
+                    "<p>Roster cannot set your password right now. Please try again in a few \
+                     minutes; your link still works.</p>",
+                )
+            }
+        }
+        (Err(_), true) => json_answer(
+            StatusCode::BAD_REQUEST,
+            &json!({ "error": "invalid_token", "message": INVALID_LINK }),
+        ),
+        (Err(_), false) => page(
+            StatusCode::BAD_REQUEST,
+            "Invalid link",
+            &format!("<p>{}</p>", escape(INVALID_LINK)),
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn markup_in_tokens_and_messages_is_escaped() {
+        assert_eq!(
+            escape("a\"><script>'&"),
+            "a&quot;&gt;&lt;script&gt;&#39;&amp;"
+        );
+    }
+}

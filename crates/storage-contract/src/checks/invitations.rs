@@ -1,0 +1,293 @@
+//! Checks on invitations and the mail outbox: atomic writes with the user, single use,
+//! renewal, and claims that never hand one mail to two claimers at once.
+
+use std::collections::HashSet;
+
+use domain::{Invitation, Invited, Mail, OutboxMail, RoleKind, User};
+use ports::{RepoError, UniqueField};
+
+use crate::Stores;
+use crate::support::{Org, at, insert_user, organization};
+
+fn invited(org: &Org, user: &User, token_hash: &str, seconds: i64) -> Invited {
+    Invited {
+        invitation: Invitation::issue(org.id, user.id, token_hash.into(), at(seconds, 0)),
+        mail: OutboxMail::queue(
+            Mail {
+                to: user.email.as_str().into(),
+                subject: "Invitation".into(),
+                body: format!("link {token_hash}"),
+            },
+            at(seconds, 0),
+        ),
+    }
+}
+
+/// Takes every mail due at `seconds`, leased for a minute.
+async fn claim_all(stores: &Stores, seconds: i64) -> Vec<OutboxMail> {
+    let mut claimed = Vec::new();
+    while let Some(mail) = stores
+        .invitations
+        .claim_mail(at(seconds, 0), at(seconds + 60, 0))
+        .await
+        .unwrap()
+    {
+        claimed.push(mail);
+    }
+    claimed
+}
+
+/// The user, its invitation and its mail are stored together; when the user is refused
+/// (a taken email), neither the invitation nor the mail is left behind.
+pub async fn invited_users_are_written_with_invitation_and_mail_or_not_at_all(stores: Stores) {
+    let org = organization(&stores, "Invitations").await;
+    let user = org.user(None, "ivy@example.com", RoleKind::Integrator);
+    let first = invited(&org, &user, "hash-1", 1);
+    stores
+        .users
+        .insert_user(&user, Some(first.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        stores
+            .invitations
+            .invitation(org.id, user.id)
+            .await
+            .unwrap(),
+        Some(first.invitation.clone())
+    );
+    assert_eq!(
+        stores
+            .invitations
+            .invitation_by_token("hash-1")
+            .await
+            .unwrap(),
+        Some(first.invitation.clone())
+    );
+    let other = organization(&stores, "Other Invitations").await;
+    assert_eq!(
+        stores
+            .invitations
+            .invitation(other.id, user.id)
+            .await
+            .unwrap(),
+        None,
+        "scoped to the organization"
+    );
+
+    let twin = org.user(None, "IVY@example.com", RoleKind::Guest);
+    let refused = invited(&org, &twin, "hash-2", 1);
+    assert!(matches!(
+        stores.users.insert_user(&twin, Some(refused)).await,
+        Err(RepoError::Conflict(UniqueField::UserEmail))
+    ));
+    assert_eq!(
+        stores
+            .invitations
+            .invitation_by_token("hash-2")
+            .await
+            .unwrap(),
+        None
+    );
+    let mails = claim_all(&stores, 2).await;
+    assert_eq!(mails.len(), 1, "only the stored user's mail: {mails:?}");
+    assert_eq!(mails[0].id, first.mail.id);
+    assert_eq!(mails[0].mail, first.mail.mail);
+    assert_eq!(mails[0].attempts, 1);
+
+    let plain = org.user(None, "plain@example.com", RoleKind::Guest);
+    insert_user(&stores, &plain).await;
+    assert_eq!(
+        stores
+            .invitations
+            .invitation(org.id, plain.id)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+/// A token sets the password once, not after expiry, and not after a renewal replaced it;
+/// renewal queues a new mail and is refused for an accepted invitation.
+pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores: Stores) {
+    let org = organization(&stores, "Accepting").await;
+    let user = org.user(None, "ada@example.com", RoleKind::Integrator);
+    let first = invited(&org, &user, "old", 1);
+    stores
+        .users
+        .insert_user(&user, Some(first.clone()))
+        .await
+        .unwrap();
+    let invitations = &stores.invitations;
+    let expired_at = at(1, 0) + domain::INVITATION_TTL;
+    assert!(
+        !invitations
+            .accept_invitation("old", "$argon2id$x", expired_at)
+            .await
+            .unwrap(),
+        "expired"
+    );
+    assert!(
+        !invitations
+            .accept_invitation("unknown", "$argon2id$x", at(2, 0))
+            .await
+            .unwrap()
+    );
+
+    let renewed = Invited {
+        invitation: first.invitation.renewed("new".into(), at(10, 0)),
+        mail: invited(&org, &user, "new", 10).mail,
+    };
+    assert!(invitations.renew_invitation(&renewed).await.unwrap());
+    assert_eq!(invitations.invitation_by_token("old").await.unwrap(), None);
+    assert!(
+        !invitations
+            .accept_invitation("old", "$argon2id$x", at(11, 0))
+            .await
+            .unwrap()
+    );
+    let mails = claim_all(&stores, 11).await;
+    assert_eq!(mails.len(), 2, "the first mail and the renewal's");
+    for mail in mails {
+        invitations.mail_delivered(mail.id).await.unwrap();
+    }
+
+    assert_eq!(
+        stores
+            .credentials
+            .password_hash(org.id, user.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(
+        invitations
+            .accept_invitation("new", "$argon2id$new", at(12, 0))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !invitations
+            .accept_invitation("new", "$argon2id$again", at(13, 0))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        stores
+            .credentials
+            .password_hash(org.id, user.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("$argon2id$new")
+    );
+    let stored = invitations
+        .invitation(org.id, user.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.accepted_at, Some(at(12, 0)));
+
+    let again = Invited {
+        invitation: stored.renewed("newer".into(), at(14, 0)),
+        mail: invited(&org, &user, "newer", 14).mail,
+    };
+    assert!(!invitations.renew_invitation(&again).await.unwrap());
+    assert!(claim_all(&stores, 200).await.is_empty(), "nothing queued");
+}
+
+/// A claimed mail is not handed out again while leased; a failed one is due again at its
+/// retry time with its attempts counted; a delivered one is gone.
+pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
+    let org = organization(&stores, "Outbox").await;
+    let user = org.user(None, "bo@example.com", RoleKind::Guest);
+    let entry = invited(&org, &user, "h", 5);
+    stores
+        .users
+        .insert_user(&user, Some(entry.clone()))
+        .await
+        .unwrap();
+    let outbox = &stores.invitations;
+    assert!(
+        outbox
+            .claim_mail(at(4, 0), at(64, 0))
+            .await
+            .unwrap()
+            .is_none(),
+        "not due yet"
+    );
+    let claimed = outbox
+        .claim_mail(at(5, 0), at(65, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.attempts, 1);
+    assert!(
+        outbox
+            .claim_mail(at(6, 0), at(66, 0))
+            .await
+            .unwrap()
+            .is_none(),
+        "leased"
+    );
+    let again = outbox
+        .claim_mail(at(65, 0), at(125, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempts), (claimed.id, 2), "lease ran out");
+    outbox
+        .mail_failed(again.id, at(200, 0), "connection refused")
+        .await
+        .unwrap();
+    assert!(
+        outbox
+            .claim_mail(at(199, 0), at(259, 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let third = outbox
+        .claim_mail(at(200, 0), at(260, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempts, 3);
+    outbox.mail_delivered(third.id).await.unwrap();
+    assert!(
+        outbox
+            .claim_mail(at(10_000, 0), at(10_060, 0))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Claimers racing over 20 due mails get each exactly once between them.
+pub async fn concurrent_claimers_never_get_the_same_mail(stores: Stores) {
+    let org = organization(&stores, "Racing Outbox").await;
+    for i in 0..20 {
+        let user = org.user(None, &format!("u{i}@example.com"), RoleKind::Guest);
+        let entry = invited(&org, &user, &format!("h{i}"), 1);
+        stores.users.insert_user(&user, Some(entry)).await.unwrap();
+    }
+    let claimers: Vec<_> = (0..4)
+        .map(|_| {
+            let outbox = stores.invitations.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                while let Some(mail) = outbox.claim_mail(at(2, 0), at(62, 0)).await.unwrap() {
+                    got.push(mail.id);
+                }
+                got
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for claimer in claimers {
+        all.extend(claimer.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!(all.len(), 20, "every mail claimed once: {all:?}");
+    assert_eq!(distinct.len(), 20);
+}
