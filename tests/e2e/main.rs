@@ -10,6 +10,7 @@
 mod customers;
 mod embedded;
 mod helpers;
+mod invitations;
 mod isolation;
 mod paging;
 mod seed;

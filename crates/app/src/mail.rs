@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::Mail;
+use lettre::message::Body;
 use lettre::message::Mailbox;
-use lettre::message::header::ContentType;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use ports::{MailError, Mailer};
 
@@ -83,6 +84,24 @@ impl SmtpMailer {
     }
 }
 
+/// The body as 7-bit text when it is ASCII with lines of at most 998 characters, so the
+/// links in it reach plain-text readers unbroken; quoted-printable otherwise.
+/// (lettre alone picks quoted-printable past 76 characters, which breaks long links with
+/// soft line breaks for anyone reading the raw text.)
+fn body(text: &str) -> Body {
+    let seven_bit = text.is_ascii()
+        && !text.contains('\0')
+        && text.ends_with("\r\n")
+        && text
+            .split("\r\n")
+            .all(|line| line.len() <= 998 && !line.contains(['\r', '\n']));
+    if seven_bit {
+        Body::dangerous_pre_encoded(text.as_bytes().to_vec(), ContentTransferEncoding::SevenBit)
+    } else {
+        Body::new(text.to_owned())
+    }
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
@@ -95,7 +114,7 @@ impl Mailer for SmtpMailer {
             .to(to)
             .subject(mail.subject.as_str())
             .header(ContentType::TEXT_PLAIN)
-            .body(mail.body.clone())
+            .body(body(&mail.body))
             .map_err(|error| MailError(format!("cannot build the message: {error}")))?;
         self.transport
             .send(message)
@@ -130,6 +149,22 @@ mod tests {
             "smtps://u:p@mail.example.com"
         );
         assert_eq!(url_host("smtp://u:p@w@host:1/x"), "host");
+    }
+
+    #[test]
+    fn long_links_stay_on_one_line_in_ascii_mail() {
+        let link = format!(
+            "http://127.0.0.1:8080/auth/set-password?token={}",
+            "x".repeat(43)
+        );
+        let encoded = body(&format!("Hello,\r\n\r\n{link}\r\n"));
+        assert_eq!(encoded.encoding(), ContentTransferEncoding::SevenBit);
+        assert!(String::from_utf8_lossy(encoded.as_ref()).contains(&link));
+        let accented = body("Hallo Jürgen,\r\n");
+        assert_eq!(
+            accented.encoding(),
+            ContentTransferEncoding::QuotedPrintable
+        );
     }
 
     #[test]
