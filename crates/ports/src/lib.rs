@@ -3,7 +3,8 @@
 //! - [`repository`]: what the use cases need from storage. Implemented by the SQLite and
 //!   PostgreSQL adapters; every implementation must pass the `storage-contract` suite.
 //! - [`directory`]: the use-case API that the GraphQL facade (and the command line) call.
-//!   Implemented by the `service` crate locally, and by the GraphQL client remotely.
+//!   Implemented by the `service` crate locally, and by the GraphQL client remotely. It also
+//!   holds [`Mailer`], the way out for mail (SMTP and log adapters in the `app` crate).
 //!
 //! Invariant: this crate names no I/O crate (no sqlx, axum, reqwest or async-graphql).
 //! With the `mocks` feature, every trait gets a `mockall` mock (`MockCustomerRepository`...).

@@ -1,6 +1,8 @@
 //! Roster's use cases: the directory ports implemented over the repository ports, the
 //! access tokens (Roster's HS256 ones and embedded users' RS256 ones), password sign-in with
-//! refresh tokens, the organizations' signing keys, and the provisioning of organizations.
+//! refresh tokens, the organizations' signing keys, invitations (written with their user and
+//! outbox mail in one transaction, accepted once) with the outbox worker that delivers their
+//! mails, and the provisioning of organizations.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
 //! writes, and maps storage outcomes to the directory errors once, here.
