@@ -242,6 +242,9 @@ async fn an_invitation_mail_leads_to_a_password_that_logs_in(engine: Engine) {
     let (status, html) = post_form(&server, &token, "another good password").await;
     assert_eq!(status, 400, "single use: {html}");
     assert!(html.contains("Invalid link"));
+    let page = server.http.get(&link).send().await.unwrap();
+    assert_eq!(page.status().as_u16(), 400, "a spent link says so at once");
+    assert!(page.text().await.unwrap().contains("Invalid link"));
 
     let (status, _, pair) = server
         .post_json(

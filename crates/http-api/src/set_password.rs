@@ -94,16 +94,40 @@ fn json_answer(status: StatusCode, value: &serde_json::Value) -> Response {
         .into_response()
 }
 
-/// `GET /auth/set-password?token=...`: the form; without a token, the error page.
-pub(crate) async fn form(Query(query): Query<TokenQuery>) -> Response {
+/// `GET /auth/set-password?token=...`: the form, or the error page for a link that can no
+/// longer set a password (missing, unknown, used, expired or replaced token).
+pub(crate) async fn form(
+    State(state): State<Arc<AppState>>,
+    Query(query): Query<TokenQuery>,
+) -> Response {
     if query.token.trim().is_empty() {
-        return page(
-            StatusCode::BAD_REQUEST,
-            "Invalid link",
-            &format!("<p>{}</p>", escape(INVALID_LINK)),
-        );
+        return invalid_link_page();
     }
-    form_page(StatusCode::OK, &query.token, None)
+    match state.services.sessions.check_invitation(&query.token).await {
+        Ok(()) => form_page(StatusCode::OK, &query.token, None),
+        Err(failure @ SessionError::Unavailable(_)) => {
+            log_unavailable("checking an invitation failed", &failure);
+            try_later_page()
+        }
+        Err(_) => invalid_link_page(),
+    }
+}
+
+fn invalid_link_page() -> Response {
+    page(
+        StatusCode::BAD_REQUEST,
+        "Invalid link",
+        &format!("<p>{}</p>", escape(INVALID_LINK)),
+    )
+}
+
+fn try_later_page() -> Response {
+    page(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "Try again later",
+        "<p>Roster cannot set your password right now. Please try again in a few \
+         minutes; your link still works.</p>",
+    )
 }
 
 /// `POST /auth/set-password` with `token` and `password`, form-encoded or JSON.
@@ -132,13 +156,7 @@ pub(crate) async fn submit(
                 }),
             );
         }
-        Err(_) => {
-            return page(
-                StatusCode::BAD_REQUEST,
-                "Invalid link",
-                &format!("<p>{}</p>", escape(INVALID_LINK)),
-            );
-        }
+        Err(_) => return invalid_link_page(),
     };
     let outcome = state
         .services
@@ -168,23 +186,14 @@ pub(crate) async fn submit(
                     &json!({ "error": "unavailable", "message": "Internal server error" }),
                 )
             } else {
-                page(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "Try again later",
-                    "<p>Roster cannot set your password right now. Please try again in a few \
-                     minutes; your link still works.</p>",
-                )
+                try_later_page()
             }
         }
         (Err(_), true) => json_answer(
             StatusCode::BAD_REQUEST,
             &json!({ "error": "invalid_token", "message": INVALID_LINK }),
         ),
-        (Err(_), false) => page(
-            StatusCode::BAD_REQUEST,
-            "Invalid link",
-            &format!("<p>{}</p>", escape(INVALID_LINK)),
-        ),
+        (Err(_), false) => invalid_link_page(),
     }
 }
 

@@ -252,6 +252,10 @@ pub trait Sessions: Send + Sync {
     /// spent. `InvalidToken` for an unknown, spent or expired token; `InvalidPassword` when
     /// the password breaks the rules (the token stays usable).
     async fn accept_invitation(&self, token: &str, password: &str) -> Result<(), SessionError>;
+
+    /// Checks, without spending it, that an invitation token can still set a password, so
+    /// the link's page can say at once when it cannot. `InvalidToken` when it cannot.
+    async fn check_invitation(&self, token: &str) -> Result<(), SessionError>;
 }
 
 /// Invitation mails: their status per user, and sending a fresh link.

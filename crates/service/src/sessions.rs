@@ -9,7 +9,7 @@ use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use domain::{
-    Email, InvitationStatus, OrganizationId, OrganizationName, Password, RefreshState,
+    Email, Invitation, InvitationStatus, OrganizationId, OrganizationName, Password, RefreshState,
     RefreshToken, User, UserId,
 };
 use ports::{LoginRequest, RepoError, SessionError, Sessions, TokenPair};
@@ -106,6 +106,21 @@ impl SessionService {
             .set_password_hash(organization, user, &hash, domain::now())
             .await
             .map_err(unavailable)
+    }
+
+    /// The invitation whose link holds `token`, if it can still set a password.
+    async fn pending_invitation(&self, token: &str) -> Result<Invitation, SessionError> {
+        let invitation = self
+            .repos
+            .invitations
+            .invitation_by_token(&token_hash(token))
+            .await
+            .map_err(unavailable)?
+            .ok_or(SessionError::InvalidToken)?;
+        if invitation.status(domain::now()) != InvitationStatus::Pending {
+            return Err(SessionError::InvalidToken);
+        }
+        Ok(invitation)
     }
 
     /// The users whose email and password match, among `candidates`.
@@ -297,19 +312,16 @@ impl Sessions for SessionService {
         self.open(&user, Some(&token)).await
     }
 
+    async fn check_invitation(&self, token: &str) -> Result<(), SessionError> {
+        self.pending_invitation(token).await.map(drop)
+    }
+
     async fn accept_invitation(&self, token: &str, password: &str) -> Result<(), SessionError> {
         let password = Password::parse(password)
             .map_err(|error| SessionError::InvalidPassword(error.message))?;
         let invitations = &self.repos.invitations;
         let hash = token_hash(token);
-        let invitation = invitations
-            .invitation_by_token(&hash)
-            .await
-            .map_err(unavailable)?
-            .ok_or(SessionError::InvalidToken)?;
-        if invitation.status(domain::now()) != InvitationStatus::Pending {
-            return Err(SessionError::InvalidToken);
-        }
+        let invitation = self.pending_invitation(token).await?;
         let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
             .await
             .map_err(hashing)??;
@@ -343,7 +355,7 @@ impl Sessions for SessionService {
 
 #[cfg(test)]
 mod tests {
-    use domain::{Invitation, Organization, RoleKind};
+    use domain::{Organization, RoleKind};
 
     use super::*;
     use crate::testing::{Mocks, user};
@@ -397,6 +409,11 @@ mod tests {
             .times(1)
             .returning(|_, _, _| Ok(true));
         let sessions = service(mocks);
+        sessions.check_invitation(token).await.unwrap();
+        assert!(matches!(
+            sessions.check_invitation("unknown").await,
+            Err(SessionError::InvalidToken)
+        ));
         assert!(matches!(
             sessions.accept_invitation(token, "too short").await,
             Err(SessionError::InvalidPassword(_))
@@ -423,8 +440,13 @@ mod tests {
                 .expect_invitation_by_token()
                 .returning(move |_| Ok(Some(invitation.clone())));
             mocks.invitations.expect_accept_invitation().times(0);
+            let sessions = service(mocks);
             assert!(matches!(
-                service(mocks).accept_invitation(token, PASSWORD).await,
+                sessions.check_invitation(token).await,
+                Err(SessionError::InvalidToken)
+            ));
+            assert!(matches!(
+                sessions.accept_invitation(token, PASSWORD).await,
                 Err(SessionError::InvalidToken)
             ));
         }

@@ -18,10 +18,19 @@ fn post(content_type: &str, body: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn the_link_shows_a_form_that_posts_the_token_back() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_check_invitation()
+        .returning(|token| match token {
+            "abc\"x" => Ok(()),
+            _ => Err(SessionError::InvalidToken),
+        });
+    let router = mocks.router();
     let request = Request::get("/auth/set-password?token=abc%22x")
         .body(Body::empty())
         .unwrap();
-    let (status, html) = send(Mocks::new().router(), request).await;
+    let (status, html) = send(router.clone(), request).await;
     assert_eq!(status, StatusCode::OK);
     assert!(
         html.contains("<form method=\"post\" action=\"/auth/set-password\">"),
