@@ -144,7 +144,7 @@ mod tests {
     use ports::{CustomerDirectory, DirectoryError, RepoError, UniqueField};
 
     use super::*;
-    use crate::testing::{Mocks, actor, customer};
+    use crate::testing::{Mocks, actor, codes, customer};
 
     fn new_customer(name: &str) -> NewCustomer {
         NewCustomer::parse(CustomerDraft {
@@ -152,17 +152,6 @@ mod tests {
             ..CustomerDraft::default()
         })
         .unwrap()
-    }
-
-    fn codes(error: DirectoryError) -> Vec<(&'static str, ErrorCode)> {
-        match error {
-            DirectoryError::Invalid(errors) => errors
-                .errors()
-                .iter()
-                .map(|e| (e.field.as_str(), e.code))
-                .collect(),
-            other => panic!("expected payload errors, got {other:?}"),
-        }
     }
 
     #[tokio::test]

@@ -79,3 +79,15 @@ pub(crate) fn actor(
     let me = user(org, customer, kind);
     (Actor::of(&me), me)
 }
+
+/// The `(field, code)` pairs of a payload error; panics on any other error.
+pub(crate) fn codes(error: ports::DirectoryError) -> Vec<(&'static str, domain::ErrorCode)> {
+    match error {
+        ports::DirectoryError::Invalid(errors) => errors
+            .errors()
+            .iter()
+            .map(|e| (e.field.as_str(), e.code))
+            .collect(),
+        other => panic!("expected payload errors, got {other:?}"),
+    }
+}

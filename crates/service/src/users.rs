@@ -228,18 +228,7 @@ mod tests {
     use ports::{RepoError, UniqueField};
 
     use super::*;
-    use crate::testing::{Mocks, actor, customer, new_user, user};
-
-    fn codes(error: DirectoryError) -> Vec<(&'static str, ErrorCode)> {
-        match error {
-            DirectoryError::Invalid(errors) => errors
-                .errors()
-                .iter()
-                .map(|e| (e.field.as_str(), e.code))
-                .collect(),
-            other => panic!("expected payload errors, got {other:?}"),
-        }
-    }
+    use crate::testing::{Mocks, actor, codes, customer, new_user, user};
 
     fn role_lookup(mocks: &mut Mocks, role: Role) {
         mocks
