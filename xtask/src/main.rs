@@ -21,6 +21,9 @@ tasks:
   test      all tests only (starts PostgreSQL if needed)
   schema    regenerate schema.graphql from the server
   postgres  start a throwaway PostgreSQL, print its URL, and wait for Ctrl-C
+  bench     release build, then load-test roster against the raw-SQL baseline on SQLite and
+            PostgreSQL (installs wrk when missing); extra arguments go to roster-bench,
+            e.g. `cargo xtask bench -- --seconds 5 --engines sqlite`
 ";
 
 fn main() -> anyhow::Result<()> {
@@ -32,6 +35,10 @@ fn main() -> anyhow::Result<()> {
         "test" => test(),
         "schema" => schema(&root, false),
         "postgres" => postgres::serve_until_interrupted(),
+        "bench" => bench(
+            &root,
+            std::env::args().skip(2).filter(|arg| arg != "--").collect(),
+        ),
         "" | "help" | "--help" | "-h" => {
             print!("{USAGE}");
             Ok(())
@@ -161,4 +168,63 @@ fn test() -> anyhow::Result<()> {
     );
     drop(server);
     result
+}
+
+/// `cargo xtask bench`: builds `roster` and `roster-bench` in release, makes sure wrk is
+/// there, starts a throwaway PostgreSQL unless `ROSTER_TEST_POSTGRES_URL` names one, and runs
+/// the benchmark; the table is printed and written under `target/bench/`.
+fn bench(root: &Path, extra: Vec<String>) -> anyhow::Result<()> {
+    ensure_wrk()?;
+    run(
+        "cargo build --release (roster, roster-bench)",
+        cargo().args(["build", "--release", "-p", "app", "-p", "bench", "--bins"]),
+    )?;
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let release = target.join("release");
+    let server = match std::env::var_os("ROSTER_TEST_POSTGRES_URL") {
+        Some(_) => None,
+        None => Some(
+            postgres::Throwaway::start()
+                .context("starting a throwaway PostgreSQL for the bench")?,
+        ),
+    };
+    let mut command = Command::new(release.join("roster-bench"));
+    command
+        .arg("--roster")
+        .arg(release.join("roster"))
+        .arg("--out")
+        .arg(target.join("bench"))
+        .args(extra);
+    if let Some(server) = &server {
+        command.env("ROSTER_TEST_POSTGRES_URL", server.url());
+    }
+    let result = run("roster-bench", &mut command);
+    drop(server);
+    result
+}
+
+/// Installs wrk (Debian's package) when it is missing and we may; says how otherwise.
+fn ensure_wrk() -> anyhow::Result<()> {
+    if Command::new("wrk").arg("--version").output().is_ok() {
+        return Ok(());
+    }
+    if !postgres::is_root() {
+        bail!(
+            "wrk is not installed: `sudo apt-get install wrk` (Debian, Ubuntu) or see https://github.com/wg/wrk"
+        );
+    }
+    let install = || {
+        Command::new("apt-get")
+            .args(["install", "-y", "--no-install-recommends", "wrk"])
+            .status()
+    };
+    if !install().is_ok_and(|status| status.success()) {
+        run("apt-get update", Command::new("apt-get").arg("update"))?;
+        run(
+            "apt-get install wrk",
+            Command::new("apt-get").args(["install", "-y", "--no-install-recommends", "wrk"]),
+        )?;
+    }
+    Ok(())
 }

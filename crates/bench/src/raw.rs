@@ -1,0 +1,145 @@
+//! The raw baseline: the fewest statements each operation needs, sent by sqlx straight to
+//! the database from a plain loop with the benchmark's concurrency (no HTTP, no GraphQL).
+//! Roster's rate is read against it, so the ratio says what the layers above SQL cost.
+//!
+//! The SQL here mirrors the storage crates' tables on purpose: it is the yardstick, not a
+//! second storage adapter.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
+use sqlx::{PgPool, Row, SqlitePool};
+use std::str::FromStr;
+
+use crate::seed::Seeded;
+use crate::{Load, Operation};
+
+/// A pool on the benchmark's database, of either engine.
+#[derive(Clone)]
+pub(crate) enum RawDatabase {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+impl RawDatabase {
+    /// Opens `connections` connections to `url`.
+    pub(crate) async fn open(url: &str, connections: u32) -> anyhow::Result<RawDatabase> {
+        Ok(if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5));
+            RawDatabase::Sqlite(
+                SqlitePoolOptions::new()
+                    .max_connections(connections)
+                    .connect_with(options)
+                    .await?,
+            )
+        } else {
+            RawDatabase::Postgres(
+                PgPoolOptions::new()
+                    .max_connections(connections)
+                    .connect(url)
+                    .await?,
+            )
+        })
+    }
+
+    /// Runs `operation` once; `n` makes created names unique.
+    async fn run(&self, operation: Operation, seeded: &Seeded, n: u64) -> anyhow::Result<()> {
+        let organization = seeded.organization.uuid();
+        let owner = seeded.owner.uuid();
+        let customer = seeded.customer.uuid();
+        match (self, operation) {
+            (RawDatabase::Postgres(pool), Operation::Customer) => {
+                sqlx::query("SELECT u.id, u.customer_id, r.kind FROM users u JOIN roles r ON r.organization_id = u.organization_id AND r.id = u.role_id WHERE u.organization_id = $1 AND u.id = $2")
+                    .bind(organization).bind(owner).fetch_one(pool).await?;
+                sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = $1 AND id = $2")
+                    .bind(organization).bind(customer).fetch_one(pool).await?;
+            }
+            (RawDatabase::Sqlite(pool), Operation::Customer) => {
+                sqlx::query("SELECT u.id, u.customer_id, r.kind FROM users u JOIN roles r ON r.organization_id = u.organization_id AND r.id = u.role_id WHERE u.organization_id = ? AND u.id = ?")
+                    .bind(organization.to_string()).bind(owner.to_string()).fetch_one(pool).await?;
+                sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = ? AND id = ?")
+                    .bind(organization.to_string()).bind(customer.to_string()).fetch_one(pool).await?;
+            }
+            (RawDatabase::Postgres(pool), Operation::Page) => {
+                let page = sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = $1 ORDER BY name_key, id LIMIT 50")
+                    .bind(organization).fetch_all(pool).await?;
+                let ids: Vec<uuid::Uuid> = page
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                sqlx::query("SELECT id, customer_id, email, name, external_id FROM users WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY customer_id, name_key, id")
+                    .bind(organization).bind(ids).fetch_all(pool).await?;
+            }
+            (RawDatabase::Sqlite(pool), Operation::Page) => {
+                let page = sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = ? ORDER BY name_key, id LIMIT 50")
+                    .bind(organization.to_string()).fetch_all(pool).await?;
+                let ids: Vec<String> = page
+                    .iter()
+                    .map(|row| row.try_get("id"))
+                    .collect::<Result<_, _>>()?;
+                sqlx::query("SELECT id, customer_id, email, name, external_id FROM users WHERE organization_id = ? AND customer_id IN (SELECT value FROM json_each(?)) ORDER BY customer_id, name_key, id")
+                    .bind(organization.to_string()).bind(serde_json::to_string(&ids)?).fetch_all(pool).await?;
+            }
+            (RawDatabase::Postgres(pool), Operation::Create) => {
+                let name = format!("raw {n}");
+                let now = chrono::Utc::now();
+                sqlx::query("INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES ($1, $2, $3, $4, '', NULL, '[]'::jsonb, false, NULL, false, false, NULL, false, '[]'::jsonb, $5, $5)")
+                    .bind(uuid::Uuid::now_v7()).bind(organization).bind(&name).bind(name.to_lowercase()).bind(now)
+                    .execute(pool).await?;
+            }
+            (RawDatabase::Sqlite(pool), Operation::Create) => {
+                let name = format!("raw {n}");
+                let now = chrono::Utc::now().timestamp_micros();
+                sqlx::query("INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES (?, ?, ?, ?, '', NULL, '[]', 0, NULL, 0, 0, NULL, 0, '[]', ?, ?)")
+                    .bind(uuid::Uuid::now_v7().to_string()).bind(organization.to_string()).bind(&name).bind(name.to_lowercase()).bind(now).bind(now)
+                    .execute(pool).await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Runs `operation` from `connections` concurrent loops for `duration`; `run` tags created
+/// names so that runs never collide.
+pub(crate) async fn drive(
+    database: &RawDatabase,
+    seeded: &Seeded,
+    operation: Operation,
+    connections: u32,
+    duration: Duration,
+    run: u64,
+) -> anyhow::Result<Load> {
+    let started = Instant::now();
+    let deadline = started + duration;
+    let workers = (0..u64::from(connections)).map(|worker| {
+        let database = database.clone();
+        async move {
+            let mut latencies = Vec::new();
+            let mut n = 0_u64;
+            while Instant::now() < deadline {
+                n += 1;
+                let sent = Instant::now();
+                database
+                    .run(
+                        operation,
+                        seeded,
+                        run * 1_000_000_000 + worker * 10_000_000 + n,
+                    )
+                    .await
+                    .with_context(|| format!("raw {operation:?}"))?;
+                latencies.push(sent.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }
+    });
+    let mut latencies: Vec<Duration> = Vec::new();
+    for worker in futures::future::join_all(workers).await {
+        latencies.extend(worker?);
+    }
+    let elapsed = started.elapsed();
+    Ok(Load::from_latencies(latencies, elapsed))
+}
