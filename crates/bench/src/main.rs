@@ -196,8 +196,12 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Roster's rate limits, lifted so the benchmark measures serving rather than throttling.
-const SERVER_SETTINGS: &[(&str, &str)] = &[];
+/// Roster's per-token cost bucket, lifted so the benchmark measures serving rather than
+/// throttling (one token sends every request).
+const SERVER_SETTINGS: &[(&str, &str)] = &[
+    ("ROSTER_RATE_LIMIT_BUCKET", "1000000000000"),
+    ("ROSTER_RATE_LIMIT_RESTORE", "1000000000000"),
+];
 
 async fn bench_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<Vec<Measurement>> {
     let roster = RosterProcess::start(&args.roster, url, SERVER_SETTINGS).await?;
