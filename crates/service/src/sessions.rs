@@ -875,6 +875,17 @@ mod tests {
             self.opened.notify_all();
         }
 
+        /// Waits (at most [`PATIENCE`]) until `count` hashing tasks wait at the gate.
+        async fn until_inside(&self, count: usize) {
+            tokio::time::timeout(PATIENCE, async {
+                while self.inside.load(Ordering::SeqCst) < count {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("hashing tasks reach the gate");
+        }
+
         /// Opens the gate when dropped, so a failing test ends instead of waiting forever
         /// for its held hashing tasks.
         fn opened_on_drop(self: &Arc<Self>) -> OpenOnDrop {
@@ -962,6 +973,8 @@ mod tests {
                 "{outcome:?}"
             );
         }
+        // Both permits are taken; their blocking tasks may still be on their way in.
+        gate.until_inside(2).await;
         assert_eq!(gate.peak.load(Ordering::SeqCst), 2);
         gate.release();
         for _ in 0..2 {
@@ -1037,13 +1050,7 @@ mod tests {
                     .await
             })
         };
-        tokio::time::timeout(PATIENCE, async {
-            while gate.inside.load(Ordering::SeqCst) == 0 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        gate.until_inside(1).await;
         for _ in 0..3 * ACCOUNT_BURST {
             let error = sessions
                 .login(&attempt("ada@example.com", PASSWORD, "10.3.0.1"))
@@ -1104,13 +1111,7 @@ mod tests {
                     .await
             })
         };
-        tokio::time::timeout(PATIENCE, async {
-            while gate.inside.load(Ordering::SeqCst) == 0 {
-                tokio::task::yield_now().await;
-            }
-        })
-        .await
-        .unwrap();
+        gate.until_inside(1).await;
         let error = sessions.accept_invitation("t", PASSWORD).await.unwrap_err();
         assert!(
             matches!(
@@ -1135,5 +1136,29 @@ mod tests {
         assert!(operator.await.unwrap().unwrap());
         holder.await.unwrap().unwrap_err();
         sessions.accept_invitation("t", PASSWORD).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn attempts_that_storage_failures_cut_short_are_refunded() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        let mut mocks = Mocks::default();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .times(3 * ACCOUNT_BURST as usize)
+            .returning(|_| Err(RepoError::Unavailable("down".into())));
+        // Once the storage is back (mockall uses the earliest unsaturated expectation).
+        let found = me.clone();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .returning(move |_| Ok(vec![found.clone()]));
+        mocks.credentials = known_user(&me).credentials;
+        let sessions = service(mocks);
+        for _ in 0..3 * ACCOUNT_BURST {
+            let error = sessions.login(&request(PASSWORD)).await.unwrap_err();
+            assert!(matches!(error, SessionError::Unavailable(_)), "{error:?}");
+        }
+        sessions.login(&request(PASSWORD)).await.unwrap();
     }
 }
