@@ -13,6 +13,9 @@ pub struct Attachment {
 }
 
 impl Attachment {
+    /// Most attachments a customer may carry, so that a customer's row stays small.
+    pub const MAX_PER_CUSTOMER: usize = 50;
+
     /// Checks an attachment given in input `field`.
     pub fn parse(field: Field, name: &str, url: &str) -> Result<Self, FieldError> {
         let name = name.trim();
@@ -269,7 +272,9 @@ impl CustomerPatch {
 
     /// The customer as this patch leaves it, updated at `now`.
     ///
-    /// Fails when an attachment to remove or rename is not there, or one to add is.
+    /// Fails when an attachment to remove or rename is not there, or one to add is, or
+    /// when adding one would exceed [`Attachment::MAX_PER_CUSTOMER`] (counted after this
+    /// patch's removal, so one patch may swap an attachment at the cap).
     pub fn apply(&self, customer: &Customer, now: Timestamp) -> Result<Customer, ValidationErrors> {
         let mut next = customer.clone();
         let mut errors = ValidationErrors::new();
@@ -330,6 +335,15 @@ impl CustomerPatch {
                 errors.push(FieldError::taken(
                     Field::ADD_ATTACHMENT,
                     "An attachment with this name",
+                ));
+            } else if next.attachments.len() >= Attachment::MAX_PER_CUSTOMER {
+                errors.push(FieldError::new(
+                    Field::ADD_ATTACHMENT,
+                    ErrorCode::TooLong,
+                    format!(
+                        "Ensure this customer has at most {} attachments.",
+                        Attachment::MAX_PER_CUSTOMER
+                    ),
                 ));
             } else {
                 next.attachments.push(added.clone());
@@ -481,5 +495,67 @@ mod tests {
             remove.apply(&customer, crate::now()).is_err(),
             "nothing to remove"
         );
+    }
+
+    fn attachment_patch(kind: &str, name: &str) -> CustomerPatch {
+        let draft = AttachmentDraft {
+            name: name.into(),
+            url: format!("https://files.example.com/{name}.pdf"),
+            old_name: None,
+        };
+        CustomerPatch::parse(match kind {
+            "add" => CustomerPatchDraft {
+                add_attachment: Some(draft),
+                ..CustomerPatchDraft::default()
+            },
+            _ => CustomerPatchDraft {
+                remove_attachment: Some(draft.clone()),
+                add_attachment: Some(AttachmentDraft {
+                    name: format!("{name}-new"),
+                    ..draft
+                }),
+                ..CustomerPatchDraft::default()
+            },
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn a_customer_holds_at_most_fifty_attachments() {
+        let mut customer = NewCustomer::parse(draft("Acme"))
+            .unwrap()
+            .into_customer(OrganizationId::generate(), crate::now());
+        // One attachment per patch, as 400 aliased `updateCustomer` would send them.
+        let mut refused = 0;
+        for n in 0..400 {
+            match attachment_patch("add", &format!("file{n}")).apply(&customer, crate::now()) {
+                Ok(next) => customer = next,
+                Err(errors) => {
+                    let errors = errors.errors();
+                    assert_eq!(errors.len(), 1);
+                    assert_eq!(errors[0].field, Field::ADD_ATTACHMENT);
+                    assert_eq!(errors[0].code, ErrorCode::TooLong);
+                    assert!(errors[0].message.contains("50"), "{}", errors[0].message);
+                    refused += 1;
+                }
+            }
+        }
+        assert_eq!(customer.attachments.len(), Attachment::MAX_PER_CUSTOMER);
+        assert_eq!(refused, 400 - Attachment::MAX_PER_CUSTOMER);
+        // At the cap, one patch may still replace an attachment (removal counts first).
+        let swapped = attachment_patch("swap", "file0")
+            .apply(&customer, crate::now())
+            .unwrap();
+        assert_eq!(swapped.attachments.len(), Attachment::MAX_PER_CUSTOMER);
+        assert!(swapped.attachments.iter().any(|a| a.name() == "file0-new"));
+        // Other fields of a customer at the cap still change.
+        let renamed = CustomerPatch::parse(CustomerPatchDraft {
+            name: Some("Acme 2".into()),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap()
+        .apply(&customer, crate::now())
+        .unwrap();
+        assert_eq!(renamed.name.as_str(), "Acme 2");
     }
 }

@@ -347,14 +347,27 @@ impl Phone {
 }
 
 text_newtype!(
-    /// A user's UI feature flags, kept as opaque text of at most 4096 characters.
+    /// A user's UI feature flags, kept as opaque text of at most 4096 characters (so at
+    /// most 16 KiB of UTF-8).
     FeatureFlags
 );
 
 impl FeatureFlags {
+    /// Longest flags text accepted, in characters: a user's row stays small.
+    pub const MAX: usize = 4096;
+
     /// Checks the flags text.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        check_max(Field::FEATURE_FLAGS, text, Description::MAX)?;
+        if char_len(text) > Self::MAX {
+            return Err(FieldError::new(
+                Field::FEATURE_FLAGS,
+                crate::ErrorCode::TooLong,
+                format!(
+                    "Ensure the feature flags have at most {} characters.",
+                    Self::MAX
+                ),
+            ));
+        }
         Ok(FeatureFlags(text.to_owned()))
     }
 
@@ -512,5 +525,16 @@ mod tests {
         assert!(ExecutionLimit::parse(0).is_err());
         assert!(ExecutionLimit::parse(-1).is_err());
         assert!(ExecutionLimit::parse(10_001).is_err());
+    }
+
+    #[test]
+    fn feature_flags_are_bounded_in_characters() {
+        let at_most = "é".repeat(FeatureFlags::MAX);
+        assert_eq!(FeatureFlags::parse(&at_most).unwrap().as_str(), at_most);
+        let error = FeatureFlags::parse(&"x".repeat(FeatureFlags::MAX + 1)).unwrap_err();
+        assert_eq!(error.field, Field::FEATURE_FLAGS);
+        assert_eq!(error.code, ErrorCode::TooLong);
+        assert!(error.message.contains("4096"), "{}", error.message);
+        assert_eq!(FeatureFlags::empty().as_str(), "{}");
     }
 }

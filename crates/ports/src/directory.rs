@@ -220,7 +220,8 @@ pub enum SessionError {
     /// The email and password match users of several organizations; send `organization`.
     #[error("Several organizations match; send organization")]
     OrganizationRequired,
-    /// Too many failed logins for the account or the address; retry after this many seconds.
+    /// Too many attempts for the account or the address, or every password-hashing slot is
+    /// busy (then `retry_after_seconds` is 1); retry after this many seconds.
     #[error("Too many failed logins; retry later")]
     Throttled { retry_after_seconds: u64 },
     /// The refresh token is unknown, used, revoked or expired (or the invitation token).

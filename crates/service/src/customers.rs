@@ -384,4 +384,49 @@ mod tests {
             current
         );
     }
+
+    #[tokio::test]
+    async fn four_hundred_updates_adding_an_attachment_each_store_fifty() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(customer(org, "Acme")));
+        let id = stored.lock().unwrap().id;
+        let mut mocks = Mocks::default();
+        let read = stored.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(read.lock().unwrap().clone())));
+        let written = stored.clone();
+        mocks
+            .customers
+            .expect_update_customer()
+            .times(domain::Attachment::MAX_PER_CUSTOMER)
+            .returning(move |next| {
+                *written.lock().unwrap() = next.clone();
+                Ok(true)
+            });
+        let directory = mocks.directory();
+        let mut refused = 0;
+        for n in 0..400 {
+            let patch = CustomerPatch::parse(CustomerPatchDraft {
+                add_attachment: Some(domain::AttachmentDraft {
+                    name: format!("file{n}"),
+                    url: format!("https://files.example.com/{n}.pdf"),
+                    old_name: None,
+                }),
+                ..CustomerPatchDraft::default()
+            })
+            .unwrap();
+            if let Err(error) = directory.update_customer(&owner, id, patch).await {
+                assert_eq!(codes(error), [("addAttachment", ErrorCode::TooLong)]);
+                refused += 1;
+            }
+        }
+        assert_eq!(refused, 400 - domain::Attachment::MAX_PER_CUSTOMER);
+        assert_eq!(
+            stored.lock().unwrap().attachments.len(),
+            domain::Attachment::MAX_PER_CUSTOMER
+        );
+    }
 }

@@ -11,6 +11,7 @@
 mod customers;
 mod embedded;
 mod errors;
+mod hash_pool;
 mod invitations;
 mod organizations;
 mod outbox;
@@ -33,13 +34,17 @@ use ports::{
 };
 
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
+pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
 pub use outbox::{DeliverySettings, OutboxWorker};
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
 pub use sessions::{SessionService, hash_password};
-pub use throttle::{ACCOUNT_FAILURES, ADDRESS_FAILURES, LoginThrottle, ThrottleKeys, WINDOW};
+pub use throttle::{
+    ACCOUNT_BURST, ACCOUNT_REFILL, ADDRESS_FAILURES, ADDRESS_WINDOW, LoginThrottle, Refused,
+    Reservation, ThrottleKeys,
+};
 pub use tokens::{
     ACCESS_TOKEN_TTL, AccessToken, BearerAuthenticator, TokenAuthenticator, TokenError,
     TokenService,

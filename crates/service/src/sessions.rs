@@ -1,8 +1,12 @@
 //! Password sign-in and refresh tokens: argon2id password checks with throttling, access
 //! tokens from [`TokenService`], and opaque refresh tokens stored as SHA-256 hashes and
 //! rotated on every use (reuse of a rotated one revokes its whole family).
+//!
+//! A login reserves its attempt with the [`LoginThrottle`] before anything else, then
+//! hashes on the server's bounded [`HashPool`]; when every slot is busy it is refused at
+//! once (and refunded: it tested nothing).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
@@ -15,7 +19,8 @@ use domain::{
 use ports::{LoginRequest, RepoError, SessionError, Sessions, TokenPair};
 use sha2::{Digest, Sha256};
 
-use crate::throttle::{LoginThrottle, ThrottleKeys};
+use crate::hash_pool::{HashPool, PoolError};
+use crate::throttle::{LoginThrottle, Reservation, ThrottleKeys};
 use crate::{ACCESS_TOKEN_TTL, Repositories, TokenService};
 
 #[derive(Debug, thiserror::Error)]
@@ -45,17 +50,56 @@ fn verify_password(password: &str, hash: &str) -> bool {
         .is_ok()
 }
 
-/// A hash to check against when no user matches, so an unknown email costs as much time
-/// as a known one and timing does not reveal which emails exist.
-fn decoy_hash() -> Option<&'static str> {
-    static DECOY: OnceLock<Option<String>> = OnceLock::new();
-    DECOY
-        .get_or_init(|| {
-            Password::parse("decoy password never matches")
-                .ok()
-                .and_then(|password| hash_password(&password).ok())
-        })
-        .as_deref()
+/// What an unknown email, or users without a password, are checked against, so that every
+/// login costs the same one hash and timing does not reveal which emails exist. A constant
+/// (argon2id with the crate's default costs, checked by a test), so no request pays for
+/// making it.
+const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$RKGrxnNBQj85QGFiBQ02nA$a0XTFsUFpD5OEtlZoP8Q3F9CsWCS96dTaWmWSyJbFac";
+
+/// At most this many candidates may match: two already mean "name the organization".
+const ENOUGH_MATCHES: usize = 2;
+
+/// The PHC strings a login checks its password against, with the candidate each belongs
+/// to: every candidate's stored hash, or the decoy alone when none has one.
+fn hashes_to_check(hashes: &[Option<String>]) -> Vec<(Option<usize>, &str)> {
+    let stored: Vec<(Option<usize>, &str)> = hashes
+        .iter()
+        .enumerate()
+        .filter_map(|(index, hash)| Some((Some(index), hash.as_deref()?)))
+        .collect();
+    if stored.is_empty() {
+        vec![(None, DECOY_HASH)]
+    } else {
+        stored
+    }
+}
+
+/// Which candidates `password` matches; stops hashing once [`ENOUGH_MATCHES`] did.
+fn verify_candidates(password: &str, hashes: &[Option<String>]) -> Vec<bool> {
+    let mut matches = vec![false; hashes.len()];
+    let mut found = 0;
+    for (candidate, hash) in hashes_to_check(hashes) {
+        if found >= ENOUGH_MATCHES {
+            break;
+        }
+        if verify_password(password, hash)
+            && let Some(index) = candidate
+            && let Some(matched) = matches.get_mut(index)
+        {
+            *matched = true;
+            found += 1;
+        }
+    }
+    matches
+}
+
+fn pool_failed(error: PoolError) -> SessionError {
+    match error {
+        PoolError::Busy => SessionError::Throttled {
+            retry_after_seconds: 1,
+        },
+        failed @ PoolError::Failed(_) => hashing(failed),
+    }
 }
 
 /// The hex SHA-256 of a refresh token: tokens are 256 random bits, so a fast hash suffices.
@@ -71,26 +115,36 @@ pub(crate) fn new_refresh_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Login, refresh and revoke over the repositories.
+/// Login, refresh and revoke over the repositories. Clones share the throttle and the
+/// hashing pool: make one per server.
 #[derive(Clone)]
 pub struct SessionService {
     repos: Repositories,
     tokens: TokenService,
     throttle: Arc<LoginThrottle>,
+    pool: HashPool,
 }
 
 impl SessionService {
     /// Sessions over `repos`, issuing access tokens with `tokens`; `throttle` is shared by
-    /// the whole server.
+    /// the whole server, and hashing runs on a pool sized to the cores.
     pub fn new(repos: Repositories, tokens: TokenService, throttle: Arc<LoginThrottle>) -> Self {
         SessionService {
             repos,
             tokens,
             throttle,
+            pool: HashPool::for_cores(),
         }
     }
 
-    /// Sets `user`'s password (argon2id); false when the user does not exist.
+    /// The same sessions, hashing on `pool` instead (a smaller pool bounds memory further).
+    pub fn with_hash_pool(mut self, pool: HashPool) -> Self {
+        self.pool = pool;
+        self
+    }
+
+    /// Sets `user`'s password (argon2id); false when the user does not exist. For
+    /// operators: waits for a hashing slot rather than failing when the pool is busy.
     pub async fn set_password(
         &self,
         organization: OrganizationId,
@@ -98,9 +152,11 @@ impl SessionService {
         password: &Password,
     ) -> Result<bool, SessionError> {
         let password = password.clone();
-        let hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        let hash = self
+            .pool
+            .run(move || hash_password(&password))
             .await
-            .map_err(hashing)??;
+            .map_err(pool_failed)??;
         self.repos
             .credentials
             .set_password_hash(organization, user, &hash, domain::now())
@@ -123,7 +179,8 @@ impl SessionService {
         Ok(invitation)
     }
 
-    /// The users whose email and password match, among `candidates`.
+    /// The users whose email and password match, among `candidates`. `Throttled` when
+    /// every hashing slot is busy: nothing was checked.
     async fn matching(
         &self,
         candidates: Vec<User>,
@@ -140,27 +197,32 @@ impl SessionService {
             hashes.push(hash);
         }
         let password = password.to_owned();
-        let matches = tokio::task::spawn_blocking(move || {
-            if hashes.iter().all(Option::is_none)
-                && let Some(decoy) = decoy_hash()
-            {
-                verify_password(&password, decoy);
-            }
-            hashes
-                .iter()
-                .map(|hash| {
-                    hash.as_deref()
-                        .is_some_and(|hash| verify_password(&password, hash))
-                })
-                .collect::<Vec<bool>>()
-        })
-        .await
-        .map_err(hashing)?;
+        let matches = self
+            .pool
+            .try_run(move || verify_candidates(&password, &hashes))
+            .await
+            .map_err(pool_failed)?;
         Ok(candidates
             .into_iter()
             .zip(matches)
             .filter_map(|(user, matched)| matched.then_some(user))
             .collect())
+    }
+
+    /// Checks the password of a reserved attempt: the users it matches.
+    async fn check(
+        &self,
+        request: &LoginRequest,
+        email: Option<&Email>,
+    ) -> Result<Vec<User>, SessionError> {
+        let candidates = match email {
+            Some(email) => {
+                self.candidates(email, request.organization.as_deref())
+                    .await?
+            }
+            None => Vec::new(),
+        };
+        self.matching(candidates, &request.password).await
     }
 
     async fn candidates(
@@ -237,29 +299,31 @@ impl Sessions for SessionService {
             &email.as_ref().map(Email::key).unwrap_or_default(),
             &request.client,
         );
-        if let Some(retry_after_seconds) = self.throttle.retry_after(&keys, domain::now()) {
-            return Err(SessionError::Throttled {
-                retry_after_seconds,
-            });
+        // Counted (as a failure) before anything is looked up or hashed; refunded below
+        // only for a right password or when nothing was tested.
+        let reservation: Reservation =
+            self.throttle
+                .reserve(&keys, domain::now())
+                .map_err(|refused| SessionError::Throttled {
+                    retry_after_seconds: refused.retry_after_seconds,
+                })?;
+        let mut matching = match self.check(request, email.as_ref()).await {
+            Ok(matching) => matching,
+            Err(error) => {
+                self.throttle.refund(reservation, domain::now());
+                return Err(error);
+            }
+        };
+        if matching.is_empty() {
+            drop(reservation);
+            tracing::info!(client = %request.client, "failed login");
+            return Err(SessionError::InvalidCredentials);
         }
-        let candidates = match &email {
-            Some(email) => {
-                self.candidates(email, request.organization.as_deref())
-                    .await?
-            }
-            None => Vec::new(),
-        };
-        let mut matching = self.matching(candidates, &request.password).await?;
-        let user = match matching.len() {
-            0 => {
-                self.throttle.failed(&keys, domain::now());
-                tracing::info!(client = %request.client, "failed login");
-                return Err(SessionError::InvalidCredentials);
-            }
-            1 => matching.remove(0),
-            _ => return Err(SessionError::OrganizationRequired),
-        };
-        self.throttle.succeeded(&keys);
+        self.throttle.refund(reservation, domain::now());
+        if matching.len() > 1 {
+            return Err(SessionError::OrganizationRequired);
+        }
+        let user = matching.remove(0);
         self.repos
             .credentials
             .record_login(user.organization_id, user.id, domain::now())
@@ -322,9 +386,12 @@ impl Sessions for SessionService {
         let invitations = &self.repos.invitations;
         let hash = token_hash(token);
         let invitation = self.pending_invitation(token).await?;
-        let password_hash = tokio::task::spawn_blocking(move || hash_password(&password))
+        // An HTTP route: refused at once when every hashing slot is busy.
+        let password_hash = self
+            .pool
+            .try_run(move || hash_password(&password))
             .await
-            .map_err(hashing)??;
+            .map_err(pool_failed)??;
         if !invitations
             .accept_invitation(&hash, &password_hash, domain::now())
             .await
@@ -355,9 +422,13 @@ impl Sessions for SessionService {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
     use domain::{Organization, RoleKind};
 
     use super::*;
+    use crate::ACCOUNT_BURST;
     use crate::testing::{Mocks, user};
 
     const PASSWORD: &str = "correct horse battery";
@@ -735,5 +806,359 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    /// Mocks where every email is `me`, with [`PASSWORD`] set, and logins that succeed.
+    fn known_user(me: &User) -> Mocks {
+        let mut mocks = Mocks::default();
+        let found = me.clone();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .returning(move |_| Ok(vec![found.clone()]));
+        mocks
+            .credentials
+            .expect_password_hash()
+            .returning(|_, _| Ok(Some(stored_hash())));
+        mocks
+            .credentials
+            .expect_record_login()
+            .returning(|_, _, _| Ok(()));
+        mocks
+            .credentials
+            .expect_insert_refresh_token()
+            .returning(|_| Ok(()));
+        mocks
+    }
+
+    fn attempt(email: &str, password: &str, client: &str) -> LoginRequest {
+        LoginRequest {
+            email: email.into(),
+            password: password.into(),
+            organization: None,
+            client: client.into(),
+        }
+    }
+
+    /// A gate hashing tasks wait at until the test opens it, counting how many wait at once.
+    #[derive(Default)]
+    struct Gate {
+        open: std::sync::Mutex<bool>,
+        opened: std::sync::Condvar,
+        inside: AtomicUsize,
+        peak: AtomicUsize,
+        passed: AtomicUsize,
+    }
+
+    impl Gate {
+        fn pool(self: &Arc<Self>, size: usize) -> HashPool {
+            let gate = self.clone();
+            HashPool::new(size).with_hook(move || gate.wait())
+        }
+
+        fn wait(&self) {
+            let inside = self.inside.fetch_add(1, Ordering::SeqCst) + 1;
+            self.peak.fetch_max(inside, Ordering::SeqCst);
+            let mut open = self.open.lock().unwrap();
+            while !*open {
+                open = self.opened.wait(open).unwrap();
+            }
+            self.inside.fetch_sub(1, Ordering::SeqCst);
+            self.passed.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn release(&self) {
+            *self
+                .open
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = true;
+            self.opened.notify_all();
+        }
+
+        /// Waits (at most [`PATIENCE`]) until `count` hashing tasks wait at the gate.
+        async fn until_inside(&self, count: usize) {
+            tokio::time::timeout(PATIENCE, async {
+                while self.inside.load(Ordering::SeqCst) < count {
+                    tokio::task::yield_now().await;
+                }
+            })
+            .await
+            .expect("hashing tasks reach the gate");
+        }
+
+        /// Opens the gate when dropped, so a failing test ends instead of waiting forever
+        /// for its held hashing tasks.
+        fn opened_on_drop(self: &Arc<Self>) -> OpenOnDrop {
+            OpenOnDrop(self.clone())
+        }
+    }
+
+    struct OpenOnDrop(Arc<Gate>);
+
+    impl Drop for OpenOnDrop {
+        fn drop(&mut self) {
+            self.0.release();
+        }
+    }
+
+    /// Generous bound for anything a test waits for: only a broken rule takes this long.
+    const PATIENCE: std::time::Duration = std::time::Duration::from_secs(60);
+
+    #[test]
+    fn the_decoy_is_a_real_hash_with_the_default_costs() {
+        let parsed = argon2::PasswordHash::new(DECOY_HASH).unwrap();
+        let decoy = argon2::Params::try_from(&parsed).unwrap();
+        let default = argon2::Params::default();
+        assert_eq!(parsed.algorithm.as_str(), "argon2id");
+        assert_eq!(
+            (decoy.m_cost(), decoy.t_cost(), decoy.p_cost()),
+            (default.m_cost(), default.t_cost(), default.p_cost())
+        );
+        // It verifies its own password, so checking it costs a full hash (a malformed
+        // string would be refused without hashing, and timing would tell).
+        assert!(verify_password("decoy password never matches", DECOY_HASH));
+        assert!(!verify_password(PASSWORD, DECOY_HASH));
+    }
+
+    #[test]
+    fn every_login_outcome_costs_one_hash_and_several_matches_stop_at_two() {
+        let with = Some(stored_hash());
+        for (hashes, checks) in [
+            (vec![], 1),             // unknown email
+            (vec![None], 1),         // a user without password
+            (vec![with.clone()], 1), // a user with a password
+            (vec![None, with.clone()], 1),
+            (vec![with.clone(), with.clone()], 2),
+        ] {
+            assert_eq!(hashes_to_check(&hashes).len(), checks, "{hashes:?}");
+        }
+        assert_eq!(hashes_to_check(&[None])[0], (None, DECOY_HASH));
+        let three = [with.clone(), with.clone(), with];
+        assert_eq!(verify_candidates(PASSWORD, &three), [true, true, false]);
+        assert_eq!(verify_candidates("wrong", &three), [false, false, false]);
+        assert_eq!(verify_candidates(PASSWORD, &[None]), [false]);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn fifty_concurrent_logins_hash_two_at_a_time_and_the_rest_are_throttled() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        let gate = Arc::new(Gate::default());
+        let _open = gate.opened_on_drop();
+        let sessions = service(known_user(&me)).with_hash_pool(gate.pool(2));
+        let (done, mut results) = tokio::sync::mpsc::unbounded_channel();
+        for n in 0..50 {
+            let (sessions, done) = (sessions.clone(), done.clone());
+            tokio::spawn(async move {
+                // Distinct accounts and addresses: only the pool can refuse them.
+                let request = attempt(
+                    &format!("u{n}@example.com"),
+                    PASSWORD,
+                    &format!("10.1.0.{n}"),
+                );
+                let _ = done.send(sessions.login(&request).await);
+            });
+        }
+        for _ in 0..48 {
+            let outcome = tokio::time::timeout(PATIENCE, results.recv())
+                .await
+                .expect("the refused logins answer while two hashes are held")
+                .unwrap();
+            assert!(
+                matches!(
+                    outcome,
+                    Err(SessionError::Throttled {
+                        retry_after_seconds: 1
+                    })
+                ),
+                "{outcome:?}"
+            );
+        }
+        // Both permits are taken; their blocking tasks may still be on their way in.
+        gate.until_inside(2).await;
+        assert_eq!(gate.peak.load(Ordering::SeqCst), 2);
+        gate.release();
+        for _ in 0..2 {
+            let outcome = tokio::time::timeout(PATIENCE, results.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(outcome.is_ok(), "{outcome:?}");
+        }
+        assert_eq!(gate.passed.load(Ordering::SeqCst), 2, "two hashes in all");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn two_hundred_concurrent_guesses_then_the_right_password_is_throttled_briefly() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        // A pool larger than the burst, so that every reserved guess is really tested.
+        let sessions = service(known_user(&me)).with_hash_pool(HashPool::new(8));
+        let guesses: Vec<_> = (0..200)
+            .map(|n| {
+                let sessions = sessions.clone();
+                tokio::spawn(async move {
+                    let guess = format!("wrong guess number {n}");
+                    sessions
+                        .login(&attempt("ada@example.com", &guess, "10.2.0.1"))
+                        .await
+                })
+            })
+            .collect();
+        let (mut invalid, mut throttled) = (0, 0);
+        for guess in guesses {
+            match guess.await.unwrap() {
+                Err(SessionError::InvalidCredentials) => invalid += 1,
+                Err(SessionError::Throttled { .. }) => throttled += 1,
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!((invalid, throttled), (5, 195), "only the burst was hashed");
+        for client in ["10.2.0.1", "192.0.2.99"] {
+            let error = sessions
+                .login(&attempt("ada@example.com", PASSWORD, client))
+                .await
+                .unwrap_err();
+            let SessionError::Throttled {
+                retry_after_seconds,
+            } = error
+            else {
+                panic!("{error:?}");
+            };
+            assert!(
+                (1..=5).contains(&retry_after_seconds),
+                "{retry_after_seconds}"
+            );
+        }
+        // No lockout: from a clean address, after the wait, the owner gets in.
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        sessions
+            .login(&attempt("ada@example.com", PASSWORD, "192.0.2.99"))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn attempts_refused_by_a_busy_pool_and_right_passwords_cost_nothing() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        let gate = Arc::new(Gate::default());
+        let _open = gate.opened_on_drop();
+        let sessions = service(known_user(&me)).with_hash_pool(gate.pool(1));
+        let holder = {
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                sessions
+                    .login(&attempt("other@example.com", "wrong!", "10.3.0.2"))
+                    .await
+            })
+        };
+        gate.until_inside(1).await;
+        for _ in 0..3 * ACCOUNT_BURST {
+            let error = sessions
+                .login(&attempt("ada@example.com", PASSWORD, "10.3.0.1"))
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(
+                    error,
+                    SessionError::Throttled {
+                        retry_after_seconds: 1
+                    }
+                ),
+                "{error:?}"
+            );
+        }
+        gate.release();
+        assert!(matches!(
+            holder.await.unwrap(),
+            Err(SessionError::InvalidCredentials)
+        ));
+        // Neither the refused attempts nor the successes used up ada's burst.
+        for _ in 0..3 * ACCOUNT_BURST {
+            sessions
+                .login(&attempt("ada@example.com", PASSWORD, "10.3.0.1"))
+                .await
+                .unwrap();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn accepting_an_invitation_is_refused_when_every_hashing_slot_is_busy() {
+        let org = OrganizationId::generate();
+        let invitee = user(org, None, RoleKind::Guest);
+        let pending = Invitation::issue(org, invitee.id, token_hash("t"), domain::now());
+        let mut mocks = known_user(&invitee);
+        mocks
+            .invitations
+            .expect_invitation_by_token()
+            .returning(move |_| Ok(Some(pending.clone())));
+        mocks
+            .invitations
+            .expect_accept_invitation()
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        mocks
+            .credentials
+            .expect_set_password_hash()
+            .times(1)
+            .returning(|_, _, _, _| Ok(true));
+        let gate = Arc::new(Gate::default());
+        let _open = gate.opened_on_drop();
+        let sessions = service(mocks).with_hash_pool(gate.pool(1));
+        let holder = {
+            let sessions = sessions.clone();
+            tokio::spawn(async move {
+                sessions
+                    .login(&attempt("x@example.com", "wrong!", "10.4.0.1"))
+                    .await
+            })
+        };
+        gate.until_inside(1).await;
+        let error = sessions.accept_invitation("t", PASSWORD).await.unwrap_err();
+        assert!(
+            matches!(
+                error,
+                SessionError::Throttled {
+                    retry_after_seconds: 1
+                }
+            ),
+            "{error:?}"
+        );
+        // An operator's command waits for the slot instead.
+        let operator = {
+            let sessions = sessions.clone();
+            let password = Password::parse(PASSWORD).unwrap();
+            tokio::spawn(async move {
+                sessions
+                    .set_password(invitee.organization_id, invitee.id, &password)
+                    .await
+            })
+        };
+        gate.release();
+        assert!(operator.await.unwrap().unwrap());
+        holder.await.unwrap().unwrap_err();
+        sessions.accept_invitation("t", PASSWORD).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn attempts_that_storage_failures_cut_short_are_refunded() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        let mut mocks = Mocks::default();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .times(3 * ACCOUNT_BURST as usize)
+            .returning(|_| Err(RepoError::Unavailable("down".into())));
+        // Once the storage is back (mockall uses the earliest unsaturated expectation).
+        let found = me.clone();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .returning(move |_| Ok(vec![found.clone()]));
+        mocks.credentials = known_user(&me).credentials;
+        let sessions = service(mocks);
+        for _ in 0..3 * ACCOUNT_BURST {
+            let error = sessions.login(&request(PASSWORD)).await.unwrap_err();
+            assert!(matches!(error, SessionError::Unavailable(_)), "{error:?}");
+        }
+        sessions.login(&request(PASSWORD)).await.unwrap();
     }
 }

@@ -1,35 +1,83 @@
-//! Failed-login throttling, in memory: per account and per client address, a fixed number
-//! of failures per window, after which attempts are refused until the window ends.
+//! Login throttling, in memory, with every attempt reserved before any password is hashed.
+//!
+//! Two rules, checked and counted together under one lock, so that concurrent attempts
+//! cannot all pass a check made before any of them is counted:
+//! - **per account** (the case-folded email): a token bucket of [`ACCOUNT_BURST`] attempts,
+//!   refilled by one every [`ACCOUNT_REFILL`]. Failures from elsewhere can make the account's
+//!   owner wait at most one refill; they can never lock the owner out.
+//! - **per client address** (IPv6 by its /64): [`ADDRESS_FAILURES`] failures per
+//!   [`ADDRESS_WINDOW`], then refused until the window ends; it is the caller's own address.
+//!
+//! A reserved attempt counts as failed, also while it is in flight and if its request is
+//! dropped; [`LoginThrottle::refund`] gives it back when the password was right or nothing
+//! was tested (hashing pool busy, storage down).
 //!
 //! In memory means per server process: with several servers behind a load balancer each
 //! counts on its own (an attacker gets at most N times the budget). Documented in
 //! `docs/identity.md`.
 
 use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::{Mutex, PoisonError};
 
 use chrono::TimeDelta;
 use domain::Timestamp;
 
-/// Failures allowed per account (email) in one window.
-pub const ACCOUNT_FAILURES: u32 = 5;
+/// Attempts an account may make at once, before its bucket makes callers wait.
+pub const ACCOUNT_BURST: u32 = 5;
+/// One more attempt per account every this long: the longest wait failures elsewhere cause.
+pub const ACCOUNT_REFILL: TimeDelta = TimeDelta::seconds(5);
 /// Failures allowed per client address in one window.
 pub const ADDRESS_FAILURES: u32 = 20;
-/// The window: counting restarts this long after an account's or address's first failure.
-pub const WINDOW: TimeDelta = TimeDelta::minutes(15);
-/// Beyond this many tracked keys, expired ones are dropped on the next failure.
+/// The address window: counting restarts this long after an address's first failure.
+pub const ADDRESS_WINDOW: TimeDelta = TimeDelta::minutes(15);
+/// Below this many tracked keys, nothing is pruned; above it, pruning is amortized.
 const PRUNE_ABOVE: usize = 10_000;
 
+/// An address's failures in its current window.
 #[derive(Debug, Clone, Copy)]
-struct Failures {
+struct Window {
     count: u32,
     since: Timestamp,
 }
 
-/// Counts failed logins; shared by every request of one server.
+#[derive(Debug)]
+struct State {
+    /// Per account: the bucket's "theoretical arrival time" (GCRA). The bucket is full when
+    /// it is not after now; each attempt pushes it one refill later.
+    accounts: HashMap<String, Timestamp>,
+    /// Per address: failures counted in the current window.
+    addresses: HashMap<String, Window>,
+    /// Prune when more keys than this are tracked (doubles, so pruning stays amortized).
+    prune_above: usize,
+}
+
+impl Default for State {
+    fn default() -> Self {
+        State {
+            accounts: HashMap::new(),
+            addresses: HashMap::new(),
+            prune_above: PRUNE_ABOVE,
+        }
+    }
+}
+
+impl State {
+    fn prune(&mut self, now: Timestamp) {
+        if self.accounts.len() + self.addresses.len() <= self.prune_above {
+            return;
+        }
+        self.accounts.retain(|_, full_at| *full_at > now);
+        self.addresses
+            .retain(|_, window| now < window.since + ADDRESS_WINDOW);
+        self.prune_above = PRUNE_ABOVE.max(2 * (self.accounts.len() + self.addresses.len()));
+    }
+}
+
+/// Counts login attempts; shared by every request of one server.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
-    failures: Mutex<HashMap<String, Failures>>,
+    state: Mutex<State>,
 }
 
 /// What one login attempt is counted against.
@@ -40,67 +88,122 @@ pub struct ThrottleKeys {
 }
 
 impl ThrottleKeys {
-    /// The keys for `email_key` (the case-folded email) from client `address`.
+    /// The keys for `email_key` (the case-folded email) from client `address`; IPv6
+    /// addresses count by their /64, which one client usually holds whole.
     pub fn new(email_key: &str, address: &str) -> Self {
         ThrottleKeys {
             account: format!("account:{email_key}"),
-            address: format!("address:{address}"),
+            address: format!("address:{}", address_key(address)),
         }
-    }
-
-    fn each(&self) -> [(&str, u32); 2] {
-        [
-            (self.account.as_str(), ACCOUNT_FAILURES),
-            (self.address.as_str(), ADDRESS_FAILURES),
-        ]
     }
 }
 
+fn address_key(address: &str) -> String {
+    match address.trim().parse::<IpAddr>() {
+        Ok(IpAddr::V6(v6)) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.to_string(),
+            None => {
+                let prefix = u128::from(v6) & !u128::from(u64::MAX);
+                format!("{}/64", Ipv6Addr::from(prefix))
+            }
+        },
+        Ok(IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => address.to_owned(),
+    }
+}
+
+/// An attempt counted against its account and address; it stays counted as a failure
+/// unless given to [`LoginThrottle::refund`].
+#[derive(Debug)]
+#[must_use = "a reservation is a counted failure until it is refunded"]
+pub struct Reservation {
+    keys: ThrottleKeys,
+    /// The address window the attempt was counted in: a refund never touches a later one.
+    window_since: Timestamp,
+}
+
+/// An attempt refused before it was counted: retry after this many seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refused {
+    pub retry_after_seconds: u64,
+}
+
+/// Whole seconds to wait for `wait`, rounded up, at least one.
+fn seconds(wait: TimeDelta) -> u64 {
+    let millis = u64::try_from(wait.num_milliseconds()).unwrap_or(0);
+    millis.div_ceil(1000).max(1)
+}
+
 impl LoginThrottle {
-    /// A throttle with no failures counted.
+    /// A throttle with nothing counted.
     pub fn new() -> Self {
         LoginThrottle::default()
     }
 
-    /// `Some(seconds to wait)` when the account or the address used up its failures.
-    pub fn retry_after(&self, keys: &ThrottleKeys, now: Timestamp) -> Option<u64> {
-        let failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.each()
-            .iter()
-            .filter_map(|(key, limit)| {
-                let entry = failures.get(*key)?;
-                let ends = entry.since + WINDOW;
-                (entry.count >= *limit && now < ends)
-                    .then(|| u64::try_from((ends - now).num_seconds().max(1)).unwrap_or(1))
-            })
-            .max()
-    }
-
-    /// Counts a failed attempt against the account and the address.
-    pub fn failed(&self, keys: &ThrottleKeys, now: Timestamp) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        if failures.len() > PRUNE_ABOVE {
-            failures.retain(|_, entry| now < entry.since + WINDOW);
-        }
-        for (key, _) in keys.each() {
-            let entry = failures.entry(key.to_owned()).or_insert(Failures {
-                count: 0,
-                since: now,
+    /// Counts one attempt against the account and the address, or refuses it (counting
+    /// nothing) when either has none left. Check and count happen under one lock.
+    pub fn reserve(&self, keys: &ThrottleKeys, now: Timestamp) -> Result<Reservation, Refused> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.prune(now);
+        let burst = ACCOUNT_REFILL * i32::try_from(ACCOUNT_BURST).unwrap_or(i32::MAX);
+        let full_at = state
+            .accounts
+            .get(&keys.account)
+            .copied()
+            .map_or(now, |full_at| full_at.max(now));
+        let next_full_at = full_at + ACCOUNT_REFILL;
+        let account_wait = (next_full_at - now > burst).then(|| next_full_at - now - burst);
+        let window = state
+            .addresses
+            .get(&keys.address)
+            .copied()
+            .filter(|window| now < window.since + ADDRESS_WINDOW);
+        let address_wait = window
+            .filter(|window| window.count >= ADDRESS_FAILURES)
+            .map(|window| window.since + ADDRESS_WINDOW - now);
+        if let Some(wait) = account_wait.into_iter().chain(address_wait).max() {
+            return Err(Refused {
+                retry_after_seconds: seconds(wait),
             });
-            if now >= entry.since + WINDOW {
-                *entry = Failures {
-                    count: 0,
-                    since: now,
-                };
+        }
+        state.accounts.insert(keys.account.clone(), next_full_at);
+        let mut window = window.unwrap_or(Window {
+            count: 0,
+            since: now,
+        });
+        window.count = window.count.saturating_add(1);
+        state.addresses.insert(keys.address.clone(), window);
+        Ok(Reservation {
+            keys: keys.clone(),
+            window_since: window.since,
+        })
+    }
+
+    /// Gives a reserved attempt back: the password was right, or nothing was tested.
+    pub fn refund(&self, reservation: Reservation, now: Timestamp) {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let keys = &reservation.keys;
+        if let Some(full_at) = state.accounts.get_mut(&keys.account) {
+            *full_at -= ACCOUNT_REFILL;
+            if *full_at <= now {
+                state.accounts.remove(&keys.account);
             }
-            entry.count = entry.count.saturating_add(1);
+        }
+        if let Some(window) = state.addresses.get_mut(&keys.address)
+            && window.since == reservation.window_since
+        {
+            window.count = window.count.saturating_sub(1);
+            if window.count == 0 {
+                state.addresses.remove(&keys.address);
+            }
         }
     }
 
-    /// Forgets the account's failures after a successful login (the address keeps its own).
-    pub fn succeeded(&self, keys: &ThrottleKeys) {
-        let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
-        failures.remove(&keys.account);
+    /// How many accounts and addresses are tracked (memory stays bounded by pruning).
+    #[cfg(test)]
+    fn tracked(&self) -> usize {
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        state.accounts.len() + state.addresses.len()
     }
 }
 
@@ -108,55 +211,182 @@ impl LoginThrottle {
 mod tests {
     use super::*;
 
-    fn at(seconds: i64) -> Timestamp {
-        Timestamp::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
+    fn at(millis: i64) -> Timestamp {
+        Timestamp::from_timestamp_millis(1_800_000_000_000 + millis).unwrap()
+    }
+
+    fn keys(email: &str, address: &str) -> ThrottleKeys {
+        ThrottleKeys::new(email, address)
     }
 
     #[test]
-    fn an_account_is_locked_after_five_failures_until_the_window_ends() {
+    fn concurrent_attempts_are_counted_before_any_outcome() {
+        // Reservations are made before hashing and none is settled yet: only the burst passes.
         let throttle = LoginThrottle::new();
-        let keys = ThrottleKeys::new("ada@example.com", "10.0.0.1");
-        for n in 0..ACCOUNT_FAILURES {
-            assert_eq!(throttle.retry_after(&keys, at(i64::from(n))), None);
-            throttle.failed(&keys, at(i64::from(n)));
+        let ada = keys("ada@example.com", "10.0.0.1");
+        let held: Vec<Reservation> = (0..200)
+            .filter_map(|_| throttle.reserve(&ada, at(0)).ok())
+            .collect();
+        assert_eq!(held.len(), ACCOUNT_BURST as usize);
+        let refused = throttle.reserve(&ada, at(0)).unwrap_err();
+        assert_eq!(refused.retry_after_seconds, 5);
+    }
+
+    #[test]
+    fn failures_elsewhere_make_the_owner_wait_at_most_one_refill() {
+        let throttle = LoginThrottle::new();
+        // Attackers from many addresses keep the account's bucket empty.
+        for n in 0..50 {
+            let attacker = keys("ada@example.com", &format!("10.0.1.{n}"));
+            let _ = throttle.reserve(&attacker, at(n * 100));
         }
-        assert_eq!(throttle.retry_after(&keys, at(10)), Some(890));
-        // From another address, the account is still locked.
-        let elsewhere = ThrottleKeys::new("ada@example.com", "10.0.0.2");
-        assert!(throttle.retry_after(&elsewhere, at(10)).is_some());
-        assert_eq!(throttle.retry_after(&keys, at(900)), None, "window over");
-        throttle.failed(&keys, at(901));
-        assert_eq!(
-            throttle.retry_after(&keys, at(902)),
-            None,
-            "counting restarted"
+        let owner = keys("ada@example.com", "192.0.2.7");
+        let mut now = 4_950;
+        let refused = throttle.reserve(&owner, at(now)).unwrap_err();
+        assert!(
+            (1..=5).contains(&refused.retry_after_seconds),
+            "{refused:?}"
         );
+        now += i64::try_from(refused.retry_after_seconds).unwrap() * 1000;
+        let reservation = throttle.reserve(&owner, at(now)).unwrap();
+        throttle.refund(reservation, at(now));
+        // At any moment of a long attack, the owner's wait is at most one refill.
+        for step in 0..100 {
+            let now = 10_000 + step * 733;
+            let attacker = keys("ada@example.com", &format!("10.0.2.{step}"));
+            let _ = throttle.reserve(&attacker, at(now));
+            if let Err(refused) = throttle.reserve(&owner, at(now)) {
+                assert!(refused.retry_after_seconds <= 5, "{refused:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_right_password_gives_its_attempt_back() {
+        let throttle = LoginThrottle::new();
+        let ada = keys("ada@example.com", "10.0.0.1");
+        for _ in 0..ACCOUNT_BURST * 4 {
+            let reservation = throttle.reserve(&ada, at(0)).unwrap();
+            throttle.refund(reservation, at(0));
+        }
+        assert_eq!(throttle.tracked(), 0, "refunds leave nothing behind");
+        // Failures are kept: the burst is spent, and the address counted them too.
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve(&ada, at(1)).unwrap());
+        }
+        assert!(throttle.reserve(&ada, at(1)).is_err());
+    }
+
+    #[test]
+    fn the_account_bucket_refills_one_attempt_per_refill() {
+        let throttle = LoginThrottle::new();
+        let ada = keys("ada@example.com", "10.0.0.1");
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve(&ada, at(0)).unwrap());
+        }
+        assert_eq!(
+            throttle.reserve(&ada, at(4_999)).unwrap_err(),
+            Refused {
+                retry_after_seconds: 1
+            }
+        );
+        drop(throttle.reserve(&ada, at(5_000)).unwrap());
+        assert!(throttle.reserve(&ada, at(5_000)).is_err());
+        // After a quiet spell the whole burst is back.
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve(&ada, at(60_000)).unwrap());
+        }
+        assert!(throttle.reserve(&ada, at(60_000)).is_err());
     }
 
     #[test]
     fn an_address_is_locked_after_twenty_failures_across_accounts() {
         let throttle = LoginThrottle::new();
         for n in 0..ADDRESS_FAILURES {
-            let keys = ThrottleKeys::new(&format!("user{n}@example.com"), "10.0.0.9");
-            throttle.failed(&keys, at(0));
+            let spray = keys(&format!("user{n}@example.com"), "10.0.0.9");
+            drop(throttle.reserve(&spray, at(0)).unwrap());
         }
-        let fresh_account = ThrottleKeys::new("new@example.com", "10.0.0.9");
-        assert!(throttle.retry_after(&fresh_account, at(1)).is_some());
-        let other_address = ThrottleKeys::new("new@example.com", "10.0.0.10");
-        assert_eq!(throttle.retry_after(&other_address, at(1)), None);
+        let fresh_account = keys("new@example.com", "10.0.0.9");
+        assert_eq!(
+            throttle.reserve(&fresh_account, at(1_000)).unwrap_err(),
+            Refused {
+                retry_after_seconds: 899
+            }
+        );
+        let other_address = keys("new@example.com", "10.0.0.10");
+        let reservation = throttle.reserve(&other_address, at(1_000)).unwrap();
+        throttle.refund(reservation, at(1_000));
+        // The lockout ends with the window, and counting starts again.
+        let reservation = throttle.reserve(&fresh_account, at(900_000)).unwrap();
+        throttle.refund(reservation, at(900_000));
     }
 
     #[test]
-    fn success_clears_the_account_but_not_the_address() {
+    fn a_refused_attempt_counts_against_neither_key() {
         let throttle = LoginThrottle::new();
-        let keys = ThrottleKeys::new("ada@example.com", "10.0.0.1");
-        for _ in 0..ACCOUNT_FAILURES - 1 {
-            throttle.failed(&keys, at(0));
+        let ada = keys("ada@example.com", "10.0.0.1");
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve(&ada, at(0)).unwrap());
         }
-        throttle.succeeded(&keys);
-        for _ in 0..ACCOUNT_FAILURES - 1 {
-            throttle.failed(&keys, at(1));
+        for _ in 0..100 {
+            assert!(throttle.reserve(&ada, at(0)).is_err());
         }
-        assert_eq!(throttle.retry_after(&keys, at(2)), None);
+        // The address has 5 failures, not 105: another account from it still passes.
+        for n in 0..ADDRESS_FAILURES - ACCOUNT_BURST {
+            let other = keys(&format!("user{n}@example.com"), "10.0.0.1");
+            drop(throttle.reserve(&other, at(0)).unwrap());
+        }
+        let last = keys("last@example.com", "10.0.0.1");
+        assert!(throttle.reserve(&last, at(0)).is_err());
+    }
+
+    #[test]
+    fn a_refund_never_reaches_into_a_later_window() {
+        let throttle = LoginThrottle::new();
+        let early = throttle
+            .reserve(&keys("a@example.com", "10.0.0.1"), at(0))
+            .unwrap();
+        for n in 0..ADDRESS_FAILURES {
+            let spray = keys(&format!("user{n}@example.com"), "10.0.0.1");
+            drop(throttle.reserve(&spray, at(900_000)).unwrap());
+        }
+        throttle.refund(early, at(900_000));
+        let next = keys("next@example.com", "10.0.0.1");
+        assert!(throttle.reserve(&next, at(900_001)).is_err());
+    }
+
+    #[test]
+    fn ipv6_clients_count_by_their_slash_64() {
+        assert_eq!(
+            keys("a", "2001:db8:1:2:aaaa::1"),
+            keys("a", "2001:db8:1:2:bbbb::2")
+        );
+        assert_ne!(keys("a", "2001:db8:1:2::1"), keys("a", "2001:db8:1:3::1"));
+        assert_eq!(keys("a", "::ffff:10.0.0.1"), keys("a", "10.0.0.1"));
+        assert_ne!(keys("a", "10.0.0.1"), keys("a", "10.0.0.2"));
+        assert_eq!(keys("a", "unknown"), keys("a", "unknown"));
+    }
+
+    #[test]
+    fn expired_keys_are_pruned() {
+        let throttle = LoginThrottle::new();
+        let spray = |round: usize, now: Timestamp| {
+            for n in 0..PRUNE_ABOVE {
+                let keys = keys(
+                    &format!("user{round}-{n}@example.com"),
+                    &format!("h{round}-{n}"),
+                );
+                drop(throttle.reserve(&keys, now).unwrap());
+            }
+        };
+        spray(0, at(0));
+        assert_eq!(throttle.tracked(), 2 * PRUNE_ABOVE, "nothing expired yet");
+        // Once the first round has expired, a second round does not pile up on it.
+        spray(1, at(1_000_000));
+        assert!(
+            throttle.tracked() <= 2 * PRUNE_ABOVE + 4,
+            "{}",
+            throttle.tracked()
+        );
     }
 }
