@@ -2,6 +2,11 @@
 
 use clap::Parser;
 
+/// mimalloc returns freed pages to the system soon after a burst (glibc's malloc keeps
+/// per-thread arenas that stay resident), so memory goes back near idle after load.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = app::cli::Cli::parse();

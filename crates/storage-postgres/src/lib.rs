@@ -20,7 +20,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Type};
-use storage_sql::{Bind, Dialect, Driver, SqlRow, SqlStore, Statement};
+use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
 pub type PostgresStorage = SqlStore<PostgresDriver>;
@@ -28,9 +28,6 @@ pub type PostgresStorage = SqlStore<PostgresDriver>;
 /// The schema, embedded in the binary and applied on connect (under PostgreSQL's advisory
 /// lock, so servers starting together migrate once).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
-
-/// Connections per server process.
-const MAX_CONNECTIONS: u32 = 10;
 
 /// The PostgreSQL engine under [`PostgresStorage`]: a connection pool.
 #[derive(Debug, Clone)]
@@ -44,10 +41,17 @@ impl Driver for PostgresDriver {
     type Row = PostgresRecord;
 
     /// Opens `postgres://...` (TLS as its `sslmode` says) and migrates the schema.
-    async fn connect(url: &str) -> Result<Self, RepoError> {
+    ///
+    /// Every storage call waits at most `pool.acquire_timeout` for a connection: that bound
+    /// covers opening one, which sqlx retries while the server refuses connections, so with
+    /// PostgreSQL down calls fail within it, and succeed again once it is back. Idle
+    /// connections are pinged before use, so the ones a restart broke are replaced.
+    async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
         let options = PgConnectOptions::from_str(url).map_err(RepoError::unavailable)?;
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout)
+            .test_before_acquire(true)
             .connect_with(options)
             .await
             .map_err(RepoError::unavailable)?;
