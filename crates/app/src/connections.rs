@@ -28,7 +28,7 @@ use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
@@ -323,6 +323,9 @@ struct Activity {
     head_since: AtomicU64,
     /// Requests whose response has not been written completely.
     in_flight: AtomicUsize,
+    /// Wakes the watchdog when the deadline may have moved earlier: a head started, a
+    /// request began or ended.
+    changed: Notify,
 }
 
 impl Activity {
@@ -333,6 +336,7 @@ impl Activity {
             last_io: AtomicU64::new(0),
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
+            changed: Notify::new(),
         }
     }
 
@@ -343,10 +347,13 @@ impl Activity {
     fn read(&self) {
         let now = self.now();
         self.last_io.store(now, Ordering::Relaxed);
-        if self.in_flight.load(Ordering::Acquire) == 0 {
-            let _ =
-                self.head_since
-                    .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed);
+        if self.in_flight.load(Ordering::Acquire) == 0
+            && self
+                .head_since
+                .compare_exchange(NONE, now, Ordering::AcqRel, Ordering::Relaxed)
+                .is_ok()
+        {
+            self.changed.notify_one();
         }
     }
 
@@ -358,6 +365,7 @@ impl Activity {
     fn begin_request(self: &Arc<Self>) -> InFlight {
         self.in_flight.fetch_add(1, Ordering::AcqRel);
         self.head_since.store(NONE, Ordering::Release);
+        self.changed.notify_one();
         InFlight(self.clone())
     }
 
@@ -379,16 +387,20 @@ impl Activity {
         }
     }
 
-    /// Completes once a timeout has expired: sleeps until the next deadline and checks again,
-    /// since reads, writes and requests move it.
+    /// Completes once a timeout has expired: sleeps until the next deadline and checks again
+    /// then, or sooner when woken, since reads, writes and requests move it.
     async fn expired(&self, timeouts: Timeouts) -> Expired {
-        let recheck = timeouts.header_read.min(timeouts.idle);
         loop {
+            let changed = self.changed.notified();
             let now = self.now();
-            match self.deadline(timeouts) {
+            let wait = match self.deadline(timeouts) {
                 Some((at, why)) if at <= now => return why,
-                Some((at, _)) => tokio::time::sleep(Duration::from_millis(at - now)).await,
-                None => tokio::time::sleep(recheck).await,
+                Some((at, _)) => Duration::from_millis(at - now),
+                None => timeouts.header_read.max(timeouts.idle),
+            };
+            tokio::select! {
+                () = tokio::time::sleep(wait) => {}
+                () = changed => {}
             }
         }
     }
@@ -403,6 +415,7 @@ impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.wrote();
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.changed.notify_one();
     }
 }
 
