@@ -5,6 +5,12 @@
 //! Every wait is bounded, with margins far above the timeouts under test, so a slow or busy
 //! machine makes the tests slower, not flaky.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
