@@ -2,10 +2,11 @@
 
 use clap::Parser;
 
-/// mimalloc returns freed pages to the system soon after a burst (glibc's malloc keeps
-/// per-thread arenas that stay resident), so memory goes back near idle after load.
+/// jemalloc with background threads returns freed pages to the system within seconds of a
+/// burst, even while the server then sits idle; glibc's malloc and mimalloc kept most of a
+/// burst's memory resident (measured in `docs/operations.md`, "Memory").
 #[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
