@@ -52,7 +52,7 @@ const WARN_EVERY: Duration = Duration::from_secs(10);
 
 /// What a connection beyond the cap gets before it is closed.
 const REFUSAL: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n\
-retry-after: 1\r\nconnection: close\r\ncontent-length: 24\r\n\r\ntoo many open connections";
+retry-after: 1\r\nconnection: close\r\ncontent-length: 25\r\n\r\ntoo many open connections";
 
 /// How `roster serve` treats connections; see `docs/operations.md`, "Limits".
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -548,6 +548,14 @@ mod tests {
         assert_eq!(cap_for(Some(5000), 1024), 896);
         assert_eq!(cap_for(Some(100_000), 1_048_576), 100_000);
         assert_eq!(cap_for(None, 100), MIN_CONNECTIONS);
+    }
+
+    #[test]
+    fn the_refusal_is_a_complete_response() {
+        let text = std::str::from_utf8(REFUSAL).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        assert!(head.starts_with("HTTP/1.1 503 "));
+        assert!(head.contains(&format!("\r\ncontent-length: {}", body.len())));
     }
 
     fn timeouts() -> Timeouts {
