@@ -29,6 +29,9 @@ pub type PostgresStorage = SqlStore<PostgresDriver>;
 /// lock, so servers starting together migrate once).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
+/// How many acquire timeouts the first connection may take at start.
+pub const STARTUP_ACQUIRES: u32 = 10;
+
 /// The PostgreSQL engine under [`PostgresStorage`]: a connection pool.
 #[derive(Debug, Clone)]
 pub struct PostgresDriver {
@@ -46,15 +49,28 @@ impl Driver for PostgresDriver {
     /// covers opening one, which sqlx retries while the server refuses connections, so with
     /// PostgreSQL down calls fail within it, and succeed again once it is back. Idle
     /// connections are pinged before use, so the ones a restart broke are replaced.
+    ///
+    /// At start only, a server that refuses or does not answer is waited for
+    /// [`STARTUP_ACQUIRES`] acquire timeouts (30 s by default), as when both start together;
+    /// other errors (authentication, a missing database) fail at once.
     async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
         let options = PgConnectOptions::from_str(url).map_err(RepoError::unavailable)?;
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .acquire_timeout(pool.acquire_timeout)
             .test_before_acquire(true)
-            .connect_with(options)
-            .await
-            .map_err(RepoError::unavailable)?;
+            .connect_lazy_with(options);
+        let mut attempts = 1;
+        loop {
+            match pool.acquire().await {
+                Ok(connection) => {
+                    drop(connection);
+                    break;
+                }
+                Err(sqlx::Error::PoolTimedOut) if attempts < STARTUP_ACQUIRES => attempts += 1,
+                Err(error) => return Err(RepoError::unavailable(error)),
+            }
+        }
         MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
         Ok(PostgresDriver { pool })
     }

@@ -150,7 +150,7 @@ async fn calls_fail_within_the_acquire_timeout_while_the_server_is_down_and_reco
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn connecting_to_a_closed_port_fails_within_the_acquire_timeout() {
+async fn connecting_to_a_closed_port_fails_after_the_startup_wait() {
     // A port nobody listens on: bound, then released.
     let port = {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -159,18 +159,19 @@ async fn connecting_to_a_closed_port_fails_within_the_acquire_timeout() {
     let url = format!("postgres://postgres@127.0.0.1:{port}/roster");
     let settings = PoolSettings {
         max_connections: 2,
-        acquire_timeout: Duration::from_secs(1),
+        acquire_timeout: Duration::from_millis(300),
     };
+    let startup_wait = settings.acquire_timeout * storage_postgres::STARTUP_ACQUIRES;
     let started = Instant::now();
     let connected = tokio::time::timeout(
-        Duration::from_secs(30),
+        Duration::from_secs(60),
         PostgresStorage::connect_with(&url, &settings),
     )
     .await
     .expect("connecting never hangs");
     let took = started.elapsed();
     assert!(matches!(connected, Err(RepoError::Unavailable(_))));
-    // Refusals are retried until the deadline, then reported.
-    assert!(took >= Duration::from_millis(900), "gave up after {took:?}");
-    assert!(took < Duration::from_secs(1) + SLACK, "took {took:?}");
+    // Refusals are retried for the startup wait (a server starting beside us), then reported.
+    assert!(took >= startup_wait, "gave up after {took:?}");
+    assert!(took < startup_wait + SLACK, "took {took:?}");
 }
