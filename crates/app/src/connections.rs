@@ -140,7 +140,7 @@ pub async fn serve(
     };
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let mut warned = Warned::default();
+    let (mut warned_cap, mut warned_accept) = (Warned::default(), Warned::default());
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -165,7 +165,7 @@ pub async fn serve(
                         });
                     }
                     Err(_) => {
-                        if warned.now() {
+                        if warned_cap.now() {
                             tracing::warn!(cap, "connection cap reached: refusing new connections");
                         }
                         refuse(&stream);
@@ -175,7 +175,7 @@ pub async fn serve(
                     tracing::debug!(%error, "a connection failed before it was accepted");
                 }
                 Err(error) => {
-                    if warned.now() {
+                    if warned_accept.now() {
                         tracing::warn!(%error, "accepting connections failed; retrying");
                     }
                     tokio::time::sleep(ACCEPT_BACKOFF).await;
