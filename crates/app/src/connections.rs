@@ -40,6 +40,10 @@ pub const FD_HEADROOM: u64 = 128;
 /// open connection holds buffers, and memory must stay bounded too.
 pub const DEFAULT_CONNECTION_CEILING: usize = 4096;
 
+/// The largest request head (request line and headers) read, and the read buffer's size:
+/// bounds what a slow client can make a connection hold. Bearer tokens are ~2 KiB.
+pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
 /// The fewest connections any cap allows, so a tiny open-file limit still serves.
 const MIN_CONNECTIONS: usize = 16;
 
@@ -270,6 +274,8 @@ impl Connection {
         };
         let connection = hyper::server::conn::http1::Builder::new()
             .keep_alive(true)
+            .max_buf_size(MAX_HEAD_BYTES)
+            .max_header_size(MAX_HEAD_BYTES)
             // The watchdog below keeps the header-read timeout (see the module's doc).
             .header_read_timeout(None)
             .serve_connection(io, service);

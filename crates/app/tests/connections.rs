@@ -301,6 +301,25 @@ async fn an_idle_keep_alive_connection_is_closed_after_the_idle_timeout() {
     server.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_head_larger_than_the_limit_is_answered_431() {
+    let server = Server::start(ConnectionSettings::default()).await;
+    let mut stream = TcpStream::connect(server.address).await.unwrap();
+    let filler = "a".repeat(app::connections::MAX_HEAD_BYTES);
+    let request = format!("GET /healthz HTTP/1.1\r\nhost: roster\r\nx-big: {filler}\r\n\r\n");
+    // The server may answer and close before taking every byte.
+    let _ = stream.write_all(request.as_bytes()).await;
+    let answer = closed_within(&mut stream, BOUND)
+        .await
+        .expect("the connection is closed");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 431"), "{answer}");
+    // A head within the limit is served.
+    let took = time_healthz(server.address).await;
+    assert!(took < BOUND);
+    server.stop().await;
+}
+
 /// A handler slower than both timeouts, which names the peer it sees.
 async fn slow(ConnectInfo(peer): ConnectInfo<SocketAddr>) -> String {
     tokio::time::sleep(Duration::from_secs(3)).await;
