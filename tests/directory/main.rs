@@ -161,6 +161,8 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         token_secret: None,
         api: ApiConfig::default(),
         mail: app::MailSettings::default(),
+        connections: app::ConnectionSettings::default(),
+        pool: app::PoolSettings::default(),
     })
     .await
     .expect("server builds");

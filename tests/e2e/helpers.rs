@@ -99,6 +99,8 @@ impl TestServer {
             token_secret: None,
             api: ApiConfig::default(),
             mail,
+            connections: app::ConnectionSettings::default(),
+            pool: app::PoolSettings::default(),
         };
         let app = Application::build(settings).await.expect("server builds");
         let address = app.local_addr().expect("bound address");

@@ -76,6 +76,26 @@ pub struct ServeArgs {
     /// This server's address as users reach it, for links in mails (default: http://LISTEN).
     #[arg(long, env = "ROSTER_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Most connections open at once; more are refused with 503 (default: from the
+    /// open-file limit, which is raised to its hard limit, less 128, at most 4096).
+    #[arg(long, env = "ROSTER_MAX_CONNECTIONS", value_parser = clap::value_parser!(usize))]
+    pub max_connections: Option<usize>,
+    /// Time a client has to send a request's line and headers, in seconds (or 500ms).
+    #[arg(long, env = "ROSTER_HEADER_READ_TIMEOUT", default_value = "10",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub header_read_timeout: Duration,
+    /// Time a kept-alive connection may stay silent between requests, in seconds (or 500ms).
+    #[arg(long, env = "ROSTER_IDLE_TIMEOUT", default_value = "75",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub idle_timeout: Duration,
+    /// Storage connections (default: 4 per core, at least 8, at most 32).
+    #[arg(long, env = "ROSTER_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub pool_size: Option<u32>,
+    /// Time a request waits for a storage connection before failing as unavailable, in
+    /// seconds (or 500ms).
+    #[arg(long, env = "ROSTER_POOL_ACQUIRE_TIMEOUT", default_value = "3",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub pool_acquire_timeout: Duration,
 }
 
 /// Options of `roster init`.
@@ -120,6 +140,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let connections = args.connection_settings();
+    let pool = args.pool_settings();
     let settings = ServeSettings {
         listen: args.listen,
         database_url: args.database.url,
@@ -134,6 +156,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             public_url: args.public_url,
             ..MailSettings::default()
         },
+        connections,
+        pool,
     };
     let app = Application::build(settings).await?;
     let address = app.local_addr()?;

@@ -8,10 +8,14 @@
 
 pub mod cli;
 pub mod client_cli;
+pub mod connections;
 pub mod mail;
+pub mod serve_limits;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
 
+pub use connections::ConnectionSettings;
 pub use server::{Application, MailSettings, ServeSettings};
-pub use storage::{Backend, open_repositories};
+pub use storage::{Backend, open_repositories, open_repositories_with};
+pub use storage_sql::PoolSettings;

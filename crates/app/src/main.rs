@@ -2,6 +2,12 @@
 
 use clap::Parser;
 
+/// jemalloc with background threads returns freed pages to the system within seconds of a
+/// burst, even while the server then sits idle; glibc's malloc and mimalloc kept most of a
+/// burst's memory resident (measured in `docs/operations.md`, "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = app::cli::Cli::parse();

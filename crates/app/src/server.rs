@@ -4,6 +4,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use domain::{Organization, User};
@@ -13,10 +14,15 @@ use service::{
     AccessToken, BearerAuthenticator, DeliverySettings, Directory, EmbeddedAuthenticator,
     LoginThrottle, OutboxWorker, Provisioning, SessionService, TokenAuthenticator, TokenService,
 };
+use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
 
+use crate::connections::ConnectionSettings;
 use crate::mail::{LogMailer, SmtpMailer};
-use crate::storage::open_repositories;
+use crate::storage::open_repositories_with;
+
+/// How long a shutdown waits, beyond the request timeout, for requests in flight.
+const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
 /// Everything `roster serve` needs to start.
 #[derive(Debug, Clone)]
@@ -31,6 +37,10 @@ pub struct ServeSettings {
     pub api: ApiConfig,
     /// How invitation mails are sent and where their links point.
     pub mail: MailSettings,
+    /// The connection cap and the header-read and idle timeouts.
+    pub connections: ConnectionSettings,
+    /// The storage pool's size and how long a request waits for one of its connections.
+    pub pool: PoolSettings,
 }
 
 /// The mail settings of `roster serve`.
@@ -95,12 +105,14 @@ pub struct Application {
     router: axum::Router,
     bootstrap: Option<Bootstrap>,
     outbox: OutboxWorker,
+    connections: ConnectionSettings,
+    drain: Duration,
 }
 
 impl Application {
     /// Connects to and migrates the database, bootstraps an empty one, and binds.
     pub async fn build(settings: ServeSettings) -> anyhow::Result<Application> {
-        let repos = open_repositories(&settings.database_url).await?;
+        let repos = open_repositories_with(&settings.database_url, &settings.pool).await?;
         let tokens = TokenService::load(settings.token_secret.as_deref(), repos.secrets.as_ref())
             .await
             .context("loading the token signing key")?;
@@ -146,12 +158,15 @@ impl Application {
             )),
             health: directory,
         };
+        let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let router = http_api::router(services, settings.api);
         Ok(Application {
             listener,
             router,
             bootstrap,
             outbox,
+            connections: settings.connections,
+            drain,
         })
     }
 
@@ -166,7 +181,8 @@ impl Application {
     }
 
     /// Serves, and delivers the mail outbox in the background, until `shutdown` completes;
-    /// then finishes in-flight requests and the delivery in progress.
+    /// then finishes in-flight requests (for at most the request timeout and 5 s) and the
+    /// delivery in progress.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -176,15 +192,17 @@ impl Application {
             // A dropped sender (serving failed) stops the worker too.
             let _ = outbox_stopped.await;
         }));
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let served = axum::serve(self.listener, service)
-            .with_graceful_shutdown(async move {
+        let served = crate::connections::serve(
+            self.listener,
+            self.router,
+            &self.connections,
+            self.drain,
+            async move {
                 shutdown.await;
                 let _ = stop_outbox.send(());
-            })
-            .await;
+            },
+        )
+        .await;
         if let Err(error) = outbox.await {
             tracing::error!(%error, "the mail outbox worker failed");
         }

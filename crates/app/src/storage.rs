@@ -3,6 +3,7 @@
 use anyhow::{Context, bail};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
+use storage_sql::PoolSettings;
 use storage_sqlite::SqliteStorage;
 
 /// The storage engines Roster runs on.
@@ -27,16 +28,31 @@ impl Backend {
     }
 }
 
-/// Connects to the database at `url`, creating (SQLite) and migrating it as needed.
+/// Connects to the database at `url` with the default pool, creating (SQLite) and
+/// migrating it as needed.
 pub async fn open_repositories(url: &str) -> anyhow::Result<Repositories> {
+    open_repositories_with(url, &PoolSettings::default()).await
+}
+
+/// Connects to the database at `url` with a pool sized and bounded as `pool` says,
+/// creating (SQLite) and migrating it as needed.
+pub async fn open_repositories_with(
+    url: &str,
+    pool: &PoolSettings,
+) -> anyhow::Result<Repositories> {
+    tracing::info!(
+        pool_size = pool.max_connections,
+        acquire_timeout_ms = u64::try_from(pool.acquire_timeout.as_millis()).unwrap_or(u64::MAX),
+        "opening the storage pool"
+    );
     Ok(match Backend::of(url)? {
         Backend::Sqlite => Repositories::from_store(
-            SqliteStorage::connect(url)
+            SqliteStorage::connect_with(url, pool)
                 .await
                 .with_context(|| format!("opening {url}"))?,
         ),
         Backend::Postgres => {
-            Repositories::from_store(PostgresStorage::connect(url).await.context(
+            Repositories::from_store(PostgresStorage::connect_with(url, pool).await.context(
                 "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
             )?)
         }

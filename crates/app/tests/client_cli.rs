@@ -39,6 +39,8 @@ impl Server {
             token_secret: None,
             api: ApiConfig::default(),
             mail: app::MailSettings::default(),
+            connections: app::ConnectionSettings::default(),
+            pool: app::PoolSettings::default(),
         })
         .await
         .unwrap();

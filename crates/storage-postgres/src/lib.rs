@@ -20,7 +20,7 @@ use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Type};
-use storage_sql::{Bind, Dialect, Driver, SqlRow, SqlStore, Statement};
+use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
 pub type PostgresStorage = SqlStore<PostgresDriver>;
@@ -29,8 +29,8 @@ pub type PostgresStorage = SqlStore<PostgresDriver>;
 /// lock, so servers starting together migrate once).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// Connections per server process.
-const MAX_CONNECTIONS: u32 = 10;
+/// How many acquire timeouts the first connection may take at start.
+pub const STARTUP_ACQUIRES: u32 = 10;
 
 /// The PostgreSQL engine under [`PostgresStorage`]: a connection pool.
 #[derive(Debug, Clone)]
@@ -44,13 +44,33 @@ impl Driver for PostgresDriver {
     type Row = PostgresRecord;
 
     /// Opens `postgres://...` (TLS as its `sslmode` says) and migrates the schema.
-    async fn connect(url: &str) -> Result<Self, RepoError> {
+    ///
+    /// Every storage call waits at most `pool.acquire_timeout` for a connection: that bound
+    /// covers opening one, which sqlx retries while the server refuses connections, so with
+    /// PostgreSQL down calls fail within it, and succeed again once it is back. Idle
+    /// connections are pinged before use, so the ones a restart broke are replaced.
+    ///
+    /// At start only, a server that refuses or does not answer is waited for
+    /// [`STARTUP_ACQUIRES`] acquire timeouts (30 s by default), as when both start together;
+    /// other errors (authentication, a missing database) fail at once.
+    async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
         let options = PgConnectOptions::from_str(url).map_err(RepoError::unavailable)?;
         let pool = PgPoolOptions::new()
-            .max_connections(MAX_CONNECTIONS)
-            .connect_with(options)
-            .await
-            .map_err(RepoError::unavailable)?;
+            .max_connections(pool.max_connections.max(1))
+            .acquire_timeout(pool.acquire_timeout)
+            .test_before_acquire(true)
+            .connect_lazy_with(options);
+        let mut attempts = 1;
+        loop {
+            match pool.acquire().await {
+                Ok(connection) => {
+                    drop(connection);
+                    break;
+                }
+                Err(sqlx::Error::PoolTimedOut) if attempts < STARTUP_ACQUIRES => attempts += 1,
+                Err(error) => return Err(RepoError::unavailable(error)),
+            }
+        }
         MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
         Ok(PostgresDriver { pool })
     }

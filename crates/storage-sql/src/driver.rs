@@ -7,6 +7,7 @@ use domain::Timestamp;
 use ports::RepoError;
 use uuid::Uuid;
 
+use crate::pool::PoolSettings;
 use crate::statement::{Dialect, Statement};
 
 /// One engine behind the shared repositories: runs statements and maps its errors.
@@ -21,8 +22,15 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// A row returned by [`Driver::fetch`].
     type Row: SqlRow + Send + Sync;
 
-    /// Opens a connection pool for `url` and brings the schema up to date.
-    async fn connect(url: &str) -> Result<Self, RepoError>;
+    /// Opens a connection pool for `url` with the default [`PoolSettings`] and brings the
+    /// schema up to date.
+    async fn connect(url: &str) -> Result<Self, RepoError> {
+        Self::connect_with(url, &PoolSettings::default()).await
+    }
+
+    /// Opens a connection pool for `url` sized and bounded as `pool` says, and brings the
+    /// schema up to date.
+    async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError>;
 
     /// Runs a statement and returns all its rows.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError>;

@@ -11,10 +11,12 @@
 
 mod driver;
 mod listing;
+mod pool;
 mod records;
 mod statement;
 mod store;
 
 pub use driver::{CorruptRow, Driver, SqlRow};
+pub use pool::PoolSettings;
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;

@@ -19,6 +19,7 @@ use uuid::Uuid;
 
 use crate::driver::{Driver, SqlRow};
 use crate::listing::{Listing, Source, count_statement, customer_conditions, user_conditions};
+use crate::pool::PoolSettings;
 use crate::records::{
     self, CUSTOMER_COLUMNS, INVITATION_COLUMNS, OUTBOX_COLUMNS, REFRESH_TOKEN_COLUMNS,
     SIGNING_KEY_COLUMNS, USER_COLUMNS, column_list,
@@ -41,6 +42,15 @@ impl<D: Driver> SqlStore<D> {
     /// `RepoError::Unavailable` when the database cannot be opened or migrated.
     pub async fn connect(url: &str) -> Result<Self, RepoError> {
         D::connect(url).await.map(SqlStore::new)
+    }
+
+    /// Connects to the database at `url` with a pool sized and bounded as `pool` says, and
+    /// brings its schema up to date.
+    ///
+    /// # Errors
+    /// `RepoError::Unavailable` when the database cannot be opened or migrated.
+    pub async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
+        D::connect_with(url, pool).await.map(SqlStore::new)
     }
 
     /// Wraps a connected driver.
@@ -877,7 +887,7 @@ mod tests {
         const DIALECT: Dialect = Dialect::Postgres;
         type Row = NoRow;
 
-        async fn connect(_: &str) -> Result<Self, RepoError> {
+        async fn connect_with(_: &str, _: &PoolSettings) -> Result<Self, RepoError> {
             Ok(Recorder::default())
         }
 

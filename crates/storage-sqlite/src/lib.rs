@@ -24,7 +24,7 @@ use sqlx::sqlite::{
 };
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Decode, Row as _, Sqlite, Type};
-use storage_sql::{Bind, CorruptRow, Dialect, Driver, SqlRow, SqlStore, Statement};
+use storage_sql::{Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
 use uuid::fmt::Hyphenated;
 
 /// Every repository port on SQLite. Cheap to clone: clones share one connection pool.
@@ -35,9 +35,6 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// How long a write waits for another connection's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Connections of a file database; SQLite runs one writer at a time in any case.
-const MAX_CONNECTIONS: u32 = 8;
 
 /// The SQLite engine under [`SqliteStorage`]: a connection pool.
 #[derive(Debug, Clone)]
@@ -51,8 +48,10 @@ impl Driver for SqliteDriver {
     type Row = SqliteRecord;
 
     /// Opens `sqlite://PATH` (creating the file if missing) or `sqlite::memory:` (one
-    /// connection, kept open, so the database lives as long as the storage).
-    async fn connect(url: &str) -> Result<Self, RepoError> {
+    /// connection, kept open, so the database lives as long as the storage). A file
+    /// database gets `pool.max_connections` (WAL readers run in parallel; writes take turns);
+    /// either way a storage call waits at most `pool.acquire_timeout` for a connection.
+    async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(RepoError::unavailable)?
             .create_if_missing(true)
@@ -61,6 +60,7 @@ impl Driver for SqliteDriver {
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let acquire_timeout = pool.acquire_timeout;
         let pool = if in_memory {
             SqlitePoolOptions::new()
                 .max_connections(1)
@@ -68,8 +68,9 @@ impl Driver for SqliteDriver {
                 .idle_timeout(None)
                 .max_lifetime(None)
         } else {
-            SqlitePoolOptions::new().max_connections(MAX_CONNECTIONS)
+            SqlitePoolOptions::new().max_connections(pool.max_connections.max(1))
         }
+        .acquire_timeout(acquire_timeout)
         .connect_with(options)
         .await
         .map_err(RepoError::unavailable)?;
