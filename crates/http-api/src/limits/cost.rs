@@ -22,8 +22,8 @@ pub(crate) const STATEMENT_PRICE: u64 = 10;
 /// A listing: its page statement plus the count statement storage runs for every page.
 pub(crate) const LISTING_PRICE: u64 = 2 * STATEMENT_PRICE;
 /// A substring filter (`name_Icontains`, ...): no index helps, so the page and the count
-/// both scan the organization's rows.
-pub(crate) const TEXT_FILTER_PRICE: u64 = 50;
+/// both scan the organization's rows: as dear as fifty lookups.
+pub(crate) const TEXT_FILTER_PRICE: u64 = 500;
 /// A mutation root field: a transaction of several statements.
 pub(crate) const WRITE_PRICE: u64 = 100;
 /// Page size assumed when a connection has no `first`/`last`; also the server's maximum.
@@ -76,10 +76,10 @@ pub(crate) fn analyze(
             &operation.node.selection_set.node,
             root_kind(&operation.node),
         )?;
+        check_shape(&root, limits)?;
         // Fragments the operation does not use still reach validation: bound them too.
         for (name, _) in document.fragments.iter() {
-            let (cost, depth) = walker.fragment(name, Context::Nested)?;
-            check_cost(cost.plain.plus(cost.paged).total(), depth, limits)?;
+            check_shape(&walker.fragment(name, Context::Nested)?, limits)?;
         }
         let analysis = Analysis {
             cost: root.plain.plus(root.paged).total(),
@@ -100,7 +100,6 @@ pub(crate) fn analyze(
         root_fields: 0,
         mutation: false,
     });
-    check_cost(analysis.cost, analysis.depth, limits)?;
     if analysis.mutation && analysis.root_fields > limits.max_mutation_fields {
         return Err(Refusal::new(
             RefusalCode::TooManyMutations,
@@ -124,13 +123,30 @@ pub(crate) fn analyze(
     Ok(analysis)
 }
 
-fn check_cost(cost: u64, depth: usize, limits: &QueryLimits) -> Result<(), Refusal> {
+/// Most lists (other than connection pages) nested in one another: introspection's
+/// `types { fields { args } }` needs three; more multiplies the answer, not the work.
+pub(crate) const MAX_LIST_NESTING: usize = 3;
+
+/// Refuses a selection too deep, with too many nested lists, or too costly.
+fn check_shape(set: &SetCost, limits: &QueryLimits) -> Result<(), Refusal> {
+    let cost = set.plain.plus(set.paged).total();
+    let depth = set.depth;
     if depth > limits.max_depth {
         return Err(Refusal::new(
             RefusalCode::QueryTooDeep,
             format!(
                 "The document nests {depth} levels; at most {} are allowed.",
                 limits.max_depth
+            ),
+        )
+        .with_cost(cost, limits.max_cost));
+    }
+    if set.lists > MAX_LIST_NESTING {
+        return Err(Refusal::new(
+            RefusalCode::QueryTooComplex,
+            format!(
+                "The document nests {} lists in one another; at most {MAX_LIST_NESTING} are allowed.",
+                set.lists
             ),
         )
         .with_cost(cost, limits.max_cost));
@@ -189,15 +205,29 @@ fn selected_operation<'a>(
 fn root_kind(operation: &OperationDefinition) -> Context {
     match operation.ty {
         OperationType::Mutation => Context::MutationRoot,
-        OperationType::Query | OperationType::Subscription => Context::Nested,
+        OperationType::Query | OperationType::Subscription => Context::QueryRoot,
     }
 }
 
-/// Where a selection set sits: the fields of a mutation's root are writes.
+/// Where a selection set sits, since the same name costs differently in each place: the
+/// query root's fields are lookups and listings, the mutation root's are writes, their
+/// payloads' fields (`customer`, `user`, `errors`) are values already loaded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 enum Context {
+    QueryRoot,
     MutationRoot,
+    Payload,
     Nested,
+}
+
+impl Context {
+    /// The context of the selection under a field of this one.
+    fn below(self) -> Context {
+        match self {
+            Context::MutationRoot => Context::Payload,
+            Context::QueryRoot | Context::Payload | Context::Nested => Context::Nested,
+        }
+    }
 }
 
 /// A cost in two parts: `each` is paid per object the selection appears on (multiplied by
@@ -240,6 +270,8 @@ struct SetCost {
     paged: Cost,
     has_pages: bool,
     depth: usize,
+    /// Most lists (not connection pages) nested in one another.
+    lists: usize,
     fields: u64,
 }
 
@@ -281,9 +313,9 @@ impl<'a> Walker<'a> {
     }
 
     /// The memoized cost and depth of fragment `name`; a cycle is refused.
-    fn fragment(&mut self, name: &'a Name, context: Context) -> Result<(SetCost, usize), Refusal> {
+    fn fragment(&mut self, name: &'a Name, context: Context) -> Result<SetCost, Refusal> {
         match self.memo.get(&(name.as_str(), context)) {
-            Some(Memo::Done(cost)) => return Ok((*cost, cost.depth)),
+            Some(Memo::Done(cost)) => return Ok(*cost),
             Some(Memo::InProgress) => {
                 return Err(Refusal::new(
                     RefusalCode::FragmentCycle,
@@ -294,12 +326,12 @@ impl<'a> Walker<'a> {
         }
         let Some(fragment) = self.document.fragments.get(name) else {
             // Unknown fragments are a validation error; they cost nothing here.
-            return Ok((SetCost::default(), 0));
+            return Ok(SetCost::default());
         };
         self.memo.insert((name.as_str(), context), Memo::InProgress);
         let cost = self.set(&fragment.node.selection_set.node, context)?;
         self.memo.insert((name.as_str(), context), Memo::Done(cost));
-        Ok((cost, cost.depth))
+        Ok(cost)
     }
 
     fn set(&mut self, set: &'a SelectionSet, context: Context) -> Result<SetCost, Refusal> {
@@ -310,14 +342,16 @@ impl<'a> Walker<'a> {
                     let field = &field.node;
                     let name = field.name.node.as_str();
                     let price = self.price(field, context);
-                    let sub = self.set(&field.selection_set.node, Context::Nested)?;
+                    let sub = self.set(&field.selection_set.node, context.below())?;
+                    let items = list_size(name);
                     let mut part = SetCost {
                         depth: 1 + sub.depth,
+                        lists: sub.lists + usize::from(items > 1),
                         fields: 1,
                         ..SetCost::default()
                     };
                     let own = Cost::each(FIELD_PRICE).plus(price);
-                    if (name == "nodes" || name == "edges") && context == Context::Nested {
+                    if (name == "nodes" || name == "edges") && context != Context::MutationRoot {
                         part.plain = own;
                         part.paged = sub.plain.plus(sub.paged);
                         part.has_pages = true;
@@ -325,13 +359,12 @@ impl<'a> Walker<'a> {
                         let size = self.page_size(field);
                         part.plain = own.plus(sub.plain).plus(sub.paged.times(size));
                     } else {
-                        let items = list_size(name);
                         part.plain = own.plus(sub.plain.plus(sub.paged).times(items));
                     }
                     part
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name.node, context)?.0
+                    self.fragment(&spread.node.fragment_name.node, context)?
                 }
                 Selection::InlineFragment(inline) => {
                     self.set(&inline.node.selection_set.node, context)?
@@ -342,6 +375,7 @@ impl<'a> Walker<'a> {
                 paged: total.paged.plus(part.paged),
                 has_pages: total.has_pages || part.has_pages,
                 depth: total.depth.max(part.depth),
+                lists: total.lists.max(part.lists),
                 fields: total.fields.saturating_add(part.fields),
             };
         }
@@ -350,39 +384,44 @@ impl<'a> Walker<'a> {
 
     /// What a field costs beyond [`FIELD_PRICE`], from what its resolver does.
     fn price(&self, field: &Field, context: Context) -> Cost {
-        if context == Context::MutationRoot {
-            return Cost::each(WRITE_PRICE);
-        }
-        let filters = field
-            .arguments
-            .iter()
-            .filter(|(name, _)| is_text_filter(name.node.as_str()))
-            .filter(|(name, _)| {
-                !matches!(
-                    self.argument(field, name.node.as_str()),
-                    None | Some(Value::Null)
-                )
-            })
-            .count() as u64;
-        let filters = filters.saturating_mul(TEXT_FILTER_PRICE);
-        match field.name.node.as_str() {
-            // Root listing (never nested).
-            "customers" => Cost::each(LISTING_PRICE + filters),
-            // `Customer.users` is batched by a DataLoader; `Organization.users` and the root
-            // listing sit on a single object: once per place either way.
-            "users" => Cost {
-                each: 0,
-                once: LISTING_PRICE + filters,
-            },
-            // Root lookups by id, the caller, roles, signing keys: one statement each.
-            "customer" | "organization" | "org" => Cost {
-                each: 0,
-                once: STATEMENT_PRICE,
-            },
-            "user" | "node" | "authenticatedUser" | "organizationRoles" | "customerRoles"
-            | "signingKeys" => Cost::each(STATEMENT_PRICE),
+        let filters = || {
+            let scans = field
+                .arguments
+                .iter()
+                .filter(|(name, _)| is_text_filter(name.node.as_str()))
+                .filter(|(name, _)| {
+                    !matches!(
+                        self.argument(field, name.node.as_str()),
+                        None | Some(Value::Null)
+                    )
+                })
+                .count() as u64;
+            scans.saturating_mul(TEXT_FILTER_PRICE)
+        };
+        let once = |once| Cost { each: 0, once };
+        match (context, field.name.node.as_str()) {
+            (Context::MutationRoot, _) => Cost::each(WRITE_PRICE),
+            (Context::Payload, _) => Cost::default(),
+            (Context::QueryRoot, "customers" | "users") => {
+                Cost::each(LISTING_PRICE.saturating_add(filters()))
+            }
+            (
+                Context::QueryRoot,
+                "customer" | "user" | "node" | "authenticatedUser" | "organizationRoles"
+                | "customerRoles",
+            ) => Cost::each(STATEMENT_PRICE),
+            // Fetched once per request and cached (`User.org` shares it).
+            (Context::QueryRoot, "organization") | (Context::Nested, "org") => {
+                once(STATEMENT_PRICE)
+            }
+            // `Customer.users` is batched by a DataLoader; `Organization.users` sits on the
+            // one organization: once per place in the document either way.
+            (Context::Nested, "users") => once(LISTING_PRICE.saturating_add(filters())),
+            // `User.customer`: one batch for every user of the page.
+            (Context::Nested, "customer") => once(STATEMENT_PRICE),
             // `User.invitation`: the user and the invitation, per user, unbatched.
-            "invitation" => Cost::each(2 * STATEMENT_PRICE),
+            (Context::Nested, "invitation") => Cost::each(2 * STATEMENT_PRICE),
+            (Context::Nested, "signingKeys") => Cost::each(STATEMENT_PRICE),
             _ => Cost::default(),
         }
     }
@@ -456,7 +495,7 @@ impl<'a> Walker<'a> {
                     let sub = self.actual_set(
                         &field.node.selection_set.node,
                         value,
-                        Context::Nested,
+                        context.below(),
                         batched,
                         nesting,
                     );
