@@ -146,13 +146,22 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     } else {
         StatusCode::OK
     };
+    // Serialized once, straight from async-graphql's answer: no second tree in memory.
+    let mut response = response;
+    response.extensions.insert(
+        "cost".to_owned(),
+        cost_value(requested, Some(actual), status),
+    );
     let body = if request_error {
-        serde_json::to_value(&response.errors).map(errors_only)
+        serde_json::to_string(&ErrorsOnly {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
     } else {
-        serde_json::to_value(&response)
+        serde_json::to_string(&response)
     };
     let mut answer = match body {
-        Ok(body) => answer(http_status, body, requested, Some(actual), status),
+        Ok(body) => respond(http_status, body, status),
         Err(error) => return unserializable(&error),
     };
     if unavailable {
@@ -161,6 +170,51 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     answer
+}
+
+/// A document that never ran (a validation error): its errors and extensions, no `data`.
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [ServerError],
+    extensions: &'a std::collections::BTreeMap<String, Value>,
+}
+
+/// `extensions.cost`, with Shopify's names so existing tooling reads it.
+fn cost_value(requested: u64, actual: Option<u64>, status: Status) -> Value {
+    let mut throttle = async_graphql::indexmap::IndexMap::new();
+    throttle.insert(
+        async_graphql::Name::new("maximumAvailable"),
+        Value::from(status.limit),
+    );
+    throttle.insert(
+        async_graphql::Name::new("currentlyAvailable"),
+        Value::from(status.remaining),
+    );
+    throttle.insert(
+        async_graphql::Name::new("restoreRate"),
+        Value::from(status.restore_rate),
+    );
+    let mut cost = async_graphql::indexmap::IndexMap::new();
+    cost.insert(
+        async_graphql::Name::new("requestedQueryCost"),
+        Value::from(requested),
+    );
+    cost.insert(
+        async_graphql::Name::new("actualQueryCost"),
+        actual.map_or(Value::Null, Value::from),
+    );
+    cost.insert(
+        async_graphql::Name::new("throttleStatus"),
+        Value::Object(throttle),
+    );
+    Value::Object(cost)
+}
+
+/// A JSON body with the `X-RateLimit-*` headers of `status`.
+fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
+    let mut response = (http_status, [(CONTENT_TYPE, "application/json")], body).into_response();
+    rate_limit_headers(response.headers_mut(), status);
+    response
 }
 
 /// A document refused before it ran: HTTP 400, its code and cost, nothing taken.
@@ -212,24 +266,14 @@ fn answer(
         let extensions = object
             .entry("extensions")
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
-        if let Some(extensions) = extensions.as_object_mut() {
-            extensions.insert(
-                "cost".to_owned(),
-                json!({
-                    "requestedQueryCost": requested,
-                    "actualQueryCost": actual,
-                    "throttleStatus": {
-                        "maximumAvailable": status.limit,
-                        "currentlyAvailable": status.remaining,
-                        "restoreRate": status.restore_rate,
-                    },
-                }),
-            );
+        if let (Some(extensions), Ok(cost)) = (
+            extensions.as_object_mut(),
+            cost_value(requested, actual, status).into_json(),
+        ) {
+            extensions.insert("cost".to_owned(), cost);
         }
     }
-    let mut response = json(http_status, Ok(body));
-    rate_limit_headers(response.headers_mut(), status);
-    response
+    respond(http_status, body.to_string(), status)
 }
 
 /// The `X-RateLimit-*` headers of `status`.

@@ -73,8 +73,14 @@ fn a_page_of_100_customers_with_100_users_each_costs_its_rows_plus_its_statement
 #[test]
 fn connections_without_first_or_last_count_as_full_pages_and_sizes_are_clamped() {
     assert_eq!(cost("{ customers { nodes { id } } }"), 1 + 20 + 1 + 100);
-    assert_eq!(cost("{ customers(first: 5) { nodes { id } } }"), 1 + 20 + 1 + 5);
-    assert_eq!(cost("{ customers(last: 2) { edges { cursor node { id } } } }"), 21 + 1 + 2 * 3);
+    assert_eq!(
+        cost("{ customers(first: 5) { nodes { id } } }"),
+        1 + 20 + 1 + 5
+    );
+    assert_eq!(
+        cost("{ customers(last: 2) { edges { cursor node { id } } } }"),
+        21 + 1 + 2 * 3
+    );
     assert_eq!(cost("{ customers(first: 1000) { nodes { id } } }"), 122);
     assert_eq!(cost("{ customers(first: 0) { nodes { id } } }"), 23);
     // `pageInfo` and `totalCount` are outside the page: counted once.
@@ -104,8 +110,14 @@ fn text_filters_and_unbatched_fields_are_priced_by_what_they_run() {
     // A null or absent filter variable scans nothing.
     let variable = "query($q: String) { customers(first: 1, name_Icontains: $q) { totalCount } }";
     assert_eq!(analysis_with(variable, json!({})).unwrap().cost, 22);
-    assert_eq!(analysis_with(variable, json!({"q": null})).unwrap().cost, 22);
-    assert_eq!(analysis_with(variable, json!({"q": "zz"})).unwrap().cost, 522);
+    assert_eq!(
+        analysis_with(variable, json!({"q": null})).unwrap().cost,
+        22
+    );
+    assert_eq!(
+        analysis_with(variable, json!({"q": "zz"})).unwrap().cost,
+        522
+    );
 }
 
 #[test]
@@ -236,7 +248,8 @@ fn the_selected_operation_is_the_one_priced() {
 
 #[test]
 fn the_actual_cost_uses_real_list_lengths_and_the_same_prices() {
-    let query = "{ customers(first: 100) { totalCount nodes { id users(first: 100) { nodes { id } } } } }";
+    let query =
+        "{ customers(first: 100) { totalCount nodes { id users(first: 100) { nodes { id } } } } }";
     let data = json!({"customers": {"totalCount": 2, "nodes": [
         {"id": "a", "users": {"nodes": [{"id": "u1"}, {"id": "u2"}, {"id": "u3"}]}},
         {"id": "b", "users": {"nodes": []}},

@@ -38,7 +38,7 @@ impl Default for QueryLimits {
             max_depth: 16,
             max_root_fields: 64,
             max_mutation_fields: 50,
-            max_cost: 150_000,
+            max_cost: 250_000,
             root_field_concurrency: 2,
         }
     }
@@ -61,7 +61,7 @@ pub struct RateLimits {
 }
 
 impl Default for RateLimits {
-    /// Six maximum-cost documents in a burst, one more every 15 seconds; 60 sign-in
+    /// Four maximum-cost documents in a burst, one more every 25 seconds; 60 sign-in
     /// requests per address in a burst, two more per second.
     fn default() -> Self {
         RateLimits {
