@@ -278,3 +278,88 @@ fn the_parser_refuses_64_kib_of_nesting_without_exhausting_the_stack() {
     let lists = format!("{{ a(x: {}1{}) }}", "[".repeat(n), "]".repeat(n));
     assert!(parse_query(&lists).is_err());
 }
+
+#[test]
+fn every_seed_document_is_admitted_twice_over() {
+    let seeds = [
+        include_str!("../../../../tests/seed/create-a-new-customer.graphql"),
+        include_str!("../../../../tests/seed/create-an-organization-team-member.graphql"),
+        include_str!("../../../../tests/seed/delete-a-customer.graphql"),
+        include_str!("../../../../tests/seed/fetch-a-specific-customer.graphql"),
+        include_str!("../../../../tests/seed/fetch-all-customers.graphql"),
+        include_str!("../../../../tests/seed/list-all-customer-users-by-customer.graphql"),
+        include_str!("../../../../tests/seed/query-for-organization-roles.graphql"),
+        include_str!("../../../../tests/seed/update-a-customer.graphql"),
+    ];
+    for seed in seeds {
+        let analysis = analysis_with(seed, json!({})).unwrap();
+        assert!(
+            2 * analysis.cost <= limits().max_cost,
+            "{}: {seed}",
+            analysis.cost
+        );
+    }
+    // The costliest: every customer's users, both pages at the default size.
+    let users = analysis_with(seeds[5], json!({})).unwrap();
+    assert_eq!(users.cost, 1 + 20 + 1 + 100 * (2 + 1 + 1 + 100 * 4) + 20);
+}
+
+/// The documents `directory-client` sends (`crates/directory-client/src/documents.rs`),
+/// with their largest variables.
+#[test]
+fn the_directory_clients_documents_are_admitted_twice_over() {
+    const CUSTOMER_FIELDS: &str = "id name description externalId labels isSystem avatarUrl allowEmbeddedDesigner allowWorkflowCopilot concurrentExecutionLimit starred attachments { name url } createdAt updatedAt";
+    const USER_FIELDS: &str = "id email name phone externalId avatarUrl role { id name } customer { id } tenantId darkMode darkModeSyncWithOs featureFlags createdAt updatedAt lastLogin";
+    let customers = format!(
+        "query Customers($first: Int, $last: Int, $after: String, $name_Icontains: String, $description_Icontains: String) \
+         {{ customers(first: $first, last: $last, after: $after, name_Icontains: $name_Icontains, description_Icontains: $description_Icontains) \
+         {{ totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {CUSTOMER_FIELDS} }} }} }} }}"
+    );
+    let users = format!(
+        "query Users($first: Int, $name_Icontains: String, $email_Icontains: String, $customer: ID) \
+         {{ users(first: $first, name_Icontains: $name_Icontains, email_Icontains: $email_Icontains, customer: $customer) \
+         {{ totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {USER_FIELDS} }} }} }} }}"
+    );
+    let filters = json!({"first": 100, "name_Icontains": "a", "description_Icontains": "b", "email_Icontains": "c"});
+    let documents = [
+        (customers, filters.clone()),
+        (users, filters),
+        (
+            format!("query Customer($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS} }} }}"),
+            json!({"id": "x"}),
+        ),
+        (
+            format!("query User($id: ID!) {{ user(id: $id) {{ {USER_FIELDS} }} }}"),
+            json!({"id": "x"}),
+        ),
+        (
+            format!("query Me {{ authenticatedUser {{ {USER_FIELDS} }} }}"),
+            json!({}),
+        ),
+        (
+            format!(
+                "mutation UpdateCustomer($input: UpdateCustomerInput!) {{ updateCustomer(input: $input) {{ customer {{ {CUSTOMER_FIELDS} }} errors {{ field messages code }} }} }}"
+            ),
+            json!({}),
+        ),
+        (
+            format!(
+                "mutation UpdateUser($input: UpdateUserInput!) {{ updateUser(input: $input) {{ user {{ {USER_FIELDS} }} errors {{ field messages code }} }} }}"
+            ),
+            json!({}),
+        ),
+        (
+            "query { organizationRoles { id name } }".to_owned(),
+            json!({}),
+        ),
+        ("query { organization { id name } }".to_owned(), json!({})),
+    ];
+    for (document, variables) in documents {
+        let analysis = analysis_with(&document, variables).unwrap();
+        assert!(
+            2 * analysis.cost <= limits().max_cost,
+            "{}: {document}",
+            analysis.cost
+        );
+    }
+}

@@ -1,0 +1,325 @@
+//! Cost, limits and rate limits at the HTTP edge: refusals before anything runs, the cost
+//! reported on every answer, throttling per token and per address, fairness within one
+//! request, and the client address behind trusted proxies.
+//!
+//! Mocks without expectations prove that a refused request touches no storage: any call
+//! on them panics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use axum::Router;
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use domain::{Actor, Role, RoleId, RoleKind};
+use http_api::{ApiConfig, QueryLimits, RateLimits};
+use ports::{DirectoryError, RoleDirectory};
+use serde_json::{Value, json};
+
+use crate::helpers::*;
+
+const INTROSPECTION: &str = include_str!("fixtures/graphiql-introspection.graphql");
+
+/// The page the issue names: 100 customers with 100 users each.
+const HUNDRED_BY_HUNDRED: &str = "{ customers(first: 100) { nodes { id name externalId \
+    users(first: 100) { nodes { id email name externalId } } } } }";
+
+/// `query { ...F0 }`, each fragment spreading the next twice, down to `__typename`.
+fn fragment_bomb(levels: usize) -> String {
+    let mut query = String::from("query { ...F0 }\n");
+    for level in 0..levels {
+        let next = level + 1;
+        query.push_str(&format!(
+            "fragment F{level} on Query {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    query.push_str(&format!("fragment F{levels} on Query {{ __typename }}\n"));
+    query
+}
+
+/// Sends a document that must be refused before it runs: HTTP 400, `code`, the cost
+/// extension, the rate-limit headers and no `data`.
+async fn assert_refused(router: Router, query: &str, code: &str) -> Value {
+    let (status, headers, body) = graphql_raw(router, query, json!({})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.get("data").is_none(), "{body}");
+    assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
+    assert_eq!(body["extensions"]["cost"]["actualQueryCost"], 0, "{body}");
+    assert_rate_limit_headers(&headers);
+    body
+}
+
+fn assert_rate_limit_headers(headers: &HeaderMap) {
+    for name in [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+    ] {
+        let value = headers.get(name).unwrap_or_else(|| panic!("no {name}"));
+        value.to_str().unwrap().parse::<u64>().unwrap();
+    }
+}
+
+fn header(headers: &HeaderMap, name: &str) -> u64 {
+    headers[name].to_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn every_refusal_has_its_code_and_touches_no_storage() {
+    let too_large = format!("{{ __typename }} #{}", "x".repeat(64 * 1024));
+    assert_refused(Mocks::new().router(), &too_large, "DOCUMENT_TOO_LARGE").await;
+
+    let fragments: String = (0..101)
+        .map(|n| format!("fragment F{n} on Query {{ __typename }} "))
+        .collect();
+    let many = format!("{{ ...F0 }} {fragments}");
+    assert_refused(Mocks::new().router(), &many, "TOO_MANY_FRAGMENTS").await;
+
+    let cycle = "{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }";
+    assert_refused(Mocks::new().router(), cycle, "FRAGMENT_CYCLE").await;
+
+    // 17 levels, each cheap.
+    let deep = format!(
+        "{{ __type(name: \"Customer\") {{ {} name {} }} }}",
+        "ofType { ".repeat(15),
+        "}".repeat(15)
+    );
+    let body = assert_refused(Mocks::new().router(), &deep, "QUERY_TOO_DEEP").await;
+    assert!(body["errors"][0]["extensions"]["cost"].as_u64().unwrap() < 100);
+
+    let aliases: String = (0..65)
+        .map(|n| format!("a{n}: authenticatedUser {{ id }} "))
+        .collect();
+    let roots = format!("{{ {aliases} }}");
+    assert_refused(Mocks::new().router(), &roots, "TOO_MANY_ROOT_FIELDS").await;
+
+    let writes: String = (0..51)
+        .map(|n| format!("d{n}: deleteCustomer(input: {{id: \"{SEED_CUSTOMER_ID}\"}}) {{ errors {{ field }} }} "))
+        .collect();
+    let mutations = format!("mutation {{ {writes} }}");
+    let body = assert_refused(Mocks::new().router(), &mutations, "TOO_MANY_MUTATIONS").await;
+    assert_eq!(body["errors"][0]["extensions"]["cost"], 51 * 103);
+
+    let complex = "{ customers { nodes { users { nodes { customer { users { nodes { id email name } } } } } } } }";
+    let body = assert_refused(Mocks::new().router(), complex, "QUERY_TOO_COMPLEX").await;
+    let error = &body["errors"][0]["extensions"];
+    assert!(error["cost"].as_u64().unwrap() > 250_000, "{body}");
+    assert_eq!(error["maximumCost"], 250_000);
+    assert_eq!(
+        body["extensions"]["cost"]["requestedQueryCost"],
+        error["cost"]
+    );
+}
+
+#[tokio::test]
+async fn a_30_level_fragment_bomb_is_refused_within_100_ms() {
+    let query = fragment_bomb(30);
+    let router = Mocks::new().router();
+    let started = Instant::now();
+    let body = assert_refused(router, &query, "QUERY_TOO_COMPLEX").await;
+    let elapsed = started.elapsed();
+    assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
+    assert_eq!(body["errors"][0]["extensions"]["cost"], 1u64 << 30);
+}
+
+#[tokio::test]
+async fn a_refused_document_takes_nothing_from_the_bucket() {
+    let config = ApiConfig {
+        rate_limits: RateLimits {
+            token_bucket: 100,
+            token_restore_per_second: 1,
+            ..RateLimits::default()
+        },
+        ..ApiConfig::default()
+    };
+    let router = Mocks::new().router_with(config);
+    let body = assert_refused(router.clone(), &fragment_bomb(30), "QUERY_TOO_COMPLEX").await;
+    assert_eq!(
+        body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"],
+        100
+    );
+}
+
+#[tokio::test]
+async fn every_answer_reports_its_cost_and_the_buckets_state() {
+    let mut mocks = Mocks::new();
+    mocks
+        .users
+        .expect_me()
+        .times(1)
+        .returning(|_| Ok(user("me@example.com", None, RoleKind::Admin)));
+    let (status, headers, body) = graphql_raw(
+        mocks.router(),
+        "{ authenticatedUser { email role { name } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // 1 + 10 (the lookup) + email + role { name }.
+    assert_eq!(
+        body["extensions"]["cost"],
+        json!({
+            "requestedQueryCost": 14,
+            "actualQueryCost": 14,
+            "throttleStatus": {
+                "maximumAvailable": 1_000_000,
+                "currentlyAvailable": header(&headers, "x-ratelimit-remaining"),
+                "restoreRate": 10_000,
+            },
+        })
+    );
+    assert_eq!(header(&headers, "x-ratelimit-limit"), 1_000_000);
+    assert!(header(&headers, "x-ratelimit-remaining") >= 1_000_000 - 14);
+    assert!(header(&headers, "x-ratelimit-reset") <= 1);
+}
+
+#[tokio::test]
+async fn what_an_answer_did_not_use_is_given_back() {
+    let config = ApiConfig {
+        rate_limits: RateLimits {
+            token_bucket: 1000,
+            token_restore_per_second: 1,
+            ..RateLimits::default()
+        },
+        ..ApiConfig::default()
+    };
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(|_, _| Ok(customer_page(vec![customer("Acme")])));
+    let query = "{ customers(first: 100) { nodes { id name } } }";
+    let (status, _, body) = graphql_raw(mocks.router_with(config), query, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cost = &body["extensions"]["cost"];
+    // 1 + 20 + nodes 1 + 100 × 2 requested; one customer came back.
+    assert_eq!(cost["requestedQueryCost"], 222);
+    assert_eq!(cost["actualQueryCost"], 1 + 20 + 1 + 2);
+    let available = cost["throttleStatus"]["currentlyAvailable"]
+        .as_u64()
+        .unwrap();
+    assert!((1000 - 24..=1000 - 23).contains(&available), "{body}");
+}
+
+#[tokio::test]
+async fn an_empty_bucket_is_429_throttled_with_retry_after_and_other_tokens_are_not() {
+    let config = ApiConfig {
+        rate_limits: RateLimits {
+            token_bucket: 30,
+            token_restore_per_second: 1,
+            ..RateLimits::default()
+        },
+        ..ApiConfig::default()
+    };
+    let mut mocks = Mocks::new();
+    mocks
+        .authenticator
+        .expect_authenticate()
+        .withf(|token| token == "other-token")
+        .returning(|_| Ok(actor()));
+    let router = mocks.router_with(config);
+    let twenty: String = (0..20).map(|n| format!("a{n}: __typename ")).collect();
+    let query = format!("{{ {twenty} }}");
+
+    let (status, _, body) = graphql_raw(router.clone(), &query, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, headers, body) = graphql_raw(router.clone(), &query, json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(only_error(&body).1, "THROTTLED");
+    assert!(body.get("data").is_none(), "{body}");
+    // 10 left, 20 needed, 1 per second.
+    assert_eq!(header(&headers, "retry-after"), 10);
+    assert_eq!(header(&headers, "x-ratelimit-limit"), 30);
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), 10);
+    assert_eq!(header(&headers, "x-ratelimit-reset"), 20);
+    let cost = &body["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 20);
+    assert_eq!(cost["actualQueryCost"], Value::Null);
+    assert_eq!(cost["throttleStatus"]["currentlyAvailable"], 10);
+
+    let request = Request::post("/api")
+        .header("content-type", "application/json")
+        .header("authorization", "Bearer other-token")
+        .body(Body::from(json!({ "query": query }).to_string()))
+        .unwrap();
+    let (status, body) = send(router, request).await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "another token has its own bucket: {body}"
+    );
+}
+
+#[tokio::test]
+async fn root_fields_of_one_request_resolve_two_at_a_time() {
+    #[derive(Default)]
+    struct Counting {
+        in_flight: AtomicUsize,
+        most: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl RoleDirectory for Counting {
+        async fn organization_roles(&self, _: &Actor) -> Result<Vec<Role>, DirectoryError> {
+            let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+            self.most.fetch_max(now, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            Ok(vec![Role::generate(RoleKind::Admin)])
+        }
+
+        async fn customer_roles(&self, _: &Actor) -> Result<Vec<Role>, DirectoryError> {
+            Ok(Vec::new())
+        }
+
+        async fn role(&self, _: &Actor, _: RoleId) -> Result<Role, DirectoryError> {
+            Err(DirectoryError::NotFound)
+        }
+    }
+
+    let counting = Arc::new(Counting::default());
+    let mut services = Mocks::new().services();
+    services.roles = counting.clone();
+    let router = http_api::router(services, ApiConfig::default());
+    let aliases: String = (0..8)
+        .map(|n| format!("r{n}: organizationRoles {{ name }} "))
+        .collect();
+    let body = graphql_ok(router, &format!("{{ {aliases} }}"), json!({})).await;
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"].as_object().unwrap().len(), 8);
+    assert_eq!(counting.most.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn graphiqls_introspection_query_runs_within_the_limits() {
+    let (status, _, body) = graphql_raw(Mocks::new().router(), INTROSPECTION, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(body.get("errors").is_none(), "{body}");
+    assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
+    let cost = &body["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 51_860);
+    // Real lists are longer than the estimate of 10: the actual cost says so.
+    assert!(cost["actualQueryCost"].as_u64().unwrap() > 0, "{body}");
+}
+
+#[tokio::test]
+async fn a_page_of_100_customers_with_100_users_each_is_admitted_twice_over() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(|_, _| Ok(customer_page(vec![])));
+    let (status, _, body) = graphql_raw(mocks.router(), HUNDRED_BY_HUNDRED, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let requested = body["extensions"]["cost"]["requestedQueryCost"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(requested, 40_542);
+    assert!(2 * requested <= QueryLimits::default().max_cost);
+    // And the default bucket affords it several times in a row.
+    assert!(5 * requested <= RateLimits::default().token_bucket);
+}
