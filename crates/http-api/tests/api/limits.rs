@@ -305,8 +305,10 @@ async fn graphiqls_introspection_query_runs_within_the_limits() {
     assert_eq!(body["data"]["__schema"]["queryType"]["name"], "Query");
     let cost = &body["extensions"]["cost"];
     assert_eq!(cost["requestedQueryCost"], 51_860);
-    // Real lists are longer than the estimate of 10: the actual cost says so.
-    assert!(cost["actualQueryCost"].as_u64().unwrap() > 0, "{body}");
+    // Most `ofType`s are null: the answer is far smaller than the estimate, and the
+    // difference goes back to the bucket.
+    let actual = cost["actualQueryCost"].as_u64().unwrap();
+    assert!(actual > 1000 && actual < 51_860 / 4, "{body}");
 }
 
 #[tokio::test]
