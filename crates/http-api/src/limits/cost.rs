@@ -72,14 +72,16 @@ pub(crate) fn analyze(
     let mut worst: Option<Analysis> = None;
     for operation in operations {
         let mut walker = Walker::new(document, variables, &operation.node);
+        walker.max_depth = limits.max_depth;
         let root = walker.set(
             &operation.node.selection_set.node,
             root_kind(&operation.node),
+            0,
         )?;
         check_shape(&root, limits)?;
         // Fragments the operation does not use still reach validation: bound them too.
         for (name, _) in document.fragments.iter() {
-            check_shape(&walker.fragment(name, Context::Nested)?, limits)?;
+            check_shape(&walker.fragment(name, Context::Nested, 0)?, limits)?;
         }
         let analysis = Analysis {
             cost: root.plain.plus(root.paged).total(),
@@ -285,6 +287,8 @@ struct Walker<'a> {
     variables: &'a Variables,
     defaults: HashMap<&'a str, &'a Value>,
     memo: HashMap<(&'a str, Context), Memo>,
+    /// Deepest field nesting walked before refusing.
+    max_depth: usize,
 }
 
 /// Deepest fragment nesting the actual pass follows; deeper documents were refused before.
@@ -309,11 +313,17 @@ impl<'a> Walker<'a> {
             variables,
             defaults,
             memo: HashMap::new(),
+            max_depth: usize::MAX,
         }
     }
 
     /// The memoized cost and depth of fragment `name`; a cycle is refused.
-    fn fragment(&mut self, name: &'a Name, context: Context) -> Result<SetCost, Refusal> {
+    fn fragment(
+        &mut self,
+        name: &'a Name,
+        context: Context,
+        nesting: usize,
+    ) -> Result<SetCost, Refusal> {
         match self.memo.get(&(name.as_str(), context)) {
             Some(Memo::Done(cost)) => return Ok(*cost),
             Some(Memo::InProgress) => {
@@ -329,12 +339,20 @@ impl<'a> Walker<'a> {
             return Ok(SetCost::default());
         };
         self.memo.insert((name.as_str(), context), Memo::InProgress);
-        let cost = self.set(&fragment.node.selection_set.node, context)?;
+        let cost = self.set(&fragment.node.selection_set.node, context, nesting)?;
         self.memo.insert((name.as_str(), context), Memo::Done(cost));
         Ok(cost)
     }
 
-    fn set(&mut self, set: &'a SelectionSet, context: Context) -> Result<SetCost, Refusal> {
+    /// The cost of `set`, whose fields sit `nesting` levels deep where it is first expanded.
+    /// A selection deeper than the maximum is refused as soon as it is reached, so the walk's
+    /// own recursion stays shallow.
+    fn set(
+        &mut self,
+        set: &'a SelectionSet,
+        context: Context,
+        nesting: usize,
+    ) -> Result<SetCost, Refusal> {
         let mut total = SetCost::default();
         for item in &set.items {
             let part = match &item.node {
@@ -342,7 +360,13 @@ impl<'a> Walker<'a> {
                     let field = &field.node;
                     let name = field.name.node.as_str();
                     let price = self.price(field, context);
-                    let sub = self.set(&field.selection_set.node, context.below())?;
+                    if nesting >= self.max_depth {
+                        return Err(Refusal::new(
+                            RefusalCode::QueryTooDeep,
+                            format!("The document nests more than {} levels.", self.max_depth),
+                        ));
+                    }
+                    let sub = self.set(&field.selection_set.node, context.below(), nesting + 1)?;
                     let items = list_size(name);
                     let mut part = SetCost {
                         depth: 1 + sub.depth,
@@ -364,10 +388,10 @@ impl<'a> Walker<'a> {
                     part
                 }
                 Selection::FragmentSpread(spread) => {
-                    self.fragment(&spread.node.fragment_name.node, context)?
+                    self.fragment(&spread.node.fragment_name.node, context, nesting)?
                 }
                 Selection::InlineFragment(inline) => {
-                    self.set(&inline.node.selection_set.node, context)?
+                    self.set(&inline.node.selection_set.node, context, nesting)?
                 }
             };
             total = SetCost {

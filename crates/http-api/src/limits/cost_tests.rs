@@ -363,3 +363,30 @@ fn the_directory_clients_documents_are_admitted_twice_over() {
         );
     }
 }
+
+#[test]
+fn fragments_chained_deep_are_refused_before_the_walk_recurses_far() {
+    // 100 fragments, each nesting 30 fields and spreading the next: 3 000 levels expanded.
+    let mut query = String::from("{ ...F0 }\n");
+    for n in 0..100 {
+        let next = if n < 99 {
+            format!("...F{}", n + 1)
+        } else {
+            "id".to_owned()
+        };
+        query.push_str(&format!(
+            "fragment F{n} on Query {{ {}{next}{} }}\n",
+            "a { ".repeat(30),
+            " }".repeat(30)
+        ));
+    }
+    let document = parse_query(&query).unwrap();
+    // The walk runs on a small stack: it must give up after 16 levels, not 3 000.
+    let refused = std::thread::Builder::new()
+        .stack_size(128 * 1024)
+        .spawn(move || analyze(&document, None, &variables(json!({})), &limits()).unwrap_err())
+        .unwrap()
+        .join()
+        .unwrap();
+    assert_eq!(refused.code, RefusalCode::QueryTooDeep);
+}
