@@ -3,7 +3,8 @@
 //!
 //! Errors are `{"error": "<code>", "message": "<text>"}`: 401 `invalid_credentials` (never
 //! saying whether the email exists), 401 `invalid_token`, 400 `organization_required` or
-//! `invalid_request`, 429 `too_many_attempts` with `Retry-After`, 503 `unavailable`.
+//! `invalid_request`, 429 `too_many_attempts` with `Retry-After`, 503 `unavailable` with
+//! `Retry-After: 1`. A client address's bucket answers 429 `too_many_requests` first.
 
 use std::sync::Arc;
 
@@ -89,11 +90,15 @@ fn refused(failure: SessionError) -> Response {
         ),
         failure @ SessionError::Unavailable(_) => {
             log_unavailable("session operation failed", &failure);
-            error(
+            let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Internal server error",
-            )
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
         }
     }
 }
