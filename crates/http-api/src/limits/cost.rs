@@ -65,24 +65,23 @@ pub(crate) fn analyze(
             ),
         ));
     }
-    let operations = match selected_operation(document, operation_name) {
+    let selected = selected_operation(document, operation_name);
+    let operations = match selected {
         Some(operation) => vec![operation],
         None => document.operations.iter().map(|(_, op)| op).collect(),
     };
+    // One walker for every operation, so each fragment is priced once in all: without a
+    // selected operation, variables' defaults are ignored (pages count as 100).
+    let mut walker = Walker::new(document, variables, selected.map(|op| &op.node));
+    walker.max_depth = limits.max_depth;
     let mut worst: Option<Analysis> = None;
     for operation in operations {
-        let mut walker = Walker::new(document, variables, &operation.node);
-        walker.max_depth = limits.max_depth;
         let root = walker.set(
             &operation.node.selection_set.node,
             root_kind(&operation.node),
             0,
         )?;
         check_shape(&root, limits)?;
-        // Fragments the operation does not use still reach validation: bound them too.
-        for (name, _) in document.fragments.iter() {
-            check_shape(&walker.fragment(name, Context::Nested, 0)?, limits)?;
-        }
         let analysis = Analysis {
             cost: root.plain.plus(root.paged).total(),
             depth: root.depth,
@@ -95,6 +94,10 @@ pub(crate) fn analyze(
         {
             worst = Some(analysis);
         }
+    }
+    // Fragments no operation uses still reach validation: bound them too.
+    for (name, _) in document.fragments.iter() {
+        check_shape(&walker.fragment(name, Context::Nested, 0)?, limits)?;
     }
     let analysis = worst.unwrap_or(Analysis {
         cost: 0,
@@ -178,7 +181,7 @@ pub(crate) fn actual_cost(
     let Some(operation) = selected_operation(document, operation_name) else {
         return 0;
     };
-    let mut walker = Walker::new(document, variables, &operation.node);
+    let mut walker = Walker::new(document, variables, Some(&operation.node));
     let mut batched = HashSet::new();
     walker.actual_set(
         &operation.node.selection_set.node,
@@ -298,11 +301,11 @@ impl<'a> Walker<'a> {
     fn new(
         document: &'a ExecutableDocument,
         variables: &'a Variables,
-        operation: &'a OperationDefinition,
+        operation: Option<&'a OperationDefinition>,
     ) -> Self {
         let defaults = operation
-            .variable_definitions
             .iter()
+            .flat_map(|operation| operation.variable_definitions.iter())
             .filter_map(|definition| {
                 let default = definition.node.default_value.as_ref()?;
                 Some((definition.node.name.node.as_str(), &default.node))

@@ -390,3 +390,19 @@ fn fragments_chained_deep_are_refused_before_the_walk_recurses_far() {
         .unwrap();
     assert_eq!(refused.code, RefusalCode::QueryTooDeep);
 }
+
+#[test]
+fn many_operations_without_a_name_price_each_fragment_once_in_all() {
+    let mut query: String = (0..1500)
+        .map(|n| format!("query Q{n} {{ ...F }}\n"))
+        .collect();
+    let fields: String = (0..2000).map(|n| format!("a{n}: __typename ")).collect();
+    query.push_str(&format!("fragment F on Query {{ {fields} }}"));
+    assert!(query.len() <= limits().max_document_bytes);
+    let document = parse_query(&query).unwrap();
+    let started = Instant::now();
+    let refused = analyze(&document, None, &variables(json!({})), &limits()).unwrap_err();
+    let elapsed = started.elapsed();
+    assert_eq!(refused.code, RefusalCode::TooManyRootFields);
+    assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
+}
