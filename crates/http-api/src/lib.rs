@@ -1,6 +1,8 @@
 //! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
 //! (`/auth/*`), the invitation's set-password page, a GraphiQL page and the health probes, over axum and async-graphql.
+//! Each document's shape and cost are checked before it runs, and its cost is taken from a
+//! bucket per token (`limits`); the sign-in routes have a bucket per client address.
 //!
 //! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
 //! into calls on the `ports` directory traits and their answers back into GraphQL; every
