@@ -19,7 +19,7 @@ use crate::auth::{authenticate, bearer_token};
 use crate::limits::bucket::{Buckets, Status, Throttled};
 use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
 use crate::limits::cost::{actual_cost, analyze};
-use crate::limits::{QueryLimits, Refusal, RefusalCode};
+use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
 use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE};
 
 /// What every handler shares: the schema, the services behind it and the limits.
@@ -45,35 +45,44 @@ const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset"
 /// `POST /api`: authenticates, checks the document's shape and cost, takes the cost from the
 /// token's bucket, executes, and gives back what the answer did not use.
 ///
-/// Parse and validation errors and refused documents answer HTTP 400 without `data`, an
-/// empty bucket 429, storage trouble 503; everything else HTTP 200. Every answer after
-/// authentication carries `extensions.cost` and the `X-RateLimit-*` headers.
+/// Parse and validation errors and refused documents answer HTTP 400 without `data` and cost
+/// only the parse price of their text; an empty bucket answers 429, storage trouble 503;
+/// everything else HTTP 200. Every answer after authentication carries `extensions.cost` and
+/// the `X-RateLimit-*` headers.
 pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // Keyed by a keyed hash of the token: the map never holds the token itself. Only
+    // authenticated requests are charged, so an empty bucket is refused before the token is
+    // even checked, sparing the authenticator's lookup.
+    let key = state
+        .token_buckets
+        .key(bearer_token(request.headers()).unwrap_or_default());
+    if let Some(throttled) = state.token_buckets.throttled_if_empty(key) {
+        return throttled_api(0, throttled);
+    }
     let actor = match authenticate(request.headers(), state.services.authenticator.as_ref()).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };
-    // Keyed by a keyed hash of the token: the map never holds the token itself.
-    let key = state
-        .token_buckets
-        .key(bearer_token(request.headers()).unwrap_or_default());
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
+    let never_ran = parse_price(body.len());
     let mut graphql_request = match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(graphql_request) => graphql_request,
         Err(error) => {
             let message = format!("The body is not a GraphQL request: {error}");
             let errors = json!([{ "message": message }]);
-            let status = state.token_buckets.peek(key);
-            return answer(
-                StatusCode::BAD_REQUEST,
-                errors_only(errors),
-                0,
-                Some(0),
-                status,
-            );
+            return match charge(&state.token_buckets, key, never_ran) {
+                Ok(status) => answer(
+                    StatusCode::BAD_REQUEST,
+                    errors_only(errors),
+                    never_ran,
+                    Some(never_ran),
+                    status,
+                ),
+                Err(response) => response,
+            };
         }
     };
     let limits = state.query_limits;
@@ -86,22 +95,22 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
                 limits.max_document_bytes
             ),
         );
-        return refused(&refusal, state.token_buckets.peek(key));
+        return refused(&refusal, &state.token_buckets, key, never_ran);
     }
     let document = match parse_query(&graphql_request.query) {
         Ok(document) => document,
         Err(error) => {
             let errors = serde_json::to_value(vec![ServerError::from(error)]);
-            let status = state.token_buckets.peek(key);
-            return match errors {
-                Ok(errors) => answer(
+            return match (errors, charge(&state.token_buckets, key, never_ran)) {
+                (Ok(errors), Ok(status)) => answer(
                     StatusCode::BAD_REQUEST,
                     errors_only(errors),
-                    0,
-                    Some(0),
+                    never_ran,
+                    Some(never_ran),
                     status,
                 ),
-                Err(error) => unserializable(&error),
+                (_, Err(response)) => response,
+                (Err(error), _) => unserializable(&error),
             };
         }
     };
@@ -109,7 +118,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     let variables = graphql_request.variables.clone();
     let analysis = match analyze(&document, operation_name.as_deref(), &variables, &limits) {
         Ok(analysis) => analysis,
-        Err(refusal) => return refused(&refusal, state.token_buckets.peek(key)),
+        Err(refusal) => return refused(&refusal, &state.token_buckets, key, never_ran),
     };
     let requested = analysis.cost;
     if let Err(throttled) = state.token_buckets.take(key, requested) {
@@ -120,7 +129,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     let response = state.schema.execute(graphql_request).await;
     let request_error = is_request_error(&response);
     let actual = if request_error {
-        0
+        never_ran
     } else {
         actual_cost(
             &document,
@@ -217,17 +226,29 @@ fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
     response
 }
 
-/// A document refused before it ran: HTTP 400, its code and cost, nothing taken.
-fn refused(refusal: &Refusal, status: Status) -> Response {
-    let requested = refusal.cost.map_or(0, |(cost, _)| cost);
+/// A document refused before it ran: HTTP 400, its code and cost; only the parse price of
+/// its text is taken.
+fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Response {
+    let status = match charge(buckets, key, never_ran) {
+        Ok(status) => status,
+        Err(response) => return response,
+    };
+    let requested = refusal.cost.map_or(never_ran, |(cost, _)| cost);
     let errors = serde_json::Value::Array(vec![refusal.to_json()]);
     answer(
         StatusCode::BAD_REQUEST,
         errors_only(errors),
         requested,
-        Some(0),
+        Some(never_ran),
         status,
     )
+}
+
+/// Takes `price` from the bucket, or the 429 answer when it does not hold that much.
+fn charge(buckets: &Buckets, key: u64, price: u64) -> Result<Status, Response> {
+    buckets
+        .take(key, price)
+        .map_err(|throttled| throttled_api(price, throttled))
 }
 
 /// The token's bucket does not hold the document's cost: HTTP 429 with `Retry-After`.

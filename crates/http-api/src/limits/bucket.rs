@@ -106,8 +106,23 @@ impl Buckets {
         }
     }
 
+    /// A refusal when `key`'s bucket exists and holds less than 1: checked before a
+    /// request's token is even authenticated. Unknown keys are not stored.
+    pub(crate) fn throttled_if_empty(&self, key: u64) -> Option<Throttled> {
+        let now = Instant::now();
+        let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let bucket = state.buckets.get(&key)?;
+        let elapsed = now.saturating_duration_since(bucket.updated).as_secs_f64();
+        let available = (bucket.available + elapsed * self.rate as f64).min(self.size as f64);
+        (available < 1.0).then(|| Throttled {
+            status: self.status(available),
+            retry_after_seconds: ((1.0 - available) / self.rate as f64).ceil().max(1.0) as u64,
+        })
+    }
+
     /// The bucket's status without changing it.
-    pub(crate) fn peek(&self, key: u64) -> Status {
+    #[cfg(test)]
+    fn peek(&self, key: u64) -> Status {
         self.settle(key, 0)
     }
 
@@ -206,6 +221,18 @@ mod tests {
         let key = buckets.key("token");
         assert_eq!(buckets.take(key, 500).unwrap().remaining, 0);
         assert_eq!(buckets.take(key, 500).unwrap_err().retry_after_seconds, 100);
+    }
+
+    #[test]
+    fn only_an_existing_empty_bucket_refuses_before_anything_else() {
+        let buckets = Buckets::new(10, 1, 10);
+        let key = buckets.key("token");
+        assert_eq!(buckets.throttled_if_empty(key), None);
+        assert_eq!(buckets.len(), 0, "an unknown key is not stored");
+        buckets.take(key, 10).unwrap();
+        let throttled = buckets.throttled_if_empty(key).unwrap();
+        assert_eq!(throttled.retry_after_seconds, 1);
+        assert_eq!(throttled.status.remaining, 0);
     }
 
     #[test]

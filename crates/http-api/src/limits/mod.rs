@@ -74,6 +74,15 @@ impl Default for RateLimits {
     }
 }
 
+/// Bytes of document text that cost 1 when the document never runs (a refusal, a syntax or
+/// validation error): parsing it was the work.
+pub(crate) const PARSE_PRICE_BYTES: usize = 100;
+
+/// What a document that never ran costs: 1 per started [`PARSE_PRICE_BYTES`] of its text.
+pub(crate) fn parse_price(bytes: usize) -> u64 {
+    u64::try_from(bytes.div_ceil(PARSE_PRICE_BYTES).max(1)).unwrap_or(u64::MAX)
+}
+
 /// How long `/readyz` waits for the storage check before it answers 503.
 pub(crate) const DEFAULT_READINESS_TIMEOUT: Duration = Duration::from_millis(1500);
 

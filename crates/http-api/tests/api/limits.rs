@@ -49,7 +49,12 @@ async fn assert_refused(router: Router, query: &str, code: &str) -> Value {
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.get("data").is_none(), "{body}");
     assert_eq!(body["errors"][0]["extensions"]["code"], code, "{body}");
-    assert_eq!(body["extensions"]["cost"]["actualQueryCost"], 0, "{body}");
+    // Only the parse price of the text: 1 per started 100 bytes.
+    let charged = u64::try_from(query.len().div_ceil(100)).unwrap();
+    let actual = body["extensions"]["cost"]["actualQueryCost"]
+        .as_u64()
+        .unwrap();
+    assert!((charged..charged + 3).contains(&actual), "{actual} {body}");
     assert_rate_limit_headers(&headers);
     body
 }
@@ -129,21 +134,58 @@ async fn a_30_level_fragment_bomb_is_refused_within_100_ms() {
 }
 
 #[tokio::test]
-async fn a_refused_document_takes_nothing_from_the_bucket() {
+async fn a_refused_document_takes_only_the_parse_price_of_its_text() {
     let config = ApiConfig {
         rate_limits: RateLimits {
-            token_bucket: 100,
+            token_bucket: 1000,
             token_restore_per_second: 1,
             ..RateLimits::default()
         },
         ..ApiConfig::default()
     };
     let router = Mocks::new().router_with(config);
-    let body = assert_refused(router.clone(), &fragment_bomb(30), "QUERY_TOO_COMPLEX").await;
-    assert_eq!(
-        body["extensions"]["cost"]["throttleStatus"]["currentlyAvailable"],
-        100
+    let bomb = fragment_bomb(30);
+    let body = assert_refused(router.clone(), &bomb, "QUERY_TOO_COMPLEX").await;
+    let cost = &body["extensions"]["cost"];
+    assert_eq!(cost["requestedQueryCost"], 1u64 << 30);
+    let taken = cost["actualQueryCost"].as_u64().unwrap();
+    assert!(taken > 10 && taken < 30, "{body}");
+    let available = cost["throttleStatus"]["currentlyAvailable"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        (1000 - taken..1000 - taken + 3).contains(&available),
+        "{body}"
     );
+}
+
+#[tokio::test]
+async fn once_the_bucket_is_empty_requests_are_refused_before_the_token_is_checked() {
+    let config = ApiConfig {
+        rate_limits: RateLimits {
+            token_bucket: 10,
+            token_restore_per_second: 1,
+            ..RateLimits::default()
+        },
+        ..ApiConfig::default()
+    };
+    let mut mocks = Mocks::new().without_authenticator();
+    mocks
+        .authenticator
+        .expect_authenticate()
+        .times(1)
+        .returning(|_| Ok(actor()));
+    let router = mocks.router_with(config);
+    let ten: String = (0..10).map(|n| format!("a{n}: __typename ")).collect();
+    let query = format!("{{ {ten} }}");
+    let (status, _, body) = graphql_raw(router.clone(), &query, json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    // The authenticator would panic on a second call.
+    let (status, headers, body) = graphql_raw(router, &query, json!({})).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
+    assert_eq!(only_error(&body).1, "THROTTLED");
+    assert_eq!(header(&headers, "retry-after"), 1);
+    assert_eq!(header(&headers, "x-ratelimit-remaining"), 0);
 }
 
 #[tokio::test]
