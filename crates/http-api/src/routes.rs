@@ -73,7 +73,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         Err(error) => {
             let message = format!("The body is not a GraphQL request: {error}");
             let errors = json!([{ "message": message }]);
-            return match charge(&state.token_buckets, key, never_ran) {
+            return match state.token_buckets.take(key, never_ran) {
                 Ok(status) => answer(
                     StatusCode::BAD_REQUEST,
                     errors_only(errors),
@@ -81,7 +81,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
                     Some(never_ran),
                     status,
                 ),
-                Err(response) => response,
+                Err(throttled) => throttled_api(never_ran, throttled),
             };
         }
     };
@@ -101,7 +101,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         Ok(document) => document,
         Err(error) => {
             let errors = serde_json::to_value(vec![ServerError::from(error)]);
-            return match (errors, charge(&state.token_buckets, key, never_ran)) {
+            return match (errors, state.token_buckets.take(key, never_ran)) {
                 (Ok(errors), Ok(status)) => answer(
                     StatusCode::BAD_REQUEST,
                     errors_only(errors),
@@ -109,7 +109,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
                     Some(never_ran),
                     status,
                 ),
-                (_, Err(response)) => response,
+                (_, Err(throttled)) => throttled_api(never_ran, throttled),
                 (Err(error), _) => unserializable(&error),
             };
         }
@@ -229,9 +229,9 @@ fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
 /// A document refused before it ran: HTTP 400, its code and cost; only the parse price of
 /// its text is taken.
 fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Response {
-    let status = match charge(buckets, key, never_ran) {
+    let status = match buckets.take(key, never_ran) {
         Ok(status) => status,
-        Err(response) => return response,
+        Err(throttled) => return throttled_api(never_ran, throttled),
     };
     let requested = refusal.cost.map_or(never_ran, |(cost, _)| cost);
     let errors = serde_json::Value::Array(vec![refusal.to_json()]);
@@ -242,13 +242,6 @@ fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Re
         Some(never_ran),
         status,
     )
-}
-
-/// Takes `price` from the bucket, or the 429 answer when it does not hold that much.
-fn charge(buckets: &Buckets, key: u64, price: u64) -> Result<Status, Response> {
-    buckets
-        .take(key, price)
-        .map_err(|throttled| throttled_api(price, throttled))
 }
 
 /// The token's bucket does not hold the document's cost: HTTP 429 with `Retry-After`.
