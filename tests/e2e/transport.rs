@@ -124,9 +124,9 @@ on_both_engines!(
     a_restarted_server_keeps_data_and_tokens,
 );
 
-/// Storage failing under a running server: a generic error, the detail only in the log.
+/// Storage failing under a running server: a generic UNAVAILABLE error, the detail only in the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_storage_failure_is_a_generic_internal_error_and_not_ready() {
+async fn a_storage_failure_is_a_generic_unavailable_error_and_not_ready() {
     let Some(admin) = crate::helpers::postgres_admin_url() else {
         return;
     };
@@ -141,7 +141,7 @@ async fn a_storage_failure_is_a_generic_internal_error_and_not_ready() {
         .gql_as(&token, "{ authenticatedUser { email } }", json!({}))
         .await;
     assert_eq!(status, 503, "the caller cannot be checked: {body:#}");
-    assert_eq!(body["errors"][0]["extensions"]["code"], "INTERNAL");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE");
     let text = body.to_string().to_lowercase();
     for leak in ["database", "sql", "relation", "roster_test"] {
         assert!(!text.contains(leak), "leaked {leak:?}: {body}");

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use http_api::ApiConfig;
+use http_api::{ApiConfig, QueryLimits, RateLimits, TrustedProxy};
 use service::{LoginThrottle, Provisioning, SessionService, TokenService};
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
@@ -66,6 +66,47 @@ pub struct ServeArgs {
     /// Longest a request may take, in seconds.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
+    /// Longest GraphQL document accepted, in bytes (DOCUMENT_TOO_LARGE beyond).
+    #[arg(long, env = "ROSTER_MAX_DOCUMENT_BYTES", default_value_t = QueryLimits::default().max_document_bytes)]
+    pub max_document_bytes: usize,
+    /// Most fragment definitions in one GraphQL document.
+    #[arg(long, env = "ROSTER_MAX_FRAGMENTS", default_value_t = QueryLimits::default().max_fragments)]
+    pub max_fragments: usize,
+    /// Deepest GraphQL selection accepted, fragments expanded.
+    #[arg(long, env = "ROSTER_MAX_DEPTH", default_value_t = QueryLimits::default().max_depth)]
+    pub max_depth: usize,
+    /// Most root fields in one document, fragments expanded and aliases counted.
+    #[arg(long, env = "ROSTER_MAX_ROOT_FIELDS", default_value_t = QueryLimits::default().max_root_fields)]
+    pub max_root_fields: u64,
+    /// Most mutation fields in one request.
+    #[arg(long, env = "ROSTER_MAX_MUTATIONS", default_value_t = QueryLimits::default().max_mutation_fields)]
+    pub max_mutations: u64,
+    /// Highest requested cost of one document (QUERY_TOO_COMPLEX beyond; see docs/api.md).
+    #[arg(long, env = "ROSTER_MAX_QUERY_COST", default_value_t = QueryLimits::default().max_cost)]
+    pub max_query_cost: u64,
+    /// Root fields of one request resolved at the same time.
+    #[arg(long, env = "ROSTER_ROOT_FIELD_CONCURRENCY", default_value_t = QueryLimits::default().root_field_concurrency)]
+    pub root_field_concurrency: usize,
+    /// Cost a token's bucket holds when full.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_BUCKET", default_value_t = RateLimits::default().token_bucket)]
+    pub rate_limit_bucket: u64,
+    /// Cost a token's bucket regains per second.
+    #[arg(long, env = "ROSTER_RATE_LIMIT_RESTORE", default_value_t = RateLimits::default().token_restore_per_second)]
+    pub rate_limit_restore: u64,
+    /// Sign-in requests an address's bucket holds when full.
+    #[arg(long, env = "ROSTER_ADDRESS_RATE_LIMIT_BUCKET", default_value_t = RateLimits::default().address_bucket)]
+    pub address_rate_limit_bucket: u64,
+    /// Sign-in requests an address's bucket regains per second.
+    #[arg(long, env = "ROSTER_ADDRESS_RATE_LIMIT_RESTORE", default_value_t = RateLimits::default().address_restore_per_second)]
+    pub address_rate_limit_restore: u64,
+    /// Reverse proxies (IPs or CIDRs) whose X-Forwarded-For names the client; repeat or
+    /// separate with commas.
+    #[arg(
+        long = "trusted-proxy",
+        env = "ROSTER_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// SMTP server for invitation mails: smtp://user:pass@host:587 (STARTTLS), smtps://...,
     /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it mails go to the log.
     #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
@@ -149,6 +190,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         api: ApiConfig {
             body_limit_bytes: args.body_limit,
             request_timeout: Duration::from_secs(args.request_timeout),
+            query_limits: QueryLimits {
+                max_document_bytes: args.max_document_bytes,
+                max_fragments: args.max_fragments,
+                max_depth: args.max_depth,
+                max_root_fields: args.max_root_fields,
+                max_mutation_fields: args.max_mutations,
+                max_cost: args.max_query_cost,
+                root_field_concurrency: args.root_field_concurrency,
+            },
+            rate_limits: RateLimits {
+                token_bucket: args.rate_limit_bucket,
+                token_restore_per_second: args.rate_limit_restore,
+                address_bucket: args.address_rate_limit_bucket,
+                address_restore_per_second: args.address_rate_limit_restore,
+                ..RateLimits::default()
+            },
+            trusted_proxies: args.trusted_proxies,
+            ..ApiConfig::default()
         },
         mail: MailSettings {
             smtp_url: args.smtp_url,

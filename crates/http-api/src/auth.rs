@@ -1,7 +1,7 @@
 //! Bearer-token authentication of `/api` requests: every one must carry
 //! `Authorization: Bearer <token>` that the [`Authenticator`] accepts.
 
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Actor;
@@ -13,9 +13,9 @@ use crate::schema::log_unavailable;
 const NOT_AUTHENTICATED: &str =
     r#"{"errors":[{"message":"Not authenticated","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
 
-/// The body when the check itself failed; the cause is logged, never sent.
-const UNAVAILABLE: &str =
-    r#"{"errors":[{"message":"Internal server error","extensions":{"code":"INTERNAL"}}]}"#;
+/// The body when the check itself failed (storage busy or down); the cause is logged, never
+/// sent.
+const UNAVAILABLE: &str = r#"{"errors":[{"message":"Service unavailable, try again","extensions":{"code":"UNAVAILABLE"}}]}"#;
 
 /// The caller behind the request's bearer token, or the response that refuses the request.
 pub(crate) async fn authenticate(
@@ -30,13 +30,17 @@ pub(crate) async fn authenticate(
         Err(AuthError::Unauthenticated) => Err(not_authenticated()),
         Err(error @ AuthError::Unavailable(_)) => {
             log_unavailable("authentication unavailable", &error);
-            Err(json_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE))
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            Err(response)
         }
     }
 }
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
-fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();

@@ -1,12 +1,15 @@
 //! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
 //! (`/auth/*`), the invitation's set-password page, a GraphiQL page and the health probes, over axum and async-graphql.
+//! Each document's shape and cost are checked before it runs, and its cost is taken from a
+//! bucket per token (`limits`); the sign-in routes have a bucket per client address.
 //!
 //! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
 //! into calls on the `ports` directory traits and their answers back into GraphQL; every
 //! rule lives in `domain` and behind those traits.
 
 mod auth;
+mod limits;
 mod routes;
 mod schema;
 mod sessions;
@@ -15,10 +18,15 @@ mod set_password;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use limits::client::{InvalidTrustedProxy, TrustedProxy};
+pub use limits::{QueryLimits, RateLimits};
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
     RoleDirectory, Sessions, SigningKeyDirectory, UserDirectory,
@@ -51,35 +59,61 @@ pub struct Services {
     pub health: Arc<dyn HealthCheck>,
 }
 
-/// Transport limits, so operators can tune them without touching the router.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Transport and cost limits, so operators can tune them without touching the router.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiConfig {
     /// Largest request body accepted; larger ones get HTTP 413.
     pub body_limit_bytes: usize,
     /// Longest time a request may take; slower ones get HTTP 408.
     pub request_timeout: Duration,
+    /// Limits on each GraphQL document, checked before it runs.
+    pub query_limits: QueryLimits,
+    /// Cost buckets per token (`/api`) and per client address (sign-in routes).
+    pub rate_limits: RateLimits,
+    /// Reverse proxies whose `X-Forwarded-For` names the client; none by default, so the
+    /// TCP peer is the client.
+    pub trusted_proxies: Vec<TrustedProxy>,
+    /// How long `/readyz` waits for storage before it answers 503.
+    pub readiness_timeout: Duration,
 }
 
 impl Default for ApiConfig {
-    /// 1 MiB bodies and 30 second requests: generous for GraphQL documents.
+    /// 1 MiB bodies, 30 second requests, the default query and rate limits, no trusted
+    /// proxy, a 1.5 second readiness check.
     fn default() -> Self {
         ApiConfig {
             body_limit_bytes: 1024 * 1024,
             request_timeout: Duration::from_secs(30),
+            query_limits: QueryLimits::default(),
+            rate_limits: RateLimits::default(),
+            trusted_proxies: Vec::new(),
+            readiness_timeout: limits::DEFAULT_READINESS_TIMEOUT,
         }
     }
 }
 
 /// The whole HTTP API as one router, so the app crate only has to serve it.
 pub fn router(services: Services, config: ApiConfig) -> Router {
+    let rates = config.rate_limits;
     let state = Arc::new(routes::AppState {
-        schema: schema::build(services.clone()),
+        schema: schema::build(services.clone(), config.query_limits.root_field_concurrency),
         services,
+        query_limits: config.query_limits,
+        token_buckets: Buckets::new(
+            rates.token_bucket,
+            rates.token_restore_per_second,
+            rates.max_buckets,
+        ),
+        address_buckets: Buckets::new(
+            rates.address_bucket,
+            rates.address_restore_per_second,
+            rates.max_buckets,
+        ),
+        trusted_proxies: config.trusted_proxies,
+        readiness_timeout: config.readiness_timeout,
     });
-    Router::new()
-        .route("/", get(routes::graphiql))
-        .route("/api", post(routes::graphql))
-        .route("/api/", post(routes::graphql))
+    // The sign-in routes run before any token exists: a bucket per client address.
+    let per_address = Router::new()
         .route(
             "/embedded/authenticate",
             post(routes::embedded_authenticate),
@@ -87,10 +121,14 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/auth/login", post(sessions::login))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/revoke", post(sessions::revoke))
-        .route(
-            "/auth/set-password",
-            get(set_password::form).post(set_password::submit),
-        )
+        .route("/auth/set-password", post(set_password::submit))
+        .route_layer(from_fn_with_state(state.clone(), routes::limit_address));
+    Router::new()
+        .route("/", get(routes::graphiql))
+        .route("/api", post(routes::graphql))
+        .route("/api/", post(routes::graphql))
+        .route("/auth/set-password", get(set_password::form))
+        .merge(per_address)
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz))
         .with_state(state)

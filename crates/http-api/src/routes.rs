@@ -2,28 +2,63 @@
 //! the health probes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use async_graphql::Value;
+use async_graphql::parser::parse_query;
+use async_graphql::{ServerError, Value};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::header::CONTENT_TYPE;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use serde_json::json;
 
 use crate::Services;
-use crate::auth::authenticate;
-use crate::schema::{self, ApiSchema};
+use crate::auth::{authenticate, bearer_token};
+use crate::limits::bucket::{Buckets, Status, Throttled};
+use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
+use crate::limits::cost::{actual_cost, analyze};
+use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
+use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE};
 
-/// What every handler shares: the schema and the services behind it.
+/// What every handler shares: the schema, the services behind it and the limits.
 pub(crate) struct AppState {
     pub(crate) schema: ApiSchema,
     pub(crate) services: Services,
+    pub(crate) query_limits: QueryLimits,
+    /// Cost buckets of `/api`, per bearer token.
+    pub(crate) token_buckets: Buckets,
+    /// Request buckets of the sign-in routes, per client address.
+    pub(crate) address_buckets: Buckets,
+    pub(crate) trusted_proxies: Vec<TrustedProxy>,
+    pub(crate) readiness_timeout: Duration,
 }
 
-/// `POST /api`: authenticates, then executes one GraphQL request.
+/// `X-RateLimit-Limit`: the bucket's size.
+const RATE_LIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining`: what the bucket holds now.
+const RATE_LIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `X-RateLimit-Reset`: whole seconds until the bucket is full again.
+const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// `POST /api`: authenticates, checks the document's shape and cost, takes the cost from the
+/// token's bucket, executes, and gives back what the answer did not use.
 ///
-/// Parse and validation errors answer HTTP 400 without `data`; everything else HTTP 200.
+/// Parse and validation errors and refused documents answer HTTP 400 without `data` and cost
+/// only the parse price of their text; an empty bucket answers 429, storage trouble 503;
+/// everything else HTTP 200. Every answer after authentication carries `extensions.cost` and
+/// the `X-RateLimit-*` headers.
 pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    // Keyed by a keyed hash of the token: the map never holds the token itself. Only
+    // authenticated requests are charged, so an empty bucket is refused before the token is
+    // even checked, sparing the authenticator's lookup.
+    let key = state
+        .token_buckets
+        .key(bearer_token(request.headers()).unwrap_or_default());
+    if let Some(throttled) = state.token_buckets.throttled_if_empty(key) {
+        return throttled_api(0, throttled);
+    }
     let actor = match authenticate(request.headers(), state.services.authenticator.as_ref()).await {
         Ok(actor) => actor,
         Err(response) => return response,
@@ -32,22 +67,284 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         Ok(body) => body,
         Err(rejection) => return rejection.into_response(),
     };
-    let graphql_request = match serde_json::from_slice::<async_graphql::Request>(&body) {
+    let never_ran = parse_price(body.len());
+    let mut graphql_request = match serde_json::from_slice::<async_graphql::Request>(&body) {
         Ok(graphql_request) => graphql_request,
         Err(error) => {
             let message = format!("The body is not a GraphQL request: {error}");
-            let error = serde_json::Map::from_iter([("message".to_owned(), message.into())]);
-            let errors = serde_json::Value::Array(vec![error.into()]);
-            return json(StatusCode::BAD_REQUEST, Ok(errors_only(errors)));
+            let errors = json!([{ "message": message }]);
+            return match state.token_buckets.take(key, never_ran) {
+                Ok(status) => answer(
+                    StatusCode::BAD_REQUEST,
+                    errors_only(errors),
+                    never_ran,
+                    Some(never_ran),
+                    status,
+                ),
+                Err(throttled) => throttled_api(never_ran, throttled),
+            };
         }
     };
+    let limits = state.query_limits;
+    let length = graphql_request.query.len();
+    if length > limits.max_document_bytes {
+        let refusal = Refusal::new(
+            RefusalCode::DocumentTooLarge,
+            format!(
+                "The document is {length} bytes long; at most {} are allowed.",
+                limits.max_document_bytes
+            ),
+        );
+        return refused(&refusal, &state.token_buckets, key, never_ran);
+    }
+    let document = match parse_query(&graphql_request.query) {
+        Ok(document) => document,
+        Err(error) => {
+            let errors = serde_json::to_value(vec![ServerError::from(error)]);
+            return match (errors, state.token_buckets.take(key, never_ran)) {
+                (Ok(errors), Ok(status)) => answer(
+                    StatusCode::BAD_REQUEST,
+                    errors_only(errors),
+                    never_ran,
+                    Some(never_ran),
+                    status,
+                ),
+                (_, Err(throttled)) => throttled_api(never_ran, throttled),
+                (Err(error), _) => unserializable(&error),
+            };
+        }
+    };
+    let operation_name = graphql_request.operation_name.clone();
+    let variables = graphql_request.variables.clone();
+    let analysis = match analyze(&document, operation_name.as_deref(), &variables, &limits) {
+        Ok(analysis) => analysis,
+        Err(refusal) => return refused(&refusal, &state.token_buckets, key, never_ran),
+    };
+    let requested = analysis.cost;
+    if let Err(throttled) = state.token_buckets.take(key, requested) {
+        return throttled_api(requested, throttled);
+    }
+    graphql_request.set_parsed_query(document.clone());
     let graphql_request = schema::with_request_data(graphql_request, actor, &state.services);
     let response = state.schema.execute(graphql_request).await;
-    if is_request_error(&response) {
-        let errors = serde_json::to_value(&response.errors).map(errors_only);
-        return json(StatusCode::BAD_REQUEST, errors);
+    let request_error = is_request_error(&response);
+    let actual = if request_error {
+        never_ran
+    } else {
+        actual_cost(
+            &document,
+            operation_name.as_deref(),
+            &variables,
+            &response.data,
+        )
+    };
+    let status = state
+        .token_buckets
+        .settle(key, i128::from(requested) - i128::from(actual));
+    let unavailable = response.errors.iter().any(|error| {
+        error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .is_some_and(|code| *code == Value::from(UNAVAILABLE_CODE))
+    });
+    let http_status = if unavailable {
+        StatusCode::SERVICE_UNAVAILABLE
+    } else if request_error {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    // Serialized once, straight from async-graphql's answer: no second tree in memory.
+    let mut response = response;
+    response.extensions.insert(
+        "cost".to_owned(),
+        cost_value(requested, Some(actual), status),
+    );
+    let body = if request_error {
+        serde_json::to_string(&ErrorsOnly {
+            errors: &response.errors,
+            extensions: &response.extensions,
+        })
+    } else {
+        serde_json::to_string(&response)
+    };
+    let mut answer = match body {
+        Ok(body) => respond(http_status, body, status),
+        Err(error) => return unserializable(&error),
+    };
+    if unavailable {
+        answer
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
-    json(StatusCode::OK, serde_json::to_value(&response))
+    answer
+}
+
+/// A document that never ran (a validation error): its errors and extensions, no `data`.
+#[derive(serde::Serialize)]
+struct ErrorsOnly<'a> {
+    errors: &'a [ServerError],
+    extensions: &'a std::collections::BTreeMap<String, Value>,
+}
+
+/// `extensions.cost`, with Shopify's names so existing tooling reads it.
+fn cost_value(requested: u64, actual: Option<u64>, status: Status) -> Value {
+    let mut throttle = async_graphql::indexmap::IndexMap::new();
+    throttle.insert(
+        async_graphql::Name::new("maximumAvailable"),
+        Value::from(status.limit),
+    );
+    throttle.insert(
+        async_graphql::Name::new("currentlyAvailable"),
+        Value::from(status.remaining),
+    );
+    throttle.insert(
+        async_graphql::Name::new("restoreRate"),
+        Value::from(status.restore_rate),
+    );
+    let mut cost = async_graphql::indexmap::IndexMap::new();
+    cost.insert(
+        async_graphql::Name::new("requestedQueryCost"),
+        Value::from(requested),
+    );
+    cost.insert(
+        async_graphql::Name::new("actualQueryCost"),
+        actual.map_or(Value::Null, Value::from),
+    );
+    cost.insert(
+        async_graphql::Name::new("throttleStatus"),
+        Value::Object(throttle),
+    );
+    Value::Object(cost)
+}
+
+/// A JSON body with the `X-RateLimit-*` headers of `status`.
+fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
+    let mut response = (http_status, [(CONTENT_TYPE, "application/json")], body).into_response();
+    rate_limit_headers(response.headers_mut(), status);
+    response
+}
+
+/// A document refused before it ran: HTTP 400, its code and cost; only the parse price of
+/// its text is taken.
+fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Response {
+    let status = match buckets.take(key, never_ran) {
+        Ok(status) => status,
+        Err(throttled) => return throttled_api(never_ran, throttled),
+    };
+    let requested = refusal.cost.map_or(never_ran, |(cost, _)| cost);
+    let errors = serde_json::Value::Array(vec![refusal.to_json()]);
+    answer(
+        StatusCode::BAD_REQUEST,
+        errors_only(errors),
+        requested,
+        Some(never_ran),
+        status,
+    )
+}
+
+/// The token's bucket does not hold the document's cost: HTTP 429 with `Retry-After`.
+fn throttled_api(requested: u64, throttled: Throttled) -> Response {
+    let errors = json!([{
+        "message": format!(
+            "Throttled: this document costs {requested} and the token's bucket holds {}; try again in {} s.",
+            throttled.status.remaining, throttled.retry_after_seconds
+        ),
+        "extensions": { "code": "THROTTLED" },
+    }]);
+    let mut response = answer(
+        StatusCode::TOO_MANY_REQUESTS,
+        errors_only(errors),
+        requested,
+        None,
+        throttled.status,
+    );
+    insert_number(
+        response.headers_mut(),
+        RETRY_AFTER,
+        throttled.retry_after_seconds,
+    );
+    response
+}
+
+/// `body` with `extensions.cost` (Shopify's names) and the `X-RateLimit-*` headers.
+fn answer(
+    http_status: StatusCode,
+    mut body: serde_json::Value,
+    requested: u64,
+    actual: Option<u64>,
+    status: Status,
+) -> Response {
+    if let Some(object) = body.as_object_mut() {
+        let extensions = object
+            .entry("extensions")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let (Some(extensions), Ok(cost)) = (
+            extensions.as_object_mut(),
+            cost_value(requested, actual, status).into_json(),
+        ) {
+            extensions.insert("cost".to_owned(), cost);
+        }
+    }
+    respond(http_status, body.to_string(), status)
+}
+
+/// The `X-RateLimit-*` headers of `status`.
+fn rate_limit_headers(headers: &mut HeaderMap, status: Status) {
+    insert_number(headers, RATE_LIMIT_LIMIT, status.limit);
+    insert_number(headers, RATE_LIMIT_REMAINING, status.remaining);
+    insert_number(headers, RATE_LIMIT_RESET, status.reset_seconds);
+}
+
+fn insert_number(headers: &mut HeaderMap, name: HeaderName, value: u64) {
+    headers.insert(name, HeaderValue::from(value));
+}
+
+fn unserializable(error: &serde_json::Error) -> Response {
+    tracing::error!(%error, "could not serialize a GraphQL response");
+    StatusCode::INTERNAL_SERVER_ERROR.into_response()
+}
+
+/// The sign-in routes' limit: each request takes 1 from its client address's bucket; an
+/// empty bucket answers 429 with `Retry-After`. Every answer carries `X-RateLimit-*`.
+pub(crate) async fn limit_address(
+    State(state): State<Arc<AppState>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let address = client_address(
+        peer(request.extensions()),
+        request.headers(),
+        &state.trusted_proxies,
+    );
+    let key = state.address_buckets.key(bucket_key(address));
+    match state.address_buckets.take(key, 1) {
+        Ok(status) => {
+            let mut response = next.run(request).await;
+            rate_limit_headers(response.headers_mut(), status);
+            response
+        }
+        Err(throttled) => {
+            let graphql = request.uri().path() == "/embedded/authenticate";
+            let body = if graphql {
+                json!({"errors": [{
+                    "message": "Too many requests from this address; try again later.",
+                    "extensions": { "code": "THROTTLED" },
+                }]})
+            } else {
+                json!({
+                    "error": "too_many_requests",
+                    "message": "Too many requests from this address; try again later.",
+                })
+            };
+            let mut response = json(StatusCode::TOO_MANY_REQUESTS, Ok(body));
+            let headers = response.headers_mut();
+            rate_limit_headers(headers, throttled.status);
+            insert_number(headers, RETRY_AFTER, throttled.retry_after_seconds);
+            response
+        }
+    }
 }
 
 /// `{"errors": [...]}`: the shape of a request that never executed.
@@ -110,11 +407,21 @@ pub(crate) async fn healthz() -> &'static str {
 }
 
 /// `GET /readyz`: storage answers (200), or not (503, cause logged).
+/// The check is bounded by the readiness timeout, so a database that does not answer
+/// makes `/readyz` answer 503 quickly rather than hang.
 pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str) {
-    match state.services.health.ready().await {
-        Ok(()) => (StatusCode::OK, "ok"),
-        Err(error) => {
+    let check = state.services.health.ready();
+    match tokio::time::timeout(state.readiness_timeout, check).await {
+        Ok(Ok(())) => (StatusCode::OK, "ok"),
+        Ok(Err(error)) => {
             schema::log_unavailable("readiness check failed", &error);
+            (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
+        }
+        Err(_) => {
+            tracing::error!(
+                timeout_ms = state.readiness_timeout.as_millis(),
+                "readiness check timed out"
+            );
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
     }

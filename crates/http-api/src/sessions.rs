@@ -3,13 +3,13 @@
 //!
 //! Errors are `{"error": "<code>", "message": "<text>"}`: 401 `invalid_credentials` (never
 //! saying whether the email exists), 401 `invalid_token`, 400 `organization_required` or
-//! `invalid_request`, 429 `too_many_attempts` with `Retry-After`, 503 `unavailable`.
+//! `invalid_request`, 429 `too_many_attempts` with `Retry-After`, 503 `unavailable` with
+//! `Retry-After: 1`. A client address's bucket answers 429 `too_many_requests` first.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{ConnectInfo, State};
+use axum::extract::State;
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -18,6 +18,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 
+use crate::limits::client::{client_address, peer};
 use crate::routes::AppState;
 use crate::schema::log_unavailable;
 
@@ -89,11 +90,15 @@ fn refused(failure: SessionError) -> Response {
         ),
         failure @ SessionError::Unavailable(_) => {
             log_unavailable("session operation failed", &failure);
-            error(
+            let mut response = error(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
                 "Internal server error",
-            )
+            );
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
+            response
         }
     }
 }
@@ -113,9 +118,14 @@ fn tokens(pair: TokenPair) -> Response {
         .into_response()
 }
 
-/// The client's address as the server saw the connection (a proxy's, behind one).
-fn client(info: Option<&ConnectInfo<SocketAddr>>) -> String {
-    info.map_or_else(|| "unknown".to_owned(), |info| info.0.ip().to_string())
+/// The client's address: the peer, or behind a trusted proxy the address it forwarded.
+fn client(state: &AppState, request: &axum::extract::Request) -> String {
+    client_address(
+        peer(request.extensions()),
+        request.headers(),
+        &state.trusted_proxies,
+    )
+    .map_or_else(|| "unknown".to_owned(), |address| address.to_string())
 }
 
 /// `POST /auth/login {email, password, organization?}`.
@@ -123,10 +133,7 @@ pub(crate) async fn login(
     State(state): State<Arc<AppState>>,
     request: axum::extract::Request,
 ) -> Response {
-    let info = request
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .cloned();
+    let client = client(&state, &request);
     let bytes = match axum::body::to_bytes(request.into_body(), usize::MAX).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -145,7 +152,7 @@ pub(crate) async fn login(
         email: login.email,
         password: login.password,
         organization: login.organization,
-        client: client(info.as_ref()),
+        client,
     };
     match state.services.sessions.login(&request).await {
         Ok(pair) => tokens(pair),

@@ -162,23 +162,6 @@ pub(crate) fn check_cursors(fits: bool) -> Result<(), ApiError> {
     }
 }
 
-/// Complexity of a connection field: its page size times its selection, so that nested
-/// listings cost what they can return.
-pub(crate) fn connection_complexity(
-    first: Option<i32>,
-    last: Option<i32>,
-    child_complexity: usize,
-) -> usize {
-    let max = domain::listing::MAX_PAGE_SIZE as usize;
-    let size = first
-        .or(last)
-        .and_then(|n| usize::try_from(n).ok())
-        .map_or(max, |n| n.min(max));
-    size.max(1)
-        .saturating_mul(child_complexity)
-        .saturating_add(1)
-}
-
 /// Pages a small, fixed, in-memory list with the same arguments as stored listings.
 /// Cursors carry no sort values, only the row's id (`key_of` makes them).
 pub(crate) fn page_in_memory<T: Clone>(
@@ -297,13 +280,5 @@ mod tests {
             let page = request(None, None, Some(&cursor.encode()), 0);
             assert_eq!(tags(&page).unwrap_err(), ApiError::InvalidCursor);
         }
-    }
-
-    #[test]
-    fn connection_complexity_scales_with_the_page_size() {
-        assert_eq!(connection_complexity(None, None, 3), 301);
-        assert_eq!(connection_complexity(Some(5), None, 3), 16);
-        assert_eq!(connection_complexity(None, Some(1000), 3), 301);
-        assert_eq!(connection_complexity(Some(0), None, 3), 4);
     }
 }

@@ -5,8 +5,7 @@ use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
 use domain::{Customer, CustomerId, Timestamp};
 
 use super::connection::{
-    Connection, OrderDirection, check_cursors, connection_complexity, int_argument, page_request,
-    text_argument,
+    Connection, OrderDirection, check_cursors, int_argument, page_request, text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
@@ -94,7 +93,6 @@ impl CustomerNode {
     }
 
     /// The customer's users that the caller may see.
-    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -7,7 +7,8 @@
 //! | `DirectoryError::Invalid` elsewhere | `<messages>` | first field's code |
 //! | `DirectoryError::NotFound` | `Record not found` | `NOT_FOUND` |
 //! | `DirectoryError::Forbidden` | `You do not have permission to perform this action` | `FORBIDDEN` |
-//! | `DirectoryError::Unavailable` | `Internal server error` (source chain logged) | `INTERNAL` |
+//! | `DirectoryError::Unavailable` | `Service unavailable, try again` (source chain logged); the response is HTTP 503 with `Retry-After` | `UNAVAILABLE` |
+//! | request data missing (a wiring bug) | `Internal server error` | `INTERNAL` |
 //! | undecodable or wrong-type global ID in an argument | `Invalid ID` | `INVALID` |
 //! | cursor that does not decode or fit the sort | `Invalid cursor` | `INVALID` |
 //! | `first`/`last`/`offset` out of range | `PageRequest::parse`'s message | `INVALID` |
@@ -19,11 +20,19 @@ use domain::listing::InvalidPage;
 use domain::{Field, FieldError, InvalidId, ValidationErrors};
 use ports::DirectoryError;
 
+/// `extensions.code` of a storage failure; a response holding one is HTTP 503.
+pub(crate) const UNAVAILABLE_CODE: &str = "UNAVAILABLE";
+
+/// The message of a storage failure: generic, the cause is only logged.
+pub(crate) const UNAVAILABLE_MESSAGE: &str = "Service unavailable, try again";
+
 /// Why a query or mutation field failed as a whole.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum ApiError {
     NotFound,
     Forbidden,
+    /// Storage is busy or down; the request may succeed if sent again shortly.
+    Unavailable,
     Internal,
     InvalidId,
     InvalidCursor,
@@ -42,7 +51,7 @@ impl ApiError {
             DirectoryError::Forbidden => ApiError::Forbidden,
             DirectoryError::Unavailable(_) => {
                 log_unavailable("directory unavailable", error);
-                ApiError::Internal
+                ApiError::Unavailable
             }
         }
     }
@@ -51,6 +60,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => "Record not found".to_owned(),
             ApiError::Forbidden => "You do not have permission to perform this action".to_owned(),
+            ApiError::Unavailable => UNAVAILABLE_MESSAGE.to_owned(),
             ApiError::Internal => "Internal server error".to_owned(),
             ApiError::InvalidId => "Invalid ID".to_owned(),
             ApiError::InvalidCursor => "Invalid cursor".to_owned(),
@@ -68,6 +78,7 @@ impl ApiError {
         match self {
             ApiError::NotFound => "NOT_FOUND",
             ApiError::Forbidden => "FORBIDDEN",
+            ApiError::Unavailable => UNAVAILABLE_CODE,
             ApiError::Internal => "INTERNAL",
             ApiError::InvalidId | ApiError::InvalidCursor | ApiError::InvalidPage(_) => "INVALID",
             ApiError::Invalid(errors) => errors

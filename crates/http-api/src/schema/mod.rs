@@ -1,5 +1,4 @@
-//! The GraphQL schema, with every name exactly as the API contract (Prismatic's) spells it,
-//! and the limits that keep one request from costing too much.
+//! The GraphQL schema, with every name exactly as the API contract (Prismatic's) spells it.
 
 mod connection;
 mod context;
@@ -18,33 +17,29 @@ mod user;
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
 pub(crate) use context::with_request_data;
-pub(crate) use error::log_unavailable;
+pub(crate) use error::{UNAVAILABLE_CODE, log_unavailable};
 use mutation::Mutation;
 use query::Query;
 
 use crate::Services;
+use crate::limits::fairness::Fairness;
 
 /// The schema type the router executes.
 pub(crate) type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
 
-/// Deepest selection accepted. The standard introspection query (GraphiQL, `gql`) nests 13
-/// levels; Roster's own deepest useful documents about 8.
-pub(crate) const MAX_DEPTH: usize = 16;
-
-/// Costliest document accepted. A connection field costs its page size (default 100) times
-/// its selection, so this is roughly the number of values a response may hold: a page of 100
-/// customers with 100 users each, every scalar field selected, costs about 300 000.
-pub(crate) const MAX_COMPLEXITY: usize = 1_000_000;
-
 fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+    // Depth and cost are checked before execution, in one memoized pass (`limits::cost`);
+    // async-graphql's own checks would expand every fragment again.
     Schema::build(Query, Mutation, EmptySubscription)
-        .limit_depth(MAX_DEPTH)
-        .limit_complexity(MAX_COMPLEXITY)
 }
 
-/// The schema with its services, ready to execute requests.
-pub(crate) fn build(services: Services) -> ApiSchema {
-    builder().data(services).finish()
+/// The schema with its services, ready to execute requests; the root fields of one request
+/// resolve at most `root_field_concurrency` at a time.
+pub(crate) fn build(services: Services, root_field_concurrency: usize) -> ApiSchema {
+    builder()
+        .extension(Fairness::new(root_field_concurrency))
+        .data(services)
+        .finish()
 }
 
 /// The schema's SDL.

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{UserFilter, UserQuery};
 use domain::{CustomerId, Organization, Timestamp};
 
-use super::connection::{Connection, connection_complexity, page_request};
+use super::connection::{Connection, page_request};
 use super::context::Scope;
 use super::error::ApiError;
 use super::signing_key::SigningKeyNode;
@@ -26,7 +26,6 @@ impl OrganizationNode {
 
     /// The organization's team members (never customer users, whatever `customer_Isnull` says).
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{CustomerFilter, CustomerQuery, UserFilter, UserQuery};
 use domain::{CustomerId, Timestamp, UserId};
 
-use super::connection::{Connection, connection_complexity, page_request};
+use super::connection::{Connection, page_request};
 use super::context::Scope;
 use super::customer::{CustomerNode, CustomerOrder, customer_sort, list_customers};
 use super::error::{ApiError, or_null};
@@ -30,7 +30,6 @@ impl Query {
 
     /// The customers the caller can see, filtered, sorted and paged.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
     async fn customers(
         &self,
         ctx: &Context<'_>,
@@ -88,7 +87,6 @@ impl Query {
 
     /// The users the caller can see, filtered, sorted and paged.
     #[allow(clippy::too_many_arguments)]
-    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,

@@ -4,7 +4,7 @@ use async_graphql::{ID, Object, Result};
 use domain::listing::CursorKey;
 use domain::{Permission, Role};
 
-use super::connection::{Connection, connection_complexity, page_in_memory, page_request};
+use super::connection::{Connection, page_in_memory, page_request};
 
 /// One of the organization's built-in roles.
 #[derive(Clone)]
@@ -30,7 +30,6 @@ impl RoleNode {
     }
 
     /// What the role grants, paged like every connection.
-    #[graphql(complexity = "connection_complexity(first, last, child_complexity)")]
     async fn permissions(
         &self,
         first: Option<i32>,

@@ -1,5 +1,6 @@
 //! How failures reach clients: top-level errors with codes, and mutation payload errors.
 
+use axum::http::StatusCode;
 use domain::{CustomerId, ErrorCode, Field, FieldError, RoleKind, ValidationErrors};
 use ports::DirectoryError;
 use serde_json::{Value, json};
@@ -43,15 +44,29 @@ async fn a_forbidden_operation_is_a_top_level_forbidden_error() {
 }
 
 #[tokio::test]
-async fn an_unavailable_directory_is_a_generic_internal_error_that_hides_its_cause() {
-    let body = customer_lookup_failing_with(|| {
-        DirectoryError::Unavailable("password authentication failed for user roster".into())
-    })
-    .await;
+async fn an_unavailable_directory_is_503_unavailable_with_retry_after_and_hides_its_cause() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customer()
+        .times(1)
+        .returning(|_, _| {
+            Err(DirectoryError::Unavailable(
+                "password authentication failed for user roster".into(),
+            ))
+        });
+    let (status, headers, mut body) =
+        graphql_raw(mocks.router(), CUSTOMER, json!({ "id": SEED_CUSTOMER_ID })).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(headers["retry-after"], "1");
+    strip_cost(&mut body);
     assert_eq!(body["data"], json!({ "customer": null }));
     assert_eq!(
         only_error(&body),
-        ("Internal server error".into(), "INTERNAL".into())
+        (
+            "Service unavailable, try again".into(),
+            "UNAVAILABLE".into()
+        )
     );
     let text = body.to_string();
     assert!(

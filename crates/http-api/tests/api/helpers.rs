@@ -4,7 +4,7 @@ use std::sync::{Arc, OnceLock};
 
 use axum::Router;
 use axum::body::Body;
-use axum::http::{Request, StatusCode};
+use axum::http::{HeaderMap, Request, StatusCode};
 use domain::listing::{CursorKey, Edge, Page, SortValue};
 use domain::{
     Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, Organization, OrganizationId,
@@ -107,11 +107,47 @@ pub(crate) fn graphql_request(body: &Value) -> Request<Body> {
         .unwrap()
 }
 
-/// Runs a GraphQL document with variables as the good token's actor.
+/// Runs a GraphQL document with variables as the good token's actor. Every answer must
+/// carry `extensions.cost`; it is checked and taken out, so tests compare the rest.
 pub(crate) async fn graphql(router: Router, query: &str, variables: Value) -> (StatusCode, Value) {
+    let (status, _, mut body) = graphql_raw(router, query, variables).await;
+    strip_cost(&mut body);
+    (status, body)
+}
+
+/// Runs a GraphQL document; the status, headers and whole body.
+pub(crate) async fn graphql_raw(
+    router: Router,
+    query: &str,
+    variables: Value,
+) -> (StatusCode, HeaderMap, Value) {
     let request = graphql_request(&json!({ "query": query, "variables": variables }));
-    let (status, body) = send(router, request).await;
-    (status, serde_json::from_str(&body).unwrap())
+    let response = router.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (status, headers, serde_json::from_slice(&bytes).unwrap())
+}
+
+/// Checks that `body` reports its cost with Shopify's names, then removes it (and an
+/// `extensions` left empty).
+pub(crate) fn strip_cost(body: &mut Value) {
+    let cost = &body["extensions"]["cost"];
+    assert!(cost["requestedQueryCost"].is_u64(), "{body}");
+    assert!(
+        cost["actualQueryCost"].is_u64() || cost["actualQueryCost"].is_null(),
+        "{body}"
+    );
+    for field in ["maximumAvailable", "currentlyAvailable", "restoreRate"] {
+        assert!(cost["throttleStatus"][field].is_u64(), "{field}: {body}");
+    }
+    let extensions = body["extensions"].as_object_mut().unwrap();
+    extensions.remove("cost");
+    if extensions.is_empty() {
+        body.as_object_mut().unwrap().remove("extensions");
+    }
 }
 
 /// Runs a document and expects HTTP 200.

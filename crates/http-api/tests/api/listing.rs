@@ -406,7 +406,8 @@ async fn a_listing_nested_three_deep_is_rejected_as_too_complex() {
     let query = "{ customers { nodes { users { nodes { customer { users { nodes { id email name } } } } } } } }";
     let (status, body) = graphql(Mocks::new().router(), query, json!({})).await;
     assert_eq!(status, axum::http::StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(body["errors"][0]["message"], "Query is too complex.");
+    assert_eq!(body["errors"][0]["extensions"]["code"], "QUERY_TOO_COMPLEX");
+    assert_eq!(body["errors"][0]["extensions"]["maximumCost"], 250_000);
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@
 
 mod errors;
 mod helpers;
+mod limits;
 mod listing;
 mod schema;
 mod seeds;

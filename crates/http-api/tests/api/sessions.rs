@@ -94,6 +94,9 @@ async fn session_errors_map_to_statuses_and_codes() {
         if status == StatusCode::TOO_MANY_REQUESTS {
             assert_eq!(response.headers()["retry-after"], "42");
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            assert_eq!(response.headers()["retry-after"], "1");
+        }
         let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
             .await
             .unwrap();
