@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use ports::SessionError;
@@ -30,6 +30,10 @@ struct SetPasswordBody {
     token: String,
     password: String,
 }
+
+/// Why a password could not be set just now although the link is fine: every hashing slot
+/// was busy.
+const BUSY: &str = "The server is busy; please send your password again in a moment.";
 
 const INVALID_LINK: &str = "This link is not valid: it was already used, it has expired, or a \
     newer invitation replaced it. Ask your administrator to resend the invitation.";
@@ -188,6 +192,26 @@ pub(crate) async fn submit(
             } else {
                 try_later_page()
             }
+        }
+        // Every hashing slot is busy: the link still works, so the person only has to retry.
+        (
+            Err(SessionError::Throttled {
+                retry_after_seconds,
+            }),
+            is_json,
+        ) => {
+            let mut response = if is_json {
+                json_answer(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    &json!({ "error": "too_many_attempts", "message": BUSY }),
+                )
+            } else {
+                form_page(StatusCode::TOO_MANY_REQUESTS, &body.token, Some(BUSY))
+            };
+            if let Ok(value) = HeaderValue::from_str(&retry_after_seconds.to_string()) {
+                response.headers_mut().insert(RETRY_AFTER, value);
+            }
+            response
         }
         (Err(_), true) => json_answer(
             StatusCode::BAD_REQUEST,

@@ -179,3 +179,45 @@ async fn users_show_their_invitation_and_resend_renews_it() {
     assert_eq!(payload["errors"], json!([]));
     assert_eq!(payload["clientMutationId"], "r");
 }
+
+#[tokio::test]
+async fn a_busy_server_asks_to_send_the_password_again_and_keeps_the_link() {
+    use tower::ServiceExt as _;
+
+    let mut mocks = Mocks::new();
+    mocks.sessions.expect_accept_invitation().returning(|_, _| {
+        Err(SessionError::Throttled {
+            retry_after_seconds: 1,
+        })
+    });
+    let router = mocks.router();
+    for (content_type, body) in [
+        (
+            "application/x-www-form-urlencoded",
+            "token=good&password=correct+horse+battery",
+        ),
+        (
+            "application/json",
+            r#"{"token": "good", "password": "correct horse battery"}"#,
+        ),
+    ] {
+        let response = router
+            .clone()
+            .oneshot(post(content_type, body))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(response.headers()["retry-after"], "1");
+        let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+            .await
+            .unwrap();
+        let text = String::from_utf8(bytes.to_vec()).unwrap();
+        assert!(text.contains("busy"), "{text}");
+        if content_type == "application/json" {
+            let answer: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(answer["error"], "too_many_attempts");
+        } else {
+            assert!(text.contains("value=\"good\""), "the form again: {text}");
+        }
+    }
+}
