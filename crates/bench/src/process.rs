@@ -116,13 +116,13 @@ async fn read_start_up(
             address = Some(rest[..end].parse::<SocketAddr>()?);
             break;
         }
-        if line.contains("ERROR") || line.contains("WARN") {
+        if line.contains("ERROR") || line.contains("WARN") || line.contains("panicked") {
             eprintln!("[roster] {line}");
         }
     }
     tokio::spawn(async move {
         while let Ok(Some(line)) = err.next_line().await {
-            if line.contains("ERROR") || line.contains("WARN") {
+            if line.contains("ERROR") || line.contains("WARN") || line.contains("panicked") {
                 eprintln!("[roster] {line}");
             }
         }
