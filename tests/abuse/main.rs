@@ -13,7 +13,6 @@
 )]
 
 mod attacks;
-mod proxy;
 mod server;
 
 /// Expands each listed `async fn name(engine: Engine)` into one test per engine.

@@ -9,6 +9,8 @@
 //! Invariant: this crate does not depend on the service, HTTP or other storage crates.
 
 #[cfg(feature = "testing")]
+mod relay;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::str::FromStr;

@@ -3,6 +3,8 @@
 
 use std::io::Write as _;
 
+pub use crate::relay::Relay;
+
 use ports::RepoError;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 

@@ -14,61 +14,19 @@
     reason = "test code: a failed setup panics"
 )]
 
-use std::net::SocketAddr;
-use std::str::FromStr as _;
 use std::time::{Duration, Instant};
 
 use futures::future::join_all;
 use ports::{OrganizationRepository as _, RepoError};
-use sqlx::postgres::PgConnectOptions;
 use storage_postgres::PostgresStorage;
-use storage_postgres::testing::{TestDatabase, admin_url};
+use storage_postgres::testing::{Relay, TestDatabase, admin_url};
 use storage_sql::PoolSettings;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::task::{JoinHandle, JoinSet};
 
 /// The acquire timeout under test.
 const ACQUIRE: Duration = Duration::from_secs(2);
 
 /// Slack on top of the acquire timeout for a slow or busy machine.
 const SLACK: Duration = Duration::from_secs(5);
-
-/// A TCP relay from a local port to the PostgreSQL server; stopping it drops every relayed
-/// connection.
-struct Relay {
-    port: u16,
-    task: Option<JoinHandle<()>>,
-}
-
-impl Relay {
-    async fn start(port: u16, upstream: SocketAddr) -> Relay {
-        let listener = TcpListener::bind(("127.0.0.1", port)).await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let task = tokio::spawn(async move {
-            // Owned by this task: aborting it drops (and aborts) every relayed connection.
-            let mut relayed = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
-                relayed.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        });
-        Relay {
-            port,
-            task: Some(task),
-        }
-    }
-
-    /// Closes the port and every connection through it.
-    async fn stop(&mut self) {
-        if let Some(task) = self.task.take() {
-            task.abort();
-            let _ = task.await;
-        }
-    }
-}
 
 /// Calls storage once; how long it took and whether it failed as `Unavailable`.
 async fn timed_call(storage: &PostgresStorage) -> (Duration, Result<u64, RepoError>) {
@@ -83,19 +41,7 @@ async fn timed_call(storage: &PostgresStorage) -> (Duration, Result<u64, RepoErr
 async fn calls_fail_within_the_acquire_timeout_while_the_server_is_down_and_recover_after() {
     let Some(admin) = admin_url() else { return };
     let database = TestDatabase::create(&admin).await.unwrap();
-    let direct = PgConnectOptions::from_str(database.url()).unwrap();
-    let upstream = tokio::net::lookup_host((direct.get_host(), direct.get_port()))
-        .await
-        .unwrap()
-        .next()
-        .unwrap();
-    let mut relay = Relay::start(0, upstream).await;
-    let relayed_url = database.url().replacen(
-        &format!(":{}/", direct.get_port()),
-        &format!(":{}/", relay.port),
-        1,
-    );
-    assert_ne!(relayed_url, database.url(), "the URL names its port");
+    let (mut relay, relayed_url) = Relay::in_front_of(database.url()).await.unwrap();
     let settings = PoolSettings {
         max_connections: 4,
         acquire_timeout: ACQUIRE,
@@ -109,7 +55,7 @@ async fn calls_fail_within_the_acquire_timeout_while_the_server_is_down_and_reco
         assert_eq!(result.unwrap(), 0);
     }
 
-    relay.stop().await;
+    relay.take_down().await;
     // One call at a time, then a burst larger than the pool: each fails fast.
     for _ in 0..2 {
         let (took, result) = timed_call(&storage).await;
@@ -131,8 +77,7 @@ async fn calls_fail_within_the_acquire_timeout_while_the_server_is_down_and_reco
     assert!(took < ACQUIRE + SLACK, "the burst took {took:?} while down");
 
     // Back on the same port: the same storage serves again, at the first call.
-    let port = relay.port;
-    let mut relay = Relay::start(port, upstream).await;
+    relay.bring_back().await.unwrap();
     let (took, result) = timed_call(&storage).await;
     assert_eq!(result.unwrap(), 0);
     assert!(
@@ -144,7 +89,7 @@ async fn calls_fail_within_the_acquire_timeout_while_the_server_is_down_and_reco
         assert_eq!(result.unwrap(), 0);
     }
 
-    relay.stop().await;
+    relay.take_down().await;
     drop(storage);
     database.drop_database().await.unwrap();
 }
