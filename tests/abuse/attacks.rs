@@ -33,6 +33,7 @@ on_both_engines!(
     slow_connections_are_cut_and_health_answers,
     alias_floods_are_refused_or_throttled_and_starve_nobody,
     lists_and_mutations_per_request_are_capped,
+    a_burst_of_large_bodies_stays_within_its_memory_budget,
 );
 
 /// `query { ...F0 }` where each fragment spreads the next twice, down to `__typename`:
@@ -512,6 +513,47 @@ async fn lists_and_mutations_per_request_are_capped(engine: Engine) {
         refused, 30,
         "each one past the cap is a payload error on addAttachment"
     );
+}
+
+async fn a_burst_of_large_bodies_stays_within_its_memory_budget(engine: Engine) {
+    let roster = Roster::start(engine, &[]).await;
+    let owner = roster.owner_token.clone();
+    let rss = RssPeak::watch(roster.pid());
+    let probe = Probe::start(&roster, Ordinary::Health);
+    // 200 simultaneous requests, each carrying a 500 KB variable (100 MB in all).
+    let large = "x".repeat(500_000);
+    let query = "query($x: String!) { customers(first: 1, name_Icontains: $x) { totalCount } }";
+    let started = Instant::now();
+    let answers =
+        join_all((0..200).map(|_| roster.gql(&owner, query, json!({ "x": large })))).await;
+    let burst_time = started.elapsed();
+    let mut statuses: BTreeMap<u16, usize> = BTreeMap::new();
+    for (status, _, body) in &answers {
+        *statuses.entry(*status).or_default() += 1;
+        match status {
+            200 => assert_eq!(body["data"]["customers"]["totalCount"], 0, "{body:.300}"),
+            503 => assert_eq!(first_code(body), "UNAVAILABLE", "{body:.300}"),
+            other => panic!("status {other}: {body:.300}"),
+        }
+    }
+    let (worst, _, failed) = probe.finish().await;
+    let peak = rss.finish().await;
+    report(
+        engine,
+        "200 simultaneous 500 KB bodies",
+        &BTreeMap::from([
+            ("answers", format!("{statuses:?}")),
+            ("burst_time", format!("{burst_time:?}")),
+            ("healthz_worst", format!("{worst:?}")),
+            ("peak_rss_mib", format!("{peak:.1}")),
+        ]),
+    );
+    assert!(statuses.contains_key(&200), "large bodies are served");
+    // The burst saturates both cores (every admitted body is searched for), so only
+    // liveness is asserted here; the limit under test is memory.
+    assert_eq!(failed, 0, "/healthz failed during the burst");
+    assert!(worst < Duration::from_secs(5), "/healthz waited {worst:?}");
+    assert!(peak < RSS_LIMIT_MIB, "peak RSS {peak:.1} MiB");
 }
 
 /// With PostgreSQL unreachable, probes and the API answer within their stated times, and the

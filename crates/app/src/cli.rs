@@ -63,6 +63,10 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "ROSTER_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+    /// Bytes of request bodies held at once, all requests together (503 UNAVAILABLE beyond,
+    /// after a second's wait): bounds the memory a burst of large requests takes.
+    #[arg(long, env = "ROSTER_BODY_BUDGET", default_value_t = ApiConfig::default().body_budget_bytes)]
+    pub body_budget: usize,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -189,6 +193,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         token_secret: args.database.token_secret,
         api: ApiConfig {
             body_limit_bytes: args.body_limit,
+            body_budget_bytes: args.body_budget,
             request_timeout: Duration::from_secs(args.request_timeout),
             query_limits: QueryLimits {
                 max_document_bytes: args.max_document_bytes,

@@ -26,6 +26,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
+use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
@@ -75,11 +76,14 @@ pub struct ApiConfig {
     pub trusted_proxies: Vec<TrustedProxy>,
     /// How long `/readyz` waits for storage before it answers 503.
     pub readiness_timeout: Duration,
+    /// Bytes of request bodies held at once, all requests together; a request that finds
+    /// no room within a second gets HTTP 503 `UNAVAILABLE`. Bounds a burst's memory.
+    pub body_budget_bytes: usize,
 }
 
 impl Default for ApiConfig {
-    /// 1 MiB bodies, 30 second requests, the default query and rate limits, no trusted
-    /// proxy, a 1.5 second readiness check.
+    /// 1 MiB bodies, 16 MiB of bodies at once, 30 second requests, the default query and
+    /// rate limits, no trusted proxy, a 1.5 second readiness check.
     fn default() -> Self {
         ApiConfig {
             body_limit_bytes: 1024 * 1024,
@@ -88,6 +92,7 @@ impl Default for ApiConfig {
             rate_limits: RateLimits::default(),
             trusted_proxies: Vec::new(),
             readiness_timeout: limits::DEFAULT_READINESS_TIMEOUT,
+            body_budget_bytes: 16 * 1024 * 1024,
         }
     }
 }
@@ -133,6 +138,13 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/readyz", get(routes::readyz))
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
+        .layer(from_fn_with_state(
+            Arc::new(BodyBudget::new(
+                config.body_budget_bytes,
+                config.body_limit_bytes,
+            )),
+            limit_bodies,
+        ))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

@@ -1,6 +1,7 @@
 //! What keeps one request from costing too much: the document's cost and shape checked
 //! before it runs, cost buckets per token and per client address, and per-request fairness.
 
+pub(crate) mod bodies;
 pub(crate) mod bucket;
 pub(crate) mod client;
 pub(crate) mod cost;

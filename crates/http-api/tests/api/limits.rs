@@ -519,3 +519,82 @@ async fn readyz_answers_503_within_its_timeout_when_storage_hangs() {
 fn the_default_readiness_check_answers_within_two_seconds() {
     assert!(ApiConfig::default().readiness_timeout < Duration::from_secs(2));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_in_flight_share_one_budget_and_the_overflow_gets_503() {
+    /// Holds `organizationRoles` until the test opens the gate.
+    struct Gate(tokio::sync::Semaphore);
+
+    #[async_trait]
+    impl RoleDirectory for Gate {
+        async fn organization_roles(&self, _: &Actor) -> Result<Vec<Role>, DirectoryError> {
+            let _open = self.0.acquire().await;
+            Ok(vec![Role::generate(RoleKind::Admin)])
+        }
+
+        async fn customer_roles(&self, _: &Actor) -> Result<Vec<Role>, DirectoryError> {
+            Ok(Vec::new())
+        }
+
+        async fn role(&self, _: &Actor, _: RoleId) -> Result<Role, DirectoryError> {
+            Err(DirectoryError::NotFound)
+        }
+    }
+
+    let gate = Arc::new(Gate(tokio::sync::Semaphore::new(0)));
+    let mut services = Mocks::new().services();
+    services.roles = gate.clone();
+    // Room for one 6 KiB body at a time.
+    let config = ApiConfig {
+        body_limit_bytes: 8 * 1024,
+        body_budget_bytes: 8 * 1024,
+        ..ApiConfig::default()
+    };
+    let router = http_api::router(services, config);
+    // A comment pads the document to about 6 KiB.
+    let padded =
+        json!({ "query": format!("{{ organizationRoles {{ name }} }}\n#{}", "x".repeat(6000)) });
+    let held = tokio::spawn(graphql_request_to(router.clone(), padded.clone()));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    let started = Instant::now();
+    let response = router
+        .clone()
+        .oneshot(graphql_request(&padded))
+        .await
+        .unwrap();
+    let waited = started.elapsed();
+    assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(response.headers()["retry-after"], "1");
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(body["errors"][0]["extensions"]["code"], "UNAVAILABLE");
+    assert!(
+        waited >= Duration::from_millis(900),
+        "it waits for room first: {waited:?}"
+    );
+
+    gate.0.add_permits(10);
+    assert_eq!(
+        held.await.unwrap(),
+        StatusCode::OK,
+        "the first request finishes"
+    );
+    let response = router.oneshot(graphql_request(&padded)).await.unwrap();
+    assert_eq!(
+        response.status(),
+        StatusCode::OK,
+        "the budget is free again"
+    );
+}
+
+/// Sends a GraphQL request body; its status.
+async fn graphql_request_to(router: Router, body: Value) -> StatusCode {
+    router
+        .oneshot(graphql_request(&body))
+        .await
+        .unwrap()
+        .status()
+}

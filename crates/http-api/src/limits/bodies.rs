@@ -1,0 +1,140 @@
+//! A budget for the request bodies held at once: each request with a body takes its size
+//! (its `Content-Length`, or the body limit when it announces none) from one shared budget
+//! before it is read, and gives it back when its answer is ready. A request's body is copied
+//! several times on its way to storage (bytes, JSON, GraphQL values, SQL binds), so bounding
+//! the bytes in flight bounds the memory a burst of large requests can take, however many
+//! connections send them. A request that finds the budget spent waits a moment, then gets
+//! HTTP 503 `UNAVAILABLE` with `Retry-After`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use futures::StreamExt as _;
+use tokio::sync::Semaphore;
+
+/// The budget's unit: bodies are counted in started KiB.
+const UNIT_BYTES: usize = 1024;
+
+/// How long a request waits for room in the budget before it is refused.
+const WAIT: Duration = Duration::from_secs(1);
+
+/// The answer when the budget stays spent.
+const BUSY: &str = r#"{"errors":[{"message":"Service unavailable, try again","extensions":{"code":"UNAVAILABLE"}}]}"#;
+
+/// The bytes of request bodies the server holds at once.
+#[derive(Debug)]
+pub(crate) struct BodyBudget {
+    permits: Arc<Semaphore>,
+    units: u32,
+    body_limit: usize,
+}
+
+impl BodyBudget {
+    /// A budget of `budget_bytes` (at least one body of `body_limit`) for bodies of at most
+    /// `body_limit` bytes.
+    pub(crate) fn new(budget_bytes: usize, body_limit: usize) -> BodyBudget {
+        let units = u32::try_from(budget_bytes.max(body_limit).div_ceil(UNIT_BYTES).max(1))
+            .unwrap_or(u32::MAX)
+            .min(u32::try_from(Semaphore::MAX_PERMITS).unwrap_or(u32::MAX));
+        BodyBudget {
+            permits: Arc::new(Semaphore::new(units as usize)),
+            units,
+            body_limit,
+        }
+    }
+
+    /// What a request with these headers takes from the budget.
+    fn units_for(&self, headers: &HeaderMap) -> u32 {
+        let announced = headers
+            .get(CONTENT_LENGTH)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.trim().parse::<usize>().ok());
+        let bytes = announced.unwrap_or(self.body_limit).min(self.body_limit);
+        u32::try_from(bytes.div_ceil(UNIT_BYTES).max(1))
+            .unwrap_or(u32::MAX)
+            .min(self.units)
+    }
+}
+
+/// Middleware: holds the request's share of the budget while it runs; bodiless methods pass.
+pub(crate) async fn limit_bodies(
+    State(budget): State<Arc<BodyBudget>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    if matches!(
+        *request.method(),
+        Method::GET | Method::HEAD | Method::OPTIONS
+    ) {
+        return next.run(request).await;
+    }
+    let units = budget.units_for(request.headers());
+    let waited = tokio::time::timeout(WAIT, budget.permits.clone().acquire_many_owned(units));
+    match waited.await {
+        Ok(Ok(_held)) => next.run(request).await,
+        Err(_) | Ok(Err(_)) => {
+            // Read the body to its end, a frame at a time and kept nowhere, so the client
+            // hears the 503 instead of a connection reset in the middle of its upload.
+            let mut body = request.into_body().into_data_stream();
+            while let Some(Ok(_)) = body.next().await {}
+            busy()
+        }
+    }
+}
+
+/// HTTP 503 `UNAVAILABLE` with `Retry-After`.
+fn busy() -> Response {
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        [
+            (CONTENT_TYPE, HeaderValue::from_static("application/json")),
+            (RETRY_AFTER, HeaderValue::from_static("1")),
+        ],
+        BUSY,
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_length(length: &str) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(CONTENT_LENGTH, HeaderValue::from_str(length).unwrap());
+        headers
+    }
+
+    #[test]
+    fn a_body_takes_its_started_kibibytes_and_unknown_lengths_take_the_limit() {
+        let budget = BodyBudget::new(16 * 1024 * 1024, 1024 * 1024);
+        assert_eq!(budget.units, 16 * 1024);
+        assert_eq!(budget.units_for(&with_length("0")), 1);
+        assert_eq!(budget.units_for(&with_length("1024")), 1);
+        assert_eq!(budget.units_for(&with_length("1025")), 2);
+        assert_eq!(budget.units_for(&with_length("500000")), 489);
+        assert_eq!(
+            budget.units_for(&HeaderMap::new()),
+            1024,
+            "no length: the limit"
+        );
+        assert_eq!(budget.units_for(&with_length("nonsense")), 1024);
+        assert_eq!(
+            budget.units_for(&with_length("99999999999")),
+            1024,
+            "at most the limit"
+        );
+    }
+
+    #[test]
+    fn one_body_of_the_largest_size_always_fits() {
+        let budget = BodyBudget::new(10, 1024 * 1024);
+        assert_eq!(budget.units, 1024);
+        assert_eq!(budget.units_for(&HeaderMap::new()), 1024);
+    }
+}
