@@ -10,7 +10,7 @@ use storage_postgres::testing::Relay;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use crate::on_both_engines;
+use crate::engines::on_both_engines;
 use crate::server::{Engine, Ordinary, Probe, Roster, RssPeak, first_code, fresh_database};
 
 /// The server's peak RSS under any attack must stay below this (the bound). Without
@@ -560,7 +560,7 @@ async fn a_burst_of_large_bodies_stays_within_its_memory_budget(engine: Engine) 
 /// server serves again once it is back, without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_fails_fast_and_recovers() {
-    if crate::server::postgres_admin_url().is_none() {
+    if crate::engines::postgres_admin_url().is_none() {
         return;
     }
     let url = fresh_database(Engine::Postgres).await;

@@ -13,29 +13,6 @@
 )]
 
 mod attacks;
+#[path = "../common/engines.rs"]
+mod engines;
 mod server;
-
-/// Expands each listed `async fn name(engine: Engine)` into one test per engine.
-macro_rules! on_both_engines {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    super::$name(crate::server::Engine::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $name() {
-                    if crate::server::postgres_admin_url().is_some() {
-                        super::$name(crate::server::Engine::Postgres).await;
-                    }
-                }
-            )*
-        }
-    };
-}
-pub(crate) use on_both_engines;

@@ -16,34 +16,7 @@ use futures::StreamExt as _;
 use serde_json::{Value, json};
 use service::{LoginThrottle, Provisioning, Repositories, SessionService, TokenService};
 
-/// The storage engine a test runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Engine {
-    Sqlite,
-    Postgres,
-}
-
-/// The PostgreSQL admin URL; `None` skips the PostgreSQL variant (loudly; never under CI).
-pub(crate) fn postgres_admin_url() -> Option<String> {
-    storage_postgres::testing::admin_url()
-}
-
-/// A fresh, empty database URL for `engine`.
-pub(crate) async fn fresh_database(engine: Engine) -> String {
-    match engine {
-        Engine::Sqlite => {
-            let path = std::env::temp_dir()
-                .join(format!("roster-abuse-{}.db", uuid::Uuid::new_v4().simple()));
-            format!("sqlite://{}", path.display())
-        }
-        Engine::Postgres => {
-            let admin = postgres_admin_url().expect("PostgreSQL admin URL");
-            storage_postgres::testing::fresh_database(&admin)
-                .await
-                .expect("fresh PostgreSQL database")
-        }
-    }
-}
+pub(crate) use crate::engines::{Engine, fresh_database};
 
 /// A running `roster serve` child process on a fresh database, and a client for it.
 pub(crate) struct Roster {

@@ -9,6 +9,8 @@
 
 mod customers;
 mod embedded;
+#[path = "../common/engines.rs"]
+mod engines;
 mod helpers;
 mod invitations;
 mod isolation;
