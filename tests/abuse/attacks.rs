@@ -50,6 +50,19 @@ fn fragment_bomb(levels: usize) -> String {
     document
 }
 
+/// `{ authenticatedUser { ...F0 } }` with fragments on `User` doubling down to `id`.
+fn field_bomb(levels: usize) -> String {
+    let mut document = String::from("query { authenticatedUser { ...F0 } }\n");
+    for level in 0..levels {
+        let next = level + 1;
+        document.push_str(&format!(
+            "fragment F{level} on User {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    document.push_str(&format!("fragment F{levels} on User {{ id }}\n"));
+    document
+}
+
 /// Prints what an attack measured, so the CI log holds the numbers.
 fn report(engine: Engine, attack: &str, measured: &BTreeMap<&str, String>) {
     let line = measured
@@ -101,6 +114,13 @@ async fn fragment_bomb_is_refused_at_once(engine: Engine) {
         }
         assert!(body["data"].is_null(), "nothing executed: {body}");
     }
+    // Cheap by price (one lookup, then `id`s) but 2^17 fields for validation to walk.
+    let started = Instant::now();
+    let (status, _, body) = roster.gql(&guest, &field_bomb(17), json!({})).await;
+    let field_bomb_time = started.elapsed();
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(first_code(&body), "TOO_MANY_FIELDS", "{body}");
+    assert!(field_bomb_time < REFUSAL_WAIT, "took {field_bomb_time:?}");
     let (worst, sent, failed) = probe.finish().await;
     let peak = rss.finish().await;
     report(
@@ -108,6 +128,7 @@ async fn fragment_bomb_is_refused_at_once(engine: Engine) {
         "fragment bomb (L=30, 4 clients for 2 s)",
         &BTreeMap::from([
             ("bombs", bombs.to_string()),
+            ("field_bomb_refusal", format!("{field_bomb_time:?}")),
             ("slowest_refusal", format!("{slowest:?}")),
             ("ordinary_worst", format!("{worst:?}")),
             ("ordinary_sent", sent.to_string()),

@@ -9,7 +9,10 @@
 )]
 
 #[path = "../common/engines.rs"]
-#[allow(unused, reason = "the shared engines module has more than this test uses")]
+#[allow(
+    unused,
+    reason = "the shared engines module has more than this test uses"
+)]
 mod engines;
 #[path = "../e2e/helpers.rs"]
 #[allow(unused, reason = "the shared harness has more than this test uses")]

@@ -82,6 +82,9 @@ pub struct ServeArgs {
     /// Most root fields in one document, fragments expanded and aliases counted.
     #[arg(long, env = "ROSTER_MAX_ROOT_FIELDS", default_value_t = QueryLimits::default().max_root_fields)]
     pub max_root_fields: u64,
+    /// Most fields in one GraphQL document once its fragments are expanded.
+    #[arg(long, env = "ROSTER_MAX_FIELDS", default_value_t = QueryLimits::default().max_fields)]
+    pub max_fields: u64,
     /// Most mutation fields in one request.
     #[arg(long, env = "ROSTER_MAX_MUTATIONS", default_value_t = QueryLimits::default().max_mutation_fields)]
     pub max_mutations: u64,
@@ -200,6 +203,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 max_fragments: args.max_fragments,
                 max_depth: args.max_depth,
                 max_root_fields: args.max_root_fields,
+                max_fields: args.max_fields,
                 max_mutation_fields: args.max_mutations,
                 max_cost: args.max_query_cost,
                 root_field_concurrency: args.root_field_concurrency,

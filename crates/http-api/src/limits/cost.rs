@@ -132,7 +132,8 @@ pub(crate) fn analyze(
 /// `types { fields { args } }` needs three; more multiplies the answer, not the work.
 pub(crate) const MAX_LIST_NESTING: usize = 3;
 
-/// Refuses a selection too deep, with too many nested lists, or too costly.
+/// Refuses a selection too deep, too large once expanded, with too many nested lists, or
+/// too costly.
 fn check_shape(set: &SetCost, limits: &QueryLimits) -> Result<(), Refusal> {
     let cost = set.plain.plus(set.paged).total();
     let depth = set.depth;
@@ -162,6 +163,16 @@ fn check_shape(set: &SetCost, limits: &QueryLimits) -> Result<(), Refusal> {
             format!(
                 "The document costs {cost}; at most {} is allowed. Ask for smaller pages or fewer fields.",
                 limits.max_cost
+            ),
+        )
+        .with_cost(cost, limits.max_cost));
+    }
+    if set.expanded > limits.max_fields {
+        return Err(Refusal::new(
+            RefusalCode::TooManyFields,
+            format!(
+                "The document selects {} fields once its fragments are expanded; at most {} are allowed.",
+                set.expanded, limits.max_fields
             ),
         )
         .with_cost(cost, limits.max_cost));
@@ -278,6 +289,8 @@ struct SetCost {
     /// Most lists (not connection pages) nested in one another.
     lists: usize,
     fields: u64,
+    /// Fields of the whole subtree, fragments expanded, without page multipliers.
+    expanded: u64,
 }
 
 enum Memo {
@@ -375,6 +388,7 @@ impl<'a> Walker<'a> {
                         depth: 1 + sub.depth,
                         lists: sub.lists + usize::from(items > 1),
                         fields: 1,
+                        expanded: sub.expanded.saturating_add(1),
                         ..SetCost::default()
                     };
                     let own = Cost::each(FIELD_PRICE).plus(price);
@@ -404,6 +418,7 @@ impl<'a> Walker<'a> {
                 depth: total.depth.max(part.depth),
                 lists: total.lists.max(part.lists),
                 fields: total.fields.saturating_add(part.fields),
+                expanded: total.expanded.saturating_add(part.expanded),
             };
         }
         Ok(total)

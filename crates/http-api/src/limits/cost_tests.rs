@@ -406,3 +406,51 @@ fn many_operations_without_a_name_price_each_fragment_once_in_all() {
     assert_eq!(refused.code, RefusalCode::TooManyRootFields);
     assert!(elapsed < Duration::from_millis(100), "{elapsed:?}");
 }
+
+/// `{ authenticatedUser { ...F0 } }` with fragments on `User` doubling down to `id`: few
+/// pages, so cheap by price, yet 2^levels fields for validation to walk.
+fn field_bomb(levels: usize) -> String {
+    let mut query = String::from("query { authenticatedUser { ...F0 } }\n");
+    for level in 0..levels {
+        let next = level + 1;
+        query.push_str(&format!(
+            "fragment F{level} on User {{ ...F{next} ...F{next} }}\n"
+        ));
+    }
+    query.push_str(&format!("fragment F{levels} on User {{ id }}\n"));
+    query
+}
+
+#[test]
+fn a_document_too_large_once_expanded_is_refused_even_when_its_price_fits() {
+    // 2^17 `id`s cost 131 083, under the maximum cost, but are 131 073 fields to validate.
+    let refused = refusal(&field_bomb(17));
+    assert_eq!(refused.code, RefusalCode::TooManyFields);
+    assert_eq!(refused.cost, Some((131_083, limits().max_cost)));
+    assert!(
+        refused.message.contains("131073 fields"),
+        "{}",
+        refused.message
+    );
+    // 2^12 = 4 096 fields (plus `authenticatedUser`) fit under the default of 5 000.
+    assert_eq!(cost(&field_bomb(12)), 4_096 + 11);
+}
+
+#[test]
+fn real_documents_expand_to_far_fewer_fields_than_the_limit() {
+    let introspection = include_str!("../../tests/api/fixtures/graphiql-introspection.graphql");
+    let document = parse_query(introspection).unwrap();
+    let no_variables = Variables::default();
+    let mut walker = Walker::new(&document, &no_variables, None);
+    let Some(operation) = selected_operation(&document, None) else {
+        panic!("one operation")
+    };
+    let set = walker
+        .set(&operation.node.selection_set.node, Context::QueryRoot, 0)
+        .unwrap();
+    assert!(
+        set.expanded * 20 < limits().max_fields,
+        "introspection expands to {} fields",
+        set.expanded
+    );
+}

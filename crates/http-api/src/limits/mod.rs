@@ -20,6 +20,10 @@ pub struct QueryLimits {
     pub max_depth: usize,
     /// Most root fields after fragment expansion, aliases counted (`TOO_MANY_ROOT_FIELDS`).
     pub max_root_fields: u64,
+    /// Most fields in the whole document once its fragments are expanded, without page
+    /// multipliers (`TOO_MANY_FIELDS`): what async-graphql's validation walks, so this bounds
+    /// the CPU a document takes before it runs.
+    pub max_fields: u64,
     /// Most mutation fields in one request (`TOO_MANY_MUTATIONS`).
     pub max_mutation_fields: u64,
     /// Highest requested cost accepted (`QUERY_TOO_COMPLEX`).
@@ -38,6 +42,7 @@ impl Default for QueryLimits {
             max_fragments: 100,
             max_depth: 16,
             max_root_fields: 64,
+            max_fields: 5_000,
             max_mutation_fields: 50,
             max_cost: 250_000,
             root_field_concurrency: 2,
@@ -95,6 +100,7 @@ pub(crate) enum RefusalCode {
     FragmentCycle,
     QueryTooDeep,
     TooManyRootFields,
+    TooManyFields,
     TooManyMutations,
     QueryTooComplex,
 }
@@ -108,6 +114,7 @@ impl RefusalCode {
             RefusalCode::FragmentCycle => "FRAGMENT_CYCLE",
             RefusalCode::QueryTooDeep => "QUERY_TOO_DEEP",
             RefusalCode::TooManyRootFields => "TOO_MANY_ROOT_FIELDS",
+            RefusalCode::TooManyFields => "TOO_MANY_FIELDS",
             RefusalCode::TooManyMutations => "TOO_MANY_MUTATIONS",
             RefusalCode::QueryTooComplex => "QUERY_TOO_COMPLEX",
         }
