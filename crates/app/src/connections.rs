@@ -8,14 +8,21 @@
 //! connection did: bytes read and written, and whether a request is in flight. A request in
 //! flight (its body being read, its handler running, its response being written) is never
 //! cut by either timeout; the request timeout of `http-api` bounds it.
+//!
+//! At the cap, a new connection first evicts the open connection that has waited longest
+//! without a request in flight (a slow request head first, then the longest idle), so slow
+//! clients holding every slot cannot keep `/healthz` or anyone else out; only when every
+//! connection is busy with a request is the new one refused.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
@@ -138,6 +145,7 @@ pub async fn serve(
 ) -> io::Result<()> {
     let cap = connection_cap(settings.max_connections);
     let permits = Arc::new(Semaphore::new(cap));
+    let registry = Arc::new(Registry::default());
     let timeouts = Timeouts {
         header_read: settings.header_read_timeout,
         idle: settings.idle_timeout,
@@ -155,26 +163,42 @@ pub async fn serve(
                 }
             }
             accepted = listener.accept() => match accepted {
-                Ok((stream, peer)) => match permits.clone().try_acquire_owned() {
-                    Ok(permit) => {
-                        let connection = Connection {
-                            router: router.clone(),
-                            peer,
-                            timeouts,
-                            stopping: stopping.clone(),
-                        };
-                        connections.spawn(async move {
-                            connection.serve(stream).await;
-                            drop(permit);
-                        });
-                    }
-                    Err(_) => {
-                        if warned_cap.now() {
-                            tracing::warn!(cap, "connection cap reached: refusing new connections");
+                Ok((stream, peer)) => {
+                    let connection = Connection {
+                        router: router.clone(),
+                        peer,
+                        timeouts,
+                        stopping: stopping.clone(),
+                        registry: registry.clone(),
+                    };
+                    // At the cap, evict the longest-waiting idle connection and take its
+                    // slot as soon as it closes (at once, in practice); connections are
+                    // accepted one at a time meanwhile, so a flood cannot outrun eviction.
+                    let permit = match permits.clone().try_acquire_owned() {
+                        Ok(permit) => Some(permit),
+                        Err(_) if registry.evict_one() => {
+                            tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned())
+                                .await
+                                .ok()
+                                .and_then(Result::ok)
                         }
-                        refuse(&stream);
+                        Err(_) => None,
+                    };
+                    match permit {
+                        Some(permit) => {
+                            connections.spawn(async move {
+                                connection.serve(stream).await;
+                                drop(permit);
+                            });
+                        }
+                        None => {
+                            if warned_cap.now() {
+                                tracing::warn!(cap, "connection cap reached and every connection busy: refusing new connections");
+                            }
+                            refuse(&stream);
+                        }
                     }
-                },
+                }
                 Err(error) if is_per_connection(&error) => {
                     tracing::debug!(%error, "a connection failed before it was accepted");
                 }
@@ -227,6 +251,64 @@ fn refuse(stream: &TcpStream) {
     let _ = stream.try_write(REFUSAL);
 }
 
+/// How long a connection beyond the cap waits for the slot its eviction frees.
+const EVICTION_WAIT: Duration = Duration::from_millis(100);
+
+/// The open connections' activity, so that a connection beyond the cap can evict one.
+#[derive(Default)]
+struct Registry {
+    next: AtomicU64,
+    open: Mutex<HashMap<u64, Arc<Activity>>>,
+}
+
+impl Registry {
+    /// Registers a new connection's activity; the guard unregisters it when dropped.
+    fn register(self: &Arc<Self>, activity: Arc<Activity>) -> Registered {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, activity);
+        Registered {
+            registry: self.clone(),
+            id,
+        }
+    }
+
+    /// Evicts the connection that has waited longest with no request in flight: a slow
+    /// request head before an idle keep-alive. False when every connection is busy.
+    fn evict_one(&self) -> bool {
+        let open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
+        let victim = open
+            .values()
+            .filter_map(|activity| Some((activity.waiting_since()?, activity)))
+            .min_by_key(|(since, _)| *since);
+        match victim {
+            Some((_, activity)) => {
+                activity.evict();
+                true
+            }
+            None => false,
+        }
+    }
+}
+
+/// Unregisters a connection when its task ends.
+struct Registered {
+    registry: Arc<Registry>,
+    id: u64,
+}
+
+impl Drop for Registered {
+    fn drop(&mut self) {
+        self.registry
+            .open
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&self.id);
+    }
+}
+
 /// Rate-limits a warning that could otherwise be logged for every connection.
 #[derive(Default)]
 struct Warned(Option<Instant>);
@@ -255,6 +337,7 @@ struct Connection {
     peer: SocketAddr,
     timeouts: Timeouts,
     stopping: watch::Receiver<bool>,
+    registry: Arc<Registry>,
 }
 
 impl Connection {
@@ -263,6 +346,7 @@ impl Connection {
     async fn serve(mut self, stream: TcpStream) {
         let _ = stream.set_nodelay(true);
         let activity = Arc::new(Activity::new());
+        let _registered = self.registry.register(activity.clone());
         let io = TokioIo::new(Tracked {
             stream,
             activity: activity.clone(),
@@ -316,6 +400,9 @@ enum Expired {
     /// Nothing happened on a kept-alive connection for too long.
     #[error("idle for longer than the keep-alive timeout")]
     Idle,
+    /// The cap was reached and this connection had waited longest without a request.
+    #[error("evicted at the connection cap to make room for a new connection")]
+    Evicted,
 }
 
 /// No value in [`Activity::head_since`].
@@ -334,8 +421,10 @@ struct Activity {
     /// Requests whose response has not been written completely.
     in_flight: AtomicUsize,
     /// Wakes the watchdog when the deadline may have moved earlier: a head started, a
-    /// request began or ended.
+    /// request began or ended, the connection was evicted.
     changed: Notify,
+    /// Set when a connection beyond the cap takes this one's slot.
+    evicted: AtomicBool,
 }
 
 impl Activity {
@@ -347,7 +436,31 @@ impl Activity {
             head_since: AtomicU64::new(0),
             in_flight: AtomicUsize::new(0),
             changed: Notify::new(),
+            evicted: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this connection is idle (rather than sending a request head) and since when
+    /// it has waited with no request in flight; `None` while it serves a request or once
+    /// evicted. Ordered so that slow heads, what an attack holds open, come before idle
+    /// keep-alive connections, each oldest first.
+    fn waiting_since(&self) -> Option<(bool, Instant)> {
+        if self.in_flight.load(Ordering::Acquire) > 0 || self.evicted.load(Ordering::Acquire) {
+            return None;
+        }
+        let head_since = self.head_since.load(Ordering::Acquire);
+        let (millis, idle) = if head_since == NONE {
+            (self.last_io.load(Ordering::Relaxed), true)
+        } else {
+            (head_since, false)
+        };
+        Some((idle, self.origin + Duration::from_millis(millis)))
+    }
+
+    /// Makes the watchdog close the connection (unless a request is in flight by then).
+    fn evict(&self) {
+        self.evicted.store(true, Ordering::Release);
+        self.changed.notify_one();
     }
 
     fn now(&self) -> u64 {
@@ -402,6 +515,9 @@ impl Activity {
     async fn expired(&self, timeouts: Timeouts) -> Expired {
         loop {
             let changed = self.changed.notified();
+            if self.evicted.load(Ordering::Acquire) && self.in_flight.load(Ordering::Acquire) == 0 {
+                return Expired::Evicted;
+            }
             let now = self.now();
             let wait = match self.deadline(timeouts) {
                 Some((at, why)) if at <= now => return why,
