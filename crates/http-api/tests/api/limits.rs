@@ -29,6 +29,19 @@ const INTROSPECTION: &str = include_str!("fixtures/graphiql-introspection.graphq
 const HUNDRED_BY_HUNDRED: &str = "{ customers(first: 100) { nodes { id name externalId \
     users(first: 100) { nodes { id email name externalId } } } } }";
 
+/// The default configuration with a token bucket of `size` that restores 1 per second, so a
+/// test can empty it.
+fn small_bucket(size: u64) -> ApiConfig {
+    ApiConfig {
+        rate_limits: RateLimits {
+            token_bucket: size,
+            token_restore_per_second: 1,
+            ..RateLimits::default()
+        },
+        ..ApiConfig::default()
+    }
+}
+
 /// `query { ...F0 }`, each fragment spreading the next twice, down to `__typename`.
 fn fragment_bomb(levels: usize) -> String {
     let mut query = String::from("query { ...F0 }\n");
@@ -135,14 +148,7 @@ async fn a_30_level_fragment_bomb_is_refused_within_100_ms() {
 
 #[tokio::test]
 async fn a_refused_document_takes_only_the_parse_price_of_its_text() {
-    let config = ApiConfig {
-        rate_limits: RateLimits {
-            token_bucket: 1000,
-            token_restore_per_second: 1,
-            ..RateLimits::default()
-        },
-        ..ApiConfig::default()
-    };
+    let config = small_bucket(1000);
     let router = Mocks::new().router_with(config);
     let bomb = fragment_bomb(30);
     let body = assert_refused(router.clone(), &bomb, "QUERY_TOO_COMPLEX").await;
@@ -161,14 +167,7 @@ async fn a_refused_document_takes_only_the_parse_price_of_its_text() {
 
 #[tokio::test]
 async fn once_the_bucket_is_empty_requests_are_refused_before_the_token_is_checked() {
-    let config = ApiConfig {
-        rate_limits: RateLimits {
-            token_bucket: 10,
-            token_restore_per_second: 1,
-            ..RateLimits::default()
-        },
-        ..ApiConfig::default()
-    };
+    let config = small_bucket(10);
     let mut mocks = Mocks::new().without_authenticator();
     mocks
         .authenticator
@@ -223,14 +222,7 @@ async fn every_answer_reports_its_cost_and_the_buckets_state() {
 
 #[tokio::test]
 async fn what_an_answer_did_not_use_is_given_back() {
-    let config = ApiConfig {
-        rate_limits: RateLimits {
-            token_bucket: 1000,
-            token_restore_per_second: 1,
-            ..RateLimits::default()
-        },
-        ..ApiConfig::default()
-    };
+    let config = small_bucket(1000);
     let mut mocks = Mocks::new();
     mocks
         .customers
@@ -253,14 +245,7 @@ async fn what_an_answer_did_not_use_is_given_back() {
 
 #[tokio::test]
 async fn an_empty_bucket_is_429_throttled_with_retry_after_and_other_tokens_are_not() {
-    let config = ApiConfig {
-        rate_limits: RateLimits {
-            token_bucket: 30,
-            token_restore_per_second: 1,
-            ..RateLimits::default()
-        },
-        ..ApiConfig::default()
-    };
+    let config = small_bucket(30);
     let mut mocks = Mocks::new();
     mocks
         .authenticator
