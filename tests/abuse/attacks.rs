@@ -11,7 +11,9 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use crate::engines::on_both_engines;
-use crate::server::{Engine, Ordinary, Probe, Roster, RssPeak, first_code, fresh_database};
+use crate::server::{
+    Engine, Ordinary, Probe, Roster, RssPeak, alone, beside_others, first_code, fresh_database,
+};
 
 /// The server's peak RSS under any attack must stay below this (the bound). Without
 /// the limits the same attacks took gigabytes.
@@ -74,6 +76,7 @@ fn report(engine: Engine, attack: &str, measured: &BTreeMap<&str, String>) {
 }
 
 async fn fragment_bomb_is_refused_at_once(engine: Engine) {
+    let _turn = beside_others().await;
     let roster = Roster::start(engine, &[]).await;
     let guest = roster.team_member("guest@example.com", "Guest").await;
     let rss = RssPeak::watch(roster.pid());
@@ -172,6 +175,7 @@ async fn login(
 }
 
 async fn login_flood_hashes_little_and_locks_nobody_out(engine: Engine) {
+    let _turn = beside_others().await;
     let roster = Roster::start(engine, &[]).await;
     roster.set_password("owner@localhost", PASSWORD).await;
     let attacker = client_from(Ipv4Addr::new(127, 0, 0, 1));
@@ -307,6 +311,7 @@ async fn slow_client(address: SocketAddr) -> Option<Duration> {
 }
 
 async fn slow_connections_are_cut_and_health_answers(engine: Engine) {
+    let _turn = beside_others().await;
     // A cap below the attack's size: the slow connections must not keep anyone out.
     let roster = Roster::start(
         engine,
@@ -357,6 +362,7 @@ fn aliases(count: usize, field: &str) -> String {
 }
 
 async fn alias_floods_are_refused_or_throttled_and_starve_nobody(engine: Engine) {
+    let _turn = beside_others().await;
     // A bucket of about eight of the flood's documents, refilled slowly, so the flood is
     // throttled however fast or slow this machine runs it.
     let roster = Roster::start(
@@ -477,6 +483,7 @@ async fn attachment_count(roster: &Roster, id: &str) -> usize {
 }
 
 async fn lists_and_mutations_per_request_are_capped(engine: Engine) {
+    let _turn = beside_others().await;
     let roster = Roster::start(engine, &[]).await;
     let owner = roster.owner_token.clone();
     let (_, _, created) = roster
@@ -545,6 +552,7 @@ async fn lists_and_mutations_per_request_are_capped(engine: Engine) {
 }
 
 async fn a_burst_of_large_bodies_stays_within_its_memory_budget(engine: Engine) {
+    let _turn = alone().await;
     let roster = Roster::start(engine, &[]).await;
     let owner = roster.owner_token.clone();
     let rss = RssPeak::watch(roster.pid());
@@ -589,6 +597,7 @@ async fn a_burst_of_large_bodies_stays_within_its_memory_budget(engine: Engine) 
 /// server serves again once it is back, without a restart.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn database_down_fails_fast_and_recovers() {
+    let _turn = beside_others().await;
     if crate::engines::postgres_admin_url().is_none() {
         return;
     }

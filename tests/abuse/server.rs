@@ -18,6 +18,20 @@ use service::{LoginThrottle, Provisioning, Repositories, SessionService, TokenSe
 
 pub(crate) use crate::engines::{Engine, fresh_database};
 
+/// Attacks that saturate both cores take this alone; the others share it, so their latency
+/// bounds measure Roster under their own attack rather than a neighbouring test's.
+static CORES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+/// The turn of an attack that may run beside other ordinary-sized attacks.
+pub(crate) async fn beside_others() -> tokio::sync::RwLockReadGuard<'static, ()> {
+    CORES.read().await
+}
+
+/// The turn of an attack that saturates the cores: no other attack runs meanwhile.
+pub(crate) async fn alone() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    CORES.write().await
+}
+
 /// A running `roster serve` child process on a fresh database, and a client for it.
 pub(crate) struct Roster {
     pub(crate) address: SocketAddr,
