@@ -115,9 +115,12 @@ pub(crate) async fn drive(
 ) -> anyhow::Result<Load> {
     let started = Instant::now();
     let deadline = started + duration;
+    // Each loop is its own task, so the client side of the baseline uses every core, as
+    // Roster's server does; polled from one task, decoding rows would cap it on one core.
     let workers = (0..u64::from(connections)).map(|worker| {
         let database = database.clone();
-        async move {
+        let seeded = seeded.clone();
+        tokio::spawn(async move {
             let mut latencies = Vec::new();
             let mut n = 0_u64;
             while Instant::now() < deadline {
@@ -126,7 +129,7 @@ pub(crate) async fn drive(
                 database
                     .run(
                         operation,
-                        seeded,
+                        &seeded,
                         run * 1_000_000_000 + worker * 10_000_000 + n,
                     )
                     .await
@@ -134,11 +137,11 @@ pub(crate) async fn drive(
                 latencies.push(sent.elapsed());
             }
             anyhow::Ok(latencies)
-        }
+        })
     });
     let mut latencies: Vec<Duration> = Vec::new();
     for worker in futures::future::join_all(workers).await {
-        latencies.extend(worker?);
+        latencies.extend(worker.context("a raw loop panicked")??);
     }
     let elapsed = started.elapsed();
     Ok(Load::from_latencies(latencies, elapsed))

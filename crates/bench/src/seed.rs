@@ -10,6 +10,7 @@ use futures::StreamExt as _;
 use service::{Provisioning, Repositories};
 
 /// What the benchmark's operations need to know about the seeded data.
+#[derive(Debug, Clone)]
 pub(crate) struct Seeded {
     pub(crate) organization: OrganizationId,
     /// The owner, the caller of every operation.
