@@ -64,7 +64,9 @@ async fn statements_for_a_page(server: &TestServer, customers: usize) -> (usize,
     let nodes = data["customers"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), customers, "{data:#}");
     assert!(
-        nodes.iter().all(|c| c["users"]["nodes"].as_array().unwrap().len() == 2),
+        nodes
+            .iter()
+            .all(|c| c["users"]["nodes"].as_array().unwrap().len() == 2),
         "{data:#}"
     );
     let (counted, data) = statements_for(server, PAGE_WITH_TOTALS).await;

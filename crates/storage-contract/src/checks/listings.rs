@@ -1086,6 +1086,21 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     let mut filtered = user_query(&[], first(10));
     filtered.filter.name_icontains = Some("A".into());
     queries.push(filtered);
+    for field in [UserSortField::Customer, UserSortField::Role] {
+        let sort = [Sort {
+            field,
+            direction: Direction::Desc,
+        }];
+        queries.push(user_query(&sort, first(2)));
+    }
+    let uncounted: Vec<UserQuery> = queries
+        .iter()
+        .map(|query| UserQuery {
+            count_total: false,
+            ..query.clone()
+        })
+        .collect();
+    queries.extend(uncounted);
     let scopes = [
         everyone(dir.org.owner.id),
         UserScope {
@@ -1123,6 +1138,99 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
             .unwrap()
             .is_empty()
     );
+}
+
+/// `total_count` is `None` when a listing does not ask for it and exact when it does, for
+/// customers, users and the batched users of customers, on forward, backward and offset
+/// pages; the rows and flags are the same either way.
+pub async fn totals_are_counted_only_when_asked(stores: Stores) {
+    let dir = directory(&stores).await;
+    let scope = everyone(dir.org.owner.id);
+    let all_customers = list_customers(&stores, &dir.org, &customer_query(&[], first(100))).await;
+    let all_users = stores
+        .users
+        .list_users(dir.org.id, scope, &user_query(&[], first(100)))
+        .await
+        .unwrap();
+    let requested = [dir.acme.id, dir.beta.id, dir.empty.id];
+    let pages = [
+        PageRequest::default(),
+        first(2),
+        PageRequest {
+            last: Some(2),
+            ..PageRequest::default()
+        },
+        PageRequest {
+            first: Some(1),
+            offset: 1,
+            ..PageRequest::default()
+        },
+        PageRequest {
+            last: Some(1),
+            after: Some(Position::Offset(0)),
+            ..PageRequest::default()
+        },
+        PageRequest {
+            last: Some(1),
+            before: Some(Position::Offset(2)),
+            ..PageRequest::default()
+        },
+    ];
+    for page in pages {
+        let mut query = customer_query(&[], page.clone());
+        let counted = list_customers(&stores, &dir.org, &query).await;
+        query.count_total = false;
+        let plain = list_customers(&stores, &dir.org, &query).await;
+        let total = all_customers.edges.len() as u64;
+        assert_eq!(counted.total_count, Some(total), "customers {page:?}");
+        assert_eq!(plain, uncounted(&counted), "customers {page:?}");
+
+        let mut query = user_query(&[], page.clone());
+        let counted = stores
+            .users
+            .list_users(dir.org.id, scope, &query)
+            .await
+            .unwrap();
+        query.count_total = false;
+        let plain = stores
+            .users
+            .list_users(dir.org.id, scope, &query)
+            .await
+            .unwrap();
+        let total = all_users.edges.len() as u64;
+        assert_eq!(counted.total_count, Some(total), "users {page:?}");
+        assert_eq!(plain, uncounted(&counted), "users {page:?}");
+
+        let mut query = user_query(&[], page.clone());
+        let counted = stores
+            .users
+            .list_users_of_customers(dir.org.id, scope, &requested, &query)
+            .await
+            .unwrap();
+        query.count_total = false;
+        let plain = stores
+            .users
+            .list_users_of_customers(dir.org.id, scope, &requested, &query)
+            .await
+            .unwrap();
+        for ((customer, counted), (_, plain)) in counted.iter().zip(&plain) {
+            let total = dir
+                .users
+                .iter()
+                .filter(|user| user.customer_id == Some(*customer))
+                .count() as u64;
+            assert_eq!(counted.total_count, Some(total), "{customer:?} {page:?}");
+            assert_eq!(*plain, uncounted(counted), "{customer:?} {page:?}");
+        }
+    }
+}
+
+/// `page` as it is when its total is not asked for.
+fn uncounted<T: Clone>(page: &domain::listing::Page<T>) -> domain::listing::Page<T> {
+    domain::listing::Page {
+        total_count: None,
+        ..page.clone()
+    }
 }
 
 /// A key cursor made for another order (wrong number or type of values) selects no
