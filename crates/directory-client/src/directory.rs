@@ -89,7 +89,11 @@ impl Client {
             vars.insert("after".into(), json!(after));
         }
         let data: CustomersData = self
-            .run(Kind::Query, &documents::customers(), variables)
+            .run(
+                Kind::Query,
+                &documents::customers(query.count_total),
+                variables,
+            )
             .await
             .map_err(directory_error)?;
         let next = next_cursor(&data.customers);
@@ -110,7 +114,7 @@ impl Client {
             vars.insert("after".into(), json!(after));
         }
         let data: UsersData = self
-            .run(Kind::Query, &documents::users(), variables)
+            .run(Kind::Query, &documents::users(query.count_total), variables)
             .await
             .map_err(directory_error)?;
         let next = next_cursor(&data.users);

@@ -22,18 +22,26 @@ const USER_ARGS: &str = "$first: Int, $last: Int, $after: String, $before: Strin
 
 const USER_PASS: &str = "first: $first, last: $last, after: $after, before: $before, offset: $offset, name: $name, name_Icontains: $name_Icontains, email: $email, email_Icontains: $email_Icontains, externalId: $externalId, customer: $customer, customer_Isnull: $customer_Isnull, createdAt_Gte: $createdAt_Gte, createdAt_Lte: $createdAt_Lte, updatedAt_Gte: $updatedAt_Gte, updatedAt_Lte: $updatedAt_Lte, sortBy: $sortBy";
 
-/// `customers(...)` with every argument as a variable.
-pub(crate) fn customers() -> String {
+/// `customers(...)` with every argument as a variable, selecting `totalCount` only when
+/// `count_total` (counting costs the server a statement).
+pub(crate) fn customers(count_total: bool) -> String {
+    let total = total_field(count_total);
     format!(
-        "query Customers({CUSTOMER_ARGS}) {{ customers({CUSTOMER_PASS}) {{ totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {CUSTOMER_FIELDS} }} }} }} }}"
+        "query Customers({CUSTOMER_ARGS}) {{ customers({CUSTOMER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {CUSTOMER_FIELDS} }} }} }} }}"
     )
 }
 
-/// `users(...)` with every argument as a variable.
-pub(crate) fn users() -> String {
+/// `users(...)` with every argument as a variable, selecting `totalCount` only when
+/// `count_total`.
+pub(crate) fn users(count_total: bool) -> String {
+    let total = total_field(count_total);
     format!(
-        "query Users({USER_ARGS}) {{ users({USER_PASS}) {{ totalCount pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {USER_FIELDS} }} }} }} }}"
+        "query Users({USER_ARGS}) {{ users({USER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {USER_FIELDS} }} }} }} }}"
     )
+}
+
+fn total_field(count_total: bool) -> &'static str {
+    if count_total { "totalCount " } else { "" }
 }
 
 /// `customer(id:)`.

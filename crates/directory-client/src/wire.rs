@@ -225,8 +225,9 @@ pub(crate) struct WireEdge<T> {
 pub(crate) struct Connection<T> {
     pub(crate) edges: Vec<WireEdge<T>>,
     pub(crate) page_info: PageInfo,
+    /// Present when the document selected `totalCount` (the listing's `count_total`).
     #[serde(default)]
-    pub(crate) total_count: u64,
+    pub(crate) total_count: Option<u64>,
 }
 
 impl<T> Connection<T> {

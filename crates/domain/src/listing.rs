@@ -355,12 +355,15 @@ pub struct UserFilter {
 /// A `users` listing.
 pub type UserQuery = Listing<UserFilter, UserSortField>;
 
-/// A listing: filters, order and page.
+/// A listing: filters, order, page, and whether the total over all pages is wanted.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Listing<Filter, Field> {
     pub filter: Filter,
     pub sort: Vec<Sort<Field>>,
     pub page: PageRequest,
+    /// True when the caller reads the total (a `COUNT` over every page, which costs a
+    /// statement); otherwise the page's `total_count` is `None`.
+    pub count_total: bool,
 }
 
 impl<Filter: Default, Field> Default for Listing<Filter, Field> {
@@ -369,6 +372,7 @@ impl<Filter: Default, Field> Default for Listing<Filter, Field> {
             filter: Filter::default(),
             sort: Vec::new(),
             page: PageRequest::default(),
+            count_total: false,
         }
     }
 }
@@ -416,18 +420,19 @@ pub struct Page<T> {
     pub edges: Vec<Edge<T>>,
     pub has_next_page: bool,
     pub has_previous_page: bool,
-    /// How many rows match the filters and scope, over all pages.
-    pub total_count: u64,
+    /// How many rows match the filters and scope, over all pages; `None` when the listing
+    /// did not ask for it (`Listing::count_total`).
+    pub total_count: Option<u64>,
 }
 
 impl<T> Page<T> {
-    /// A page with no rows.
+    /// A page with no rows; its total, zero, is known without counting.
     pub fn empty() -> Self {
         Page {
             edges: Vec::new(),
             has_next_page: false,
             has_previous_page: false,
-            total_count: 0,
+            total_count: Some(0),
         }
     }
 

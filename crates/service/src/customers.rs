@@ -338,7 +338,7 @@ mod tests {
             .customers(&orphan, &CustomerQuery::default())
             .await
             .unwrap();
-        assert_eq!(page.total_count, 0);
+        assert_eq!(page.total_count, Some(0));
     }
 
     #[tokio::test]

@@ -187,6 +187,7 @@ macro_rules! contract_tests {
             customer_scope_restricts_rows,
             user_scope_restricts_rows_but_shows_me,
             users_of_customers_match_per_customer_listings,
+            totals_are_counted_only_when_asked,
             mismatched_cursor_selects_no_rows,
             signing_keys_round_trip_per_organization,
             deleting_a_signing_key_returns_it_once,

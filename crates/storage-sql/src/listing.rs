@@ -139,12 +139,18 @@ impl Source {
         }
     }
 
-    /// Users `u` with their role `r` and customer `cu`.
-    pub(crate) fn users() -> Source {
+    /// Users `u` with their role `r`, and their customer `cu` only when the order needs
+    /// its name (nothing else reads it).
+    pub(crate) fn users(sort: &[Sort<UserSortField>]) -> Source {
+        let by_customer = sort.iter().any(|key| key.field == UserSortField::Customer);
         Source {
             columns: format!("{}, r.kind AS role_kind", column_list("u", USER_COLUMNS)),
-            from: "users u JOIN roles r ON r.id = u.role_id \
-                   LEFT JOIN customers cu ON cu.id = u.customer_id",
+            from: if by_customer {
+                "users u JOIN roles r ON r.id = u.role_id \
+                 LEFT JOIN customers cu ON cu.id = u.customer_id"
+            } else {
+                "users u JOIN roles r ON r.id = u.role_id"
+            },
             table: "users u",
         }
     }
@@ -214,6 +220,30 @@ pub(crate) fn customer_conditions(
     sql
 }
 
+/// Which users `scope` sees, as a condition; `None` when it sees every row the listing can
+/// return (a condition that is always true only costs the planner). The batched listing
+/// (`by_customer` false) returns customer users only, so team members' rule drops out.
+fn visibility(scope: UserScope, by_customer: bool) -> Option<Sql> {
+    let batched = !by_customer;
+    let team = scope.organization_users && !batched;
+    let mut visible = Sql::new("u.id = ?", [Bind::uuid(scope.me.uuid())]);
+    match scope.customers {
+        // Every customer user, and the team members too (or none are listed).
+        CustomerScope::All if team || batched => return None,
+        CustomerScope::All => {
+            visible.push(" OR u.customer_id IS NOT NULL", []);
+        }
+        CustomerScope::Only(id) => {
+            visible.push(" OR u.customer_id = ?", [Bind::uuid(id.uuid())]);
+        }
+        CustomerScope::Nothing => {}
+    }
+    if team {
+        visible.push(" OR u.customer_id IS NULL", []);
+    }
+    Some(visible)
+}
+
 /// The conditions of a user listing: organization, scope and every given filter, except
 /// `filter.customer` when `by_customer` is false (the batched listing sets it per group).
 pub(crate) fn user_conditions(
@@ -223,20 +253,9 @@ pub(crate) fn user_conditions(
     by_customer: bool,
 ) -> Sql {
     let mut sql = Sql::new("u.organization_id = ?", [Bind::uuid(organization.uuid())]);
-    let mut visible = Sql::new("u.id = ?", [Bind::uuid(scope.me.uuid())]);
-    if scope.organization_users {
-        visible.push(" OR u.customer_id IS NULL", []);
+    if let Some(visible) = visibility(scope, by_customer) {
+        sql.push(" AND (", []).append(&visible).push(")", []);
     }
-    match scope.customers {
-        CustomerScope::All => {
-            visible.push(" OR u.customer_id IS NOT NULL", []);
-        }
-        CustomerScope::Only(id) => {
-            visible.push(" OR u.customer_id = ?", [Bind::uuid(id.uuid())]);
-        }
-        CustomerScope::Nothing => {}
-    }
-    sql.push(" AND (", []).append(&visible).push(")", []);
     if let Some(name) = &filter.name {
         sql.and("u.name = ?", [Bind::text(name)]);
     }
@@ -289,31 +308,23 @@ pub(crate) struct Listing<'a> {
     start: u64,
     /// Index in `R` of the first row that may not be returned, if bounded.
     end: Option<u64>,
-    /// True when rows are numbered with a window function and come back in sort order.
+    /// True when rows are numbered with a window function and come back in sort order:
+    /// a backward page cut by offsets, whose end is only known once `R` is counted.
     windowed: bool,
 }
 
 impl<'a> Listing<'a> {
     /// A customer listing for `page` in the order `sort`.
     pub(crate) fn customers(sort: &[Sort<CustomerSortField>], page: &'a PageRequest) -> Self {
-        Listing::new(sort_keys(sort, customer_key), "c.id", page, false)
+        Listing::new(sort_keys(sort, customer_key), "c.id", page)
     }
 
-    /// A user listing for `page` in the order `sort`, paged per customer when `per_customer`.
-    pub(crate) fn users(
-        sort: &[Sort<UserSortField>],
-        page: &'a PageRequest,
-        per_customer: bool,
-    ) -> Self {
-        Listing::new(sort_keys(sort, user_key), "u.id", page, per_customer)
+    /// A user listing for `page` in the order `sort` (one customer's, or each of a batch's).
+    pub(crate) fn users(sort: &[Sort<UserSortField>], page: &'a PageRequest) -> Self {
+        Listing::new(sort_keys(sort, user_key), "u.id", page)
     }
 
-    fn new(
-        keys: Vec<SortKey>,
-        id_expr: &'static str,
-        page: &'a PageRequest,
-        partitioned: bool,
-    ) -> Self {
+    fn new(keys: Vec<SortKey>, id_expr: &'static str, page: &'a PageRequest) -> Self {
         let mut start = page.offset;
         if let Some(Position::Offset(n)) = page.after {
             start = start.saturating_add(n.saturating_add(1));
@@ -331,84 +342,184 @@ impl<'a> Listing<'a> {
             backward,
             start,
             end,
-            windowed: partitioned || (backward && (start > 0 || end.is_some())),
+            windowed: backward && (start > 0 || end.is_some()),
         }
     }
 
-    /// The statement that fetches the page (per `partition` group when given) from
-    /// `source` under `conditions`.
+    /// The statement that fetches the page from `source` under `conditions`.
     pub(crate) fn page_statement(
         &self,
         dialect: Dialect,
         source: &Source,
         conditions: &Sql,
-        partition: Option<&str>,
     ) -> Statement {
-        let mut inner = Sql::new(&format!("SELECT {}", source.columns), []);
-        for (index, key) in self.keys.iter().enumerate() {
-            inner.push(&format!(", {} AS k{index}", key.expr), []);
-        }
         if self.windowed {
-            let over = partition.map_or(String::new(), |p| format!("PARTITION BY {p} "));
-            inner.push(
-                &format!(
-                    ", ROW_NUMBER() OVER ({over}ORDER BY {}) AS row_index, \
-                     COUNT(*) OVER ({over}) AS row_count",
-                    self.order(false)
-                ),
-                [],
-            );
+            return self
+                .windowed_statement(source, conditions, None)
+                .finish(dialect);
         }
-        inner.push(&format!(" FROM {} WHERE ", source.from), []);
-        inner.append(conditions);
+        let mut sql = self.select(source, conditions);
+        self.push_limit(&mut sql);
+        sql.finish(dialect)
+    }
+
+    /// The statement that fetches the page of each customer of `customers` (a
+    /// [`Bind::UuidList`]) at once, `u.customer_id` standing for the customer.
+    ///
+    /// Each customer's rows are read as a page of its own, with its `LIMIT` and `OFFSET`, so
+    /// the index on `(organization_id, customer_id, <order>)` stops at the page's end: a
+    /// `LATERAL` join on PostgreSQL, a correlated `IN` on SQLite (which has no `LATERAL`).
+    /// Rows come back grouped by customer, each group in page order.
+    pub(crate) fn per_customer_statement(
+        &self,
+        dialect: Dialect,
+        source: &Source,
+        conditions: &Sql,
+        customers: Bind,
+    ) -> Statement {
+        if self.windowed {
+            let mut conditions = conditions.clone();
+            conditions.and(&dialect.in_uuid_list("u.customer_id"), [customers]);
+            return self
+                .windowed_statement(source, &conditions, Some("u.customer_id"))
+                .finish(dialect);
+        }
+        let mut sql;
+        match dialect {
+            Dialect::Postgres => {
+                sql = Sql::new(
+                    "SELECT p.* FROM unnest(CAST(? AS uuid[])) WITH ORDINALITY AS ids(id, n) \
+                     CROSS JOIN LATERAL (",
+                    [customers],
+                );
+                let mut group = conditions.clone();
+                group.and("u.customer_id = ids.id", []);
+                let mut inner = self.select(source, &group);
+                self.push_limit(&mut inner);
+                sql.append(&inner);
+                let keys = (0..self.keys.len()).map(|index| format!("p.k{index}"));
+                sql.push(
+                    &format!(
+                        ") p ORDER BY ids.n, {}",
+                        self.order_of(keys, "p.id", self.backward)
+                    ),
+                    [],
+                );
+            }
+            Dialect::Sqlite => {
+                sql = Sql::new(&format!("SELECT {}", source.columns), []);
+                self.push_key_columns(&mut sql);
+                sql.push(
+                    &format!(
+                        " FROM json_each(?) ids, {} WHERE u.id IN (SELECT u.id FROM {} WHERE ",
+                        source.from, source.from
+                    ),
+                    [customers],
+                );
+                sql.append(conditions);
+                sql.and("u.customer_id = ids.value", []);
+                self.push_cursors(&mut sql);
+                self.push_limit(&mut sql);
+                sql.push(
+                    &format!(") ORDER BY ids.key, {}", self.order(self.backward)),
+                    [],
+                );
+            }
+        }
+        sql.finish(dialect)
+    }
+
+    /// `SELECT <columns>, <keys> FROM <source> WHERE <conditions> <cursors>`.
+    fn select(&self, source: &Source, conditions: &Sql) -> Sql {
+        let mut sql = Sql::new(&format!("SELECT {}", source.columns), []);
+        self.push_key_columns(&mut sql);
+        sql.push(&format!(" FROM {} WHERE ", source.from), []);
+        sql.append(conditions);
+        self.push_cursors(&mut sql);
+        sql
+    }
+
+    /// `, <key> AS k0, ...`: the sort-key values each row's cursor is made of.
+    fn push_key_columns(&self, sql: &mut Sql) {
+        for (index, key) in self.keys.iter().enumerate() {
+            sql.push(&format!(", {} AS k{index}", key.expr), []);
+        }
+    }
+
+    /// The keyset conditions of the `after` and `before` keys.
+    fn push_cursors(&self, sql: &mut Sql) {
         for (position, after) in [(&self.page.after, true), (&self.page.before, false)] {
             if let Some(Position::Key(cursor)) = position {
-                self.push_keyset(&mut inner, cursor, after);
+                self.push_keyset(sql, cursor, after);
             }
         }
-        if !self.windowed {
-            let mut fetch = self.limit + 1;
-            if let Some(end) = self.end {
-                fetch = fetch.min(end.saturating_sub(self.start));
-            }
-            inner.push(&format!(" ORDER BY {}", self.order(self.backward)), []);
-            inner.push(" LIMIT ? OFFSET ?", [int(fetch), int(self.start)]);
-            return inner.finish(dialect);
+    }
+
+    /// ` ORDER BY ... LIMIT ? OFFSET ?`: the page and one row more, in fetch order.
+    fn push_limit(&self, sql: &mut Sql) {
+        let mut fetch = self.limit + 1;
+        if let Some(end) = self.end {
+            fetch = fetch.min(end.saturating_sub(self.start));
         }
-        // 1-based row_index; keep (start, end] and the first or last limit + 1 of it.
+        sql.push(&format!(" ORDER BY {}", self.order(self.backward)), []);
+        sql.push(" LIMIT ? OFFSET ?", [int(fetch), int(self.start)]);
+    }
+
+    /// A backward page cut by offsets: rows numbered (per `partition` group when given)
+    /// and counted with window functions, kept by number.
+    fn windowed_statement(
+        &self,
+        source: &Source,
+        conditions: &Sql,
+        partition: Option<&str>,
+    ) -> Sql {
+        let over = partition.map_or(String::new(), |p| format!("PARTITION BY {p} "));
+        let mut inner = Sql::new(&format!("SELECT {}", source.columns), []);
+        self.push_key_columns(&mut inner);
+        inner.push(
+            &format!(
+                ", ROW_NUMBER() OVER ({over}ORDER BY {}) AS row_index, \
+                 COUNT(*) OVER ({over}) AS row_count FROM {} WHERE ",
+                self.order(false),
+                source.from
+            ),
+            [],
+        );
+        inner.append(conditions);
+        self.push_cursors(&mut inner);
+        // 1-based row_index; keep (start, end] and the last limit + 1 of it.
         let mut outer = Sql::new("SELECT * FROM (", []);
         outer.append(&inner);
         outer.push(") w WHERE w.row_index > ?", [int(self.start)]);
         if let Some(end) = self.end {
             outer.push(" AND w.row_index <= ?", [int(end)]);
         }
-        if self.backward {
-            outer.push(" AND (w.row_count - w.row_index <= ?", [int(self.limit)]);
-            if let Some(end) = self.end {
-                let from = i64::try_from(end).unwrap_or(i64::MAX) - int_value(self.limit);
-                outer.push(" OR w.row_index >= ?", [Bind::int(from)]);
-            }
-            outer.push(")", []);
-        } else {
-            let last = self.start.saturating_add(self.limit + 1);
-            outer.push(" AND w.row_index <= ?", [int(last)]);
+        outer.push(" AND (w.row_count - w.row_index <= ?", [int(self.limit)]);
+        if let Some(end) = self.end {
+            let from = i64::try_from(end).unwrap_or(i64::MAX) - int_value(self.limit);
+            outer.push(" OR w.row_index >= ?", [Bind::int(from)]);
         }
-        outer.push(" ORDER BY w.row_index", []);
-        outer.finish(dialect)
+        outer.push(") ORDER BY w.row_index", []);
+        outer
     }
 
     /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id.
     fn order(&self, reversed: bool) -> String {
+        let exprs = self.keys.iter().map(|key| key.expr.clone());
+        self.order_of(exprs, self.id_expr, reversed)
+    }
+
+    /// `ORDER BY` keys over `exprs` (one per sort key) and `id`, in the listing's directions.
+    fn order_of(&self, exprs: impl Iterator<Item = String>, id: &str, reversed: bool) -> String {
         let direction = |direction: Direction| match (direction, reversed) {
             (Direction::Asc, false) | (Direction::Desc, true) => "ASC",
             _ => "DESC",
         };
-        let mut keys: Vec<String> = self
-            .keys
-            .iter()
-            .map(|key| format!("{} {}", key.expr, direction(key.direction)))
+        let mut keys: Vec<String> = exprs
+            .zip(&self.keys)
+            .map(|(expr, key)| format!("{expr} {}", direction(key.direction)))
             .collect();
-        keys.push(format!("{} {}", self.id_expr, direction(Direction::Asc)));
+        keys.push(format!("{id} {}", direction(Direction::Asc)));
         keys.join(", ")
     }
 
@@ -467,8 +578,9 @@ impl<'a> Listing<'a> {
         })
     }
 
-    /// The page made of `edges` as fetched (one group's, in fetch order) and the total.
-    pub(crate) fn finish<T>(&self, mut edges: Vec<Edge<T>>, total_count: u64) -> Page<T> {
+    /// The page made of `edges` as fetched (one group's, in fetch order) and the total,
+    /// when counted.
+    pub(crate) fn finish<T>(&self, mut edges: Vec<Edge<T>>, total_count: Option<u64>) -> Page<T> {
         let limit = usize::try_from(self.limit).unwrap_or(usize::MAX);
         let more = edges.len() > limit;
         if self.backward {

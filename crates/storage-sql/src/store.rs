@@ -94,15 +94,17 @@ impl<D: Driver> SqlStore<D> {
         Ok(total.map_or(0, |n| u64::try_from(n).unwrap_or(0)))
     }
 
-    /// One page of `source` under `conditions`, and its total: two statements.
+    /// One page of `source` under `conditions`, and its total when `count_total`: one
+    /// statement, or two.
     async fn list<T: Send>(
         &self,
         listing: &Listing<'_>,
         source: &Source,
         conditions: &Sql,
+        count_total: bool,
         decode: fn(&D::Row) -> Result<T, RepoError>,
     ) -> Result<Page<T>, RepoError> {
-        let page = listing.page_statement(self.dialect(), source, conditions, None);
+        let page = listing.page_statement(self.dialect(), source, conditions);
         let edges = self
             .fetch_all(page, |row| {
                 Ok(Edge {
@@ -111,8 +113,13 @@ impl<D: Driver> SqlStore<D> {
                 })
             })
             .await?;
-        let total = count_statement(self.dialect(), source.table, conditions, None);
-        Ok(listing.finish(edges, self.count(total).await?))
+        let total = if count_total {
+            let total = count_statement(self.dialect(), source.table, conditions, None);
+            Some(self.count(total).await?)
+        } else {
+            None
+        };
+        Ok(listing.finish(edges, total))
     }
 
     fn insert(&self, table: &str, values: &[(&'static str, Bind)]) -> Statement {
@@ -277,6 +284,7 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
             &listing,
             &Source::customers(),
             &conditions,
+            query.count_total,
             records::customer,
         )
         .await
@@ -364,9 +372,17 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         query: &UserQuery,
     ) -> Result<Page<User>, RepoError> {
         let conditions = user_conditions(organization, scope, &query.filter, true);
-        let listing = Listing::users(&query.effective_sort(), &query.page, false);
-        self.list(&listing, &Source::users(), &conditions, records::user)
-            .await
+        let sort = query.effective_sort();
+        let listing = Listing::users(&sort, &query.page);
+        let source = Source::users(&sort);
+        self.list(
+            &listing,
+            &source,
+            &conditions,
+            query.count_total,
+            records::user,
+        )
+        .await
     }
 
     async fn list_users_of_customers(
@@ -379,18 +395,15 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
-        // Two statements whatever the number of customers: the pages, numbered per
-        // customer with a window function, and the totals, grouped by customer.
-        let mut conditions = user_conditions(organization, scope, &query.filter, false);
+        // One statement whatever the number of customers, two with the totals: the pages,
+        // each customer's read as a page of its own, and the totals, grouped by customer.
+        let conditions = user_conditions(organization, scope, &query.filter, false);
         let ids = Bind::UuidList(customers.iter().map(|id| id.uuid()).collect());
-        conditions.and(&self.dialect().in_uuid_list("u.customer_id"), [ids]);
-        let listing = Listing::users(&query.effective_sort(), &query.page, true);
-        let page = listing.page_statement(
-            self.dialect(),
-            &Source::users(),
-            &conditions,
-            Some("u.customer_id"),
-        );
+        let sort = query.effective_sort();
+        let listing = Listing::users(&sort, &query.page);
+        let source = Source::users(&sort);
+        let page =
+            listing.per_customer_statement(self.dialect(), &source, &conditions, ids.clone());
         let rows = self
             .fetch_all(page, |row| {
                 let edge = Edge {
@@ -406,23 +419,30 @@ impl<D: Driver> UserRepository for SqlStore<D> {
                 groups.entry(customer).or_default().push(edge);
             }
         }
-        let totals = count_statement(
-            self.dialect(),
-            Source::users().table,
-            &conditions,
-            Some("u.customer_id"),
-        );
-        let totals: HashMap<Uuid, i64> = self
-            .fetch_all(totals, |row| Ok((row.uuid("group_id")?, row.int("total")?)))
-            .await?
-            .into_iter()
-            .collect();
+        let totals: Option<HashMap<Uuid, i64>> = if query.count_total {
+            let mut counted = conditions;
+            counted.and(&self.dialect().in_uuid_list("u.customer_id"), [ids]);
+            let totals = count_statement(
+                self.dialect(),
+                source.table,
+                &counted,
+                Some("u.customer_id"),
+            );
+            let totals = self
+                .fetch_all(totals, |row| Ok((row.uuid("group_id")?, row.int("total")?)))
+                .await?;
+            Some(totals.into_iter().collect())
+        } else {
+            None
+        };
         Ok(customers
             .iter()
             .map(|customer| {
-                let edges = groups.get(customer).cloned().unwrap_or_default();
-                let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
-                let total = u64::try_from(total).unwrap_or(0);
+                let edges = groups.remove(customer).unwrap_or_default();
+                let total = totals.as_ref().map(|totals| {
+                    let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
+                    u64::try_from(total).unwrap_or(0)
+                });
                 (*customer, listing.finish(edges, total))
             })
             .collect())
@@ -910,8 +930,19 @@ mod tests {
         }
     }
 
+    fn last_sql(recorder: &Recorder) -> String {
+        recorder
+            .statements
+            .lock()
+            .unwrap()
+            .last()
+            .unwrap()
+            .sql
+            .clone()
+    }
+
     #[tokio::test]
-    async fn listings_cost_two_statements_whatever_the_number_of_customers() {
+    async fn listings_cost_one_statement_and_one_more_for_the_total() {
         let recorder = Recorder::default();
         let store = SqlStore::new(recorder.clone());
         let organization = OrganizationId::generate();
@@ -920,27 +951,101 @@ mod tests {
             customers: CustomerScope::All,
             me: UserId::generate(),
         };
-        store
-            .list_customers(organization, CustomerScope::All, &CustomerQuery::default())
-            .await
-            .unwrap();
-        assert_eq!(recorder.count(), 2, "list_customers");
-        store
-            .list_users(organization, scope, &UserQuery::default())
-            .await
-            .unwrap();
-        assert_eq!(recorder.count(), 4, "list_users");
+        let counted = |count_total| UserQuery {
+            count_total,
+            ..UserQuery::default()
+        };
         let customers: Vec<CustomerId> = (0..100).map(|_| CustomerId::generate()).collect();
-        let pages = store
-            .list_users_of_customers(organization, scope, &customers, &UserQuery::default())
+        let mut expected = 0;
+        for count_total in [false, true] {
+            let statements = 1 + usize::from(count_total);
+            let query = CustomerQuery {
+                count_total,
+                ..CustomerQuery::default()
+            };
+            store
+                .list_customers(organization, CustomerScope::All, &query)
+                .await
+                .unwrap();
+            expected += statements;
+            assert_eq!(recorder.count(), expected, "list_customers {count_total}");
+            store
+                .list_users(organization, scope, &counted(count_total))
+                .await
+                .unwrap();
+            expected += statements;
+            assert_eq!(recorder.count(), expected, "list_users {count_total}");
+            let pages = store
+                .list_users_of_customers(organization, scope, &customers, &counted(count_total))
+                .await
+                .unwrap();
+            assert_eq!(pages.len(), 100);
+            assert!(
+                pages
+                    .iter()
+                    .all(|(_, page)| page.total_count == count_total.then_some(0))
+            );
+            expected += statements;
+            assert_eq!(
+                recorder.count(),
+                expected,
+                "list_users_of_customers for 100 customers {count_total}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn user_listings_join_customers_only_to_sort_by_them_and_skip_true_scopes() {
+        let recorder = Recorder::default();
+        let store = SqlStore::new(recorder.clone());
+        let organization = OrganizationId::generate();
+        let everyone = UserScope {
+            organization_users: true,
+            customers: CustomerScope::All,
+            me: UserId::generate(),
+        };
+        let customers = [CustomerId::generate()];
+        let by_name = UserQuery::default();
+        store
+            .list_users_of_customers(organization, everyone, &customers, &by_name)
             .await
             .unwrap();
-        assert_eq!(pages.len(), 100);
-        assert_eq!(
-            recorder.count(),
-            6,
-            "list_users_of_customers for 100 customers"
+        let sql = last_sql(&recorder);
+        assert!(sql.contains("CROSS JOIN LATERAL"), "{sql}");
+        assert!(!sql.contains("customers cu"), "{sql}");
+        assert!(!sql.contains("u.id = "), "no scope condition: {sql}");
+        store
+            .list_users(organization, everyone, &by_name)
+            .await
+            .unwrap();
+        let sql = last_sql(&recorder);
+        assert!(
+            !sql.contains("customers cu") && !sql.contains("u.id = "),
+            "{sql}"
         );
+        let by_customer = UserQuery {
+            sort: vec![domain::listing::Sort {
+                field: domain::listing::UserSortField::Customer,
+                direction: domain::listing::Direction::Asc,
+            }],
+            ..UserQuery::default()
+        };
+        store
+            .list_users_of_customers(organization, everyone, &customers, &by_customer)
+            .await
+            .unwrap();
+        assert!(last_sql(&recorder).contains("LEFT JOIN customers cu"));
+        let one_customer = UserScope {
+            organization_users: false,
+            customers: CustomerScope::Only(customers[0]),
+            ..everyone
+        };
+        store
+            .list_users(organization, one_customer, &by_name)
+            .await
+            .unwrap();
+        let sql = last_sql(&recorder);
+        assert!(sql.contains("(u.id = $2 OR u.customer_id = $3)"), "{sql}");
     }
 
     #[test]

@@ -2,7 +2,9 @@
 
 use std::borrow::Cow;
 
-use async_graphql::{Enum, Name, OutputType, SimpleObject, TypeName, Value};
+use async_graphql::{
+    ComplexObject, Context, Enum, Name, OutputType, Result, SimpleObject, TypeName, Value,
+};
 use domain::listing::{CursorKey, Direction, Edge as PageEdge, Page, PageRequest, Position};
 
 use super::error::ApiError;
@@ -26,13 +28,31 @@ pub(crate) struct Edge<T: OutputType> {
 
 /// One page of a listing (`CustomerConnection`, `UserConnection`...), with its total count.
 #[derive(SimpleObject)]
-#[graphql(name_type)]
+#[graphql(name_type, complex)]
 pub(crate) struct Connection<T: OutputType> {
     nodes: Vec<T>,
     edges: Vec<Edge<T>>,
     page_info: PageInfo,
+    /// The total when it was counted: only when the document selects `totalCount`.
+    #[graphql(skip)]
+    total: Option<u64>,
+}
+
+#[ComplexObject]
+impl<T: OutputType> Connection<T> {
     /// How many rows match over all pages.
-    total_count: i32,
+    async fn total_count(&self) -> Result<i32> {
+        // The listing counts whenever the selection holds `totalCount` (`counts_total`);
+        // a total missing here is a wiring bug, not the client's.
+        let total = self.total.ok_or(ApiError::Internal)?;
+        Ok(i32::try_from(total).unwrap_or(i32::MAX))
+    }
+}
+
+/// True when the connection being resolved selects `totalCount`, directly or through
+/// fragments: only then is the total counted (a statement of its own).
+pub(crate) fn counts_total(ctx: &Context<'_>) -> bool {
+    ctx.look_ahead().field("totalCount").exists()
 }
 
 impl<T: OutputType> TypeName for Edge<T> {
@@ -67,7 +87,7 @@ impl<T: OutputType + Clone> Connection<T> {
                 end_cursor: edges.last().map(|edge| edge.cursor.clone()),
             },
             edges,
-            total_count: i32::try_from(page.total_count).unwrap_or(i32::MAX),
+            total: page.total_count,
         }
     }
 }
@@ -91,7 +111,7 @@ impl<T: OutputType + Clone> Connection<T> {
                 end_cursor: edges.last().map(|edge| edge.cursor.clone()),
             },
             edges,
-            total_count: i32::try_from(nodes.len()).unwrap_or(i32::MAX),
+            total: u64::try_from(nodes.len()).ok(),
             nodes,
         }
     }
@@ -213,7 +233,7 @@ pub(crate) fn page_in_memory<T: Clone>(
         edges,
         has_next_page: to < items.len(),
         has_previous_page: from > 0,
-        total_count: items.len() as u64,
+        total_count: Some(items.len() as u64),
     })
 }
 

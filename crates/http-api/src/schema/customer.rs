@@ -4,8 +4,12 @@ use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject
 use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
 use domain::{Customer, CustomerId, Timestamp};
 
+use async_graphql::Lookahead;
+use domain::listing::PageRequest;
+
 use super::connection::{
-    Connection, OrderDirection, check_cursors, int_argument, page_request, text_argument,
+    Connection, OrderDirection, check_cursors, counts_total, int_argument, page_request,
+    text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
@@ -103,7 +107,8 @@ impl CustomerNode {
         offset: Option<i32>,
     ) -> Result<Connection<UserNode>> {
         let scope = Scope::of(ctx)?;
-        let query = users_query(first, last, after.as_deref(), before.as_deref(), offset)?;
+        let page = page_request(first, last, after.as_deref(), before.as_deref(), offset)?;
+        let query = users_query(page, counts_total(ctx))?;
         let page = scope
             .users_of_customers()?
             .load_one((self.0.id, query))
@@ -195,16 +200,13 @@ pub(crate) async fn list_customers(
     Ok(Connection::from_page(page, CustomerNode))
 }
 
-/// The listing behind `Customer.users(...)`; a cursor of another sort is refused.
-fn users_query(
-    first: Option<i32>,
-    last: Option<i32>,
-    after: Option<&str>,
-    before: Option<&str>,
-    offset: Option<i32>,
-) -> Result<UserQuery, ApiError> {
+/// The listing behind `Customer.users(...)`, counted when `count_total`; a cursor of
+/// another sort is refused. It is the loader's key, so the prefetch and the field build it
+/// from the same selection.
+fn users_query(page: PageRequest, count_total: bool) -> Result<UserQuery, ApiError> {
     let query = UserQuery {
-        page: page_request(first, last, after, before, offset)?,
+        page,
+        count_total,
         ..UserQuery::default()
     };
     check_cursors(query.cursors_fit())?;
@@ -225,14 +227,15 @@ async fn prefetch_users(ctx: &Context<'_>, scope: &Scope<'_>, customers: &[Custo
         let Ok(arguments) = field.arguments() else {
             continue;
         };
-        let query = users_query(
+        let page = page_request(
             int_argument(&arguments, "first"),
             int_argument(&arguments, "last"),
             text_argument(&arguments, "after"),
             text_argument(&arguments, "before"),
             int_argument(&arguments, "offset"),
         );
-        if let Ok(query) = query {
+        let count_total = Lookahead::from(field).field("totalCount").exists();
+        if let Ok(query) = page.and_then(|page| users_query(page, count_total)) {
             keys.extend(customers.iter().map(|id| (*id, query.clone())));
         }
     }

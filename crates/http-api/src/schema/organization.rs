@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{UserFilter, UserQuery};
 use domain::{CustomerId, Organization, Timestamp};
 
-use super::connection::{Connection, page_request};
+use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;
 use super::error::ApiError;
 use super::signing_key::SigningKeyNode;
@@ -68,6 +68,7 @@ impl OrganizationNode {
             filter,
             sort: user_sort(sort_by),
             page: page_request(first, last, after.as_deref(), before.as_deref(), offset)?,
+            count_total: counts_total(ctx),
         };
         Ok(list_users(ctx, &scope, query).await?)
     }

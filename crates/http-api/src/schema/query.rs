@@ -4,7 +4,7 @@ use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{CustomerFilter, CustomerQuery, UserFilter, UserQuery};
 use domain::{CustomerId, Timestamp, UserId};
 
-use super::connection::{Connection, page_request};
+use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;
 use super::customer::{CustomerNode, CustomerOrder, customer_sort, list_customers};
 use super::error::{ApiError, or_null};
@@ -71,6 +71,7 @@ impl Query {
             },
             sort: customer_sort(sort_by, order_by),
             page: page_request(first, last, after.as_deref(), before.as_deref(), offset)?,
+            count_total: counts_total(ctx),
         };
         Ok(list_customers(ctx, &scope, query).await?)
     }
@@ -129,6 +130,7 @@ impl Query {
             filter,
             sort: user_sort(sort_by),
             page: page_request(first, last, after.as_deref(), before.as_deref(), offset)?,
+            count_total: counts_total(ctx),
         };
         Ok(list_users(ctx, &scope, query).await?)
     }

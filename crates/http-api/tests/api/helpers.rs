@@ -254,7 +254,7 @@ pub(crate) fn user_page(users: Vec<User>) -> Page<User> {
 
 fn complete_page<T>(edges: Vec<Edge<T>>) -> Page<T> {
     Page {
-        total_count: edges.len() as u64,
+        total_count: Some(edges.len() as u64),
         edges,
         has_next_page: false,
         has_previous_page: false,

@@ -211,6 +211,54 @@ async fn users_of_a_page_of_customers_are_loaded_with_one_directory_call() {
     assert!(nodes.iter().all(|node| node["users"]["totalCount"] == 1));
 }
 
+/// `totalCount` is asked of the directory only when the document selects it, on the
+/// connection itself or through a fragment, for each connection on its own.
+#[tokio::test]
+async fn totals_are_asked_for_only_when_selected() {
+    let cases = [
+        (
+            "{ customers { nodes { name users { nodes { email } } } } }",
+            false,
+            false,
+        ),
+        (
+            "{ customers { totalCount nodes { users { nodes { email } } } } }",
+            true,
+            false,
+        ),
+        (
+            "{ customers { nodes { users { totalCount } } } }",
+            false,
+            true,
+        ),
+        (
+            "{ customers { ...C nodes { users { ...U } } } } \
+             fragment C on CustomerConnection { totalCount } \
+             fragment U on UserConnection { totalCount }",
+            true,
+            true,
+        ),
+    ];
+    for (query, customers_counted, users_counted) in cases {
+        let mut mocks = Mocks::new();
+        let acme = customer("Acme");
+        mocks
+            .customers
+            .expect_customers()
+            .withf(move |_, query| query.count_total == customers_counted)
+            .times(1)
+            .returning(move |_, _| Ok(customer_page(vec![acme.clone()])));
+        mocks
+            .users
+            .expect_users_of_customers()
+            .withf(move |_, _, query| query.count_total == users_counted)
+            .times(1)
+            .returning(|_, asked, _| Ok(asked.iter().map(|c| (*c, user_page(vec![]))).collect()));
+        let body = graphql_ok(mocks.router(), query, json!({})).await;
+        assert!(body.get("errors").is_none(), "{query}: {body}");
+    }
+}
+
 #[tokio::test]
 async fn user_customers_are_batched_and_the_organization_is_fetched_once() {
     let mut mocks = Mocks::new();

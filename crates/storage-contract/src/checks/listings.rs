@@ -20,19 +20,24 @@ use crate::support::{
     organization, reference_order, user_ids, user_sort_value, walk_customers, walk_users,
 };
 
+/// A customer listing that counts its total (`totals_are_counted_only_when_asked` checks
+/// the listings that do not).
 fn customer_query(sort: &[Sort<CustomerSortField>], page: PageRequest) -> CustomerQuery {
     CustomerQuery {
         filter: CustomerFilter::default(),
         sort: sort.to_vec(),
         page,
+        count_total: true,
     }
 }
 
+/// A user listing that counts its total.
 fn user_query(sort: &[Sort<UserSortField>], page: PageRequest) -> UserQuery {
     UserQuery {
         filter: UserFilter::default(),
         sort: sort.to_vec(),
         page,
+        count_total: true,
     }
 }
 
@@ -249,6 +254,7 @@ pub async fn customer_filters_each_apply(stores: Stores) {
     for (filter, expected) in cases {
         let query = CustomerQuery {
             filter: filter.clone(),
+            count_total: true,
             ..CustomerQuery::default()
         };
         let page = list_customers(&stores, &org, &query).await;
@@ -256,7 +262,11 @@ pub async fn customer_filters_each_apply(stores: Stores) {
         expected.sort_by_key(|c| c.name.key());
         let expected_ids: Vec<CustomerId> = expected.iter().map(|c| c.id).collect();
         assert_eq!(customer_ids(&page), expected_ids, "{filter:?}");
-        assert_eq!(page.total_count, expected_ids.len() as u64, "{filter:?}");
+        assert_eq!(
+            page.total_count,
+            Some(expected_ids.len() as u64),
+            "{filter:?}"
+        );
     }
 }
 
@@ -526,6 +536,7 @@ pub async fn user_filters_each_apply(stores: Stores) {
         );
         let query = UserQuery {
             filter: filter.clone(),
+            count_total: true,
             ..UserQuery::default()
         };
         let page = stores
@@ -535,7 +546,7 @@ pub async fn user_filters_each_apply(stores: Stores) {
             .unwrap();
         let found: HashSet<UserId> = user_ids(&page).into_iter().collect();
         assert_eq!(found, expected, "{filter:?}");
-        assert_eq!(page.total_count, expected.len() as u64, "{filter:?}");
+        assert_eq!(page.total_count, Some(expected.len() as u64), "{filter:?}");
     }
 }
 
@@ -617,7 +628,7 @@ pub async fn paging_250_customers_returns_each_once(stores: Stores) {
         let mut shapes = Vec::new();
         loop {
             let page = list_customers(&stores, &org, &query).await;
-            assert_eq!(page.total_count, 250);
+            assert_eq!(page.total_count, Some(250));
             shapes.push((page.edges.len(), page.has_next_page, page.has_previous_page));
             seen.extend(page.edges.iter().map(|e| e.node.id.uuid()));
             if !page.has_next_page {
@@ -706,7 +717,7 @@ pub async fn backward_paging_with_last_and_before(stores: Stores) {
     let mut pages = Vec::new();
     loop {
         let page = list_customers(&stores, &org, &query).await;
-        assert_eq!(page.total_count, 25);
+        assert_eq!(page.total_count, Some(25));
         pages.push((
             customer_ids(&page),
             page.has_previous_page,
@@ -830,7 +841,7 @@ pub async fn offsets_and_arrayconnection_cursors(stores: Stores) {
     for (request, range, has_next, has_previous) in cases {
         let result = list_customers(&stores, &org, &customer_query(&[], request.clone())).await;
         assert_eq!(customer_ids(&result), ids[range].to_vec(), "{request:?}");
-        assert_eq!(result.total_count, 10, "{request:?}");
+        assert_eq!(result.total_count, Some(10), "{request:?}");
         assert_eq!(
             (result.has_next_page, result.has_previous_page),
             (has_next, has_previous),
@@ -859,24 +870,25 @@ pub async fn total_count_honours_filters_and_scope(stores: Stores) {
         filter,
         sort: Vec::new(),
         page: first(2),
+        count_total: true,
     };
     let page = list_customers(&stores, &org, &query).await;
-    assert_eq!((page.edges.len(), page.total_count), (2, 6));
+    assert_eq!((page.edges.len(), page.total_count), (2, Some(6)));
     query.page.after = after_last(&page);
     let next = list_customers(&stores, &org, &query).await;
-    assert_eq!((next.edges.len(), next.total_count), (2, 6));
+    assert_eq!((next.edges.len(), next.total_count), (2, Some(6)));
     let only = stores
         .customers
         .list_customers(org.id, CustomerScope::Only(gold[1]), &query)
         .await
         .unwrap();
-    assert_eq!(only.total_count, 1);
+    assert_eq!(only.total_count, Some(1));
     let nothing = stores
         .customers
         .list_customers(org.id, CustomerScope::Nothing, &query)
         .await
         .unwrap();
-    assert_eq!((nothing.edges.len(), nothing.total_count), (0, 0));
+    assert_eq!((nothing.edges.len(), nothing.total_count), (0, Some(0)));
 
     let team_member = org.user(None, "team@example.com", RoleKind::Guest);
     insert_user(&stores, &team_member).await;
@@ -898,7 +910,7 @@ pub async fn total_count_honours_filters_and_scope(stores: Stores) {
         .list_users(org.id, scope, &user_query(&[], first(1)))
         .await
         .unwrap();
-    assert_eq!((users.edges.len(), users.total_count), (1, 2));
+    assert_eq!((users.edges.len(), users.total_count), (1, Some(2)));
     let filtered = UserQuery {
         filter: UserFilter {
             customer_isnull: Some(true),
@@ -906,13 +918,14 @@ pub async fn total_count_honours_filters_and_scope(stores: Stores) {
         },
         sort: Vec::new(),
         page: first(1),
+        count_total: true,
     };
     let users = stores
         .users
         .list_users(org.id, everyone(org.owner.id), &filtered)
         .await
         .unwrap();
-    assert_eq!(users.total_count, 2, "the owner and the team member");
+    assert_eq!(users.total_count, Some(2), "the owner and the team member");
 }
 
 /// `CustomerScope` restricts listings: all, only one (of this organization), or none.
@@ -931,11 +944,11 @@ pub async fn customer_scope_restricts_rows(stores: Stores) {
     for (scope, expected) in cases {
         let page = stores
             .customers
-            .list_customers(org.id, scope, &CustomerQuery::default())
+            .list_customers(org.id, scope, &customer_query(&[], PageRequest::default()))
             .await
             .unwrap();
         assert_eq!(customer_ids(&page), expected, "{scope:?}");
-        assert_eq!(page.total_count, expected.len() as u64, "{scope:?}");
+        assert_eq!(page.total_count, Some(expected.len() as u64), "{scope:?}");
     }
 }
 
@@ -989,13 +1002,13 @@ pub async fn user_scope_restricts_rows_but_shows_me(stores: Stores) {
     for (scope, expected) in cases {
         let page = stores
             .users
-            .list_users(org.id, scope, &UserQuery::default())
+            .list_users(org.id, scope, &user_query(&[], PageRequest::default()))
             .await
             .unwrap();
         let found: HashSet<UserId> = user_ids(&page).into_iter().collect();
         let expected: HashSet<UserId> = expected.into_iter().collect();
         assert_eq!(found, expected, "{scope:?}");
-        assert_eq!(page.total_count, expected.len() as u64, "{scope:?}");
+        assert_eq!(page.total_count, Some(expected.len() as u64), "{scope:?}");
     }
 }
 
@@ -1073,6 +1086,21 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     let mut filtered = user_query(&[], first(10));
     filtered.filter.name_icontains = Some("A".into());
     queries.push(filtered);
+    for field in [UserSortField::Customer, UserSortField::Role] {
+        let sort = [Sort {
+            field,
+            direction: Direction::Desc,
+        }];
+        queries.push(user_query(&sort, first(2)));
+    }
+    let uncounted: Vec<UserQuery> = queries
+        .iter()
+        .map(|query| UserQuery {
+            count_total: false,
+            ..query.clone()
+        })
+        .collect();
+    queries.extend(uncounted);
     let scopes = [
         everyone(dir.org.owner.id),
         UserScope {
@@ -1112,6 +1140,99 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     );
 }
 
+/// `total_count` is `None` when a listing does not ask for it and exact when it does, for
+/// customers, users and the batched users of customers, on forward, backward and offset
+/// pages; the rows and flags are the same either way.
+pub async fn totals_are_counted_only_when_asked(stores: Stores) {
+    let dir = directory(&stores).await;
+    let scope = everyone(dir.org.owner.id);
+    let all_customers = list_customers(&stores, &dir.org, &customer_query(&[], first(100))).await;
+    let all_users = stores
+        .users
+        .list_users(dir.org.id, scope, &user_query(&[], first(100)))
+        .await
+        .unwrap();
+    let requested = [dir.acme.id, dir.beta.id, dir.empty.id];
+    let pages = [
+        PageRequest::default(),
+        first(2),
+        PageRequest {
+            last: Some(2),
+            ..PageRequest::default()
+        },
+        PageRequest {
+            first: Some(1),
+            offset: 1,
+            ..PageRequest::default()
+        },
+        PageRequest {
+            last: Some(1),
+            after: Some(Position::Offset(0)),
+            ..PageRequest::default()
+        },
+        PageRequest {
+            last: Some(1),
+            before: Some(Position::Offset(2)),
+            ..PageRequest::default()
+        },
+    ];
+    for page in pages {
+        let mut query = customer_query(&[], page.clone());
+        let counted = list_customers(&stores, &dir.org, &query).await;
+        query.count_total = false;
+        let plain = list_customers(&stores, &dir.org, &query).await;
+        let total = all_customers.edges.len() as u64;
+        assert_eq!(counted.total_count, Some(total), "customers {page:?}");
+        assert_eq!(plain, uncounted(&counted), "customers {page:?}");
+
+        let mut query = user_query(&[], page.clone());
+        let counted = stores
+            .users
+            .list_users(dir.org.id, scope, &query)
+            .await
+            .unwrap();
+        query.count_total = false;
+        let plain = stores
+            .users
+            .list_users(dir.org.id, scope, &query)
+            .await
+            .unwrap();
+        let total = all_users.edges.len() as u64;
+        assert_eq!(counted.total_count, Some(total), "users {page:?}");
+        assert_eq!(plain, uncounted(&counted), "users {page:?}");
+
+        let mut query = user_query(&[], page.clone());
+        let counted = stores
+            .users
+            .list_users_of_customers(dir.org.id, scope, &requested, &query)
+            .await
+            .unwrap();
+        query.count_total = false;
+        let plain = stores
+            .users
+            .list_users_of_customers(dir.org.id, scope, &requested, &query)
+            .await
+            .unwrap();
+        for ((customer, counted), (_, plain)) in counted.iter().zip(&plain) {
+            let total = dir
+                .users
+                .iter()
+                .filter(|user| user.customer_id == Some(*customer))
+                .count() as u64;
+            assert_eq!(counted.total_count, Some(total), "{customer:?} {page:?}");
+            assert_eq!(*plain, uncounted(counted), "{customer:?} {page:?}");
+        }
+    }
+}
+
+/// `page` as it is when its total is not asked for.
+fn uncounted<T: Clone>(page: &domain::listing::Page<T>) -> domain::listing::Page<T> {
+    domain::listing::Page {
+        total_count: None,
+        ..page.clone()
+    }
+}
+
 /// A key cursor made for another order (wrong number or type of values) selects no
 /// rows, while `total_count` stays right: callers must reject such cursors first
 /// (`CustomerQuery::cursors_fit`), and storage never guesses a position.
@@ -1136,6 +1257,6 @@ pub async fn mismatched_cursor_selects_no_rows(stores: Stores) {
         );
         let page = list_customers(&stores, &org, &query).await;
         assert!(page.edges.is_empty());
-        assert_eq!(page.total_count, 3);
+        assert_eq!(page.total_count, Some(3));
     }
 }
