@@ -163,6 +163,7 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         mail: app::MailSettings::default(),
         connections: app::ConnectionSettings::default(),
         pool: app::PoolSettings::default(),
+        actor_cache: service::ActorCacheSettings::default(),
     })
     .await
     .expect("server builds");

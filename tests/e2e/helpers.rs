@@ -48,6 +48,7 @@ impl TestServer {
             mail,
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
+            actor_cache: service::ActorCacheSettings::default(),
         };
         let app = Application::build(settings).await.expect("server builds");
         let address = app.local_addr().expect("bound address");

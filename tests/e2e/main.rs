@@ -7,6 +7,7 @@
     reason = "tests fail loudly on purpose"
 )]
 
+mod access_cache;
 mod customers;
 mod embedded;
 #[path = "../common/engines.rs"]

@@ -144,6 +144,15 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_POOL_ACQUIRE_TIMEOUT", default_value = "3",
           value_parser = crate::serve_limits::parse_duration)]
     pub pool_acquire_timeout: Duration,
+    /// Most callers kept in the actor cache, which spares authentication its storage round
+    /// trip (0 turns it off).
+    #[arg(long, env = "ROSTER_ACTOR_CACHE_ENTRIES", default_value_t = service::DEFAULT_ACTOR_CACHE_CAPACITY)]
+    pub actor_cache_entries: usize,
+    /// Longest an actor-cache entry is served without a reload, in seconds (or 500ms): a
+    /// safety net, since every access change already invalidates.
+    #[arg(long, env = "ROSTER_ACTOR_CACHE_MAX_AGE", default_value = "60",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub actor_cache_max_age: Duration,
 }
 
 /// Options of `roster init`.
@@ -226,6 +235,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         connections,
         pool,
+        actor_cache: service::ActorCacheSettings {
+            capacity: args.actor_cache_entries,
+            max_age: args.actor_cache_max_age,
+        },
     };
     let app = Application::build(settings).await?;
     let address = app.local_addr()?;

@@ -11,15 +11,16 @@ use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
 use ports::Mailer;
 use service::{
-    AccessToken, BearerAuthenticator, DeliverySettings, Directory, EmbeddedAuthenticator,
-    LoginThrottle, OutboxWorker, Provisioning, SessionService, TokenAuthenticator, TokenService,
+    AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
+    DeliverySettings, Directory, EmbeddedAuthenticator, LoginThrottle, OutboxWorker, Provisioning,
+    SessionService, TokenAuthenticator, TokenService,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
 use crate::mail::{LogMailer, SmtpMailer};
-use crate::storage::open_repositories_with;
+use crate::storage::{Backend, open_repositories_observed};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
@@ -41,6 +42,8 @@ pub struct ServeSettings {
     pub connections: ConnectionSettings,
     /// The storage pool's size and how long a request waits for one of its connections.
     pub pool: PoolSettings,
+    /// The actor cache's entry cap and maximum age.
+    pub actor_cache: ActorCacheSettings,
 }
 
 /// The mail settings of `roster serve`.
@@ -107,12 +110,45 @@ pub struct Application {
     outbox: OutboxWorker,
     connections: ConnectionSettings,
     drain: Duration,
+    /// On PostgreSQL, the task following other servers' access changes; stops when dropped.
+    access_feed: Option<AbortOnDrop>,
+}
+
+/// A background task that ends with its owner.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 impl Application {
     /// Connects to and migrates the database, bootstraps an empty one, and binds.
     pub async fn build(settings: ServeSettings) -> anyhow::Result<Application> {
-        let repos = open_repositories_with(&settings.database_url, &settings.pool).await?;
+        let backend = Backend::of(&settings.database_url)?;
+        // SQLite: one server per file, so this server's own writes are every change. On
+        // PostgreSQL the cache waits for the feed of every server's changes.
+        let cache = ActorCache::new(
+            settings.actor_cache,
+            match backend {
+                Backend::Sqlite => ChangeSources::ThisServerOnly,
+                Backend::Postgres => ChangeSources::OtherServersToo,
+            },
+        );
+        let repos = open_repositories_observed(
+            &settings.database_url,
+            &settings.pool,
+            Some(Arc::new(cache.clone())),
+        )
+        .await?;
+        let access_feed = (backend == Backend::Postgres).then(|| {
+            AbortOnDrop(tokio::spawn(storage_postgres::follow_access_changes(
+                settings.database_url.clone(),
+                Arc::new(cache.clone()),
+                storage_postgres::FeedSettings::default(),
+            )))
+        });
         let tokens = TokenService::load(settings.token_secret.as_deref(), repos.secrets.as_ref())
             .await
             .context("loading the token signing key")?;
@@ -153,7 +189,7 @@ impl Application {
                 Arc::new(LoginThrottle::new()),
             )),
             authenticator: Arc::new(BearerAuthenticator::new(
-                TokenAuthenticator::new(tokens, repos.users.clone()),
+                TokenAuthenticator::new(tokens, repos.users.clone(), cache),
                 EmbeddedAuthenticator::new(repos.clone()),
             )),
             health: directory,
@@ -167,6 +203,7 @@ impl Application {
             outbox,
             connections: settings.connections,
             drain,
+            access_feed,
         })
     }
 
@@ -206,6 +243,7 @@ impl Application {
         if let Err(error) = outbox.await {
             tracing::error!(%error, "the mail outbox worker failed");
         }
+        drop(self.access_feed);
         served?;
         Ok(())
     }

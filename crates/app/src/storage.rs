@@ -1,6 +1,9 @@
 //! Choosing and opening the storage adapter a database URL names.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
+use ports::AccessObserver;
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::PoolSettings;
@@ -40,21 +43,39 @@ pub async fn open_repositories_with(
     url: &str,
     pool: &PoolSettings,
 ) -> anyhow::Result<Repositories> {
+    open_repositories_observed(url, pool, None).await
+}
+
+/// Like [`open_repositories_with`], and storage reports the access changes it commits to
+/// `observer` before each write returns (the server's actor cache).
+pub async fn open_repositories_observed(
+    url: &str,
+    pool: &PoolSettings,
+    observer: Option<Arc<dyn AccessObserver>>,
+) -> anyhow::Result<Repositories> {
     tracing::info!(
         pool_size = pool.max_connections,
         acquire_timeout_ms = u64::try_from(pool.acquire_timeout.as_millis()).unwrap_or(u64::MAX),
         "opening the storage pool"
     );
     Ok(match Backend::of(url)? {
-        Backend::Sqlite => Repositories::from_store(
-            SqliteStorage::connect_with(url, pool)
+        Backend::Sqlite => {
+            let storage = SqliteStorage::connect_with(url, pool)
                 .await
-                .with_context(|| format!("opening {url}"))?,
-        ),
+                .with_context(|| format!("opening {url}"))?;
+            Repositories::from_store(match observer {
+                Some(observer) => storage.with_access_observer(observer),
+                None => storage,
+            })
+        }
         Backend::Postgres => {
-            Repositories::from_store(PostgresStorage::connect_with(url, pool).await.context(
+            let storage = PostgresStorage::connect_with(url, pool).await.context(
                 "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
-            )?)
+            )?;
+            Repositories::from_store(match observer {
+                Some(observer) => storage.with_access_observer(observer),
+                None => storage,
+            })
         }
     })
 }

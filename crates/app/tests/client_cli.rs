@@ -41,6 +41,7 @@ impl Server {
             mail: app::MailSettings::default(),
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
+            actor_cache: service::ActorCacheSettings::default(),
         })
         .await
         .unwrap();

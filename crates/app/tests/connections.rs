@@ -50,6 +50,7 @@ impl Server {
             mail: app::MailSettings::default(),
             connections,
             pool: PoolSettings::default(),
+            actor_cache: service::ActorCacheSettings::default(),
         })
         .await
         .unwrap();

@@ -5,13 +5,17 @@
 //! - [`directory`]: the use-case API that the GraphQL facade (and the command line) call.
 //!   Implemented by the `service` crate locally, and by the GraphQL client remotely. It also
 //!   holds [`Mailer`], the way out for mail (SMTP and log adapters in the `app` crate).
+//! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
+//!   service's actor cache), in-process and, on PostgreSQL, from other servers.
 //!
 //! Invariant: this crate names no I/O crate (no sqlx, axum, reqwest or async-graphql).
 //! With the `mocks` feature, every trait gets a `mockall` mock (`MockCustomerRepository`...).
 
+pub mod access;
 pub mod directory;
 pub mod repository;
 
+pub use access::{AccessChange, AccessObserver};
 pub use directory::{
     AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
     InvitationDirectory, LoginRequest, MailError, Mailer, OrganizationDirectory, RoleDirectory,

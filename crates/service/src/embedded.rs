@@ -552,7 +552,14 @@ mod tests {
             .returning(|_, _| Ok(None));
         let repos = mocks.repositories();
         let bearer = crate::BearerAuthenticator::new(
-            crate::TokenAuthenticator::new(tokens, repos.users.clone()),
+            crate::TokenAuthenticator::new(
+                tokens,
+                repos.users.clone(),
+                crate::ActorCache::new(
+                    crate::ActorCacheSettings::default(),
+                    crate::ChangeSources::ThisServerOnly,
+                ),
+            ),
             EmbeddedAuthenticator::new(repos),
         );
         assert_eq!(

@@ -2,12 +2,14 @@
 //! access tokens (Roster's HS256 ones and embedded users' RS256 ones), password sign-in with
 //! refresh tokens, the organizations' signing keys, invitations (written with their user and
 //! outbox mail in one transaction, accepted once) with the outbox worker that delivers their
-//! mails, and the provisioning of organizations.
+//! mails, the provisioning of organizations, and the actor cache that spares authentication
+//! its storage round trip.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
 //! writes, and maps storage outcomes to the directory errors once, here.
 //! Invariant: this crate knows no storage engine and no transport; it sees only ports.
 
+mod actor_cache;
 mod customers;
 mod embedded;
 mod errors;
@@ -33,6 +35,10 @@ use ports::{
     OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 
+pub use actor_cache::{
+    ActorCache, ActorCacheSettings, ChangeSources, DEFAULT_ACTOR_CACHE_CAPACITY,
+    DEFAULT_ACTOR_CACHE_MAX_AGE, Ticket,
+};
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};

@@ -1,5 +1,6 @@
 //! Access tokens: HS256 JWTs (Prismatic's CLI reads their `exp`) signed with a server key,
-//! and the authenticator that turns one back into the caller as its user stands now.
+//! and the authenticator that turns one back into the caller as its user stands now (from
+//! the [`ActorCache`] when it holds the user, which every access change invalidates).
 
 use std::sync::Arc;
 
@@ -9,6 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ports::{AuthError, Authenticator, RepoError, SecretRepository, UserRepository};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::actor_cache::ActorCache;
 
 /// How long an access token is valid: 7 days, as the contract says.
 pub const ACCESS_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::days(7);
@@ -126,17 +129,24 @@ impl TokenService {
 }
 
 /// Authenticates bearer tokens against the users as they are stored now, so a deleted
-/// user's token, or a changed role, takes effect on the very next request.
+/// user's token, or a changed role, takes effect on the very next request: callers come from
+/// the [`ActorCache`], which storage's access changes invalidate, or else from `users`.
 #[derive(Clone)]
 pub struct TokenAuthenticator {
     tokens: TokenService,
     users: Arc<dyn UserRepository>,
+    cache: ActorCache,
 }
 
 impl TokenAuthenticator {
-    /// Verifies with `tokens` and looks callers up in `users`.
-    pub fn new(tokens: TokenService, users: Arc<dyn UserRepository>) -> Self {
-        TokenAuthenticator { tokens, users }
+    /// Verifies with `tokens` and looks callers up in `cache`, then in `users`. The cache
+    /// must be the [`ports::AccessObserver`] of the storage behind `users`.
+    pub fn new(tokens: TokenService, users: Arc<dyn UserRepository>, cache: ActorCache) -> Self {
+        TokenAuthenticator {
+            tokens,
+            users,
+            cache,
+        }
     }
 }
 
@@ -147,8 +157,17 @@ impl Authenticator for TokenAuthenticator {
             .tokens
             .verify(token)
             .ok_or(AuthError::Unauthenticated)?;
+        if let Some(actor) = self.cache.get(organization, user) {
+            return Ok(actor);
+        }
+        // Taken before the read: a change reported while it runs keeps its result out.
+        let ticket = self.cache.ticket();
         match self.users.user(organization, user).await {
-            Ok(Some(user)) => Ok(Actor::of(&user)),
+            Ok(Some(user)) => {
+                let actor = Actor::of(&user);
+                self.cache.insert(ticket, actor);
+                Ok(actor)
+            }
             Ok(None) => Err(AuthError::Unauthenticated),
             Err(error) => Err(AuthError::Unavailable(Box::new(error))),
         }
@@ -195,7 +214,11 @@ mod tests {
     }
 
     fn authenticator(users: MockUserRepository) -> TokenAuthenticator {
-        TokenAuthenticator::new(service(), Arc::new(users))
+        let cache = ActorCache::new(
+            crate::ActorCacheSettings::default(),
+            crate::ChangeSources::ThisServerOnly,
+        );
+        TokenAuthenticator::new(service(), Arc::new(users), cache)
     }
 
     #[tokio::test]

@@ -10,6 +10,8 @@
 //! storage_contract::contract_tests!(fresh);
 //! ```
 //!
+//! [`access`] holds the checks of the access changes a store reports to its observer.
+//!
 //! Invariant: this crate depends only on the domain and ports (and tokio to run checks),
 //! never on an adapter, so every adapter is held to the same suite.
 #![allow(
@@ -18,6 +20,7 @@
     reason = "test-support code: a failed check panics, like a test"
 )]
 
+pub mod access;
 pub mod checks;
 mod support;
 

@@ -4,16 +4,20 @@
 //! decoding are shared with SQLite in `storage-sql`; this crate only opens the pool (TLS
 //! through rustls), applies its embedded migrations, binds values in PostgreSQL's types
 //! (`uuid`, `timestamptz`, `jsonb`, `bytea`) and maps named unique constraints to the rules
-//! they enforce.
+//! they enforce. [`follow_access_changes`] is the feed of access changes every server on the
+//! database makes (`LISTEN/NOTIFY` on triggers), for the service's actor cache.
 //!
 //! Invariant: this crate does not depend on the service, HTTP or other storage crates.
 
+mod access_feed;
 #[cfg(feature = "testing")]
 mod relay;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 use std::str::FromStr;
+
+pub use access_feed::{ACCESS_CHANNEL, FeedSettings, follow_access_changes};
 
 use async_trait::async_trait;
 use domain::Timestamp;

@@ -1,6 +1,7 @@
 //! The repository ports implemented once, over any [`Driver`].
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
@@ -11,9 +12,9 @@ use domain::{
     Timestamp, User, UserId,
 };
 use ports::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RepoError, RoleRepository, SecretRepository, SigningKeyRepository,
-    UserRepository,
+    AccessChange, AccessObserver, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
+    InvitationRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
+    SigningKeyRepository, UserRepository,
 };
 use uuid::Uuid;
 
@@ -30,9 +31,23 @@ use crate::statement::{Bind, Sql, Statement, parameter_list};
 ///
 /// Adapters name it for their driver (`pub type SqliteStorage = SqlStore<SqliteDriver>`);
 /// cloning is cheap and shares the connection pool.
-#[derive(Debug, Clone)]
+///
+/// Writes that can change what a caller may do (a user updated or deleted, a customer
+/// deleted with its users) are reported to the [`AccessObserver`], if one is set, after they
+/// commit and before they return: this is how one server sees its own changes at once.
+#[derive(Clone)]
 pub struct SqlStore<D> {
     driver: D,
+    access: Option<Arc<dyn AccessObserver>>,
+}
+
+impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlStore")
+            .field("driver", &self.driver)
+            .field("access_observer", &self.access.is_some())
+            .finish()
+    }
 }
 
 impl<D: Driver> SqlStore<D> {
@@ -55,7 +70,25 @@ impl<D: Driver> SqlStore<D> {
 
     /// Wraps a connected driver.
     pub fn new(driver: D) -> Self {
-        SqlStore { driver }
+        SqlStore {
+            driver,
+            access: None,
+        }
+    }
+
+    /// Reports committed access changes to `observer` (see [`SqlStore`]); set it before the
+    /// store is cloned into the repositories.
+    #[must_use]
+    pub fn with_access_observer(mut self, observer: Arc<dyn AccessObserver>) -> Self {
+        self.access = Some(observer);
+        self
+    }
+
+    /// Tells the observer, if any, about a committed change.
+    fn access_changed(&self, change: AccessChange) {
+        if let Some(observer) = &self.access {
+            observer.access_changed(change);
+        }
     }
 
     /// The driver, for engine-specific needs outside the ports.
@@ -220,7 +253,11 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
             column_list("", CUSTOMER_COLUMNS)
         );
         let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        self.fetch_one(statement, records::customer).await
+        let deleted = self.fetch_one(statement, records::customer).await?;
+        if deleted.is_some() {
+            self.access_changed(AccessChange::Customer(id));
+        }
+        Ok(deleted)
     }
 
     async fn customer(
@@ -319,7 +356,12 @@ impl<D: Driver> UserRepository for SqlStore<D> {
             user.organization_id,
             user.id.uuid(),
         );
-        Ok(self.driver.execute(&statement).await? > 0)
+        let updated = self.driver.execute(&statement).await? > 0;
+        if updated {
+            // Any update: the role and customer columns are always written.
+            self.access_changed(AccessChange::User(user.id));
+        }
+        Ok(updated)
     }
 
     async fn delete_user(
@@ -333,7 +375,11 @@ impl<D: Driver> UserRepository for SqlStore<D> {
             column_list("", USER_COLUMNS)
         );
         let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        self.fetch_one(statement, records::user).await
+        let deleted = self.fetch_one(statement, records::user).await?;
+        if deleted.is_some() {
+            self.access_changed(AccessChange::User(id));
+        }
+        Ok(deleted)
     }
 
     async fn user(
