@@ -136,7 +136,8 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_IDLE_TIMEOUT", default_value = "75",
           value_parser = crate::serve_limits::parse_duration)]
     pub idle_timeout: Duration,
-    /// Storage connections (default: 4 per core, at least 8, at most 32).
+    /// Storage connections (default: 4 per core, at least 8, at most 32); on a SQLite file
+    /// the read-only readers, beside one writer connection.
     #[arg(long, env = "ROSTER_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
     pub pool_size: Option<u32>,
     /// Time a request waits for a storage connection before failing as unavailable, in

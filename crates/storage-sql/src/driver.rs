@@ -32,8 +32,17 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// schema up to date.
     async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError>;
 
-    /// Runs a statement and returns all its rows.
+    /// Runs a statement that only reads and returns all its rows.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError>;
+
+    /// Runs a statement that writes and returns the rows it names (`... RETURNING`).
+    ///
+    /// A method of its own rather than a guess from the SQL text, so an engine that keeps
+    /// writes apart from reads (SQLite: one writer connection, read-only readers) routes it
+    /// to the writer. Engines with one pool for everything keep this default.
+    async fn fetch_written(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError> {
+        self.fetch(statement).await
+    }
 
     /// Runs a statement and returns how many rows it changed.
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError>;

@@ -17,6 +17,6 @@ mod statement;
 mod store;
 
 pub use driver::{CorruptRow, Driver, SqlRow};
-pub use pool::PoolSettings;
+pub use pool::{PoolSettings, Waiters, Waiting};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;
