@@ -28,7 +28,8 @@ use std::sync::Arc;
 
 use ports::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, StorageStats,
+    UserRepository,
 };
 
 /// A storage adapter: one cloneable value that implements every repository port.
@@ -42,6 +43,7 @@ pub trait Storage:
     + EmbeddedUserRepository
     + CredentialRepository
     + InvitationRepository
+    + StorageStats
     + Clone
     + 'static
 {
@@ -57,6 +59,7 @@ impl<S> Storage for S where
         + EmbeddedUserRepository
         + CredentialRepository
         + InvitationRepository
+        + StorageStats
         + Clone
         + 'static
 {
@@ -83,6 +86,8 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialRepository>,
     /// Invitations and the mail outbox.
     pub invitations: Arc<dyn InvitationRepository>,
+    /// Pool occupancy and outbox depth, for metrics.
+    pub stats: Arc<dyn StorageStats>,
 }
 
 impl Stores {
@@ -97,7 +102,8 @@ impl Stores {
             signing_keys: Arc::new(storage.clone()),
             embedded: Arc::new(storage.clone()),
             credentials: Arc::new(storage.clone()),
-            invitations: Arc::new(storage),
+            invitations: Arc::new(storage.clone()),
+            stats: Arc::new(storage),
         }
     }
 }

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use domain::Timestamp;
-use ports::RepoError;
+use ports::{PoolStats, RepoError};
 use uuid::Uuid;
 
 use crate::pool::PoolSettings;
@@ -49,6 +49,12 @@ pub trait Driver: Clone + Send + Sync + 'static {
 
     /// Runs statements in order in one write transaction: all of them or none.
     async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError>;
+
+    /// Each connection pool's occupancy now, for metrics; none by default (a driver
+    /// without pools, such as a test double).
+    fn pools(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
 }
 
 /// Typed access to the columns of one result row, by column name.

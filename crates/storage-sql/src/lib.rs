@@ -14,6 +14,7 @@ mod listing;
 mod pool;
 mod records;
 mod statement;
+mod stats;
 mod store;
 
 pub use driver::{CorruptRow, Driver, SqlRow};

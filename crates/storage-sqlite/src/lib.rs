@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::Timestamp;
-use ports::{RepoError, UniqueField};
+use ports::{PoolStats, RepoError, UniqueField};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
@@ -69,6 +69,19 @@ impl Connections {
         Connections {
             pool,
             waiters: Arc::new(Waiters::default()),
+        }
+    }
+
+    /// This pool's occupancy now, named `pool`.
+    fn stats(&self, pool: &'static str) -> PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        PoolStats {
+            pool,
+            max: self.pool.options().get_max_connections(),
+            size,
+            in_use: size.saturating_sub(idle),
+            waiting: self.waiters.count(),
         }
     }
 
@@ -173,6 +186,15 @@ impl Driver for SqliteDriver {
                 .map_err(map_error)?;
         }
         transaction.commit().await.map_err(map_error)
+    }
+
+    /// `writer` and `readers` for a file; `shared` for the one in-memory connection.
+    fn pools(&self) -> Vec<PoolStats> {
+        if Arc::ptr_eq(&self.writer.waiters, &self.readers.waiters) {
+            vec![self.writer.stats("shared")]
+        } else {
+            vec![self.writer.stats("writer"), self.readers.stats("readers")]
+        }
     }
 }
 

@@ -80,3 +80,36 @@ async fn in_memory_reads_see_writes() {
     let found = storage.customer(org.id, customer.id).await.unwrap();
     assert_eq!(found.map(|found| found.id), Some(customer.id));
 }
+
+/// The pools as metrics see them: a file has one writer and `max_connections` readers; an
+/// in-memory database one shared connection.
+#[tokio::test]
+async fn pools_are_reported_by_role() {
+    use ports::StorageStats;
+    use storage_sql::PoolSettings;
+    let database = TempDatabase::new();
+    let settings = PoolSettings {
+        max_connections: 3,
+        ..PoolSettings::default()
+    };
+    let storage = SqliteStorage::connect_with(&database.url(), &settings)
+        .await
+        .unwrap();
+    let pools = storage.pools();
+    let named: Vec<(&str, u32)> = pools.iter().map(|pool| (pool.pool, pool.max)).collect();
+    assert_eq!(named, [("writer", 1), ("readers", 3)]);
+    assert!(
+        pools
+            .iter()
+            .all(|pool| pool.in_use == 0 && pool.waiting == 0),
+        "{pools:?}"
+    );
+    assert_eq!(pools[0].size, 1, "the writer stays open");
+    let memory = SqliteStorage::connect("sqlite::memory:").await.unwrap();
+    let pools = memory.pools();
+    assert_eq!(pools.len(), 1);
+    assert_eq!(
+        (pools[0].pool, pools[0].max, pools[0].size),
+        ("shared", 1, 1)
+    );
+}
