@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use http_api::{ApiConfig, QueryLimits, RateLimits, TrustedProxy};
+use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, TrustedProxy};
 use service::{LoginThrottle, Provisioning, SessionService, TokenService};
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
@@ -136,6 +136,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_IDLE_TIMEOUT", default_value = "75",
           value_parser = crate::serve_limits::parse_duration)]
     pub idle_timeout: Duration,
+    /// Bearer token that Prometheus scrapes /metrics with (16+ characters); without it
+    /// /metrics is off and answers 404.
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<MetricsToken>,
     /// Storage connections (default: 4 per core, at least 8, at most 32); on a SQLite file
     /// the read-only readers, beside one writer connection.
     #[arg(long, env = "ROSTER_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
@@ -217,6 +221,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 ..RateLimits::default()
             },
             trusted_proxies: args.trusted_proxies,
+            metrics_token: args.metrics_token,
             ..ApiConfig::default()
         },
         mail: MailSettings {

@@ -116,4 +116,16 @@ mod tests {
             }
         );
     }
+
+    #[test]
+    fn metrics_stay_off_unless_a_long_enough_token_is_given() {
+        assert_eq!(serve_args(&[]).metrics_token, None);
+        let token = "0123456789abcdef";
+        assert_eq!(
+            serve_args(&["--metrics-token", token]).metrics_token,
+            Some(token.parse().unwrap())
+        );
+        let short = Cli::try_parse_from(["roster", "serve", "--metrics-token", "short"]);
+        assert!(short.is_err(), "a short token is refused");
+    }
 }

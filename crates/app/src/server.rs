@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
 use crate::mail::{LogMailer, SmtpMailer};
-use crate::storage::open_repositories_with;
+use crate::storage::open_storage_with;
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
@@ -112,7 +112,8 @@ pub struct Application {
 impl Application {
     /// Connects to and migrates the database, bootstraps an empty one, and binds.
     pub async fn build(settings: ServeSettings) -> anyhow::Result<Application> {
-        let repos = open_repositories_with(&settings.database_url, &settings.pool).await?;
+        let storage = open_storage_with(&settings.database_url, &settings.pool).await?;
+        let repos = storage.repos;
         let tokens = TokenService::load(settings.token_secret.as_deref(), repos.secrets.as_ref())
             .await
             .context("loading the token signing key")?;
@@ -157,6 +158,7 @@ impl Application {
                 EmbeddedAuthenticator::new(repos.clone()),
             )),
             health: directory,
+            storage_stats: storage.stats,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let router = http_api::router(services, settings.api);

@@ -1,6 +1,9 @@
 //! Choosing and opening the storage adapter a database URL names.
 
+use std::sync::Arc;
+
 use anyhow::{Context, bail};
+use ports::StorageStats;
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::PoolSettings;
@@ -40,21 +43,42 @@ pub async fn open_repositories_with(
     url: &str,
     pool: &PoolSettings,
 ) -> anyhow::Result<Repositories> {
+    Ok(open_storage_with(url, pool).await?.repos)
+}
+
+/// An opened storage: its repository ports, and what `/metrics` reads about it.
+pub struct Storage {
+    /// Every repository port.
+    pub repos: Repositories,
+    /// The pools and the outbox depth.
+    pub stats: Arc<dyn StorageStats>,
+}
+
+/// Like [`open_repositories_with`], keeping the storage's statistics port for `/metrics`.
+pub async fn open_storage_with(url: &str, pool: &PoolSettings) -> anyhow::Result<Storage> {
     tracing::info!(
         pool_size = pool.max_connections,
         acquire_timeout_ms = u64::try_from(pool.acquire_timeout.as_millis()).unwrap_or(u64::MAX),
         "opening the storage pool"
     );
     Ok(match Backend::of(url)? {
-        Backend::Sqlite => Repositories::from_store(
-            SqliteStorage::connect_with(url, pool)
+        Backend::Sqlite => {
+            let store = SqliteStorage::connect_with(url, pool)
                 .await
-                .with_context(|| format!("opening {url}"))?,
-        ),
+                .with_context(|| format!("opening {url}"))?;
+            Storage {
+                stats: Arc::new(store.clone()),
+                repos: Repositories::from_store(store),
+            }
+        }
         Backend::Postgres => {
-            Repositories::from_store(PostgresStorage::connect_with(url, pool).await.context(
+            let store = PostgresStorage::connect_with(url, pool).await.context(
                 "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
-            )?)
+            )?;
+            Storage {
+                stats: Arc::new(store.clone()),
+                repos: Repositories::from_store(store),
+            }
         }
     })
 }
