@@ -110,11 +110,14 @@ impl Driver for SqliteDriver {
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // One connection that never closes: the in-memory database, or the file's writer.
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping is one more round trip to the connection's thread on every call.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .min_connections(1)
             .idle_timeout(None)
             .max_lifetime(None)
+            .test_before_acquire(false)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(
                 options
@@ -140,6 +143,7 @@ impl Driver for SqliteDriver {
         // mode is a property of the file, so readers need not (and, read-only, cannot) set it.
         let readers = SqlitePoolOptions::new()
             .max_connections(pool.max_connections.max(1))
+            .test_before_acquire(false)
             .acquire_timeout(pool.acquire_timeout)
             .connect_with(options.read_only(true))
             .await
