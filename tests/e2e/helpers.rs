@@ -11,6 +11,9 @@ use tokio::sync::oneshot;
 
 pub(crate) use crate::engines::{Engine, fresh_database, on_both_engines, postgres_admin_url};
 
+/// The token `/metrics` is scraped with on test servers.
+pub(crate) const METRICS_TOKEN: &str = "e2e-metrics-token-0123456789";
+
 /// A running server on a fresh database, bootstrapped with the Default organization.
 pub(crate) struct TestServer {
     pub(crate) address: SocketAddr,
@@ -44,7 +47,10 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             token_secret: None,
-            api: ApiConfig::default(),
+            api: ApiConfig {
+                metrics_token: Some(METRICS_TOKEN.parse().expect("a valid metrics token")),
+                ..ApiConfig::default()
+            },
             mail,
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),

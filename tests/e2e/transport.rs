@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{Engine, TestServer, on_both_engines};
+use crate::helpers::{Engine, METRICS_TOKEN, TestServer, on_both_engines};
 
 async fn requests_without_a_valid_token_get_401(engine: Engine) {
     let server = TestServer::spawn(engine).await;
@@ -117,7 +117,41 @@ async fn a_restarted_server_keeps_data_and_tokens(engine: Engine) {
     server.stop().await;
 }
 
+/// `/metrics` reports the real storage pools (SQLite: a writer and readers; PostgreSQL: one
+/// pool) and the outbox, and counts a create by its operation name.
+async fn metrics_report_pools_outbox_and_operations(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    server.create_customer("Metered").await;
+    let scrape = server
+        .http
+        .get(server.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scrape.status(), 200);
+    let text = scrape.text().await.unwrap();
+    let pools: &[&str] = match engine {
+        Engine::Sqlite => &["writer", "readers"],
+        Engine::Postgres => &["main"],
+    };
+    for pool in pools {
+        let series = format!("roster_storage_pool_max_connections{{pool=\"{pool}\"}} ");
+        assert!(text.contains(&series), "{series} in {text}");
+    }
+    assert!(text.contains("roster_mail_outbox_depth 0\n"), "{text}");
+    assert!(
+        text.lines()
+            .any(|line| line.starts_with("roster_api_requests_total{")
+                && line.contains("outcome=\"ok\"")
+                && line.contains("operation=\"createCustomer\"")),
+        "{text}"
+    );
+    server.stop().await;
+}
+
 on_both_engines!(
+    metrics_report_pools_outbox_and_operations,
     requests_without_a_valid_token_get_401,
     parse_errors_are_400_and_everything_else_200,
     serves_graphiql_health_and_readiness,

@@ -1,10 +1,8 @@
-//! How many SQL statements a page of customers with their users costs, counted from the
-//! statements sqlx logs (target `sqlx::query`). The count must not grow with the number of
-//! customers on the page: nested `users` are batched, never one query per customer. Totals
-//! cost a statement each, and only when the document selects `totalCount`.
-//!
-//! Costs are measured above a baseline request (`{ __typename }`), which pays only for
-//! authentication, so the floors hold whatever authenticating costs.
+//! How many SQL statements a page of customers with their users, and `customer(id)`, cost
+//! once the caller is in the actor cache, counted from the statements sqlx logs (target
+//! `sqlx::query`). The count must not grow with the number of customers on the page:
+//! nested `users` are batched, never one query per customer. Totals cost a statement each,
+//! and only when the document selects `totalCount`. A cached caller costs none.
 
 #![allow(
     clippy::unwrap_used,
@@ -57,9 +55,14 @@ async fn statements_for(server: &TestServer, document: &str) -> (usize, serde_js
     (after - before, data)
 }
 
-/// Statements a page costs above the baseline request, without and with the totals.
+/// Statements a page costs, without and with the totals; the caller is in the actor cache
+/// (checked: a request that reads nothing runs no statement).
 async fn statements_for_a_page(server: &TestServer, customers: usize) -> (usize, usize) {
     let (baseline, _) = statements_for(server, "{ __typename }").await;
+    assert_eq!(
+        baseline, 0,
+        "a cached caller is authenticated without a statement"
+    );
     let (plain, data) = statements_for(server, PAGE).await;
     let nodes = data["customers"]["nodes"].as_array().unwrap();
     assert_eq!(nodes.len(), customers, "{data:#}");
@@ -76,7 +79,7 @@ async fn statements_for_a_page(server: &TestServer, customers: usize) -> (usize,
         nodes.iter().all(|c| c["users"]["totalCount"] == 2),
         "{data:#}"
     );
-    (plain - baseline, counted - baseline)
+    (plain, counted)
 }
 
 async fn fill(server: &TestServer, from: usize, to: usize) {
@@ -122,8 +125,19 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
     fill(&server, 10, 100).await;
     let for_hundred = statements_for_a_page(&server, 100).await;
     eprintln!(
-        "{engine:?}: statements above authentication for a page of customers with users \
+        "{engine:?}: statements for a page of customers with users \
          (without totals, with both): of 10: {for_ten:?}; of 100: {for_hundred:?}"
+    );
+    let customer = server.create_customer("Looked up").await;
+    let (lookup, data) = statements_for(
+        &server,
+        &format!(r#"{{ customer(id: "{customer}") {{ id name externalId }} }}"#),
+    )
+    .await;
+    assert_eq!(data["customer"]["name"], "Looked up", "{data:#}");
+    assert_eq!(
+        lookup, 1,
+        "customer(id) for a cached caller: the customer's row only"
     );
     assert_eq!(for_ten, for_hundred, "no statement per customer");
     assert_eq!(
@@ -135,7 +149,7 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_page_of_100_customers_with_their_users_costs_a_fixed_number_of_statements() {
+async fn pages_and_lookups_cost_their_statement_floors() {
     let subscriber = Registry::default().with(StatementCounter).with(
         tracing_subscriber::filter::Targets::new()
             .with_target("sqlx::query", tracing::Level::TRACE),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use http_api::{ApiConfig, QueryLimits, RateLimits, TrustedProxy};
+use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, TrustedProxy};
 use service::{LoginThrottle, Provisioning, SessionService, TokenService};
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
@@ -23,7 +23,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (bootstraps an empty database and prints the owner's token).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Create an organization with its built-in roles and owner; prints the owner's token.
     Init(InitArgs),
     /// Print a fresh access token for an existing user (as the last line of output).
@@ -136,7 +136,12 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_IDLE_TIMEOUT", default_value = "75",
           value_parser = crate::serve_limits::parse_duration)]
     pub idle_timeout: Duration,
-    /// Storage connections (default: 4 per core, at least 8, at most 32).
+    /// Bearer token that Prometheus scrapes /metrics with (16+ characters); without it
+    /// /metrics is off and answers 404.
+    #[arg(long, env = "ROSTER_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<MetricsToken>,
+    /// Storage connections (default: 4 per core, at least 8, at most 32); on a SQLite file
+    /// the read-only readers, beside one writer connection.
     #[arg(long, env = "ROSTER_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
     pub pool_size: Option<u32>,
     /// Time a request waits for a storage connection before failing as unavailable, in
@@ -184,7 +189,7 @@ pub struct TokenArgs {
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Init(args) => init(args).await,
         Command::Token(args) => token(args).await,
         Command::Password(args) => password(args).await,
@@ -225,6 +230,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 ..RateLimits::default()
             },
             trusted_proxies: args.trusted_proxies,
+            metrics_token: args.metrics_token,
             ..ApiConfig::default()
         },
         mail: MailSettings {

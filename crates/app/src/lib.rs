@@ -17,5 +17,5 @@ pub mod telemetry;
 
 pub use connections::ConnectionSettings;
 pub use server::{Application, MailSettings, ServeSettings};
-pub use storage::{Backend, open_repositories, open_repositories_observed, open_repositories_with};
+pub use storage::{Backend, Storage, open_repositories, open_repositories_with, open_storage};
 pub use storage_sql::PoolSettings;

@@ -76,7 +76,7 @@ mod tests {
         let Command::Serve(args) = cli.command else {
             panic!("not serve")
         };
-        args
+        *args
     }
 
     #[test]
@@ -115,5 +115,17 @@ mod tests {
                 acquire_timeout: Duration::from_millis(1500),
             }
         );
+    }
+
+    #[test]
+    fn metrics_stay_off_unless_a_long_enough_token_is_given() {
+        assert_eq!(serve_args(&[]).metrics_token, None);
+        let token = "0123456789abcdef";
+        assert_eq!(
+            serve_args(&["--metrics-token", token]).metrics_token,
+            Some(token.parse().unwrap())
+        );
+        let short = Cli::try_parse_from(["roster", "serve", "--metrics-token", "short"]);
+        assert!(short.is_err(), "a short token is refused");
     }
 }

@@ -20,7 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
 use crate::mail::{LogMailer, SmtpMailer};
-use crate::storage::{Backend, open_repositories_observed};
+use crate::storage::{Backend, open_storage};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
@@ -136,12 +136,13 @@ impl Application {
                 Backend::Postgres => ChangeSources::OtherServersToo,
             },
         );
-        let repos = open_repositories_observed(
+        let storage = open_storage(
             &settings.database_url,
             &settings.pool,
             Some(Arc::new(cache.clone())),
         )
         .await?;
+        let repos = storage.repos;
         let access_feed = (backend == Backend::Postgres).then(|| {
             AbortOnDrop(tokio::spawn(storage_postgres::follow_access_changes(
                 settings.database_url.clone(),
@@ -193,6 +194,7 @@ impl Application {
                 EmbeddedAuthenticator::new(repos.clone()),
             )),
             health: directory,
+            storage_stats: storage.stats,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let router = http_api::router(services, settings.api);

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use ports::AccessObserver;
+use ports::{AccessObserver, StorageStats};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::PoolSettings;
@@ -43,16 +43,25 @@ pub async fn open_repositories_with(
     url: &str,
     pool: &PoolSettings,
 ) -> anyhow::Result<Repositories> {
-    open_repositories_observed(url, pool, None).await
+    Ok(open_storage(url, pool, None).await?.repos)
 }
 
-/// Like [`open_repositories_with`], and storage reports the access changes it commits to
-/// `observer` before each write returns (the server's actor cache).
-pub async fn open_repositories_observed(
+/// An opened storage: its repository ports, and what `/metrics` reads about it.
+pub struct Storage {
+    /// Every repository port.
+    pub repos: Repositories,
+    /// The pools and the outbox depth.
+    pub stats: Arc<dyn StorageStats>,
+}
+
+/// Opens the storage as [`open_repositories_with`] does, keeping its statistics port for
+/// `/metrics`; storage reports the access changes it commits to `observer` before each
+/// write returns (the server's actor cache).
+pub async fn open_storage(
     url: &str,
     pool: &PoolSettings,
     observer: Option<Arc<dyn AccessObserver>>,
-) -> anyhow::Result<Repositories> {
+) -> anyhow::Result<Storage> {
     tracing::info!(
         pool_size = pool.max_connections,
         acquire_timeout_ms = u64::try_from(pool.acquire_timeout.as_millis()).unwrap_or(u64::MAX),
@@ -60,22 +69,30 @@ pub async fn open_repositories_observed(
     );
     Ok(match Backend::of(url)? {
         Backend::Sqlite => {
-            let storage = SqliteStorage::connect_with(url, pool)
+            let store = SqliteStorage::connect_with(url, pool)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            Repositories::from_store(match observer {
-                Some(observer) => storage.with_access_observer(observer),
-                None => storage,
-            })
+            let store = match observer {
+                Some(observer) => store.with_access_observer(observer),
+                None => store,
+            };
+            Storage {
+                stats: Arc::new(store.clone()),
+                repos: Repositories::from_store(store),
+            }
         }
         Backend::Postgres => {
-            let storage = PostgresStorage::connect_with(url, pool).await.context(
+            let store = PostgresStorage::connect_with(url, pool).await.context(
                 "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
             )?;
-            Repositories::from_store(match observer {
-                Some(observer) => storage.with_access_observer(observer),
-                None => storage,
-            })
+            let store = match observer {
+                Some(observer) => store.with_access_observer(observer),
+                None => store,
+            };
+            Storage {
+                stats: Arc::new(store.clone()),
+                repos: Repositories::from_store(store),
+            }
         }
     })
 }

@@ -1,6 +1,7 @@
 //! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
-//! (`/auth/*`), the invitation's set-password page, a GraphiQL page and the health probes, over axum and async-graphql.
+//! (`/auth/*`), the invitation's set-password page, a GraphiQL page, the health probes and,
+//! with a scrape token, Prometheus metrics (`/metrics`), over axum and async-graphql.
 //! Each document's shape and cost are checked before it runs, and its cost is taken from a
 //! bucket per token (`limits`); the sign-in routes have a bucket per client address.
 //!
@@ -10,6 +11,7 @@
 
 mod auth;
 mod limits;
+mod metrics;
 mod routes;
 mod schema;
 mod sessions;
@@ -20,6 +22,7 @@ use std::time::Duration;
 
 pub use limits::client::{InvalidTrustedProxy, TrustedProxy};
 pub use limits::{QueryLimits, RateLimits};
+pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -30,7 +33,7 @@ use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
-    RoleDirectory, Sessions, SigningKeyDirectory, UserDirectory,
+    RoleDirectory, Sessions, SigningKeyDirectory, StorageStats, UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -58,6 +61,8 @@ pub struct Services {
     pub sessions: Arc<dyn Sessions>,
     /// Answers `/readyz`.
     pub health: Arc<dyn HealthCheck>,
+    /// Storage pools and the mail outbox's depth, for `/metrics`.
+    pub storage_stats: Arc<dyn StorageStats>,
 }
 
 /// Transport and cost limits, so operators can tune them without touching the router.
@@ -79,11 +84,14 @@ pub struct ApiConfig {
     /// Bytes of request bodies held at once, all requests together; a request that finds
     /// no room within a second gets HTTP 503 `UNAVAILABLE`. Bounds a burst's memory.
     pub body_budget_bytes: usize,
+    /// The bearer token Prometheus scrapes `/metrics` with; `None` (the default) turns
+    /// metrics off, and `/metrics` answers 404.
+    pub metrics_token: Option<MetricsToken>,
 }
 
 impl Default for ApiConfig {
     /// 1 MiB bodies, 16 MiB of bodies at once, 30 second requests, the default query and
-    /// rate limits, no trusted proxy, a 1.5 second readiness check.
+    /// rate limits, no trusted proxy, a 1.5 second readiness check, metrics off.
     fn default() -> Self {
         ApiConfig {
             body_limit_bytes: 1024 * 1024,
@@ -93,6 +101,7 @@ impl Default for ApiConfig {
             trusted_proxies: Vec::new(),
             readiness_timeout: limits::DEFAULT_READINESS_TIMEOUT,
             body_budget_bytes: 16 * 1024 * 1024,
+            metrics_token: None,
         }
     }
 }
@@ -100,6 +109,20 @@ impl Default for ApiConfig {
 /// The whole HTTP API as one router, so the app crate only has to serve it.
 pub fn router(services: Services, config: ApiConfig) -> Router {
     let rates = config.rate_limits;
+    let api_metrics = config
+        .metrics_token
+        .is_some()
+        .then(|| Arc::new(metrics::ApiMetrics::new()));
+    let scraping = config
+        .metrics_token
+        .clone()
+        .zip(api_metrics.clone())
+        .map(|(token, api)| metrics::Scraping {
+            token,
+            api,
+            storage: services.storage_stats.clone(),
+            storage_timeout: config.readiness_timeout,
+        });
     let state = Arc::new(routes::AppState {
         schema: schema::build(services.clone(), config.query_limits.root_field_concurrency),
         services,
@@ -116,6 +139,8 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         ),
         trusted_proxies: config.trusted_proxies,
         readiness_timeout: config.readiness_timeout,
+        api_metrics: api_metrics.clone(),
+        scraping,
     });
     // The sign-in routes run before any token exists: a bucket per client address.
     let per_address = Router::new()
@@ -128,14 +153,18 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/auth/revoke", post(sessions::revoke))
         .route("/auth/set-password", post(set_password::submit))
         .route_layer(from_fn_with_state(state.clone(), routes::limit_address));
-    Router::new()
+    let mut routes = Router::new()
         .route("/", get(routes::graphiql))
         .route("/api", post(routes::graphql))
         .route("/api/", post(routes::graphql))
         .route("/auth/set-password", get(set_password::form))
         .merge(per_address)
         .route("/healthz", get(routes::healthz))
-        .route("/readyz", get(routes::readyz))
+        .route("/readyz", get(routes::readyz));
+    if state.scraping.is_some() {
+        routes = routes.route("/metrics", get(routes::metrics));
+    }
+    let router = routes
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
         .layer(from_fn_with_state(
@@ -149,8 +178,13 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
-        ))
-        .layer(TraceLayer::new_for_http())
+        ));
+    // Outside the timeout and body limits, so their refusals are timed and counted too.
+    let router = match api_metrics {
+        Some(api_metrics) => router.layer(from_fn_with_state(api_metrics, metrics::record_api)),
+        None => router,
+    };
+    router.layer(TraceLayer::new_for_http())
 }
 
 /// The schema in SDL, so clients and the committed `schema.graphql` can be checked against it.

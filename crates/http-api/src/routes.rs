@@ -20,6 +20,7 @@ use crate::limits::bucket::{Buckets, Status, Throttled};
 use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
 use crate::limits::cost::{actual_cost, analyze};
 use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
+use crate::metrics::{self, ApiMetrics, Scraping};
 use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE};
 
 /// What every handler shares: the schema, the services behind it and the limits.
@@ -33,6 +34,10 @@ pub(crate) struct AppState {
     pub(crate) address_buckets: Buckets,
     pub(crate) trusted_proxies: Vec<TrustedProxy>,
     pub(crate) readiness_timeout: Duration,
+    /// The `/api` counters, when metrics are on.
+    pub(crate) api_metrics: Option<Arc<ApiMetrics>>,
+    /// What `/metrics` answers with, when metrics are on.
+    pub(crate) scraping: Option<Scraping>,
 }
 
 /// `X-RateLimit-Limit`: the bucket's size.
@@ -115,6 +120,9 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         }
     };
     let operation_name = graphql_request.operation_name.clone();
+    if let Some(api_metrics) = &state.api_metrics {
+        api_metrics.note_operation(&document, operation_name.as_deref());
+    }
     let variables = graphql_request.variables.clone();
     let analysis = match analyze(&document, operation_name.as_deref(), &variables, &limits) {
         Ok(analysis) => analysis,
@@ -128,6 +136,9 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     let graphql_request = schema::with_request_data(graphql_request, actor, &state.services);
     let response = state.schema.execute(graphql_request).await;
     let request_error = is_request_error(&response);
+    if !response.errors.is_empty() {
+        metrics::note_errors();
+    }
     let actual = if request_error {
         never_ran
     } else {
@@ -229,6 +240,7 @@ fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
 /// A document refused before it ran: HTTP 400, its code and cost; only the parse price of
 /// its text is taken.
 fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Response {
+    metrics::note_refused();
     let status = match buckets.take(key, never_ran) {
         Ok(status) => status,
         Err(throttled) => return throttled_api(never_ran, throttled),
@@ -424,5 +436,13 @@ pub(crate) async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &
             );
             (StatusCode::SERVICE_UNAVAILABLE, "unavailable")
         }
+    }
+}
+
+/// `GET /metrics` (routed only when a scrape token is set): see `metrics::scrape`.
+pub(crate) async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    match &state.scraping {
+        Some(scraping) => metrics::scrape(scraping, &headers).await,
+        None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -23,6 +23,6 @@ pub use directory::{
 };
 pub use repository::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RepoError, RoleRepository, SecretRepository, SigningKeyRepository,
-    UniqueField, UserRepository,
+    OrganizationRepository, PoolStats, RepoError, RoleRepository, SecretRepository,
+    SigningKeyRepository, StorageStats, UniqueField, UserRepository,
 };

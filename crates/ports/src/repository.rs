@@ -363,3 +363,31 @@ pub trait SecretRepository: Send + Sync {
     /// Checks that storage answers (for `/readyz`).
     async fn ping(&self) -> Result<(), RepoError>;
 }
+
+/// One storage connection pool at the moment of asking, for the `/metrics` gauges.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Which pool: `main` (PostgreSQL), `writer` and `readers` (a SQLite file), `shared`
+    /// (SQLite in memory).
+    pub pool: &'static str,
+    /// Most connections the pool opens.
+    pub max: u32,
+    /// Connections open now, idle or lent out.
+    pub size: u32,
+    /// Connections lent out to a storage call now.
+    pub in_use: u32,
+    /// Storage calls waiting for a connection now.
+    pub waiting: u32,
+}
+
+/// What operators watch about storage, read when metrics are scraped; implemented by the
+/// storage adapters so the facade reports pools without knowing the driver.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait StorageStats: Send + Sync {
+    /// Each connection pool's occupancy now: counters only, no I/O.
+    fn pools(&self) -> Vec<PoolStats>;
+
+    /// Mails in the outbox, due or waiting for a retry: one count.
+    async fn outbox_depth(&self) -> Result<u64, RepoError>;
+}

@@ -31,7 +31,8 @@ use std::sync::Arc;
 
 use ports::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, StorageStats,
+    UserRepository,
 };
 
 /// A storage adapter: one cloneable value that implements every repository port.
@@ -45,6 +46,7 @@ pub trait Storage:
     + EmbeddedUserRepository
     + CredentialRepository
     + InvitationRepository
+    + StorageStats
     + Clone
     + 'static
 {
@@ -60,6 +62,7 @@ impl<S> Storage for S where
         + EmbeddedUserRepository
         + CredentialRepository
         + InvitationRepository
+        + StorageStats
         + Clone
         + 'static
 {
@@ -86,6 +89,8 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialRepository>,
     /// Invitations and the mail outbox.
     pub invitations: Arc<dyn InvitationRepository>,
+    /// Pool occupancy and outbox depth, for metrics.
+    pub stats: Arc<dyn StorageStats>,
 }
 
 impl Stores {
@@ -100,7 +105,8 @@ impl Stores {
             signing_keys: Arc::new(storage.clone()),
             embedded: Arc::new(storage.clone()),
             credentials: Arc::new(storage.clone()),
-            invitations: Arc::new(storage),
+            invitations: Arc::new(storage.clone()),
+            stats: Arc::new(storage),
         }
     }
 }

@@ -16,17 +16,19 @@ mod relay;
 pub mod testing;
 
 use std::str::FromStr;
+use std::sync::Arc;
 
 pub use access_feed::{ACCESS_CHANNEL, FeedSettings, follow_access_changes};
 
 use async_trait::async_trait;
 use domain::Timestamp;
-use ports::{RepoError, UniqueField};
+use ports::{PoolStats, RepoError, UniqueField};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Decode, Postgres, Row as _, Type};
-use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
+use sqlx::{AssertSqlSafe, Connection as _, Decode, Postgres, Row as _, Type};
+use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters};
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
 pub type PostgresStorage = SqlStore<PostgresDriver>;
@@ -42,6 +44,8 @@ pub const STARTUP_ACQUIRES: u32 = 10;
 #[derive(Debug, Clone)]
 pub struct PostgresDriver {
     pool: PgPool,
+    /// Storage calls waiting for a connection, for metrics.
+    waiters: Arc<Waiters>,
 }
 
 #[async_trait]
@@ -78,27 +82,33 @@ impl Driver for PostgresDriver {
             }
         }
         MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
-        Ok(PostgresDriver { pool })
+        Ok(PostgresDriver {
+            pool,
+            waiters: Arc::new(Waiters::default()),
+        })
     }
 
     async fn fetch(&self, statement: &Statement) -> Result<Vec<PostgresRecord>, RepoError> {
+        let mut connection = self.acquire().await?;
         let rows = query(statement)
-            .fetch_all(&self.pool)
+            .fetch_all(&mut *connection)
             .await
             .map_err(map_error)?;
         Ok(rows.into_iter().map(PostgresRecord).collect())
     }
 
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
+        let mut connection = self.acquire().await?;
         let done = query(statement)
-            .execute(&self.pool)
+            .execute(&mut *connection)
             .await
             .map_err(map_error)?;
         Ok(done.rows_affected())
     }
 
     async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
-        let mut transaction = self.pool.begin().await.map_err(map_error)?;
+        let mut connection = self.acquire().await?;
+        let mut transaction = connection.begin().await.map_err(map_error)?;
         for statement in statements {
             query(statement)
                 .execute(&mut *transaction)
@@ -106,6 +116,26 @@ impl Driver for PostgresDriver {
                 .map_err(map_error)?;
         }
         transaction.commit().await.map_err(map_error)
+    }
+
+    fn pools(&self) -> Vec<PoolStats> {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        vec![PoolStats {
+            pool: "main",
+            max: self.pool.options().get_max_connections(),
+            size,
+            in_use: size.saturating_sub(idle),
+            waiting: self.waiters.count(),
+        }]
+    }
+}
+
+impl PostgresDriver {
+    /// A connection of the pool, counted as waiting until it is handed over.
+    async fn acquire(&self) -> Result<PoolConnection<Postgres>, RepoError> {
+        let _waiting = self.waiters.enter();
+        self.pool.acquire().await.map_err(map_error)
     }
 }
 

@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 use domain::Timestamp;
-use ports::RepoError;
+use ports::{PoolStats, RepoError};
 use uuid::Uuid;
 
 use crate::pool::PoolSettings;
@@ -32,14 +32,29 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// schema up to date.
     async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError>;
 
-    /// Runs a statement and returns all its rows.
+    /// Runs a statement that only reads and returns all its rows.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError>;
+
+    /// Runs a statement that writes and returns the rows it names (`... RETURNING`).
+    ///
+    /// A method of its own rather than a guess from the SQL text, so an engine that keeps
+    /// writes apart from reads (SQLite: one writer connection, read-only readers) routes it
+    /// to the writer. Engines with one pool for everything keep this default.
+    async fn fetch_written(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError> {
+        self.fetch(statement).await
+    }
 
     /// Runs a statement and returns how many rows it changed.
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError>;
 
     /// Runs statements in order in one write transaction: all of them or none.
     async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError>;
+
+    /// Each connection pool's occupancy now, for metrics; none by default (a driver
+    /// without pools, such as a test double).
+    fn pools(&self) -> Vec<PoolStats> {
+        Vec::new()
+    }
 }
 
 /// Typed access to the columns of one result row, by column name.

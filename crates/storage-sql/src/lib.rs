@@ -14,9 +14,10 @@ mod listing;
 mod pool;
 mod records;
 mod statement;
+mod stats;
 mod store;
 
 pub use driver::{CorruptRow, Driver, SqlRow};
-pub use pool::PoolSettings;
+pub use pool::{PoolSettings, Waiters, Waiting};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;

@@ -2,6 +2,7 @@
 //! same two numbers for every engine, without naming the driver's types.
 
 use std::num::NonZeroUsize;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 /// The fewest connections the default gives, whatever the core count.
@@ -20,7 +21,10 @@ const CONNECTIONS_PER_CORE: u32 = 4;
 /// database does not answer) fails with `RepoError::Unavailable` instead of queueing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PoolSettings {
-    /// Most connections open at once (an in-memory SQLite database always uses one).
+    /// Most connections open at once. On PostgreSQL the one pool; on a SQLite file the
+    /// read-only reader pool, beside which one writer connection is always kept (so a
+    /// SQLite file holds up to `max_connections + 1`); an in-memory SQLite database always
+    /// uses one connection.
     pub max_connections: u32,
     /// How long one storage call waits for a connection, including opening a new one
     /// (which is retried while the server refuses): the bound on "database down".
@@ -60,6 +64,35 @@ impl Default for PoolSettings {
     }
 }
 
+/// How many callers wait for a connection of one pool right now, for metrics: the pool
+/// itself does not say. Drivers count each acquire with [`Waiters::enter`].
+#[derive(Debug, Default)]
+pub struct Waiters(AtomicU32);
+
+impl Waiters {
+    /// Counts the caller as waiting until the returned guard is dropped.
+    pub fn enter(&self) -> Waiting<'_> {
+        self.0.fetch_add(1, Ordering::Relaxed);
+        Waiting(self)
+    }
+
+    /// Callers waiting now.
+    pub fn count(&self) -> u32 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// One caller counted by [`Waiters::enter`]; dropping it (acquired, failed or cancelled)
+/// stops counting it.
+#[derive(Debug)]
+pub struct Waiting<'a>(&'a Waiters);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.0.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -75,5 +108,17 @@ mod tests {
         let default = PoolSettings::default();
         assert!((8..=32).contains(&default.max_connections));
         assert_eq!(default.acquire_timeout, Duration::from_secs(3));
+    }
+
+    #[test]
+    fn waiters_count_until_the_guard_drops() {
+        let waiters = Waiters::default();
+        let first = waiters.enter();
+        let second = waiters.enter();
+        assert_eq!(waiters.count(), 2);
+        drop(first);
+        assert_eq!(waiters.count(), 1);
+        drop(second);
+        assert_eq!(waiters.count(), 0);
     }
 }

@@ -113,6 +113,16 @@ impl<D: Driver> SqlStore<D> {
         rows.first().map(decode).transpose()
     }
 
+    /// Like `fetch_one`, for a statement that writes (`... RETURNING`).
+    async fn fetch_one_written<T>(
+        &self,
+        statement: Statement,
+        decode: impl Fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Option<T>, RepoError> {
+        let rows = self.driver.fetch_written(&statement).await?;
+        rows.first().map(decode).transpose()
+    }
+
     async fn fetch_all<T>(
         &self,
         statement: Statement,
@@ -253,7 +263,7 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
             column_list("", CUSTOMER_COLUMNS)
         );
         let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        let deleted = self.fetch_one(statement, records::customer).await?;
+        let deleted = self.fetch_one_written(statement, records::customer).await?;
         if deleted.is_some() {
             self.access_changed(AccessChange::Customer(id));
         }
@@ -375,7 +385,7 @@ impl<D: Driver> UserRepository for SqlStore<D> {
             column_list("", USER_COLUMNS)
         );
         let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        let deleted = self.fetch_one(statement, records::user).await?;
+        let deleted = self.fetch_one_written(statement, records::user).await?;
         if deleted.is_some() {
             self.access_changed(AccessChange::User(id));
         }
@@ -629,7 +639,8 @@ impl<D: Driver> SigningKeyRepository for SqlStore<D> {
             column_list("", SIGNING_KEY_COLUMNS)
         );
         let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        self.fetch_one(statement, records::signing_key).await
+        self.fetch_one_written(statement, records::signing_key)
+            .await
     }
 }
 
@@ -872,7 +883,8 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
             &sql,
             [Bind::time(lease_until), Bind::time(now), Bind::time(now)],
         );
-        self.fetch_one(statement, records::outbox_mail).await
+        self.fetch_one_written(statement, records::outbox_mail)
+            .await
     }
 
     async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError> {

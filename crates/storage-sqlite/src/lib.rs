@@ -2,7 +2,8 @@
 //!
 //! [`SqliteStorage`] implements every repository port. The SQL, the listings and the row
 //! decoding are shared with PostgreSQL in `storage-sql`; this crate only opens the database
-//! (WAL, foreign keys, busy timeout, embedded migrations), binds values in SQLite's types
+//! (one writer connection and read-only readers, WAL, foreign keys, busy timeout, embedded
+//! migrations), binds values in SQLite's types
 //! (times as integer microseconds, UUIDs as text, lists as JSON text) and maps SQLite's
 //! errors, naming the violated unique rule from its message.
 //!
@@ -12,34 +13,83 @@
 pub mod testing;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::Timestamp;
-use ports::{RepoError, UniqueField};
+use ports::{PoolStats, RepoError, UniqueField};
 use sqlx::migrate::Migrator;
+use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{
     SqliteArguments, SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Decode, Row as _, Sqlite, Type};
-use storage_sql::{Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
+use sqlx::{AssertSqlSafe, Connection as _, Decode, Row as _, Sqlite, Type};
+use storage_sql::{
+    Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters,
+};
 use uuid::fmt::Hyphenated;
 
-/// Every repository port on SQLite. Cheap to clone: clones share one connection pool.
+/// Every repository port on SQLite. Cheap to clone: clones share the connections.
 pub type SqliteStorage = SqlStore<SqliteDriver>;
 
 /// The schema, embedded in the binary and applied on connect.
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
-/// How long a write waits for another connection's write lock before failing.
+/// How long a write waits for another process's write lock (the `roster` command line's
+/// admin commands may write the same file) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The SQLite engine under [`SqliteStorage`]: a connection pool.
+/// The SQLite engine under [`SqliteStorage`].
+///
+/// A file database has one writer connection and a pool of read-only readers. SQLite runs
+/// one write at a time per file anyway; with a single writer connection, writes queue in
+/// this process in arrival order (the pool is fair) instead of sleeping and retrying in
+/// SQLite's busy handler, which is what made concurrent creates slow at the tail. Readers
+/// run in parallel beside it (WAL). They are opened read-only, so a write routed to a reader
+/// fails loudly instead of silently competing for the lock. An in-memory database lives in
+/// one connection, shared by reads and writes.
 #[derive(Debug, Clone)]
 pub struct SqliteDriver {
+    writer: Connections,
+    readers: Connections,
+}
+
+/// One pool of the driver and the callers waiting for it.
+#[derive(Debug, Clone)]
+struct Connections {
     pool: SqlitePool,
+    waiters: Arc<Waiters>,
+}
+
+impl Connections {
+    fn new(pool: SqlitePool) -> Self {
+        Connections {
+            pool,
+            waiters: Arc::new(Waiters::default()),
+        }
+    }
+
+    /// This pool's occupancy now, named `pool`.
+    fn stats(&self, pool: &'static str) -> PoolStats {
+        let size = self.pool.size();
+        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        PoolStats {
+            pool,
+            max: self.pool.options().get_max_connections(),
+            size,
+            in_use: size.saturating_sub(idle),
+            waiting: self.waiters.count(),
+        }
+    }
+
+    /// A connection of this pool, counted as waiting until it is handed over.
+    async fn acquire(&self) -> Result<PoolConnection<Sqlite>, RepoError> {
+        let _waiting = self.waiters.enter();
+        self.pool.acquire().await.map_err(map_error)
+    }
 }
 
 #[async_trait]
@@ -48,57 +98,88 @@ impl Driver for SqliteDriver {
     type Row = SqliteRecord;
 
     /// Opens `sqlite://PATH` (creating the file if missing) or `sqlite::memory:` (one
-    /// connection, kept open, so the database lives as long as the storage). A file
-    /// database gets `pool.max_connections` (WAL readers run in parallel; writes take turns);
-    /// either way a storage call waits at most `pool.acquire_timeout` for a connection.
+    /// connection, kept open, so the database lives as long as the storage).
+    ///
+    /// A file database gets one writer connection, kept open, which applies the migrations,
+    /// and `pool.max_connections` read-only readers. Either way a storage call waits at most
+    /// `pool.acquire_timeout` for a connection, including its turn at the writer.
     async fn connect_with(url: &str, pool: &PoolSettings) -> Result<Self, RepoError> {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(RepoError::unavailable)?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
-        let acquire_timeout = pool.acquire_timeout;
-        let pool = if in_memory {
-            SqlitePoolOptions::new()
-                .max_connections(1)
-                .min_connections(1)
-                .idle_timeout(None)
-                .max_lifetime(None)
-        } else {
-            SqlitePoolOptions::new().max_connections(pool.max_connections.max(1))
+        // One connection that never closes: the in-memory database, or the file's writer.
+        // No ping before each use: a connection to a local file does not go stale, and the
+        // ping is one more round trip to the connection's thread on every call.
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None)
+            .test_before_acquire(false)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(
+                options
+                    .clone()
+                    .create_if_missing(true)
+                    .journal_mode(SqliteJournalMode::Wal)
+                    .synchronous(SqliteSynchronous::Normal),
+            )
+            .await
+            .map_err(RepoError::unavailable)?;
+        MIGRATOR
+            .run(&writer)
+            .await
+            .map_err(RepoError::unavailable)?;
+        let writer = Connections::new(writer);
+        if in_memory {
+            return Ok(SqliteDriver {
+                readers: writer.clone(),
+                writer,
+            });
         }
-        .acquire_timeout(acquire_timeout)
-        .connect_with(options)
-        .await
-        .map_err(RepoError::unavailable)?;
-        MIGRATOR.run(&pool).await.map_err(RepoError::unavailable)?;
-        Ok(SqliteDriver { pool })
+        // Opened once the writer has put the file in WAL mode and migrated it; the journal
+        // mode is a property of the file, so readers need not (and, read-only, cannot) set it.
+        let readers = SqlitePoolOptions::new()
+            .max_connections(pool.max_connections.max(1))
+            .test_before_acquire(false)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options.read_only(true))
+            .await
+            .map_err(RepoError::unavailable)?;
+        Ok(SqliteDriver {
+            writer,
+            readers: Connections::new(readers),
+        })
     }
 
     async fn fetch(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
-        let rows = query(statement)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map_error)?;
-        Ok(rows.into_iter().map(SqliteRecord).collect())
+        fetch_on(&self.readers, statement).await
     }
 
+    async fn fetch_written(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
+        fetch_on(&self.writer, statement).await
+    }
+
+    /// On the writer. A single statement needs no explicit transaction: a statement that
+    /// writes takes the write lock when it starts, before it reads, so it cannot fail
+    /// half-way on a lock another process holds; it waits in the busy handler instead.
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
+        let mut connection = self.writer.acquire().await?;
         let done = query(statement)
-            .execute(&self.pool)
+            .execute(&mut *connection)
             .await
             .map_err(map_error)?;
         Ok(done.rows_affected())
     }
 
-    /// Takes the write lock up front (`BEGIN IMMEDIATE`), so a busy database makes the
-    /// transaction wait for the busy timeout instead of failing half-way.
+    /// On the writer, taking the write lock up front (`BEGIN IMMEDIATE`), so a database
+    /// that another process is writing makes the transaction wait for the busy timeout
+    /// instead of failing half-way.
     async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
-        let mut transaction = self
-            .pool
+        let mut connection = self.writer.acquire().await?;
+        let mut transaction = connection
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_error)?;
@@ -110,6 +191,28 @@ impl Driver for SqliteDriver {
         }
         transaction.commit().await.map_err(map_error)
     }
+
+    /// `writer` and `readers` for a file; `shared` for the one in-memory connection.
+    fn pools(&self) -> Vec<PoolStats> {
+        if Arc::ptr_eq(&self.writer.waiters, &self.readers.waiters) {
+            vec![self.writer.stats("shared")]
+        } else {
+            vec![self.writer.stats("writer"), self.readers.stats("readers")]
+        }
+    }
+}
+
+/// Runs `statement` on a connection of `connections` and returns all its rows.
+async fn fetch_on(
+    connections: &Connections,
+    statement: &Statement,
+) -> Result<Vec<SqliteRecord>, RepoError> {
+    let mut connection = connections.acquire().await?;
+    let rows = query(statement)
+        .fetch_all(&mut *connection)
+        .await
+        .map_err(map_error)?;
+    Ok(rows.into_iter().map(SqliteRecord).collect())
 }
 
 /// `statement` with its values bound in SQLite's representation.

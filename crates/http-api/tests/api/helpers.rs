@@ -16,6 +16,7 @@ use ports::directory::{
     MockOrganizationDirectory, MockRoleDirectory, MockSessions, MockSigningKeyDirectory,
     MockUserDirectory,
 };
+use ports::repository::MockStorageStats;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -33,6 +34,7 @@ pub(crate) struct Mocks {
     pub(crate) invitations: MockInvitationDirectory,
     pub(crate) authenticator: MockAuthenticator,
     pub(crate) health: MockHealthCheck,
+    pub(crate) storage_stats: MockStorageStats,
 }
 
 impl Mocks {
@@ -53,6 +55,7 @@ impl Mocks {
             invitations: MockInvitationDirectory::new(),
             authenticator,
             health: MockHealthCheck::new(),
+            storage_stats: MockStorageStats::new(),
         }
     }
 
@@ -84,6 +87,7 @@ impl Mocks {
             invitations: Arc::new(self.invitations),
             authenticator: Arc::new(self.authenticator),
             health: Arc::new(self.health),
+            storage_stats: Arc::new(self.storage_stats),
         }
     }
 }

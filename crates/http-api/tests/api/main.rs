@@ -7,6 +7,7 @@ mod errors;
 mod helpers;
 mod limits;
 mod listing;
+mod metrics;
 mod schema;
 mod seeds;
 mod sessions;

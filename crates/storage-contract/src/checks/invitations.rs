@@ -197,9 +197,11 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
 }
 
 /// A claimed mail is not handed out again while leased; a failed one is due again at its
-/// retry time with its attempts counted; a delivered one is gone.
+/// retry time with its attempts counted; a delivered one is gone. The outbox depth counts
+/// every mail not yet delivered, leased or not.
 pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
     let org = organization(&stores, "Outbox").await;
+    assert_eq!(stores.stats.outbox_depth().await.unwrap(), 0);
     let user = org.user(None, "bo@example.com", RoleKind::Guest);
     let entry = invited(&org, &user, "h", 5);
     stores
@@ -207,6 +209,13 @@ pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
         .insert_user(&user, Some(entry.clone()))
         .await
         .unwrap();
+    assert_eq!(stores.stats.outbox_depth().await.unwrap(), 1);
+    let pools = stores.stats.pools();
+    assert!(!pools.is_empty(), "an adapter reports its pools");
+    for pool in pools {
+        assert!(pool.max >= 1 && pool.size <= pool.max, "{pool:?}");
+        assert!(pool.in_use <= pool.size, "{pool:?}");
+    }
     let outbox = &stores.invitations;
     assert!(
         outbox
@@ -253,7 +262,13 @@ pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
         .unwrap()
         .unwrap();
     assert_eq!(third.attempts, 3);
+    assert_eq!(
+        stores.stats.outbox_depth().await.unwrap(),
+        1,
+        "leased, still queued"
+    );
     outbox.mail_delivered(third.id).await.unwrap();
+    assert_eq!(stores.stats.outbox_depth().await.unwrap(), 0);
     assert!(
         outbox
             .claim_mail(at(10_000, 0), at(10_060, 0))
