@@ -4,7 +4,9 @@ use clap::Parser;
 
 /// jemalloc with background threads returns freed pages to the system within seconds of a
 /// burst, even while the server then sits idle; glibc's malloc and mimalloc kept most of a
-/// burst's memory resident (measured in `docs/operations.md`, "Memory").
+/// burst's memory resident (measured in `docs/operations.md`, "Memory"). It also serves C
+/// code's `malloc` (SQLite's row values): glibc's arenas and consolidation were a tenth of a
+/// SQLite page's CPU.
 #[global_allocator]
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 

@@ -42,6 +42,10 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// admin commands may write the same file) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Rows a connection's thread may read ahead of the caller (sqlx's default is 50): a page
+/// of users is read without the thread parking and waking once per row.
+const ROW_BUFFER: usize = 256;
+
 /// The SQLite engine under [`SqliteStorage`].
 ///
 /// A file database has one writer connection and a pool of read-only readers. SQLite runs
@@ -107,7 +111,8 @@ impl Driver for SqliteDriver {
         let options = SqliteConnectOptions::from_str(url)
             .map_err(RepoError::unavailable)?
             .foreign_keys(true)
-            .busy_timeout(BUSY_TIMEOUT);
+            .busy_timeout(BUSY_TIMEOUT)
+            .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         // One connection that never closes: the in-memory database, or the file's writer.
         // No ping before each use: a connection to a local file does not go stale, and the
