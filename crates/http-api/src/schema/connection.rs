@@ -27,19 +27,68 @@ pub(crate) struct Edge<T: OutputType> {
 }
 
 /// One page of a listing (`CustomerConnection`, `UserConnection`...), with its total count.
+//
+// The nodes are held once; `edges` (a clone of each node and its encoded cursor) and the
+// page's cursors are made only when the document selects them, so a page read through
+// `nodes` encodes no cursor and clones no node.
 #[derive(SimpleObject)]
 #[graphql(name_type, complex)]
-pub(crate) struct Connection<T: OutputType> {
+pub(crate) struct Connection<T: OutputType + Clone> {
+    // The page's nodes, in order (undocumented in the schema, as the contract has it).
     nodes: Vec<T>,
-    edges: Vec<Edge<T>>,
-    page_info: PageInfo,
+    /// Where each node sits, in the order of `nodes`.
+    #[graphql(skip)]
+    cursors: Vec<Cursor>,
+    #[graphql(skip)]
+    has_next_page: bool,
+    #[graphql(skip)]
+    has_previous_page: bool,
     /// The total when it was counted: only when the document selects `totalCount`.
     #[graphql(skip)]
     total: Option<u64>,
 }
 
+/// A node's cursor, encoded only when asked for.
+enum Cursor {
+    /// A stored listing's key.
+    Key(CursorKey),
+    /// Already text (short in-memory lists).
+    Text(String),
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        match self {
+            Cursor::Key(key) => key.encode(),
+            Cursor::Text(text) => text.clone(),
+        }
+    }
+}
+
 #[ComplexObject]
-impl<T: OutputType> Connection<T> {
+impl<T: OutputType + Clone> Connection<T> {
+    // The page's nodes, each with its cursor.
+    async fn edges(&self) -> Vec<Edge<T>> {
+        self.nodes
+            .iter()
+            .zip(&self.cursors)
+            .map(|(node, cursor)| Edge {
+                node: node.clone(),
+                cursor: cursor.encode(),
+            })
+            .collect()
+    }
+
+    // Where the page sits in the whole listing.
+    async fn page_info(&self) -> PageInfo {
+        PageInfo {
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: self.cursors.first().map(Cursor::encode),
+            end_cursor: self.cursors.last().map(Cursor::encode),
+        }
+    }
+
     /// How many rows match over all pages.
     async fn total_count(&self) -> Result<i32> {
         // The listing counts whenever the selection holds `totalCount` (`counts_total`);
@@ -61,7 +110,7 @@ impl<T: OutputType> TypeName for Edge<T> {
     }
 }
 
-impl<T: OutputType> TypeName for Connection<T> {
+impl<T: OutputType + Clone> TypeName for Connection<T> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", T::type_name()).into()
     }
@@ -70,47 +119,30 @@ impl<T: OutputType> TypeName for Connection<T> {
 impl<T: OutputType + Clone> Connection<T> {
     /// The connection for a directory page, each node wrapped by `wrap`.
     pub(crate) fn from_page<U>(page: Page<U>, mut wrap: impl FnMut(U) -> T) -> Self {
-        let edges: Vec<Edge<T>> = page
+        let (nodes, cursors) = page
             .edges
             .into_iter()
-            .map(|edge| Edge {
-                node: wrap(edge.node),
-                cursor: edge.cursor.encode(),
-            })
-            .collect();
+            .map(|edge| (wrap(edge.node), Cursor::Key(edge.cursor)))
+            .unzip();
         Connection {
-            nodes: edges.iter().map(|edge| edge.node.clone()).collect(),
-            page_info: PageInfo {
-                has_next_page: page.has_next_page,
-                has_previous_page: page.has_previous_page,
-                start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
-            },
-            edges,
+            nodes,
+            cursors,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
             total: page.total_count,
         }
     }
-}
 
-impl<T: OutputType + Clone> Connection<T> {
     /// A connection holding a whole short list in one page; each edge's cursor is `cursor`
     /// of its node (such lists take no paging arguments).
     pub(crate) fn complete(nodes: Vec<T>, cursor: impl Fn(&T) -> String) -> Self {
-        let edges: Vec<Edge<T>> = nodes
-            .iter()
-            .map(|node| Edge {
-                node: node.clone(),
-                cursor: cursor(node),
-            })
-            .collect();
         Connection {
-            page_info: PageInfo {
-                has_next_page: false,
-                has_previous_page: false,
-                start_cursor: edges.first().map(|edge| edge.cursor.clone()),
-                end_cursor: edges.last().map(|edge| edge.cursor.clone()),
-            },
-            edges,
+            cursors: nodes
+                .iter()
+                .map(|node| Cursor::Text(cursor(node)))
+                .collect(),
+            has_next_page: false,
+            has_previous_page: false,
             total: u64::try_from(nodes.len()).ok(),
             nodes,
         }
