@@ -38,8 +38,11 @@ impl RawDatabase {
             )
         } else {
             RawDatabase::Postgres(
+                // No ping before each use: the fewest round trips, as Roster's own pool does
+                // for connections in steady use.
                 PgPoolOptions::new()
                     .max_connections(connections)
+                    .test_before_acquire(false)
                     .connect(url)
                     .await?,
             )

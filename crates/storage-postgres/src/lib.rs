@@ -17,6 +17,7 @@ pub mod testing;
 
 use std::str::FromStr;
 use std::sync::Arc;
+use std::time::Duration;
 
 pub use access_feed::{ACCESS_CHANNEL, FeedSettings, follow_access_changes};
 
@@ -36,6 +37,10 @@ pub type PostgresStorage = SqlStore<PostgresDriver>;
 /// The schema, embedded in the binary and applied on connect (under PostgreSQL's advisory
 /// lock, so servers starting together migrate once).
 static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// A pooled connection idle for this long is pinged before use; one in steady use is not,
+/// so a busy server pays one round trip per statement, not two.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// How many acquire timeouts the first connection may take at start.
 pub const STARTUP_ACQUIRES: u32 = 10;
@@ -58,7 +63,8 @@ impl Driver for PostgresDriver {
     /// Every storage call waits at most `pool.acquire_timeout` for a connection: that bound
     /// covers opening one, which sqlx retries while the server refuses connections, so with
     /// PostgreSQL down calls fail within it, and succeed again once it is back. Idle
-    /// connections are pinged before use, so the ones a restart broke are replaced.
+    /// connections (idle for [`PING_AFTER_IDLE`]) are pinged before use, so the ones a restart
+    /// broke are replaced (sqlx also tests each connection as it is returned, and closes a broken one).
     ///
     /// At start only, a server that refuses or does not answer is waited for
     /// [`STARTUP_ACQUIRES`] acquire timeouts (30 s by default), as when both start together;
@@ -68,7 +74,15 @@ impl Driver for PostgresDriver {
         let pool = PgPoolOptions::new()
             .max_connections(pool.max_connections.max(1))
             .acquire_timeout(pool.acquire_timeout)
-            .test_before_acquire(true)
+            .test_before_acquire(false)
+            .before_acquire(|connection, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= PING_AFTER_IDLE {
+                        connection.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .connect_lazy_with(options);
         let mut attempts = 1;
         loop {
