@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use ports::{AccessObserver, StorageStats};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
-use storage_sql::PoolSettings;
+use storage_sql::{Driver, PoolSettings, SqlStore};
 use storage_sqlite::SqliteStorage;
 
 /// The storage engines Roster runs on.
@@ -54,6 +54,20 @@ pub struct Storage {
     pub stats: Arc<dyn StorageStats>,
 }
 
+impl Storage {
+    /// `store` behind every port, reporting access changes to `observer` when given.
+    fn of<D: Driver>(store: SqlStore<D>, observer: Option<Arc<dyn AccessObserver>>) -> Storage {
+        let store = match observer {
+            Some(observer) => store.with_access_observer(observer),
+            None => store,
+        };
+        Storage {
+            stats: Arc::new(store.clone()),
+            repos: Repositories::from_store(store),
+        }
+    }
+}
+
 /// Opens the storage as [`open_repositories_with`] does, keeping its statistics port for
 /// `/metrics`; storage reports the access changes it commits to `observer` before each
 /// write returns (the server's actor cache).
@@ -72,27 +86,13 @@ pub async fn open_storage(
             let store = SqliteStorage::connect_with(url, pool)
                 .await
                 .with_context(|| format!("opening {url}"))?;
-            let store = match observer {
-                Some(observer) => store.with_access_observer(observer),
-                None => store,
-            };
-            Storage {
-                stats: Arc::new(store.clone()),
-                repos: Repositories::from_store(store),
-            }
+            Storage::of(store, observer)
         }
         Backend::Postgres => {
             let store = PostgresStorage::connect_with(url, pool).await.context(
                 "connecting to PostgreSQL (the URL is not shown: it may hold a password)",
             )?;
-            let store = match observer {
-                Some(observer) => store.with_access_observer(observer),
-                None => store,
-            };
-            Storage {
-                stats: Arc::new(store.clone()),
-                repos: Repositories::from_store(store),
-            }
+            Storage::of(store, observer)
         }
     })
 }
