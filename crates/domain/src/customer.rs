@@ -4,6 +4,7 @@ use crate::Timestamp;
 use crate::error::{ErrorCode, Field, FieldError, ValidationErrors};
 use crate::id::{CustomerId, OrganizationId};
 use crate::text::{AvatarUrl, CustomerName, Description, ExecutionLimit, ExternalId, Labels};
+use crate::version::Version;
 
 /// A file linked to a customer: a name (1..=255 characters) and an `http(s)` URL.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -61,6 +62,8 @@ pub struct Customer {
     pub attachments: Vec<Attachment>,
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
+    /// How many times the row was written (see [`Version`]).
+    pub version: Version,
 }
 
 /// `createCustomer`'s input as it arrives, before any rule is checked.
@@ -147,6 +150,7 @@ impl NewCustomer {
             attachments: Vec::new(),
             created_at: now,
             updated_at: now,
+            version: Version::FIRST,
         }
     }
 }

@@ -138,6 +138,7 @@ impl EmbeddedLogin {
             created_at: now,
             updated_at: now,
             last_login: Some(now),
+            version: crate::Version::FIRST,
         }
     }
 

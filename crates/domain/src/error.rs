@@ -28,6 +28,8 @@ impl Field {
     pub const PASSWORD: Field = Field("password");
     /// The user an invitation is resent to (`resendInvitation`).
     pub const USER: Field = Field("user");
+    /// The version a write is conditioned on (`expectedVersion`).
+    pub const EXPECTED_VERSION: Field = Field("expectedVersion");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {
@@ -35,7 +37,7 @@ impl Field {
     }
 
     /// Every named field, so that a name read back from a remote directory maps to one.
-    pub const KNOWN: [Field; 17] = [
+    pub const KNOWN: [Field; 18] = [
         Field::ALL,
         Field::ID,
         Field::NAME,
@@ -53,6 +55,7 @@ impl Field {
         Field::CUSTOMER,
         Field::FEATURE_FLAGS,
         Field::USER,
+        Field::EXPECTED_VERSION,
     ];
 
     /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).
@@ -76,6 +79,8 @@ pub enum ErrorCode {
     Taken,
     NotFound,
     Forbidden,
+    /// The record changed since the version the caller named; nothing was written.
+    Stale,
 }
 
 impl ErrorCode {
@@ -88,6 +93,7 @@ impl ErrorCode {
             ErrorCode::Taken => "TAKEN",
             ErrorCode::NotFound => "NOT_FOUND",
             ErrorCode::Forbidden => "FORBIDDEN",
+            ErrorCode::Stale => "STALE",
         }
     }
 
@@ -100,6 +106,7 @@ impl ErrorCode {
             ErrorCode::Taken,
             ErrorCode::NotFound,
             ErrorCode::Forbidden,
+            ErrorCode::Stale,
         ]
         .into_iter()
         .find(|code| code.as_str() == text)
@@ -151,6 +158,15 @@ impl FieldError {
     /// The value is malformed; `message` says how.
     pub fn invalid(field: Field, message: impl Into<String>) -> Self {
         FieldError::new(field, ErrorCode::Invalid, message)
+    }
+
+    /// The record is no longer at the version the caller expected (`expectedVersion`).
+    pub fn stale() -> Self {
+        FieldError::new(
+            Field::EXPECTED_VERSION,
+            ErrorCode::Stale,
+            "The record changed since this version; read it again.",
+        )
     }
 
     /// The caller may not set this field to this value.
@@ -240,6 +256,7 @@ mod tests {
             "TAKEN",
             "NOT_FOUND",
             "FORBIDDEN",
+            "STALE",
         ] {
             assert_eq!(ErrorCode::parse(code).map(ErrorCode::as_str), Some(code));
         }

@@ -5,6 +5,7 @@
 //! Every adapter converts to and from these types at its edge.
 
 pub mod access;
+pub mod changes;
 pub mod credentials;
 pub mod customer;
 pub mod embedded;
@@ -17,8 +18,10 @@ pub mod role;
 pub mod signing_key;
 pub mod text;
 pub mod user;
+pub mod version;
 
 pub use access::Actor;
+pub use changes::{CustomerChanges, UserChanges};
 pub use credentials::{Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
@@ -41,6 +44,7 @@ pub use text::{
     Labels, OrganizationName, PersonName, Phone,
 };
 pub use user::{NewUser, User, UserDraft, UserPatch, UserPatchDraft};
+pub use version::Version;
 
 /// A point in time as Roster stores it: UTC, truncated to whole microseconds so that every
 /// storage engine round-trips it exactly.

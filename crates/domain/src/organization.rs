@@ -3,6 +3,7 @@
 use crate::Timestamp;
 use crate::id::OrganizationId;
 use crate::text::OrganizationName;
+use crate::version::Version;
 
 /// An organization (tenant) with its own customers, users and roles.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -10,6 +11,8 @@ pub struct Organization {
     pub id: OrganizationId,
     pub name: OrganizationName,
     pub created_at: Timestamp,
+    /// How many times the row was written (see [`Version`]).
+    pub version: Version,
 }
 
 impl Organization {
@@ -19,6 +22,7 @@ impl Organization {
             id: OrganizationId::generate(),
             name,
             created_at: now,
+            version: Version::FIRST,
         }
     }
 }

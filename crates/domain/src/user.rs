@@ -5,6 +5,7 @@ use crate::error::{Field, ValidationErrors};
 use crate::id::{CustomerId, OrganizationId, RoleId, UserId};
 use crate::role::Role;
 use crate::text::{AvatarUrl, Email, ExternalId, FeatureFlags, PersonName, Phone};
+use crate::version::Version;
 
 /// A user: a team member when `customer_id` is `None`, else a user of that customer.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,6 +25,8 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login: Option<Timestamp>,
+    /// How many times the row was written (see [`Version`]).
+    pub version: Version,
 }
 
 /// A user's input as it arrives, before any rule is checked.
@@ -109,6 +112,7 @@ impl NewUser {
             created_at: now,
             updated_at: now,
             last_login: None,
+            version: Version::FIRST,
         }
     }
 }
