@@ -8,7 +8,7 @@ use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
     Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch,
-    ValidationErrors,
+    ValidationErrors, Version,
 };
 
 /// Why a directory operation failed: each variant has one documented answer in the API.
@@ -62,19 +62,25 @@ pub trait CustomerDirectory: Send + Sync {
         customer: NewCustomer,
     ) -> Result<Customer, DirectoryError>;
 
-    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown.
+    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown, and
+    /// with `STALE` on `expectedVersion` when `expected` is given and the customer is at
+    /// another version (nothing changed). Without `expected`, a concurrent write is
+    /// retried on the fresh customer rather than undone.
     async fn update_customer(
         &self,
         actor: &Actor,
         id: CustomerId,
         patch: CustomerPatch,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError>;
 
-    /// Deletes a customer, its users and their tokens; returns it as it was.
+    /// Deletes a customer, its users and their tokens; returns it as it was. `STALE` on
+    /// `expectedVersion` as for [`CustomerDirectory::update_customer`].
     async fn delete_customer(
         &self,
         actor: &Actor,
         id: CustomerId,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError>;
 }
 
@@ -116,16 +122,26 @@ pub trait UserDirectory: Send + Sync {
         user: NewUser,
     ) -> Result<User, DirectoryError>;
 
-    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown.
+    /// Changes only the patched fields. `Invalid` with `NOT_FOUND` on `id` when unknown, and
+    /// with `STALE` on `expectedVersion` when `expected` is given and the user is at another
+    /// version (nothing changed). Without `expected`, a concurrent write is retried on the
+    /// fresh user (its access checked again) rather than undone.
     async fn update_user(
         &self,
         actor: &Actor,
         id: UserId,
         patch: UserPatch,
+        expected: Option<Version>,
     ) -> Result<User, DirectoryError>;
 
-    /// Deletes another user; returns it as it was.
-    async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError>;
+    /// Deletes another user; returns it as it was. `STALE` on `expectedVersion` as for
+    /// [`UserDirectory::update_user`].
+    async fn delete_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError>;
 }
 
 /// The roles a caller may see and grant.

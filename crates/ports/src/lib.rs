@@ -22,7 +22,7 @@ pub use directory::{
     SessionError, Sessions, SigningKeyDirectory, TokenPair, UserDirectory,
 };
 pub use repository::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
+    Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
     OrganizationRepository, PoolStats, RepoError, RoleRepository, SecretRepository,
     SigningKeyRepository, StorageStats, UniqueField, UserRepository,
 };

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization, OrganizationId,
-    OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp,
-    User, UserId,
+    Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
+    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey,
+    SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
 };
 use uuid::Uuid;
 
@@ -48,6 +48,17 @@ impl RepoError {
     }
 }
 
+/// What a write conditioned on a row's version found (compare-and-set).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Conditional<T> {
+    /// Written: the row's new version for an update, the row as it was for a delete.
+    Done(T),
+    /// The row is at another version than the one given; nothing was written.
+    Stale,
+    /// There is no such row; nothing was written.
+    Missing,
+}
+
 /// Customers in storage.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -60,18 +71,27 @@ pub trait CustomerRepository: Send + Sync {
     /// when the two writes race.
     async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError>;
 
-    /// Replaces a stored customer's fields; returns false when it no longer exists.
+    /// Writes `changes` (only those columns, `updated_at`, and the version plus one) if the
+    /// customer is still at version `read`, atomically; `Done` holds its new version.
     ///
     /// # Errors
     /// The same conflicts as [`CustomerRepository::insert_customer`].
-    async fn update_customer(&self, customer: &Customer) -> Result<bool, RepoError>;
+    async fn update_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+        read: Version,
+        changes: &CustomerChanges,
+    ) -> Result<Conditional<Version>, RepoError>;
 
-    /// Deletes a customer with its users; returns it as it was, or `None` if it was not there.
+    /// Deletes a customer with its users (only if it is at version `expected`, when given);
+    /// `Done` holds it as it was.
     async fn delete_customer(
         &self,
         organization: OrganizationId,
         id: CustomerId,
-    ) -> Result<Option<Customer>, RepoError>;
+        expected: Option<Version>,
+    ) -> Result<Conditional<Customer>, RepoError>;
 
     /// One customer of the organization.
     async fn customer(
@@ -117,18 +137,27 @@ pub trait UserRepository: Send + Sync {
     /// transaction: all three or none.
     async fn insert_user(&self, user: &User, invited: Option<Invited>) -> Result<(), RepoError>;
 
-    /// Replaces a stored user's fields; returns false when it no longer exists.
+    /// Writes `changes` (only those columns, `updated_at`, and the version plus one) if the
+    /// user is still at version `read`, atomically; `Done` holds its new version.
     ///
     /// # Errors
     /// The same conflicts as [`UserRepository::insert_user`].
-    async fn update_user(&self, user: &User) -> Result<bool, RepoError>;
+    async fn update_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+        read: Version,
+        changes: &UserChanges,
+    ) -> Result<Conditional<Version>, RepoError>;
 
-    /// Deletes a user; returns it as it was, or `None` if it was not there.
+    /// Deletes a user (only if it is at version `expected`, when given); `Done` holds it as
+    /// it was.
     async fn delete_user(
         &self,
         organization: OrganizationId,
         id: UserId,
-    ) -> Result<Option<User>, RepoError>;
+        expected: Option<Version>,
+    ) -> Result<Conditional<User>, RepoError>;
 
     /// One user of the organization.
     async fn user(
@@ -272,7 +301,7 @@ pub trait CredentialRepository: Send + Sync {
         at: Timestamp,
     ) -> Result<bool, RepoError>;
 
-    /// Stores `at` as the user's last login.
+    /// Stores `at` as the user's last login (a write of the user: its version goes up).
     async fn record_login(
         &self,
         organization: OrganizationId,
