@@ -22,7 +22,7 @@ pub use directory::{
     SessionError, Sessions, SigningKeyDirectory, TokenPair, UserDirectory,
 };
 pub use repository::{
-    Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, PoolStats, RepoError, RoleRepository, SecretRepository,
-    SigningKeyRepository, StorageStats, UniqueField, UserRepository,
+    Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
+    InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,
+    SecretRepository, SigningKeyRepository, StorageStats, UniqueField, UserRepository,
 };

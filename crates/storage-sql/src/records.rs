@@ -4,10 +4,10 @@
 
 use domain::error::Field;
 use domain::{
-    Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
-    ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization, OrganizationId,
-    OrganizationName, OutboxMail, PersonName, Phone, RefreshToken, Role, RoleId, RoleKind,
-    SigningKey, SigningKeyId, User, UserId,
+    Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, Description, Email,
+    ExecutionLimit, ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization,
+    OrganizationId, OrganizationName, OutboxMail, PersonName, Phone, RefreshToken, Role, RoleId,
+    RoleKind, SigningKey, SigningKeyId, User, UserChanges, UserId, Version,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -32,6 +32,7 @@ pub(crate) const CUSTOMER_COLUMNS: &[&str] = &[
     "attachments",
     "created_at",
     "updated_at",
+    "version",
 ];
 
 /// The columns of `users` that make a [`User`], with its role's kind beside them.
@@ -51,6 +52,7 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "last_login",
+    "version",
 ];
 
 /// The columns of `signing_keys` that make a [`SigningKey`].
@@ -93,11 +95,6 @@ pub(crate) fn column_list(alias: &str, columns: &[&str]) -> String {
 /// Every column written for a customer, and its value. Keys are folded in Rust
 /// ([`CustomerName::key`]) so both engines compare them the same way.
 pub(crate) fn customer_values(customer: &Customer) -> Vec<(&'static str, Bind)> {
-    let attachments: Vec<Value> = customer
-        .attachments
-        .iter()
-        .map(|a| json!({ "name": a.name(), "url": a.url() }))
-        .collect();
     vec![
         ("id", Bind::uuid(customer.id.uuid())),
         (
@@ -107,16 +104,10 @@ pub(crate) fn customer_values(customer: &Customer) -> Vec<(&'static str, Bind)> 
         ("name", Bind::text(customer.name.as_str())),
         ("name_key", Bind::text(customer.name.key())),
         ("description", Bind::text(customer.description.as_str())),
-        (
-            "external_id",
-            Bind::Text(customer.external_id.as_ref().map(|e| e.as_str().to_owned())),
-        ),
-        ("labels", Bind::Json(json!(customer.labels.to_strings()))),
+        ("external_id", external_id(customer.external_id.as_ref())),
+        ("labels", labels(&customer.labels)),
         ("is_system", Bind::Bool(customer.is_system)),
-        (
-            "avatar_url",
-            Bind::Text(customer.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
-        ),
+        ("avatar_url", avatar_url(customer.avatar_url.as_ref())),
         (
             "allow_embedded_designer",
             Bind::Bool(customer.allow_embedded_designer),
@@ -127,17 +118,158 @@ pub(crate) fn customer_values(customer: &Customer) -> Vec<(&'static str, Bind)> 
         ),
         (
             "concurrent_execution_limit",
-            Bind::Int(
-                customer
-                    .concurrent_execution_limit
-                    .map(|limit| i64::from(limit.get())),
-            ),
+            execution_limit(customer.concurrent_execution_limit),
         ),
         ("starred", Bind::Bool(customer.starred)),
-        ("attachments", Bind::Json(Value::Array(attachments))),
+        ("attachments", attachment_list(&customer.attachments)),
         ("created_at", Bind::time(customer.created_at)),
         ("updated_at", Bind::time(customer.updated_at)),
+        ("version", version(customer.version)),
     ]
+}
+
+fn external_id(external_id: Option<&ExternalId>) -> Bind {
+    Bind::Text(external_id.map(|e| e.as_str().to_owned()))
+}
+
+fn avatar_url(url: Option<&AvatarUrl>) -> Bind {
+    Bind::Text(url.map(|u| u.as_str().to_owned()))
+}
+
+fn labels(labels: &Labels) -> Bind {
+    Bind::Json(json!(labels.to_strings()))
+}
+
+fn execution_limit(limit: Option<ExecutionLimit>) -> Bind {
+    Bind::Int(limit.map(|limit| i64::from(limit.get())))
+}
+
+fn attachment_list(attachments: &[Attachment]) -> Bind {
+    Bind::Json(Value::Array(
+        attachments
+            .iter()
+            .map(|a| json!({ "name": a.name(), "url": a.url() }))
+            .collect(),
+    ))
+}
+
+fn version(version: Version) -> Bind {
+    Bind::int(i64::from(version.get()))
+}
+
+/// Pushes `(column, bind(value))` when the value is set: one changed column.
+fn set<T>(
+    columns: &mut Vec<(&'static str, Bind)>,
+    column: &'static str,
+    value: Option<T>,
+    bind: impl FnOnce(T) -> Bind,
+) {
+    if let Some(value) = value {
+        columns.push((column, bind(value)));
+    }
+}
+
+/// The columns one customer update writes and their values: the changed ones (with their
+/// key columns) and `updated_at`. The version is the statement's business.
+pub(crate) fn customer_change_values(changes: &CustomerChanges) -> Vec<(&'static str, Bind)> {
+    let mut columns = Vec::new();
+    if let Some(name) = &changes.name {
+        columns.push(("name", Bind::text(name.as_str())));
+        columns.push(("name_key", Bind::text(name.key())));
+    }
+    let c = &mut columns;
+    set(c, "description", changes.description.as_ref(), |d| {
+        Bind::text(d.as_str())
+    });
+    set(c, "external_id", changes.external_id.as_ref(), |e| {
+        external_id(e.as_ref())
+    });
+    set(c, "labels", changes.labels.as_ref(), labels);
+    set(c, "is_system", changes.is_system, Bind::Bool);
+    set(c, "avatar_url", changes.avatar_url.as_ref(), |u| {
+        avatar_url(u.as_ref())
+    });
+    set(
+        c,
+        "allow_embedded_designer",
+        changes.allow_embedded_designer,
+        Bind::Bool,
+    );
+    set(
+        c,
+        "allow_workflow_copilot",
+        changes.allow_workflow_copilot,
+        Bind::Bool,
+    );
+    set(
+        c,
+        "concurrent_execution_limit",
+        changes.concurrent_execution_limit,
+        execution_limit,
+    );
+    set(c, "starred", changes.starred, Bind::Bool);
+    set(
+        c,
+        "attachments",
+        changes.attachments.as_deref(),
+        attachment_list,
+    );
+    columns.push(("updated_at", Bind::time(changes.updated_at)));
+    columns
+}
+
+/// The columns one user update writes and their values: the changed ones (with their key
+/// columns) and `updated_at`. The version is the statement's business.
+pub(crate) fn user_change_values(changes: &UserChanges) -> Vec<(&'static str, Bind)> {
+    let mut columns = Vec::new();
+    let c = &mut columns;
+    set(c, "customer_id", changes.customer_id, |id| {
+        Bind::Uuid(id.map(CustomerId::uuid))
+    });
+    if let Some(email) = &changes.email {
+        c.push(("email", Bind::text(email.as_str())));
+        c.push(("email_key", Bind::text(email.key())));
+    }
+    if let Some(name) = &changes.name {
+        c.push(("name", Bind::text(name.as_str())));
+        c.push(("name_key", Bind::text(name.key())));
+    }
+    set(c, "phone", changes.phone.as_ref(), |p| {
+        Bind::text(p.as_str())
+    });
+    set(c, "external_id", changes.external_id.as_ref(), |e| {
+        external_id(e.as_ref())
+    });
+    set(c, "avatar_url", changes.avatar_url.as_ref(), |u| {
+        avatar_url(u.as_ref())
+    });
+    set(c, "role_id", changes.role, |role| {
+        Bind::uuid(role.id.uuid())
+    });
+    set(c, "dark_mode", changes.dark_mode, Bind::Bool);
+    set(
+        c,
+        "dark_mode_sync_with_os",
+        changes.dark_mode_sync_with_os,
+        Bind::Bool,
+    );
+    set(c, "feature_flags", changes.feature_flags.as_ref(), |f| {
+        Bind::text(f.as_str())
+    });
+    set(c, "last_login", changes.last_login, Bind::Time);
+    columns.push(("updated_at", Bind::time(changes.updated_at)));
+    columns
+}
+
+/// A stored version; anything outside [`Version`]'s range is a corrupt row.
+fn stored_version(row: &impl SqlRow, what: impl FnOnce() -> String) -> Result<Version, RepoError> {
+    let n = row.int("version")?;
+    Version::new(n).ok_or_else(|| CorruptRow(format!("{}: version {n}", what())).into_repo())
+}
+
+/// The `version` column of a row (`... RETURNING version`).
+pub(crate) fn row_version(row: &impl SqlRow) -> Result<Version, RepoError> {
+    stored_version(row, || "row".to_owned())
 }
 
 /// Every column written for a user, and its value.
@@ -154,14 +286,8 @@ pub(crate) fn user_values(user: &User) -> Vec<(&'static str, Bind)> {
         ("name", Bind::text(user.name.as_str())),
         ("name_key", Bind::text(user.name.key())),
         ("phone", Bind::text(user.phone.as_str())),
-        (
-            "external_id",
-            Bind::Text(user.external_id.as_ref().map(|e| e.as_str().to_owned())),
-        ),
-        (
-            "avatar_url",
-            Bind::Text(user.avatar_url.as_ref().map(|u| u.as_str().to_owned())),
-        ),
+        ("external_id", external_id(user.external_id.as_ref())),
+        ("avatar_url", avatar_url(user.avatar_url.as_ref())),
         ("role_id", Bind::uuid(user.role.id.uuid())),
         ("dark_mode", Bind::Bool(user.dark_mode)),
         (
@@ -172,6 +298,7 @@ pub(crate) fn user_values(user: &User) -> Vec<(&'static str, Bind)> {
         ("created_at", Bind::time(user.created_at)),
         ("updated_at", Bind::time(user.updated_at)),
         ("last_login", Bind::Time(user.last_login)),
+        ("version", version(user.version)),
     ]
 }
 
@@ -210,6 +337,7 @@ pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
         attachments: attachments(&row.json("attachments")?).map_err(bad)?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
+        version: stored_version(row, || format!("customer {id}"))?,
     })
 }
 
@@ -265,6 +393,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         last_login: row.opt_time("last_login")?,
+        version: stored_version(row, || format!("user {id}"))?,
     })
 }
 
@@ -281,7 +410,7 @@ pub(crate) fn role(row: &impl SqlRow) -> Result<Role, RepoError> {
     })
 }
 
-/// An `organizations` row (`id`, `name`, `created_at`) as an [`Organization`].
+/// An `organizations` row (`id`, `name`, `created_at`, `version`) as an [`Organization`].
 pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError> {
     let id = row.uuid("id")?;
     Ok(Organization {
@@ -289,6 +418,7 @@ pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError>
         name: OrganizationName::parse(&row.text("name")?)
             .map_err(|error| corrupt("organization", &id, error))?,
         created_at: row.time("created_at")?,
+        version: stored_version(row, || format!("organization {id}"))?,
     })
 }
 

@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
 use domain::{
-    Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization, OrganizationId,
-    OrganizationName, OutboxMail, RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId,
-    Timestamp, User, UserId,
+    Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
+    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, RoleKind, SigningKey,
+    SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
 };
 use ports::{
-    AccessChange, AccessObserver, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
-    InvitationRepository, OrganizationRepository, RepoError, RoleRepository, SecretRepository,
-    SigningKeyRepository, UserRepository,
+    AccessChange, AccessObserver, Conditional, CredentialRepository, CustomerRepository,
+    EmbeddedUserRepository, InvitationRepository, OrganizationRepository, RepoError,
+    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
 };
 use uuid::Uuid;
 
@@ -175,32 +175,101 @@ impl<D: Driver> SqlStore<D> {
         self.statement(&sql, values.iter().map(|(_, bind)| bind.clone()))
     }
 
-    /// `UPDATE table SET ... WHERE organization_id = ? AND id = ?`, leaving `keep` as they are.
-    fn update(
+    /// `UPDATE table SET <values>, version = version + 1 WHERE organization_id = ? AND
+    /// id = ? AND version = ? RETURNING version`: the compare-and-set of one row, writing
+    /// only `values`.
+    fn conditional_update(
         &self,
         table: &str,
         values: Vec<(&'static str, Bind)>,
-        keep: &[&str],
         organization: OrganizationId,
         id: Uuid,
+        read: Version,
     ) -> Statement {
-        let changed: Vec<(&str, Bind)> = values
-            .into_iter()
-            .filter(|(column, _)| !keep.contains(column))
-            .collect();
-        let assignments: Vec<String> = changed
+        let assignments: Vec<String> = values
             .iter()
             .map(|(column, _)| format!("{column} = ?"))
+            .chain(["version = version + 1".to_owned()])
             .collect();
         let sql = format!(
-            "UPDATE {table} SET {} WHERE organization_id = ? AND id = ?",
+            "UPDATE {table} SET {} WHERE organization_id = ? AND id = ? AND version = ? \
+             RETURNING version",
             assignments.join(", ")
         );
-        let binds = changed
-            .into_iter()
-            .map(|(_, bind)| bind)
-            .chain([Bind::uuid(organization.uuid()), Bind::uuid(id)]);
+        let binds = values.into_iter().map(|(_, bind)| bind).chain([
+            Bind::uuid(organization.uuid()),
+            Bind::uuid(id),
+            Bind::int(i64::from(read.get())),
+        ]);
         self.statement(&sql, binds)
+    }
+
+    /// Runs a [`SqlStore::conditional_update`]; when it wrote nothing, tells a row at
+    /// another version from a missing one.
+    async fn write_if_at(
+        &self,
+        table: &str,
+        values: Vec<(&'static str, Bind)>,
+        organization: OrganizationId,
+        id: Uuid,
+        read: Version,
+    ) -> Result<Conditional<Version>, RepoError> {
+        let statement = self.conditional_update(table, values, organization, id, read);
+        match self
+            .fetch_one_written(statement, records::row_version)
+            .await?
+        {
+            Some(version) => Ok(Conditional::Done(version)),
+            None => self.stale_or_missing(table, organization, id).await,
+        }
+    }
+
+    /// After a conditional write that wrote nothing: `Stale` if the row is there (at
+    /// another version), else `Missing`.
+    async fn stale_or_missing<T>(
+        &self,
+        table: &str,
+        organization: OrganizationId,
+        id: Uuid,
+    ) -> Result<Conditional<T>, RepoError> {
+        let sql = format!("SELECT version FROM {table} WHERE organization_id = ? AND id = ?");
+        let statement = self.statement(&sql, org_and_id(organization, id));
+        let found = self.fetch_one(statement, records::row_version).await?;
+        Ok(match found {
+            Some(_) => Conditional::Stale,
+            None => Conditional::Missing,
+        })
+    }
+
+    /// `DELETE FROM table ... RETURNING <returning>` of one row, at version `expected` when
+    /// given; `Done` with the row as it was.
+    async fn delete_if_at<T>(
+        &self,
+        table: &str,
+        returning: &str,
+        organization: OrganizationId,
+        id: Uuid,
+        expected: Option<Version>,
+        decode: impl Fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Conditional<T>, RepoError> {
+        let at_version = if expected.is_some() {
+            " AND version = ?"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "DELETE FROM {table} WHERE organization_id = ? AND id = ?{at_version} \
+             RETURNING {returning}"
+        );
+        let binds = org_and_id(organization, id)
+            .into_iter()
+            .chain(expected.map(|version| Bind::int(i64::from(version.get()))));
+        let statement = self.statement(&sql, binds);
+        match self.fetch_one_written(statement, decode).await? {
+            Some(deleted) => Ok(Conditional::Done(deleted)),
+            None if expected.is_some() => self.stale_or_missing(table, organization, id).await,
+            None => Ok(Conditional::Missing),
+        }
     }
 
     fn user_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
@@ -222,13 +291,11 @@ impl<D: Driver> SqlStore<D> {
     }
 
     fn organization_by(&self, condition: &str, bind: Bind) -> Statement {
-        let sql = format!("SELECT id, name, created_at FROM organizations WHERE {condition}");
+        let sql =
+            format!("SELECT id, name, created_at, version FROM organizations WHERE {condition}");
         self.statement(&sql, [bind])
     }
 }
-
-/// Columns an update never changes.
-const IMMUTABLE: &[&str] = &["id", "organization_id", "created_at"];
 
 fn org_and_id(organization: OrganizationId, id: Uuid) -> [Bind; 2] {
     [Bind::uuid(organization.uuid()), Bind::uuid(id)]
@@ -241,30 +308,37 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         self.driver.execute(&statement).await.map(drop)
     }
 
-    async fn update_customer(&self, customer: &Customer) -> Result<bool, RepoError> {
-        let statement = self.update(
-            "customers",
-            records::customer_values(customer),
-            IMMUTABLE,
-            customer.organization_id,
-            customer.id.uuid(),
-        );
-        Ok(self.driver.execute(&statement).await? > 0)
+    async fn update_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+        read: Version,
+        changes: &CustomerChanges,
+    ) -> Result<Conditional<Version>, RepoError> {
+        let values = records::customer_change_values(changes);
+        self.write_if_at("customers", values, organization, id.uuid(), read)
+            .await
     }
 
     async fn delete_customer(
         &self,
         organization: OrganizationId,
         id: CustomerId,
-    ) -> Result<Option<Customer>, RepoError> {
+        expected: Option<Version>,
+    ) -> Result<Conditional<Customer>, RepoError> {
         // One statement: the customer's users go with it (ON DELETE CASCADE).
-        let sql = format!(
-            "DELETE FROM customers WHERE organization_id = ? AND id = ? RETURNING {}",
-            column_list("", CUSTOMER_COLUMNS)
-        );
-        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        let deleted = self.fetch_one_written(statement, records::customer).await?;
-        if deleted.is_some() {
+        let returning = column_list("", CUSTOMER_COLUMNS);
+        let deleted = self
+            .delete_if_at(
+                "customers",
+                &returning,
+                organization,
+                id.uuid(),
+                expected,
+                records::customer,
+            )
+            .await?;
+        if matches!(deleted, Conditional::Done(_)) {
             self.access_changed(AccessChange::Customer(id));
         }
         Ok(deleted)
@@ -358,18 +432,20 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         }
     }
 
-    async fn update_user(&self, user: &User) -> Result<bool, RepoError> {
-        let statement = self.update(
-            "users",
-            records::user_values(user),
-            IMMUTABLE,
-            user.organization_id,
-            user.id.uuid(),
-        );
-        let updated = self.driver.execute(&statement).await? > 0;
-        if updated {
-            // Any update: the role and customer columns are always written.
-            self.access_changed(AccessChange::User(user.id));
+    async fn update_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+        read: Version,
+        changes: &UserChanges,
+    ) -> Result<Conditional<Version>, RepoError> {
+        let values = records::user_change_values(changes);
+        let updated = self
+            .write_if_at("users", values, organization, id.uuid(), read)
+            .await?;
+        if matches!(updated, Conditional::Done(_)) {
+            // Any update: the cached caller holds the user's other fields too.
+            self.access_changed(AccessChange::User(id));
         }
         Ok(updated)
     }
@@ -378,15 +454,23 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         &self,
         organization: OrganizationId,
         id: UserId,
-    ) -> Result<Option<User>, RepoError> {
-        let sql = format!(
-            "DELETE FROM users WHERE organization_id = ? AND id = ? RETURNING {}, \
-             (SELECT kind FROM roles WHERE roles.id = users.role_id) AS role_kind",
+        expected: Option<Version>,
+    ) -> Result<Conditional<User>, RepoError> {
+        let returning = format!(
+            "{}, (SELECT kind FROM roles WHERE roles.id = users.role_id) AS role_kind",
             column_list("", USER_COLUMNS)
         );
-        let statement = self.statement(&sql, org_and_id(organization, id.uuid()));
-        let deleted = self.fetch_one_written(statement, records::user).await?;
-        if deleted.is_some() {
+        let deleted = self
+            .delete_if_at(
+                "users",
+                &returning,
+                organization,
+                id.uuid(),
+                expected,
+                records::user,
+            )
+            .await?;
+        if matches!(deleted, Conditional::Done(_)) {
             self.access_changed(AccessChange::User(id));
         }
         Ok(deleted)
@@ -546,6 +630,7 @@ impl<D: Driver> OrganizationRepository for SqlStore<D> {
                 ("name", Bind::text(organization.name.as_str())),
                 ("name_key", Bind::text(organization.name.key())),
                 ("created_at", Bind::time(organization.created_at)),
+                ("version", Bind::int(i64::from(organization.version.get()))),
             ],
         )];
         for role in roles {
@@ -727,7 +812,8 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         at: Timestamp,
     ) -> Result<(), RepoError> {
         let statement = self.statement(
-            "UPDATE users SET last_login = ? WHERE organization_id = ? AND id = ?",
+            "UPDATE users SET last_login = ?, version = version + 1 \
+             WHERE organization_id = ? AND id = ?",
             [
                 Bind::time(at),
                 Bind::uuid(organization.uuid()),
@@ -1107,20 +1193,37 @@ mod tests {
     }
 
     #[test]
-    fn updates_leave_immutable_columns_alone() {
+    fn updates_write_only_the_changed_columns_at_the_version_read() {
         let recorder = Recorder::default();
         let store = SqlStore::new(recorder);
-        let statement = store.update(
+        let changes = CustomerChanges {
+            name: None,
+            description: Some(domain::Description::parse("new").unwrap()),
+            external_id: None,
+            labels: None,
+            is_system: None,
+            avatar_url: None,
+            allow_embedded_designer: None,
+            allow_workflow_copilot: Some(true),
+            concurrent_execution_limit: None,
+            starred: None,
+            attachments: None,
+            updated_at: domain::now(),
+        };
+        let statement = store.conditional_update(
             "customers",
-            vec![("id", Bind::int(1)), ("name", Bind::text("n"))],
-            IMMUTABLE,
+            records::customer_change_values(&changes),
             OrganizationId::generate(),
             Uuid::nil(),
+            Version::FIRST.next(),
         );
         assert_eq!(
             statement.sql,
-            "UPDATE customers SET name = $1 WHERE organization_id = $2 AND id = $3"
+            "UPDATE customers SET description = $1, allow_workflow_copilot = $2, \
+             updated_at = $3, version = version + 1 \
+             WHERE organization_id = $4 AND id = $5 AND version = $6 RETURNING version"
         );
-        assert_eq!(statement.binds.len(), 3);
+        assert_eq!(statement.binds.len(), 6);
+        assert_eq!(statement.binds[5], Bind::int(2));
     }
 }
