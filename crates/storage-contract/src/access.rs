@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use domain::{Customer, RoleKind, User};
-use ports::{AccessChange, AccessObserver};
+use ports::{AccessChange, AccessObserver, Conditional};
 
 use crate::Stores;
-use crate::support::{Org, insert_customer, insert_user, organization};
+use crate::support::{Org, insert_customer, insert_user, organization, update_user};
 
 /// What an observer heard, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,38 +114,52 @@ impl Scene {
         }
     }
 
+    /// The member as stored now.
+    async fn stored_member(&self, stores: &Stores) -> domain::User {
+        stores
+            .users
+            .user(self.org.id, self.member.id)
+            .await
+            .unwrap()
+            .unwrap()
+    }
+
     /// Renames the member: not an access change.
     pub async fn rename_member(&self, stores: &Stores) {
-        let mut renamed = self.member.clone();
+        let member = self.stored_member(stores).await;
+        let mut renamed = member.clone();
         renamed.name = domain::PersonName::parse("Renamed").unwrap();
-        assert!(stores.users.update_user(&renamed).await.unwrap());
+        let outcome = update_user(stores, &member, &renamed).await.unwrap();
+        assert!(matches!(outcome, Conditional::Done(_)), "{outcome:?}");
     }
 
     /// Gives the member the Guest role.
     pub async fn demote_member(&self, stores: &Stores) {
-        let mut demoted = self.member.clone();
+        let member = self.stored_member(stores).await;
+        let mut demoted = member.clone();
         demoted.role = self.org.role(RoleKind::Guest);
-        assert!(stores.users.update_user(&demoted).await.unwrap());
+        let outcome = update_user(stores, &member, &demoted).await.unwrap();
+        assert!(matches!(outcome, Conditional::Done(_)), "{outcome:?}");
     }
 
     /// Deletes the member.
     pub async fn delete_member(&self, stores: &Stores) {
         let deleted = stores
             .users
-            .delete_user(self.org.id, self.member.id)
+            .delete_user(self.org.id, self.member.id, None)
             .await
             .unwrap();
-        assert!(deleted.is_some());
+        assert!(matches!(deleted, Conditional::Done(_)), "{deleted:?}");
     }
 
     /// Deletes the customer, and its users with it.
     pub async fn delete_customer(&self, stores: &Stores) {
         let deleted = stores
             .customers
-            .delete_customer(self.org.id, self.customer.id)
+            .delete_customer(self.org.id, self.customer.id, None)
             .await
             .unwrap();
-        assert!(deleted.is_some());
+        assert!(matches!(deleted, Conditional::Done(_)), "{deleted:?}");
     }
 }
 
@@ -173,13 +187,13 @@ pub async fn writes_report_their_access_changes_before_returning(
         [Heard::Changed(AccessChange::User(scene.member.id))]
     );
     // Writes that found nothing report nothing.
-    assert!(
+    assert_eq!(
         stores
             .users
-            .delete_user(scene.member.organization_id, scene.member.id)
+            .delete_user(scene.member.organization_id, scene.member.id, None)
             .await
-            .unwrap()
-            .is_none()
+            .unwrap(),
+        Conditional::Missing
     );
     assert_eq!(recorder.take(), []);
 }

@@ -214,6 +214,10 @@ macro_rules! contract_tests {
             invitations_are_accepted_once_and_renewal_replaces_the_link,
             claimed_mails_are_leased_retried_and_deleted,
             concurrent_claimers_never_get_the_same_mail,
+            versions_start_at_one_and_count_every_write,
+            stale_conditional_writes_change_nothing,
+            updates_write_only_their_changed_columns,
+            concurrent_conditional_updates_lose_nothing,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

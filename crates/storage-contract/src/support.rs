@@ -11,10 +11,11 @@ use domain::listing::{
     SortValue, UserQuery, UserSortField,
 };
 use domain::{
-    Attachment, AvatarUrl, Customer, CustomerDraft, CustomerId, Email, NewCustomer, NewUser,
-    Organization, OrganizationId, OrganizationName, Role, RoleKind, Timestamp, User, UserDraft,
-    UserId,
+    Attachment, AvatarUrl, Customer, CustomerChanges, CustomerDraft, CustomerId, Email,
+    NewCustomer, NewUser, Organization, OrganizationId, OrganizationName, Role, RoleKind,
+    Timestamp, User, UserChanges, UserDraft, UserId, Version,
 };
+use ports::{Conditional, RepoError};
 
 use crate::Stores;
 
@@ -102,6 +103,46 @@ pub(crate) async fn insert_customer(stores: &Stores, customer: &Customer) {
 /// Stores `user`, which must be accepted.
 pub(crate) async fn insert_user(stores: &Stores, user: &User) {
     stores.users.insert_user(user, None).await.unwrap();
+}
+
+/// Writes what `after` changes in `before` through the port, conditioned on `before`'s
+/// version, into `after`'s organization.
+pub(crate) async fn update_customer(
+    stores: &Stores,
+    before: &Customer,
+    after: &Customer,
+) -> Result<Conditional<Version>, RepoError> {
+    stores
+        .customers
+        .update_customer(
+            after.organization_id,
+            after.id,
+            before.version,
+            &CustomerChanges::between(before, after),
+        )
+        .await
+}
+
+/// Like [`update_customer`], for users.
+pub(crate) async fn update_user(
+    stores: &Stores,
+    before: &User,
+    after: &User,
+) -> Result<Conditional<Version>, RepoError> {
+    stores
+        .users
+        .update_user(
+            after.organization_id,
+            after.id,
+            before.version,
+            &UserChanges::between(before, after),
+        )
+        .await
+}
+
+/// `value` as a written update's outcome: `Done` with the version after one more write.
+pub(crate) fn written(before: Version) -> Conditional<Version> {
+    Conditional::Done(before.next())
 }
 
 /// A customer with every optional field set to something unusual.

@@ -62,7 +62,11 @@ pub async fn password_hashes_are_set_replaced_and_scoped(stores: Stores) {
         Some("$argon2id$two"),
         "the other organization's write changed nothing"
     );
-    stores.users.delete_user(org.id, user.id).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, user.id, None)
+        .await
+        .unwrap();
     assert_eq!(
         credentials.password_hash(org.id, user.id).await.unwrap(),
         None
@@ -160,7 +164,11 @@ pub async fn revoking_a_family_revokes_only_that_family(stores: Stores) {
     insert_user(&stores, &member).await;
     let theirs = RefreshToken::issue("c1".into(), org.id, member.id, at(0, 0));
     credentials.insert_refresh_token(&theirs).await.unwrap();
-    stores.users.delete_user(org.id, member.id).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, member.id, None)
+        .await
+        .unwrap();
     assert_eq!(credentials.refresh_token("c1").await.unwrap(), None);
 }
 

@@ -267,7 +267,11 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
         .insert_embedded_user(&user, "sub")
         .await
         .unwrap();
-    stores.users.delete_user(org.id, user.id).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, user.id, None)
+        .await
+        .unwrap();
     let found = stores
         .embedded
         .embedded_user(org.id, acme.id, "sub")
@@ -289,7 +293,7 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
     insert_user(&stores, &plain).await;
     stores
         .customers
-        .delete_customer(org.id, acme.id)
+        .delete_customer(org.id, acme.id, None)
         .await
         .unwrap();
     assert_eq!(stores.users.user(org.id, again.id).await.unwrap(), None);

@@ -675,12 +675,20 @@ pub async fn paging_survives_inserts_and_deletes(stores: Stores) {
         let ahead = org.customer(&format!("c{:03}", last + 1));
         insert_customer(&stores, &ahead).await;
         let own = by_name[&format!("c{last:03}")];
-        stores.customers.delete_customer(org.id, own).await.unwrap();
+        stores
+            .customers
+            .delete_customer(org.id, own, None)
+            .await
+            .unwrap();
         let victim = format!("c{:03}", last + 4);
         if let Some(id) = by_name.get(&victim)
             && round % 2 == 0
         {
-            stores.customers.delete_customer(org.id, *id).await.unwrap();
+            stores
+                .customers
+                .delete_customer(org.id, *id, None)
+                .await
+                .unwrap();
             deleted_unseen.insert(victim);
         }
     }

@@ -6,9 +6,11 @@ mod embedded;
 mod invitations;
 mod listings;
 mod records;
+mod versions;
 
 pub use credentials::*;
 pub use embedded::*;
 pub use invitations::*;
 pub use listings::*;
 pub use records::*;
+pub use versions::*;

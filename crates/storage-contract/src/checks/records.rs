@@ -11,12 +11,12 @@ use domain::{
     AvatarUrl, CustomerId, ExternalId, FeatureFlags, Labels, OrganizationName, PersonName, Phone,
     Role, RoleId, RoleKind, UserId,
 };
-use ports::{RepoError, UniqueField};
+use ports::{Conditional, RepoError, UniqueField};
 
 use crate::Stores;
 use crate::support::{
     at, email, everyone, full_customer, insert_customer, insert_user, new_organization,
-    organization,
+    organization, update_customer, update_user, written,
 };
 
 /// Every customer, with the total counted.
@@ -82,8 +82,8 @@ pub async fn customer_round_trips_every_field(stores: Stores) {
     assert_eq!(page.total_count, Some(2));
 }
 
-/// `update_customer` replaces every field but the id, organization and creation time,
-/// and answers false for a customer that is not stored.
+/// `update_customer` can change every field but the id, organization and creation time,
+/// counts the write in the version, and answers `Missing` for a customer not stored.
 pub async fn customer_update_replaces_fields_and_reports_missing_rows(stores: Stores) {
     let org = organization(&stores, "Updates").await;
     let plain = org.customer("Plain");
@@ -92,7 +92,11 @@ pub async fn customer_update_replaces_fields_and_reports_missing_rows(stores: St
     let mut changed = full_customer(&org);
     changed.id = plain.id;
     changed.created_at = plain.created_at;
-    assert!(stores.customers.update_customer(&changed).await.unwrap());
+    assert_eq!(
+        update_customer(&stores, &plain, &changed).await.unwrap(),
+        written(plain.version)
+    );
+    changed.version = plain.version.next();
     let read = stores.customers.customer(org.id, plain.id).await.unwrap();
     assert_eq!(read, Some(changed.clone()));
 
@@ -103,12 +107,19 @@ pub async fn customer_update_replaces_fields_and_reports_missing_rows(stores: St
     cleared.labels = Labels::default();
     cleared.attachments.clear();
     cleared.updated_at = at(100_000, 1);
-    assert!(stores.customers.update_customer(&cleared).await.unwrap());
+    assert_eq!(
+        update_customer(&stores, &changed, &cleared).await.unwrap(),
+        written(changed.version)
+    );
+    cleared.version = changed.version.next();
     let read = stores.customers.customer(org.id, plain.id).await.unwrap();
     assert_eq!(read, Some(cleared));
 
     let missing = org.customer("Missing");
-    assert!(!stores.customers.update_customer(&missing).await.unwrap());
+    assert_eq!(
+        update_customer(&stores, &missing, &missing).await.unwrap(),
+        Conditional::Missing
+    );
     assert_eq!(
         stores.customers.customer(org.id, missing.id).await.unwrap(),
         None
@@ -202,13 +213,13 @@ pub async fn customer_updates_report_conflicts(stores: Stores) {
     let mut renamed = second.clone();
     renamed.name = domain::CustomerName::parse("FIRST").unwrap();
     assert_conflict(
-        stores.customers.update_customer(&renamed).await,
+        update_customer(&stores, &second, &renamed).await,
         UniqueField::CustomerName,
     );
     let mut relabelled = second.clone();
     relabelled.external_id = ExternalId::parse_optional("one").unwrap();
     assert_conflict(
-        stores.customers.update_customer(&relabelled).await,
+        update_customer(&stores, &second, &relabelled).await,
         UniqueField::CustomerExternalId,
     );
     assert_eq!(
@@ -217,7 +228,10 @@ pub async fn customer_updates_report_conflicts(stores: Stores) {
     );
     let mut same = first.clone();
     same.name = domain::CustomerName::parse("first").unwrap();
-    assert!(stores.customers.update_customer(&same).await.unwrap());
+    assert_eq!(
+        update_customer(&stores, &first, &same).await.unwrap(),
+        written(first.version)
+    );
 }
 
 /// Deleting a customer returns it as it was and deletes its users, and only its users.
@@ -244,10 +258,10 @@ pub async fn deleting_a_customer_deletes_its_users(stores: Stores) {
 
     let deleted = stores
         .customers
-        .delete_customer(org.id, doomed.id)
+        .delete_customer(org.id, doomed.id, None)
         .await
         .unwrap();
-    assert_eq!(deleted, Some(doomed.clone()));
+    assert_eq!(deleted, Conditional::Done(doomed.clone()));
     assert_eq!(
         stores.customers.customer(org.id, doomed.id).await.unwrap(),
         None
@@ -270,10 +284,10 @@ pub async fn deleting_a_customer_deletes_its_users(stores: Stores) {
     assert_eq!(
         stores
             .customers
-            .delete_customer(org.id, doomed.id)
+            .delete_customer(org.id, doomed.id, None)
             .await
             .unwrap(),
-        None
+        Conditional::Missing
     );
 }
 
@@ -306,11 +320,22 @@ pub async fn customers_never_cross_organizations(stores: Stores) {
     let mut hijacked = their_customer.clone();
     hijacked.organization_id = mine.id;
     hijacked.description = domain::Description::parse("hijacked").unwrap();
-    assert!(!stores.customers.update_customer(&hijacked).await.unwrap());
     assert_eq!(
-        stores.customers.delete_customer(mine.id, id).await.unwrap(),
-        None
+        update_customer(&stores, &their_customer, &hijacked)
+            .await
+            .unwrap(),
+        Conditional::Missing
     );
+    for expected in [None, Some(their_customer.version)] {
+        assert_eq!(
+            stores
+                .customers
+                .delete_customer(mine.id, id, expected)
+                .await
+                .unwrap(),
+            Conditional::Missing
+        );
+    }
     assert_eq!(
         stores.customers.customer(theirs.id, id).await.unwrap(),
         Some(their_customer)
@@ -377,8 +402,8 @@ pub async fn user_round_trips_every_field(stores: Stores) {
     assert_eq!(listed_member.map(|edge| &edge.node), Some(&member));
 }
 
-/// `update_user` replaces the fields (role included) and answers false for a missing
-/// user; `delete_user` returns the user as it was, once.
+/// `update_user` changes the fields (role included), counts the write in the version and
+/// answers `Missing` for a missing user; `delete_user` returns the user as it was, once.
 pub async fn user_update_and_delete(stores: Stores) {
     let org = organization(&stores, "User Updates").await;
     let user = org.user(None, "someone@example.com", RoleKind::Guest);
@@ -394,21 +419,36 @@ pub async fn user_update_and_delete(stores: Stores) {
     changed.feature_flags = FeatureFlags::parse("{}").unwrap();
     changed.last_login = Some(at(5, 5));
     changed.updated_at = at(6, 6);
-    assert!(stores.users.update_user(&changed).await.unwrap());
+    assert_eq!(
+        update_user(&stores, &user, &changed).await.unwrap(),
+        written(user.version)
+    );
+    changed.version = user.version.next();
     assert_eq!(
         stores.users.user(org.id, user.id).await.unwrap(),
         Some(changed.clone())
     );
 
     let missing = org.user(None, "missing@example.com", RoleKind::Guest);
-    assert!(!stores.users.update_user(&missing).await.unwrap());
+    assert_eq!(
+        update_user(&stores, &missing, &missing).await.unwrap(),
+        Conditional::Missing
+    );
 
-    let deleted = stores.users.delete_user(org.id, user.id).await.unwrap();
-    assert_eq!(deleted, Some(changed));
+    let deleted = stores
+        .users
+        .delete_user(org.id, user.id, None)
+        .await
+        .unwrap();
+    assert_eq!(deleted, Conditional::Done(changed));
     assert_eq!(stores.users.user(org.id, user.id).await.unwrap(), None);
     assert_eq!(
-        stores.users.delete_user(org.id, user.id).await.unwrap(),
-        None
+        stores
+            .users
+            .delete_user(org.id, user.id, None)
+            .await
+            .unwrap(),
+        Conditional::Missing
     );
 }
 
@@ -472,7 +512,7 @@ pub async fn user_emails_are_unique_ignoring_case(stores: Stores) {
     let mut clash = second.clone();
     clash.email = email("TAKEN@example.com");
     assert_conflict(
-        stores.users.update_user(&clash).await,
+        update_user(&stores, &second, &clash).await,
         UniqueField::UserEmail,
     );
     assert_eq!(
@@ -517,7 +557,7 @@ pub async fn user_external_ids_are_unique_per_customer(stores: Stores) {
     let mut clash = b2.clone();
     clash.external_id = ExternalId::parse_optional("e-1").unwrap();
     assert_conflict(
-        stores.users.update_user(&clash).await,
+        update_user(&stores, &b2, &clash).await,
         UniqueField::UserExternalId,
     );
 }
@@ -570,8 +610,14 @@ pub async fn users_never_cross_organizations(stores: Stores) {
     assert!(batched[0].1.edges.is_empty());
     let mut hijacked = their_user.clone();
     hijacked.organization_id = mine.id;
-    assert!(!stores.users.update_user(&hijacked).await.unwrap());
-    assert_eq!(stores.users.delete_user(mine.id, id).await.unwrap(), None);
+    assert_eq!(
+        update_user(&stores, &their_user, &hijacked).await.unwrap(),
+        Conditional::Missing
+    );
+    assert_eq!(
+        stores.users.delete_user(mine.id, id, None).await.unwrap(),
+        Conditional::Missing
+    );
     assert_eq!(
         stores.users.user(theirs.id, id).await.unwrap(),
         Some(their_user)
