@@ -3,11 +3,13 @@
 use async_trait::async_trait;
 use domain::access::CustomerScope;
 use domain::listing::{CustomerQuery, Page};
-use domain::{Actor, Customer, CustomerId, CustomerPatch, Field, NewCustomer};
-use ports::{CustomerDirectory, DirectoryError};
+use domain::{
+    Actor, Customer, CustomerChanges, CustomerId, CustomerPatch, Field, NewCustomer, Version,
+};
+use ports::{Conditional, CustomerDirectory, DirectoryError};
 
 use crate::Directory;
-use crate::errors::{record_not_found, storage};
+use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, stale, storage};
 
 impl Directory {
     /// The customer if it exists and the caller may see it.
@@ -93,48 +95,79 @@ impl CustomerDirectory for Directory {
         actor: &Actor,
         id: CustomerId,
         patch: CustomerPatch,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
-        let current = self
-            .visible_customer(actor, id)
-            .await?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        if !actor.can_update_customer(&current) {
-            return Err(DirectoryError::Forbidden);
+        // Read, check, apply, and write only what changed at the version read; a concurrent
+        // write in between makes the write stale: retried on the fresh row, unless the
+        // caller named the version it expects.
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .visible_customer(actor, id)
+                .await?
+                .ok_or_else(|| record_not_found(Field::ID))?;
+            if !actor.can_update_customer(&current) {
+                return Err(DirectoryError::Forbidden);
+            }
+            if expected.is_some_and(|expected| expected != current.version) {
+                return Err(stale());
+            }
+            let mut updated = patch.apply(&current, domain::now())?;
+            let changes = CustomerChanges::between(&current, &updated);
+            match self
+                .repos
+                .customers
+                .update_customer(actor.organization_id, id, current.version, &changes)
+                .await
+                .map_err(storage)?
+            {
+                Conditional::Done(version) => {
+                    updated.version = version;
+                    return Ok(updated);
+                }
+                Conditional::Missing => return Err(record_not_found(Field::ID)),
+                Conditional::Stale if expected.is_some() => return Err(stale()),
+                Conditional::Stale => {}
+            }
         }
-        let updated = patch.apply(&current, domain::now())?;
-        if !self
-            .repos
-            .customers
-            .update_customer(&updated)
-            .await
-            .map_err(storage)?
-        {
-            return Err(record_not_found(Field::ID));
-        }
-        Ok(updated)
+        Err(stale())
     }
 
     async fn delete_customer(
         &self,
         actor: &Actor,
         id: CustomerId,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
-        let current = self
-            .visible_customer(actor, id)
-            .await?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        if !actor.can_delete_customer(&current) {
-            return Err(DirectoryError::Forbidden);
+        // Deleted only as it was when access was checked (a customer is never deleted on
+        // the strength of a check made on an older copy).
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .visible_customer(actor, id)
+                .await?
+                .ok_or_else(|| record_not_found(Field::ID))?;
+            if !actor.can_delete_customer(&current) {
+                return Err(DirectoryError::Forbidden);
+            }
+            if expected.is_some_and(|expected| expected != current.version) {
+                return Err(stale());
+            }
+            match self
+                .repos
+                .customers
+                .delete_customer(actor.organization_id, id, Some(current.version))
+                .await
+                .map_err(storage)?
+            {
+                Conditional::Done(deleted) => {
+                    tracing::info!(customer = %deleted.id, actor = %actor.user_id, "customer deleted");
+                    return Ok(deleted);
+                }
+                Conditional::Missing => return Err(record_not_found(Field::ID)),
+                Conditional::Stale if expected.is_some() => return Err(stale()),
+                Conditional::Stale => {}
+            }
         }
-        let deleted = self
-            .repos
-            .customers
-            .delete_customer(actor.organization_id, id)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        tracing::info!(customer = %deleted.id, actor = %actor.user_id, "customer deleted");
-        Ok(deleted)
+        Err(stale())
     }
 }
 
@@ -248,7 +281,12 @@ mod tests {
         mocks.customers.expect_update_customer().times(0);
         let error = mocks
             .directory()
-            .update_customer(&owner, CustomerId::generate(), CustomerPatch::default())
+            .update_customer(
+                &owner,
+                CustomerId::generate(),
+                CustomerPatch::default(),
+                None,
+            )
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
@@ -269,11 +307,15 @@ mod tests {
         mocks
             .customers
             .expect_update_customer()
-            .withf(|c| {
-                c.name.as_str() == "Acme" && c.description.as_str() == "My Updated Description"
+            .withf(move |o, c, read, changes| {
+                (*o, *c, *read) == (org, id, Version::FIRST)
+                    && changes.name.is_none()
+                    && changes.description.as_ref().map(|d| d.as_str())
+                        == Some("My Updated Description")
+                    && changes.external_id.is_none()
             })
             .times(1)
-            .returning(|_| Ok(true));
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
         let patch = CustomerPatch::parse(CustomerPatchDraft {
             description: Some("My Updated Description".into()),
             ..CustomerPatchDraft::default()
@@ -281,10 +323,11 @@ mod tests {
         .unwrap();
         let updated = mocks
             .directory()
-            .update_customer(&owner, id, patch)
+            .update_customer(&owner, id, patch, None)
             .await
             .unwrap();
         assert_eq!(updated.id, current.id);
+        assert_eq!(updated.version.get(), 2);
         assert!(updated.updated_at >= current.updated_at);
     }
 
@@ -356,7 +399,7 @@ mod tests {
         mocks.customers.expect_delete_customer().times(0);
         let error = mocks
             .directory()
-            .delete_customer(&admin, id)
+            .delete_customer(&admin, id, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -372,13 +415,13 @@ mod tests {
         mocks
             .customers
             .expect_delete_customer()
-            .withf(move |o, c| *o == org && *c == id)
+            .withf(move |o, c, at| *o == org && *c == id && *at == Some(Version::FIRST))
             .times(1)
-            .returning(move |_, _| Ok(Some(deleted.clone())));
+            .returning(move |_, _, _| Ok(Conditional::Done(deleted.clone())));
         assert_eq!(
             mocks
                 .directory()
-                .delete_customer(&manager, id)
+                .delete_customer(&manager, id, None)
                 .await
                 .unwrap(),
             current
@@ -402,9 +445,12 @@ mod tests {
             .customers
             .expect_update_customer()
             .times(domain::Attachment::MAX_PER_CUSTOMER)
-            .returning(move |next| {
-                *written.lock().unwrap() = next.clone();
-                Ok(true)
+            .returning(move |_, _, read, changes| {
+                let mut stored = written.lock().unwrap();
+                assert_eq!(stored.version, read);
+                stored.attachments = changes.attachments.clone().unwrap();
+                stored.version = read.next();
+                Ok(Conditional::Done(stored.version))
             });
         let directory = mocks.directory();
         let mut refused = 0;
@@ -418,7 +464,7 @@ mod tests {
                 ..CustomerPatchDraft::default()
             })
             .unwrap();
-            if let Err(error) = directory.update_customer(&owner, id, patch).await {
+            if let Err(error) = directory.update_customer(&owner, id, patch, None).await {
                 assert_eq!(codes(error), [("addAttachment", ErrorCode::TooLong)]);
                 refused += 1;
             }
@@ -428,5 +474,152 @@ mod tests {
             stored.lock().unwrap().attachments.len(),
             domain::Attachment::MAX_PER_CUSTOMER
         );
+    }
+
+    /// A directory whose storage holds `stored` (reads see its current state).
+    fn reading(mocks: &mut Mocks, stored: &std::sync::Arc<std::sync::Mutex<Customer>>) {
+        let read = stored.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(read.lock().unwrap().clone())));
+    }
+
+    fn describe(text: &str) -> CustomerPatch {
+        CustomerPatch::parse(CustomerPatchDraft {
+            description: Some(text.into()),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stale_update_is_retried_on_the_fresh_customer_and_keeps_its_change() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(customer(org, "Acme")));
+        let id = stored.lock().unwrap().id;
+        let mut mocks = Mocks::default();
+        reading(&mut mocks, &stored);
+        let writes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (row, log) = (stored.clone(), writes.clone());
+        mocks
+            .customers
+            .expect_update_customer()
+            .times(2)
+            .returning(move |_, _, read, changes| {
+                log.lock().unwrap().push((read, changes.clone()));
+                let mut row = row.lock().unwrap();
+                if log.lock().unwrap().len() == 1 {
+                    // Another writer got there first: it starred the customer.
+                    row.starred = true;
+                    row.version = row.version.next();
+                    return Ok(Conditional::Stale);
+                }
+                assert_eq!(row.version, read);
+                row.description = changes.description.clone().unwrap();
+                row.version = read.next();
+                Ok(Conditional::Done(row.version))
+            });
+        let updated = mocks
+            .directory()
+            .update_customer(&owner, id, describe("mine"), None)
+            .await
+            .unwrap();
+        let writes = writes.lock().unwrap();
+        assert_eq!(
+            writes
+                .iter()
+                .map(|(read, _)| read.get())
+                .collect::<Vec<_>>(),
+            [1, 2],
+            "the retry is conditioned on the fresh version"
+        );
+        assert!(writes.iter().all(|(_, changes)| changes.starred.is_none()));
+        assert_eq!(updated.version.get(), 3);
+        assert!(updated.starred, "the other writer's change is kept");
+        assert_eq!(updated.description.as_str(), "mine");
+    }
+
+    #[tokio::test]
+    async fn a_mismatched_expected_version_is_stale_and_writes_nothing() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut current = customer(org, "Acme");
+        current.version = Version::new(4).unwrap();
+        let id = current.id;
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(current));
+        for expected in [3, 5] {
+            let mut mocks = Mocks::default();
+            reading(&mut mocks, &stored);
+            mocks.customers.expect_update_customer().times(0);
+            mocks.customers.expect_delete_customer().times(0);
+            let directory = mocks.directory();
+            let expected = Version::new(expected);
+            let error = directory
+                .update_customer(&owner, id, describe("x"), expected)
+                .await
+                .unwrap_err();
+            assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+            let error = directory
+                .delete_customer(&owner, id, expected)
+                .await
+                .unwrap_err();
+            assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+        }
+    }
+
+    #[tokio::test]
+    async fn with_an_expected_version_a_lost_race_is_stale_without_retry() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(customer(org, "Acme")));
+        let id = stored.lock().unwrap().id;
+        let mut mocks = Mocks::default();
+        reading(&mut mocks, &stored);
+        mocks
+            .customers
+            .expect_update_customer()
+            .withf(|_, _, read, _| *read == Version::FIRST)
+            .times(1)
+            .returning(|_, _, _, _| Ok(Conditional::Stale));
+        mocks
+            .customers
+            .expect_delete_customer()
+            .withf(|_, _, at| *at == Some(Version::FIRST))
+            .times(1)
+            .returning(|_, _, _| Ok(Conditional::Stale));
+        let directory = mocks.directory();
+        let error = directory
+            .update_customer(&owner, id, describe("x"), Some(Version::FIRST))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+        let error = directory
+            .delete_customer(&owner, id, Some(Version::FIRST))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+    }
+
+    #[tokio::test]
+    async fn an_update_that_keeps_losing_gives_up_as_stale_after_a_bounded_number_of_tries() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = std::sync::Arc::new(std::sync::Mutex::new(customer(org, "Acme")));
+        let id = stored.lock().unwrap().id;
+        let mut mocks = Mocks::default();
+        reading(&mut mocks, &stored);
+        mocks
+            .customers
+            .expect_update_customer()
+            .times(crate::errors::MAX_WRITE_ATTEMPTS)
+            .returning(|_, _, _, _| Ok(Conditional::Stale));
+        let error = mocks
+            .directory()
+            .update_customer(&owner, id, describe("x"), None)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
     }
 }

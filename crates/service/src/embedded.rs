@@ -6,12 +6,13 @@
 
 use async_trait::async_trait;
 use domain::embedded::{EmbeddedClaims, EmbeddedLogin};
-use domain::{Actor, Customer, OrganizationId, Role, User};
+use domain::{Actor, Customer, OrganizationId, Role, User, UserChanges};
 use jsonwebtoken::{Algorithm, Validation};
-use ports::{AuthError, Authenticator, RepoError, UniqueField};
+use ports::{AuthError, Authenticator, Conditional, RepoError, UniqueField};
 use serde::Deserialize;
 
 use crate::Repositories;
+use crate::errors::MAX_WRITE_ATTEMPTS;
 use crate::signing_keys::decoding_key;
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
@@ -185,16 +186,37 @@ impl EmbeddedAuthenticator {
         }
     }
 
-    async fn refresh(&self, login: &EmbeddedLogin, user: User) -> Result<User, AuthError> {
-        let Some(next) = login.refresh(&user, domain::now()) else {
-            return Ok(user);
-        };
-        match self.repos.users.update_user(&next).await {
-            Ok(true) => Ok(next),
-            Ok(false) => Err(refuse("embedded user vanished")),
-            Err(RepoError::Conflict(_)) => Ok(user),
-            Err(error) => Err(unavailable(error)),
+    /// Writes what this sign-in changes in the stored user (only those fields, at the
+    /// version read); a concurrent write makes it re-read the user and try again.
+    async fn refresh(&self, login: &EmbeddedLogin, mut user: User) -> Result<User, AuthError> {
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let Some(mut next) = login.refresh(&user, domain::now()) else {
+                return Ok(user);
+            };
+            let changes = UserChanges::between(&user, &next);
+            let users = &self.repos.users;
+            match users
+                .update_user(user.organization_id, user.id, user.version, &changes)
+                .await
+            {
+                Ok(Conditional::Done(version)) => {
+                    next.version = version;
+                    return Ok(next);
+                }
+                Ok(Conditional::Missing) => return Err(refuse("embedded user vanished")),
+                Ok(Conditional::Stale) => {
+                    user = users
+                        .user(user.organization_id, user.id)
+                        .await
+                        .map_err(unavailable)?
+                        .ok_or_else(|| refuse("embedded user vanished"))?;
+                }
+                Err(RepoError::Conflict(_)) => return Ok(user),
+                Err(error) => return Err(unavailable(error)),
+            }
         }
+        // Still contested: sign in as stored; a later sign-in brings the name.
+        Ok(user)
     }
 }
 
@@ -420,9 +442,11 @@ mod tests {
             mocks
                 .users
                 .expect_update_user()
-                .withf(|user| user.name.as_str() == "Ada")
+                .withf(|_, _, _, changes| {
+                    changes.name.as_ref().map(domain::PersonName::as_str) == Some("Ada")
+                })
                 .times(writes)
-                .returning(|_| Ok(true));
+                .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
             let mut token = claims(org);
             token.name = Some(if writes == 0 {
                 "Same".into()

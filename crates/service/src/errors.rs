@@ -33,3 +33,14 @@ pub(crate) fn storage(error: RepoError) -> DirectoryError {
 pub(crate) fn record_not_found(field: Field) -> DirectoryError {
     DirectoryError::Invalid(FieldError::not_found(field).into())
 }
+
+/// The payload error for a write whose record is no longer at the version the caller
+/// expected (or kept changing through every retry): `STALE` on `expectedVersion`.
+pub(crate) fn stale() -> DirectoryError {
+    DirectoryError::Invalid(FieldError::stale().into())
+}
+
+/// How many times a write without `expectedVersion` reads the record, applies itself and
+/// tries to store the result when concurrent writes keep changing the record first; after
+/// that it reports [`stale`]. Each attempt re-checks the caller's access on the fresh row.
+pub(crate) const MAX_WRITE_ATTEMPTS: usize = 8;

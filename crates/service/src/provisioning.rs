@@ -80,6 +80,7 @@ impl Provisioning {
             created_at: now,
             updated_at: now,
             last_login: None,
+            version: domain::Version::FIRST,
         };
         match self
             .repos

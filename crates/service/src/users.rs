@@ -3,12 +3,13 @@
 use async_trait::async_trait;
 use domain::listing::{Page, UserQuery};
 use domain::{
-    Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserId, UserPatch,
+    Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserChanges,
+    UserId, UserPatch, Version,
 };
-use ports::{DirectoryError, UserDirectory};
+use ports::{Conditional, DirectoryError, UserDirectory};
 
 use crate::Directory;
-use crate::errors::{record_not_found, storage};
+use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, stale, storage};
 
 impl Directory {
     /// The user if it exists and the caller may see it.
@@ -163,62 +164,97 @@ impl UserDirectory for Directory {
         actor: &Actor,
         id: UserId,
         patch: UserPatch,
+        expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
-        let current = self
-            .visible_user(actor, id)
-            .await?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        let allowed = if current.id == actor.user_id {
-            patch.is_own_profile_only()
-        } else {
-            actor.can_manage_user(&current)
-        };
-        if !allowed {
-            return Err(DirectoryError::Forbidden);
-        }
-        let role = match patch.role {
-            None => None,
-            Some(role_id) => {
-                let scope = match current.customer_id {
-                    None => RoleScope::Organization,
-                    Some(_) => RoleScope::Customer,
-                };
-                Some(self.grantable_role(actor, role_id, scope).await??)
+        // Read, check, apply, and write only what changed at the version read; a concurrent
+        // write in between (a demotion, say) makes the write stale: retried on the fresh
+        // row, its access checked again, unless the caller named the version it expects.
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .visible_user(actor, id)
+                .await?
+                .ok_or_else(|| record_not_found(Field::ID))?;
+            let allowed = if current.id == actor.user_id {
+                patch.is_own_profile_only()
+            } else {
+                actor.can_manage_user(&current)
+            };
+            if !allowed {
+                return Err(DirectoryError::Forbidden);
             }
-        };
-        let updated = patch.apply(&current, role, domain::now());
-        if !self
-            .repos
-            .users
-            .update_user(&updated)
-            .await
-            .map_err(storage)?
-        {
-            return Err(record_not_found(Field::ID));
+            if expected.is_some_and(|expected| expected != current.version) {
+                return Err(stale());
+            }
+            let role = match patch.role {
+                None => None,
+                Some(role_id) => {
+                    let scope = match current.customer_id {
+                        None => RoleScope::Organization,
+                        Some(_) => RoleScope::Customer,
+                    };
+                    Some(self.grantable_role(actor, role_id, scope).await??)
+                }
+            };
+            let mut updated = patch.apply(&current, role, domain::now());
+            let changes = UserChanges::between(&current, &updated);
+            match self
+                .repos
+                .users
+                .update_user(actor.organization_id, id, current.version, &changes)
+                .await
+                .map_err(storage)?
+            {
+                Conditional::Done(version) => {
+                    updated.version = version;
+                    return Ok(updated);
+                }
+                Conditional::Missing => return Err(record_not_found(Field::ID)),
+                Conditional::Stale if expected.is_some() => return Err(stale()),
+                Conditional::Stale => {}
+            }
         }
-        Ok(updated)
+        Err(stale())
     }
 
-    async fn delete_user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
-        let current = self
-            .visible_user(actor, id)
-            .await?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        if current.id == actor.user_id {
-            return Err(FieldError::forbidden(Field::ID, "You cannot delete yourself.").into());
+    async fn delete_user(
+        &self,
+        actor: &Actor,
+        id: UserId,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError> {
+        // Deleted only as it was when access was checked (a user promoted meanwhile is
+        // checked again).
+        for _ in 0..MAX_WRITE_ATTEMPTS {
+            let current = self
+                .visible_user(actor, id)
+                .await?
+                .ok_or_else(|| record_not_found(Field::ID))?;
+            if current.id == actor.user_id {
+                return Err(FieldError::forbidden(Field::ID, "You cannot delete yourself.").into());
+            }
+            if !actor.can_delete_user(&current) {
+                return Err(DirectoryError::Forbidden);
+            }
+            if expected.is_some_and(|expected| expected != current.version) {
+                return Err(stale());
+            }
+            match self
+                .repos
+                .users
+                .delete_user(actor.organization_id, id, Some(current.version))
+                .await
+                .map_err(storage)?
+            {
+                Conditional::Done(deleted) => {
+                    tracing::info!(user = %deleted.id, actor = %actor.user_id, "user deleted");
+                    return Ok(deleted);
+                }
+                Conditional::Missing => return Err(record_not_found(Field::ID)),
+                Conditional::Stale if expected.is_some() => return Err(stale()),
+                Conditional::Stale => {}
+            }
         }
-        if !actor.can_delete_user(&current) {
-            return Err(DirectoryError::Forbidden);
-        }
-        let deleted = self
-            .repos
-            .users
-            .delete_user(actor.organization_id, id)
-            .await
-            .map_err(storage)?
-            .ok_or_else(|| record_not_found(Field::ID))?;
-        tracing::info!(user = %deleted.id, actor = %actor.user_id, "user deleted");
-        Ok(deleted)
+        Err(stale())
     }
 }
 
@@ -387,12 +423,15 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(|u| u.name.as_str() == "New Name")
+            .withf(|_, _, _, u| {
+                u.name.as_ref().map(domain::PersonName::as_str) == Some("New Name")
+                    && u.role.is_none()
+            })
             .times(1)
-            .returning(|_| Ok(true));
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
         let updated = mocks
             .directory()
-            .update_user(&caller, me.id, profile)
+            .update_user(&caller, me.id, profile, None)
             .await
             .unwrap();
         assert_eq!(updated.phone.as_str(), "+15555550123");
@@ -410,7 +449,7 @@ mod tests {
         mocks.users.expect_update_user().times(0);
         let error = mocks
             .directory()
-            .update_user(&caller, me.id, promote)
+            .update_user(&caller, me.id, promote, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -432,16 +471,16 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(move |u| u.role == integrator)
+            .withf(move |_, _, _, u| u.role == Some(integrator) && u.name.is_none())
             .times(1)
-            .returning(|_| Ok(true));
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
         let patch = UserPatch {
             role: Some(integrator.id),
             ..UserPatch::default()
         };
         let updated = mocks
             .directory()
-            .update_user(&admin, target.id, patch)
+            .update_user(&admin, target.id, patch, None)
             .await
             .unwrap();
         assert_eq!(updated.role, integrator);
@@ -460,7 +499,7 @@ mod tests {
         mocks.users.expect_delete_user().times(0);
         let error = mocks
             .directory()
-            .delete_user(&admin, me.id)
+            .delete_user(&admin, me.id, None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::Forbidden)]);
@@ -475,7 +514,7 @@ mod tests {
         mocks.users.expect_delete_user().times(0);
         let error = mocks
             .directory()
-            .delete_user(&admin, owner.id)
+            .delete_user(&admin, owner.id, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -495,9 +534,113 @@ mod tests {
             .returning(move |_, _| Ok(Some(stored.clone())));
         let error = mocks
             .directory()
-            .delete_user(&member, team_member.id)
+            .delete_user(&member, team_member.id, None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+    }
+
+    #[tokio::test]
+    async fn a_retry_checks_access_again_on_the_fresh_user() {
+        // An Admin changes a Guest's role; meanwhile the Guest became an Owner. The write
+        // is stale, and the retry finds the Admin may no longer manage that user.
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let promoted = User {
+            role: Role::generate(RoleKind::Owner),
+            version: target.version.next(),
+            ..target.clone()
+        };
+        let integrator = Role::generate(RoleKind::Integrator);
+        let mut mocks = Mocks::default();
+        let reads = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (first, then) = (target.clone(), promoted.clone());
+        mocks.users.expect_user().returning(move |_, _| {
+            let n = reads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(Some(if n == 0 { first.clone() } else { then.clone() }))
+        });
+        role_lookup(&mut mocks, integrator);
+        mocks
+            .users
+            .expect_update_user()
+            .times(1)
+            .returning(|_, _, _, _| Ok(Conditional::Stale));
+        let patch = UserPatch {
+            role: Some(integrator.id),
+            ..UserPatch::default()
+        };
+        let error = mocks
+            .directory()
+            .update_user(&admin, target.id, patch, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_users_expected_version_is_checked_before_any_write() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = target.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        mocks.users.expect_delete_user().times(0);
+        let directory = mocks.directory();
+        let stale_version = Version::new(2);
+        let rename = UserPatch::parse(UserPatchDraft {
+            name: Some("Renamed".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        let error = directory
+            .update_user(&admin, target.id, rename, stale_version)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+        let error = directory
+            .delete_user(&admin, target.id, stale_version)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
+    }
+
+    #[tokio::test]
+    async fn a_matching_expected_version_writes_once_and_returns_the_next_version() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = target.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        let id = target.id;
+        mocks
+            .users
+            .expect_update_user()
+            .withf(move |o, u, read, _| (*o, *u, *read) == (org, id, Version::FIRST))
+            .times(1)
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+        let rename = UserPatch::parse(UserPatchDraft {
+            name: Some("Renamed".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        let updated = mocks
+            .directory()
+            .update_user(&admin, target.id, rename, Some(Version::FIRST))
+            .await
+            .unwrap();
+        assert_eq!(
+            (updated.version.get(), updated.name.as_str()),
+            (2, "Renamed")
+        );
     }
 }
