@@ -66,6 +66,13 @@ impl CustomerNode {
         self.0.updated_at
     }
 
+    /// Roster: how many times this record was written (1 when created, one more with every
+    /// write). Send it back as `expectedVersion` to change or delete the record only as you
+    /// read it.
+    async fn version(&self) -> i32 {
+        self.0.version.get()
+    }
+
     async fn allow_embedded_designer(&self) -> bool {
         self.0.allow_embedded_designer
     }

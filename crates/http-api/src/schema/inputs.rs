@@ -5,7 +5,7 @@ use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     AttachmentDraft, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, Field,
     FieldError, InvalidId, NewCustomer, NewUser, SigningKeyId, UserDraft, UserId, UserPatch,
-    UserPatchDraft, ValidationErrors,
+    UserPatchDraft, ValidationErrors, Version,
 };
 
 use super::error::invalid_id;
@@ -73,12 +73,15 @@ pub(crate) struct UpdateCustomerInput {
     add_attachment: Option<AttachmentInput>,
     remove_attachment: Option<AttachmentInput>,
     rename_attachment: Option<AttachmentRenameInput>,
+    /// Roster: change the customer only if it is still at this `version`; else the payload
+    /// error `STALE` on `expectedVersion`, and nothing changes.
+    expected_version: Option<i32>,
     pub(crate) client_mutation_id: Option<String>,
 }
 
 impl UpdateCustomerInput {
-    /// The customer to change and the change.
-    pub(crate) fn parse(&self) -> Parsed<(CustomerId, CustomerPatch)> {
+    /// The customer to change, the change, and the version it must be at.
+    pub(crate) fn parse(&self) -> Parsed<(CustomerId, CustomerPatch, Option<Version>)> {
         let attachment = |input: &AttachmentInput| AttachmentDraft {
             name: input.name.clone(),
             url: input.url.clone(),
@@ -110,7 +113,10 @@ impl UpdateCustomerInput {
                     old_name: Some(input.old_name.clone()),
                 }),
         });
-        together(required_id(&self.id, CustomerId::parse_global), patch)
+        with_version(
+            together(required_id(&self.id, CustomerId::parse_global), patch),
+            self.expected_version,
+        )
     }
 }
 
@@ -118,13 +124,17 @@ impl UpdateCustomerInput {
 #[derive(InputObject)]
 pub(crate) struct DeleteCustomerInput {
     id: Option<ID>,
+    /// Roster: delete the customer only if it is still at this `version`; else the payload
+    /// error `STALE` on `expectedVersion`, and nothing is deleted.
+    expected_version: Option<i32>,
     pub(crate) client_mutation_id: Option<String>,
 }
 
 impl DeleteCustomerInput {
-    /// The customer to delete.
-    pub(crate) fn parse(&self) -> Parsed<CustomerId> {
-        Ok(required_id(&self.id, CustomerId::parse_global)?)
+    /// The customer to delete and the version it must be at.
+    pub(crate) fn parse(&self) -> Parsed<(CustomerId, Option<Version>)> {
+        let id = required_id(&self.id, CustomerId::parse_global).map_err(ValidationErrors::from);
+        with_version(id, self.expected_version)
     }
 }
 
@@ -195,12 +205,15 @@ pub(crate) struct UpdateUserInput {
     dark_mode: Option<bool>,
     dark_mode_sync_with_os: Option<bool>,
     feature_flags: Option<String>,
+    /// Roster: change the user only if it is still at this `version`; else the payload error
+    /// `STALE` on `expectedVersion`, and nothing changes.
+    expected_version: Option<i32>,
     pub(crate) client_mutation_id: Option<String>,
 }
 
 impl UpdateUserInput {
-    /// The user to change and the change.
-    pub(crate) fn parse(&self) -> Parsed<(UserId, UserPatch)> {
+    /// The user to change, the change, and the version it must be at.
+    pub(crate) fn parse(&self) -> Parsed<(UserId, UserPatch, Option<Version>)> {
         let patch = UserPatch::parse(UserPatchDraft {
             name: self.name.clone(),
             phone: self.phone.clone(),
@@ -211,7 +224,10 @@ impl UpdateUserInput {
             dark_mode_sync_with_os: self.dark_mode_sync_with_os,
             feature_flags: self.feature_flags.clone(),
         });
-        together(required_id(&self.id, UserId::parse_global), patch)
+        with_version(
+            together(required_id(&self.id, UserId::parse_global), patch),
+            self.expected_version,
+        )
     }
 }
 
@@ -219,13 +235,17 @@ impl UpdateUserInput {
 #[derive(InputObject)]
 pub(crate) struct DeleteUserInput {
     id: Option<ID>,
+    /// Roster: delete the user only if it is still at this `version`; else the payload error
+    /// `STALE` on `expectedVersion`, and nothing is deleted.
+    expected_version: Option<i32>,
     pub(crate) client_mutation_id: Option<String>,
 }
 
 impl DeleteUserInput {
-    /// The user to delete.
-    pub(crate) fn parse(&self) -> Parsed<UserId> {
-        Ok(required_id(&self.id, UserId::parse_global)?)
+    /// The user to delete and the version it must be at.
+    pub(crate) fn parse(&self) -> Parsed<(UserId, Option<Version>)> {
+        let id = required_id(&self.id, UserId::parse_global).map_err(ValidationErrors::from);
+        with_version(id, self.expected_version)
     }
 }
 
@@ -293,6 +313,48 @@ fn required_id_of<T>(
     match id.as_ref().map(|id| id.trim()) {
         None | Some("") => Err(FieldError::required(field)),
         Some(text) => parse(text).map_err(|_| invalid_id(field)),
+    }
+}
+
+/// `parsed` with the `expectedVersion` input added (flattened into its tuple), or the
+/// errors of both, `parsed`'s first.
+fn with_version<T: Flatten>(parsed: Parsed<T>, expected: Option<i32>) -> Parsed<T::With> {
+    let version = expected.map(|n| Version::parse(i64::from(n))).transpose();
+    match (parsed, version) {
+        (Ok(parsed), Ok(version)) => Ok(parsed.with(version)),
+        (Ok(_), Err(error)) => Err(error.into()),
+        (Err(errors), Ok(_)) => Err(errors),
+        (Err(mut errors), Err(error)) => {
+            errors.push(error);
+            Err(errors)
+        }
+    }
+}
+
+/// A parsed input that takes one more element, the expected version, at its end.
+trait Flatten {
+    type With;
+    fn with(self, version: Option<Version>) -> Self::With;
+}
+
+impl<A, B> Flatten for (A, B) {
+    type With = (A, B, Option<Version>);
+    fn with(self, version: Option<Version>) -> Self::With {
+        (self.0, self.1, version)
+    }
+}
+
+impl Flatten for CustomerId {
+    type With = (CustomerId, Option<Version>);
+    fn with(self, version: Option<Version>) -> Self::With {
+        (self, version)
+    }
+}
+
+impl Flatten for UserId {
+    type With = (UserId, Option<Version>);
+    fn with(self, version: Option<Version>) -> Self::With {
+        (self, version)
     }
 }
 

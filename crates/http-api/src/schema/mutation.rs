@@ -146,8 +146,8 @@ impl Mutation {
         let outcome = async {
             let scope = Scope::of(ctx)?;
             let customers = &scope.services.customers;
-            run(input.parse(), |(id, patch)| {
-                customers.update_customer(scope.actor, id, patch)
+            run(input.parse(), |(id, patch, expected)| {
+                customers.update_customer(scope.actor, id, patch, expected)
             })
             .await
         };
@@ -167,8 +167,8 @@ impl Mutation {
         let outcome = async {
             let scope = Scope::of(ctx)?;
             let customers = &scope.services.customers;
-            run(input.parse(), |id| {
-                customers.delete_customer(scope.actor, id)
+            run(input.parse(), |(id, expected)| {
+                customers.delete_customer(scope.actor, id, expected)
             })
             .await
         };
@@ -230,8 +230,8 @@ impl Mutation {
         let outcome = async {
             let scope = Scope::of(ctx)?;
             let users = &scope.services.users;
-            run(input.parse(), |(id, patch)| {
-                users.update_user(scope.actor, id, patch)
+            run(input.parse(), |(id, patch, expected)| {
+                users.update_user(scope.actor, id, patch, expected)
             })
             .await
         };
@@ -248,7 +248,10 @@ impl Mutation {
         let outcome = async {
             let scope = Scope::of(ctx)?;
             let users = &scope.services.users;
-            run(input.parse(), |id| users.delete_user(scope.actor, id)).await
+            run(input.parse(), |(id, expected)| {
+                users.delete_user(scope.actor, id, expected)
+            })
+            .await
         };
         let outcome = or_null(ctx, outcome.await)?;
         Some(DeleteUserPayload::new(outcome, input.client_mutation_id))

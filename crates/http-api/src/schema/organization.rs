@@ -24,6 +24,12 @@ impl OrganizationNode {
         self.0.name.as_str()
     }
 
+    /// Roster: how many times this record was written (1 when created, one more with every
+    /// write).
+    async fn version(&self) -> i32 {
+        self.0.version.get()
+    }
+
     /// The organization's team members (never customer users, whatever `customer_Isnull` says).
     #[allow(clippy::too_many_arguments)]
     async fn users(

@@ -121,6 +121,13 @@ impl UserNode {
         self.0.updated_at
     }
 
+    /// Roster: how many times this record was written (1 when created, one more with every
+    /// write). Send it back as `expectedVersion` to change or delete the record only as you
+    /// read it.
+    async fn version(&self) -> i32 {
+        self.0.version.get()
+    }
+
     async fn last_login(&self) -> Option<Timestamp> {
         self.0.last_login
     }

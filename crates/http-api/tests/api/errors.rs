@@ -191,7 +191,7 @@ async fn the_directorys_validation_errors_become_payload_errors() {
         .customers
         .expect_update_customer()
         .times(1)
-        .returning(|_, _, _| {
+        .returning(|_, _, _, _| {
             Err(DirectoryError::Invalid(ValidationErrors::from(vec![
                 FieldError::not_found(Field::ID),
                 FieldError::taken(Field::NAME, "A customer with this name"),
@@ -221,9 +221,9 @@ async fn a_forbidden_mutation_nulls_only_its_own_payload() {
     mocks
         .customers
         .expect_delete_customer()
-        .withf(move |_, id| *id == deleted)
+        .withf(move |_, id, expected| *id == deleted && expected.is_none())
         .times(1)
-        .returning(|_, _| Err(DirectoryError::Forbidden));
+        .returning(|_, _, _| Err(DirectoryError::Forbidden));
     mocks
         .customers
         .expect_create_customer()

@@ -197,6 +197,7 @@ pub(crate) fn organization() -> Organization {
         id: organization_id(),
         name: OrganizationName::parse("Smith Rockets").unwrap(),
         created_at: domain::now(),
+        version: domain::Version::FIRST,
     }
 }
 

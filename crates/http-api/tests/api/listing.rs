@@ -139,14 +139,14 @@ async fn a_mutation_declaring_nullable_id_and_labels_variables_validates() {
     mocks
         .customers
         .expect_update_customer()
-        .withf(|_, _, patch| {
+        .withf(|_, _, patch, _| {
             patch.labels.as_ref().map(|labels| labels.to_strings())
                 == Some(vec!["a".to_owned(), "b".to_owned()])
                 && patch.concurrent_execution_limit == Some(None)
                 && patch.name.is_none()
         })
         .times(1)
-        .returning(|_, _, _| Ok(customer("Acme")));
+        .returning(|_, _, _, _| Ok(customer("Acme")));
     let query = "mutation ($id: ID, $labels: [String], $limit: Int) {
         updateCustomer(input: {id: $id, labels: $labels, concurrentExecutionLimit: $limit}) {
             customer { name } errors { field }
@@ -170,9 +170,9 @@ async fn an_absent_concurrent_execution_limit_leaves_it_unchanged() {
     mocks
         .customers
         .expect_update_customer()
-        .withf(|_, _, patch| patch.concurrent_execution_limit.is_none())
+        .withf(|_, _, patch, _| patch.concurrent_execution_limit.is_none())
         .times(1)
-        .returning(|_, _, _| Ok(customer("Acme")));
+        .returning(|_, _, _, _| Ok(customer("Acme")));
     let query = r#"mutation ($id: ID) { updateCustomer(input: {id: $id, starred: true}) { errors { field } } }"#;
     let body = graphql_ok(mocks.router(), query, json!({ "id": SEED_CUSTOMER_ID })).await;
     assert_eq!(body["data"]["updateCustomer"]["errors"], json!([]));

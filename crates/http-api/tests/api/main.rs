@@ -14,3 +14,4 @@ mod sessions;
 mod set_password;
 mod signing_keys;
 mod transport;
+mod versions;

@@ -132,11 +132,11 @@ async fn update_a_customer_changes_only_the_description() {
     mocks
         .customers
         .expect_update_customer()
-        .withf(move |who, id, patch| {
-            *who == actor() && *id == seed_customer_id() && *patch == expected
+        .withf(move |who, id, patch, version| {
+            *who == actor() && *id == seed_customer_id() && *patch == expected && version.is_none()
         })
         .times(1)
-        .returning(|_, _, _| Ok(customer("Acme")));
+        .returning(|_, _, _, _| Ok(customer("Acme")));
     let body = graphql_ok(
         mocks.router(),
         UPDATE_A_CUSTOMER,
@@ -158,9 +158,9 @@ async fn delete_a_customer_deletes_it_and_returns_it_as_it_was() {
     mocks
         .customers
         .expect_delete_customer()
-        .withf(|who, id| *who == actor() && *id == seed_customer_id())
+        .withf(|who, id, version| *who == actor() && *id == seed_customer_id() && version.is_none())
         .times(1)
-        .returning(|_, _| Ok(customer("FTL Rockets")));
+        .returning(|_, _, _| Ok(customer("FTL Rockets")));
     let body = graphql_ok(
         mocks.router(),
         DELETE_A_CUSTOMER,
