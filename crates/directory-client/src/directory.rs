@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, OrganizationId,
-    OrganizationName, Role, RoleId, RoleScope, User, UserId, UserPatch,
+    OrganizationName, Role, RoleId, RoleScope, User, UserId, UserPatch, Version,
 };
 use futures::stream::{self, Stream, TryStreamExt};
 use ports::{
@@ -50,6 +50,13 @@ fn put(input: &mut Map<String, Value>, key: &str, value: Value) {
     input.insert(key.to_owned(), value);
 }
 
+/// Roster's `expectedVersion`, sent only when given (Prismatic has no such input field).
+fn expected_version(input: &mut Map<String, Value>, expected: Option<Version>) {
+    if let Some(version) = expected {
+        put(input, "expectedVersion", json!(version.get()));
+    }
+}
+
 impl Client {
     /// The caller the token authenticates (`authenticatedUser`), as an [`Actor`] for the
     /// ports' first argument; fetched once per client.
@@ -69,7 +76,7 @@ impl Client {
 
     async fn me_raw(&self) -> Result<User, ClientError> {
         let data = self
-            .run::<Value>(Kind::Query, &documents::me(), json!({}))
+            .run_versioned::<Value>(Kind::Query, documents::me, json!({}))
             .await?;
         parse::<WireUser>(field(data, "authenticatedUser")?)?.into_domain()
     }
@@ -89,9 +96,9 @@ impl Client {
             vars.insert("after".into(), json!(after));
         }
         let data: CustomersData = self
-            .run(
+            .run_versioned(
                 Kind::Query,
-                &documents::customers(query.count_total),
+                |versions| documents::customers(query.count_total, versions),
                 variables,
             )
             .await
@@ -114,7 +121,11 @@ impl Client {
             vars.insert("after".into(), json!(after));
         }
         let data: UsersData = self
-            .run(Kind::Query, &documents::users(query.count_total), variables)
+            .run_versioned(
+                Kind::Query,
+                |versions| documents::users(query.count_total, versions),
+                variables,
+            )
             .await
             .map_err(directory_error)?;
         let next = next_cursor(&data.users);
@@ -177,17 +188,18 @@ impl Client {
     ) -> Result<T, DirectoryError> {
         let variables = json!({ "input": input });
         let codes = self.error_codes.load(Ordering::Relaxed);
-        let document = documents::mutation(name, input_type, object, codes);
+        let document = |versions| documents::mutation(name, input_type, object, codes, versions);
         let data = match self
-            .run::<Value>(Kind::Mutation, &document, variables.clone())
+            .run_versioned::<Value>(Kind::Mutation, document, variables.clone())
             .await
         {
             // The schema has no `ErrorType.code`: the document failed validation, so nothing
             // ran, and sending it again without `code` is safe.
             Err(ClientError::GraphQl(errors)) if codes && lacks_error_codes(&errors) => {
                 self.error_codes.store(false, Ordering::Relaxed);
-                let document = documents::mutation(name, input_type, object, false);
-                self.run::<Value>(Kind::Mutation, &document, variables)
+                let document =
+                    |versions| documents::mutation(name, input_type, object, false, versions);
+                self.run_versioned::<Value>(Kind::Mutation, document, variables)
                     .await
                     .map_err(directory_error)?
             }
@@ -279,9 +291,9 @@ impl CustomerDirectory for Client {
     async fn customer(&self, _actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError> {
         let organization = self.organization_id().await?;
         let data = self
-            .run::<Value>(
+            .run_versioned::<Value>(
                 Kind::Query,
-                &documents::customer(),
+                documents::customer,
                 json!({ "id": id.to_string() }),
             )
             .await
@@ -356,9 +368,11 @@ impl CustomerDirectory for Client {
         _actor: &Actor,
         id: CustomerId,
         patch: CustomerPatch,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         let mut input = Map::new();
         put(&mut input, "id", json!(id.to_string()));
+        expected_version(&mut input, expected);
         if let Some(name) = &patch.name {
             put(&mut input, "name", json!(name.as_str()));
         }
@@ -421,9 +435,11 @@ impl CustomerDirectory for Client {
         &self,
         _actor: &Actor,
         id: CustomerId,
+        expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         let mut input = Map::new();
         put(&mut input, "id", json!(id.to_string()));
+        expected_version(&mut input, expected);
         self.customer_mutation("DeleteCustomer", "DeleteCustomerInput", input)
             .await
     }
@@ -449,9 +465,9 @@ impl UserDirectory for Client {
 
     async fn user(&self, _actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
         let data = self
-            .run::<Value>(
+            .run_versioned::<Value>(
                 Kind::Query,
-                &documents::user(),
+                documents::user,
                 json!({ "id": id.to_string() }),
             )
             .await
@@ -515,9 +531,11 @@ impl UserDirectory for Client {
         _actor: &Actor,
         id: UserId,
         patch: UserPatch,
+        expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         let mut input = Map::new();
         put(&mut input, "id", json!(id.to_string()));
+        expected_version(&mut input, expected);
         if let Some(name) = &patch.name {
             put(&mut input, "name", json!(name.as_str()));
         }
@@ -548,9 +566,15 @@ impl UserDirectory for Client {
             .await
     }
 
-    async fn delete_user(&self, _actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
+    async fn delete_user(
+        &self,
+        _actor: &Actor,
+        id: UserId,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError> {
         let mut input = Map::new();
         put(&mut input, "id", json!(id.to_string()));
+        expected_version(&mut input, expected);
         self.user_mutation("DeleteUser", "DeleteUserInput", input)
             .await
     }
@@ -585,6 +609,9 @@ impl RoleDirectory for Client {
 struct WireOrganization {
     id: String,
     name: String,
+    /// Roster's; absent from a server without versions (Prismatic).
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 #[async_trait]
@@ -593,7 +620,14 @@ impl OrganizationDirectory for Client {
     /// Unix epoch.
     async fn organization(&self, _actor: &Actor) -> Result<Organization, DirectoryError> {
         let data = self
-            .run::<Value>(Kind::Query, "query { organization { id name } }", json!({}))
+            .run_versioned::<Value>(
+                Kind::Query,
+                |versions| {
+                    let version = if versions { " version" } else { "" };
+                    format!("query {{ organization {{ id name{version} }} }}")
+                },
+                json!({}),
+            )
             .await
             .map_err(directory_error)?;
         let wire: WireOrganization = field(data, "organization")
@@ -608,6 +642,10 @@ impl OrganizationDirectory for Client {
             name: OrganizationName::parse(&wire.name)
                 .map_err(|e| decode("organization name", &e))?,
             created_at: domain::Timestamp::UNIX_EPOCH,
+            version: match wire.version {
+                None => Version::FIRST,
+                Some(n) => Version::new(n).ok_or_else(|| decode("version", &n))?,
+            },
         })
     }
 }

@@ -22,21 +22,29 @@ const USER_ARGS: &str = "$first: Int, $last: Int, $after: String, $before: Strin
 
 const USER_PASS: &str = "first: $first, last: $last, after: $after, before: $before, offset: $offset, name: $name, name_Icontains: $name_Icontains, email: $email, email_Icontains: $email_Icontains, externalId: $externalId, customer: $customer, customer_Isnull: $customer_Isnull, createdAt_Gte: $createdAt_Gte, createdAt_Lte: $createdAt_Lte, updatedAt_Gte: $updatedAt_Gte, updatedAt_Lte: $updatedAt_Lte, sortBy: $sortBy";
 
+/// Roster's additive `version` field, selected after an object's other fields when the
+/// server has it (`versions`); Prismatic has none.
+fn version_field(versions: bool) -> &'static str {
+    if versions { " version" } else { "" }
+}
+
 /// `customers(...)` with every argument as a variable, selecting `totalCount` only when
 /// `count_total` (counting costs the server a statement).
-pub(crate) fn customers(count_total: bool) -> String {
+pub(crate) fn customers(count_total: bool, versions: bool) -> String {
     let total = total_field(count_total);
+    let version = version_field(versions);
     format!(
-        "query Customers({CUSTOMER_ARGS}) {{ customers({CUSTOMER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {CUSTOMER_FIELDS} }} }} }} }}"
+        "query Customers({CUSTOMER_ARGS}) {{ customers({CUSTOMER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {CUSTOMER_FIELDS}{version} }} }} }} }}"
     )
 }
 
 /// `users(...)` with every argument as a variable, selecting `totalCount` only when
 /// `count_total`.
-pub(crate) fn users(count_total: bool) -> String {
+pub(crate) fn users(count_total: bool, versions: bool) -> String {
     let total = total_field(count_total);
+    let version = version_field(versions);
     format!(
-        "query Users({USER_ARGS}) {{ users({USER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {USER_FIELDS} }} }} }} }}"
+        "query Users({USER_ARGS}) {{ users({USER_PASS}) {{ {total}pageInfo {{ hasNextPage hasPreviousPage endCursor }} edges {{ cursor node {{ {USER_FIELDS}{version} }} }} }} }}"
     )
 }
 
@@ -45,30 +53,41 @@ fn total_field(count_total: bool) -> &'static str {
 }
 
 /// `customer(id:)`.
-pub(crate) fn customer() -> String {
-    format!("query Customer($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS} }} }}")
+pub(crate) fn customer(versions: bool) -> String {
+    let version = version_field(versions);
+    format!("query Customer($id: ID!) {{ customer(id: $id) {{ {CUSTOMER_FIELDS}{version} }} }}")
 }
 
 /// `user(id:)`.
-pub(crate) fn user() -> String {
-    format!("query User($id: ID!) {{ user(id: $id) {{ {USER_FIELDS} }} }}")
+pub(crate) fn user(versions: bool) -> String {
+    let version = version_field(versions);
+    format!("query User($id: ID!) {{ user(id: $id) {{ {USER_FIELDS}{version} }} }}")
 }
 
 /// `authenticatedUser`.
-pub(crate) fn me() -> String {
-    format!("query Me {{ authenticatedUser {{ {USER_FIELDS} }} }}")
+pub(crate) fn me(versions: bool) -> String {
+    let version = version_field(versions);
+    format!("query Me {{ authenticatedUser {{ {USER_FIELDS}{version} }} }}")
 }
 
-/// A mutation taking `input: <Input>!` and selecting `<object> { fields }` and `errors`.
-pub(crate) fn mutation(name: &str, input: &str, object: &str, codes: bool) -> String {
+/// A mutation taking `input: <Input>!` and selecting `<object> { fields }` and `errors`,
+/// with Roster's additive `version` and `code` when asked.
+pub(crate) fn mutation(
+    name: &str,
+    input: &str,
+    object: &str,
+    codes: bool,
+    versions: bool,
+) -> String {
     let fields = if object == "customer" {
         CUSTOMER_FIELDS
     } else {
         USER_FIELDS
     };
+    let version = version_field(versions);
     let code = if codes { " code" } else { "" };
     format!(
-        "mutation {name}($input: {input}!) {{ {field}(input: $input) {{ {object} {{ {fields} }} errors {{ field messages{code} }} }} }}",
+        "mutation {name}($input: {input}!) {{ {field}(input: $input) {{ {object} {{ {fields}{version} }} errors {{ field messages{code} }} }} }}",
         field = lower_first(name),
     )
 }

@@ -73,6 +73,9 @@ pub struct Client {
     /// Whether payload `errors` are asked for `code`; cleared for good the first time the
     /// server's schema says `ErrorType` has no such field.
     pub(crate) error_codes: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    /// Whether customers and users are asked for Roster's additive `version`; cleared for
+    /// good the first time the server says it has no such field (Prismatic).
+    pub(crate) versions: std::sync::Arc<std::sync::atomic::AtomicBool>,
     pub(crate) actor: std::sync::Arc<OnceCell<domain::Actor>>,
 }
 
@@ -145,6 +148,7 @@ impl Client {
             error_codes: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
                 config.error_codes,
             )),
+            versions: std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true)),
             actor: std::sync::Arc::new(OnceCell::new()),
         })
     }
@@ -177,6 +181,26 @@ impl Client {
     ) -> Result<T, ClientError> {
         let data = self.send(kind, document, variables).await?;
         serde_json::from_value(data).map_err(|e| ClientError::Decode(e.to_string()))
+    }
+
+    /// Like [`Client::run`], for a document `build` makes with or without Roster's
+    /// `version` field: asked while the server has it; a server without it rejects the
+    /// document before running anything, so it is sent again without.
+    pub(crate) async fn run_versioned<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        build: impl Fn(bool) -> String,
+        variables: Value,
+    ) -> Result<T, ClientError> {
+        use std::sync::atomic::Ordering;
+        let versions = self.versions.load(Ordering::Relaxed);
+        match self.run(kind, &build(versions), variables.clone()).await {
+            Err(ClientError::GraphQl(errors)) if versions && lacks_versions(&errors) => {
+                self.versions.store(false, Ordering::Relaxed);
+                self.run(kind, &build(false), variables).await
+            }
+            other => other,
+        }
     }
 
     async fn send(
@@ -277,4 +301,11 @@ impl Client {
             _ => Err(ClientError::Decode("neither data nor errors".into())),
         }
     }
+}
+
+/// True when the errors say the server's objects have no `version` field.
+pub(crate) fn lacks_versions(errors: &[crate::error::GraphQlError]) -> bool {
+    errors
+        .iter()
+        .any(|e| e.message.contains("\"version\"") && e.message.contains("field"))
 }

@@ -5,7 +5,7 @@ use domain::listing::{CursorKey, Edge, Page, Position};
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
     ExternalId, FeatureFlags, Field, Labels, OrganizationId, PersonName, Phone, Role, RoleId,
-    RoleKind, RoleScope, Timestamp, User, UserId,
+    RoleKind, RoleScope, Timestamp, User, UserId, Version,
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +57,9 @@ pub(crate) struct WireCustomer {
     attachments: Vec<WireAttachment>,
     created_at: Timestamp,
     updated_at: Timestamp,
+    /// Roster's; absent from a server without versions (Prismatic).
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 impl WireCustomer {
@@ -99,8 +102,16 @@ impl WireCustomer {
             attachments: decode("attachments", attachments)?,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: version(self.version)?,
         })
     }
+}
+
+/// A reported `version`, or [`Version::FIRST`] from a server that reports none.
+fn version(reported: Option<i64>) -> Result<Version, ClientError> {
+    reported.map_or(Ok(Version::FIRST), |n| {
+        Version::new(n).ok_or_else(|| ClientError::Decode(format!("version {n}")))
+    })
 }
 
 /// A `Role` as selected by the client.
@@ -149,6 +160,9 @@ pub(crate) struct WireUser {
     updated_at: Timestamp,
     #[serde(default)]
     last_login: Option<Timestamp>,
+    /// Roster's; absent from a server without versions (Prismatic).
+    #[serde(default)]
+    version: Option<i64>,
 }
 
 impl WireUser {
@@ -197,6 +211,7 @@ impl WireUser {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_login: self.last_login,
+            version: version(self.version)?,
         })
     }
 }

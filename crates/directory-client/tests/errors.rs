@@ -400,3 +400,84 @@ async fn retry_after_is_honoured() {
         started.elapsed()
     );
 }
+
+fn customer_answer(version: Option<i64>) -> Value {
+    let mut customer = json!({
+        "id": CustomerId::generate().to_string(), "name": "Acme", "description": "",
+        "externalId": null, "labels": [], "isSystem": false, "avatarUrl": null,
+        "allowEmbeddedDesigner": false, "allowWorkflowCopilot": false,
+        "concurrentExecutionLimit": null, "starred": false, "attachments": [],
+        "createdAt": "2026-01-01T00:00:00Z", "updatedAt": "2026-01-01T00:00:00Z"
+    });
+    if let Some(version) = version {
+        customer["version"] = json!(version);
+    }
+    customer
+}
+
+#[tokio::test]
+async fn versions_are_read_and_expected_versions_sent_only_when_given() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        ok(json!({"data": {"updateCustomer": {"customer": customer_answer(Some(5)), "errors": []}}})),
+        ok(json!({"data": {"updateCustomer": {"customer": customer_answer(Some(6)), "errors": []}}})),
+    ])
+    .await;
+    let client = client(address);
+    let id = CustomerId::generate();
+    let patch = domain::CustomerPatch::default();
+    let updated = client
+        .update_customer(&actor(), id, patch.clone(), domain::Version::new(4))
+        .await
+        .unwrap();
+    assert_eq!(updated.version.get(), 5);
+    let body = fake.last_body();
+    assert_eq!(body["variables"]["input"]["expectedVersion"], 4);
+    assert!(
+        body["query"].as_str().unwrap().contains(" version }"),
+        "{body}"
+    );
+    client
+        .update_customer(&actor(), id, patch, None)
+        .await
+        .unwrap();
+    let body = fake.last_body();
+    assert!(
+        body["variables"]["input"].get("expectedVersion").is_none(),
+        "{body}"
+    );
+}
+
+#[tokio::test]
+async fn servers_without_versions_get_documents_without_version() {
+    let (fake, address) = Fake::start(vec![
+        status(
+            400,
+            json!({"errors": [{"message": "Cannot query field \"version\" on type \"UserType\"."}]}),
+        ),
+        me_answer(),
+        ok(json!({"data": {"customer": customer_answer(None)}})),
+    ])
+    .await;
+    let client = client(address);
+    let customer = client
+        .customer(&actor(), CustomerId::generate())
+        .await
+        .unwrap();
+    assert_eq!(customer.version, domain::Version::FIRST, "none reported");
+    let documents: Vec<String> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(_, body)| body["query"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(documents.len(), 3);
+    assert!(documents[0].contains(" version"), "{}", documents[0]);
+    assert!(!documents[1].contains("version"), "{}", documents[1]);
+    assert!(
+        !documents[2].contains("version"),
+        "remembered: {}",
+        documents[2]
+    );
+}
