@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use domain::listing::{CustomerQuery, Position, UserFilter, UserQuery};
 use domain::{
     CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, NewCustomer, NewUser,
-    Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft,
+    Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft, Version,
 };
 use ports::DirectoryError;
 
@@ -112,7 +112,7 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
         ..CustomerPatchDraft::default()
     })
     .unwrap();
-    let updated = d.update_customer(a, created.id, patch).await.unwrap();
+    let updated = d.update_customer(a, created.id, patch, None).await.unwrap();
     assert_eq!(updated.name, created.name, "unsent fields are unchanged");
     assert_eq!(updated.description.as_str(), "Slower now");
     assert_eq!(updated.external_id, None, "\"\" clears the external id");
@@ -127,7 +127,7 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
         .unwrap();
     assert_eq!(by_ids, std::slice::from_ref(&updated));
 
-    let deleted = d.delete_customer(a, created.id).await.unwrap();
+    let deleted = d.delete_customer(a, created.id, None).await.unwrap();
     assert_eq!(deleted.id, created.id);
     assert!(matches!(
         d.customer(a, created.id).await,
@@ -173,7 +173,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     })
     .unwrap();
     assert_eq!(
-        codes(d.update_customer(a, other.id, rename).await),
+        codes(d.update_customer(a, other.id, rename, None).await),
         [("name", ErrorCode::Taken)]
     );
     let retag = CustomerPatch::parse(CustomerPatchDraft {
@@ -182,19 +182,19 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     })
     .unwrap();
     assert_eq!(
-        codes(d.update_customer(a, other.id, retag).await),
+        codes(d.update_customer(a, other.id, retag, None).await),
         [("externalId", ErrorCode::Taken)]
     );
     let unknown = CustomerId::generate();
     assert_eq!(
         codes(
-            d.update_customer(a, unknown, CustomerPatch::default())
+            d.update_customer(a, unknown, CustomerPatch::default(), None)
                 .await
         ),
         [("id", ErrorCode::NotFound)]
     );
     assert_eq!(
-        codes(d.delete_customer(a, unknown).await),
+        codes(d.delete_customer(a, unknown, None).await),
         [("id", ErrorCode::NotFound)]
     );
     assert_eq!(
@@ -294,14 +294,14 @@ pub async fn users_round_trip_through_the_ports(harness: &dyn Harness) {
         ..UserPatchDraft::default()
     })
     .unwrap();
-    let updated = d.update_user(a, user.id, patch).await.unwrap();
+    let updated = d.update_user(a, user.id, patch, None).await.unwrap();
     assert_eq!(updated.name.as_str(), "Ann");
     assert_eq!(updated.phone.as_str(), "+15555550123");
     assert_eq!(updated.external_id.as_ref().unwrap().as_str(), "ann-1");
     assert_eq!(updated.email, user.email, "unsent fields are unchanged");
     assert_eq!(d.user(a, user.id).await.unwrap(), updated);
 
-    let deleted = d.delete_user(a, user.id).await.unwrap();
+    let deleted = d.delete_user(a, user.id, None).await.unwrap();
     assert_eq!(deleted.id, user.id);
     assert!(matches!(
         d.user(a, user.id).await,
@@ -353,13 +353,13 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     );
     assert_eq!(
         codes(
-            d.update_user(a, UserId::generate(), UserPatch::default())
+            d.update_user(a, UserId::generate(), UserPatch::default(), None)
                 .await
         ),
         [("id", ErrorCode::NotFound)]
     );
     assert_eq!(
-        codes(d.delete_user(a, a.user_id).await),
+        codes(d.delete_user(a, a.user_id, None).await),
         [("id", ErrorCode::Forbidden)],
         "nobody deletes themselves"
     );
@@ -444,7 +444,7 @@ pub async fn denied_operations_are_forbidden(harness: &dyn Harness) {
         Err(DirectoryError::Forbidden)
     ));
     assert!(matches!(
-        d.delete_customer(a, acme.id).await,
+        d.delete_customer(a, acme.id, None).await,
         Err(DirectoryError::Forbidden)
     ));
     assert!(matches!(
@@ -480,7 +480,7 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     let ids: Vec<CustomerId> = page.edges.iter().map(|e| e.node.id).collect();
     assert_eq!(ids, [acme.id]);
     assert_eq!(
-        codes(d.delete_customer(a, globex.id).await),
+        codes(d.delete_customer(a, globex.id, None).await),
         [("id", ErrorCode::NotFound)]
     );
 }
@@ -531,4 +531,90 @@ pub async fn organization_is_the_callers(harness: &dyn Harness) {
     let organization = owner.directory.organization(&owner.actor).await.unwrap();
     assert_eq!(organization.id, owner.actor.organization_id);
     assert!(!organization.name.as_str().is_empty());
+}
+
+/// Versions start at 1 and count every write; a write naming another `expectedVersion`
+/// is `STALE` on `expectedVersion` and changes nothing; the right one goes through.
+pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
+    let owner = harness.owner().await;
+    let (d, a) = (&owner.directory, &owner.actor);
+    let created = d
+        .create_customer(a, new_customer("Versioned"))
+        .await
+        .unwrap();
+    assert_eq!(created.version, Version::FIRST);
+    let describe = |text: &str| {
+        CustomerPatch::parse(CustomerPatchDraft {
+            description: Some(text.into()),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap()
+    };
+    let second = d
+        .update_customer(a, created.id, describe("two"), None)
+        .await
+        .unwrap();
+    assert_eq!(second.version.get(), 2);
+    assert_eq!(
+        codes(
+            d.update_customer(a, created.id, describe("stale"), Some(Version::FIRST))
+                .await
+        ),
+        [("expectedVersion", ErrorCode::Stale)]
+    );
+    assert_eq!(
+        codes(d.delete_customer(a, created.id, Some(Version::FIRST)).await),
+        [("expectedVersion", ErrorCode::Stale)]
+    );
+    assert_eq!(d.customer(a, created.id).await.unwrap(), second);
+    let third = d
+        .update_customer(a, created.id, describe("three"), Some(second.version))
+        .await
+        .unwrap();
+    assert_eq!(
+        (third.version.get(), third.description.as_str()),
+        (3, "three")
+    );
+
+    let user = customer_user(
+        &owner,
+        created.id,
+        "v@acme.example",
+        RoleKind::CustomerMember,
+    )
+    .await;
+    assert_eq!(user.version, Version::FIRST);
+    let rename = UserPatch::parse(UserPatchDraft {
+        name: Some("Vera".into()),
+        ..UserPatchDraft::default()
+    })
+    .unwrap();
+    let renamed = d
+        .update_user(a, user.id, rename.clone(), Some(user.version))
+        .await
+        .unwrap();
+    assert_eq!(renamed.version.get(), 2);
+    assert_eq!(
+        codes(d.update_user(a, user.id, rename, Some(user.version)).await),
+        [("expectedVersion", ErrorCode::Stale)]
+    );
+    assert_eq!(
+        codes(d.delete_user(a, user.id, Some(user.version)).await),
+        [("expectedVersion", ErrorCode::Stale)]
+    );
+    assert_eq!(d.user(a, user.id).await.unwrap(), renamed);
+    assert_eq!(
+        d.delete_user(a, user.id, Some(renamed.version))
+            .await
+            .unwrap()
+            .id,
+        user.id
+    );
+    assert_eq!(
+        d.delete_customer(a, created.id, Some(third.version))
+            .await
+            .unwrap()
+            .id,
+        created.id
+    );
 }

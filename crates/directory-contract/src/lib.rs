@@ -75,6 +75,7 @@ macro_rules! directory_contract_tests {
             customer_users_see_only_their_customer,
             roles_are_listed_by_level,
             organization_is_the_callers,
+            expected_versions_guard_writes,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

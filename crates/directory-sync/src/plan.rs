@@ -368,7 +368,7 @@ where
             Step::UpdateCustomer {
                 target: id, patch, ..
             } => target
-                .update_customer(actor, *id, patch.clone())
+                .update_customer(actor, *id, patch.clone(), None)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
@@ -387,7 +387,7 @@ where
             Step::UpdateUser {
                 target: id, patch, ..
             } => target
-                .update_user(actor, *id, patch.clone())
+                .update_user(actor, *id, patch.clone(), None)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),

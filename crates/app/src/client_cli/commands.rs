@@ -147,7 +147,7 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             .map_err(invalid)?;
             let (client, actor) = connect(&connection).await?;
             let updated = client
-                .update_customer(&actor, id, patch)
+                .update_customer(&actor, id, patch, None)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &updated);
@@ -157,7 +157,7 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             let id = customer_id(&id)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_customer(&actor, id)
+                .delete_customer(&actor, id, None)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &deleted);
@@ -309,7 +309,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             })
             .map_err(invalid)?;
             let updated = client
-                .update_user(&actor, id, patch)
+                .update_user(&actor, id, patch, None)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &updated);
@@ -319,7 +319,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             let id = user_id(&id)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_user(&actor, id)
+                .delete_user(&actor, id, None)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &deleted);

@@ -200,7 +200,7 @@ async fn upsert(
         if patch == CustomerPatch::default() {
             return Ok(Ok(Outcome::Unchanged));
         }
-        return match client.update_customer(actor, current.id, patch).await {
+        return match client.update_customer(actor, current.id, patch, None).await {
             Ok(updated) => {
                 existing.insert(external_id, updated);
                 Ok(Ok(Outcome::Updated))
