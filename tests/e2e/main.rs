@@ -20,3 +20,4 @@ mod seed;
 mod sessions;
 mod transport;
 mod users;
+mod versions;
