@@ -7,8 +7,10 @@ use crate::error::{Field, FieldError};
 
 /// A stored row's version: 1 when created, one more with every write of the row.
 ///
-/// Kept in `1..=i32::MAX` (an `i32` inside) so that it fits GraphQL's `Int` exactly; a row
-/// written two billion times stays at the maximum rather than wrapping.
+/// Kept in `1..=i32::MAX` (an `i32` inside) so that it fits GraphQL's `Int` exactly: a row
+/// can be written about two billion times. [`Version::next`] saturates rather than wrap;
+/// storage counts in SQL and refuses to go past the maximum (a stored version beyond it
+/// reads as a corrupt row).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Version(i32);
 
