@@ -140,7 +140,8 @@ pub(crate) async fn update_user(
         .await
 }
 
-/// `value` as a written update's outcome: `Done` with the version after one more write.
+/// What a conditional update of a row read at `before` answers when it writes: `Done` with
+/// the version after one more write.
 pub(crate) fn written(before: Version) -> Conditional<Version> {
     Conditional::Done(before.next())
 }
