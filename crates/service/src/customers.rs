@@ -98,8 +98,9 @@ impl CustomerDirectory for Directory {
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         // Read, check, apply, and write only what changed at the version read; a concurrent
-        // write in between makes the write stale: retried on the fresh row, unless the
-        // caller named the version it expects.
+        // write in between (another server's: this one's take turns) makes the write stale:
+        // retried on the fresh row, unless the caller named the version it expects.
+        let _turn = self.row_locks.lock(id.uuid()).await;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
                 .visible_customer(actor, id)
@@ -140,6 +141,7 @@ impl CustomerDirectory for Directory {
     ) -> Result<Customer, DirectoryError> {
         // Deleted only as it was when access was checked (a customer is never deleted on
         // the strength of a check made on an older copy).
+        let _turn = self.row_locks.lock(id.uuid()).await;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
                 .visible_customer(actor, id)

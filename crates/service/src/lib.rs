@@ -19,6 +19,7 @@ mod organizations;
 mod outbox;
 mod provisioning;
 mod roles;
+mod row_locks;
 mod sessions;
 mod signing_keys;
 mod throttle;
@@ -105,6 +106,8 @@ impl Repositories {
 pub struct Directory {
     repos: Repositories,
     public_url: String,
+    /// Serializes this process's writes of one row (clones share them).
+    row_locks: Arc<row_locks::RowLocks>,
 }
 
 impl Directory {
@@ -113,6 +116,7 @@ impl Directory {
         Directory {
             repos,
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
+            row_locks: Arc::new(row_locks::RowLocks::new()),
         }
     }
 

@@ -169,6 +169,8 @@ impl UserDirectory for Directory {
         // Read, check, apply, and write only what changed at the version read; a concurrent
         // write in between (a demotion, say) makes the write stale: retried on the fresh
         // row, its access checked again, unless the caller named the version it expects.
+        // This server's writers of the row take turns; other servers' are caught by version.
+        let _turn = self.row_locks.lock(id.uuid()).await;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
                 .visible_user(actor, id)
@@ -224,6 +226,7 @@ impl UserDirectory for Directory {
     ) -> Result<User, DirectoryError> {
         // Deleted only as it was when access was checked (a user promoted meanwhile is
         // checked again).
+        let _turn = self.row_locks.lock(id.uuid()).await;
         for _ in 0..MAX_WRITE_ATTEMPTS {
             let current = self
                 .visible_user(actor, id)
