@@ -272,6 +272,51 @@ async fn payload_errors_exit_1_with_field_lines() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn expected_versions_refuse_stale_changes() {
+    let server = Server::spawn().await;
+    let created = server
+        .json(&["customers", "create", "--name", "Versioned"])
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    let stale = server
+        .roster(&[
+            "customers",
+            "update",
+            &id,
+            "--description",
+            "late",
+            "--expected-version",
+            "2",
+        ])
+        .await;
+    assert_eq!(code(&stale), 1);
+    assert_eq!(
+        stderr(&stale).trim(),
+        "expectedVersion: The record changed since this version; read it again."
+    );
+    let refused = server
+        .roster(&["customers", "delete", &id, "--expected-version", "2"])
+        .await;
+    assert_eq!(code(&refused), 1, "{}", stderr(&refused));
+    let updated = server
+        .json(&[
+            "customers",
+            "update",
+            &id,
+            "--description",
+            "on time",
+            "--expected-version",
+            "1",
+        ])
+        .await;
+    assert_eq!(updated["description"], "on time");
+    let deleted = server
+        .json(&["customers", "delete", &id, "--expected-version", "2"])
+        .await;
+    assert_eq!(deleted["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_and_roles_commands() {
     let server = Server::spawn().await;
     let member = server

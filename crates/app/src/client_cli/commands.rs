@@ -4,7 +4,7 @@ use domain::listing::{CustomerFilter, CustomerQuery, UserFilter, UserQuery};
 use domain::{
     Actor, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field,
     FieldError, NewCustomer, NewUser, RoleId, RoleScope, UserDraft, UserId, UserPatch,
-    UserPatchDraft, ValidationErrors,
+    UserPatchDraft, ValidationErrors, Version,
 };
 use futures::TryStreamExt as _;
 use ports::{CustomerDirectory, DirectoryError, RoleDirectory, UserDirectory};
@@ -40,6 +40,14 @@ pub async fn run(command: ClientCommand) -> Result<(), Exit> {
 /// Turns a local validation failure into exit 1 with `field: message` lines.
 fn invalid(errors: ValidationErrors) -> Exit {
     report(&DirectoryError::Invalid(errors))
+}
+
+/// `--expected-version`, checked as the API checks `expectedVersion`.
+fn expected(version: Option<i64>) -> Result<Option<Version>, Exit> {
+    version
+        .map(Version::parse)
+        .transpose()
+        .map_err(|error| invalid(error.into()))
 }
 
 fn customer_id(text: &str) -> Result<CustomerId, Exit> {
@@ -135,8 +143,10 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             connection,
             id,
             fields,
+            expected_version,
         } => {
             let id = customer_id(&id)?;
+            let expected = expected(expected_version)?;
             let patch = CustomerPatch::parse(CustomerPatchDraft {
                 name: fields.name.clone(),
                 description: fields.description.clone(),
@@ -147,17 +157,22 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             .map_err(invalid)?;
             let (client, actor) = connect(&connection).await?;
             let updated = client
-                .update_customer(&actor, id, patch, None)
+                .update_customer(&actor, id, patch, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &updated);
             Ok(())
         }
-        CustomersCommand::Delete { connection, id } => {
+        CustomersCommand::Delete {
+            connection,
+            id,
+            expected_version,
+        } => {
             let id = customer_id(&id)?;
+            let expected = expected(expected_version)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_customer(&actor, id, None)
+                .delete_customer(&actor, id, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &deleted);
@@ -285,8 +300,10 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             phone,
             external_id,
             role,
+            expected_version,
         } => {
             let id = user_id(&id)?;
+            let expected = expected(expected_version)?;
             let (client, actor) = connect(&connection).await?;
             let role = match role {
                 Some(text) => {
@@ -309,17 +326,22 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             })
             .map_err(invalid)?;
             let updated = client
-                .update_user(&actor, id, patch, None)
+                .update_user(&actor, id, patch, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &updated);
             Ok(())
         }
-        UsersCommand::Delete { connection, id } => {
+        UsersCommand::Delete {
+            connection,
+            id,
+            expected_version,
+        } => {
             let id = user_id(&id)?;
+            let expected = expected(expected_version)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_user(&actor, id, None)
+                .delete_user(&actor, id, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &deleted);

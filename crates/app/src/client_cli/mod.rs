@@ -114,6 +114,9 @@ pub enum CustomersCommand {
         /// The fields to set.
         #[command(flatten)]
         fields: CustomerFields,
+        /// Change it only if it is still at this version (else `STALE`, nothing changes).
+        #[arg(long)]
+        expected_version: Option<i64>,
     },
     /// Delete a customer, its users and their tokens.
     Delete {
@@ -122,6 +125,9 @@ pub enum CustomersCommand {
         connection: ConnectionArgs,
         /// The customer's ID.
         id: String,
+        /// Delete it only if it is still at this version (else `STALE`, nothing deleted).
+        #[arg(long)]
+        expected_version: Option<i64>,
     },
     /// Create or update customers from a CSV or JSON-lines file, matched by externalId.
     Import {
@@ -237,6 +243,9 @@ pub enum UsersCommand {
         /// Role, by name or ID (of the user's kind).
         #[arg(long)]
         role: Option<String>,
+        /// Change it only if it is still at this version (else `STALE`, nothing changes).
+        #[arg(long)]
+        expected_version: Option<i64>,
     },
     /// Delete a user.
     Delete {
@@ -245,6 +254,9 @@ pub enum UsersCommand {
         connection: ConnectionArgs,
         /// The user's ID.
         id: String,
+        /// Delete it only if it is still at this version (else `STALE`, nothing deleted).
+        #[arg(long)]
+        expected_version: Option<i64>,
     },
 }
 
