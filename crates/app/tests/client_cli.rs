@@ -278,6 +278,7 @@ async fn expected_versions_refuse_stale_changes() {
         .json(&["customers", "create", "--name", "Versioned"])
         .await;
     let id = created["id"].as_str().unwrap().to_owned();
+    assert_eq!(created["version"], 1);
     let stale = server
         .roster(&[
             "customers",
@@ -310,6 +311,7 @@ async fn expected_versions_refuse_stale_changes() {
         ])
         .await;
     assert_eq!(updated["description"], "on time");
+    assert_eq!(updated["version"], 2);
     let deleted = server
         .json(&["customers", "delete", &id, "--expected-version", "2"])
         .await;

@@ -118,6 +118,7 @@ pub(crate) fn push_customer(records: &mut Records, customer: &Customer) {
             "isSystem": customer.is_system,
             "createdAt": customer.created_at.to_rfc3339(),
             "updatedAt": customer.updated_at.to_rfc3339(),
+            "version": customer.version.get(),
         }),
     );
 }
@@ -151,6 +152,7 @@ pub(crate) fn push_user(records: &mut Records, user: &User) {
             "customer": customer,
             "tenantId": user.organization_id.to_string(),
             "createdAt": user.created_at.to_rfc3339(),
+            "version": user.version.get(),
         }),
     );
 }
