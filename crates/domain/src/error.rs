@@ -28,6 +28,8 @@ impl Field {
     pub const PASSWORD: Field = Field("password");
     /// The user an invitation is resent to (`resendInvitation`).
     pub const USER: Field = Field("user");
+    /// An embedded JWT's `sub` (`unblockEmbeddedUser`).
+    pub const SUBJECT: Field = Field("subject");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {

@@ -189,6 +189,22 @@ pub trait SigningKeyDirectory: Send + Sync {
     ) -> Result<SigningKey, DirectoryError>;
 }
 
+/// Embedded subjects blocked by the deletion of their user (Owner and Admin only).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmbeddedUserDirectory: Send + Sync {
+    /// Lets `subject` (an embedded JWT's `sub`) sign in to `customer` again: its next JWT
+    /// creates a new user. Returns the customer. `Invalid` with `NOT_FOUND` on `customer`
+    /// when the caller's organization has no such customer, on `subject` when it is not
+    /// blocked there.
+    async fn unblock_embedded_user(
+        &self,
+        actor: &Actor,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Customer, DirectoryError>;
+}
+
 /// `POST /auth/login`'s input.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LoginRequest {
