@@ -183,6 +183,7 @@ impl Application {
             roles: directory.clone(),
             organizations: directory.clone(),
             signing_keys: directory.clone(),
+            embedded_users: directory.clone(),
             invitations: directory.clone(),
             sessions: Arc::new(SessionService::new(
                 repos.clone(),

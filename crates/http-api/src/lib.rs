@@ -32,8 +32,9 @@ use axum::routing::{get, post};
 use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
-    Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
-    RoleDirectory, Sessions, SigningKeyDirectory, StorageStats, UserDirectory,
+    Authenticator, CustomerDirectory, EmbeddedUserDirectory, HealthCheck, InvitationDirectory,
+    OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory, StorageStats,
+    UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -52,6 +53,8 @@ pub struct Services {
     pub organizations: Arc<dyn OrganizationDirectory>,
     /// The organization's signing keys, for the signing-key queries and mutations.
     pub signing_keys: Arc<dyn SigningKeyDirectory>,
+    /// Embedded subjects blocked by their user's deletion, for `unblockEmbeddedUser`.
+    pub embedded_users: Arc<dyn EmbeddedUserDirectory>,
     /// Turns the bearer token of every `/api` request into the calling actor (Roster's
     /// access tokens and embedded users' JWTs alike); also serves `/embedded/authenticate`.
     pub authenticator: Arc<dyn Authenticator>,
