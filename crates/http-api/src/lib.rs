@@ -12,6 +12,7 @@
 mod auth;
 mod limits;
 mod metrics;
+mod pages;
 mod routes;
 mod schema;
 mod sessions;
@@ -27,7 +28,7 @@ pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
@@ -154,13 +155,23 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/auth/login", post(sessions::login))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/revoke", post(sessions::revoke))
-        .route("/auth/set-password", post(set_password::submit))
+        .route(
+            "/auth/set-password",
+            post(set_password::submit).layer(map_response(pages::form_headers)),
+        )
         .route_layer(from_fn_with_state(state.clone(), routes::limit_address));
     let mut routes = Router::new()
-        .route("/", get(routes::graphiql))
+        .route(
+            "/",
+            get(routes::graphiql).layer(map_response(pages::graphiql_headers)),
+        )
+        .route("/assets/{*path}", get(pages::asset))
         .route("/api", post(routes::graphql))
         .route("/api/", post(routes::graphql))
-        .route("/auth/set-password", get(set_password::form))
+        .route(
+            "/auth/set-password",
+            get(set_password::form).layer(map_response(pages::form_headers)),
+        )
         .merge(per_address)
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz));
