@@ -115,9 +115,14 @@ pub struct ServeArgs {
     )]
     pub trusted_proxies: Vec<TrustedProxy>,
     /// SMTP server for invitation mails: smtp://user:pass@host:587 (STARTTLS), smtps://...,
-    /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it mails go to the log.
+    /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it, see --mail-dir.
     #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// Without SMTP: a directory where each invitation mail is written to a file only the
+    /// server's user may read (created 0700 if missing). Without either, mails are not sent
+    /// and their links are not logged.
+    #[arg(long, env = "ROSTER_MAIL_DIR")]
+    pub mail_dir: Option<std::path::PathBuf>,
     /// Sender of invitation mails.
     #[arg(long, env = "ROSTER_MAIL_FROM", default_value = crate::server::DEFAULT_MAIL_FROM)]
     pub mail_from: String,
@@ -235,6 +240,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         mail: MailSettings {
             smtp_url: args.smtp_url,
+            mail_dir: args.mail_dir,
             from: args.mail_from,
             public_url: args.public_url,
             ..MailSettings::default()

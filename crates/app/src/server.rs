@@ -19,7 +19,7 @@ use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
-use crate::mail::{LogMailer, SmtpMailer};
+use crate::mail::{DirMailer, LogMailer, SmtpMailer};
 use crate::storage::{Backend, open_storage};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
@@ -50,8 +50,12 @@ pub struct ServeSettings {
 #[derive(Debug, Clone)]
 pub struct MailSettings {
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...`, or `smtp://127.0.0.1:2525` (a
-    /// local relay, no TLS); `None` writes mails to the log instead.
+    /// local relay, no TLS); `None` writes mails to `mail_dir`, or else notes them in the log
+    /// without their body.
     pub smtp_url: Option<String>,
+    /// Without SMTP, a directory where each mail becomes an owner-only file (its body holds
+    /// the set-password link, which is never logged); `None` by default.
+    pub mail_dir: Option<std::path::PathBuf>,
     /// The sender, `Roster <roster@example.com>`.
     pub from: String,
     /// The server's address as users reach it, for the links in mails; `None` uses the
@@ -66,6 +70,7 @@ impl Default for MailSettings {
     fn default() -> Self {
         MailSettings {
             smtp_url: None,
+            mail_dir: None,
             from: DEFAULT_MAIL_FROM.to_owned(),
             public_url: None,
             delivery: DeliverySettings::default(),
@@ -77,14 +82,22 @@ impl Default for MailSettings {
 pub const DEFAULT_MAIL_FROM: &str = "Roster <roster@localhost>";
 
 fn mailer(settings: &MailSettings) -> anyhow::Result<Arc<dyn Mailer>> {
-    Ok(match &settings.smtp_url {
-        Some(url) => {
+    Ok(match (&settings.smtp_url, &settings.mail_dir) {
+        (Some(url), _) => {
             tracing::info!("invitation mails go through SMTP");
             Arc::new(SmtpMailer::new(url, &settings.from)?)
         }
-        None => {
+        (None, Some(dir)) => {
             tracing::info!(
-                "no SMTP server configured (ROSTER_SMTP_URL): invitation mails are written to the log"
+                dir = %dir.display(),
+                "no SMTP server configured (ROSTER_SMTP_URL): invitation mails are written to files in the mail directory"
+            );
+            Arc::new(DirMailer::new(dir)?)
+        }
+        (None, None) => {
+            tracing::warn!(
+                "neither ROSTER_SMTP_URL nor ROSTER_MAIL_DIR is configured: invitation mails are \
+                 not sent, and their set-password links are not logged"
             );
             Arc::new(LogMailer)
         }
