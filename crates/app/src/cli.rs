@@ -12,7 +12,7 @@ use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 
 /// Roster: a customer and user directory for B2B integration platforms.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "roster", version, about)]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,7 +20,7 @@ pub struct Cli {
 }
 
 /// What to do.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (bootstraps an empty database and prints the owner's token).
     Serve(Box<ServeArgs>),
@@ -37,8 +37,9 @@ pub enum Command {
     Client(crate::client_cli::ClientCommand),
 }
 
-/// Where the data lives and how tokens are signed; shared by every command.
-#[derive(Debug, Args)]
+/// Where the data lives and how tokens are signed; shared by every command. The command
+/// line's types implement no `Debug`: they hold the token secret and the SMTP URL.
+#[derive(Args)]
 pub struct DatabaseArgs {
     /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
     #[arg(
@@ -53,7 +54,7 @@ pub struct DatabaseArgs {
 }
 
 /// Options of `roster serve`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -166,7 +167,7 @@ pub struct ServeArgs {
 }
 
 /// Options of `roster init`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct InitArgs {
     /// The new organization's name (unique, ignoring case).
     #[arg(long)]
@@ -179,7 +180,7 @@ pub struct InitArgs {
 }
 
 /// Options of `roster token`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct TokenArgs {
     /// The user's email address.
     #[arg(long)]

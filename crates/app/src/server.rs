@@ -25,8 +25,9 @@ use crate::storage::{Backend, open_storage};
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
-/// Everything `roster serve` needs to start.
-#[derive(Debug, Clone)]
+/// Everything `roster serve` needs to start (its `Debug` leaves out the database URL, which
+/// may hold a password, and the token secret).
+#[derive(Clone)]
 pub struct ServeSettings {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -46,8 +47,22 @@ pub struct ServeSettings {
     pub actor_cache: ActorCacheSettings,
 }
 
-/// The mail settings of `roster serve`.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for ServeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeSettings")
+            .field("listen", &self.listen)
+            .field("api", &self.api)
+            .field("mail", &self.mail)
+            .field("connections", &self.connections)
+            .field("pool", &self.pool)
+            .field("actor_cache", &self.actor_cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mail settings of `roster serve` (its `Debug` leaves out the SMTP URL, which may hold
+/// a password).
+#[derive(Clone)]
 pub struct MailSettings {
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...`, or `smtp://127.0.0.1:2525` (a
     /// local relay, no TLS); `None` writes mails to `mail_dir`, or else notes them in the log
@@ -63,6 +78,18 @@ pub struct MailSettings {
     pub public_url: Option<String>,
     /// The outbox worker's pace and retry backoff.
     pub delivery: DeliverySettings,
+}
+
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp", &self.smtp_url.is_some())
+            .field("mail_dir", &self.mail_dir)
+            .field("from", &self.from)
+            .field("public_url", &self.public_url)
+            .field("delivery", &self.delivery)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Default for MailSettings {

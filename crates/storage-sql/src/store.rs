@@ -698,7 +698,7 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
                 Bind::text(subject),
             ],
         );
-        Ok(self.driver.fetch(&statement).await?.first().is_some())
+        Ok(!self.driver.fetch(&statement).await?.is_empty())
     }
 
     async fn unblock_embedded_subject(
