@@ -49,7 +49,9 @@ impl DirMailer {
     /// # Errors
     /// When the directory cannot be created.
     pub fn new(dir: &Path) -> anyhow::Result<DirMailer> {
-        if !dir.exists() {
+        if dir.exists() {
+            warn_if_shared(dir);
+        } else {
             create_private_dir(dir)
                 .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", dir.display()))?;
         }
@@ -66,6 +68,27 @@ impl DirMailer {
         )
     }
 }
+
+/// Warns when group or others may enter the mail directory: the links in its files are
+/// credentials.
+#[cfg(unix)]
+fn warn_if_shared(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(metadata) = std::fs::metadata(dir) {
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = %format_args!("{mode:04o}"),
+                "the mail directory is open to group or others; its mails hold set-password \
+                 links: chmod 700 it"
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_dir: &Path) {}
 
 #[cfg(unix)]
 fn create_private_dir(dir: &Path) -> std::io::Result<()> {
