@@ -400,7 +400,93 @@ async fn a_deleted_key_ends_its_tokens_and_embedded_users_have_no_password(engin
     server.stop().await;
 }
 
+const UNBLOCK: &str = "mutation($c: ID!, $s: String!) { unblockEmbeddedUser(input: {customer: $c, subject: $s}) { customer { id } errors { field code } } }";
+
+/// Deleting an embedded user blocks its subject: the same JWT gets 401 on `/api` and on
+/// `/embedded/authenticate`, and no user is silently created again, until an Owner or Admin
+/// unblocks it; the next sign-in then makes a new user. Other subjects are untouched.
+async fn a_deleted_embedded_user_stays_out_until_unblocked(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let (_, private) = create_key(&server, &server.owner_token).await;
+    let organization = organization_id(&server, &server.owner_token).await;
+    let acme = create_acme(&server).await;
+    let token = sign_with(&claims(&organization, "user-42"), &private);
+    let neighbour = sign_with(&claims(&organization, "user-7"), &private);
+    let first = server.gql_ok(&token, ME, json!({})).await["authenticatedUser"]["id"]
+        .as_str()
+        .expect("user id")
+        .to_owned();
+    server.gql_ok(&neighbour, ME, json!({})).await;
+
+    let data = server
+        .gql(
+            "mutation($id: ID) { deleteUser(input: {id: $id}) { errors { field } } }",
+            json!({ "id": first }),
+        )
+        .await;
+    assert_eq!(data["deleteUser"]["errors"], json!([]), "{data}");
+    let before = counts(&server).await;
+    for _ in 0..2 {
+        let (status, body) = server.gql_as(&token, ME, json!({})).await;
+        assert_eq!(status, 401, "{body}");
+        let (status, body) = authenticate(&server, &token).await;
+        assert_eq!(status, 401, "{body}");
+    }
+    assert_eq!(counts(&server).await, before, "no user was re-created");
+    server.gql_ok(&neighbour, ME, json!({})).await;
+
+    // Only Owners and Admins unblock; the embedded user's own admin role cannot.
+    let (_, guest) = server
+        .create_organization_user("guest@example.com", "Guest")
+        .await;
+    for caller in [&guest, &neighbour] {
+        let (status, body) = server
+            .gql_as(caller, UNBLOCK, json!({ "c": acme, "s": "user-42" }))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(top_error(&body).1, "FORBIDDEN", "{body}");
+        assert_eq!(body["data"]["unblockEmbeddedUser"], Value::Null);
+    }
+    let other = server
+        .another_organization("Other Platform", "owner@other.example")
+        .await;
+    let (_, body) = server
+        .gql_as(&other, UNBLOCK, json!({ "c": acme, "s": "user-42" }))
+        .await;
+    assert_eq!(
+        payload_errors(&body["data"]["unblockEmbeddedUser"]),
+        vec![("customer".to_owned(), "NOT_FOUND".to_owned())],
+        "{body}"
+    );
+    let data = server
+        .gql(UNBLOCK, json!({ "c": acme, "s": "user-7" }))
+        .await;
+    assert_eq!(
+        payload_errors(&data["unblockEmbeddedUser"]),
+        vec![("subject".to_owned(), "NOT_FOUND".to_owned())],
+        "a subject that is not blocked"
+    );
+    let (status, _) = server.gql_as(&token, ME, json!({})).await;
+    assert_eq!(status, 401, "still blocked after the refused attempts");
+
+    let (_, admin) = server
+        .create_organization_user("admin@example.com", "Admin")
+        .await;
+    let data = server
+        .gql_ok(&admin, UNBLOCK, json!({ "c": acme, "s": "user-42" }))
+        .await;
+    assert_eq!(data["unblockEmbeddedUser"]["errors"], json!([]), "{data}");
+    assert_eq!(data["unblockEmbeddedUser"]["customer"]["id"], json!(acme));
+    let again = server.gql_ok(&token, ME, json!({})).await["authenticatedUser"]["id"]
+        .as_str()
+        .expect("user id")
+        .to_owned();
+    assert_ne!(again, first, "a new user");
+    server.stop().await;
+}
+
 on_both_engines!(
+    a_deleted_embedded_user_stays_out_until_unblocked,
     owners_and_admins_manage_keys_and_only_public_halves_are_kept,
     a_deleted_key_ends_its_tokens_and_embedded_users_have_no_password,
     an_embedded_user_signs_in_and_the_same_jwt_works_on_the_api,

@@ -142,6 +142,7 @@ async fn session(
 fn mail_through(smtp_url: String) -> app::MailSettings {
     app::MailSettings {
         smtp_url: Some(smtp_url),
+        mail_dir: None,
         from: "Roster <roster@example.com>".into(),
         public_url: None,
         delivery: service::DeliverySettings {

@@ -12,7 +12,7 @@ use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 
 /// Roster: a customer and user directory for B2B integration platforms.
-#[derive(Debug, Parser)]
+#[derive(Parser)]
 #[command(name = "roster", version, about)]
 pub struct Cli {
     #[command(subcommand)]
@@ -20,7 +20,7 @@ pub struct Cli {
 }
 
 /// What to do.
-#[derive(Debug, Subcommand)]
+#[derive(Subcommand)]
 pub enum Command {
     /// Serve the GraphQL API (bootstraps an empty database and prints the owner's token).
     Serve(Box<ServeArgs>),
@@ -37,8 +37,9 @@ pub enum Command {
     Client(crate::client_cli::ClientCommand),
 }
 
-/// Where the data lives and how tokens are signed; shared by every command.
-#[derive(Debug, Args)]
+/// Where the data lives and how tokens are signed; shared by every command. The command
+/// line's types implement no `Debug`: they hold the token secret and the SMTP URL.
+#[derive(Args)]
 pub struct DatabaseArgs {
     /// Database URL: sqlite://PATH (created if missing) or postgres://USER@HOST/DB.
     #[arg(
@@ -53,7 +54,7 @@ pub struct DatabaseArgs {
 }
 
 /// Options of `roster serve`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct ServeArgs {
     /// Address to listen on.
     #[arg(long, env = "ROSTER_LISTEN", default_value = "127.0.0.1:8080")]
@@ -115,9 +116,14 @@ pub struct ServeArgs {
     )]
     pub trusted_proxies: Vec<TrustedProxy>,
     /// SMTP server for invitation mails: smtp://user:pass@host:587 (STARTTLS), smtps://...,
-    /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it mails go to the log.
+    /// or smtp://127.0.0.1:2525 (local relay, no TLS). Without it, see --mail-dir.
     #[arg(long, env = "ROSTER_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
+    /// Without SMTP: a directory where each invitation mail is written to a file only the
+    /// server's user may read (created 0700 if missing). Without either, mails are not sent
+    /// and their links are not logged.
+    #[arg(long, env = "ROSTER_MAIL_DIR")]
+    pub mail_dir: Option<std::path::PathBuf>,
     /// Sender of invitation mails.
     #[arg(long, env = "ROSTER_MAIL_FROM", default_value = crate::server::DEFAULT_MAIL_FROM)]
     pub mail_from: String,
@@ -161,7 +167,7 @@ pub struct ServeArgs {
 }
 
 /// Options of `roster init`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct InitArgs {
     /// The new organization's name (unique, ignoring case).
     #[arg(long)]
@@ -174,7 +180,7 @@ pub struct InitArgs {
 }
 
 /// Options of `roster token`.
-#[derive(Debug, Args)]
+#[derive(Args)]
 pub struct TokenArgs {
     /// The user's email address.
     #[arg(long)]
@@ -235,6 +241,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         },
         mail: MailSettings {
             smtp_url: args.smtp_url,
+            mail_dir: args.mail_dir,
             from: args.mail_from,
             public_url: args.public_url,
             ..MailSettings::default()

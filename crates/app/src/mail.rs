@@ -1,7 +1,11 @@
-//! The two [`Mailer`] adapters: SMTP through lettre (rustls on ring), and the log, which
-//! the server uses when no SMTP server is configured so that a first start needs nothing
-//! else (the invitation links appear in the log).
+//! The three [`Mailer`] adapters: SMTP through lettre (rustls on ring); a directory, where
+//! each mail becomes a file only its owner may read; and the log, which the server uses when
+//! neither is configured so that a first start needs nothing else.
+//!
+//! Mail bodies hold set-password links (a token), so they never reach the log: the log
+//! mailer writes the recipient and subject only.
 
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -12,7 +16,9 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use ports::{MailError, Mailer};
 
-/// Writes each mail to the log at INFO instead of sending it.
+/// Notes each mail's recipient and subject in the log at INFO instead of sending it; the
+/// body, which may hold a set-password link, is dropped (resend the invitation once SMTP
+/// or a mail directory is configured, or set the password with `roster password`).
 #[derive(Debug, Clone, Default)]
 pub struct LogMailer;
 
@@ -22,8 +28,115 @@ impl Mailer for LogMailer {
         tracing::info!(
             to = %mail.to,
             subject = %mail.subject,
-            body = %mail.body,
-            "mail not sent: no SMTP server is configured (ROSTER_SMTP_URL); here it is"
+            "mail not sent: neither ROSTER_SMTP_URL nor ROSTER_MAIL_DIR is configured; its \
+             body (it may hold a sign-in link with its token) is not logged"
+        );
+        Ok(())
+    }
+}
+
+/// Writes each mail to a file of its own in a directory, readable by the server's user only
+/// (0600, in a 0700 directory it creates): for local set-ups without SMTP, where the
+/// operator opens the file to copy the set-password link.
+#[derive(Debug, Clone)]
+pub struct DirMailer {
+    dir: PathBuf,
+}
+
+impl DirMailer {
+    /// A mailer writing into `dir`, created (owner-only) if missing.
+    ///
+    /// # Errors
+    /// When the directory cannot be created.
+    pub fn new(dir: &Path) -> anyhow::Result<DirMailer> {
+        if dir.exists() {
+            warn_if_shared(dir);
+        } else {
+            create_private_dir(dir)
+                .map_err(|error| anyhow::anyhow!("cannot create {}: {error}", dir.display()))?;
+        }
+        Ok(DirMailer {
+            dir: dir.to_path_buf(),
+        })
+    }
+
+    /// `To`, `Subject`, a blank line and the body, as a mail client shows a message.
+    fn render(mail: &Mail) -> String {
+        format!(
+            "To: {}\nSubject: {}\n\n{}",
+            mail.to, mail.subject, mail.body
+        )
+    }
+}
+
+/// Warns when group or others may enter the mail directory: the links in its files are
+/// credentials.
+#[cfg(unix)]
+fn warn_if_shared(dir: &Path) {
+    use std::os::unix::fs::PermissionsExt as _;
+    if let Ok(metadata) = std::fs::metadata(dir) {
+        let mode = metadata.permissions().mode() & 0o7777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                dir = %dir.display(),
+                mode = %format_args!("{mode:04o}"),
+                "the mail directory is open to group or others; its mails hold set-password \
+                 links: chmod 700 it"
+            );
+        }
+    }
+}
+
+#[cfg(not(unix))]
+fn warn_if_shared(_dir: &Path) {}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Creates `path` (which must not exist) readable and writable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+#[async_trait]
+impl Mailer for DirMailer {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        let name = format!(
+            "{}-{}.eml",
+            domain::now().format("%Y%m%dT%H%M%S%.6fZ"),
+            uuid::Uuid::new_v4().simple()
+        );
+        let path = self.dir.join(name);
+        let text = DirMailer::render(mail);
+        let file = path.clone();
+        tokio::task::spawn_blocking(move || write_private(&file, &text))
+            .await
+            .map_err(|error| MailError(format!("writing the mail file failed: {error}")))?
+            .map_err(|error| MailError(format!("cannot write {}: {error}", path.display())))?;
+        tracing::info!(
+            to = %mail.to,
+            subject = %mail.subject,
+            file = %path.display(),
+            "mail written to the mail directory"
         );
         Ok(())
     }
@@ -178,5 +291,96 @@ mod tests {
             )
             .is_ok()
         );
+    }
+
+    fn invitation() -> Mail {
+        Mail {
+            to: "ivy@example.com".into(),
+            subject: "You are invited to Roster".into(),
+            body: "Choose your password: http://127.0.0.1/auth/set-password?token=SECRET-TOKEN\r\n"
+                .into(),
+        }
+    }
+
+    /// Captured log output.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    fn capture() -> (Captured, tracing::subscriber::DefaultGuard) {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        (captured, tracing::subscriber::set_default(subscriber))
+    }
+
+    impl Captured {
+        fn text(&self) -> String {
+            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+        }
+    }
+
+    #[tokio::test]
+    async fn the_log_mailer_logs_recipient_and_subject_but_never_the_body() {
+        let (captured, _guard) = capture();
+        LogMailer.send(&invitation()).await.unwrap();
+        let log = captured.text();
+        assert!(
+            log.contains("ivy@example.com") && log.contains("You are invited"),
+            "{log}"
+        );
+        assert!(
+            !log.contains("SECRET-TOKEN") && !log.contains("set-password"),
+            "{log}"
+        );
+    }
+
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_directory_mailer_writes_owner_only_files_and_logs_no_body() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir()
+            .join(format!("roster-mail-{}", uuid::Uuid::new_v4().simple()))
+            .join("mail");
+        let mailer = DirMailer::new(&dir).unwrap();
+        let (captured, _guard) = capture();
+        mailer.send(&invitation()).await.unwrap();
+        mailer.send(&invitation()).await.unwrap();
+        let files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .collect();
+        assert_eq!(files.len(), 2, "one file per mail");
+        let mode = |path: &Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir), 0o700);
+        for file in &files {
+            assert_eq!(mode(file), 0o600, "{}", file.display());
+            let text = std::fs::read_to_string(file).unwrap();
+            assert!(
+                text.starts_with("To: ivy@example.com\nSubject: You are invited"),
+                "{text}"
+            );
+            assert!(text.contains("token=SECRET-TOKEN"), "{text}");
+        }
+        let log = captured.text();
+        assert!(
+            log.contains("mail directory") && !log.contains("SECRET-TOKEN"),
+            "{log}"
+        );
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
     }
 }

@@ -19,14 +19,15 @@ use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
-use crate::mail::{LogMailer, SmtpMailer};
+use crate::mail::{DirMailer, LogMailer, SmtpMailer};
 use crate::storage::{Backend, open_storage};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
 
-/// Everything `roster serve` needs to start.
-#[derive(Debug, Clone)]
+/// Everything `roster serve` needs to start (its `Debug` leaves out the database URL, which
+/// may hold a password, and the token secret).
+#[derive(Clone)]
 pub struct ServeSettings {
     /// Address to listen on; port 0 picks a free one.
     pub listen: SocketAddr,
@@ -46,12 +47,30 @@ pub struct ServeSettings {
     pub actor_cache: ActorCacheSettings,
 }
 
-/// The mail settings of `roster serve`.
-#[derive(Debug, Clone)]
+impl std::fmt::Debug for ServeSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServeSettings")
+            .field("listen", &self.listen)
+            .field("api", &self.api)
+            .field("mail", &self.mail)
+            .field("connections", &self.connections)
+            .field("pool", &self.pool)
+            .field("actor_cache", &self.actor_cache)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The mail settings of `roster serve` (its `Debug` leaves out the SMTP URL, which may hold
+/// a password).
+#[derive(Clone)]
 pub struct MailSettings {
     /// `smtp://user:pass@host:587` (STARTTLS), `smtps://...`, or `smtp://127.0.0.1:2525` (a
-    /// local relay, no TLS); `None` writes mails to the log instead.
+    /// local relay, no TLS); `None` writes mails to `mail_dir`, or else notes them in the log
+    /// without their body.
     pub smtp_url: Option<String>,
+    /// Without SMTP, a directory where each mail becomes an owner-only file (its body holds
+    /// the set-password link, which is never logged); `None` by default.
+    pub mail_dir: Option<std::path::PathBuf>,
     /// The sender, `Roster <roster@example.com>`.
     pub from: String,
     /// The server's address as users reach it, for the links in mails; `None` uses the
@@ -61,11 +80,24 @@ pub struct MailSettings {
     pub delivery: DeliverySettings,
 }
 
+impl std::fmt::Debug for MailSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MailSettings")
+            .field("smtp", &self.smtp_url.is_some())
+            .field("mail_dir", &self.mail_dir)
+            .field("from", &self.from)
+            .field("public_url", &self.public_url)
+            .field("delivery", &self.delivery)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Default for MailSettings {
     /// The log mailer, links to the listen address, production pacing.
     fn default() -> Self {
         MailSettings {
             smtp_url: None,
+            mail_dir: None,
             from: DEFAULT_MAIL_FROM.to_owned(),
             public_url: None,
             delivery: DeliverySettings::default(),
@@ -77,14 +109,22 @@ impl Default for MailSettings {
 pub const DEFAULT_MAIL_FROM: &str = "Roster <roster@localhost>";
 
 fn mailer(settings: &MailSettings) -> anyhow::Result<Arc<dyn Mailer>> {
-    Ok(match &settings.smtp_url {
-        Some(url) => {
+    Ok(match (&settings.smtp_url, &settings.mail_dir) {
+        (Some(url), _) => {
             tracing::info!("invitation mails go through SMTP");
             Arc::new(SmtpMailer::new(url, &settings.from)?)
         }
-        None => {
+        (None, Some(dir)) => {
             tracing::info!(
-                "no SMTP server configured (ROSTER_SMTP_URL): invitation mails are written to the log"
+                dir = %dir.display(),
+                "no SMTP server configured (ROSTER_SMTP_URL): invitation mails are written to files in the mail directory"
+            );
+            Arc::new(DirMailer::new(dir)?)
+        }
+        (None, None) => {
+            tracing::warn!(
+                "neither ROSTER_SMTP_URL nor ROSTER_MAIL_DIR is configured: invitation mails are \
+                 not sent, and their set-password links are not logged"
             );
             Arc::new(LogMailer)
         }
@@ -183,6 +223,7 @@ impl Application {
             roles: directory.clone(),
             organizations: directory.clone(),
             signing_keys: directory.clone(),
+            embedded_users: directory.clone(),
             invitations: directory.clone(),
             sessions: Arc::new(SessionService::new(
                 repos.clone(),

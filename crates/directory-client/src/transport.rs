@@ -33,7 +33,7 @@ impl Default for RetryPolicy {
 }
 
 /// Where the server is and how to talk to it.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ClientConfig {
     /// The server's base URL (`http://127.0.0.1:8080`); `/api` is appended unless the URL
     /// already ends with it.
@@ -48,6 +48,18 @@ pub struct ClientConfig {
     /// (Prismatic) rejects such a document before running it; the client then drops `code`
     /// for good and resends, and codes are rebuilt as `INVALID`.
     pub error_codes: bool,
+}
+
+impl std::fmt::Debug for ClientConfig {
+    /// Leaves the token out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientConfig")
+            .field("url", &self.url)
+            .field("timeout", &self.timeout)
+            .field("retry", &self.retry)
+            .field("error_codes", &self.error_codes)
+            .finish_non_exhaustive()
+    }
 }
 
 impl ClientConfig {

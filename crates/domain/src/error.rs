@@ -30,6 +30,8 @@ impl Field {
     pub const USER: Field = Field("user");
     /// The version a write is conditioned on (`expectedVersion`).
     pub const EXPECTED_VERSION: Field = Field("expectedVersion");
+    /// An embedded JWT's `sub` (`unblockEmbeddedUser`).
+    pub const SUBJECT: Field = Field("subject");
 
     /// The field's name as clients see it.
     pub fn as_str(self) -> &'static str {
@@ -37,7 +39,7 @@ impl Field {
     }
 
     /// Every named field, so that a name read back from a remote directory maps to one.
-    pub const KNOWN: [Field; 18] = [
+    pub const KNOWN: [Field; 19] = [
         Field::ALL,
         Field::ID,
         Field::NAME,
@@ -56,6 +58,7 @@ impl Field {
         Field::FEATURE_FLAGS,
         Field::USER,
         Field::EXPECTED_VERSION,
+        Field::SUBJECT,
     ];
 
     /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).

@@ -12,6 +12,7 @@
 mod auth;
 mod limits;
 mod metrics;
+mod pages;
 mod routes;
 mod schema;
 mod sessions;
@@ -27,13 +28,14 @@ pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::StatusCode;
-use axum::middleware::from_fn_with_state;
+use axum::middleware::{from_fn_with_state, map_response};
 use axum::routing::{get, post};
 use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
-    Authenticator, CustomerDirectory, HealthCheck, InvitationDirectory, OrganizationDirectory,
-    RoleDirectory, Sessions, SigningKeyDirectory, StorageStats, UserDirectory,
+    Authenticator, CustomerDirectory, EmbeddedUserDirectory, HealthCheck, InvitationDirectory,
+    OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory, StorageStats,
+    UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -52,6 +54,8 @@ pub struct Services {
     pub organizations: Arc<dyn OrganizationDirectory>,
     /// The organization's signing keys, for the signing-key queries and mutations.
     pub signing_keys: Arc<dyn SigningKeyDirectory>,
+    /// Embedded subjects blocked by their user's deletion, for `unblockEmbeddedUser`.
+    pub embedded_users: Arc<dyn EmbeddedUserDirectory>,
     /// Turns the bearer token of every `/api` request into the calling actor (Roster's
     /// access tokens and embedded users' JWTs alike); also serves `/embedded/authenticate`.
     pub authenticator: Arc<dyn Authenticator>,
@@ -151,13 +155,23 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         .route("/auth/login", post(sessions::login))
         .route("/auth/refresh", post(sessions::refresh))
         .route("/auth/revoke", post(sessions::revoke))
-        .route("/auth/set-password", post(set_password::submit))
+        .route(
+            "/auth/set-password",
+            post(set_password::submit).layer(map_response(pages::form_headers)),
+        )
         .route_layer(from_fn_with_state(state.clone(), routes::limit_address));
     let mut routes = Router::new()
-        .route("/", get(routes::graphiql))
+        .route(
+            "/",
+            get(routes::graphiql).layer(map_response(pages::graphiql_headers)),
+        )
+        .route("/assets/{*path}", get(pages::asset))
         .route("/api", post(routes::graphql))
         .route("/api/", post(routes::graphql))
-        .route("/auth/set-password", get(set_password::form))
+        .route(
+            "/auth/set-password",
+            get(set_password::form).layer(map_response(pages::form_headers)),
+        )
         .merge(per_address)
         .route("/healthz", get(routes::healthz))
         .route("/readyz", get(routes::readyz));
@@ -184,7 +198,19 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         Some(api_metrics) => router.layer(from_fn_with_state(api_metrics, metrics::record_api)),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http())
+    router.layer(TraceLayer::new_for_http().make_span_with(request_span))
+}
+
+/// The span of one request: method and path only. The query string is left out, because
+/// `/auth/set-password?token=...` carries an invitation token; headers (bearer tokens)
+/// are never recorded.
+fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
+    tracing::debug_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        version = ?request.version(),
+    )
 }
 
 /// The schema in SDL, so clients and the committed `schema.graphql` can be checked against it.

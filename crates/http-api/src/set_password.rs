@@ -58,8 +58,9 @@ fn page(status: StatusCode, title: &str, body: &str) -> Response {
     let html = format!(
         "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} - Roster</title></head>\n<body style=\"font-family: sans-serif; \
-         max-width: 32em; margin: 3em auto;\">\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
+         <title>{title} - Roster</title>\
+         <link rel=\"stylesheet\" href=\"/assets/roster/page.css\"></head>\n\
+         <body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
         title = escape(title),
     );
     (status, Html(html)).into_response()
@@ -69,7 +70,7 @@ fn form_page(status: StatusCode, token: &str, problem: Option<&str>) -> Response
     let problem = problem
         .map(|message| {
             format!(
-                "<p role=\"alert\" style=\"color: #b00;\">{}</p>",
+                "<p role=\"alert\" class=\"problem\">{}</p>",
                 escape(message)
             )
         })

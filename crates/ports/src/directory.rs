@@ -168,12 +168,21 @@ pub trait OrganizationDirectory: Send + Sync {
 
 /// A key pair Roster just generated: the stored public half, and the private half, which
 /// is shown to the caller once and never stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct GeneratedSigningKey {
     /// The key as stored (public key and the private key's preview).
     pub key: SigningKey,
     /// The private key, PKCS#8 PEM.
     pub private_key_pem: String,
+}
+
+impl std::fmt::Debug for GeneratedSigningKey {
+    /// Leaves the private key out, so no log line can carry it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeneratedSigningKey")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The organization's signing keys, for embedded users' JWTs (Owner and Admin only).
@@ -205,8 +214,24 @@ pub trait SigningKeyDirectory: Send + Sync {
     ) -> Result<SigningKey, DirectoryError>;
 }
 
+/// Embedded subjects blocked by the deletion of their user (Owner and Admin only).
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait EmbeddedUserDirectory: Send + Sync {
+    /// Lets `subject` (an embedded JWT's `sub`) sign in to `customer` again: its next JWT
+    /// creates a new user. Returns the customer. `Invalid` with `NOT_FOUND` on `customer`
+    /// when the caller's organization has no such customer, on `subject` when it is not
+    /// blocked there.
+    async fn unblock_embedded_user(
+        &self,
+        actor: &Actor,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Customer, DirectoryError>;
+}
+
 /// `POST /auth/login`'s input.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
@@ -217,7 +242,7 @@ pub struct LoginRequest {
 }
 
 /// An access token and the refresh token that renews it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct TokenPair {
     /// A Roster access token (HS256 JWT).
     pub access_token: String,
@@ -225,6 +250,26 @@ pub struct TokenPair {
     pub refresh_token: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    /// Leaves the password out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("organization", &self.organization)
+            .field("client", &self.client)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for TokenPair {
+    /// Leaves both tokens out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenPair")
+            .field("expires_in", &self.expires_in)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Why a login, refresh or revocation was refused.

@@ -17,9 +17,10 @@ pub mod repository;
 
 pub use access::{AccessChange, AccessObserver};
 pub use directory::{
-    AuthError, Authenticator, CustomerDirectory, DirectoryError, GeneratedSigningKey, HealthCheck,
-    InvitationDirectory, LoginRequest, MailError, Mailer, OrganizationDirectory, RoleDirectory,
-    SessionError, Sessions, SigningKeyDirectory, TokenPair, UserDirectory,
+    AuthError, Authenticator, CustomerDirectory, DirectoryError, EmbeddedUserDirectory,
+    GeneratedSigningKey, HealthCheck, InvitationDirectory, LoginRequest, MailError, Mailer,
+    OrganizationDirectory, RoleDirectory, SessionError, Sessions, SigningKeyDirectory, TokenPair,
+    UserDirectory,
 };
 pub use repository::{
     Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,

@@ -279,6 +279,24 @@ pub trait EmbeddedUserRepository: Send + Sync {
     /// this subject (two first sign-ins racing), and the conflicts of
     /// [`UserRepository::insert_user`]; nothing is written then.
     async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError>;
+
+    /// True when `subject` is blocked in `customer`: deleting its embedded user blocks it
+    /// (storage does so in the same statement, whoever deletes the user), so its JWTs are
+    /// refused instead of creating a new user.
+    async fn embedded_subject_blocked(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<bool, RepoError>;
+
+    /// Lifts the block on `subject` in `customer`; false when it was not blocked.
+    async fn unblock_embedded_subject(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<bool, RepoError>;
 }
 
 /// Passwords (argon2id PHC strings), sign-in times and refresh tokens (their hashes).

@@ -2,18 +2,22 @@
 //! with one of the organization's registered keys, and finds or creates the user it names.
 //!
 //! Every refusal is [`AuthError::Unauthenticated`] (HTTP 401) and writes nothing; only a
-//! storage failure is [`AuthError::Unavailable`].
+//! storage failure is [`AuthError::Unavailable`]. A subject whose user was deleted is
+//! refused until an Owner or Admin unblocks it ([`EmbeddedUserDirectory`]).
 
 use async_trait::async_trait;
 use domain::embedded::{EmbeddedClaims, EmbeddedLogin};
-use domain::{Actor, Customer, OrganizationId, Role, User, UserChanges};
+use domain::{Actor, Customer, CustomerId, Field, OrganizationId, Role, User, UserChanges};
 use jsonwebtoken::{Algorithm, Validation};
-use ports::{AuthError, Authenticator, Conditional, RepoError, UniqueField};
+use ports::{
+    AuthError, Authenticator, Conditional, DirectoryError, EmbeddedUserDirectory, RepoError,
+    UniqueField,
+};
 use serde::Deserialize;
 
-use crate::Repositories;
-use crate::errors::MAX_WRITE_ATTEMPTS;
+use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, storage};
 use crate::signing_keys::decoding_key;
+use crate::{Directory, Repositories};
 
 /// Clock skew tolerated on `exp`, `nbf` and `iat`, in seconds.
 pub const CLOCK_SKEW_SECONDS: u64 = 60;
@@ -170,6 +174,14 @@ impl EmbeddedAuthenticator {
         if let Some(user) = find().await.map_err(unavailable)? {
             return self.refresh(login, user).await;
         }
+        // Its user was deleted: no new one until an Owner or Admin unblocks the subject.
+        if embedded
+            .embedded_subject_blocked(login.organization, customer.id, &login.subject)
+            .await
+            .map_err(unavailable)?
+        {
+            return Err(refuse("subject blocked since its user was deleted"));
+        }
         let user = login.new_user(customer.id, self.role(login).await?, domain::now());
         match embedded.insert_embedded_user(&user, &login.subject).await {
             Ok(()) => {
@@ -217,6 +229,39 @@ impl EmbeddedAuthenticator {
         }
         // Still contested: sign in as stored; a later sign-in brings the name.
         Ok(user)
+    }
+}
+
+#[async_trait]
+impl EmbeddedUserDirectory for Directory {
+    async fn unblock_embedded_user(
+        &self,
+        actor: &Actor,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<Customer, DirectoryError> {
+        if !actor.can_manage_organization_users() {
+            return Err(DirectoryError::Forbidden);
+        }
+        let customer = self
+            .repos
+            .customers
+            .customer(actor.organization_id, customer)
+            .await
+            .map_err(storage)?
+            .ok_or_else(|| record_not_found(Field::CUSTOMER))?;
+        // Subjects are stored trimmed, as the JWT's `sub` is read.
+        let unblocked = self
+            .repos
+            .embedded
+            .unblock_embedded_subject(actor.organization_id, customer.id, subject.trim())
+            .await
+            .map_err(storage)?;
+        if !unblocked {
+            return Err(record_not_found(Field::SUBJECT));
+        }
+        tracing::info!(customer = %customer.id, actor = %actor.user_id, "embedded subject unblocked");
+        Ok(customer)
     }
 }
 
@@ -326,6 +371,12 @@ mod tests {
             .expect_embedded_user()
             .withf(move |o, c, s| *o == org && *c == acme_id && s == "user-42")
             .returning(|_, _, _| Ok(None));
+        mocks
+            .embedded
+            .expect_embedded_subject_blocked()
+            .withf(move |o, c, s| *o == org && *c == acme_id && s == "user-42")
+            .times(1)
+            .returning(|_, _, _| Ok(false));
         roles(&mut mocks);
         mocks
             .embedded
@@ -400,6 +451,10 @@ mod tests {
                 lookups += 1;
                 Ok(if lookups == 1 { None } else { found.take() })
             });
+        mocks
+            .embedded
+            .expect_embedded_subject_blocked()
+            .returning(|_, _, _| Ok(false));
         roles(&mut mocks);
         mocks
             .embedded
@@ -596,5 +651,100 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, AuthError::Unauthenticated));
+    }
+
+    /// A subject whose user was deleted is refused, and no user is created for it.
+    #[tokio::test]
+    async fn a_blocked_subject_is_refused_and_creates_nothing() {
+        let org = OrganizationId::generate();
+        let acme = acme(org);
+        let acme_id = acme.id;
+        let mut mocks = Mocks {
+            signing_keys: keys_of(org),
+            ..Mocks::default()
+        };
+        mocks
+            .customers
+            .expect_customer_by_external_id()
+            .returning(move |_, _| Ok(Some(acme.clone())));
+        mocks
+            .embedded
+            .expect_embedded_user()
+            .returning(|_, _, _| Ok(None));
+        mocks
+            .embedded
+            .expect_embedded_subject_blocked()
+            .withf(move |o, c, s| *o == org && *c == acme_id && s == "user-42")
+            .times(1)
+            .returning(|_, _, _| Ok(true));
+        mocks.embedded.expect_insert_embedded_user().times(0);
+        let error = EmbeddedAuthenticator::new(mocks.repositories())
+            .authenticate(&sign(&claims(org), &pairs()[0].1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AuthError::Unauthenticated), "{error:?}");
+    }
+
+    /// Only Owners and Admins unblock, only in their organization's customers, and only a
+    /// subject that is blocked; the subject is compared trimmed, as JWTs' are read.
+    #[tokio::test]
+    async fn unblocking_needs_an_owner_or_admin_a_customer_and_a_blocked_subject() {
+        use crate::testing::{actor, codes};
+        use domain::ErrorCode;
+
+        let org = OrganizationId::generate();
+        let acme = acme(org);
+        let acme_id = acme.id;
+        let unknown = CustomerId::generate();
+        let mut mocks = Mocks::default();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |o, id| Ok((o == org && id == acme_id).then(|| acme.clone())));
+        mocks
+            .embedded
+            .expect_unblock_embedded_subject()
+            .withf(move |o, c, _| *o == org && *c == acme_id)
+            .times(2)
+            .returning(|_, _, subject| Ok(subject == "user-42"));
+        let directory = mocks.directory();
+        for kind in [RoleKind::Owner, RoleKind::Admin] {
+            let (admin, _) = actor(org, None, kind);
+            let error = directory
+                .unblock_embedded_user(&admin, unknown, "user-42")
+                .await
+                .unwrap_err();
+            assert_eq!(codes(error), vec![("customer", ErrorCode::NotFound)]);
+        }
+        for kind in [
+            RoleKind::CustomerManager,
+            RoleKind::Integrator,
+            RoleKind::Guest,
+            RoleKind::CustomerAdmin,
+            RoleKind::MarketplaceAdmin,
+        ] {
+            let customer = matches!(kind, RoleKind::CustomerAdmin | RoleKind::MarketplaceAdmin)
+                .then_some(acme_id);
+            let (other, _) = actor(org, customer, kind);
+            let error = directory
+                .unblock_embedded_user(&other, acme_id, "user-42")
+                .await
+                .unwrap_err();
+            assert!(
+                matches!(error, DirectoryError::Forbidden),
+                "{kind:?}: {error:?}"
+            );
+        }
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let error = directory
+            .unblock_embedded_user(&owner, acme_id, "someone-else")
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), vec![("subject", ErrorCode::NotFound)]);
+        let customer = directory
+            .unblock_embedded_user(&owner, acme_id, "  user-42 ")
+            .await
+            .unwrap();
+        assert_eq!(customer.id, acme_id);
     }
 }

@@ -43,13 +43,21 @@ struct Claims {
     exp: i64,
 }
 
-/// A freshly issued access token.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A freshly issued access token (its `Debug` leaves the token out).
+#[derive(Clone, PartialEq, Eq)]
 pub struct AccessToken {
     /// The JWT to send as `Authorization: Bearer <token>`.
     pub token: String,
     /// When it stops working.
     pub expires_at: domain::Timestamp,
+}
+
+impl std::fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AccessToken")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Signs and verifies access tokens with one server-wide key.

@@ -767,6 +767,42 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
         ];
         self.driver.execute_atomically(&statements).await
     }
+
+    async fn embedded_subject_blocked(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<bool, RepoError> {
+        let statement = self.statement(
+            "SELECT 1 AS blocked FROM embedded_blocks \
+             WHERE organization_id = ? AND customer_id = ? AND subject = ?",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(customer.uuid()),
+                Bind::text(subject),
+            ],
+        );
+        Ok(!self.driver.fetch(&statement).await?.is_empty())
+    }
+
+    async fn unblock_embedded_subject(
+        &self,
+        organization: OrganizationId,
+        customer: CustomerId,
+        subject: &str,
+    ) -> Result<bool, RepoError> {
+        let statement = self.statement(
+            "DELETE FROM embedded_blocks \
+             WHERE organization_id = ? AND customer_id = ? AND subject = ?",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(customer.uuid()),
+                Bind::text(subject),
+            ],
+        );
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
 }
 
 #[async_trait]

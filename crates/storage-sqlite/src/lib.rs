@@ -9,6 +9,7 @@
 //!
 //! Invariant: this crate does not depend on the service, HTTP or other storage crates.
 
+mod files;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -101,8 +102,9 @@ impl Driver for SqliteDriver {
     const DIALECT: Dialect = Dialect::Sqlite;
     type Row = SqliteRecord;
 
-    /// Opens `sqlite://PATH` (creating the file if missing) or `sqlite::memory:` (one
-    /// connection, kept open, so the database lives as long as the storage).
+    /// Opens `sqlite://PATH` (creating the file if missing, readable by its owner only:
+    /// it holds the token-signing secret) or `sqlite::memory:` (one connection, kept open,
+    /// so the database lives as long as the storage).
     ///
     /// A file database gets one writer connection, kept open, which applies the migrations,
     /// and `pool.max_connections` read-only readers. Either way a storage call waits at most
@@ -114,6 +116,9 @@ impl Driver for SqliteDriver {
             .busy_timeout(BUSY_TIMEOUT)
             .row_buffer_size(ROW_BUFFER);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            files::protect(options.get_filename())?;
+        }
         // One connection that never closes: the in-memory database, or the file's writer.
         // No ping before each use: a connection to a local file does not go stale, and the
         // ping is one more round trip to the connection's thread on every call.

@@ -52,8 +52,9 @@ pub enum OutputFormat {
     Csv,
 }
 
-/// Which server, with which token, and how to print the answer.
-#[derive(Debug, Clone, Args)]
+/// Which server, with which token, and how to print the answer (its `Debug` leaves the
+/// token out).
+#[derive(Clone, Args)]
 pub struct ConnectionArgs {
     /// Server URL [env: ROSTER_URL, else PRISMATIC_URL] [default: http://127.0.0.1:8080].
     #[arg(long)]
@@ -67,6 +68,16 @@ pub struct ConnectionArgs {
     /// Longest one request may take, in seconds.
     #[arg(long, default_value_t = 30)]
     pub timeout: u64,
+}
+
+impl std::fmt::Debug for ConnectionArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionArgs")
+            .field("url", &self.url)
+            .field("output", &self.output)
+            .field("timeout", &self.timeout)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `roster customers ...`.

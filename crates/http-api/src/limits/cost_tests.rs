@@ -159,6 +159,9 @@ fn mutation_fields_pay_a_write_each_and_are_counted() {
     // Through a fragment on the mutation root, the fields are still writes.
     let spread = "mutation { ...M } fragment M on Mutation { deleteCustomer(input: {id: \"x\"}) { errors { field } } }";
     assert_eq!(cost(spread), 103);
+    // Roster's own mutations are priced like Prismatic's.
+    let unblock = "mutation { unblockEmbeddedUser(input: {customer: \"x\", subject: \"s\"}) { errors { field } } }";
+    assert_eq!(cost(unblock), 103);
 }
 
 #[test]

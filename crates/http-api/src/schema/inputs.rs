@@ -296,6 +296,41 @@ impl DeleteOrganizationSigningKeyInput {
     }
 }
 
+/// Input of `unblockEmbeddedUser` (Roster's own): the customer and the embedded JWT's `sub`
+/// whose user was deleted.
+#[derive(InputObject)]
+pub(crate) struct UnblockEmbeddedUserInput {
+    customer: ID,
+    subject: String,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl UnblockEmbeddedUserInput {
+    /// The customer and the subject (trimmed), both required.
+    pub(crate) fn parse(&self) -> Parsed<(CustomerId, String)> {
+        let customer = required_id_of(
+            &Some(self.customer.clone()),
+            Field::CUSTOMER,
+            CustomerId::parse_global,
+        );
+        let subject = self.subject.trim();
+        let subject = if subject.is_empty() {
+            Err(FieldError::required(Field::SUBJECT))
+        } else {
+            Ok(subject.to_owned())
+        };
+        match (customer, subject) {
+            (Ok(customer), Ok(subject)) => Ok((customer, subject)),
+            (customer, subject) => Err(customer
+                .err()
+                .into_iter()
+                .chain(subject.err())
+                .collect::<Vec<_>>()
+                .into()),
+        }
+    }
+}
+
 /// The `id` input, which Prismatic declares nullable and requires at run time.
 fn required_id<T>(
     id: &Option<ID>,

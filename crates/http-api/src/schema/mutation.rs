@@ -15,7 +15,7 @@ use super::inputs::{
     CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationSigningKeyInput,
     CreateOrganizationUserInput, DeleteCustomerInput, DeleteOrganizationSigningKeyInput,
     DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, ResendInvitationInput,
-    UpdateCustomerInput, UpdateUserInput,
+    UnblockEmbeddedUserInput, UpdateCustomerInput, UpdateUserInput,
 };
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
@@ -82,6 +82,11 @@ payload!(
 payload!(
     /// Result of `deleteUser`: the user as it was.
     DeleteUserPayload { user: UserNode(User) }
+);
+
+payload!(
+    /// Result of `unblockEmbeddedUser`: the customer the subject may sign in to again.
+    UnblockEmbeddedUserPayload { customer: CustomerNode(Customer) }
 );
 
 payload!(
@@ -255,6 +260,30 @@ impl Mutation {
         };
         let outcome = or_null(ctx, outcome.await)?;
         Some(DeleteUserPayload::new(outcome, input.client_mutation_id))
+    }
+
+    /// Lets an embedded subject whose user was deleted sign in again: its next JWT creates a
+    /// new user. Owners and Admins only.
+    async fn unblock_embedded_user(
+        &self,
+        ctx: &Context<'_>,
+        input: UnblockEmbeddedUserInput,
+    ) -> Option<UnblockEmbeddedUserPayload> {
+        let outcome = async {
+            let scope = Scope::of(ctx)?;
+            let embedded = &scope.services.embedded_users;
+            run(input.parse(), |(customer, subject)| async move {
+                embedded
+                    .unblock_embedded_user(scope.actor, customer, &subject)
+                    .await
+            })
+            .await
+        };
+        let outcome = or_null(ctx, outcome.await)?;
+        Some(UnblockEmbeddedUserPayload::new(
+            outcome,
+            input.client_mutation_id,
+        ))
     }
 
     /// Emails the user a new invitation link with a renewed 72-hour expiry; the previous link

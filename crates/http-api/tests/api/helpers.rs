@@ -12,9 +12,9 @@ use domain::{
 };
 use http_api::{ApiConfig, Services};
 use ports::directory::{
-    MockAuthenticator, MockCustomerDirectory, MockHealthCheck, MockInvitationDirectory,
-    MockOrganizationDirectory, MockRoleDirectory, MockSessions, MockSigningKeyDirectory,
-    MockUserDirectory,
+    MockAuthenticator, MockCustomerDirectory, MockEmbeddedUserDirectory, MockHealthCheck,
+    MockInvitationDirectory, MockOrganizationDirectory, MockRoleDirectory, MockSessions,
+    MockSigningKeyDirectory, MockUserDirectory,
 };
 use ports::repository::MockStorageStats;
 use serde_json::{Value, json};
@@ -30,6 +30,7 @@ pub(crate) struct Mocks {
     pub(crate) roles: MockRoleDirectory,
     pub(crate) organizations: MockOrganizationDirectory,
     pub(crate) signing_keys: MockSigningKeyDirectory,
+    pub(crate) embedded_users: MockEmbeddedUserDirectory,
     pub(crate) sessions: MockSessions,
     pub(crate) invitations: MockInvitationDirectory,
     pub(crate) authenticator: MockAuthenticator,
@@ -51,6 +52,7 @@ impl Mocks {
             roles: MockRoleDirectory::new(),
             organizations: MockOrganizationDirectory::new(),
             signing_keys: MockSigningKeyDirectory::new(),
+            embedded_users: MockEmbeddedUserDirectory::new(),
             sessions: MockSessions::new(),
             invitations: MockInvitationDirectory::new(),
             authenticator,
@@ -83,6 +85,7 @@ impl Mocks {
             roles: Arc::new(self.roles),
             organizations: Arc::new(self.organizations),
             signing_keys: Arc::new(self.signing_keys),
+            embedded_users: Arc::new(self.embedded_users),
             sessions: Arc::new(self.sessions),
             invitations: Arc::new(self.invitations),
             authenticator: Arc::new(self.authenticator),

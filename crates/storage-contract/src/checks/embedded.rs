@@ -310,3 +310,109 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
         .unwrap();
     assert_eq!(found, None);
 }
+
+/// Deleting an embedded user blocks its subject in its customer only, until unblocked (by
+/// its own organization); deleting a customer, with or without its users, leaves no block.
+pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores: Stores) {
+    let org = organization(&stores, "Blocked Subjects").await;
+    let other = organization(&stores, "Other Blocks").await;
+    let acme = org.customer("Acme");
+    let globex = org.customer("Globex");
+    insert_customer(&stores, &acme).await;
+    insert_customer(&stores, &globex).await;
+    let embedded = &stores.embedded;
+    let blocked = |customer, subject: &'static str| {
+        let stores = stores.clone();
+        let org = org.id;
+        async move {
+            stores
+                .embedded
+                .embedded_subject_blocked(org, customer, subject)
+                .await
+                .unwrap()
+        }
+    };
+    let doomed = org.user(
+        Some(acme.id),
+        "a@embedded.invalid",
+        RoleKind::MarketplaceAdmin,
+    );
+    let twin = org.user(
+        Some(globex.id),
+        "b@embedded.invalid",
+        RoleKind::MarketplaceUser,
+    );
+    embedded.insert_embedded_user(&doomed, "sub").await.unwrap();
+    embedded.insert_embedded_user(&twin, "sub").await.unwrap();
+    // A plain user deleted beside them blocks nothing.
+    let plain = org.user(Some(acme.id), "plain@example.com", RoleKind::CustomerMember);
+    insert_user(&stores, &plain).await;
+    stores.users.delete_user(org.id, plain.id).await.unwrap();
+    assert!(!blocked(acme.id, "sub").await);
+
+    stores.users.delete_user(org.id, doomed.id).await.unwrap();
+    assert!(blocked(acme.id, "sub").await);
+    assert!(!blocked(acme.id, "SUB").await);
+    assert!(
+        !blocked(globex.id, "sub").await,
+        "the twin's customer is not blocked"
+    );
+    assert!(
+        !embedded
+            .embedded_subject_blocked(other.id, acme.id, "sub")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !embedded
+            .unblock_embedded_subject(other.id, acme.id, "sub")
+            .await
+            .unwrap(),
+        "another organization cannot unblock it"
+    );
+    assert!(blocked(acme.id, "sub").await);
+    assert!(
+        embedded
+            .unblock_embedded_subject(org.id, acme.id, "sub")
+            .await
+            .unwrap()
+    );
+    assert!(!blocked(acme.id, "sub").await);
+    assert!(
+        !embedded
+            .unblock_embedded_subject(org.id, acme.id, "sub")
+            .await
+            .unwrap(),
+        "unblocking twice finds nothing the second time"
+    );
+
+    // Blocked again, then the customer goes: its block goes with it. Globex goes with its
+    // embedded user still in it: nothing is blocked by that cascade.
+    let again = org.user(
+        Some(acme.id),
+        "c@embedded.invalid",
+        RoleKind::MarketplaceAdmin,
+    );
+    embedded.insert_embedded_user(&again, "sub").await.unwrap();
+    stores.users.delete_user(org.id, again.id).await.unwrap();
+    assert!(blocked(acme.id, "sub").await);
+    for customer in [&acme, &globex] {
+        stores
+            .customers
+            .delete_customer(org.id, customer.id)
+            .await
+            .unwrap();
+    }
+    for customer in [&acme, &globex] {
+        let recreated = domain::Customer {
+            id: customer.id,
+            ..org.customer(customer.name.as_str())
+        };
+        insert_customer(&stores, &recreated).await;
+        assert!(
+            !blocked(customer.id, "sub").await,
+            "{}",
+            customer.name.as_str()
+        );
+    }
+}
