@@ -75,6 +75,22 @@ pub fn single_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// `text` with CRLF line ends made LF and every other [`is_refused_char`] character but line
+/// feed and tab replaced by a space: [`single_line_lossy`] for multi-line text
+/// (descriptions, feature flags).
+pub fn multi_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
+    let refused = |c: char| is_refused_char(c) && !matches!(c, '\n' | '\t');
+    if text.chars().any(refused) {
+        text.replace("\r\n", "\n")
+            .chars()
+            .map(|c| if refused(c) { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 fn check_http_url(field: Field, text: &str) -> Result<(), FieldError> {
     check_max(field, text, AvatarUrl::MAX)?;
     check_single_line(field, text)?;
@@ -706,6 +722,7 @@ mod tests {
     fn single_line_lossy_replaces_refused_characters_with_spaces() {
         assert_eq!(single_line_lossy("Eve\r\nBcc: x"), "Eve  Bcc: x");
         assert_eq!(single_line_lossy("a\u{202e}b\u{2028}c"), "a b c");
+        assert_eq!(multi_line_lossy("a\r\n\tb\u{1b}\rc"), "a\n\tb  c");
         assert!(matches!(
             single_line_lossy("Zoë"),
             std::borrow::Cow::Borrowed("Zoë")
