@@ -18,9 +18,9 @@ const DEADLINE: Duration = Duration::from_secs(30);
 
 /// One mail as the sink received it.
 #[derive(Debug, Clone)]
-struct Received {
-    recipients: Vec<String>,
-    data: String,
+pub(crate) struct Received {
+    pub(crate) recipients: Vec<String>,
+    pub(crate) data: String,
 }
 
 impl Received {
@@ -36,7 +36,7 @@ impl Received {
 
 /// A minimal SMTP server (EHLO/HELO, MAIL, RCPT, DATA, RSET, NOOP, QUIT; no TLS, no AUTH)
 /// on 127.0.0.1 that keeps what it receives.
-struct SmtpSink {
+pub(crate) struct SmtpSink {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     task: JoinHandle<()>,
@@ -44,7 +44,7 @@ struct SmtpSink {
 
 impl SmtpSink {
     /// Listens on `port` (0: any free port).
-    async fn start(port: u16) -> SmtpSink {
+    pub(crate) async fn start(port: u16) -> SmtpSink {
         let listener = TcpListener::bind(("127.0.0.1", port))
             .await
             .expect("sink binds");
@@ -64,12 +64,12 @@ impl SmtpSink {
     }
 
     /// `smtp://127.0.0.1:PORT`.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.port)
     }
 
     /// Waits until `count` mails arrived, and returns them all.
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
+    pub(crate) async fn wait_for(&self, count: usize) -> Vec<Received> {
         let deadline = tokio::time::Instant::now() + DEADLINE;
         loop {
             let received = self.received.lock().unwrap().clone();
@@ -86,7 +86,7 @@ impl SmtpSink {
     }
 
     /// Stops listening and frees the port.
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.task.abort();
         let _ = self.task.await;
     }
@@ -139,7 +139,7 @@ async fn session(
 }
 
 /// Mail settings for a server that sends through `smtp_url`, retrying fast.
-fn mail_through(smtp_url: String) -> app::MailSettings {
+pub(crate) fn mail_through(smtp_url: String) -> app::MailSettings {
     app::MailSettings {
         smtp_url: Some(smtp_url),
         mail_dir: None,

@@ -192,14 +192,18 @@ async fn users_update_only_their_own_profile(engine: Engine) {
         json!({"name": "Me", "avatarUrl": "https://img.example.com/me.png", "darkMode": true})
     );
     let admin_role = server.role_id(&server.owner_token, false, "Admin").await;
-    let (_, escalate) = server
-        .gql_as(
+    let escalate = server
+        .gql_ok(
             &token,
             update,
             json!({"input": {"id": me, "role": admin_role}}),
         )
         .await;
-    assert_eq!(top_error(&escalate).1, "FORBIDDEN");
+    assert_eq!(
+        payload_errors(&escalate["updateUser"]),
+        [("role".into(), "FORBIDDEN".into())],
+        "a refused field is a payload error on that field"
+    );
     let owner =
         server.gql("{ authenticatedUser { id } }", json!({})).await["authenticatedUser"]["id"]
             .clone();

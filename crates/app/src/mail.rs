@@ -25,9 +25,11 @@ pub struct LogMailer;
 #[async_trait]
 impl Mailer for LogMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        // Debug formatting escapes line breaks and other control characters, so a mail
+        // (whose body has lines, and whose text may come from users) stays one log line.
         tracing::info!(
-            to = %mail.to,
-            subject = %mail.subject,
+            to = ?mail.to,
+            subject = ?mail.subject,
             "mail not sent: neither ROSTER_SMTP_URL nor ROSTER_MAIL_DIR is configured; its \
              body (it may hold a sign-in link with its token) is not logged"
         );
@@ -64,7 +66,9 @@ impl DirMailer {
     fn render(mail: &Mail) -> String {
         format!(
             "To: {}\nSubject: {}\n\n{}",
-            mail.to, mail.subject, mail.body
+            domain::text::single_line_lossy(&mail.to),
+            domain::text::single_line_lossy(&mail.subject),
+            mail.body
         )
     }
 }
@@ -133,8 +137,8 @@ impl Mailer for DirMailer {
             .map_err(|error| MailError(format!("writing the mail file failed: {error}")))?
             .map_err(|error| MailError(format!("cannot write {}: {error}", path.display())))?;
         tracing::info!(
-            to = %mail.to,
-            subject = %mail.subject,
+            to = ?mail.to,
+            subject = ?mail.subject,
             file = %path.display(),
             "mail written to the mail directory"
         );
@@ -215,20 +219,33 @@ fn body(text: &str) -> Body {
     }
 }
 
+/// The message for `mail` from `from`. Its text is not trusted to be clean (outbox rows may
+/// predate the rule that refuses control characters): a recipient holding one is refused,
+/// and the subject has each one replaced by a space, so no text can add a header.
+fn message(from: &Mailbox, mail: &Mail) -> Result<Message, MailError> {
+    if mail.to.chars().any(domain::text::is_refused_char) {
+        return Err(MailError(format!(
+            "invalid recipient {:?}: control characters",
+            mail.to
+        )));
+    }
+    let to: Mailbox = mail
+        .to
+        .parse()
+        .map_err(|error| MailError(format!("invalid recipient: {error}")))?;
+    Message::builder()
+        .from(from.clone())
+        .to(to)
+        .subject(domain::text::single_line_lossy(&mail.subject))
+        .header(ContentType::TEXT_PLAIN)
+        .body(body(&mail.body))
+        .map_err(|error| MailError(format!("cannot build the message: {error}")))
+}
+
 #[async_trait]
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let to: Mailbox = mail
-            .to
-            .parse()
-            .map_err(|error| MailError(format!("invalid recipient: {error}")))?;
-        let message = Message::builder()
-            .from(self.from.clone())
-            .to(to)
-            .subject(mail.subject.as_str())
-            .header(ContentType::TEXT_PLAIN)
-            .body(body(&mail.body))
-            .map_err(|error| MailError(format!("cannot build the message: {error}")))?;
+        let message = message(&self.from, mail)?;
         self.transport
             .send(message)
             .await
@@ -278,6 +295,41 @@ mod tests {
             accented.encoding(),
             ContentTransferEncoding::QuotedPrintable
         );
+    }
+
+    #[test]
+    fn control_characters_never_reach_a_header() {
+        let from: Mailbox = "Roster <roster@example.com>".parse().unwrap();
+        let mail = Mail {
+            to: "ivy@example.com".into(),
+            subject: "Invited\r\nBcc: eve@evil.example\r\n\r\nforged".into(),
+            body: "Hello,\r\n".into(),
+        };
+        let formatted = String::from_utf8(message(&from, &mail).unwrap().formatted()).unwrap();
+        let (headers, _) = formatted.split_once("\r\n\r\n").unwrap();
+        assert!(
+            headers
+                .lines()
+                .all(|line| !line.to_ascii_lowercase().starts_with("bcc")),
+            "{headers}"
+        );
+        assert!(
+            headers.contains("Subject: Invited  Bcc: eve@evil.example    forged"),
+            "{headers}"
+        );
+        for to in [
+            "ivy@example.com\r\nBcc: eve@evil.example",
+            "ivy\u{0}@example.com",
+        ] {
+            let refused = message(
+                &from,
+                &Mail {
+                    to: to.into(),
+                    ..mail.clone()
+                },
+            );
+            assert!(refused.is_err(), "{to:?}");
+        }
     }
 
     #[test]

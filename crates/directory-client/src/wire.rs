@@ -1,7 +1,11 @@
 //! The JSON shapes of the contract's types, and their conversion into domain values.
-//! A value the server sends that the domain would not accept is a `Decode` error.
+//! A value the server sends that the domain would not accept is a `Decode` error, except
+//! control characters, which the domain refuses in input but a server (another release,
+//! Prismatic) may have stored: text is read with each one replaced by a space
+//! (`single_line_lossy`; descriptions and flags keep line feeds and tabs).
 
 use domain::listing::{CursorKey, Edge, Page, Position};
+use domain::text::{multi_line_lossy, single_line_lossy};
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerId, CustomerName, Description, Email, ExecutionLimit,
     ExternalId, FeatureFlags, Field, Labels, OrganizationId, PersonName, Phone, Role, RoleId,
@@ -67,27 +71,46 @@ impl WireCustomer {
         let attachments = self
             .attachments
             .iter()
-            .map(|a| Attachment::parse(Field::ADD_ATTACHMENT, &a.name, &a.url))
+            .map(|a| {
+                Attachment::parse(
+                    Field::ADD_ATTACHMENT,
+                    &single_line_lossy(&a.name),
+                    &single_line_lossy(&a.url),
+                )
+            })
             .collect::<Result<Vec<_>, _>>();
         Ok(Customer {
             id: decode("customer id", CustomerId::parse_global(&self.id))?,
             organization_id: organization,
-            name: decode("customer name", CustomerName::parse(&self.name))?,
+            name: decode(
+                "customer name",
+                CustomerName::parse(&single_line_lossy(&self.name)),
+            )?,
             description: decode(
                 "description",
-                Description::parse(self.description.as_deref().unwrap_or_default()),
+                Description::parse(&multi_line_lossy(
+                    self.description.as_deref().unwrap_or_default(),
+                )),
             )?,
             external_id: decode(
                 "externalId",
-                ExternalId::parse_optional(self.external_id.as_deref().unwrap_or_default()),
+                ExternalId::parse_optional(&single_line_lossy(
+                    self.external_id.as_deref().unwrap_or_default(),
+                )),
             )?,
-            labels: Labels::from_stored(self.labels.unwrap_or_default()),
+            labels: Labels::from_stored(
+                self.labels
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|label| single_line_lossy(label).into_owned())
+                    .collect(),
+            ),
             is_system: self.is_system,
             avatar_url: decode(
                 "avatarUrl",
                 AvatarUrl::parse_optional(
                     Field::AVATAR_URL,
-                    self.avatar_url.as_deref().unwrap_or_default(),
+                    &single_line_lossy(self.avatar_url.as_deref().unwrap_or_default()),
                 ),
             )?,
             allow_embedded_designer: self.allow_embedded_designer,
@@ -181,10 +204,10 @@ impl WireUser {
             id: decode("user id", UserId::parse_global(&self.id))?,
             organization_id: decode("tenantId", OrganizationId::parse_global(&self.tenant_id))?,
             customer_id,
-            email: decode("email", Email::parse(&self.email))?,
+            email: decode("email", Email::parse(&single_line_lossy(&self.email)))?,
             name: decode(
                 "name",
-                PersonName::parse(self.name.as_deref().unwrap_or_default()),
+                PersonName::parse(&single_line_lossy(self.name.as_deref().unwrap_or_default())),
             )?,
             phone: decode(
                 "phone",
@@ -192,20 +215,25 @@ impl WireUser {
             )?,
             external_id: decode(
                 "externalId",
-                ExternalId::parse_optional(self.external_id.as_deref().unwrap_or_default()),
+                ExternalId::parse_optional(&single_line_lossy(
+                    self.external_id.as_deref().unwrap_or_default(),
+                )),
             )?,
             avatar_url: decode(
                 "avatarUrl",
                 AvatarUrl::parse_optional(
                     Field::AVATAR_URL,
-                    self.avatar_url.as_deref().unwrap_or_default(),
+                    &single_line_lossy(self.avatar_url.as_deref().unwrap_or_default()),
                 ),
             )?,
             role: self.role.into_domain(scope)?,
             dark_mode: self.dark_mode,
             dark_mode_sync_with_os: self.dark_mode_sync_with_os,
             feature_flags: match self.feature_flags.as_deref() {
-                Some(flags) => decode("featureFlags", FeatureFlags::parse(flags))?,
+                Some(flags) => decode(
+                    "featureFlags",
+                    FeatureFlags::parse(&multi_line_lossy(flags)),
+                )?,
                 None => FeatureFlags::empty(),
             },
             created_at: self.created_at,
@@ -292,5 +320,47 @@ impl<T> Payload<T> {
         }
         self.object
             .ok_or_else(|| ClientError::Decode("payload without object or errors".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn control_characters_a_server_stored_are_read_as_spaces() {
+        let organization = OrganizationId::generate();
+        let user: WireUser = serde_json::from_value(json!({
+            "id": UserId::generate().to_string(),
+            "email": "ivy@example.com",
+            "name": "Ivy\r\nBcc: x",
+            "externalId": "i\u{202e}1",
+            "role": {"id": RoleId::generate().to_string(), "name": "Guest"},
+            "tenantId": organization.to_string(),
+            "featureFlags": "{\r\n\"a\": 1\u{1b}}",
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap();
+        let user = user.into_domain().unwrap();
+        assert_eq!(user.name.as_str(), "Ivy  Bcc: x");
+        assert_eq!(user.external_id.unwrap().as_str(), "i 1");
+        assert_eq!(user.feature_flags.as_str(), "{\n\"a\": 1 }");
+
+        let customer: WireCustomer = serde_json::from_value(json!({
+            "id": CustomerId::generate().to_string(),
+            "name": "Acme\tInc",
+            "description": "a\r\nb\u{0}",
+            "labels": ["x\ny"],
+            "createdAt": "2026-01-01T00:00:00Z",
+            "updatedAt": "2026-01-01T00:00:00Z",
+        }))
+        .unwrap();
+        let customer = customer.into_domain(organization).unwrap();
+        assert_eq!(customer.name.as_str(), "Acme Inc");
+        assert_eq!(customer.description.as_str(), "a\nb ");
+        assert_eq!(customer.labels.to_strings(), ["x y"]);
     }
 }

@@ -26,6 +26,7 @@ impl Attachment {
         if name.chars().count() > CustomerName::MAX {
             return Err(FieldError::too_long(field, CustomerName::MAX));
         }
+        crate::text::check_single_line(field, name)?;
         let url = AvatarUrl::parse(field, url)?;
         Ok(Attachment {
             name: name.to_owned(),

@@ -62,7 +62,10 @@ impl EmbeddedLogin {
         let organization = OrganizationId::parse_global(&claims.organization)
             .map_err(|_| invalid("organization"))?;
         let subject = claims.sub.trim().to_owned();
-        if subject.is_empty() || subject.chars().count() > MAX_SUBJECT {
+        if subject.is_empty()
+            || subject.chars().count() > MAX_SUBJECT
+            || subject.chars().any(crate::text::is_refused_char)
+        {
             return Err(invalid("sub"));
         }
         let customer_external_id = ExternalId::parse_optional(&claims.customer)
@@ -240,6 +243,20 @@ mod tests {
                     ..claims()
                 },
                 "sub",
+            ),
+            (
+                EmbeddedClaims {
+                    sub: "user\r\n42".into(),
+                    ..claims()
+                },
+                "sub",
+            ),
+            (
+                EmbeddedClaims {
+                    name: Some("Eve\nAdmin".into()),
+                    ..claims()
+                },
+                "name",
             ),
         ];
         for (claims, claim) in cases {

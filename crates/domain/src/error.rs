@@ -24,6 +24,11 @@ impl Field {
     pub const ROLE: Field = Field("role");
     pub const CUSTOMER: Field = Field("customer");
     pub const FEATURE_FLAGS: Field = Field("featureFlags");
+    pub const ALLOW_EMBEDDED_DESIGNER: Field = Field("allowEmbeddedDesigner");
+    pub const ALLOW_WORKFLOW_COPILOT: Field = Field("allowWorkflowCopilot");
+    pub const STARRED: Field = Field("starred");
+    pub const DARK_MODE: Field = Field("darkMode");
+    pub const DARK_MODE_SYNC_WITH_OS: Field = Field("darkModeSyncWithOs");
     pub const PUBLIC_KEY: Field = Field("publicKey");
     pub const PASSWORD: Field = Field("password");
     /// The user an invitation is resent to (`resendInvitation`).
@@ -39,7 +44,7 @@ impl Field {
     }
 
     /// Every named field, so that a name read back from a remote directory maps to one.
-    pub const KNOWN: [Field; 19] = [
+    pub const KNOWN: [Field; 24] = [
         Field::ALL,
         Field::ID,
         Field::NAME,
@@ -59,6 +64,11 @@ impl Field {
         Field::USER,
         Field::EXPECTED_VERSION,
         Field::SUBJECT,
+        Field::ALLOW_EMBEDDED_DESIGNER,
+        Field::ALLOW_WORKFLOW_COPILOT,
+        Field::STARRED,
+        Field::DARK_MODE,
+        Field::DARK_MODE_SYNC_WITH_OS,
     ];
 
     /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).

@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod customer;
 pub mod embedded;
 pub mod error;
+pub mod field_rules;
 pub mod id;
 pub mod invitation;
 pub mod listing;
@@ -29,6 +30,7 @@ pub use customer::{
 };
 pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
+pub use field_rules::{CustomerField, UserField};
 pub use id::{
     CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, SigningKeyId,
     UserId,

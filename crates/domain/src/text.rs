@@ -24,8 +24,76 @@ fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
     Ok(())
 }
 
+/// True for a character no text field accepts anywhere: it could split a log line or a mail
+/// header, or make text display other than it reads. That is every Unicode control
+/// character (`Cc`: C0, DEL, C1), the line and paragraph separators U+2028/U+2029, and the
+/// bidirectional embeddings, overrides and isolates U+202A..=U+202E and U+2066..=U+2069
+/// ("Trojan Source"). Right-to-left text needs none of them (the implicit marks U+200E,
+/// U+200F and U+061C stay allowed), nor do emoji sequences (U+200D stays allowed).
+pub fn is_refused_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
+/// The message of the `INVALID` error a refused character causes.
+const CONTROL_MESSAGE: &str =
+    "Remove the control characters (line breaks, tabs, bidirectional overrides).";
+
+/// Refuses, on `field`, a single-line text holding any [`is_refused_char`] character.
+pub(crate) fn check_single_line(field: Field, text: &str) -> Result<(), FieldError> {
+    if text.chars().any(is_refused_char) {
+        return Err(FieldError::invalid(field, CONTROL_MESSAGE));
+    }
+    Ok(())
+}
+
+/// Refuses, on `field`, a multi-line text holding any [`is_refused_char`] character other
+/// than line feed and tab.
+fn check_multi_line(field: Field, text: &str) -> Result<(), FieldError> {
+    if text
+        .chars()
+        .any(|c| is_refused_char(c) && !matches!(c, '\n' | '\t'))
+    {
+        return Err(FieldError::invalid(
+            field,
+            "Remove the control characters (line feeds and tabs are allowed).",
+        ));
+    }
+    Ok(())
+}
+
+/// `text` with every [`is_refused_char`] character replaced by a space, for a mail header
+/// or a line of a mail: stored text is not trusted to be clean (it may predate the rule).
+pub fn single_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(is_refused_char) {
+        text.chars()
+            .map(|c| if is_refused_char(c) { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
+/// `text` with CRLF line ends made LF and every other [`is_refused_char`] character but line
+/// feed and tab replaced by a space: [`single_line_lossy`] for multi-line text
+/// (descriptions, feature flags).
+pub fn multi_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
+    let refused = |c: char| is_refused_char(c) && !matches!(c, '\n' | '\t');
+    if text.chars().any(refused) {
+        text.replace("\r\n", "\n")
+            .chars()
+            .map(|c| if refused(c) { ' ' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 fn check_http_url(field: Field, text: &str) -> Result<(), FieldError> {
     check_max(field, text, AvatarUrl::MAX)?;
+    check_single_line(field, text)?;
     let rest = text
         .strip_prefix("https://")
         .or_else(|| text.strip_prefix("http://"))
@@ -80,6 +148,7 @@ impl CustomerName {
             return Err(FieldError::required(Field::NAME));
         }
         check_max(Field::NAME, trimmed, Self::MAX)?;
+        check_single_line(Field::NAME, trimmed)?;
         Ok(CustomerName(trimmed.to_owned()))
     }
 
@@ -102,6 +171,7 @@ impl OrganizationName {
             return Err(FieldError::required(Field::NAME));
         }
         check_max(Field::NAME, trimmed, CustomerName::MAX)?;
+        check_single_line(Field::NAME, trimmed)?;
         Ok(OrganizationName(trimmed.to_owned()))
     }
 
@@ -120,10 +190,13 @@ impl Description {
     /// Longest description accepted, in characters.
     pub const MAX: usize = 4096;
 
-    /// Checks a description; it is kept as written.
+    /// Checks a description; it is kept as written, except that CRLF line ends (as HTML
+    /// forms send them) become LF. Line feeds and tabs are its only control characters.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        check_max(Field::DESCRIPTION, text, Self::MAX)?;
-        Ok(Description(text.to_owned()))
+        let text = text.replace("\r\n", "\n");
+        check_max(Field::DESCRIPTION, &text, Self::MAX)?;
+        check_multi_line(Field::DESCRIPTION, &text)?;
+        Ok(Description(text))
     }
 
     /// The empty description.
@@ -148,6 +221,7 @@ impl ExternalId {
             return Ok(None);
         }
         check_max(Field::EXTERNAL_ID, trimmed, Self::MAX)?;
+        check_single_line(Field::EXTERNAL_ID, trimmed)?;
         Ok(Some(ExternalId(trimmed.to_owned())))
     }
 }
@@ -177,6 +251,7 @@ impl Label {
                 format!("Each label may have at most {} characters.", Self::MAX),
             ));
         }
+        check_single_line(Field::LABELS, trimmed)?;
         Ok(Label(trimmed.to_owned()))
     }
 }
@@ -272,6 +347,7 @@ impl Email {
             return Err(FieldError::required(Field::EMAIL));
         }
         check_max(Field::EMAIL, trimmed, Self::MAX)?;
+        check_single_line(Field::EMAIL, trimmed)?;
         if !trimmed.validate_email() {
             return Err(FieldError::invalid(
                 Field::EMAIL,
@@ -302,6 +378,7 @@ impl PersonName {
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let trimmed = text.trim();
         check_max(Field::NAME, trimmed, CustomerName::MAX)?;
+        check_single_line(Field::NAME, trimmed)?;
         Ok(PersonName(trimmed.to_owned()))
     }
 
@@ -356,8 +433,18 @@ impl FeatureFlags {
     /// Longest flags text accepted, in characters: a user's row stays small.
     pub const MAX: usize = 4096;
 
-    /// Checks the flags text.
+    /// Checks the flags text: JSON, so its whitespace (tab, line feed, carriage return)
+    /// may appear; no other control character may.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
+        if text
+            .chars()
+            .any(|c| is_refused_char(c) && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(FieldError::invalid(
+                Field::FEATURE_FLAGS,
+                "Remove the control characters (JSON whitespace is allowed).",
+            ));
+        }
         if char_len(text) > Self::MAX {
             return Err(FieldError::new(
                 Field::FEATURE_FLAGS,
@@ -536,5 +623,109 @@ mod tests {
         assert_eq!(error.code, ErrorCode::TooLong);
         assert!(error.message.contains("4096"), "{}", error.message);
         assert_eq!(FeatureFlags::empty().as_str(), "{}");
+    }
+
+    /// Characters refused everywhere, each checked in the middle of a value (ends are
+    /// trimmed from most fields anyway).
+    const REFUSED: [char; 12] = [
+        '\0', '\r', '\n', '\t', '\u{1b}', '\u{7f}', '\u{85}', '\u{2028}', '\u{2029}', '\u{202e}',
+        '\u{2066}', '\u{2069}',
+    ];
+
+    #[test]
+    fn refused_characters_are_controls_separators_and_bidi_overrides() {
+        for c in REFUSED {
+            assert!(is_refused_char(c), "{c:?}");
+        }
+        for c in [
+            'a', ' ', 'é', '\u{200d}', '\u{200e}', '\u{200f}', '\u{61c}', 'ש', '😀',
+        ] {
+            assert!(!is_refused_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn single_line_fields_refuse_control_characters_on_their_field() {
+        for c in REFUSED {
+            let text = format!("Eve{c}Bcc: x@example.com");
+            let checks: [(Field, Result<(), FieldError>); 8] = [
+                (Field::NAME, CustomerName::parse(&text).map(drop)),
+                (Field::NAME, OrganizationName::parse(&text).map(drop)),
+                (Field::NAME, PersonName::parse(&text).map(drop)),
+                (
+                    Field::EXTERNAL_ID,
+                    ExternalId::parse_optional(&text).map(drop),
+                ),
+                (Field::LABELS, Label::parse(&text).map(drop)),
+                (
+                    Field::EMAIL,
+                    Email::parse(&format!("eve{c}@example.com")).map(drop),
+                ),
+                (
+                    Field::AVATAR_URL,
+                    AvatarUrl::parse(Field::AVATAR_URL, &format!("https://a.example/{c}x"))
+                        .map(drop),
+                ),
+                (
+                    Field::PHONE,
+                    Phone::parse(&format!("+1555{c}5550123")).map(drop),
+                ),
+            ];
+            for (field, checked) in checks {
+                let error = checked.unwrap_err();
+                assert_eq!(
+                    (error.field, error.code),
+                    (field, ErrorCode::Invalid),
+                    "{c:?}"
+                );
+            }
+        }
+        let attachment = crate::customer::Attachment::parse(
+            Field::ADD_ATTACHMENT,
+            "a\nb.pdf",
+            "https://files.example.com/a.pdf",
+        )
+        .unwrap_err();
+        assert_eq!(
+            (attachment.field, attachment.code),
+            (Field::ADD_ATTACHMENT, ErrorCode::Invalid)
+        );
+        assert!(PersonName::parse("Zoë O'Brien-Łukasz").is_ok());
+        assert!(CustomerName::parse("שלום Rockets").is_ok());
+    }
+
+    #[test]
+    fn multi_line_fields_keep_line_feeds_and_tabs_only() {
+        let description = Description::parse("line one\r\n\tline two\n").unwrap();
+        assert_eq!(
+            description.as_str(),
+            "line one\n\tline two\n",
+            "CRLF becomes LF"
+        );
+        for c in ['\0', '\r', '\u{1b}', '\u{85}', '\u{2028}', '\u{202e}'] {
+            let error = Description::parse(&format!("a{c}b")).unwrap_err();
+            assert_eq!(
+                (error.field, error.code),
+                (Field::DESCRIPTION, ErrorCode::Invalid),
+                "{c:?}"
+            );
+        }
+        assert!(FeatureFlags::parse("{\r\n\t\"beta\": true\n}").is_ok());
+        let error = FeatureFlags::parse("{\"a\": \"\u{1b}[31m\"}").unwrap_err();
+        assert_eq!(
+            (error.field, error.code),
+            (Field::FEATURE_FLAGS, ErrorCode::Invalid)
+        );
+    }
+
+    #[test]
+    fn single_line_lossy_replaces_refused_characters_with_spaces() {
+        assert_eq!(single_line_lossy("Eve\r\nBcc: x"), "Eve  Bcc: x");
+        assert_eq!(single_line_lossy("a\u{202e}b\u{2028}c"), "a b c");
+        assert_eq!(multi_line_lossy("a\r\n\tb\u{1b}\rc"), "a\n\tb  c");
+        assert!(matches!(
+            single_line_lossy("Zoë"),
+            std::borrow::Cow::Borrowed("Zoë")
+        ));
     }
 }

@@ -196,12 +196,6 @@ impl UserPatch {
         })
     }
 
-    /// True when the patch changes only what every user may change about themselves:
-    /// name, phone, avatar and display preferences.
-    pub fn is_own_profile_only(&self) -> bool {
-        self.external_id.is_none() && self.role.is_none()
-    }
-
     /// The user as this patch leaves it, with the role resolved to `role`, updated at `now`.
     pub fn apply(&self, user: &User, role: Option<Role>, now: Timestamp) -> User {
         let mut next = user.clone();
@@ -285,7 +279,6 @@ mod tests {
             ..UserPatchDraft::default()
         })
         .unwrap();
-        assert!(!patch.is_own_profile_only());
         let updated = patch.apply(&user, None, crate::now());
         assert_eq!(updated.phone.as_str(), "");
         assert_eq!(updated.external_id, None);

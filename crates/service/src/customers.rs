@@ -109,6 +109,7 @@ impl CustomerDirectory for Directory {
             if !actor.can_update_customer(&current) {
                 return Err(DirectoryError::Forbidden);
             }
+            actor.check_customer_patch(&current, &patch)?;
             if expected.is_some_and(|expected| expected != current.version) {
                 return Err(stale());
             }
@@ -331,6 +332,84 @@ mod tests {
         assert_eq!(updated.id, current.id);
         assert_eq!(updated.version.get(), 2);
         assert!(updated.updated_at >= current.updated_at);
+    }
+
+    #[tokio::test]
+    async fn a_customer_admin_is_refused_organization_fields_and_nothing_is_written() {
+        let org = OrganizationId::generate();
+        let current = customer(org, "Acme");
+        let id = current.id;
+        let (admin, _) = actor(org, Some(id), RoleKind::CustomerAdmin);
+        let mut mocks = Mocks::default();
+        let stored = current.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .times(1)
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.customers.expect_update_customer().times(0);
+        let patch = CustomerPatch::parse(CustomerPatchDraft {
+            name: Some("Acme Renamed".into()),
+            external_id: Some("globex-1".into()),
+            allow_embedded_designer: Some(true),
+            allow_workflow_copilot: Some(true),
+            concurrent_execution_limit: Some(Some(500)),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap();
+        let error = mocks
+            .directory()
+            .update_customer(&admin, id, patch, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(error),
+            [
+                ("externalId", ErrorCode::Forbidden),
+                ("allowEmbeddedDesigner", ErrorCode::Forbidden),
+                ("allowWorkflowCopilot", ErrorCode::Forbidden),
+                ("concurrentExecutionLimit", ErrorCode::Forbidden)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_customer_admin_still_renames_and_describes_its_customer() {
+        let org = OrganizationId::generate();
+        let current = customer(org, "Acme");
+        let id = current.id;
+        let (admin, _) = actor(org, Some(id), RoleKind::CustomerAdmin);
+        let mut mocks = Mocks::default();
+        let stored = current.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .customers
+            .expect_update_customer()
+            .withf(|_, _, _, c| {
+                c.name.as_ref().map(|n| n.as_str()) == Some("Acme 2")
+                    && c.description.as_ref().map(|d| d.as_str()) == Some("d")
+            })
+            .times(1)
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+        let patch = CustomerPatch::parse(CustomerPatchDraft {
+            name: Some("Acme 2".into()),
+            description: Some("d".into()),
+            avatar_url: Some("https://img.example.com/a.png".into()),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap();
+        let updated = mocks
+            .directory()
+            .update_customer(&admin, id, patch, None)
+            .await
+            .unwrap();
+        assert_eq!(
+            updated.avatar_url.map(|url| url.as_str().to_owned()),
+            Some("https://img.example.com/a.png".to_owned())
+        );
     }
 
     #[tokio::test]

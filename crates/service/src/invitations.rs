@@ -33,10 +33,13 @@ impl Directory {
     }
 
     fn invitation_mail(&self, user: &User, invitation: &Invitation, token: &str) -> Mail {
-        let greeting = if user.name.as_str().is_empty() {
+        // The name is one line of the body whatever the stored text holds: rows written
+        // before control characters were refused are not trusted to be clean.
+        let name = domain::text::single_line_lossy(user.name.as_str());
+        let greeting = if name.trim().is_empty() {
             "Hello,".to_owned()
         } else {
-            format!("Hello {},", user.name.as_str())
+            format!("Hello {},", name.trim())
         };
         let link = set_password_link(&self.public_url, token);
         let expires = invitation.expires_at.format("%Y-%m-%d %H:%M UTC");

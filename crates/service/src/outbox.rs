@@ -80,7 +80,7 @@ impl OutboxWorker {
             let recorded = match outcome {
                 Ok(()) => {
                     delivered += 1;
-                    tracing::info!(mail = %claimed.id, to = %claimed.mail.to, "mail delivered");
+                    tracing::info!(mail = %claimed.id, to = ?claimed.mail.to, "mail delivered");
                     self.outbox.mail_delivered(claimed.id).await
                 }
                 Err(error) => {

@@ -176,14 +176,10 @@ impl UserDirectory for Directory {
                 .visible_user(actor, id)
                 .await?
                 .ok_or_else(|| record_not_found(Field::ID))?;
-            let allowed = if current.id == actor.user_id {
-                patch.is_own_profile_only()
-            } else {
-                actor.can_manage_user(&current)
-            };
-            if !allowed {
+            if !actor.can_update_user(&current) {
                 return Err(DirectoryError::Forbidden);
             }
+            actor.check_user_patch(&current, &patch)?;
             if expected.is_some_and(|expected| expected != current.version) {
                 return Err(stale());
             }
@@ -450,12 +446,82 @@ mod tests {
             .expect_user()
             .returning(move |_, _| Ok(Some(stored.clone())));
         mocks.users.expect_update_user().times(0);
+        mocks.roles.expect_role().times(0);
         let error = mocks
             .directory()
             .update_user(&caller, me.id, promote, None)
             .await
             .unwrap_err();
-        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+        assert_eq!(codes(error), [("role", ErrorCode::Forbidden)]);
+    }
+
+    #[tokio::test]
+    async fn a_refused_self_edit_reports_every_refused_field_and_writes_nothing() {
+        let org = OrganizationId::generate();
+        let (caller, me) = actor(org, None, RoleKind::Guest);
+        let patch = UserPatch::parse(UserPatchDraft {
+            name: Some("Allowed".into()),
+            feature_flags: Some("{\"admin\": true}".into()),
+            external_id: Some("me-1".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        let mut mocks = Mocks::default();
+        let stored = me.clone();
+        mocks
+            .users
+            .expect_user()
+            .times(1)
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .update_user(&caller, me.id, patch, None)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            codes(error),
+            [
+                ("externalId", ErrorCode::Forbidden),
+                ("featureFlags", ErrorCode::Forbidden)
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn an_admin_still_sets_another_users_feature_flags_and_external_id() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = target.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .users
+            .expect_update_user()
+            .withf(|_, _, _, u| {
+                u.feature_flags.as_ref().map(|f| f.as_str()) == Some("{\"beta\": true}")
+                    && u.external_id
+                        .as_ref()
+                        .map(|e| e.as_ref().map(|e| e.as_str()))
+                        == Some(Some("g-1"))
+            })
+            .times(1)
+            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+        let patch = UserPatch::parse(UserPatchDraft {
+            feature_flags: Some("{\"beta\": true}".into()),
+            external_id: Some("g-1".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        mocks
+            .directory()
+            .update_user(&admin, target.id, patch, None)
+            .await
+            .unwrap();
     }
 
     #[tokio::test]

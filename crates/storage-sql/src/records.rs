@@ -1,8 +1,12 @@
 //! How domain values map to columns: the values written for each table, and the checked
 //! conversion of rows back into domain values. A row that breaks a domain rule is reported
-//! as [`CorruptRow`], never trusted and never a panic.
+//! as [`CorruptRow`], never trusted and never a panic. Text written before control
+//! characters were refused may still hold some: it is read with each such character
+//! replaced by a space (`single_line_lossy`), so those rows read as clean values rather than
+//! as corrupt ones.
 
 use domain::error::Field;
+use domain::text::{multi_line_lossy, single_line_lossy};
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, Description, Email,
     ExecutionLimit, ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization,
@@ -316,14 +320,17 @@ pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
     Ok(Customer {
         id: CustomerId::from_uuid(id),
         organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
-        name: CustomerName::parse(&row.text("name")?).map_err(bad)?,
-        description: Description::parse(&row.text("description")?).map_err(bad)?,
-        external_id: optional(row.opt_text("external_id")?, ExternalId::parse_optional)
+        name: CustomerName::parse(&single_line_lossy(&row.text("name")?)).map_err(bad)?,
+        description: Description::parse(&multi_line_lossy(&row.text("description")?))
             .map_err(bad)?,
+        external_id: optional(row.opt_text("external_id")?, |id| {
+            ExternalId::parse_optional(&single_line_lossy(id))
+        })
+        .map_err(bad)?,
         labels: Labels::from_stored(labels),
         is_system: row.bool("is_system")?,
         avatar_url: optional(row.opt_text("avatar_url")?, |url| {
-            AvatarUrl::parse_optional(Field::AVATAR_URL, url)
+            AvatarUrl::parse_optional(Field::AVATAR_URL, &single_line_lossy(url))
         })
         .map_err(bad)?,
         allow_embedded_designer: row.bool("allow_embedded_designer")?,
@@ -359,7 +366,11 @@ fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
             let name = item.get("name").and_then(Value::as_str);
             let url = item.get("url").and_then(Value::as_str);
             match (name, url) {
-                (Some(name), Some(url)) => Attachment::parse(Field::ADD_ATTACHMENT, name, url),
+                (Some(name), Some(url)) => Attachment::parse(
+                    Field::ADD_ATTACHMENT,
+                    &single_line_lossy(name),
+                    &single_line_lossy(url),
+                ),
                 _ => Err(malformed()),
             }
         })
@@ -374,13 +385,15 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         id: UserId::from_uuid(id),
         organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
         customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
-        email: Email::parse(&row.text("email")?).map_err(bad)?,
-        name: PersonName::parse(&row.text("name")?).map_err(bad)?,
+        email: Email::parse(&single_line_lossy(&row.text("email")?)).map_err(bad)?,
+        name: PersonName::parse(&single_line_lossy(&row.text("name")?)).map_err(bad)?,
         phone: Phone::parse(&row.text("phone")?).map_err(bad)?,
-        external_id: optional(row.opt_text("external_id")?, ExternalId::parse_optional)
-            .map_err(bad)?,
+        external_id: optional(row.opt_text("external_id")?, |id| {
+            ExternalId::parse_optional(&single_line_lossy(id))
+        })
+        .map_err(bad)?,
         avatar_url: optional(row.opt_text("avatar_url")?, |url| {
-            AvatarUrl::parse_optional(Field::AVATAR_URL, url)
+            AvatarUrl::parse_optional(Field::AVATAR_URL, &single_line_lossy(url))
         })
         .map_err(bad)?,
         role: Role {
@@ -389,7 +402,8 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         },
         dark_mode: row.bool("dark_mode")?,
         dark_mode_sync_with_os: row.bool("dark_mode_sync_with_os")?,
-        feature_flags: FeatureFlags::parse(&row.text("feature_flags")?).map_err(bad)?,
+        feature_flags: FeatureFlags::parse(&multi_line_lossy(&row.text("feature_flags")?))
+            .map_err(bad)?,
         created_at: row.time("created_at")?,
         updated_at: row.time("updated_at")?,
         last_login: row.opt_time("last_login")?,
@@ -415,7 +429,7 @@ pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError>
     let id = row.uuid("id")?;
     Ok(Organization {
         id: OrganizationId::from_uuid(id),
-        name: OrganizationName::parse(&row.text("name")?)
+        name: OrganizationName::parse(&single_line_lossy(&row.text("name")?))
             .map_err(|error| corrupt("organization", &id, error))?,
         created_at: row.time("created_at")?,
         version: stored_version(row, || format!("organization {id}"))?,
