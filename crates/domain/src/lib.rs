@@ -19,7 +19,7 @@ pub mod text;
 pub mod user;
 
 pub use access::Actor;
-pub use credentials::{Password, RefreshState, RefreshToken};
+pub use credentials::{Caller, Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
     NewCustomer,

@@ -24,5 +24,5 @@ pub use directory::{
 pub use repository::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
     OrganizationRepository, PoolStats, RepoError, RoleRepository, SecretRepository,
-    SigningKeyRepository, StorageStats, UniqueField, UserRepository,
+    SigningKeyRepository, StorageStats, StoredTokenKey, UniqueField, UserRepository,
 };
