@@ -159,6 +159,7 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         listen: "127.0.0.1:0".parse().expect("address"),
         database_url: url.clone(),
         token_secret: None,
+        tokens: service::TokenSettings::default(),
         api: ApiConfig::default(),
         mail: app::MailSettings::default(),
         connections: app::ConnectionSettings::default(),

@@ -47,6 +47,7 @@ impl TestServer {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             token_secret: None,
+            tokens: service::TokenSettings::default(),
             api: ApiConfig {
                 metrics_token: Some(METRICS_TOKEN.parse().expect("a valid metrics token")),
                 ..ApiConfig::default()
@@ -126,11 +127,20 @@ impl TestServer {
         let tokens = TokenService::load(None, repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let user = Provisioning::new(repos)
+        let user = Provisioning::new(repos.clone())
             .find_user(email, organization)
             .await
             .expect("user exists");
-        tokens.issue(&user).expect("token").token
+        let caller = repos
+            .credentials
+            .caller(user.organization_id, user.id, domain::now())
+            .await
+            .expect("caller lookup")
+            .expect("user exists");
+        tokens
+            .issue(&caller.actor, caller.token_generation, None)
+            .expect("token")
+            .token
     }
 
     /// Sets the password of the user with `email` in `organization` (or the only one), as
