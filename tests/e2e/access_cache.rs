@@ -169,11 +169,22 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
     let tokens = TokenService::load(None, repos.secrets.as_ref())
         .await
         .unwrap();
-    let user = Provisioning::new(repos)
+    let user = Provisioning::new(repos.clone())
         .find_user(email, None)
         .await
         .unwrap();
-    let token = tokens.issue(&user).unwrap().token;
+    let token = {
+        let caller = repos
+            .credentials
+            .caller(user.organization_id, user.id, domain::now())
+            .await
+            .expect("caller lookup")
+            .expect("user exists");
+        tokens
+            .issue(&caller.actor, caller.token_generation, None)
+            .expect("token")
+            .token
+    };
     let as_admin = b.roles_seen(&token).await.unwrap();
 
     // First, that B really caches (else the rest would prove nothing): a change made with

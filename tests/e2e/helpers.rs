@@ -42,8 +42,18 @@ impl TestServer {
         database_url: String,
         mail: app::MailSettings,
     ) -> TestServer {
+        TestServer::spawn_with_settings(database_url, mail, |_| {}).await
+    }
+
+    /// Starts a server on `database_url` that sends mail as `mail` says, with the test
+    /// settings changed by `adjust`.
+    pub(crate) async fn spawn_with_settings(
+        database_url: String,
+        mail: app::MailSettings,
+        adjust: impl FnOnce(&mut ServeSettings),
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let settings = ServeSettings {
+        let mut settings = ServeSettings {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             token_secret: None,
@@ -57,6 +67,7 @@ impl TestServer {
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
         };
+        adjust(&mut settings);
         let app = Application::build(settings).await.expect("server builds");
         let address = app.local_addr().expect("bound address");
         let owner_token = app

@@ -77,7 +77,10 @@ mod tests {
         assert_eq!(parse_duration(" 0 ").unwrap(), Duration::ZERO);
         assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
         assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
-        assert_eq!(parse_duration("30d").unwrap(), Duration::from_secs(2_592_000));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(2_592_000)
+        );
         for bad in ["", "ten", "-1", "5w", "1e400", "NaN", "m"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }

@@ -217,7 +217,10 @@ mod tests {
             token_generation: 2,
             revoked_sessions: Arc::from([revoked]),
         };
-        assert!(caller.accepts(2, None), "an operator token of this generation");
+        assert!(
+            caller.accepts(2, None),
+            "an operator token of this generation"
+        );
         assert!(caller.accepts(2, Some(Uuid::now_v7())), "a live session");
         assert!(!caller.accepts(2, Some(revoked)), "a revoked session");
         assert!(!caller.accepts(1, None), "an earlier generation");

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Caller, Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization, OrganizationId,
-    OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey, SigningKeyId, Timestamp,
-    User, UserId,
+    Caller, Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
+    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey,
+    SigningKeyId, Timestamp, User, UserId,
 };
 use uuid::Uuid;
 
@@ -263,7 +263,13 @@ pub trait CredentialRepository: Send + Sync {
         user: UserId,
     ) -> Result<Option<String>, RepoError>;
 
-    /// Sets or replaces the user's password hash; false when the user does not exist.
+    /// The password hashes of those of `users` that have one, in one statement, which runs
+    /// even for no users: a login costs the same statements whatever the email.
+    async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError>;
+
+    /// Sets or replaces the user's password hash; false when the user does not exist. Starts
+    /// a new token generation and revokes the user's sessions (its tokens end), reported as
+    /// `AccessChange::User`.
     async fn set_password_hash(
         &self,
         organization: OrganizationId,

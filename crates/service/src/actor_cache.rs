@@ -331,9 +331,18 @@ mod tests {
         let answers = Mutex::new(answers.into_iter());
         let mut users = MockCredentialRepository::new();
         let count = answers.lock().unwrap().len();
-        users.expect_caller().times(count).returning(move |_, _, _| {
-            Ok(answers.lock().unwrap().next().flatten().as_ref().map(caller))
-        });
+        users
+            .expect_caller()
+            .times(count)
+            .returning(move |_, _, _| {
+                Ok(answers
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .flatten()
+                    .as_ref()
+                    .map(caller))
+            });
         users
     }
 
@@ -459,8 +468,16 @@ mod tests {
             assert!(cache.len() <= 64, "{} entries", cache.len());
         }
         assert!(cache.len() >= 64 - SHARDS, "{} entries", cache.len());
-        assert_eq!(cache.get(org, last.user_id).map(|c| c.actor), Some(last), "the newest stays");
-        assert_eq!(cache.get(org, first.user_id).map(|c| c.actor), None, "the oldest went");
+        assert_eq!(
+            cache.get(org, last.user_id).map(|c| c.actor),
+            Some(last),
+            "the newest stays"
+        );
+        assert_eq!(
+            cache.get(org, first.user_id).map(|c| c.actor),
+            None,
+            "the oldest went"
+        );
     }
 
     #[test]
@@ -474,7 +491,12 @@ mod tests {
         );
         let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Admin));
         cache.insert(cache.ticket(), plain(actor));
-        assert_eq!(cache.get(actor.organization_id, actor.user_id).map(|c| c.actor), None);
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            None
+        );
         assert!(cache.is_empty());
     }
 
@@ -545,7 +567,12 @@ mod tests {
         cache.insert(ticket, plain(actor));
         assert!(cache.is_empty());
         cache.insert(cache.ticket(), plain(actor));
-        assert_eq!(cache.get(actor.organization_id, actor.user_id).map(|c| c.actor), Some(actor));
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            Some(actor)
+        );
     }
 
     #[test]
@@ -553,7 +580,17 @@ mod tests {
         let cache = cache(ChangeSources::ThisServerOnly);
         let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Admin));
         cache.insert(cache.ticket(), plain(actor));
-        assert_eq!(cache.get(OrganizationId::generate(), actor.user_id).map(|c| c.actor), None);
-        assert_eq!(cache.get(actor.organization_id, actor.user_id).map(|c| c.actor), Some(actor));
+        assert_eq!(
+            cache
+                .get(OrganizationId::generate(), actor.user_id)
+                .map(|c| c.actor),
+            None
+        );
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            Some(actor)
+        );
     }
 }

@@ -186,17 +186,28 @@ impl SessionService {
 
     /// Checks `password` once, against the chosen candidate's hash (see [`choose_check`]).
     /// `Throttled` when every hashing slot is busy: nothing was checked.
-    async fn matching(&self, candidates: Vec<User>, password: &str) -> Result<Checked, SessionError> {
-        let mut hashes = Vec::with_capacity(candidates.len());
-        for user in &candidates {
-            let hash = self
-                .repos
-                .credentials
-                .password_hash(user.organization_id, user.id)
-                .await
-                .map_err(unavailable)?;
-            hashes.push(hash);
-        }
+    async fn matching(
+        &self,
+        candidates: Vec<User>,
+        password: &str,
+    ) -> Result<Checked, SessionError> {
+        // One statement, also for no candidate: every login costs the same round trips.
+        let ids: Vec<UserId> = candidates.iter().map(|user| user.id).collect();
+        let stored = self
+            .repos
+            .credentials
+            .password_hashes(&ids)
+            .await
+            .map_err(unavailable)?;
+        let hashes: Vec<Option<String>> = candidates
+            .iter()
+            .map(|user| {
+                stored
+                    .iter()
+                    .find(|(id, _)| *id == user.id)
+                    .map(|(_, hash)| hash.clone())
+            })
+            .collect();
         let check = choose_check(
             &candidates
                 .iter()
@@ -214,11 +225,16 @@ impl SessionService {
             .try_run(move || verify_password(&password, &hash))
             .await
             .map_err(pool_failed)?;
-        Ok(match check.candidate.and_then(|index| candidates.into_iter().nth(index)) {
-            Some(_) if matched && check.several => Checked::OrganizationRequired,
-            Some(user) if matched => Checked::Signed(user),
-            _ => Checked::Failed,
-        })
+        Ok(
+            match check
+                .candidate
+                .and_then(|index| candidates.into_iter().nth(index))
+            {
+                Some(_) if matched && check.several => Checked::OrganizationRequired,
+                Some(user) if matched => Checked::Signed(user),
+                _ => Checked::Failed,
+            },
+        )
     }
 
     /// Checks the password of a reserved attempt: the users it matches.
@@ -550,9 +566,9 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .withf(move |o, u| *o == org && *u == id)
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .withf(move |users| users == [id])
+            .returning(move |_| Ok(vec![(id, stored_hash())]));
         mocks
             .credentials
             .expect_record_login()
@@ -619,8 +635,8 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks.credentials.expect_record_login().times(0);
         let sessions = service(mocks);
         for wrong in [
@@ -661,8 +677,9 @@ mod tests {
                 });
             mocks
                 .credentials
-                .expect_password_hash()
-                .returning(|_, _| Ok(None));
+                .expect_password_hashes()
+                .times(1)
+                .returning(|_| Ok(Vec::new()));
             let error = service(mocks).login(&request(PASSWORD)).await.unwrap_err();
             assert!(
                 matches!(error, SessionError::InvalidCredentials),
@@ -683,8 +700,8 @@ mod tests {
             .returning(move |_| Ok(both.clone()));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         let organization = Organization {
             id: second.organization_id,
             ..Organization::new(OrganizationName::parse("Second").unwrap(), domain::now())
@@ -865,8 +882,8 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks
             .credentials
             .expect_record_login()
@@ -979,14 +996,11 @@ mod tests {
             domain::now() - chrono::TimeDelta::days(1),
         );
         let hash = Some("stored");
-        let check = |candidate, several| Check {
-            candidate,
-            several,
-        };
+        let check = |candidate, several| Check { candidate, several };
         for (candidates, expected) in [
-            (vec![], check(None, false)),                       // unknown email: the decoy
-            (vec![(None, None)], check(None, false)),           // no password: the decoy
-            (vec![(None, hash)], check(Some(0), false)),        // one password
+            (vec![], check(None, false)),                // unknown email: the decoy
+            (vec![(None, None)], check(None, false)),    // no password: the decoy
+            (vec![(None, hash)], check(Some(0), false)), // one password
             (vec![(None, None), (None, hash)], check(Some(1), false)),
             (vec![(None, hash), (None, hash)], check(Some(0), true)), // the earliest
             (

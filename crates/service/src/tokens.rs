@@ -292,8 +292,8 @@ impl TokenService {
         let (kid, key) = keyring.signing(now, self.settings.key_activation_delay());
         let mut header = Header::new(Algorithm::HS256);
         header.kid = kid.map(str::to_owned);
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-            .map_err(TokenError::Signing)?;
+        let token =
+            jsonwebtoken::encode(&header, &claims, &key.encoding).map_err(TokenError::Signing)?;
         Ok(AccessToken { token, expires_at })
     }
 
@@ -668,7 +668,11 @@ mod tests {
         // Signed with the right key (a leaked one): refused for their lifetime alone.
         let year_2100 = forged(&claims_of(&me, now, 4_102_444_800), &key, None);
         let just_too_long = forged(
-            &claims_of(&me, now - 10, now - 10 + DEFAULT_MAX_TOKEN_LIFETIME.num_seconds() + 1),
+            &claims_of(
+                &me,
+                now - 10,
+                now - 10 + DEFAULT_MAX_TOKEN_LIFETIME.num_seconds() + 1,
+            ),
             &key,
             None,
         );
@@ -714,7 +718,11 @@ mod tests {
         }
         // The control: exactly the maximum lifetime, signed the same way, is accepted.
         let longest = forged(
-            &claims_of(&me, now - 10, now - 10 + DEFAULT_MAX_TOKEN_LIFETIME.num_seconds()),
+            &claims_of(
+                &me,
+                now - 10,
+                now - 10 + DEFAULT_MAX_TOKEN_LIFETIME.num_seconds(),
+            ),
             &key,
             None,
         );
@@ -737,10 +745,15 @@ mod tests {
             .issue_lasting(&Actor::of(&me), 0, TimeDelta::days(10))
             .unwrap();
         assert!(token.expires_at > domain::now() + TimeDelta::days(9));
-        for ttl in [TimeDelta::days(10) + TimeDelta::seconds(1), TimeDelta::zero()] {
+        for ttl in [
+            TimeDelta::days(10) + TimeDelta::seconds(1),
+            TimeDelta::zero(),
+        ] {
             assert!(matches!(
                 tokens.issue_lasting(&Actor::of(&me), 0, ttl),
-                Err(TokenError::Lifetime { max_seconds: 864_000 })
+                Err(TokenError::Lifetime {
+                    max_seconds: 864_000
+                })
             ));
         }
     }
@@ -805,22 +818,32 @@ mod tests {
             .expect_token_keys()
             .returning(move || Ok(listed.lock().unwrap().clone()));
         let configured = "a configured secret of at least 32 bytes";
-        let tokens = TokenService::load(Some(configured), &secrets).await.unwrap();
+        let tokens = TokenService::load(Some(configured), &secrets)
+            .await
+            .unwrap();
         let original = tokens.issue(&actor, 0, None).unwrap().token;
         assert_eq!(jsonwebtoken::decode_header(&original).unwrap().kid, None);
 
         // Rotated a moment ago: loaded and verified, but not signing yet.
-        keys.lock().unwrap().push(stored_key("new", 1, TimeDelta::seconds(1)));
+        keys.lock()
+            .unwrap()
+            .push(stored_key("new", 1, TimeDelta::seconds(1)));
         tokens.reload(&secrets).await.unwrap();
         let still_original = tokens.issue(&actor, 0, None).unwrap().token;
-        assert_eq!(jsonwebtoken::decode_header(&still_original).unwrap().kid, None);
+        assert_eq!(
+            jsonwebtoken::decode_header(&still_original).unwrap().kid,
+            None
+        );
 
         // Past the activation delay (twice the reload interval): it signs.
         keys.lock().unwrap()[0].created_at = domain::now() - TimeDelta::seconds(61);
         tokens.reload(&secrets).await.unwrap();
         let rotated = tokens.issue(&actor, 0, None).unwrap().token;
         assert_eq!(
-            jsonwebtoken::decode_header(&rotated).unwrap().kid.as_deref(),
+            jsonwebtoken::decode_header(&rotated)
+                .unwrap()
+                .kid
+                .as_deref(),
             Some("new")
         );
         assert!(tokens.verify(&original).is_some(), "old tokens stay valid");
@@ -854,12 +877,23 @@ mod tests {
             .returning(|_| Ok(true));
         let keys = TokenKeys::new(&secrets, false);
         assert_eq!(keys.rotate().await.unwrap().len(), 32);
-        let listed: Vec<String> = keys.list().await.unwrap().into_iter().map(|k| k.kid).collect();
+        let listed: Vec<String> = keys
+            .list()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
         assert_eq!(listed, [ORIGINAL_KEY_ID, "k1"]);
         assert!(keys.retire("k1").await.unwrap());
         assert!(!keys.retire("k2").await.unwrap());
         assert!(keys.retire(ORIGINAL_KEY_ID).await.unwrap());
         // A configured secret is not stored: retiring it is the operator's change.
-        assert!(!TokenKeys::new(&secrets, true).retire(ORIGINAL_KEY_ID).await.unwrap());
+        assert!(
+            !TokenKeys::new(&secrets, true)
+                .retire(ORIGINAL_KEY_ID)
+                .await
+                .unwrap()
+        );
     }
 }

@@ -196,7 +196,11 @@ pub async fn token_endings_are_reported_before_returning(stores: &Stores, record
         member.id,
         domain::now(),
     );
-    stores.credentials.insert_refresh_token(&token).await.unwrap();
+    stores
+        .credentials
+        .insert_refresh_token(&token)
+        .await
+        .unwrap();
     assert_eq!(recorder.take(), [], "inserts change no one's access");
     stores
         .credentials
@@ -216,7 +220,12 @@ pub async fn token_endings_are_reported_before_returning(stores: &Stores, record
     assert!(
         stores
             .credentials
-            .set_password_hash(member.organization_id, member.id, "$argon2id$x", domain::now())
+            .set_password_hash(
+                member.organization_id,
+                member.id,
+                "$argon2id$x",
+                domain::now()
+            )
             .await
             .unwrap()
     );

@@ -177,12 +177,19 @@ async fn token_endings_are_reported_in_process_and_notified_to_the_feed() {
         .unwrap();
     let member = stores
         .users
-        .user_by_email(org.id, &domain::Email::parse("member@access.example").unwrap())
+        .user_by_email(
+            org.id,
+            &domain::Email::parse("member@access.example").unwrap(),
+        )
         .await
         .unwrap()
         .unwrap();
     let token = domain::RefreshToken::issue("feed".into(), org.id, member.id, domain::now());
-    stores.credentials.insert_refresh_token(&token).await.unwrap();
+    stores
+        .credentials
+        .insert_refresh_token(&token)
+        .await
+        .unwrap();
     stores
         .credentials
         .revoke_refresh_family(&token, domain::now())

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
 use domain::{
-    Actor, Caller, Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization, OrganizationId,
-    OrganizationName, OutboxMail, RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId,
-    Timestamp, User, UserId,
+    Actor, Caller, Customer, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
+    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, RoleKind, SigningKey,
+    SigningKeyId, Timestamp, User, UserId,
 };
 use ports::{
     AccessChange, AccessObserver, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
@@ -735,6 +735,19 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         self.fetch_one(statement, |row| row.text("hash")).await
     }
 
+    async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError> {
+        let sql = format!(
+            "SELECT user_id, hash FROM passwords WHERE {}",
+            self.dialect().in_uuid_list("user_id")
+        );
+        let ids = users.iter().map(|user| user.uuid()).collect();
+        let statement = self.statement(&sql, [Bind::UuidList(ids)]);
+        self.fetch_all(statement, |row| {
+            Ok((UserId::from_uuid(row.uuid("user_id")?), row.text("hash")?))
+        })
+        .await
+    }
+
     async fn set_password_hash(
         &self,
         organization: OrganizationId,
@@ -881,7 +894,8 @@ fn caller(row: &impl SqlRow) -> Result<Caller, RepoError> {
             user_id: UserId::from_uuid(row.uuid("id")?),
             organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
             customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
-            role: RoleKind::from_key(&kind).ok_or_else(|| corrupt(format!("role kind {kind:?}")))?,
+            role: RoleKind::from_key(&kind)
+                .ok_or_else(|| corrupt(format!("role kind {kind:?}")))?,
         },
         token_generation: row.int("token_generation")?,
         revoked_sessions,

@@ -202,7 +202,11 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
     let other = organization(&stores, "Other Callers").await;
     let customer = org.customer("Caller Customer");
     crate::support::insert_customer(&stores, &customer).await;
-    let user = org.user(Some(customer.id), "ada@example.com", RoleKind::CustomerAdmin);
+    let user = org.user(
+        Some(customer.id),
+        "ada@example.com",
+        RoleKind::CustomerAdmin,
+    );
     insert_user(&stores, &user).await;
     let credentials = &stores.credentials;
     let caller = credentials
@@ -214,7 +218,10 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
     assert_eq!(caller.token_generation, 0);
     assert!(caller.revoked_sessions.is_empty());
     assert_eq!(
-        credentials.caller(other.id, user.id, at(0, 0)).await.unwrap(),
+        credentials
+            .caller(other.id, user.id, at(0, 0))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
@@ -271,7 +278,21 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
         expected.sort();
         assert_eq!(sessions, expected);
     }
-    assert!(!credentials.use_refresh_token("s2", at(30, 0)).await.unwrap());
+    assert!(
+        !credentials
+            .use_refresh_token("s2", at(30, 0))
+            .await
+            .unwrap()
+    );
+    // The login's one statement for every candidate's hash, also for none.
+    assert_eq!(
+        credentials
+            .password_hashes(&[user.id, org.owner.id, UserId::generate()])
+            .await
+            .unwrap(),
+        [(user.id, "$argon2id$x".to_owned())]
+    );
+    assert_eq!(credentials.password_hashes(&[]).await.unwrap(), []);
     // The owner's generation is its own.
     let owner = credentials
         .caller(org.id, org.owner.id, at(0, 0))
@@ -302,9 +323,15 @@ pub async fn token_keys_are_added_listed_and_retired(stores: Stores) {
     assert!(!secrets.delete_token_key("earlier").await.unwrap());
     assert_eq!(secrets.token_keys().await.unwrap(), [key("later", 2)]);
 
-    let first = secrets.get_or_insert_secret("original", &[1; 32]).await.unwrap();
+    let first = secrets
+        .get_or_insert_secret("original", &[1; 32])
+        .await
+        .unwrap();
     assert!(secrets.delete_secret("original").await.unwrap());
     assert!(!secrets.delete_secret("original").await.unwrap());
-    let second = secrets.get_or_insert_secret("original", &[2; 32]).await.unwrap();
+    let second = secrets
+        .get_or_insert_secret("original", &[2; 32])
+        .await
+        .unwrap();
     assert_ne!(first, second);
 }
