@@ -91,7 +91,7 @@ fn choose_check(candidates: &[(Option<domain::Timestamp>, Option<&str>)]) -> Che
 /// What a login's one password check found.
 enum Checked {
     /// The password is this user's, and no other candidate has a password.
-    Signed(User),
+    Signed(OrganizationId, UserId),
     /// The password matched, but the email has a password in several organizations.
     OrganizationRequired,
     /// Unknown email, no password, or the wrong one.
@@ -231,7 +231,7 @@ impl SessionService {
                 .and_then(|index| candidates.into_iter().nth(index))
             {
                 Some(_) if matched && check.several => Checked::OrganizationRequired,
-                Some(user) if matched => Checked::Signed(user),
+                Some(user) if matched => Checked::Signed(user.organization_id, user.id),
                 _ => Checked::Failed,
             },
         )
@@ -344,8 +344,8 @@ impl Sessions for SessionService {
                 .map_err(|refused| SessionError::Throttled {
                     retry_after_seconds: refused.retry_after_seconds,
                 })?;
-        let user = match self.check(request, email.as_ref()).await {
-            Ok(Checked::Signed(user)) => user,
+        let (organization, user) = match self.check(request, email.as_ref()).await {
+            Ok(Checked::Signed(organization, user)) => (organization, user),
             Ok(Checked::OrganizationRequired) => {
                 self.throttle.refund(reservation, domain::now());
                 return Err(SessionError::OrganizationRequired);
@@ -363,11 +363,11 @@ impl Sessions for SessionService {
         self.throttle.refund(reservation, domain::now());
         self.repos
             .credentials
-            .record_login(user.organization_id, user.id, domain::now())
+            .record_login(organization, user, domain::now())
             .await
             .map_err(unavailable)?;
-        tracing::info!(user = %user.id, "login");
-        self.open(user.organization_id, user.id, None).await
+        tracing::info!(%user, "login");
+        self.open(organization, user, None).await
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
