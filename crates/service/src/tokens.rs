@@ -464,10 +464,24 @@ impl TokenAuthenticator {
         }
     }
 
-    async fn caller(&self, verified: &Verified) -> Result<Caller, AuthError> {
-        if let Some(caller) = self.cache.get(verified.organization, verified.user) {
+    /// The caller the token names, if it accepts the token: from the cache, or else (also
+    /// when the cached copy refuses it: a token may be newer than the copy, say after a
+    /// password set by another process) from storage.
+    async fn accepting(&self, verified: &Verified) -> Result<Caller, AuthError> {
+        if let Some(caller) = self.cache.get(verified.organization, verified.user)
+            && caller.accepts(verified.generation, verified.session)
+        {
             return Ok(caller);
         }
+        let caller = self.load(verified).await?;
+        if caller.accepts(verified.generation, verified.session) {
+            Ok(caller)
+        } else {
+            Err(AuthError::Unauthenticated)
+        }
+    }
+
+    async fn load(&self, verified: &Verified) -> Result<Caller, AuthError> {
         // Taken before the read: a change reported while it runs keeps its result out.
         let ticket = self.cache.ticket();
         // Sessions revoked longer ago than the longest lifetime have no live token left.
@@ -494,12 +508,7 @@ impl Authenticator for TokenAuthenticator {
             .tokens
             .verify(token)
             .ok_or(AuthError::Unauthenticated)?;
-        let caller = self.caller(&verified).await?;
-        if caller.accepts(verified.generation, verified.session) {
-            Ok(caller.actor)
-        } else {
-            Err(AuthError::Unauthenticated)
-        }
+        Ok(self.accepting(&verified).await?.actor)
     }
 }
 
@@ -641,6 +650,47 @@ mod tests {
         }
         assert!(auth.authenticate(&other_session).await.is_ok());
         assert!(auth.authenticate(&operator).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_token_newer_than_the_cached_caller_reloads_it_once() {
+        let me = user(OrganizationId::generate(), None, RoleKind::Owner);
+        let tokens = service();
+        let old = tokens.issue(&Actor::of(&me), 0, None).unwrap().token;
+        let new = tokens.issue(&Actor::of(&me), 1, None).unwrap().token;
+        let mut credentials = MockCredentialRepository::new();
+        let mut sequence = mockall::Sequence::new();
+        let (first, second) = (
+            caller(&me),
+            Caller {
+                token_generation: 1,
+                ..caller(&me)
+            },
+        );
+        credentials
+            .expect_caller()
+            .times(1)
+            .in_sequence(&mut sequence)
+            .returning(move |_, _, _| Ok(Some(first.clone())));
+        // The reload, then the old token's check (a refusal is always confirmed in storage).
+        credentials
+            .expect_caller()
+            .times(2)
+            .in_sequence(&mut sequence)
+            .returning(move |_, _, _| Ok(Some(second.clone())));
+        let auth = authenticator(credentials);
+        assert!(
+            auth.authenticate(&old).await.is_ok(),
+            "cached at generation 0"
+        );
+        // Another process set a password: storage is at 1, the cached copy at 0.
+        assert!(auth.authenticate(&new).await.is_ok(), "reloaded");
+        assert!(
+            auth.authenticate(&new).await.is_ok(),
+            "cached again: no lookup"
+        );
+        let error = auth.authenticate(&old).await.unwrap_err();
+        assert!(matches!(error, AuthError::Unauthenticated), "{error:?}");
     }
 
     #[tokio::test]
