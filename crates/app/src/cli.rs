@@ -86,6 +86,10 @@ impl DatabaseArgs {
             settings.access_ttl <= settings.max_lifetime,
             "the access-token lifetime exceeds the maximum token lifetime"
         );
+        anyhow::ensure!(
+            key_reload_interval >= Duration::from_secs(1),
+            "the token-key reload interval must be at least 1 second"
+        );
         Ok(settings)
     }
 }
@@ -483,5 +487,36 @@ mod tests {
         };
         assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(args.database.url, "sqlite://roster.db");
+    }
+
+    fn serve_with(extra: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["roster", "serve"].iter().chain(extra)).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        *args
+    }
+
+    #[test]
+    fn token_lifetimes_default_to_15_minutes_within_30_days_and_are_checked() {
+        let args = serve_with(&[]);
+        let settings = args.database.token_settings(args.token_key_reload).unwrap();
+        assert_eq!(settings.access_ttl, chrono::TimeDelta::minutes(15));
+        assert_eq!(settings.max_lifetime, chrono::TimeDelta::days(30));
+        assert_eq!(settings.key_reload_interval, Duration::from_secs(30));
+        let args = serve_with(&["--access-token-ttl", "1h", "--max-token-lifetime", "2h"]);
+        let settings = args.database.token_settings(args.token_key_reload).unwrap();
+        assert_eq!(settings.access_ttl, chrono::TimeDelta::hours(1));
+        for refused in [
+            &["--access-token-ttl", "3h", "--max-token-lifetime", "2h"][..],
+            &["--access-token-ttl", "0"],
+            &["--token-key-reload", "0"],
+        ] {
+            let args = serve_with(refused);
+            assert!(
+                args.database.token_settings(args.token_key_reload).is_err(),
+                "{refused:?}"
+            );
+        }
     }
 }

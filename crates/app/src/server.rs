@@ -133,7 +133,12 @@ pub fn owner_token(tokens: &TokenService, owner: &User) -> anyhow::Result<Access
 /// Reloads the signing keys every `key_reload_interval`, so a rotation or retirement reaches
 /// a running server within that time; a failed reload keeps the keys in use.
 async fn reload_keys_forever(tokens: TokenService, secrets: Arc<dyn ports::SecretRepository>) {
-    let mut ticks = tokio::time::interval(tokens.settings().key_reload_interval);
+    // A zero interval would make `interval` panic; 10 ms is the least that makes sense.
+    let every = tokens
+        .settings()
+        .key_reload_interval
+        .max(Duration::from_millis(10));
+    let mut ticks = tokio::time::interval(every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
     loop {
