@@ -111,11 +111,22 @@ impl Roster {
         let tokens = TokenService::load(None, repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let user = Provisioning::new(repos)
+        let user = Provisioning::new(repos.clone())
             .find_user(email, Some("Default"))
             .await
             .expect("user exists");
-        tokens.issue(&user).expect("token").token
+        {
+            let caller = repos
+                .credentials
+                .caller(user.organization_id, user.id, domain::now())
+                .await
+                .expect("caller lookup")
+                .expect("user exists");
+            tokens
+                .issue(&caller.actor, caller.token_generation, None)
+                .expect("token")
+                .token
+        }
     }
 
     /// Sets `email`'s password, as `roster password` does.

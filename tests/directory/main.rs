@@ -142,7 +142,19 @@ impl Harness for Remote {
         let tokens = TokenService::load(None, self.repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let token = tokens.issue(user).expect("token").token;
+        let token = {
+            let caller = self
+                .repos
+                .credentials
+                .caller(user.organization_id, user.id, domain::now())
+                .await
+                .expect("caller lookup")
+                .expect("user exists");
+            tokens
+                .issue(&caller.actor, caller.token_generation, None)
+                .expect("token")
+                .token
+        };
         self.session(self.client(&token)).await
     }
 }
@@ -159,6 +171,7 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         listen: "127.0.0.1:0".parse().expect("address"),
         database_url: url.clone(),
         token_secret: None,
+        tokens: service::TokenSettings::default(),
         api: ApiConfig::default(),
         mail: app::MailSettings::default(),
         connections: app::ConnectionSettings::default(),

@@ -43,6 +43,11 @@ async fn a_demoted_users_next_request_has_its_new_role(engine: Engine) {
         )
         .await;
     assert_eq!(data["updateUser"]["errors"], json!([]), "{data:#}");
+    // Issue 9: a role change ends the user's tokens at their very next request...
+    let (status, _) = server.gql_as(&token, ROLES, json!({})).await;
+    assert_eq!(status, 401, "the demoted user's old token");
+    // ...and a new one has the new role.
+    let token = server.token_for("demoted@example.com", None).await;
     let (status, body) = server.gql_as(&token, ROLES, json!({})).await;
     let as_guest = roles_seen(status, &body).unwrap();
     assert!(
@@ -169,17 +174,31 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
     let tokens = TokenService::load(None, repos.secrets.as_ref())
         .await
         .unwrap();
-    let user = Provisioning::new(repos)
+    let user = Provisioning::new(repos.clone())
         .find_user(email, None)
         .await
         .unwrap();
-    let token = tokens.issue(&user).unwrap().token;
+    // A token of the user's token generation now (issue 9: a role change starts a new one).
+    let mint = async || {
+        let caller = repos
+            .credentials
+            .caller(user.organization_id, user.id, domain::now())
+            .await
+            .expect("caller lookup")
+            .expect("user exists");
+        tokens
+            .issue(&caller.actor, caller.token_generation, None)
+            .expect("token")
+            .token
+    };
+    let mut token = mint().await;
     let as_admin = b.roles_seen(&token).await.unwrap();
 
     // First, that B really caches (else the rest would prove nothing): a change made with
     // the trigger off reaches no server, so B, once its feed is up, keeps answering from
-    // its cached Admin. Until then B loads every request and sees the change: undo it
-    // (trigger on) and try again.
+    // its cached Admin (accepting the token of the generation it cached). Until then B
+    // loads every request and sees the change (the token of the old generation is refused):
+    // undo it (trigger on), take a token of the new generation and try again.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         assert_eq!(b.roles_seen(&token).await, Some(as_admin));
@@ -192,9 +211,11 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
             "B never served its cached caller"
         );
         set_role(&database_url, email, "admin", false).await;
+        token = mint().await;
+        let current = token.clone();
         seen_within_a_second(
             Instant::now(),
-            async || b.roles_seen(&token).await == Some(as_admin),
+            async || b.roles_seen(&current).await == Some(as_admin),
             "restored",
         )
         .await;
@@ -202,7 +223,8 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
     // Back to Admin as stored (quietly: B's cached Admin is right again).
     set_role(&database_url, email, "admin", true).await;
 
-    // Demoted through A: B limits the next requests within a second.
+    // Demoted through A: B refuses the old token within a second, and a new token of the
+    // user has the Guest's narrower view.
     let (_, body) = a
         .gql(
             &owner,
@@ -213,14 +235,16 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
     assert_eq!(body["data"]["updateUser"]["errors"], json!([]), "{body}");
     seen_within_a_second(
         Instant::now(),
-        async || {
-            b.roles_seen(&token)
-                .await
-                .is_some_and(|seen| seen < as_admin)
-        },
+        async || b.gql(&token, ROLES, json!({})).await.0 == 401,
         "demotion",
     )
     .await;
+    let token = mint().await;
+    assert!(
+        b.roles_seen(&token)
+            .await
+            .is_some_and(|seen| seen < as_admin)
+    );
 
     // Deleted through A: B refuses it within a second.
     let (_, body) = a

@@ -42,11 +42,22 @@ impl TestServer {
         database_url: String,
         mail: app::MailSettings,
     ) -> TestServer {
+        TestServer::spawn_with_settings(database_url, mail, |_| {}).await
+    }
+
+    /// Starts a server on `database_url` that sends mail as `mail` says, with the test
+    /// settings changed by `adjust`.
+    pub(crate) async fn spawn_with_settings(
+        database_url: String,
+        mail: app::MailSettings,
+        adjust: impl FnOnce(&mut ServeSettings),
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let settings = ServeSettings {
+        let mut settings = ServeSettings {
             listen: "127.0.0.1:0".parse().expect("address"),
             database_url: database_url.clone(),
             token_secret: None,
+            tokens: service::TokenSettings::default(),
             api: ApiConfig {
                 metrics_token: Some(METRICS_TOKEN.parse().expect("a valid metrics token")),
                 ..ApiConfig::default()
@@ -56,6 +67,7 @@ impl TestServer {
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
         };
+        adjust(&mut settings);
         let app = Application::build(settings).await.expect("server builds");
         let address = app.local_addr().expect("bound address");
         let owner_token = app
@@ -126,11 +138,20 @@ impl TestServer {
         let tokens = TokenService::load(None, repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let user = Provisioning::new(repos)
+        let user = Provisioning::new(repos.clone())
             .find_user(email, organization)
             .await
             .expect("user exists");
-        tokens.issue(&user).expect("token").token
+        let caller = repos
+            .credentials
+            .caller(user.organization_id, user.id, domain::now())
+            .await
+            .expect("caller lookup")
+            .expect("user exists");
+        tokens
+            .issue(&caller.actor, caller.token_generation, None)
+            .expect("token")
+            .token
     }
 
     /// Sets the password of the user with `email` in `organization` (or the only one), as

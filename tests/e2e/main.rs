@@ -18,6 +18,7 @@ mod helpers;
 mod invitations;
 mod isolation;
 mod paging;
+mod revocation;
 mod seed;
 mod sessions;
 mod transport;

@@ -1,4 +1,4 @@
-//! The `roster` command line: `serve`, `init`, `token`, `password`, `schema`.
+//! The `roster` command line: `serve`, `init`, `token`, `token-key`, `password`, `schema`.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -6,7 +6,9 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, TrustedProxy};
-use service::{LoginThrottle, Provisioning, SessionService, TokenService};
+use service::{
+    LoginThrottle, Provisioning, SessionService, TokenKeys, TokenService, TokenSettings,
+};
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
@@ -26,8 +28,12 @@ pub enum Command {
     Serve(Box<ServeArgs>),
     /// Create an organization with its built-in roles and owner; prints the owner's token.
     Init(InitArgs),
-    /// Print a fresh access token for an existing user (as the last line of output).
-    Token(TokenArgs),
+    /// Print a fresh access token for an existing user (as the last line of output); it
+    /// lasts the access-token lifetime unless `--ttl` asks for longer.
+    Token(MintArgs),
+    /// Rotate, list or retire the keys that sign access tokens.
+    #[command(subcommand, name = "token-key")]
+    TokenKey(TokenKeyCommand),
     /// Set a user's password, read from the first line of standard input (12..128 characters).
     Password(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
@@ -51,6 +57,42 @@ pub struct DatabaseArgs {
     /// Secret (32+ bytes) that signs access tokens; without it a key stored in the database is used.
     #[arg(long, env = "ROSTER_TOKEN_SECRET", hide_env_values = true)]
     pub token_secret: Option<String>,
+    /// Lifetime of the access tokens a login or a refresh issues (and of `roster token`'s
+    /// by default), e.g. 15m, 1h, 900s.
+    #[arg(long, env = "ROSTER_ACCESS_TOKEN_TTL", default_value = "15m",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub access_token_ttl: Duration,
+    /// Longest lifetime (exp - iat) an access token may have: longer ones are refused, and
+    /// none is issued, e.g. 30d.
+    #[arg(long, env = "ROSTER_MAX_TOKEN_LIFETIME", default_value = "30d",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub max_token_lifetime: Duration,
+}
+
+impl DatabaseArgs {
+    /// The token lifetimes these options ask for, with `key_reload_interval`.
+    pub fn token_settings(&self, key_reload_interval: Duration) -> anyhow::Result<TokenSettings> {
+        let delta = |duration: Duration, what: &str| {
+            chrono::TimeDelta::from_std(duration)
+                .ok()
+                .filter(|delta| *delta >= chrono::TimeDelta::seconds(1))
+                .with_context(|| format!("{what} must be at least 1 second"))
+        };
+        let settings = TokenSettings {
+            access_ttl: delta(self.access_token_ttl, "the access-token lifetime")?,
+            max_lifetime: delta(self.max_token_lifetime, "the maximum token lifetime")?,
+            key_reload_interval,
+        };
+        anyhow::ensure!(
+            settings.access_ttl <= settings.max_lifetime,
+            "the access-token lifetime exceeds the maximum token lifetime"
+        );
+        anyhow::ensure!(
+            key_reload_interval >= Duration::from_secs(1),
+            "the token-key reload interval must be at least 1 second"
+        );
+        Ok(settings)
+    }
 }
 
 /// Options of `roster serve`.
@@ -164,6 +206,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_ACTOR_CACHE_MAX_AGE", default_value = "60",
           value_parser = crate::serve_limits::parse_duration)]
     pub actor_cache_max_age: Duration,
+    /// How often the server reloads the token-signing keys (a `roster token-key` rotation or
+    /// retirement reaches it within this), in seconds (or 500ms, 1m).
+    #[arg(long, env = "ROSTER_TOKEN_KEY_RELOAD", default_value = "30",
+          value_parser = crate::serve_limits::parse_duration)]
+    pub token_key_reload: Duration,
 }
 
 /// Options of `roster init`.
@@ -192,12 +239,52 @@ pub struct TokenArgs {
     pub database: DatabaseArgs,
 }
 
+/// Options of `roster token`.
+#[derive(Args)]
+pub struct MintArgs {
+    #[command(flatten)]
+    pub user: TokenArgs,
+    /// How long the token lasts (e.g. 12h, 7d); at most the maximum token lifetime. Default:
+    /// the access-token lifetime.
+    #[arg(long, value_parser = crate::serve_limits::parse_duration)]
+    pub ttl: Option<Duration>,
+}
+
+/// `roster token-key ...`: the keys that sign access tokens.
+#[derive(Subcommand)]
+pub enum TokenKeyCommand {
+    /// Add a new key; running servers load it within their reload interval and sign with it
+    /// after twice that. Tokens signed with older keys stay valid.
+    Rotate(DatabaseOnly),
+    /// List the keys: `original` (tokens without kid), then the rotated ones, oldest first.
+    List(DatabaseOnly),
+    /// Retire a key: tokens signed with it are refused once servers reload their keys.
+    Retire(RetireArgs),
+}
+
+/// Options of `roster token-key rotate|list`.
+#[derive(Args)]
+pub struct DatabaseOnly {
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Options of `roster token-key retire`.
+#[derive(Args)]
+pub struct RetireArgs {
+    /// The key to retire, as `roster token-key list` shows it (`original` included).
+    pub kid: String,
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
 /// Runs a parsed command line.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Init(args) => init(args).await,
         Command::Token(args) => token(args).await,
+        Command::TokenKey(command) => token_key(command).await,
         Command::Password(args) => password(args).await,
         Command::Schema => {
             print!("{}", http_api::schema_sdl());
@@ -210,9 +297,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let connections = args.connection_settings();
     let pool = args.pool_settings();
+    let tokens = args.database.token_settings(args.token_key_reload)?;
     let settings = ServeSettings {
         listen: args.listen,
         database_url: args.database.url,
+        tokens,
         token_secret: args.database.token_secret,
         api: ApiConfig {
             body_limit_bytes: args.body_limit,
@@ -261,8 +350,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             bootstrap.organization.name, bootstrap.owner.email
         );
         println!(
-            "Access token for {} (valid 7 days, shown once):",
-            bootstrap.owner.email
+            "Access token for {} (valid until {}, shown once):",
+            bootstrap.owner.email, bootstrap.token.expires_at
         );
         println!("{}", bootstrap.token.token);
     }
@@ -272,37 +361,94 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 async fn init(args: InitArgs) -> anyhow::Result<()> {
     let repos = open_repositories(&args.database.url).await?;
-    let tokens = TokenService::load(
-        args.database.token_secret.as_deref(),
-        repos.secrets.as_ref(),
-    )
-    .await?;
+    let tokens = load_tokens(&args.database, &repos).await?;
     let (organization, owner) = Provisioning::new(repos)
         .create_organization(&args.organization, &args.owner_email)
         .await?;
-    let token = tokens.issue(&owner)?;
+    let token = crate::server::owner_token(&tokens, &owner)?;
     println!(
         "Created organization \"{}\" ({}) with owner {}.",
         organization.name, organization.id, owner.email
     );
-    println!("Access token for {} (valid 7 days):", owner.email);
+    println!(
+        "Access token for {} (valid until {}):",
+        owner.email, token.expires_at
+    );
     println!("{}", token.token);
     Ok(())
 }
 
-async fn token(args: TokenArgs) -> anyhow::Result<()> {
-    let repos = open_repositories(&args.database.url).await?;
-    let tokens = TokenService::load(
-        args.database.token_secret.as_deref(),
-        repos.secrets.as_ref(),
+/// The token service of the database `database` names, with its lifetimes.
+async fn load_tokens(
+    database: &DatabaseArgs,
+    repos: &service::Repositories,
+) -> anyhow::Result<TokenService> {
+    let settings = database.token_settings(service::DEFAULT_KEY_RELOAD_INTERVAL)?;
+    Ok(
+        TokenService::load(database.token_secret.as_deref(), repos.secrets.as_ref())
+            .await?
+            .with_settings(settings),
     )
-    .await?;
-    let user = Provisioning::new(repos)
-        .find_user(&args.email, args.organization.as_deref())
+}
+
+async fn token(args: MintArgs) -> anyhow::Result<()> {
+    let database = &args.user.database;
+    let repos = open_repositories(&database.url).await?;
+    let tokens = load_tokens(database, &repos).await?;
+    let user = Provisioning::new(repos.clone())
+        .find_user(&args.user.email, args.user.organization.as_deref())
         .await
         .context("finding the user")?;
-    let token = tokens.issue(&user)?;
+    let caller = repos
+        .credentials
+        .caller(user.organization_id, user.id, domain::now())
+        .await?
+        .context("the user is gone")?;
+    let ttl = match args.ttl {
+        Some(ttl) => chrono::TimeDelta::from_std(ttl).context("the --ttl is too long")?,
+        None => tokens.settings().access_ttl,
+    };
+    let token = tokens.issue_lasting(&caller.actor, caller.token_generation, ttl)?;
+    eprintln!("Valid until {}.", token.expires_at);
     println!("{}", token.token);
+    Ok(())
+}
+
+async fn token_key(command: TokenKeyCommand) -> anyhow::Result<()> {
+    let database = match &command {
+        TokenKeyCommand::Rotate(args) | TokenKeyCommand::List(args) => &args.database,
+        TokenKeyCommand::Retire(args) => &args.database,
+    };
+    let repos = open_repositories(&database.url).await?;
+    let keys = TokenKeys::new(repos.secrets.as_ref(), database.token_secret.is_some());
+    match &command {
+        TokenKeyCommand::Rotate(_) => {
+            let kid = keys.rotate().await?;
+            println!("Added key {kid}; servers sign with it within two key-reload intervals.");
+        }
+        TokenKeyCommand::List(_) => {
+            for key in keys.list().await? {
+                match key.created_at {
+                    Some(created_at) => println!("{}\t{created_at}", key.kid),
+                    None => println!("{}\t(tokens without kid)", key.kid),
+                }
+            }
+        }
+        TokenKeyCommand::Retire(args) => {
+            if keys.retire(&args.kid).await? {
+                println!(
+                    "Retired key {}; its tokens are refused once servers reload their keys.",
+                    args.kid
+                );
+            } else if args.kid == service::ORIGINAL_KEY_ID && database.token_secret.is_some() {
+                anyhow::bail!(
+                    "the original key is ROSTER_TOKEN_SECRET: change it in the configuration to retire it"
+                );
+            } else {
+                anyhow::bail!("no key {:?}", args.kid);
+            }
+        }
+    }
     Ok(())
 }
 
@@ -314,11 +460,7 @@ async fn password(args: TokenArgs) -> anyhow::Result<()> {
     let password = domain::Password::parse(line.trim_end_matches(['\r', '\n']))
         .map_err(|error| anyhow::anyhow!(error.message))?;
     let repos = open_repositories(&args.database.url).await?;
-    let tokens = TokenService::load(
-        args.database.token_secret.as_deref(),
-        repos.secrets.as_ref(),
-    )
-    .await?;
+    let tokens = load_tokens(&args.database, &repos).await?;
     let user = Provisioning::new(repos.clone())
         .find_user(&args.email, args.organization.as_deref())
         .await
@@ -352,5 +494,36 @@ mod tests {
         };
         assert_eq!(args.listen.to_string(), "127.0.0.1:8080");
         assert_eq!(args.database.url, "sqlite://roster.db");
+    }
+
+    fn serve_with(extra: &[&str]) -> ServeArgs {
+        let cli = Cli::try_parse_from(["roster", "serve"].iter().chain(extra)).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve")
+        };
+        *args
+    }
+
+    #[test]
+    fn token_lifetimes_default_to_15_minutes_within_30_days_and_are_checked() {
+        let args = serve_with(&[]);
+        let settings = args.database.token_settings(args.token_key_reload).unwrap();
+        assert_eq!(settings.access_ttl, chrono::TimeDelta::minutes(15));
+        assert_eq!(settings.max_lifetime, chrono::TimeDelta::days(30));
+        assert_eq!(settings.key_reload_interval, Duration::from_secs(30));
+        let args = serve_with(&["--access-token-ttl", "1h", "--max-token-lifetime", "2h"]);
+        let settings = args.database.token_settings(args.token_key_reload).unwrap();
+        assert_eq!(settings.access_ttl, chrono::TimeDelta::hours(1));
+        for refused in [
+            &["--access-token-ttl", "3h", "--max-token-lifetime", "2h"][..],
+            &["--access-token-ttl", "0"],
+            &["--token-key-reload", "0"],
+        ] {
+            let args = serve_with(refused);
+            assert!(
+                args.database.token_settings(args.token_key_reload).is_err(),
+                "{refused:?}"
+            );
+        }
     }
 }

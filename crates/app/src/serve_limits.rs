@@ -8,13 +8,16 @@ use storage_sql::PoolSettings;
 use crate::cli::ServeArgs;
 use crate::connections::ConnectionSettings;
 
-/// A duration option's value is not `N`, `Ns` or `Nms`.
+/// A duration option's value is not `N`, `Nms`, `Ns`, `Nm`, `Nh` or `Nd`.
 #[derive(Debug, thiserror::Error)]
-#[error("{0:?} is not a duration: write seconds (10, 2.5, 10s) or milliseconds (500ms)")]
+#[error(
+    "{0:?} is not a duration: write seconds (10, 2.5, 10s), milliseconds (500ms), minutes (15m), hours (12h) or days (30d)"
+)]
 pub struct InvalidDuration(String);
 
-/// Reads a duration option: plain seconds (`10`, `2.5`), `10s`, or milliseconds (`500ms`),
-/// so options documented in seconds take sub-second values too.
+/// Reads a duration option: plain seconds (`10`, `2.5`), `10s`, milliseconds (`500ms`),
+/// minutes (`15m`), hours (`12h`) or days (`30d`), so options documented in seconds take
+/// sub-second values too and token lifetimes read naturally.
 ///
 /// # Errors
 /// [`InvalidDuration`] for anything else, negative or not finite.
@@ -25,6 +28,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, InvalidDuration> {
         (number, 0.001)
     } else if let Some(number) = trimmed.strip_suffix('s') {
         (number, 1.0)
+    } else if let Some(number) = trimmed.strip_suffix('m') {
+        (number, 60.0)
+    } else if let Some(number) = trimmed.strip_suffix('h') {
+        (number, 3600.0)
+    } else if let Some(number) = trimmed.strip_suffix('d') {
+        (number, 86_400.0)
     } else {
         (trimmed, 1.0)
     };
@@ -66,7 +75,13 @@ mod tests {
         assert_eq!(parse_duration("2.5").unwrap(), Duration::from_millis(2500));
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration(" 0 ").unwrap(), Duration::ZERO);
-        for bad in ["", "ten", "-1", "5m", "1e400", "NaN"] {
+        assert_eq!(parse_duration("15m").unwrap(), Duration::from_secs(900));
+        assert_eq!(parse_duration("12h").unwrap(), Duration::from_secs(43_200));
+        assert_eq!(
+            parse_duration("30d").unwrap(),
+            Duration::from_secs(2_592_000)
+        );
+        for bad in ["", "ten", "-1", "5w", "1e400", "NaN", "m"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} accepted");
         }
     }

@@ -13,7 +13,7 @@ use ports::Mailer;
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, LoginThrottle, OutboxWorker, Provisioning,
-    SessionService, TokenAuthenticator, TokenService,
+    SessionService, TokenAuthenticator, TokenService, TokenSettings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -35,6 +35,8 @@ pub struct ServeSettings {
     pub database_url: String,
     /// The token signing secret; `None` uses (and on first start creates) the stored key.
     pub token_secret: Option<String>,
+    /// Access-token lifetimes and how often the signing keys are reloaded.
+    pub tokens: TokenSettings,
     /// Request body limit and timeout.
     pub api: ApiConfig,
     /// How invitation mails are sent and where their links point.
@@ -152,6 +154,39 @@ pub struct Application {
     drain: Duration,
     /// On PostgreSQL, the task following other servers' access changes; stops when dropped.
     access_feed: Option<AbortOnDrop>,
+    /// The task reloading the token-signing keys (`roster token-key`); stops when dropped.
+    key_reload: AbortOnDrop,
+}
+
+/// How long the owner's token printed by `roster init` and a first start lasts (or the
+/// maximum token lifetime, if shorter): long enough to set things up, then sign in.
+pub const OWNER_TOKEN_TTL: chrono::TimeDelta = chrono::TimeDelta::days(1);
+
+/// The owner's token printed by `roster init` and a first start: an operator token (no
+/// session) of the owner's current generation, valid for [`OWNER_TOKEN_TTL`].
+pub fn owner_token(tokens: &TokenService, owner: &User) -> anyhow::Result<AccessToken> {
+    let ttl = OWNER_TOKEN_TTL.min(tokens.settings().max_lifetime);
+    // Just created: its token generation is the first one, 0.
+    Ok(tokens.issue_lasting(&domain::Actor::of(owner), 0, ttl)?)
+}
+
+/// Reloads the signing keys every `key_reload_interval`, so a rotation or retirement reaches
+/// a running server within that time; a failed reload keeps the keys in use.
+async fn reload_keys_forever(tokens: TokenService, secrets: Arc<dyn ports::SecretRepository>) {
+    // A zero interval would make `interval` panic; 10 ms is the least that makes sense.
+    let every = tokens
+        .settings()
+        .key_reload_interval
+        .max(Duration::from_millis(10));
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        if let Err(error) = tokens.reload(secrets.as_ref()).await {
+            tracing::warn!(%error, "could not reload the token signing keys; the loaded ones stay in use");
+        }
+    }
 }
 
 /// A background task that ends with its owner.
@@ -192,10 +227,15 @@ impl Application {
         });
         let tokens = TokenService::load(settings.token_secret.as_deref(), repos.secrets.as_ref())
             .await
-            .context("loading the token signing key")?;
+            .context("loading the token signing key")?
+            .with_settings(settings.tokens);
+        let key_reload = AbortOnDrop(tokio::spawn(reload_keys_forever(
+            tokens.clone(),
+            repos.secrets.clone(),
+        )));
         let bootstrap = match Provisioning::new(repos.clone()).bootstrap().await? {
             Some((organization, owner)) => {
-                let token = tokens.issue(&owner)?;
+                let token = owner_token(&tokens, &owner)?;
                 Some(Bootstrap {
                     organization,
                     owner,
@@ -231,7 +271,7 @@ impl Application {
                 Arc::new(LoginThrottle::new()),
             )),
             authenticator: Arc::new(BearerAuthenticator::new(
-                TokenAuthenticator::new(tokens, repos.users.clone(), cache),
+                TokenAuthenticator::new(tokens, repos.credentials.clone(), cache),
                 EmbeddedAuthenticator::new(repos.clone()),
             )),
             health: directory,
@@ -247,6 +287,7 @@ impl Application {
             connections: settings.connections,
             drain,
             access_feed,
+            key_reload,
         })
     }
 
@@ -287,6 +328,7 @@ impl Application {
             tracing::error!(%error, "the mail outbox worker failed");
         }
         drop(self.access_feed);
+        drop(self.key_reload);
         served?;
         Ok(())
     }

@@ -123,6 +123,8 @@ fn every_command_has_help() {
         &["serve", "--help"],
         &["init", "--help"],
         &["token", "--help"],
+        &["token-key", "--help"],
+        &["token-key", "rotate", "--help"],
         &["schema", "--help"],
     ] {
         let output = roster(args);
@@ -272,6 +274,81 @@ fn password_is_read_from_stdin_and_checked() {
     assert!(!unknown.status.success());
     let done = set("ada@acme.example", "long enough password\n");
     assert_eq!(last_line(&done), "Password set for ada@acme.example.");
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// `roster token --ttl` mints up to the maximum lifetime; `roster token-key` rotates, lists
+/// and retires the signing keys.
+#[test]
+fn token_lifetimes_and_token_keys_from_the_command_line() {
+    let (database, path) = temp_database();
+    let init = roster(&[
+        "init",
+        "--organization",
+        "Keys",
+        "--owner-email",
+        "boss@keys.example",
+        "--database",
+        &database,
+    ]);
+    assert_eq!(last_line(&init).split('.').count(), 3);
+    let mint = |ttl: &str| {
+        roster(&[
+            "token",
+            "--email",
+            "boss@keys.example",
+            "--ttl",
+            ttl,
+            "--database",
+            &database,
+        ])
+    };
+    assert_eq!(last_line(&mint("7d")).split('.').count(), 3);
+    let too_long = mint("31d");
+    assert!(!too_long.status.success());
+    assert!(
+        String::from_utf8_lossy(&too_long.stderr).contains("maximum lifetime"),
+        "{}",
+        String::from_utf8_lossy(&too_long.stderr)
+    );
+
+    let list = || {
+        let output = roster(&["token-key", "list", "--database", &database]);
+        assert!(output.status.success());
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .map(|line| line.split('\t').next().unwrap_or_default().to_owned())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(list(), ["original"]);
+    let rotated = roster(&["token-key", "rotate", "--database", &database]);
+    assert!(rotated.status.success());
+    let keys = list();
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(keys[0], "original");
+    let kid = keys[1].clone();
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains(&kid));
+    let retire = |kid: &str| roster(&["token-key", "retire", kid, "--database", &database]);
+    assert!(retire(&kid).status.success());
+    assert!(!retire(&kid).status.success(), "already retired");
+    assert_eq!(list(), ["original"]);
+    // A configured secret is retired by changing the configuration.
+    let configured = Command::new(ROSTER)
+        .args(["token-key", "retire", "original", "--database", &database])
+        .env(
+            "ROSTER_TOKEN_SECRET",
+            "a configured secret of 32 bytes or more",
+        )
+        .output()
+        .expect("roster runs");
+    assert!(!configured.status.success());
+    assert!(String::from_utf8_lossy(&configured.stderr).contains("ROSTER_TOKEN_SECRET"));
+    assert!(
+        retire("original").status.success(),
+        "the stored original key"
+    );
     for suffix in ["", "-wal", "-shm"] {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }

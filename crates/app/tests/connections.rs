@@ -46,6 +46,7 @@ impl Server {
             listen: "127.0.0.1:0".parse().unwrap(),
             database_url: format!("sqlite://{}", path.display()),
             token_secret: None,
+            tokens: service::TokenSettings::default(),
             api: ApiConfig::default(),
             mail: app::MailSettings::default(),
             connections,

@@ -2,10 +2,12 @@
 //! going, with the rules that decide whether a refresh token may still be used.
 
 use std::fmt;
+use std::sync::Arc;
 
 use uuid::Uuid;
 
 use crate::Timestamp;
+use crate::access::Actor;
 use crate::error::{Field, FieldError};
 use crate::id::{OrganizationId, UserId};
 
@@ -133,6 +135,27 @@ impl RefreshToken {
     }
 }
 
+/// A caller as its access tokens are checked on each request: who it is now, which token
+/// generation is current (a password change or a role change starts a new one), and which of
+/// its sessions (refresh families) were revoked recently enough for their tokens to live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// Who the caller is as stored now.
+    pub actor: Actor,
+    /// Tokens naming another generation were issued before their user's tokens were ended.
+    pub token_generation: i64,
+    /// Sessions revoked within the longest token lifetime (older ones have no live token).
+    pub revoked_sessions: Arc<[Uuid]>,
+}
+
+impl Caller {
+    /// Whether a token naming `generation` and, for a login's token, `session` still counts.
+    pub fn accepts(&self, generation: i64, session: Option<Uuid>) -> bool {
+        generation == self.token_generation
+            && session.is_none_or(|session| !self.revoked_sessions.contains(&session))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -178,5 +201,29 @@ mod tests {
         };
         assert_eq!(revoked.state(now), RefreshState::Dead);
         assert_eq!(token.state(token.expires_at), RefreshState::Dead);
+    }
+
+    #[test]
+    fn a_caller_accepts_only_its_current_generation_and_unrevoked_sessions() {
+        let actor = Actor {
+            user_id: UserId::generate(),
+            organization_id: OrganizationId::generate(),
+            customer_id: None,
+            role: crate::RoleKind::Admin,
+        };
+        let revoked = Uuid::now_v7();
+        let caller = Caller {
+            actor,
+            token_generation: 2,
+            revoked_sessions: Arc::from([revoked]),
+        };
+        assert!(
+            caller.accepts(2, None),
+            "an operator token of this generation"
+        );
+        assert!(caller.accepts(2, Some(Uuid::now_v7())), "a live session");
+        assert!(!caller.accepts(2, Some(revoked)), "a revoked session");
+        assert!(!caller.accepts(1, None), "an earlier generation");
+        assert!(!caller.accepts(3, None), "a generation never issued");
     }
 }

@@ -23,7 +23,7 @@ pub mod version;
 
 pub use access::Actor;
 pub use changes::{CustomerChanges, UserChanges};
-pub use credentials::{Password, RefreshState, RefreshToken};
+pub use credentials::{Caller, Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
     NewCustomer,

@@ -11,8 +11,8 @@ use domain::{CustomerId, UserId};
 /// A committed change that may alter what an `Actor` built from stored users holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AccessChange {
-    /// This user was deleted, or its role, customer or organization changed (later, issue 9:
-    /// its tokens were revoked).
+    /// This user was deleted, its role, customer or organization changed, or some of its
+    /// access tokens were ended (a session revoked, a new token generation).
     User(UserId),
     /// This customer was deleted, and its users with it.
     Customer(CustomerId),

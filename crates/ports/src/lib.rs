@@ -25,5 +25,6 @@ pub use directory::{
 pub use repository::{
     Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
     InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,
-    SecretRepository, SigningKeyRepository, StorageStats, UniqueField, UserRepository,
+    SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey, UniqueField,
+    UserRepository,
 };

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
-    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, SigningKey,
-    SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
+    Caller, Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited,
+    Organization, OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId,
+    SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
 };
 use uuid::Uuid;
 
@@ -310,7 +310,13 @@ pub trait CredentialRepository: Send + Sync {
         user: UserId,
     ) -> Result<Option<String>, RepoError>;
 
-    /// Sets or replaces the user's password hash; false when the user does not exist.
+    /// The password hashes of those of `users` that have one, in one statement, which runs
+    /// even for no users: a login costs the same statements whatever the email.
+    async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError>;
+
+    /// Sets or replaces the user's password hash; false when the user does not exist. Starts
+    /// a new token generation and revokes the user's sessions (its tokens end), reported as
+    /// `AccessChange::User`.
     async fn set_password_hash(
         &self,
         organization: OrganizationId,
@@ -337,12 +343,23 @@ pub trait CredentialRepository: Send + Sync {
     /// or revoked, for example by a concurrent exchange of the same token). Atomic.
     async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError>;
 
-    /// Revokes every not yet revoked token of `token`'s family; returns how many.
+    /// Revokes every not yet revoked token of `token`'s family; returns how many. Reports
+    /// `AccessChange::User` so the family's access tokens end at their next request.
     async fn revoke_refresh_family(
         &self,
         token: &RefreshToken,
         at: Timestamp,
     ) -> Result<u64, RepoError>;
+
+    /// The user as its access tokens are checked on every request, in one statement: who it
+    /// is, its token generation, and its sessions revoked after `revoked_since`. `None` when
+    /// the user does not exist (in that organization).
+    async fn caller(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        revoked_since: Timestamp,
+    ) -> Result<Option<Caller>, RepoError>;
 }
 
 /// Invitations and the outbox of mails waiting for delivery.
@@ -407,8 +424,41 @@ pub trait SecretRepository: Send + Sync {
         candidate: &[u8],
     ) -> Result<Vec<u8>, RepoError>;
 
+    /// Removes the secret stored under `name`; false when there was none.
+    async fn delete_secret(&self, name: &str) -> Result<bool, RepoError>;
+
+    /// Every rotated access-token signing key, oldest first.
+    async fn token_keys(&self) -> Result<Vec<StoredTokenKey>, RepoError>;
+
+    /// Stores a new signing key; `Conflict` if its `kid` is taken.
+    async fn insert_token_key(&self, key: &StoredTokenKey) -> Result<(), RepoError>;
+
+    /// Removes (retires) the key `kid`; false when there was none.
+    async fn delete_token_key(&self, kid: &str) -> Result<bool, RepoError>;
+
     /// Checks that storage answers (for `/readyz`).
     async fn ping(&self) -> Result<(), RepoError>;
+}
+
+/// An access-token signing key added by rotation (`roster token-key rotate`): tokens name it
+/// in their header's `kid`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredTokenKey {
+    /// The key's id, as tokens' `kid` header names it.
+    pub kid: String,
+    /// The HS256 secret.
+    pub secret: Vec<u8>,
+    /// When it was added: servers sign with it once every server has had time to load it.
+    pub created_at: Timestamp,
+}
+
+impl std::fmt::Debug for StoredTokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredTokenKey")
+            .field("kid", &self.kid)
+            .field("created_at", &self.created_at)
+            .finish_non_exhaustive()
+    }
 }
 
 /// One storage connection pool at the moment of asking, for the `/metrics` gauges.

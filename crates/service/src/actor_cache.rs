@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use domain::{Actor, OrganizationId, UserId};
+use domain::{Caller, OrganizationId, UserId};
 use ports::{AccessChange, AccessObserver};
 
 /// Shards of the map: requests for different users rarely wait for one another's lock.
@@ -84,9 +84,9 @@ struct Inner {
     clock: Clock,
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 struct Entry {
-    actor: Actor,
+    caller: Caller,
     loaded_at: Instant,
 }
 
@@ -122,19 +122,19 @@ impl ActorCache {
     }
 
     /// The cached caller for `user` of `organization`, if fresh and the cache is trusted.
-    pub fn get(&self, organization: OrganizationId, user: UserId) -> Option<Actor> {
+    pub fn get(&self, organization: OrganizationId, user: UserId) -> Option<Caller> {
         let inner = &self.inner;
         if inner.per_shard == 0 || !inner.live.load(Ordering::SeqCst) {
             return None;
         }
         let now = (inner.clock)();
         let mut shard = inner.shard(user);
-        let entry = *shard.get(&user)?;
+        let entry = shard.get(&user)?;
         if now.saturating_duration_since(entry.loaded_at) >= inner.max_age {
             shard.remove(&user);
             return None;
         }
-        (entry.actor.organization_id == organization).then_some(entry.actor)
+        (entry.caller.actor.organization_id == organization).then(|| entry.caller.clone())
     }
 
     /// Taken before loading a user from storage; [`ActorCache::insert`] stores the result
@@ -143,15 +143,16 @@ impl ActorCache {
         Ticket(self.inner.generation.load(Ordering::SeqCst))
     }
 
-    /// Stores `actor` as loaded under `ticket`, unless an invalidation came in between or the
+    /// Stores `caller` as loaded under `ticket`, unless an invalidation came in between or the
     /// cache is not trusted now.
-    pub fn insert(&self, ticket: Ticket, actor: Actor) {
+    pub fn insert(&self, ticket: Ticket, caller: Caller) {
         let inner = &self.inner;
         if inner.per_shard == 0 {
             return;
         }
         let now = (inner.clock)();
-        let mut shard = inner.shard(actor.user_id);
+        let user = caller.actor.user_id;
+        let mut shard = inner.shard(user);
         // Under the shard's lock, which every invalidation takes after advancing the
         // generation: either it sees this entry and removes it, or this sees the new
         // generation and stores nothing.
@@ -159,7 +160,7 @@ impl ActorCache {
         {
             return;
         }
-        if shard.len() >= inner.per_shard && !shard.contains_key(&actor.user_id) {
+        if shard.len() >= inner.per_shard && !shard.contains_key(&user) {
             shard.retain(|_, entry| now.saturating_duration_since(entry.loaded_at) < inner.max_age);
             if shard.len() >= inner.per_shard
                 && let Some(oldest) = shard
@@ -171,9 +172,9 @@ impl ActorCache {
             }
         }
         shard.insert(
-            actor.user_id,
+            user,
             Entry {
-                actor,
+                caller,
                 loaded_at: now,
             },
         );
@@ -228,7 +229,7 @@ impl AccessObserver for ActorCache {
             }
             AccessChange::Customer(customer) => {
                 for shard in &inner.shards {
-                    lock(shard).retain(|_, entry| entry.actor.customer_id != Some(customer));
+                    lock(shard).retain(|_, entry| entry.caller.actor.customer_id != Some(customer));
                 }
             }
             AccessChange::Everyone => inner.flush(),
@@ -290,21 +291,29 @@ pub(crate) mod testing {
 mod tests {
     use std::sync::Mutex;
 
-    use domain::{CustomerId, OrganizationId, Role, RoleKind, User};
-    use ports::repository::MockUserRepository;
+    use domain::{Actor, CustomerId, OrganizationId, Role, RoleKind, User};
+    use ports::repository::MockCredentialRepository;
     use ports::{AuthError, Authenticator};
 
     use super::testing::ManualClock;
     use super::*;
-    use crate::testing::user;
+    use crate::testing::{caller, user};
     use crate::{TokenAuthenticator, TokenService};
 
     fn tokens() -> TokenService {
         TokenService::new(&[7; 32]).unwrap()
     }
 
-    fn authenticator(users: MockUserRepository, cache: &ActorCache) -> TokenAuthenticator {
+    fn authenticator(users: MockCredentialRepository, cache: &ActorCache) -> TokenAuthenticator {
         TokenAuthenticator::new(tokens(), Arc::new(users), cache.clone())
+    }
+
+    fn plain(actor: Actor) -> Caller {
+        Caller {
+            actor,
+            token_generation: 0,
+            revoked_sessions: Arc::from([]),
+        }
     }
 
     fn cache(sources: ChangeSources) -> ActorCache {
@@ -318,21 +327,29 @@ mod tests {
     }
 
     /// `user()` answers with each of `answers` in turn (then fails the test).
-    fn users_answering(answers: Vec<Option<User>>) -> MockUserRepository {
+    fn users_answering(answers: Vec<Option<User>>) -> MockCredentialRepository {
         let answers = Mutex::new(answers.into_iter());
-        let mut users = MockUserRepository::new();
+        let mut users = MockCredentialRepository::new();
         let count = answers.lock().unwrap().len();
         users
-            .expect_user()
+            .expect_caller()
             .times(count)
-            .returning(move |_, _| Ok(answers.lock().unwrap().next().flatten()));
+            .returning(move |_, _, _| {
+                Ok(answers
+                    .lock()
+                    .unwrap()
+                    .next()
+                    .flatten()
+                    .as_ref()
+                    .map(caller))
+            });
         users
     }
 
     #[tokio::test]
     async fn a_cached_caller_costs_no_lookup() {
         let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let cache = cache(ChangeSources::ThisServerOnly);
         let auth = authenticator(users_answering(vec![Some(me.clone())]), &cache);
         for _ in 0..3 {
@@ -345,7 +362,7 @@ mod tests {
     #[tokio::test]
     async fn a_reported_change_of_the_user_reloads_it_and_a_deletion_refuses_it() {
         let me = user(OrganizationId::generate(), None, RoleKind::Admin);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let demoted = with_role(&me, RoleKind::Integrator);
         let cache = cache(ChangeSources::ThisServerOnly);
         let auth = authenticator(
@@ -377,7 +394,7 @@ mod tests {
         let org = OrganizationId::generate();
         let customer = CustomerId::generate();
         let me = user(org, Some(customer), RoleKind::CustomerMember);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let cache = cache(ChangeSources::ThisServerOnly);
         let auth = authenticator(
             users_answering(vec![Some(me.clone()), Some(me.clone()), Some(me.clone())]),
@@ -399,27 +416,27 @@ mod tests {
     #[tokio::test]
     async fn a_load_that_started_before_an_invalidation_is_not_stored() {
         let me = user(OrganizationId::generate(), None, RoleKind::Owner);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let demoted = with_role(&me, RoleKind::Integrator);
         let cache = cache(ChangeSources::ThisServerOnly);
-        let mut users = MockUserRepository::new();
+        let mut users = MockCredentialRepository::new();
         let mut sequence = mockall::Sequence::new();
         // The first read returns the user as it was, but the change is reported while the
         // read is in flight (after the read, before the result is stored).
         let (stale, racing, id) = (me.clone(), cache.clone(), me.id);
         users
-            .expect_user()
+            .expect_caller()
             .times(1)
             .in_sequence(&mut sequence)
-            .returning(move |_, _| {
+            .returning(move |_, _, _| {
                 racing.access_changed(AccessChange::User(id));
-                Ok(Some(stale.clone()))
+                Ok(Some(caller(&stale)))
             });
         users
-            .expect_user()
+            .expect_caller()
             .times(1)
             .in_sequence(&mut sequence)
-            .returning(move |_, _| Ok(Some(demoted.clone())));
+            .returning(move |_, _, _| Ok(Some(caller(&demoted))));
         let auth = authenticator(users, &cache);
         assert_eq!(
             auth.authenticate(&token).await.unwrap().role,
@@ -442,17 +459,25 @@ mod tests {
         });
         let org = OrganizationId::generate();
         let first = Actor::of(&user(org, None, RoleKind::Admin));
-        cache.insert(cache.ticket(), first);
+        cache.insert(cache.ticket(), plain(first));
         let mut last = first;
         for _ in 0..1000 {
             clock.advance(Duration::from_millis(1));
             last = Actor::of(&user(org, None, RoleKind::Admin));
-            cache.insert(cache.ticket(), last);
+            cache.insert(cache.ticket(), plain(last));
             assert!(cache.len() <= 64, "{} entries", cache.len());
         }
         assert!(cache.len() >= 64 - SHARDS, "{} entries", cache.len());
-        assert_eq!(cache.get(org, last.user_id), Some(last), "the newest stays");
-        assert_eq!(cache.get(org, first.user_id), None, "the oldest went");
+        assert_eq!(
+            cache.get(org, last.user_id).map(|c| c.actor),
+            Some(last),
+            "the newest stays"
+        );
+        assert_eq!(
+            cache.get(org, first.user_id).map(|c| c.actor),
+            None,
+            "the oldest went"
+        );
     }
 
     #[test]
@@ -465,15 +490,20 @@ mod tests {
             ChangeSources::ThisServerOnly,
         );
         let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Admin));
-        cache.insert(cache.ticket(), actor);
-        assert_eq!(cache.get(actor.organization_id, actor.user_id), None);
+        cache.insert(cache.ticket(), plain(actor));
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            None
+        );
         assert!(cache.is_empty());
     }
 
     #[tokio::test]
     async fn an_entry_is_served_until_its_maximum_age_then_loaded_again() {
         let me = user(OrganizationId::generate(), None, RoleKind::Admin);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let clock = ManualClock::new();
         let cache = clock.cache(ActorCacheSettings {
             capacity: 100,
@@ -505,7 +535,7 @@ mod tests {
     #[tokio::test]
     async fn without_the_feed_of_other_servers_every_request_loads_its_caller() {
         let me = user(OrganizationId::generate(), None, RoleKind::Admin);
-        let token = tokens().issue(&me).unwrap().token;
+        let token = tokens().issue(&Actor::of(&me), 0, None).unwrap().token;
         let cache = cache(ChangeSources::OtherServersToo);
         let answers = vec![Some(me.clone()); 5];
         let auth = authenticator(users_answering(answers), &cache);
@@ -524,7 +554,7 @@ mod tests {
         auth.authenticate(&token).await.unwrap();
         let ticket = cache.ticket();
         auth.authenticate(&token).await.unwrap();
-        cache.insert(ticket, Actor::of(&me));
+        cache.insert(ticket, caller(&me));
         assert!(cache.is_empty(), "nothing is stored while the feed is down");
     }
 
@@ -534,18 +564,33 @@ mod tests {
         let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Admin));
         let ticket = cache.ticket();
         cache.feed_resumed();
-        cache.insert(ticket, actor);
+        cache.insert(ticket, plain(actor));
         assert!(cache.is_empty());
-        cache.insert(cache.ticket(), actor);
-        assert_eq!(cache.get(actor.organization_id, actor.user_id), Some(actor));
+        cache.insert(cache.ticket(), plain(actor));
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            Some(actor)
+        );
     }
 
     #[test]
     fn an_entry_answers_only_for_its_own_organization() {
         let cache = cache(ChangeSources::ThisServerOnly);
         let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Admin));
-        cache.insert(cache.ticket(), actor);
-        assert_eq!(cache.get(OrganizationId::generate(), actor.user_id), None);
-        assert_eq!(cache.get(actor.organization_id, actor.user_id), Some(actor));
+        cache.insert(cache.ticket(), plain(actor));
+        assert_eq!(
+            cache
+                .get(OrganizationId::generate(), actor.user_id)
+                .map(|c| c.actor),
+            None
+        );
+        assert_eq!(
+            cache
+                .get(actor.organization_id, actor.user_id)
+                .map(|c| c.actor),
+            Some(actor)
+        );
     }
 }

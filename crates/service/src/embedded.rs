@@ -615,14 +615,17 @@ mod tests {
         let org = OrganizationId::generate();
         let me = crate::testing::user(org, None, RoleKind::Owner);
         let tokens = crate::TokenService::new(&[3; 32]).unwrap();
-        let roster_token = tokens.issue(&me).unwrap().token;
+        let roster_token = tokens
+            .issue(&domain::Actor::of(&me), 0, None)
+            .unwrap()
+            .token;
         let mut mocks = Mocks::default();
-        let found = me.clone();
+        let found = crate::testing::caller(&me);
         mocks
-            .users
-            .expect_user()
+            .credentials
+            .expect_caller()
             .times(1)
-            .returning(move |_, _| Ok(Some(found.clone())));
+            .returning(move |_, _, _| Ok(Some(found.clone())));
         mocks.signing_keys = keys_of(org);
         mocks
             .customers
@@ -633,7 +636,7 @@ mod tests {
         let bearer = crate::BearerAuthenticator::new(
             crate::TokenAuthenticator::new(
                 tokens,
-                repos.users.clone(),
+                repos.credentials.clone(),
                 crate::ActorCache::new(
                     crate::ActorCacheSettings::default(),
                     crate::ChangeSources::ThisServerOnly,

@@ -53,8 +53,9 @@ pub use throttle::{
     Reservation, ThrottleKeys,
 };
 pub use tokens::{
-    ACCESS_TOKEN_TTL, AccessToken, BearerAuthenticator, TokenAuthenticator, TokenError,
-    TokenService,
+    ACCESS_TOKEN_CLOCK_SKEW, AccessToken, BearerAuthenticator, DEFAULT_ACCESS_TOKEN_TTL,
+    DEFAULT_KEY_RELOAD_INTERVAL, DEFAULT_MAX_TOKEN_LIFETIME, ORIGINAL_KEY_ID, TokenAuthenticator,
+    TokenError, TokenKeyInfo, TokenKeys, TokenService, TokenSettings,
 };
 
 /// The storage a [`Directory`] works on, one handle per repository port.

@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 
 use crate::hash_pool::{HashPool, PoolError};
 use crate::throttle::{LoginThrottle, Reservation, ThrottleKeys};
-use crate::{ACCESS_TOKEN_TTL, Repositories, TokenService};
+use crate::{Repositories, TokenService};
 
 #[derive(Debug, thiserror::Error)]
 #[error("password hashing failed: {0}")]
@@ -56,41 +56,46 @@ fn verify_password(password: &str, hash: &str) -> bool {
 /// making it.
 const DECOY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$RKGrxnNBQj85QGFiBQ02nA$a0XTFsUFpD5OEtlZoP8Q3F9CsWCS96dTaWmWSyJbFac";
 
-/// At most this many candidates may match: two already mean "name the organization".
-const ENOUGH_MATCHES: usize = 2;
+/// The one password check a login makes, whatever the email: every login hashes exactly
+/// once, so its time tells nothing about how many organizations know the email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Check {
+    /// The candidate (index) whose hash is checked; `None` checks the decoy.
+    candidate: Option<usize>,
+    /// Other candidates also have a password: a match means "name the organization".
+    several: bool,
+}
 
-/// The PHC strings a login checks its password against, with the candidate each belongs
-/// to: every candidate's stored hash, or the decoy alone when none has one.
-fn hashes_to_check(hashes: &[Option<String>]) -> Vec<(Option<usize>, &str)> {
-    let stored: Vec<(Option<usize>, &str)> = hashes
+/// Which hash a login checks among its candidates' (`last_login`, hash): the one with a
+/// password signed in to most recently (the likeliest meant), else the earliest; the decoy
+/// when none has a password.
+fn choose_check(candidates: &[(Option<domain::Timestamp>, Option<&str>)]) -> Check {
+    let with_password: Vec<usize> = candidates
         .iter()
         .enumerate()
-        .filter_map(|(index, hash)| Some((Some(index), hash.as_deref()?)))
+        .filter(|(_, (_, hash))| hash.is_some())
+        .map(|(index, _)| index)
         .collect();
-    if stored.is_empty() {
-        vec![(None, DECOY_HASH)]
-    } else {
-        stored
+    // max_by_key keeps the last of equals: iterate backwards so the earliest wins ties.
+    let candidate = with_password
+        .iter()
+        .rev()
+        .copied()
+        .max_by_key(|index| candidates.get(*index).and_then(|(last, _)| *last));
+    Check {
+        candidate,
+        several: with_password.len() > 1,
     }
 }
 
-/// Which candidates `password` matches; stops hashing once [`ENOUGH_MATCHES`] did.
-fn verify_candidates(password: &str, hashes: &[Option<String>]) -> Vec<bool> {
-    let mut matches = vec![false; hashes.len()];
-    let mut found = 0;
-    for (candidate, hash) in hashes_to_check(hashes) {
-        if found >= ENOUGH_MATCHES {
-            break;
-        }
-        if verify_password(password, hash)
-            && let Some(index) = candidate
-            && let Some(matched) = matches.get_mut(index)
-        {
-            *matched = true;
-            found += 1;
-        }
-    }
-    matches
+/// What a login's one password check found.
+enum Checked {
+    /// The password is this user's, and no other candidate has a password.
+    Signed(OrganizationId, UserId),
+    /// The password matched, but the email has a password in several organizations.
+    OrganizationRequired,
+    /// Unknown email, no password, or the wrong one.
+    Failed,
 }
 
 fn pool_failed(error: PoolError) -> SessionError {
@@ -179,34 +184,57 @@ impl SessionService {
         Ok(invitation)
     }
 
-    /// The users whose email and password match, among `candidates`. `Throttled` when
-    /// every hashing slot is busy: nothing was checked.
+    /// Checks `password` once, against the chosen candidate's hash (see [`choose_check`]).
+    /// `Throttled` when every hashing slot is busy: nothing was checked.
     async fn matching(
         &self,
         candidates: Vec<User>,
         password: &str,
-    ) -> Result<Vec<User>, SessionError> {
-        let mut hashes = Vec::with_capacity(candidates.len());
-        for user in &candidates {
-            let hash = self
-                .repos
-                .credentials
-                .password_hash(user.organization_id, user.id)
-                .await
-                .map_err(unavailable)?;
-            hashes.push(hash);
-        }
+    ) -> Result<Checked, SessionError> {
+        // One statement, also for no candidate: every login costs the same round trips.
+        let ids: Vec<UserId> = candidates.iter().map(|user| user.id).collect();
+        let stored = self
+            .repos
+            .credentials
+            .password_hashes(&ids)
+            .await
+            .map_err(unavailable)?;
+        let hashes: Vec<Option<String>> = candidates
+            .iter()
+            .map(|user| {
+                stored
+                    .iter()
+                    .find(|(id, _)| *id == user.id)
+                    .map(|(_, hash)| hash.clone())
+            })
+            .collect();
+        let check = choose_check(
+            &candidates
+                .iter()
+                .zip(&hashes)
+                .map(|(user, hash)| (user.last_login, hash.as_deref()))
+                .collect::<Vec<_>>(),
+        );
+        let hash = check
+            .candidate
+            .and_then(|index| hashes.get(index).cloned().flatten())
+            .unwrap_or_else(|| DECOY_HASH.to_owned());
         let password = password.to_owned();
-        let matches = self
+        let matched = self
             .pool
-            .try_run(move || verify_candidates(&password, &hashes))
+            .try_run(move || verify_password(&password, &hash))
             .await
             .map_err(pool_failed)?;
-        Ok(candidates
-            .into_iter()
-            .zip(matches)
-            .filter_map(|(user, matched)| matched.then_some(user))
-            .collect())
+        Ok(
+            match check
+                .candidate
+                .and_then(|index| candidates.into_iter().nth(index))
+            {
+                Some(_) if matched && check.several => Checked::OrganizationRequired,
+                Some(user) if matched => Checked::Signed(user.organization_id, user.id),
+                _ => Checked::Failed,
+            },
+        )
     }
 
     /// Checks the password of a reserved attempt: the users it matches.
@@ -214,7 +242,7 @@ impl SessionService {
         &self,
         request: &LoginRequest,
         email: Option<&Email>,
-    ) -> Result<Vec<User>, SessionError> {
+    ) -> Result<Checked, SessionError> {
         let candidates = match email {
             Some(email) => {
                 self.candidates(email, request.organization.as_deref())
@@ -262,22 +290,31 @@ impl SessionService {
         }
     }
 
-    /// A new access token and a refresh token of `family_from` (or a new family).
+    /// A new refresh token of `previous`'s family (or of a new one, a login's), and an
+    /// access token of that session at the user's current token generation.
     async fn open(
         &self,
-        user: &User,
+        organization: OrganizationId,
+        user: UserId,
         previous: Option<&RefreshToken>,
     ) -> Result<TokenPair, SessionError> {
-        let access = self
-            .tokens
-            .issue(user)
-            .map_err(|error| SessionError::Unavailable(Box::new(error)))?;
-        let refresh = new_refresh_token();
         let now = domain::now();
+        let caller = self
+            .repos
+            .credentials
+            .caller(organization, user, now)
+            .await
+            .map_err(unavailable)?
+            .ok_or(SessionError::InvalidToken)?;
+        let refresh = new_refresh_token();
         let record = match previous {
             Some(previous) => previous.successor(token_hash(&refresh), now),
-            None => RefreshToken::issue(token_hash(&refresh), user.organization_id, user.id, now),
+            None => RefreshToken::issue(token_hash(&refresh), organization, user, now),
         };
+        let access = self
+            .tokens
+            .issue(&caller.actor, caller.token_generation, Some(record.family))
+            .map_err(|error| SessionError::Unavailable(Box::new(error)))?;
         self.repos
             .credentials
             .insert_refresh_token(&record)
@@ -286,7 +323,7 @@ impl SessionService {
         Ok(TokenPair {
             access_token: access.token,
             refresh_token: refresh,
-            expires_in: ACCESS_TOKEN_TTL.num_seconds(),
+            expires_in: self.tokens.settings().access_ttl.num_seconds(),
         })
     }
 }
@@ -307,30 +344,30 @@ impl Sessions for SessionService {
                 .map_err(|refused| SessionError::Throttled {
                     retry_after_seconds: refused.retry_after_seconds,
                 })?;
-        let mut matching = match self.check(request, email.as_ref()).await {
-            Ok(matching) => matching,
+        let (organization, user) = match self.check(request, email.as_ref()).await {
+            Ok(Checked::Signed(organization, user)) => (organization, user),
+            Ok(Checked::OrganizationRequired) => {
+                self.throttle.refund(reservation, domain::now());
+                return Err(SessionError::OrganizationRequired);
+            }
+            Ok(Checked::Failed) => {
+                drop(reservation);
+                tracing::info!(client = %request.client, "failed login");
+                return Err(SessionError::InvalidCredentials);
+            }
             Err(error) => {
                 self.throttle.refund(reservation, domain::now());
                 return Err(error);
             }
         };
-        if matching.is_empty() {
-            drop(reservation);
-            tracing::info!(client = %request.client, "failed login");
-            return Err(SessionError::InvalidCredentials);
-        }
         self.throttle.refund(reservation, domain::now());
-        if matching.len() > 1 {
-            return Err(SessionError::OrganizationRequired);
-        }
-        let user = matching.remove(0);
         self.repos
             .credentials
-            .record_login(user.organization_id, user.id, domain::now())
+            .record_login(organization, user, domain::now())
             .await
             .map_err(unavailable)?;
-        tracing::info!(user = %user.id, "login");
-        self.open(&user, None).await
+        tracing::info!(%user, "login");
+        self.open(organization, user, None).await
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
@@ -366,14 +403,8 @@ impl Sessions for SessionService {
                 .map_err(unavailable)?;
             return Err(SessionError::InvalidToken);
         }
-        let user = self
-            .repos
-            .users
-            .user(token.organization_id, token.user_id)
+        self.open(token.organization_id, token.user_id, Some(&token))
             .await
-            .map_err(unavailable)?
-            .ok_or(SessionError::InvalidToken)?;
-        self.open(&user, Some(&token)).await
     }
 
     async fn check_invitation(&self, token: &str) -> Result<(), SessionError> {
@@ -535,15 +566,24 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .withf(move |o, u| *o == org && *u == id)
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .withf(move |users| users == [id])
+            .returning(move |_| Ok(vec![(id, stored_hash())]));
         mocks
             .credentials
             .expect_record_login()
             .withf(move |o, u, _| *o == org && *u == id)
             .times(1)
             .returning(|_, _, _| Ok(()));
+        let found = domain::Caller {
+            token_generation: 4,
+            ..crate::testing::caller(&me)
+        };
+        mocks
+            .credentials
+            .expect_caller()
+            .withf(move |o, u, _| *o == org && *u == id)
+            .returning(move |_, _, _| Ok(Some(found.clone())));
         let inserted = Arc::new(std::sync::Mutex::new(None));
         let sink = inserted.clone();
         mocks
@@ -555,7 +595,7 @@ mod tests {
                 Ok(())
             });
         let pair = service(mocks).login(&request(PASSWORD)).await.unwrap();
-        assert_eq!(pair.expires_in, 7 * 24 * 3600);
+        assert_eq!(pair.expires_in, 15 * 60);
         assert_eq!(pair.access_token.split('.').count(), 3);
         let stored = inserted.lock().unwrap().clone().unwrap();
         assert_eq!(stored.token_hash, token_hash(&pair.refresh_token));
@@ -564,6 +604,23 @@ mod tests {
             "only the hash is stored"
         );
         assert_eq!((stored.organization_id, stored.user_id), (org, id));
+        // The access token names its session and the user's generation.
+        #[derive(serde::Deserialize)]
+        struct Named {
+            sid: String,
+            r#gen: i64,
+        }
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+        validation.set_issuer(&["roster"]);
+        let named = jsonwebtoken::decode::<Named>(
+            &pair.access_token,
+            &jsonwebtoken::DecodingKey::from_secret(&[5; 32]),
+            &validation,
+        )
+        .unwrap()
+        .claims;
+        assert_eq!(named.sid, stored.family.to_string());
+        assert_eq!(named.r#gen, 4);
     }
 
     #[tokio::test]
@@ -578,8 +635,8 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks.credentials.expect_record_login().times(0);
         let sessions = service(mocks);
         for wrong in [
@@ -620,8 +677,9 @@ mod tests {
                 });
             mocks
                 .credentials
-                .expect_password_hash()
-                .returning(|_, _| Ok(None));
+                .expect_password_hashes()
+                .times(1)
+                .returning(|_| Ok(Vec::new()));
             let error = service(mocks).login(&request(PASSWORD)).await.unwrap_err();
             assert!(
                 matches!(error, SessionError::InvalidCredentials),
@@ -642,8 +700,8 @@ mod tests {
             .returning(move |_| Ok(both.clone()));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         let organization = Organization {
             id: second.organization_id,
             ..Organization::new(OrganizationName::parse("Second").unwrap(), domain::now())
@@ -654,6 +712,7 @@ mod tests {
             .withf(|name| name.as_str() == "Second")
             .returning(move |_| Ok(Some(organization.clone())));
         let only = second.clone();
+        let second_user = second.clone();
         mocks
             .users
             .expect_user_by_email()
@@ -668,6 +727,11 @@ mod tests {
             .credentials
             .expect_insert_refresh_token()
             .returning(|_| Ok(()));
+        let chosen_user = crate::testing::caller(&second_user);
+        mocks
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(chosen_user.clone())));
         let sessions = service(mocks);
         let error = sessions.login(&request(PASSWORD)).await.unwrap_err();
         assert!(
@@ -701,11 +765,11 @@ mod tests {
             .expect_use_refresh_token()
             .times(1)
             .returning(|_, _| Ok(true));
-        let found = me.clone();
+        let found = crate::testing::caller(&me);
         mocks
-            .users
-            .expect_user()
-            .returning(move |_, _| Ok(Some(found.clone())));
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(found.clone())));
         mocks
             .credentials
             .expect_insert_refresh_token()
@@ -818,8 +882,8 @@ mod tests {
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
-            .expect_password_hash()
-            .returning(|_, _| Ok(Some(stored_hash())));
+            .expect_password_hashes()
+            .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks
             .credentials
             .expect_record_login()
@@ -828,6 +892,11 @@ mod tests {
             .credentials
             .expect_insert_refresh_token()
             .returning(|_| Ok(()));
+        let found = crate::testing::caller(me);
+        mocks
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(found.clone())));
         mocks
     }
 
@@ -921,22 +990,30 @@ mod tests {
     }
 
     #[test]
-    fn every_login_outcome_costs_one_hash_and_several_matches_stop_at_two() {
-        let with = Some(stored_hash());
-        for (hashes, checks) in [
-            (vec![], 1),             // unknown email
-            (vec![None], 1),         // a user without password
-            (vec![with.clone()], 1), // a user with a password
-            (vec![None, with.clone()], 1),
-            (vec![with.clone(), with.clone()], 2),
+    fn every_login_checks_exactly_one_hash_the_latest_signed_in_candidates() {
+        let (earlier, later) = (
+            domain::now() - chrono::TimeDelta::days(2),
+            domain::now() - chrono::TimeDelta::days(1),
+        );
+        let hash = Some("stored");
+        let check = |candidate, several| Check { candidate, several };
+        for (candidates, expected) in [
+            (vec![], check(None, false)),                // unknown email: the decoy
+            (vec![(None, None)], check(None, false)),    // no password: the decoy
+            (vec![(None, hash)], check(Some(0), false)), // one password
+            (vec![(None, None), (None, hash)], check(Some(1), false)),
+            (vec![(None, hash), (None, hash)], check(Some(0), true)), // the earliest
+            (
+                vec![(Some(earlier), hash), (Some(later), hash), (None, hash)],
+                check(Some(1), true), // the latest signed in
+            ),
+            (
+                vec![(Some(later), None), (Some(earlier), hash)],
+                check(Some(1), false),
+            ),
         ] {
-            assert_eq!(hashes_to_check(&hashes).len(), checks, "{hashes:?}");
+            assert_eq!(choose_check(&candidates), expected, "{candidates:?}");
         }
-        assert_eq!(hashes_to_check(&[None])[0], (None, DECOY_HASH));
-        let three = [with.clone(), with.clone(), with];
-        assert_eq!(verify_candidates(PASSWORD, &three), [true, true, false]);
-        assert_eq!(verify_candidates("wrong", &three), [false, false, false]);
-        assert_eq!(verify_candidates(PASSWORD, &[None]), [false]);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

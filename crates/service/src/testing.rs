@@ -91,3 +91,12 @@ pub(crate) fn codes(error: ports::DirectoryError) -> Vec<(&'static str, domain::
         other => panic!("expected payload errors, got {other:?}"),
     }
 }
+
+/// `user` as the per-request lookup finds it: generation 0, no revoked session.
+pub(crate) fn caller(user: &User) -> domain::Caller {
+    domain::Caller {
+        actor: Actor::of(user),
+        token_generation: 0,
+        revoked_sessions: Arc::from([]),
+    }
+}

@@ -197,3 +197,54 @@ pub async fn writes_report_their_access_changes_before_returning(
     );
     assert_eq!(recorder.take(), []);
 }
+
+/// Checks that a store reporting to `recorder` reports every ending of access tokens before
+/// the write returns: a revoked session (refresh family), a new password (a new token
+/// generation); and nothing when a revocation found nothing left to revoke.
+pub async fn token_endings_are_reported_before_returning(stores: &Stores, recorder: &Recorder) {
+    let scene = Scene::create(stores).await;
+    let member = &scene.member;
+    let token = domain::RefreshToken::issue(
+        "ending".into(),
+        member.organization_id,
+        member.id,
+        domain::now(),
+    );
+    stores
+        .credentials
+        .insert_refresh_token(&token)
+        .await
+        .unwrap();
+    assert_eq!(recorder.take(), [], "inserts change no one's access");
+    stores
+        .credentials
+        .revoke_refresh_family(&token, domain::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        recorder.take(),
+        [Heard::Changed(AccessChange::User(member.id))]
+    );
+    stores
+        .credentials
+        .revoke_refresh_family(&token, domain::now())
+        .await
+        .unwrap();
+    assert_eq!(recorder.take(), [], "already revoked: nothing changed");
+    assert!(
+        stores
+            .credentials
+            .set_password_hash(
+                member.organization_id,
+                member.id,
+                "$argon2id$x",
+                domain::now()
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        recorder.take(),
+        [Heard::Changed(AccessChange::User(member.id))]
+    );
+}

@@ -150,3 +150,65 @@ async fn a_lost_listening_connection_is_reported_and_so_is_its_return() {
     drop(relay);
     database.drop_database().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn token_endings_are_reported_in_process_and_notified_to_the_feed() {
+    let Some(admin) = admin_url() else { return };
+    let database = TestDatabase::create(&admin).await.unwrap();
+    let recorder = Recorder::new();
+    let storage = PostgresStorage::connect(database.url())
+        .await
+        .unwrap()
+        .with_access_observer(recorder.clone());
+    storage_contract::access::token_endings_are_reported_before_returning(
+        &Stores::of(storage),
+        &recorder,
+    )
+    .await;
+
+    // Another server's revocation and new password reach this one through the feed.
+    let stores = Stores::of(PostgresStorage::connect(database.url()).await.unwrap());
+    let (recorder, task) = feed(database.url()).await;
+    let org = stores
+        .organizations
+        .organization_by_name(&domain::OrganizationName::parse("Access").unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let member = stores
+        .users
+        .user_by_email(
+            org.id,
+            &domain::Email::parse("member@access.example").unwrap(),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let token = domain::RefreshToken::issue("feed".into(), org.id, member.id, domain::now());
+    stores
+        .credentials
+        .insert_refresh_token(&token)
+        .await
+        .unwrap();
+    stores
+        .credentials
+        .revoke_refresh_family(&token, domain::now())
+        .await
+        .unwrap();
+    let heard = recorder
+        .wait_until(DEADLINE, |heard| !heard.is_empty())
+        .await;
+    assert_eq!(heard, [changed(&member)]);
+    stores
+        .credentials
+        .set_password_hash(org.id, member.id, "$argon2id$y", domain::now())
+        .await
+        .unwrap();
+    let heard = recorder
+        .wait_until(DEADLINE, |heard| !heard.is_empty())
+        .await;
+    assert_eq!(heard, [changed(&member)]);
+
+    task.abort();
+    database.drop_database().await.unwrap();
+}

@@ -7,14 +7,14 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Edge, Page, UserQuery};
 use domain::{
-    Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited, Organization,
-    OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId, RoleKind, SigningKey,
-    SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
+    Actor, Caller, Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited,
+    Organization, OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId,
+    RoleKind, SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
 };
 use ports::{
     AccessChange, AccessObserver, Conditional, CredentialRepository, CustomerRepository,
     EmbeddedUserRepository, InvitationRepository, OrganizationRepository, RepoError,
-    RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    RoleRepository, SecretRepository, SigningKeyRepository, StoredTokenKey, UserRepository,
 };
 use uuid::Uuid;
 
@@ -689,6 +689,43 @@ impl<D: Driver> SecretRepository for SqlStore<D> {
         })
     }
 
+    async fn delete_secret(&self, name: &str) -> Result<bool, RepoError> {
+        let statement = self.statement("DELETE FROM secrets WHERE name = ?", [Bind::text(name)]);
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
+
+    async fn token_keys(&self) -> Result<Vec<StoredTokenKey>, RepoError> {
+        let statement = self.statement(
+            "SELECT kid, secret, created_at FROM token_keys ORDER BY created_at, kid",
+            [],
+        );
+        self.fetch_all(statement, |row| {
+            Ok(StoredTokenKey {
+                kid: row.text("kid")?,
+                secret: row.bytes("secret")?,
+                created_at: row.time("created_at")?,
+            })
+        })
+        .await
+    }
+
+    async fn insert_token_key(&self, key: &StoredTokenKey) -> Result<(), RepoError> {
+        let statement = self.insert(
+            "token_keys",
+            &[
+                ("kid", Bind::text(key.kid.as_str())),
+                ("secret", Bind::Bytes(key.secret.clone())),
+                ("created_at", Bind::time(key.created_at)),
+            ],
+        );
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn delete_token_key(&self, kid: &str) -> Result<bool, RepoError> {
+        let statement = self.statement("DELETE FROM token_keys WHERE kid = ?", [Bind::text(kid)]);
+        Ok(self.driver.execute(&statement).await? > 0)
+    }
+
     async fn ping(&self) -> Result<(), RepoError> {
         let statement = self.statement("SELECT 1 AS one", []);
         self.driver.fetch(&statement).await.map(drop)
@@ -819,6 +856,19 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         self.fetch_one(statement, |row| row.text("hash")).await
     }
 
+    async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError> {
+        let sql = format!(
+            "SELECT user_id, hash FROM passwords WHERE {}",
+            self.dialect().in_uuid_list("user_id")
+        );
+        let ids = users.iter().map(|user| user.uuid()).collect();
+        let statement = self.statement(&sql, [Bind::UuidList(ids)]);
+        self.fetch_all(statement, |row| {
+            Ok((UserId::from_uuid(row.uuid("user_id")?), row.text("hash")?))
+        })
+        .await
+    }
+
     async fn set_password_hash(
         &self,
         organization: OrganizationId,
@@ -838,7 +888,28 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
                 Bind::uuid(user.uuid()),
             ],
         );
-        Ok(self.driver.execute(&statement).await? > 0)
+        // A new password ends the user's sessions too: their refresh tokens are revoked.
+        let end_sessions = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ? \
+             WHERE organization_id = ? AND user_id = ? AND revoked_at IS NULL",
+            [
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.driver
+            .execute_atomically(&[statement, end_sessions])
+            .await?;
+        let set = self
+            .password_hash(organization, user)
+            .await?
+            .is_some_and(|stored| stored == hash);
+        if set {
+            // The new password started a new token generation (a trigger): tokens end.
+            self.access_changed(AccessChange::User(user));
+        }
+        Ok(set)
     }
 
     async fn record_login(
@@ -891,8 +962,66 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
             "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
             [Bind::time(at), Bind::uuid(token.family)],
         );
-        self.driver.execute(&statement).await
+        let revoked = self.driver.execute(&statement).await?;
+        if revoked > 0 {
+            self.access_changed(AccessChange::User(token.user_id));
+        }
+        Ok(revoked)
     }
+
+    async fn caller(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        revoked_since: Timestamp,
+    ) -> Result<Option<Caller>, RepoError> {
+        let revoked = match self.dialect() {
+            crate::Dialect::Sqlite => "group_concat(DISTINCT t.family)",
+            crate::Dialect::Postgres => "string_agg(DISTINCT CAST(t.family AS TEXT), ',')",
+        };
+        let sql = format!(
+            "SELECT u.id, u.organization_id, u.customer_id, r.kind AS role_kind, \
+             u.token_generation, (SELECT {revoked} FROM refresh_tokens t \
+             WHERE t.user_id = u.id AND t.revoked_at > ?) AS revoked_sessions \
+             FROM users u JOIN roles r ON r.id = u.role_id \
+             WHERE u.organization_id = ? AND u.id = ?"
+        );
+        let statement = self.statement(
+            &sql,
+            [
+                Bind::time(revoked_since),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.fetch_one(statement, caller).await
+    }
+}
+
+/// A row of [`CredentialRepository::caller`]'s statement as a [`Caller`].
+fn caller(row: &impl SqlRow) -> Result<Caller, RepoError> {
+    let corrupt = |what: String| crate::CorruptRow(what).into_repo();
+    let revoked_sessions = row
+        .opt_text("revoked_sessions")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|family| !family.is_empty())
+        .map(|family| {
+            Uuid::try_parse(family).map_err(|_| corrupt(format!("revoked family {family:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let kind = row.text("role_kind")?;
+    Ok(Caller {
+        actor: Actor {
+            user_id: UserId::from_uuid(row.uuid("id")?),
+            organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+            customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
+            role: RoleKind::from_key(&kind)
+                .ok_or_else(|| corrupt(format!("role kind {kind:?}")))?,
+        },
+        token_generation: row.int("token_generation")?,
+        revoked_sessions,
+    })
 }
 
 #[async_trait]
@@ -980,7 +1109,14 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         );
         self.driver.execute_atomically(&[spend, password]).await?;
         let stored = self.invitation_by_token(token_hash).await?;
-        Ok(stored.is_some_and(|stored| stored.accepted_at == Some(at)))
+        match stored {
+            Some(stored) if stored.accepted_at == Some(at) => {
+                // The password started a new token generation (a trigger): tokens end.
+                self.access_changed(AccessChange::User(stored.user_id));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn claim_mail(

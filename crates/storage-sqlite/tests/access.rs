@@ -21,3 +21,18 @@ async fn writes_report_their_access_changes_to_the_observer_before_returning() {
         .with_access_observer(recorder.clone());
     writes_report_their_access_changes_before_returning(&Stores::of(storage), &recorder).await;
 }
+
+#[tokio::test]
+async fn token_endings_are_reported_to_the_observer_before_returning() {
+    let database = TempDatabase::new();
+    let recorder = Recorder::new();
+    let storage = SqliteStorage::connect(&database.url())
+        .await
+        .unwrap()
+        .with_access_observer(recorder.clone());
+    storage_contract::access::token_endings_are_reported_before_returning(
+        &Stores::of(storage),
+        &recorder,
+    )
+    .await;
+}

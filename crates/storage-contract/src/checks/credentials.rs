@@ -201,3 +201,145 @@ pub async fn concurrent_uses_of_a_refresh_token_give_one_success(stores: Stores)
     }
     assert_eq!(successes, 1);
 }
+
+/// The per-request caller lookup: who the user is, its token generation (a new password
+/// starts a new one, and revokes the user's sessions), and its sessions revoked after the
+/// given time; nothing for another organization's or an unknown user.
+pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores: Stores) {
+    let org = organization(&stores, "Callers").await;
+    let other = organization(&stores, "Other Callers").await;
+    let customer = org.customer("Caller Customer");
+    crate::support::insert_customer(&stores, &customer).await;
+    let user = org.user(
+        Some(customer.id),
+        "ada@example.com",
+        RoleKind::CustomerAdmin,
+    );
+    insert_user(&stores, &user).await;
+    let credentials = &stores.credentials;
+    let caller = credentials
+        .caller(org.id, user.id, at(0, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(caller.actor, domain::Actor::of(&user));
+    assert_eq!(caller.token_generation, 0);
+    assert!(caller.revoked_sessions.is_empty());
+    assert_eq!(
+        credentials
+            .caller(other.id, user.id, at(0, 0))
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        credentials
+            .caller(org.id, UserId::generate(), at(0, 0))
+            .await
+            .unwrap(),
+        None
+    );
+
+    let first = RefreshToken::issue("s1".into(), org.id, user.id, at(0, 0));
+    let second = RefreshToken::issue("s2".into(), org.id, user.id, at(0, 0));
+    let owners = RefreshToken::issue("o1".into(), org.id, org.owner.id, at(0, 0));
+    for token in [&first, &second, &owners] {
+        credentials.insert_refresh_token(token).await.unwrap();
+    }
+    let successor = first.successor("s1b".into(), at(1, 0));
+    credentials.insert_refresh_token(&successor).await.unwrap();
+    credentials
+        .revoke_refresh_family(&first, at(10, 0))
+        .await
+        .unwrap();
+    credentials
+        .revoke_refresh_family(&owners, at(10, 0))
+        .await
+        .unwrap();
+    for (since, expected) in [(at(9, 0), vec![first.family]), (at(10, 0), vec![])] {
+        let caller = credentials
+            .caller(org.id, user.id, since)
+            .await
+            .unwrap()
+            .unwrap();
+        // Once for the family's two tokens; revoked at 10 s is not after 10 s.
+        assert_eq!(caller.revoked_sessions.to_vec(), expected, "{since}");
+    }
+
+    // A password, and each replacement, starts a new generation and ends every session.
+    for generation in 1..=2 {
+        assert!(
+            credentials
+                .set_password_hash(org.id, user.id, "$argon2id$x", at(20, generation))
+                .await
+                .unwrap()
+        );
+        let caller = credentials
+            .caller(org.id, user.id, at(9, 0))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(caller.token_generation, generation);
+        let mut sessions = caller.revoked_sessions.to_vec();
+        sessions.sort();
+        let mut expected = vec![first.family, second.family];
+        expected.sort();
+        assert_eq!(sessions, expected);
+    }
+    assert!(
+        !credentials
+            .use_refresh_token("s2", at(30, 0))
+            .await
+            .unwrap()
+    );
+    // The login's one statement for every candidate's hash, also for none.
+    assert_eq!(
+        credentials
+            .password_hashes(&[user.id, org.owner.id, UserId::generate()])
+            .await
+            .unwrap(),
+        [(user.id, "$argon2id$x".to_owned())]
+    );
+    assert_eq!(credentials.password_hashes(&[]).await.unwrap(), []);
+    // The owner's generation is its own.
+    let owner = credentials
+        .caller(org.id, org.owner.id, at(0, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(owner.token_generation, 0);
+    assert_eq!(owner.actor.role, RoleKind::Owner);
+}
+
+/// Rotated token keys are listed oldest first, and retired by kid; the stored original
+/// key can be deleted (and a new one is stored on next use).
+pub async fn token_keys_are_added_listed_and_retired(stores: Stores) {
+    let secrets = &stores.secrets;
+    assert_eq!(secrets.token_keys().await.unwrap(), []);
+    let key = |kid: &str, seconds| ports::StoredTokenKey {
+        kid: kid.to_owned(),
+        secret: vec![seconds as u8; 32],
+        created_at: at(seconds, 0),
+    };
+    secrets.insert_token_key(&key("later", 2)).await.unwrap();
+    secrets.insert_token_key(&key("earlier", 1)).await.unwrap();
+    assert_eq!(
+        secrets.token_keys().await.unwrap(),
+        [key("earlier", 1), key("later", 2)]
+    );
+    assert!(secrets.delete_token_key("earlier").await.unwrap());
+    assert!(!secrets.delete_token_key("earlier").await.unwrap());
+    assert_eq!(secrets.token_keys().await.unwrap(), [key("later", 2)]);
+
+    let first = secrets
+        .get_or_insert_secret("original", &[1; 32])
+        .await
+        .unwrap();
+    assert!(secrets.delete_secret("original").await.unwrap());
+    assert!(!secrets.delete_secret("original").await.unwrap());
+    let second = secrets
+        .get_or_insert_secret("original", &[2; 32])
+        .await
+        .unwrap();
+    assert_ne!(first, second);
+}

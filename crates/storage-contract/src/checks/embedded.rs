@@ -347,10 +347,18 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
     // A plain user deleted beside them blocks nothing.
     let plain = org.user(Some(acme.id), "plain@example.com", RoleKind::CustomerMember);
     insert_user(&stores, &plain).await;
-    stores.users.delete_user(org.id, plain.id, None).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, plain.id, None)
+        .await
+        .unwrap();
     assert!(!blocked(acme.id, "sub").await);
 
-    stores.users.delete_user(org.id, doomed.id, None).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, doomed.id, None)
+        .await
+        .unwrap();
     assert!(blocked(acme.id, "sub").await);
     assert!(!blocked(acme.id, "SUB").await);
     assert!(
@@ -394,7 +402,11 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         RoleKind::MarketplaceAdmin,
     );
     embedded.insert_embedded_user(&again, "sub").await.unwrap();
-    stores.users.delete_user(org.id, again.id, None).await.unwrap();
+    stores
+        .users
+        .delete_user(org.id, again.id, None)
+        .await
+        .unwrap();
     assert!(blocked(acme.id, "sub").await);
     for customer in [&acme, &globex] {
         stores
