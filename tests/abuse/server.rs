@@ -111,22 +111,17 @@ impl Roster {
         let tokens = TokenService::load(None, repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let user = Provisioning::new(repos.clone())
+        let provisioning = Provisioning::new(repos);
+        let user = provisioning
             .find_user(email, Some("Default"))
             .await
             .expect("user exists");
-        {
-            let caller = repos
-                .credentials
-                .caller(user.organization_id, user.id, domain::now())
-                .await
-                .expect("caller lookup")
-                .expect("user exists");
-            tokens
-                .issue(&caller.actor, caller.token_generation, None)
-                .expect("token")
-                .token
-        }
+        let ttl = tokens.settings().access_ttl;
+        provisioning
+            .operator_token(&tokens, &user, ttl)
+            .await
+            .expect("token")
+            .token
     }
 
     /// Sets `email`'s password, as `roster password` does.

@@ -142,19 +142,12 @@ impl Harness for Remote {
         let tokens = TokenService::load(None, self.repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let token = {
-            let caller = self
-                .repos
-                .credentials
-                .caller(user.organization_id, user.id, domain::now())
-                .await
-                .expect("caller lookup")
-                .expect("user exists");
-            tokens
-                .issue(&caller.actor, caller.token_generation, None)
-                .expect("token")
-                .token
-        };
+        let ttl = tokens.settings().access_ttl;
+        let token = Provisioning::new(self.repos.clone())
+            .operator_token(&tokens, user, ttl)
+            .await
+            .expect("token")
+            .token;
         self.session(self.client(&token)).await
     }
 }

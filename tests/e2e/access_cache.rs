@@ -179,15 +179,12 @@ async fn a_change_through_one_server_reaches_another_within_a_second() {
         .await
         .unwrap();
     // A token of the user's token generation now (issue 9: a role change starts a new one).
+    let provisioning = Provisioning::new(repos.clone());
+    let ttl = tokens.settings().access_ttl;
     let mint = async || {
-        let caller = repos
-            .credentials
-            .caller(user.organization_id, user.id, domain::now())
+        provisioning
+            .operator_token(&tokens, &user, ttl)
             .await
-            .expect("caller lookup")
-            .expect("user exists");
-        tokens
-            .issue(&caller.actor, caller.token_generation, None)
             .expect("token")
             .token
     };

@@ -138,18 +138,15 @@ impl TestServer {
         let tokens = TokenService::load(None, repos.secrets.as_ref())
             .await
             .expect("signing key");
-        let user = Provisioning::new(repos.clone())
+        let provisioning = Provisioning::new(repos);
+        let user = provisioning
             .find_user(email, organization)
             .await
             .expect("user exists");
-        let caller = repos
-            .credentials
-            .caller(user.organization_id, user.id, domain::now())
+        let ttl = tokens.settings().access_ttl;
+        provisioning
+            .operator_token(&tokens, &user, ttl)
             .await
-            .expect("caller lookup")
-            .expect("user exists");
-        tokens
-            .issue(&caller.actor, caller.token_generation, None)
             .expect("token")
             .token
     }

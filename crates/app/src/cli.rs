@@ -395,20 +395,16 @@ async fn token(args: MintArgs) -> anyhow::Result<()> {
     let database = &args.user.database;
     let repos = open_repositories(&database.url).await?;
     let tokens = load_tokens(database, &repos).await?;
-    let user = Provisioning::new(repos.clone())
+    let provisioning = Provisioning::new(repos);
+    let user = provisioning
         .find_user(&args.user.email, args.user.organization.as_deref())
         .await
         .context("finding the user")?;
-    let caller = repos
-        .credentials
-        .caller(user.organization_id, user.id, domain::now())
-        .await?
-        .context("the user is gone")?;
     let ttl = match args.ttl {
         Some(ttl) => chrono::TimeDelta::from_std(ttl).context("the --ttl is too long")?,
         None => tokens.settings().access_ttl,
     };
-    let token = tokens.issue_lasting(&caller.actor, caller.token_generation, ttl)?;
+    let token = provisioning.operator_token(&tokens, &user, ttl).await?;
     eprintln!("Valid until {}.", token.expires_at);
     println!("{}", token.token);
     Ok(())

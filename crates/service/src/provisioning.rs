@@ -8,6 +8,7 @@ use domain::{
 use ports::{RepoError, UniqueField};
 
 use crate::Repositories;
+use crate::tokens::{AccessToken, TokenError, TokenService};
 
 /// The organization a fresh database gets on first start.
 pub const DEFAULT_ORGANIZATION: &str = "Default";
@@ -35,6 +36,9 @@ pub enum ProvisioningError {
     /// Storage failed.
     #[error("storage failure")]
     Storage(#[source] RepoError),
+    /// The token could not be issued (a lifetime beyond the maximum, say).
+    #[error("could not issue the token")]
+    Token(#[source] TokenError),
 }
 
 /// Operator-level operations that no API caller may perform.
@@ -117,6 +121,26 @@ impl Provisioning {
             Err(ProvisioningError::OrganizationExists(_)) => Ok(None),
             Err(error) => Err(error),
         }
+    }
+
+    /// An operator's token for `user` (`roster token`), of the user's current token
+    /// generation, so it works until `ttl` ends or the user's tokens are ended.
+    pub async fn operator_token(
+        &self,
+        tokens: &TokenService,
+        user: &User,
+        ttl: chrono::TimeDelta,
+    ) -> Result<AccessToken, ProvisioningError> {
+        let caller = self
+            .repos
+            .credentials
+            .caller(user.organization_id, user.id, domain::now())
+            .await
+            .map_err(ProvisioningError::Storage)?
+            .ok_or_else(|| ProvisioningError::UnknownUser(user.email.to_string()))?;
+        tokens
+            .issue_lasting(&caller.actor, caller.token_generation, ttl)
+            .map_err(ProvisioningError::Token)
     }
 
     /// The user with `email`, in the organization named `organization` if given, else in
