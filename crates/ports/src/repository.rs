@@ -59,6 +59,17 @@ pub enum Conditional<T> {
     Missing,
 }
 
+impl<T> Conditional<T> {
+    /// The same outcome with what a done write holds turned into something else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Conditional<U> {
+        match self {
+            Conditional::Done(done) => Conditional::Done(f(done)),
+            Conditional::Stale => Conditional::Stale,
+            Conditional::Missing => Conditional::Missing,
+        }
+    }
+}
+
 /// Customers in storage.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]

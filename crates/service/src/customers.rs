@@ -6,10 +6,11 @@ use domain::listing::{CustomerQuery, Page};
 use domain::{
     Actor, Customer, CustomerChanges, CustomerId, CustomerPatch, Field, NewCustomer, Version,
 };
-use ports::{Conditional, CustomerDirectory, DirectoryError};
+use ports::{CustomerDirectory, DirectoryError};
 
 use crate::Directory;
-use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, stale, storage};
+use crate::errors::{record_not_found, storage};
+use crate::versioned::{check_expected, until_written};
 
 impl Directory {
     /// The customer if it exists and the caller may see it.
@@ -101,37 +102,33 @@ impl CustomerDirectory for Directory {
         // write in between (another server's: this one's take turns) makes the write stale:
         // retried on the fresh row, unless the caller named the version it expects.
         let _turn = self.row_locks.lock(id.uuid()).await;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self
-                .visible_customer(actor, id)
-                .await?
-                .ok_or_else(|| record_not_found(Field::ID))?;
-            if !actor.can_update_customer(&current) {
-                return Err(DirectoryError::Forbidden);
-            }
-            actor.check_customer_patch(&current, &patch)?;
-            if expected.is_some_and(|expected| expected != current.version) {
-                return Err(stale());
-            }
-            let mut updated = patch.apply(&current, domain::now())?;
-            let changes = CustomerChanges::between(&current, &updated);
-            match self
-                .repos
-                .customers
-                .update_customer(actor.organization_id, id, current.version, &changes)
-                .await
-                .map_err(storage)?
-            {
-                Conditional::Done(version) => {
-                    updated.version = version;
-                    return Ok(updated);
+        let patch = &patch;
+        until_written(expected, || {
+            Box::pin(async move {
+                let current = self
+                    .visible_customer(actor, id)
+                    .await?
+                    .ok_or_else(|| record_not_found(Field::ID))?;
+                if !actor.can_update_customer(&current) {
+                    return Err(DirectoryError::Forbidden);
                 }
-                Conditional::Missing => return Err(record_not_found(Field::ID)),
-                Conditional::Stale if expected.is_some() => return Err(stale()),
-                Conditional::Stale => {}
-            }
-        }
-        Err(stale())
+                actor.check_customer_patch(&current, patch)?;
+                check_expected(expected, current.version)?;
+                let mut updated = patch.apply(&current, domain::now())?;
+                let changes = CustomerChanges::between(&current, &updated);
+                let written = self
+                    .repos
+                    .customers
+                    .update_customer(actor.organization_id, id, current.version, &changes)
+                    .await
+                    .map_err(storage)?;
+                Ok(written.map(|version| {
+                    updated.version = version;
+                    updated
+                }))
+            })
+        })
+        .await
     }
 
     async fn delete_customer(
@@ -143,41 +140,33 @@ impl CustomerDirectory for Directory {
         // Deleted only as it was when access was checked (a customer is never deleted on
         // the strength of a check made on an older copy).
         let _turn = self.row_locks.lock(id.uuid()).await;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self
-                .visible_customer(actor, id)
-                .await?
-                .ok_or_else(|| record_not_found(Field::ID))?;
-            if !actor.can_delete_customer(&current) {
-                return Err(DirectoryError::Forbidden);
-            }
-            if expected.is_some_and(|expected| expected != current.version) {
-                return Err(stale());
-            }
-            match self
-                .repos
-                .customers
-                .delete_customer(actor.organization_id, id, Some(current.version))
-                .await
-                .map_err(storage)?
-            {
-                Conditional::Done(deleted) => {
-                    tracing::info!(customer = %deleted.id, actor = %actor.user_id, "customer deleted");
-                    return Ok(deleted);
+        let deleted = until_written(expected, || {
+            Box::pin(async move {
+                let current = self
+                    .visible_customer(actor, id)
+                    .await?
+                    .ok_or_else(|| record_not_found(Field::ID))?;
+                if !actor.can_delete_customer(&current) {
+                    return Err(DirectoryError::Forbidden);
                 }
-                Conditional::Missing => return Err(record_not_found(Field::ID)),
-                Conditional::Stale if expected.is_some() => return Err(stale()),
-                Conditional::Stale => {}
-            }
-        }
-        Err(stale())
+                check_expected(expected, current.version)?;
+                self.repos
+                    .customers
+                    .delete_customer(actor.organization_id, id, Some(current.version))
+                    .await
+                    .map_err(storage)
+            })
+        })
+        .await?;
+        tracing::info!(customer = %deleted.id, actor = %actor.user_id, "customer deleted");
+        Ok(deleted)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use domain::{CustomerDraft, CustomerPatchDraft, ErrorCode, OrganizationId, RoleKind};
-    use ports::{CustomerDirectory, DirectoryError, RepoError, UniqueField};
+    use ports::{Conditional, CustomerDirectory, DirectoryError, RepoError, UniqueField};
 
     use super::*;
     use crate::testing::{Mocks, actor, codes, customer};

@@ -25,6 +25,7 @@ mod signing_keys;
 mod throttle;
 mod tokens;
 mod users;
+mod versioned;
 
 #[cfg(test)]
 mod testing;

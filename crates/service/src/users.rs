@@ -6,10 +6,11 @@ use domain::{
     Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserChanges,
     UserId, UserPatch, Version,
 };
-use ports::{Conditional, DirectoryError, UserDirectory};
+use ports::{DirectoryError, UserDirectory};
 
 use crate::Directory;
-use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, stale, storage};
+use crate::errors::{record_not_found, storage};
+use crate::versioned::{check_expected, until_written};
 
 impl Directory {
     /// The user if it exists and the caller may see it.
@@ -171,47 +172,43 @@ impl UserDirectory for Directory {
         // row, its access checked again, unless the caller named the version it expects.
         // This server's writers of the row take turns; other servers' are caught by version.
         let _turn = self.row_locks.lock(id.uuid()).await;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self
-                .visible_user(actor, id)
-                .await?
-                .ok_or_else(|| record_not_found(Field::ID))?;
-            if !actor.can_update_user(&current) {
-                return Err(DirectoryError::Forbidden);
-            }
-            actor.check_user_patch(&current, &patch)?;
-            if expected.is_some_and(|expected| expected != current.version) {
-                return Err(stale());
-            }
-            let role = match patch.role {
-                None => None,
-                Some(role_id) => {
-                    let scope = match current.customer_id {
-                        None => RoleScope::Organization,
-                        Some(_) => RoleScope::Customer,
-                    };
-                    Some(self.grantable_role(actor, role_id, scope).await??)
+        let patch = &patch;
+        until_written(expected, || {
+            Box::pin(async move {
+                let current = self
+                    .visible_user(actor, id)
+                    .await?
+                    .ok_or_else(|| record_not_found(Field::ID))?;
+                if !actor.can_update_user(&current) {
+                    return Err(DirectoryError::Forbidden);
                 }
-            };
-            let mut updated = patch.apply(&current, role, domain::now());
-            let changes = UserChanges::between(&current, &updated);
-            match self
-                .repos
-                .users
-                .update_user(actor.organization_id, id, current.version, &changes)
-                .await
-                .map_err(storage)?
-            {
-                Conditional::Done(version) => {
+                actor.check_user_patch(&current, patch)?;
+                check_expected(expected, current.version)?;
+                let role = match patch.role {
+                    None => None,
+                    Some(role_id) => {
+                        let scope = match current.customer_id {
+                            None => RoleScope::Organization,
+                            Some(_) => RoleScope::Customer,
+                        };
+                        Some(self.grantable_role(actor, role_id, scope).await??)
+                    }
+                };
+                let mut updated = patch.apply(&current, role, domain::now());
+                let changes = UserChanges::between(&current, &updated);
+                let written = self
+                    .repos
+                    .users
+                    .update_user(actor.organization_id, id, current.version, &changes)
+                    .await
+                    .map_err(storage)?;
+                Ok(written.map(|version| {
                     updated.version = version;
-                    return Ok(updated);
-                }
-                Conditional::Missing => return Err(record_not_found(Field::ID)),
-                Conditional::Stale if expected.is_some() => return Err(stale()),
-                Conditional::Stale => {}
-            }
-        }
-        Err(stale())
+                    updated
+                }))
+            })
+        })
+        .await
     }
 
     async fn delete_user(
@@ -223,44 +220,38 @@ impl UserDirectory for Directory {
         // Deleted only as it was when access was checked (a user promoted meanwhile is
         // checked again).
         let _turn = self.row_locks.lock(id.uuid()).await;
-        for _ in 0..MAX_WRITE_ATTEMPTS {
-            let current = self
-                .visible_user(actor, id)
-                .await?
-                .ok_or_else(|| record_not_found(Field::ID))?;
-            if current.id == actor.user_id {
-                return Err(FieldError::forbidden(Field::ID, "You cannot delete yourself.").into());
-            }
-            if !actor.can_delete_user(&current) {
-                return Err(DirectoryError::Forbidden);
-            }
-            if expected.is_some_and(|expected| expected != current.version) {
-                return Err(stale());
-            }
-            match self
-                .repos
-                .users
-                .delete_user(actor.organization_id, id, Some(current.version))
-                .await
-                .map_err(storage)?
-            {
-                Conditional::Done(deleted) => {
-                    tracing::info!(user = %deleted.id, actor = %actor.user_id, "user deleted");
-                    return Ok(deleted);
+        let deleted = until_written(expected, || {
+            Box::pin(async move {
+                let current = self
+                    .visible_user(actor, id)
+                    .await?
+                    .ok_or_else(|| record_not_found(Field::ID))?;
+                if current.id == actor.user_id {
+                    return Err(
+                        FieldError::forbidden(Field::ID, "You cannot delete yourself.").into(),
+                    );
                 }
-                Conditional::Missing => return Err(record_not_found(Field::ID)),
-                Conditional::Stale if expected.is_some() => return Err(stale()),
-                Conditional::Stale => {}
-            }
-        }
-        Err(stale())
+                if !actor.can_delete_user(&current) {
+                    return Err(DirectoryError::Forbidden);
+                }
+                check_expected(expected, current.version)?;
+                self.repos
+                    .users
+                    .delete_user(actor.organization_id, id, Some(current.version))
+                    .await
+                    .map_err(storage)
+            })
+        })
+        .await?;
+        tracing::info!(user = %deleted.id, actor = %actor.user_id, "user deleted");
+        Ok(deleted)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use domain::{ErrorCode, OrganizationId, RoleKind, UserPatchDraft};
-    use ports::{RepoError, UniqueField};
+    use ports::{Conditional, RepoError, UniqueField};
 
     use super::*;
     use crate::testing::{Mocks, actor, codes, customer, new_user, user};
