@@ -144,7 +144,7 @@ pub struct Caller {
     pub actor: Actor,
     /// Tokens naming another generation were issued before their user's tokens were ended.
     pub token_generation: i64,
-    /// Sessions revoked within the longest token lifetime (older ones have no live token).
+    /// Sessions revoked within one access-token lifetime (older ones have no live token).
     pub revoked_sessions: Arc<[Uuid]>,
 }
 

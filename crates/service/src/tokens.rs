@@ -320,8 +320,15 @@ impl TokenService {
             .ok()?
             .claims;
         let now = domain::now().timestamp();
+        let lifetime = claims.exp.checked_sub(claims.iat)?;
+        // A session's tokens last the access-token lifetime at most, so only sessions
+        // revoked that recently need checking (see `authenticate`).
+        let longest = match claims.sid {
+            Some(_) => self.settings.access_ttl,
+            None => self.settings.max_lifetime,
+        };
         if claims.iat > now + ACCESS_TOKEN_CLOCK_SKEW.num_seconds()
-            || claims.exp.checked_sub(claims.iat)? > self.settings.max_lifetime.num_seconds()
+            || lifetime > longest.num_seconds()
         {
             return None;
         }
@@ -492,8 +499,10 @@ impl TokenAuthenticator {
     async fn load(&self, verified: &Verified) -> Result<Caller, AuthError> {
         // Taken before the read: a change reported while it runs keeps its result out.
         let ticket = self.cache.ticket();
-        // Sessions revoked longer ago than the longest lifetime have no live token left.
-        let revoked_since = domain::now() - self.tokens.settings.max_lifetime;
+        // Sessions revoked longer ago than a session token's lifetime have no live token
+        // left (`verify` refuses session tokens that would last longer), so the list stays
+        // as short as one access-token lifetime of revocations.
+        let revoked_since = domain::now() - self.tokens.settings.access_ttl;
         match self
             .credentials
             .caller(verified.organization, verified.user, revoked_since)
@@ -611,7 +620,13 @@ mod tests {
         credentials
             .expect_caller()
             .withf(move |o, u, since| {
-                *o == org && *u == id && *since < domain::now() - TimeDelta::days(29)
+                // Only sessions revoked within one access-token lifetime can have a
+                // live token.
+                let window = domain::now() - *since;
+                *o == org
+                    && *u == id
+                    && window >= TimeDelta::minutes(15)
+                    && window < TimeDelta::minutes(16)
             })
             .returning(move |_, _, _| Ok(Some(caller(&promoted))));
         let actor = authenticator(credentials)
@@ -736,6 +751,15 @@ mod tests {
         );
         let from_the_future = forged(&claims_of(&me, now + 3600, now + 7200), &key, None);
         let unknown_kid = forged(&claims_of(&me, now, now + 60), &key, Some("nope"));
+        // A session's token may not outlast the access-token lifetime (15 minutes).
+        let long_session = forged(
+            &Claims {
+                sid: Some(Uuid::new_v4().to_string()),
+                ..claims_of(&me, now, now + DEFAULT_ACCESS_TOKEN_TTL.num_seconds() + 1)
+            },
+            &key,
+            None,
+        );
         #[derive(Serialize)]
         struct WithoutIat {
             sub: String,
@@ -764,6 +788,7 @@ mod tests {
             just_too_long.as_str(),
             from_the_future.as_str(),
             unknown_kid.as_str(),
+            long_session.as_str(),
             without_iat.as_str(),
             "",
             "not.a.jwt",
