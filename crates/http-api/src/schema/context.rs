@@ -9,6 +9,7 @@ use tokio::sync::OnceCell;
 use super::error::ApiError;
 use super::loader::{CustomersById, CustomersLoader, UsersLoader, UsersOfCustomers};
 use crate::Services;
+use crate::limits::fairness::RootFieldTurns;
 
 /// The caller's organization, fetched at most once per request.
 #[derive(Default)]
@@ -72,8 +73,8 @@ fn missing(what: &str) -> ApiError {
     ApiError::Internal
 }
 
-/// Attaches the per-request data: the actor, fresh caching DataLoaders and an empty
-/// organization cache.
+/// Attaches the per-request data: the actor, fresh caching DataLoaders, an empty
+/// organization cache and the root fields' turns.
 pub(crate) fn with_request_data(
     request: async_graphql::Request,
     actor: Actor,
@@ -94,4 +95,5 @@ pub(crate) fn with_request_data(
             HashMapCache::default(),
         ))
         .data(OrganizationCache::default())
+        .data(RootFieldTurns::default())
 }

@@ -22,27 +22,31 @@ use mutation::Mutation;
 use query::Query;
 
 use crate::Services;
-use crate::limits::fairness::Fairness;
+use crate::limits::fairness::FairRoot;
 
 /// The schema type the router executes.
-pub(crate) type ApiSchema = Schema<Query, Mutation, EmptySubscription>;
+pub(crate) type ApiSchema = Schema<FairRoot<Query>, Mutation, EmptySubscription>;
 
-fn builder() -> SchemaBuilder<Query, Mutation, EmptySubscription> {
+fn builder(
+    root_field_concurrency: usize,
+) -> SchemaBuilder<FairRoot<Query>, Mutation, EmptySubscription> {
     // Depth and cost are checked before execution, in one memoized pass (`limits::cost`);
-    // async-graphql's own checks would expand every fragment again.
-    Schema::build(Query, Mutation, EmptySubscription)
+    // async-graphql's own checks would expand every fragment again. No extensions: with one
+    // installed, async-graphql routes every field of the answer through it.
+    Schema::build(
+        FairRoot::new(Query, root_field_concurrency),
+        Mutation,
+        EmptySubscription,
+    )
 }
 
 /// The schema with its services, ready to execute requests; the root fields of one request
 /// resolve at most `root_field_concurrency` at a time.
 pub(crate) fn build(services: Services, root_field_concurrency: usize) -> ApiSchema {
-    builder()
-        .extension(Fairness::new(root_field_concurrency))
-        .data(services)
-        .finish()
+    builder(root_field_concurrency).data(services).finish()
 }
 
 /// The schema's SDL.
 pub(crate) fn sdl() -> String {
-    builder().finish().sdl()
+    builder(1).finish().sdl()
 }
