@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
@@ -29,6 +30,20 @@ impl Default for RetryPolicy {
             initial_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
         }
+    }
+}
+
+impl RetryPolicy {
+    /// The delays before each retry, in order: backon's exponential schedule without jitter
+    /// (`initial_backoff` doubled up to `max_backoff`, `attempts - 1` of them), the one the
+    /// server's mail outbox retries by too.
+    fn backoffs(&self) -> impl Iterator<Item = Duration> + use<> {
+        let retries = usize::try_from(self.attempts.saturating_sub(1)).unwrap_or(usize::MAX);
+        ExponentialBuilder::new()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_max_times(retries)
+            .build()
     }
 }
 
@@ -222,22 +237,23 @@ impl Client {
         variables: Value,
     ) -> Result<Value, ClientError> {
         let body = json!({ "query": document, "variables": variables });
+        let mut backoffs = self.retry.backoffs();
         let mut attempt = 1;
-        let mut backoff = self.retry.initial_backoff;
         loop {
             let result = self.send_once(&body).await;
             let error = match result {
                 Ok(data) => return Ok(data),
                 Err(error) => error,
             };
-            let retry = attempt < self.retry.attempts
-                && match kind {
-                    Kind::Query => error.is_transient(),
-                    Kind::Mutation => error.never_sent(),
-                };
-            if !retry {
-                return Err(error);
-            }
+            let retry = match kind {
+                Kind::Query => error.is_transient(),
+                Kind::Mutation => error.never_sent(),
+            };
+            // The schedule ends after `attempts - 1` retries.
+            let backoff = match backoffs.next() {
+                Some(backoff) if retry => backoff,
+                _ => return Err(error),
+            };
             let wait = match &error {
                 ClientError::RateLimited {
                     retry_after: Some(after),
@@ -247,7 +263,6 @@ impl Client {
             .min(self.retry.max_backoff);
             tracing::debug!(attempt, ?wait, %error, "retrying");
             tokio::time::sleep(wait).await;
-            backoff = backoff.saturating_mul(2);
             attempt += 1;
         }
     }
@@ -320,4 +335,35 @@ pub(crate) fn lacks_versions(errors: &[crate::error::GraphQlError]) -> bool {
     errors
         .iter()
         .any(|e| e.message.contains("\"version\"") && e.message.contains("field"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_the_initial_backoff_doubled_up_to_the_cap() {
+        let policy = RetryPolicy {
+            attempts: 6,
+            initial_backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(10),
+        };
+        let waits: Vec<Duration> = policy.backoffs().collect();
+        let seconds = [1, 2, 4, 8, 10].map(Duration::from_secs);
+        assert_eq!(waits, seconds);
+        let default: Vec<Duration> = RetryPolicy::default().backoffs().collect();
+        assert_eq!(default.len(), 3, "four attempts, three waits");
+        for (wait, millis) in default.iter().zip([200, 400, 800]) {
+            let expected = Duration::from_millis(millis);
+            assert!(
+                wait.abs_diff(expected) < Duration::from_micros(1),
+                "{wait:?}"
+            );
+        }
+        let once = RetryPolicy {
+            attempts: 1,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(once.backoffs().count(), 0);
+    }
 }

@@ -1,6 +1,7 @@
 //! Invitations: the single-use link a new user follows to choose a password, and the mail
 //! that carries it, kept in an outbox until it is delivered.
 
+use backon::{BackoffBuilder, ExponentialBuilder};
 use uuid::Uuid;
 
 use crate::Timestamp;
@@ -129,13 +130,23 @@ pub struct Invited {
 
 /// The wait before delivery attempt `attempts + 1`: `base` doubled per earlier attempt,
 /// at most `max`.
+///
+/// The schedule is backon's exponential one (no jitter), which the directory client retries
+/// by too, read at the step the stored attempt count gives, at most the 30th (backon doubles
+/// in `f32` seconds: whole seconds stay exact, a fraction may be off by nanoseconds).
 pub fn backoff(
     attempts: u32,
     base: std::time::Duration,
     max: std::time::Duration,
 ) -> std::time::Duration {
-    let factor = 2u32.saturating_pow(attempts.saturating_sub(1).min(30));
-    base.saturating_mul(factor).min(max)
+    let step = attempts.saturating_sub(1).min(30);
+    ExponentialBuilder::new()
+        .with_min_delay(base)
+        .with_max_delay(max)
+        .without_max_times()
+        .build()
+        .nth(usize::try_from(step).unwrap_or(30))
+        .map_or(max, |wait| wait.min(max))
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use axum::extract::{Query, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use maud::{DOCTYPE, Markup, html};
 use ports::SessionError;
 use serde::Deserialize;
 use serde_json::json;
@@ -38,55 +39,48 @@ const BUSY: &str = "The server is busy; please send your password again in a mom
 const INVALID_LINK: &str = "This link is not valid: it was already used, it has expired, or a \
     newer invitation replaced it. Ask your administrator to resend the invitation.";
 
-/// `&`, `<`, `>`, `"` and `'` escaped, for text inside HTML and attribute values.
-fn escape(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => escaped.push_str("&amp;"),
-            '<' => escaped.push_str("&lt;"),
-            '>' => escaped.push_str("&gt;"),
-            '"' => escaped.push_str("&quot;"),
-            '\'' => escaped.push_str("&#39;"),
-            c => escaped.push(c),
+/// An HTML page of Roster's plain style (no script, no inline style: `pages::FORM_CSP`); maud
+/// escapes every value it is given, so neither `title` nor the text in `body` can add markup.
+fn page(status: StatusCode, title: &str, body: Markup) -> Response {
+    let html = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " - Roster" }
+                link rel="stylesheet" href="/assets/roster/page.css";
+            }
+            body {
+                h1 { (title) }
+                (body)
+            }
         }
-    }
-    escaped
-}
-
-fn page(status: StatusCode, title: &str, body: &str) -> Response {
-    let html = format!(
-        "<!doctype html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{title} - Roster</title>\
-         <link rel=\"stylesheet\" href=\"/assets/roster/page.css\"></head>\n\
-         <body>\n<h1>{title}</h1>\n{body}\n</body>\n</html>\n",
-        title = escape(title),
-    );
-    (status, Html(html)).into_response()
+    };
+    (status, Html(html.into_string())).into_response()
 }
 
 fn form_page(status: StatusCode, token: &str, problem: Option<&str>) -> Response {
-    let problem = problem
-        .map(|message| {
-            format!(
-                "<p role=\"alert\" class=\"problem\">{}</p>",
-                escape(message)
-            )
-        })
-        .unwrap_or_default();
     page(
         status,
         "Choose your password",
-        &format!(
-            "{problem}<form method=\"post\" action=\"/auth/set-password\">\n\
-             <input type=\"hidden\" name=\"token\" value=\"{token}\">\n\
-             <p><label>Password (12 to 128 characters)<br>\
-             <input type=\"password\" name=\"password\" minlength=\"12\" maxlength=\"128\" \
-             required autocomplete=\"new-password\" autofocus></label></p>\n\
-             <p><button type=\"submit\">Set password</button></p>\n</form>",
-            token = escape(token),
-        ),
+        html! {
+            @if let Some(message) = problem {
+                p role="alert" class="problem" { (message) }
+            }
+            form method="post" action="/auth/set-password" {
+                input type="hidden" name="token" value=(token);
+                p {
+                    label {
+                        "Password (12 to 128 characters)"
+                        br;
+                        input type="password" name="password" minlength="12" maxlength="128"
+                            required autocomplete="new-password" autofocus;
+                    }
+                }
+                p { button type="submit" { "Set password" } }
+            }
+        },
     )
 }
 
@@ -122,7 +116,7 @@ fn invalid_link_page() -> Response {
     page(
         StatusCode::BAD_REQUEST,
         "Invalid link",
-        &format!("<p>{}</p>", escape(INVALID_LINK)),
+        html! { p { (INVALID_LINK) } },
     )
 }
 
@@ -130,8 +124,12 @@ fn try_later_page() -> Response {
     page(
         StatusCode::SERVICE_UNAVAILABLE,
         "Try again later",
-        "<p>Roster cannot set your password right now. Please try again in a few \
-         minutes; your link still works.</p>",
+        html! {
+            p {
+                "Roster cannot set your password right now. Please try again in a few \
+                 minutes; your link still works."
+            }
+        },
     )
 }
 
@@ -173,8 +171,12 @@ pub(crate) async fn submit(
         (Ok(()), false) => page(
             StatusCode::OK,
             "Password set",
-            "<p>Your password is set. You can now sign in with your email address and this \
-             password.</p>",
+            html! {
+                p {
+                    "Your password is set. You can now sign in with your email address and \
+                     this password."
+                }
+            },
         ),
         (Err(SessionError::InvalidPassword(message)), true) => json_answer(
             StatusCode::BAD_REQUEST,
@@ -224,13 +226,22 @@ pub(crate) async fn submit(
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use axum::body::to_bytes;
 
-    #[test]
-    fn markup_in_tokens_and_messages_is_escaped() {
-        assert_eq!(
-            escape("a\"><script>'&"),
-            "a&quot;&gt;&lt;script&gt;&#39;&amp;"
+    use super::*;
+
+    #[tokio::test]
+    async fn markup_in_tokens_and_messages_is_escaped() {
+        let hostile = "a\"><script>'&";
+        let response = form_page(StatusCode::OK, hostile, Some(hostile));
+        let body = to_bytes(response.into_body(), usize::MAX).await.unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        let escaped = "a&quot;&gt;&lt;script&gt;'&amp;";
+        assert!(
+            html.contains(&format!("name=\"token\" value=\"{escaped}\"")),
+            "{html}"
         );
+        assert!(html.contains(&format!(">{escaped}</p>")), "{html}");
+        assert!(!html.contains("<script"), "{html}");
     }
 }

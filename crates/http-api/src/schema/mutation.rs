@@ -5,12 +5,12 @@
 //! its own mutation.
 
 use async_graphql::{Context, Object, SimpleObject};
-use domain::{Customer, SigningKey, User};
-use ports::DirectoryError;
+use domain::{Actor, Customer, SigningKey, User};
+use ports::{DirectoryError, GeneratedSigningKey};
 
 use super::context::Scope;
 use super::customer::CustomerNode;
-use super::error::{ApiError, ErrorType, Outcome, or_null, outcome, payload_errors};
+use super::error::{ErrorType, Outcome, or_null, outcome, payload_errors};
 use super::inputs::{
     CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationSigningKeyInput,
     CreateOrganizationUserInput, DeleteCustomerInput, DeleteOrganizationSigningKeyInput,
@@ -19,6 +19,7 @@ use super::inputs::{
 };
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
+use crate::Services;
 
 /// The mutation root.
 pub(crate) struct Mutation;
@@ -35,7 +36,7 @@ macro_rules! payload {
             client_mutation_id: Option<String>,
         }
 
-        impl $name {
+        impl Payload<$domain> for $name {
             fn new(outcome: Outcome<$domain>, client_mutation_id: Option<String>) -> Self {
                 let ($field, errors) = match outcome {
                     Outcome::Done(value) => (Some($node(value)), Vec::new()),
@@ -108,15 +109,55 @@ pub(crate) struct CreateOrganizationSigningKeyPayload {
     client_mutation_id: Option<String>,
 }
 
-/// Runs `call` on a parsed input; an unparsable one is rejected without calling anything.
-async fn run<I, T, F>(parsed: Parsed<I>, call: impl FnOnce(I) -> F) -> Result<Outcome<T>, ApiError>
+impl Payload<GeneratedSigningKey> for CreateOrganizationSigningKeyPayload {
+    fn new(outcome: Outcome<GeneratedSigningKey>, client_mutation_id: Option<String>) -> Self {
+        let (result, errors) = match outcome {
+            Outcome::Done(generated) => (
+                Some(CreateOrganizationSigningKeyResult {
+                    private_key: generated.private_key_pem,
+                    organization_signing_key: SigningKeyNode(generated.key),
+                }),
+                Vec::new(),
+            ),
+            Outcome::Rejected(errors) => (None, errors),
+        };
+        CreateOrganizationSigningKeyPayload {
+            result,
+            errors,
+            client_mutation_id,
+        }
+    }
+}
+
+/// A mutation's payload, made from what the mutation resolved to and the echoed
+/// `clientMutationId`: one shape for every mutation, so [`mutate`] can build any of them.
+trait Payload<T> {
+    fn new(outcome: Outcome<T>, client_mutation_id: Option<String>) -> Self;
+}
+
+/// The skeleton every mutation shares: read the request's services and actor, take the
+/// parsed input (an unparsable one is rejected in the payload without calling anything), make
+/// one directory `call`, and put its `Invalid` errors into the payload; any other failure is
+/// a top-level error that nulls only this mutation.
+async fn mutate<'c, I, T, F, P>(
+    ctx: &'c Context<'c>,
+    parsed: Parsed<I>,
+    client_mutation_id: Option<String>,
+    call: impl FnOnce(&'c Services, &'c Actor, I) -> F,
+) -> Option<P>
 where
     F: Future<Output = Result<T, DirectoryError>>,
+    P: Payload<T>,
 {
-    match parsed {
-        Ok(input) => outcome(call(input).await),
-        Err(errors) => Ok(Outcome::Rejected(payload_errors(&errors))),
-    }
+    let outcome = async {
+        let scope = Scope::of(ctx)?;
+        match parsed {
+            Ok(input) => outcome(call(scope.services, scope.actor, input).await),
+            Err(errors) => Ok(Outcome::Rejected(payload_errors(&errors))),
+        }
+    };
+    let outcome = or_null(ctx, outcome.await)?;
+    Some(P::new(outcome, client_mutation_id))
 }
 
 #[Object]
@@ -127,19 +168,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateCustomerInput,
     ) -> Option<CreateCustomerPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let customers = &scope.services.customers;
-            run(input.parse(), |new| {
-                customers.create_customer(scope.actor, new)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(CreateCustomerPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, new| services.customers.create_customer(actor, new),
+        )
+        .await
     }
 
     /// Changes the sent fields of a customer.
@@ -148,19 +183,17 @@ impl Mutation {
         ctx: &Context<'_>,
         input: UpdateCustomerInput,
     ) -> Option<UpdateCustomerPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let customers = &scope.services.customers;
-            run(input.parse(), |(id, patch, expected)| {
-                customers.update_customer(scope.actor, id, patch, expected)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(UpdateCustomerPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, (id, patch, version)| {
+                services
+                    .customers
+                    .update_customer(actor, id, patch, version)
+            },
+        )
+        .await
     }
 
     /// Deletes a customer, its users, their tokens and invitations.
@@ -169,19 +202,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: DeleteCustomerInput,
     ) -> Option<DeleteCustomerPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let customers = &scope.services.customers;
-            run(input.parse(), |(id, expected)| {
-                customers.delete_customer(scope.actor, id, expected)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(DeleteCustomerPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, (id, version)| services.customers.delete_customer(actor, id, version),
+        )
+        .await
     }
 
     /// Creates a team member and invites them by email: the mail links to a page where they choose their password (valid 72 hours).
@@ -190,19 +217,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateOrganizationUserInput,
     ) -> Option<CreateOrganizationUserPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let users = &scope.services.users;
-            run(input.parse(), |new| {
-                users.create_organization_user(scope.actor, new)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(CreateOrganizationUserPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, new| services.users.create_organization_user(actor, new),
+        )
+        .await
     }
 
     /// Creates a user of a customer and invites them by email: the mail links to a page where they choose their password (valid 72 hours).
@@ -211,19 +232,15 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateCustomerUserInput,
     ) -> Option<CreateCustomerUserPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let users = &scope.services.users;
-            run(input.parse(), |(customer, new)| {
-                users.create_customer_user(scope.actor, customer, new)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(CreateCustomerUserPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, (customer, new)| {
+                services.users.create_customer_user(actor, customer, new)
+            },
+        )
+        .await
     }
 
     /// Changes the sent fields of a user.
@@ -232,16 +249,15 @@ impl Mutation {
         ctx: &Context<'_>,
         input: UpdateUserInput,
     ) -> Option<UpdateUserPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let users = &scope.services.users;
-            run(input.parse(), |(id, patch, expected)| {
-                users.update_user(scope.actor, id, patch, expected)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(UpdateUserPayload::new(outcome, input.client_mutation_id))
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, actor, (id, patch, version)| {
+                services.users.update_user(actor, id, patch, version)
+            },
+        )
+        .await
     }
 
     /// Deletes another user.
@@ -250,16 +266,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: DeleteUserInput,
     ) -> Option<DeleteUserPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let users = &scope.services.users;
-            run(input.parse(), |(id, expected)| {
-                users.delete_user(scope.actor, id, expected)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(DeleteUserPayload::new(outcome, input.client_mutation_id))
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, actor, (id, version)| services.users.delete_user(actor, id, version),
+        )
+        .await
     }
 
     /// Lets an embedded subject whose user was deleted sign in again: its next JWT creates a
@@ -269,21 +282,18 @@ impl Mutation {
         ctx: &Context<'_>,
         input: UnblockEmbeddedUserInput,
     ) -> Option<UnblockEmbeddedUserPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let embedded = &scope.services.embedded_users;
-            run(input.parse(), |(customer, subject)| async move {
-                embedded
-                    .unblock_embedded_user(scope.actor, customer, &subject)
-                    .await
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(UnblockEmbeddedUserPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, (customer, subject)| async move {
+                let embedded = &services.embedded_users;
+                embedded
+                    .unblock_embedded_user(actor, customer, &subject)
+                    .await
+            },
+        )
+        .await
     }
 
     /// Emails the user a new invitation link with a renewed 72-hour expiry; the previous link
@@ -293,19 +303,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ResendInvitationInput,
     ) -> Option<ResendInvitationPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let invitations = &scope.services.invitations;
-            run(input.parse(), |id| {
-                invitations.resend_invitation(scope.actor, id)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(ResendInvitationPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, id| services.invitations.resend_invitation(actor, id),
+        )
+        .await
     }
 
     /// Generates an RSA key pair for embedded-user JWTs; keeps only the public half and
@@ -315,31 +319,13 @@ impl Mutation {
         ctx: &Context<'_>,
         input: CreateOrganizationSigningKeyInput,
     ) -> Option<CreateOrganizationSigningKeyPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            outcome(
-                scope
-                    .services
-                    .signing_keys
-                    .create_signing_key(scope.actor)
-                    .await,
-            )
-        };
-        let (result, errors) = match or_null(ctx, outcome.await)? {
-            Outcome::Done(generated) => (
-                Some(CreateOrganizationSigningKeyResult {
-                    private_key: generated.private_key_pem,
-                    organization_signing_key: SigningKeyNode(generated.key),
-                }),
-                Vec::new(),
-            ),
-            Outcome::Rejected(errors) => (None, errors),
-        };
-        Some(CreateOrganizationSigningKeyPayload {
-            result,
-            errors,
-            client_mutation_id: input.client_mutation_id,
-        })
+        mutate(
+            ctx,
+            Ok(()),
+            input.client_mutation_id,
+            |services, actor, ()| services.signing_keys.create_signing_key(actor),
+        )
+        .await
     }
 
     /// Registers a PEM RSA public key for embedded-user JWTs.
@@ -348,19 +334,15 @@ impl Mutation {
         ctx: &Context<'_>,
         input: ImportOrganizationSigningKeyInput,
     ) -> Option<ImportOrganizationSigningKeyPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let keys = &scope.services.signing_keys;
-            run(Ok(input.public_key.as_str()), |public_key| {
-                keys.import_signing_key(scope.actor, public_key)
-            })
-            .await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(ImportOrganizationSigningKeyPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            Ok(input.public_key.as_str()),
             input.client_mutation_id,
-        ))
+            |services, actor, public_key| {
+                services.signing_keys.import_signing_key(actor, public_key)
+            },
+        )
+        .await
     }
 
     /// Deletes a signing key; JWTs signed with it stop working at once.
@@ -369,15 +351,12 @@ impl Mutation {
         ctx: &Context<'_>,
         input: DeleteOrganizationSigningKeyInput,
     ) -> Option<DeleteOrganizationSigningKeyPayload> {
-        let outcome = async {
-            let scope = Scope::of(ctx)?;
-            let keys = &scope.services.signing_keys;
-            run(input.parse(), |id| keys.delete_signing_key(scope.actor, id)).await
-        };
-        let outcome = or_null(ctx, outcome.await)?;
-        Some(DeleteOrganizationSigningKeyPayload::new(
-            outcome,
+        mutate(
+            ctx,
+            input.parse(),
             input.client_mutation_id,
-        ))
+            |services, actor, id| services.signing_keys.delete_signing_key(actor, id),
+        )
+        .await
     }
 }

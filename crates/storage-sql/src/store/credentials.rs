@@ -1,0 +1,196 @@
+//! [`CredentialRepository`]: password hashes, logins, refresh tokens, and the caller behind a
+//! token read in one statement.
+
+use async_trait::async_trait;
+use domain::{
+    Actor, Caller, CustomerId, OrganizationId, RefreshToken, RoleKind, Timestamp, UserId,
+};
+use ports::{AccessChange, CredentialRepository, RepoError};
+use uuid::Uuid;
+
+use super::{SqlStore, org_and_id};
+use crate::driver::{Driver, SqlRow};
+use crate::records::{self, REFRESH_TOKEN_COLUMNS, column_list};
+use crate::statement::Bind;
+
+#[async_trait]
+impl<D: Driver> CredentialRepository for SqlStore<D> {
+    async fn password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError> {
+        let statement = self.statement(
+            "SELECT hash FROM passwords WHERE organization_id = ? AND user_id = ?",
+            org_and_id(organization, user.uuid()),
+        );
+        self.fetch_one(statement, |row| row.text("hash")).await
+    }
+
+    async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError> {
+        let sql = format!(
+            "SELECT user_id, hash FROM passwords WHERE {}",
+            self.dialect().in_uuid_list("user_id")
+        );
+        let ids = users.iter().map(|user| user.uuid()).collect();
+        let statement = self.statement(&sql, [Bind::UuidList(ids)]);
+        self.fetch_all(statement, |row| {
+            Ok((UserId::from_uuid(row.uuid("user_id")?), row.text("hash")?))
+        })
+        .await
+    }
+
+    async fn set_password_hash(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        // Only for a user of the organization; replaces an earlier password.
+        let statement = self.statement(
+            "INSERT INTO passwords (user_id, organization_id, hash, updated_at) \
+             SELECT id, organization_id, ?, ? FROM users WHERE organization_id = ? AND id = ? \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            [
+                Bind::text(hash),
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        // A new password ends the user's sessions too: their refresh tokens are revoked.
+        let end_sessions = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ? \
+             WHERE organization_id = ? AND user_id = ? AND revoked_at IS NULL",
+            [
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.driver
+            .execute_atomically(&[statement, end_sessions])
+            .await?;
+        let set = self
+            .password_hash(organization, user)
+            .await?
+            .is_some_and(|stored| stored == hash);
+        if set {
+            // The new password started a new token generation (a trigger): tokens end.
+            self.access_changed(AccessChange::User(user));
+        }
+        Ok(set)
+    }
+
+    async fn record_login(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    ) -> Result<(), RepoError> {
+        let statement = self.statement(
+            "UPDATE users SET last_login = ?, version = version + 1 \
+             WHERE organization_id = ? AND id = ?",
+            [
+                Bind::time(at),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError> {
+        let statement = self.insert("refresh_tokens", &records::refresh_token_values(token));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn refresh_token(&self, token_hash: &str) -> Result<Option<RefreshToken>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM refresh_tokens WHERE token_hash = ?",
+            column_list("", REFRESH_TOKEN_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::text(token_hash)]);
+        self.fetch_one(statement, records::refresh_token).await
+    }
+
+    async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET used_at = ? \
+             WHERE token_hash = ? AND used_at IS NULL AND revoked_at IS NULL",
+            [Bind::time(at), Bind::text(token_hash)],
+        );
+        Ok(self.driver.execute(&statement).await? == 1)
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        token: &RefreshToken,
+        at: Timestamp,
+    ) -> Result<u64, RepoError> {
+        let statement = self.statement(
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
+            [Bind::time(at), Bind::uuid(token.family)],
+        );
+        let revoked = self.driver.execute(&statement).await?;
+        if revoked > 0 {
+            self.access_changed(AccessChange::User(token.user_id));
+        }
+        Ok(revoked)
+    }
+
+    async fn caller(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+        revoked_since: Timestamp,
+    ) -> Result<Option<Caller>, RepoError> {
+        let revoked = match self.dialect() {
+            crate::Dialect::Sqlite => "group_concat(DISTINCT t.family)",
+            crate::Dialect::Postgres => "string_agg(DISTINCT CAST(t.family AS TEXT), ',')",
+        };
+        let sql = format!(
+            "SELECT u.id, u.organization_id, u.customer_id, r.kind AS role_kind, \
+             u.token_generation, (SELECT {revoked} FROM refresh_tokens t \
+             WHERE t.user_id = u.id AND t.revoked_at > ?) AS revoked_sessions \
+             FROM users u JOIN roles r ON r.id = u.role_id \
+             WHERE u.organization_id = ? AND u.id = ?"
+        );
+        let statement = self.statement(
+            &sql,
+            [
+                Bind::time(revoked_since),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
+        );
+        self.fetch_one(statement, caller).await
+    }
+}
+
+/// A row of [`CredentialRepository::caller`]'s statement as a [`Caller`].
+fn caller(row: &impl SqlRow) -> Result<Caller, RepoError> {
+    let corrupt = |what: String| crate::CorruptRow(what).into_repo();
+    let revoked_sessions = row
+        .opt_text("revoked_sessions")?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|family| !family.is_empty())
+        .map(|family| {
+            Uuid::try_parse(family).map_err(|_| corrupt(format!("revoked family {family:?}")))
+        })
+        .collect::<Result<_, _>>()?;
+    let kind = row.text("role_kind")?;
+    Ok(Caller {
+        actor: Actor {
+            user_id: UserId::from_uuid(row.uuid("id")?),
+            organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+            customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
+            role: RoleKind::from_key(&kind)
+                .ok_or_else(|| corrupt(format!("role kind {kind:?}")))?,
+        },
+        token_generation: row.int("token_generation")?,
+        revoked_sessions,
+    })
+}

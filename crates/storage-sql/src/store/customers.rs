@@ -1,0 +1,136 @@
+//! [`CustomerRepository`]: customers, read by id, external id or page; deleting one takes
+//! its users with it.
+
+use async_trait::async_trait;
+use domain::access::CustomerScope;
+use domain::listing::{CustomerQuery, Page};
+use domain::{Customer, CustomerChanges, CustomerId, ExternalId, OrganizationId, Version};
+use ports::{AccessChange, Conditional, CustomerRepository, RepoError};
+
+use super::{SqlStore, org_and_id};
+use crate::driver::Driver;
+use crate::listing::{Listing, Source, customer_conditions};
+use crate::records::{self, CUSTOMER_COLUMNS, column_list};
+use crate::statement::{Bind, Statement};
+
+impl<D: Driver> SqlStore<D> {
+    fn customer_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
+        let source = Source::customers();
+        let sql = format!(
+            "SELECT {} FROM {} WHERE {condition}",
+            source.columns, source.from
+        );
+        self.statement(&sql, binds)
+    }
+}
+
+#[async_trait]
+impl<D: Driver> CustomerRepository for SqlStore<D> {
+    async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError> {
+        let statement = self.insert("customers", &records::customer_values(customer));
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn update_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+        read: Version,
+        changes: &CustomerChanges,
+    ) -> Result<Conditional<Version>, RepoError> {
+        let values = records::customer_change_values(changes);
+        self.write_if_at("customers", values, organization, id.uuid(), read)
+            .await
+    }
+
+    async fn delete_customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+        expected: Option<Version>,
+    ) -> Result<Conditional<Customer>, RepoError> {
+        // One statement: the customer's users go with it (ON DELETE CASCADE).
+        let returning = column_list("", CUSTOMER_COLUMNS);
+        let deleted = self
+            .delete_if_at(
+                "customers",
+                &returning,
+                organization,
+                id.uuid(),
+                expected,
+                records::customer,
+            )
+            .await?;
+        if matches!(deleted, Conditional::Done(_)) {
+            self.access_changed(AccessChange::Customer(id));
+        }
+        Ok(deleted)
+    }
+
+    async fn customer(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<Customer>, RepoError> {
+        let statement = self.customer_by(
+            "c.organization_id = ? AND c.id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customer_by_external_id(
+        &self,
+        organization: OrganizationId,
+        external_id: &ExternalId,
+    ) -> Result<Option<Customer>, RepoError> {
+        let statement = self.customer_by(
+            "c.organization_id = ? AND c.external_id = ?",
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::text(external_id.as_str()),
+            ],
+        );
+        self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customers_by_ids(
+        &self,
+        organization: OrganizationId,
+        ids: &[CustomerId],
+    ) -> Result<Vec<Customer>, RepoError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let condition = format!(
+            "c.organization_id = ? AND {}",
+            self.dialect().in_uuid_list("c.id")
+        );
+        let statement = self.customer_by(
+            &condition,
+            [
+                Bind::uuid(organization.uuid()),
+                Bind::UuidList(ids.iter().map(|id| id.uuid()).collect()),
+            ],
+        );
+        self.fetch_all(statement, records::customer).await
+    }
+
+    async fn list_customers(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+    ) -> Result<Page<Customer>, RepoError> {
+        let conditions = customer_conditions(self.dialect(), organization, scope, &query.filter);
+        let listing = Listing::customers(&query.effective_sort(), &query.page);
+        self.list(
+            &listing,
+            &Source::customers(),
+            &conditions,
+            query.count_total,
+            records::customer,
+        )
+        .await
+    }
+}

@@ -1,0 +1,152 @@
+//! [`InvitationRepository`]: invitations (renewed, accepted) and the mail outbox with its
+//! claim and lease.
+
+use async_trait::async_trait;
+use domain::{Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
+use ports::{AccessChange, InvitationRepository, RepoError};
+use uuid::Uuid;
+
+use super::{SqlStore, org_and_id};
+use crate::driver::Driver;
+use crate::records::{self, INVITATION_COLUMNS, OUTBOX_COLUMNS, column_list};
+use crate::statement::Bind;
+
+#[async_trait]
+impl<D: Driver> InvitationRepository for SqlStore<D> {
+    async fn invitation(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<Invitation>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM invitations WHERE organization_id = ? AND user_id = ?",
+            column_list("", INVITATION_COLUMNS)
+        );
+        let statement = self.statement(&sql, org_and_id(organization, user.uuid()));
+        self.fetch_one(statement, records::invitation).await
+    }
+
+    async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>, RepoError> {
+        let sql = format!(
+            "SELECT {} FROM invitations WHERE token_hash = ?",
+            column_list("", INVITATION_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::text(token_hash)]);
+        self.fetch_one(statement, records::invitation).await
+    }
+
+    async fn renew_invitation(&self, invited: &Invited) -> Result<bool, RepoError> {
+        let invitation = &invited.invitation;
+        let renew = self.statement(
+            "UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ? \
+             WHERE organization_id = ? AND user_id = ? AND accepted_at IS NULL",
+            [
+                Bind::text(invitation.token_hash.as_str()),
+                Bind::time(invitation.sent_at),
+                Bind::time(invitation.expires_at),
+                Bind::uuid(invitation.organization_id.uuid()),
+                Bind::uuid(invitation.user_id.uuid()),
+            ],
+        );
+        // Queued only when the renewal above took effect (its new token hash is stored).
+        let values = records::outbox_values(&invited.mail);
+        let columns: Vec<&str> = values.iter().map(|(column, _)| *column).collect();
+        let sql = format!(
+            "INSERT INTO outbox ({}) SELECT {} WHERE EXISTS \
+             (SELECT 1 FROM invitations WHERE token_hash = ? AND accepted_at IS NULL)",
+            columns.join(", "),
+            columns.iter().map(|_| "?").collect::<Vec<_>>().join(", ")
+        );
+        let queue = self.statement(
+            &sql,
+            values
+                .into_iter()
+                .map(|(_, bind)| bind)
+                .chain([Bind::text(invitation.token_hash.as_str())]),
+        );
+        self.driver.execute_atomically(&[renew, queue]).await?;
+        let stored = self.invitation_by_token(&invitation.token_hash).await?;
+        Ok(stored.is_some_and(|stored| stored.accepted_at.is_none()))
+    }
+
+    async fn accept_invitation(
+        &self,
+        token_hash: &str,
+        password_hash: &str,
+        at: Timestamp,
+    ) -> Result<bool, RepoError> {
+        // Spending the token is the guard: the password is written only for the invitation
+        // that this very transaction marked accepted at `at`.
+        let spend = self.statement(
+            "UPDATE invitations SET accepted_at = ? \
+             WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?",
+            [Bind::time(at), Bind::text(token_hash), Bind::time(at)],
+        );
+        let password = self.statement(
+            "INSERT INTO passwords (user_id, organization_id, hash, updated_at) \
+             SELECT user_id, organization_id, ?, ? FROM invitations \
+             WHERE token_hash = ? AND accepted_at = ? \
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+            [
+                Bind::text(password_hash),
+                Bind::time(at),
+                Bind::text(token_hash),
+                Bind::time(at),
+            ],
+        );
+        self.driver.execute_atomically(&[spend, password]).await?;
+        let stored = self.invitation_by_token(token_hash).await?;
+        match stored {
+            Some(stored) if stored.accepted_at == Some(at) => {
+                // The password started a new token generation (a trigger): tokens end.
+                self.access_changed(AccessChange::User(stored.user_id));
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn claim_mail(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<OutboxMail>, RepoError> {
+        // One statement: the row is picked and leased atomically. PostgreSQL skips rows
+        // that a concurrent claimer holds; SQLite runs one writer at a time.
+        let lock = match self.dialect() {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM outbox WHERE next_attempt_at <= ? \
+             ORDER BY next_attempt_at, id LIMIT 1{lock}) \
+             AND next_attempt_at <= ? RETURNING {}",
+            column_list("", OUTBOX_COLUMNS)
+        );
+        let statement = self.statement(
+            &sql,
+            [Bind::time(lease_until), Bind::time(now), Bind::time(now)],
+        );
+        self.fetch_one_written(statement, records::outbox_mail)
+            .await
+    }
+
+    async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError> {
+        let statement = self.statement("DELETE FROM outbox WHERE id = ?", [Bind::uuid(id)]);
+        self.driver.execute(&statement).await.map(drop)
+    }
+
+    async fn mail_failed(
+        &self,
+        id: Uuid,
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepoError> {
+        let statement = self.statement(
+            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
+            [Bind::time(retry_at), Bind::text(error), Bind::uuid(id)],
+        );
+        self.driver.execute(&statement).await.map(drop)
+    }
+}

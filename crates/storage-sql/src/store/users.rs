@@ -1,0 +1,194 @@
+//! [`UserRepository`]: users (with their invitation when invited), read by id, email or
+//! page, and the batched pages of the users of many customers.
+
+use std::collections::HashMap;
+
+use async_trait::async_trait;
+use domain::access::UserScope;
+use domain::listing::{Edge, Page, UserQuery};
+use domain::{CustomerId, Email, Invited, OrganizationId, User, UserChanges, UserId, Version};
+use ports::{AccessChange, Conditional, RepoError, UserRepository};
+use uuid::Uuid;
+
+use super::{SqlStore, org_and_id};
+use crate::driver::{Driver, SqlRow};
+use crate::listing::{Listing, Source, count_statement, user_conditions};
+use crate::records::{self, USER_COLUMNS, column_list};
+use crate::statement::Bind;
+
+#[async_trait]
+impl<D: Driver> UserRepository for SqlStore<D> {
+    async fn insert_user(&self, user: &User, invited: Option<Invited>) -> Result<(), RepoError> {
+        let statement = self.insert("users", &records::user_values(user));
+        match invited {
+            None => self.driver.execute(&statement).await.map(drop),
+            Some(invited) => {
+                let statements = [
+                    statement,
+                    self.insert(
+                        "invitations",
+                        &records::invitation_values(&invited.invitation),
+                    ),
+                    self.insert("outbox", &records::outbox_values(&invited.mail)),
+                ];
+                self.driver.execute_atomically(&statements).await
+            }
+        }
+    }
+
+    async fn update_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+        read: Version,
+        changes: &UserChanges,
+    ) -> Result<Conditional<Version>, RepoError> {
+        let values = records::user_change_values(changes);
+        let updated = self
+            .write_if_at("users", values, organization, id.uuid(), read)
+            .await?;
+        if matches!(updated, Conditional::Done(_)) {
+            // Any update: the cached caller holds the user's other fields too.
+            self.access_changed(AccessChange::User(id));
+        }
+        Ok(updated)
+    }
+
+    async fn delete_user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+        expected: Option<Version>,
+    ) -> Result<Conditional<User>, RepoError> {
+        let returning = format!(
+            "{}, (SELECT kind FROM roles WHERE roles.id = users.role_id) AS role_kind",
+            column_list("", USER_COLUMNS)
+        );
+        let deleted = self
+            .delete_if_at(
+                "users",
+                &returning,
+                organization,
+                id.uuid(),
+                expected,
+                records::user,
+            )
+            .await?;
+        if matches!(deleted, Conditional::Done(_)) {
+            self.access_changed(AccessChange::User(id));
+        }
+        Ok(deleted)
+    }
+
+    async fn user(
+        &self,
+        organization: OrganizationId,
+        id: UserId,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.organization_id = ? AND u.id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn user_by_email(
+        &self,
+        organization: OrganizationId,
+        email: &Email,
+    ) -> Result<Option<User>, RepoError> {
+        let statement = self.user_by(
+            "u.organization_id = ? AND u.email_key = ?",
+            [Bind::uuid(organization.uuid()), Bind::text(email.key())],
+        );
+        self.fetch_one(statement, records::user).await
+    }
+
+    async fn users_by_email_anywhere(&self, email: &Email) -> Result<Vec<User>, RepoError> {
+        let statement = self.user_by("u.email_key = ?", [Bind::text(email.key())]);
+        self.fetch_all(statement, records::user).await
+    }
+
+    async fn list_users(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        query: &UserQuery,
+    ) -> Result<Page<User>, RepoError> {
+        let conditions = user_conditions(organization, scope, &query.filter, true);
+        let sort = query.effective_sort();
+        let listing = Listing::users(&sort, &query.page);
+        let source = Source::users(&sort);
+        self.list(
+            &listing,
+            &source,
+            &conditions,
+            query.count_total,
+            records::user,
+        )
+        .await
+    }
+
+    async fn list_users_of_customers(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<User>)>, RepoError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        // One statement whatever the number of customers, two with the totals: the pages,
+        // each customer's read as a page of its own, and the totals, grouped by customer.
+        let conditions = user_conditions(organization, scope, &query.filter, false);
+        let ids = Bind::UuidList(customers.iter().map(|id| id.uuid()).collect());
+        let sort = query.effective_sort();
+        let listing = Listing::users(&sort, &query.page);
+        let source = Source::users(&sort);
+        let page =
+            listing.per_customer_statement(self.dialect(), &source, &conditions, ids.clone());
+        let rows = self
+            .fetch_all(page, |row| {
+                let edge = Edge {
+                    node: records::user(row)?,
+                    cursor: listing.cursor(row)?,
+                };
+                Ok((edge.node.customer_id, edge))
+            })
+            .await?;
+        let mut groups: HashMap<CustomerId, Vec<Edge<User>>> = HashMap::new();
+        for (customer, edge) in rows {
+            if let Some(customer) = customer {
+                groups.entry(customer).or_default().push(edge);
+            }
+        }
+        let totals: Option<HashMap<Uuid, i64>> = if query.count_total {
+            let mut counted = conditions;
+            counted.and(&self.dialect().in_uuid_list("u.customer_id"), [ids]);
+            let totals = count_statement(
+                self.dialect(),
+                source.table,
+                &counted,
+                Some("u.customer_id"),
+            );
+            let totals = self
+                .fetch_all(totals, |row| Ok((row.uuid("group_id")?, row.int("total")?)))
+                .await?;
+            Some(totals.into_iter().collect())
+        } else {
+            None
+        };
+        Ok(customers
+            .iter()
+            .map(|customer| {
+                let edges = groups.remove(customer).unwrap_or_default();
+                let total = totals.as_ref().map(|totals| {
+                    let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
+                    u64::try_from(total).unwrap_or(0)
+                });
+                (*customer, listing.finish(edges, total))
+            })
+            .collect())
+    }
+}
