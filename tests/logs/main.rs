@@ -4,6 +4,9 @@
 //! process is captured at TRACE, and none of the secrets it used appears in the capture.
 //!
 //! Its own binary: the capturing subscriber is the process's global one.
+//!
+//! `request_ids` reads a real `roster serve` process's log instead (text and JSON): the id
+//! a client received finds its request's lines.
 
 #![allow(
     clippy::unwrap_used,
@@ -20,6 +23,7 @@ mod engines;
 )]
 #[path = "../e2e/helpers.rs"]
 mod helpers;
+mod request_ids;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};

@@ -1,12 +1,13 @@
 //! The project's CI and developer tasks, run as `cargo xtask <task>`.
 //!
-//! `ci` is what CI runs: formatting, lints, the SDL check, cargo-deny and every test, on
-//! SQLite and on PostgreSQL. When `ROSTER_TEST_POSTGRES_URL` is not set, it starts a
+//! `ci` is what CI runs: formatting, the layer rules (`tidy`), lints, the SDL check,
+//! cargo-deny and every test, on SQLite and on PostgreSQL. When `ROSTER_TEST_POSTGRES_URL` is not set, it starts a
 //! throwaway PostgreSQL on 127.0.0.1 for the tests and stops it afterwards.
 //!
 //! Invariant: depends on no workspace crate; it only runs tools.
 
 mod postgres;
+mod tidy;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,7 +18,9 @@ const USAGE: &str = "\
 usage: cargo xtask <task>
 
 tasks:
-  ci        fmt --check, clippy -D warnings, SDL check, cargo-deny, all tests (starts PostgreSQL if needed)
+  ci        fmt --check, tidy, clippy -D warnings, SDL check, cargo-deny, all tests (starts PostgreSQL if needed)
+  tidy      the layer rules: which workspace crates may depend on which, and that domain and
+            ports name no I/O, HTTP, SQL or GraphQL crate (from cargo metadata)
   test      all tests only (starts PostgreSQL if needed)
   schema    regenerate schema.graphql from the server
   postgres  start a throwaway PostgreSQL, print its URL, and wait for Ctrl-C
@@ -33,6 +36,7 @@ fn main() -> anyhow::Result<()> {
     match task.as_str() {
         "ci" => ci(&root),
         "test" => test(),
+        "tidy" => tidy::tidy(&mut cargo()),
         "schema" => schema(&root, false),
         "postgres" => postgres::serve_until_interrupted(),
         "bench" => bench(
@@ -76,6 +80,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
         "cargo fmt --check",
         cargo().args(["fmt", "--all", "--", "--check"]),
     )?;
+    tidy::tidy(&mut cargo())?;
     run(
         "cargo clippy -D warnings",
         cargo().args([

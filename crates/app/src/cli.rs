@@ -12,6 +12,7 @@ use service::{
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
+use crate::telemetry::LogFormat;
 
 /// Roster: a customer and user directory for B2B integration platforms.
 #[derive(Parser)]
@@ -41,6 +42,17 @@ pub enum Command {
     /// The client commands (customers, users, roles, whoami, query, sync), against a server.
     #[command(flatten)]
     Client(crate::client_cli::ClientCommand),
+}
+
+impl Cli {
+    /// The log format: `roster serve`'s `--log-format` (or `ROSTER_LOG_FORMAT`); for the
+    /// other commands, `ROSTER_LOG_FORMAT`.
+    pub fn log_format(&self) -> LogFormat {
+        match &self.command {
+            Command::Serve(args) => args.log_format,
+            _ => LogFormat::from_env(),
+        }
+    }
 }
 
 /// Where the data lives and how tokens are signed; shared by every command. The command
@@ -211,6 +223,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_TOKEN_KEY_RELOAD", default_value = "30",
           value_parser = crate::serve_limits::parse_duration)]
     pub token_key_reload: Duration,
+    /// Log lines on stderr: text (coloured only on a terminal) or json (one object per line
+    /// with the request's id, for log collectors).
+    #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
 }
 
 /// Options of `roster init`.

@@ -13,7 +13,7 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = app::cli::Cli::parse();
-    app::telemetry::init();
+    app::telemetry::init(cli.log_format());
     // One TLS stack (rustls on ring) for every client in the process.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match app::cli::run(cli).await {

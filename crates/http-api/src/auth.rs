@@ -1,26 +1,26 @@
 //! Bearer-token authentication of `/api` requests: every one must carry
 //! `Authorization: Bearer <token>` that the [`Authenticator`] accepts.
 
+use axum::body::Body;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Actor;
 use ports::{AuthError, Authenticator};
 
-use crate::schema::log_unavailable;
+use crate::request_id::RequestId;
+use crate::schema::{UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, log_unavailable, name_request_in_json};
 
 /// The contract's exact body for a missing, malformed or rejected token.
 const NOT_AUTHENTICATED: &str =
     r#"{"errors":[{"message":"Not authenticated","extensions":{"code":"UNAUTHENTICATED"}}]}"#;
 
-/// The body when the check itself failed (storage busy or down); the cause is logged, never
-/// sent.
-const UNAVAILABLE: &str = r#"{"errors":[{"message":"Service unavailable, try again","extensions":{"code":"UNAVAILABLE"}}]}"#;
-
 /// The caller behind the request's bearer token, or the response that refuses the request.
+/// The 401 is the contract's exact body; the 503 names the request (`requestId`).
 pub(crate) async fn authenticate(
     headers: &HeaderMap,
     authenticator: &dyn Authenticator,
+    request_id: Option<&RequestId>,
 ) -> Result<Actor, Response> {
     let Some(token) = bearer_token(headers) else {
         return Err(not_authenticated());
@@ -30,7 +30,16 @@ pub(crate) async fn authenticate(
         Err(AuthError::Unauthenticated) => Err(not_authenticated()),
         Err(error @ AuthError::Unavailable(_)) => {
             log_unavailable("authentication unavailable", &error);
-            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, UNAVAILABLE);
+            // The cause is logged, never sent.
+            let mut errors = serde_json::json!([{
+                "message": UNAVAILABLE_MESSAGE,
+                "extensions": { "code": UNAVAILABLE_CODE },
+            }]);
+            if let Some(request_id) = request_id {
+                name_request_in_json(&mut errors, request_id.as_str());
+            }
+            let body = serde_json::json!({ "errors": errors }).to_string();
+            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
             response
                 .headers_mut()
                 .insert(RETRY_AFTER, HeaderValue::from_static("1"));
@@ -56,11 +65,11 @@ fn not_authenticated() -> Response {
     response
 }
 
-fn json_response(status: StatusCode, body: &'static str) -> Response {
+fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
     (
         status,
         [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
-        body,
+        body.into(),
     )
         .into_response()
 }

@@ -4,6 +4,8 @@
 //! with a scrape token, Prometheus metrics (`/metrics`), over axum and async-graphql.
 //! Each document's shape and cost are checked before it runs, and its cost is taken from a
 //! bucket per token (`limits`); the sign-in routes have a bucket per client address.
+//! Every request has an id (`X-Request-Id`, sent back on every response) and a span that
+//! names it on every log line of the request.
 //!
 //! Invariant: this crate never touches storage. It authenticates the caller, turns GraphQL
 //! into calls on the `ports` directory traits and their answers back into GraphQL; every
@@ -13,6 +15,7 @@ mod auth;
 mod limits;
 mod metrics;
 mod pages;
+mod request_id;
 mod routes;
 mod schema;
 mod sessions;
@@ -39,7 +42,7 @@ use ports::{
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 
 /// The use cases the API serves, so the app crate can wire in any implementation.
 #[derive(Clone)]
@@ -198,19 +201,45 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         Some(api_metrics) => router.layer(from_fn_with_state(api_metrics, metrics::record_api)),
         None => router,
     };
-    router.layer(TraceLayer::new_for_http().make_span_with(request_span))
+    // The id is given outermost, so the span, every refusal and every answer carry it.
+    router
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(on_response),
+        )
+        .layer(axum::middleware::from_fn(request_id::assign))
 }
 
-/// The span of one request: method and path only. The query string is left out, because
+/// The span of one request, entered for its whole life (handlers, GraphQL execution, the
+/// loaders' batches): its id, method and path. The query string is left out, because
 /// `/auth/set-password?token=...` carries an invitation token; headers (bearer tokens)
-/// are never recorded.
+/// are never recorded. At ERROR level so that it is enabled whenever any event is: with
+/// `RUST_LOG=warn` the warnings and errors still name their request.
 fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
-    tracing::debug_span!(
+    let id = request.extensions().get::<request_id::RequestId>();
+    tracing::error_span!(
         "request",
+        request_id = %id.map_or("", request_id::RequestId::as_str),
         method = %request.method(),
         path = %request.uri().path(),
-        version = ?request.version(),
     )
+}
+
+/// Answers of 4xx are logged at INFO with their status, so a refused request's id finds a
+/// line (5xx are logged at ERROR by the layer's `on_failure`); others as tower-http does,
+/// at DEBUG.
+fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
+    let status = response.status();
+    if status.is_client_error() {
+        tracing::info!(
+            status = status.as_u16(),
+            latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            "request refused"
+        );
+    } else {
+        DefaultOnResponse::new().on_response(response, latency, span);
+    }
 }
 
 /// The schema in SDL, so clients and the committed `schema.graphql` can be checked against it.

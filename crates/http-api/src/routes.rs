@@ -7,7 +7,7 @@ use std::time::Duration;
 use async_graphql::parser::parse_query;
 use async_graphql::{ServerError, Value};
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request, State};
+use axum::extract::{Extension, FromRequest, Request, State};
 use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -21,7 +21,8 @@ use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
 use crate::limits::cost::{actual_cost, analyze};
 use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
 use crate::metrics::{self, ApiMetrics, Scraping};
-use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE};
+use crate::request_id::RequestId;
+use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE, name_request, name_request_in_json};
 
 /// What every handler shares: the schema, the services behind it and the limits.
 pub(crate) struct AppState {
@@ -53,8 +54,10 @@ const RATE_LIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset"
 /// Parse and validation errors and refused documents answer HTTP 400 without `data` and cost
 /// only the parse price of their text; an empty bucket answers 429, storage trouble 503;
 /// everything else HTTP 200. Every answer after authentication carries `extensions.cost` and
-/// the `X-RateLimit-*` headers.
+/// the `X-RateLimit-*` headers, and each of its top-level errors `extensions.requestId`.
 pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request) -> Response {
+    let request_id = request.extensions().get::<RequestId>().cloned();
+    let request_id = request_id.as_ref();
     // Keyed by a keyed hash of the token: the map never holds the token itself. Only
     // authenticated requests are charged, so an empty bucket is refused before the token is
     // even checked, sparing the authenticator's lookup.
@@ -62,9 +65,10 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         .token_buckets
         .key(bearer_token(request.headers()).unwrap_or_default());
     if let Some(throttled) = state.token_buckets.throttled_if_empty(key) {
-        return throttled_api(0, throttled);
+        return throttled_api(0, throttled, request_id);
     }
-    let actor = match authenticate(request.headers(), state.services.authenticator.as_ref()).await {
+    let authenticator = state.services.authenticator.as_ref();
+    let actor = match authenticate(request.headers(), authenticator, request_id).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };
@@ -81,12 +85,12 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             return match state.token_buckets.take(key, never_ran) {
                 Ok(status) => answer(
                     StatusCode::BAD_REQUEST,
-                    errors_only(errors),
+                    errors_only(errors, request_id),
                     never_ran,
                     Some(never_ran),
                     status,
                 ),
-                Err(throttled) => throttled_api(never_ran, throttled),
+                Err(throttled) => throttled_api(never_ran, throttled, request_id),
             };
         }
     };
@@ -100,7 +104,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
                 limits.max_document_bytes
             ),
         );
-        return refused(&refusal, &state.token_buckets, key, never_ran);
+        return refused(&refusal, &state.token_buckets, key, never_ran, request_id);
     }
     let document = match parse_query(&graphql_request.query) {
         Ok(document) => document,
@@ -109,12 +113,12 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             return match (errors, state.token_buckets.take(key, never_ran)) {
                 (Ok(errors), Ok(status)) => answer(
                     StatusCode::BAD_REQUEST,
-                    errors_only(errors),
+                    errors_only(errors, request_id),
                     never_ran,
                     Some(never_ran),
                     status,
                 ),
-                (_, Err(throttled)) => throttled_api(never_ran, throttled),
+                (_, Err(throttled)) => throttled_api(never_ran, throttled, request_id),
                 (Err(error), _) => unserializable(&error),
             };
         }
@@ -126,11 +130,13 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     let variables = graphql_request.variables.clone();
     let analysis = match analyze(&document, operation_name.as_deref(), &variables, &limits) {
         Ok(analysis) => analysis,
-        Err(refusal) => return refused(&refusal, &state.token_buckets, key, never_ran),
+        Err(refusal) => {
+            return refused(&refusal, &state.token_buckets, key, never_ran, request_id);
+        }
     };
     let requested = analysis.cost;
     if let Err(throttled) = state.token_buckets.take(key, requested) {
-        return throttled_api(requested, throttled);
+        return throttled_api(requested, throttled, request_id);
     }
     graphql_request.set_parsed_query(document.clone());
     let graphql_request = schema::with_request_data(graphql_request, actor, &state.services);
@@ -168,6 +174,16 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     };
     // Serialized once, straight from async-graphql's answer: no second tree in memory.
     let mut response = response;
+    if !response.errors.is_empty() {
+        if let Some(request_id) = request_id {
+            name_request(&mut response.errors, request_id.as_str());
+        }
+        // Answers of 400 and more are logged by the request's span (`on_response`); a
+        // document that ran with errors is noted here, so its request id finds a line.
+        if http_status == StatusCode::OK {
+            tracing::info!(codes = %error_codes(&response.errors), "answered with GraphQL errors");
+        }
+    }
     response.extensions.insert(
         "cost".to_owned(),
         cost_value(requested, Some(actual), status),
@@ -190,6 +206,26 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             .insert(RETRY_AFTER, HeaderValue::from_static("1"));
     }
     answer
+}
+
+/// The distinct `extensions.code`s of `errors`, comma-separated, for the log.
+fn error_codes(errors: &[ServerError]) -> String {
+    let mut codes: Vec<&str> = Vec::new();
+    for error in errors {
+        let code = error
+            .extensions
+            .as_ref()
+            .and_then(|extensions| extensions.get("code"))
+            .and_then(|code| match code {
+                Value::String(code) => Some(code.as_str()),
+                _ => None,
+            })
+            .unwrap_or("-");
+        if !codes.contains(&code) {
+            codes.push(code);
+        }
+    }
+    codes.join(",")
 }
 
 /// A document that never ran (a validation error): its errors and extensions, no `data`.
@@ -239,17 +275,23 @@ fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
 
 /// A document refused before it ran: HTTP 400, its code and cost; only the parse price of
 /// its text is taken.
-fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Response {
+fn refused(
+    refusal: &Refusal,
+    buckets: &Buckets,
+    key: u64,
+    never_ran: u64,
+    request_id: Option<&RequestId>,
+) -> Response {
     metrics::note_refused();
     let status = match buckets.take(key, never_ran) {
         Ok(status) => status,
-        Err(throttled) => return throttled_api(never_ran, throttled),
+        Err(throttled) => return throttled_api(never_ran, throttled, request_id),
     };
     let requested = refusal.cost.map_or(never_ran, |(cost, _)| cost);
     let errors = serde_json::Value::Array(vec![refusal.to_json()]);
     answer(
         StatusCode::BAD_REQUEST,
-        errors_only(errors),
+        errors_only(errors, request_id),
         requested,
         Some(never_ran),
         status,
@@ -257,7 +299,7 @@ fn refused(refusal: &Refusal, buckets: &Buckets, key: u64, never_ran: u64) -> Re
 }
 
 /// The token's bucket does not hold the document's cost: HTTP 429 with `Retry-After`.
-fn throttled_api(requested: u64, throttled: Throttled) -> Response {
+fn throttled_api(requested: u64, throttled: Throttled, request_id: Option<&RequestId>) -> Response {
     let errors = json!([{
         "message": format!(
             "Throttled: this document costs {requested} and the token's bucket holds {}; try again in {} s.",
@@ -267,7 +309,7 @@ fn throttled_api(requested: u64, throttled: Throttled) -> Response {
     }]);
     let mut response = answer(
         StatusCode::TOO_MANY_REQUESTS,
-        errors_only(errors),
+        errors_only(errors, request_id),
         requested,
         None,
         throttled.status,
@@ -340,10 +382,13 @@ pub(crate) async fn limit_address(
         Err(throttled) => {
             let graphql = request.uri().path() == "/embedded/authenticate";
             let body = if graphql {
-                json!({"errors": [{
-                    "message": "Too many requests from this address; try again later.",
-                    "extensions": { "code": "THROTTLED" },
-                }]})
+                errors_only(
+                    json!([{
+                        "message": "Too many requests from this address; try again later.",
+                        "extensions": { "code": "THROTTLED" },
+                    }]),
+                    request.extensions().get::<RequestId>(),
+                )
             } else {
                 json!({
                     "error": "too_many_requests",
@@ -359,8 +404,12 @@ pub(crate) async fn limit_address(
     }
 }
 
-/// `{"errors": [...]}`: the shape of a request that never executed.
-fn errors_only(errors: serde_json::Value) -> serde_json::Value {
+/// `{"errors": [...]}`: the shape of a request that never executed; each error names the
+/// request.
+fn errors_only(mut errors: serde_json::Value, request_id: Option<&RequestId>) -> serde_json::Value {
+    if let Some(request_id) = request_id {
+        name_request_in_json(&mut errors, request_id.as_str());
+    }
     serde_json::Map::from_iter([("errors".to_owned(), errors)]).into()
 }
 
@@ -391,9 +440,12 @@ fn json(status: StatusCode, body: Result<serde_json::Value, serde_json::Error>) 
 /// JWT then works as the `/api` bearer token. Refused tokens get the `/api` 401.
 pub(crate) async fn embedded_authenticate(
     State(state): State<Arc<AppState>>,
+    request_id: Option<Extension<RequestId>>,
     headers: HeaderMap,
 ) -> Response {
-    let actor = match authenticate(&headers, state.services.authenticator.as_ref()).await {
+    let authenticator = state.services.authenticator.as_ref();
+    let request_id = request_id.as_ref().map(|Extension(id)| id);
+    let actor = match authenticate(&headers, authenticator, request_id).await {
         Ok(actor) => actor,
         Err(response) => return response,
     };

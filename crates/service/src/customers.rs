@@ -31,12 +31,14 @@ impl Directory {
 
 #[async_trait]
 impl CustomerDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "customers.get")]
     async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError> {
         self.visible_customer(actor, id)
             .await?
             .ok_or(DirectoryError::NotFound)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.by_ids")]
     async fn customers_by_ids(
         &self,
         actor: &Actor,
@@ -57,6 +59,7 @@ impl CustomerDirectory for Directory {
             .collect())
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.list")]
     async fn customers(
         &self,
         actor: &Actor,
@@ -73,6 +76,7 @@ impl CustomerDirectory for Directory {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.create")]
     async fn create_customer(
         &self,
         actor: &Actor,
@@ -91,6 +95,7 @@ impl CustomerDirectory for Directory {
         Ok(customer)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.update")]
     async fn update_customer(
         &self,
         actor: &Actor,
@@ -131,6 +136,7 @@ impl CustomerDirectory for Directory {
         .await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.delete")]
     async fn delete_customer(
         &self,
         actor: &Actor,

@@ -234,6 +234,7 @@ impl EmbeddedAuthenticator {
 
 #[async_trait]
 impl EmbeddedUserDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "embedded_users.unblock")]
     async fn unblock_embedded_user(
         &self,
         actor: &Actor,
@@ -267,6 +268,7 @@ impl EmbeddedUserDirectory for Directory {
 
 #[async_trait]
 impl Authenticator for EmbeddedAuthenticator {
+    #[tracing::instrument(level = "error", skip_all, name = "embedded.authenticate")]
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
         self.sign_in(token).await.map(|user| Actor::of(&user))
     }

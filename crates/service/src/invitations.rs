@@ -57,6 +57,7 @@ impl Directory {
 
 #[async_trait]
 impl InvitationDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "invitations.get")]
     async fn invitation(
         &self,
         actor: &Actor,
@@ -79,6 +80,7 @@ impl InvitationDirectory for Directory {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "invitations.resend")]
     async fn resend_invitation(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
         let user = self
             .repos

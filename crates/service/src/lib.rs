@@ -6,7 +6,10 @@
 //! its storage round trip.
 //!
 //! Every operation checks the caller against the domain's access rules before it reads or
-//! writes, and maps storage outcomes to the directory errors once, here.
+//! writes, and maps storage outcomes to the directory errors once, here. Each use case runs
+//! in a span named after it (`customers.create`, `sessions.login`), so a log line says which
+//! one it came from; the spans record no input and are at ERROR level, so they are enabled
+//! whenever any event is.
 //! Invariant: this crate knows no storage engine and no transport; it sees only ports.
 
 mod actor_cache;

@@ -9,6 +9,7 @@ use crate::errors::storage;
 
 #[async_trait]
 impl OrganizationDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "organizations.get")]
     async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError> {
         self.repos
             .organizations
@@ -21,6 +22,7 @@ impl OrganizationDirectory for Directory {
 
 #[async_trait]
 impl HealthCheck for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "health.ready")]
     async fn ready(&self) -> Result<(), DirectoryError> {
         self.repos.secrets.ping().await.map_err(storage)
     }

@@ -60,6 +60,7 @@ impl OutboxWorker {
 
     /// Claims and attempts every mail due now; returns how many were delivered. Storage
     /// failures end the pass (the next pass retries).
+    #[tracing::instrument(level = "error", skip_all, name = "outbox.deliver_due")]
     pub async fn deliver_due(&self) -> usize {
         let mut delivered = 0;
         loop {

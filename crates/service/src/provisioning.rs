@@ -54,6 +54,7 @@ impl Provisioning {
     }
 
     /// Creates an organization, one instance of every built-in role, and its owner.
+    #[tracing::instrument(level = "error", skip_all, name = "provisioning.create_organization")]
     pub async fn create_organization(
         &self,
         name: &str,
@@ -103,6 +104,7 @@ impl Provisioning {
     /// On a database without organizations, creates "Default" and its owner
     /// `owner@localhost`; returns them, or `None` when there was something already (also
     /// when another server bootstrapped the same database first).
+    #[tracing::instrument(level = "error", skip_all, name = "provisioning.bootstrap")]
     pub async fn bootstrap(&self) -> Result<Option<(Organization, User)>, ProvisioningError> {
         let count = self
             .repos

@@ -30,14 +30,17 @@ impl Directory {
 
 #[async_trait]
 impl RoleDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "roles.organization")]
     async fn organization_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError> {
         self.visible_roles(actor, RoleScope::Organization).await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "roles.customer")]
     async fn customer_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError> {
         self.visible_roles(actor, RoleScope::Customer).await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "roles.get")]
     async fn role(&self, actor: &Actor, id: RoleId) -> Result<Role, DirectoryError> {
         let role = self
             .repos

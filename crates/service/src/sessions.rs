@@ -150,6 +150,7 @@ impl SessionService {
 
     /// Sets `user`'s password (argon2id); false when the user does not exist. For
     /// operators: waits for a hashing slot rather than failing when the pool is busy.
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.set_password")]
     pub async fn set_password(
         &self,
         organization: OrganizationId,
@@ -330,6 +331,7 @@ impl SessionService {
 
 #[async_trait]
 impl Sessions for SessionService {
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.login")]
     async fn login(&self, request: &LoginRequest) -> Result<TokenPair, SessionError> {
         let email = Email::parse(&request.email).ok();
         let keys = ThrottleKeys::new(
@@ -370,6 +372,7 @@ impl Sessions for SessionService {
         self.open(organization, user, None).await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.refresh")]
     async fn refresh(&self, refresh_token: &str) -> Result<TokenPair, SessionError> {
         let credentials = &self.repos.credentials;
         let hash = token_hash(refresh_token);
@@ -407,10 +410,12 @@ impl Sessions for SessionService {
             .await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.check_invitation")]
     async fn check_invitation(&self, token: &str) -> Result<(), SessionError> {
         self.pending_invitation(token).await.map(drop)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.accept_invitation")]
     async fn accept_invitation(&self, token: &str, password: &str) -> Result<(), SessionError> {
         let password = Password::parse(password)
             .map_err(|error| SessionError::InvalidPassword(error.message))?;
@@ -435,6 +440,7 @@ impl Sessions for SessionService {
         Ok(())
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "sessions.revoke")]
     async fn revoke(&self, refresh_token: &str) -> Result<(), SessionError> {
         let credentials = &self.repos.credentials;
         if let Some(token) = credentials

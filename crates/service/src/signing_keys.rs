@@ -88,6 +88,7 @@ impl Directory {
 
 #[async_trait]
 impl SigningKeyDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "signing_keys.list")]
     async fn signing_keys(&self, actor: &Actor) -> Result<Vec<SigningKey>, DirectoryError> {
         Directory::check_key_admin(actor)?;
         self.repos
@@ -97,6 +98,7 @@ impl SigningKeyDirectory for Directory {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "signing_keys.create")]
     async fn create_signing_key(
         &self,
         actor: &Actor,
@@ -114,6 +116,7 @@ impl SigningKeyDirectory for Directory {
         })
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "signing_keys.import")]
     async fn import_signing_key(
         &self,
         actor: &Actor,
@@ -126,6 +129,7 @@ impl SigningKeyDirectory for Directory {
         Ok(key)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "signing_keys.delete")]
     async fn delete_signing_key(
         &self,
         actor: &Actor,

@@ -520,6 +520,7 @@ impl TokenAuthenticator {
 
 #[async_trait]
 impl Authenticator for TokenAuthenticator {
+    #[tracing::instrument(level = "error", skip_all, name = "tokens.authenticate")]
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
         let verified = self
             .tokens

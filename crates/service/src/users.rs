@@ -74,18 +74,21 @@ impl Directory {
 
 #[async_trait]
 impl UserDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "users.me")]
     async fn me(&self, actor: &Actor) -> Result<User, DirectoryError> {
         self.visible_user(actor, actor.user_id)
             .await?
             .ok_or(DirectoryError::NotFound)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.get")]
     async fn user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
         self.visible_user(actor, id)
             .await?
             .ok_or(DirectoryError::NotFound)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.list")]
     async fn users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, DirectoryError> {
         self.repos
             .users
@@ -94,6 +97,7 @@ impl UserDirectory for Directory {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.of_customers")]
     async fn users_of_customers(
         &self,
         actor: &Actor,
@@ -110,6 +114,7 @@ impl UserDirectory for Directory {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.create_organization_user")]
     async fn create_organization_user(
         &self,
         actor: &Actor,
@@ -125,6 +130,7 @@ impl UserDirectory for Directory {
         self.insert_user(actor, user).await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.create_customer_user")]
     async fn create_customer_user(
         &self,
         actor: &Actor,
@@ -160,6 +166,7 @@ impl UserDirectory for Directory {
         self.insert_user(actor, user).await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.update")]
     async fn update_user(
         &self,
         actor: &Actor,
@@ -211,6 +218,7 @@ impl UserDirectory for Directory {
         .await
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "users.delete")]
     async fn delete_user(
         &self,
         actor: &Actor,

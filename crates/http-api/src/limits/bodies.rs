@@ -17,14 +17,14 @@ use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use tokio::sync::Semaphore;
 
+use crate::request_id::RequestId;
+use crate::schema::{UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, name_request_in_json};
+
 /// The budget's unit: bodies are counted in started KiB.
 const UNIT_BYTES: usize = 1024;
 
 /// How long a request waits for room in the budget before it is refused.
 const WAIT: Duration = Duration::from_secs(1);
-
-/// The answer when the budget stays spent.
-const BUSY: &str = r#"{"errors":[{"message":"Service unavailable, try again","extensions":{"code":"UNAVAILABLE"}}]}"#;
 
 /// The bytes of request bodies the server holds at once.
 #[derive(Debug)]
@@ -78,24 +78,33 @@ pub(crate) async fn limit_bodies(
     match waited.await {
         Ok(Ok(_held)) => next.run(request).await,
         Err(_) | Ok(Err(_)) => {
+            let request_id = request.extensions().get::<RequestId>().cloned();
             // Read the body to its end, a frame at a time and kept nowhere, so the client
             // hears the 503 instead of a connection reset in the middle of its upload.
             let mut body = request.into_body().into_data_stream();
             while let Some(Ok(_)) = body.next().await {}
-            busy()
+            busy(request_id.as_ref())
         }
     }
 }
 
-/// HTTP 503 `UNAVAILABLE` with `Retry-After`.
-fn busy() -> Response {
+/// HTTP 503 `UNAVAILABLE` with `Retry-After`; the error names the request.
+fn busy(request_id: Option<&RequestId>) -> Response {
+    let mut errors = serde_json::json!([{
+        "message": UNAVAILABLE_MESSAGE,
+        "extensions": { "code": UNAVAILABLE_CODE },
+    }]);
+    if let Some(request_id) = request_id {
+        name_request_in_json(&mut errors, request_id.as_str());
+    }
+    let body = serde_json::json!({ "errors": errors }).to_string();
     (
         StatusCode::SERVICE_UNAVAILABLE,
         [
             (CONTENT_TYPE, HeaderValue::from_static("application/json")),
             (RETRY_AFTER, HeaderValue::from_static("1")),
         ],
-        BUSY,
+        body,
     )
         .into_response()
 }

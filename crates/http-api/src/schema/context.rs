@@ -4,7 +4,9 @@
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use domain::{Actor, Organization};
+use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
+use tracing::Instrument;
 
 use super::error::ApiError;
 use super::loader::{CustomersById, CustomersLoader, UsersLoader, UsersOfCustomers};
@@ -80,18 +82,21 @@ pub(crate) fn with_request_data(
     actor: Actor,
     services: &Services,
 ) -> async_graphql::Request {
+    // The loaders run their batches on tasks of their own: each carries the request's span,
+    // so what a batch logs names its request.
+    let spawn = |batch: BoxFuture<'static, ()>| tokio::spawn(batch.in_current_span());
     let users = UsersOfCustomers::new(services.users.clone(), actor);
     let customers = CustomersById::new(services.customers.clone(), actor);
     request
         .data(actor)
         .data(DataLoader::with_cache(
             users,
-            tokio::spawn,
+            spawn,
             HashMapCache::default(),
         ))
         .data(DataLoader::with_cache(
             customers,
-            tokio::spawn,
+            spawn,
             HashMapCache::default(),
         ))
         .data(OrganizationCache::default())

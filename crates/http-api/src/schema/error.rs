@@ -15,7 +15,7 @@
 
 use std::error::Error as StdError;
 
-use async_graphql::{Context, ErrorExtensions, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, ServerError, SimpleObject};
 use domain::listing::InvalidPage;
 use domain::{Field, FieldError, InvalidId, ValidationErrors};
 use ports::DirectoryError;
@@ -150,6 +150,39 @@ pub(crate) fn log_unavailable(what: &str, error: &(dyn StdError + 'static)) {
     tracing::error!(error = %chain, "{what}");
 }
 
+/// `extensions.requestId`: the request's id (its `X-Request-Id`) on each top-level error,
+/// so a client's error report leads to the request's log lines.
+pub(crate) const REQUEST_ID_EXTENSION: &str = "requestId";
+
+/// Names the request on each of an executed document's top-level errors.
+pub(crate) fn name_request(errors: &mut [ServerError], request_id: &str) {
+    for error in errors {
+        error
+            .extensions
+            .get_or_insert_with(Default::default)
+            .set(REQUEST_ID_EXTENSION, request_id);
+    }
+}
+
+/// Names the request on each error of a JSON `errors` array built outside execution
+/// (refusals, throttling, unparsable documents).
+pub(crate) fn name_request_in_json(errors: &mut serde_json::Value, request_id: &str) {
+    let Some(errors) = errors.as_array_mut() else {
+        return;
+    };
+    for error in errors
+        .iter_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        let extensions = error
+            .entry("extensions")
+            .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
+        if let Some(extensions) = extensions.as_object_mut() {
+            extensions.insert(REQUEST_ID_EXTENSION.to_owned(), request_id.into());
+        }
+    }
+}
+
 /// One input field's problems, as a mutation payload reports them.
 #[derive(Debug, Clone, PartialEq, Eq, SimpleObject)]
 pub(crate) struct ErrorType {
@@ -223,6 +256,39 @@ mod tests {
         assert_eq!(grouped[0].code.as_deref(), Some("REQUIRED"));
         assert_eq!(grouped[1].field, "externalId");
         assert_eq!(grouped[1].code.as_deref(), Some("TOO_LONG"));
+    }
+
+    #[test]
+    fn every_top_level_error_names_the_request_beside_its_code() {
+        let mut executed = vec![
+            ServerError::new("plain", None),
+            ApiError::NotFound
+                .extend()
+                .into_server_error(Default::default()),
+        ];
+        name_request(&mut executed, "req-1");
+        for error in &executed {
+            let extensions = error.extensions.as_ref().unwrap();
+            assert_eq!(
+                extensions.get(REQUEST_ID_EXTENSION),
+                Some(&async_graphql::Value::from("req-1"))
+            );
+        }
+        let code = executed[1].extensions.as_ref().unwrap().get("code");
+        assert_eq!(code, Some(&async_graphql::Value::from("NOT_FOUND")));
+
+        let mut built = serde_json::json!([
+            {"message": "a"},
+            {"message": "b", "extensions": {"code": "THROTTLED"}},
+        ]);
+        name_request_in_json(&mut built, "req-2");
+        assert_eq!(
+            built,
+            serde_json::json!([
+                {"message": "a", "extensions": {"requestId": "req-2"}},
+                {"message": "b", "extensions": {"code": "THROTTLED", "requestId": "req-2"}},
+            ])
+        );
     }
 
     #[test]

@@ -17,7 +17,9 @@ mod user;
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 
 pub(crate) use context::with_request_data;
-pub(crate) use error::{UNAVAILABLE_CODE, log_unavailable};
+pub(crate) use error::{
+    UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, log_unavailable, name_request, name_request_in_json,
+};
 use mutation::Mutation;
 use query::Query;
 

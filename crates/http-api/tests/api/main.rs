@@ -8,6 +8,7 @@ mod helpers;
 mod limits;
 mod listing;
 mod metrics;
+mod request_ids;
 mod schema;
 mod seeds;
 mod sessions;
