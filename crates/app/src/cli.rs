@@ -41,7 +41,7 @@ pub enum Command {
     Schema,
     /// The client commands (customers, users, roles, whoami, query, sync), against a server.
     #[command(flatten)]
-    Client(crate::client_cli::ClientCommand),
+    Client(roster_cli::ClientCommand),
 }
 
 impl Cli {
@@ -306,7 +306,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             print!("{}", http_api::schema_sdl());
             Ok(())
         }
-        Command::Client(command) => Ok(crate::client_cli::run(command).await?),
+        Command::Client(command) => Ok(roster_cli::run(command).await?),
     }
 }
 

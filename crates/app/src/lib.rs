@@ -1,13 +1,11 @@
 //! Roster wired together: configuration, storage selection, telemetry and the server's
-//! life cycle, plus the command line's client side (`client_cli`, over the GraphQL client).
-//! The `roster` binary is a thin command line over this library, which the end-to-end
-//! tests drive directly.
+//! life cycle. The `roster` binary is a thin command line over this library, which the
+//! end-to-end tests drive directly; its client subcommands come from `roster_cli`.
 //!
 //! Invariant: this is the only crate that names concrete adapters next to their ports; it
 //! holds no business rules.
 
 pub mod cli;
-pub mod client_cli;
 pub mod connections;
 pub mod mail;
 pub mod serve_limits;

@@ -19,9 +19,9 @@ async fn main() -> std::process::ExitCode {
     match app::cli::run(cli).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // Client commands have printed their reasons already; the error holds the code.
-        Err(error) if error.is::<app::client_cli::Exit>() => {
+        Err(error) if error.is::<roster_cli::Exit>() => {
             let code = error
-                .downcast_ref::<app::client_cli::Exit>()
+                .downcast_ref::<roster_cli::Exit>()
                 .map_or(1, |exit| exit.code);
             std::process::ExitCode::from(code)
         }

@@ -14,10 +14,15 @@ use ports::{
 use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use crate::documents;
 use crate::error::{ClientError, directory_error};
+use crate::operations::{
+    Document, create_customer, create_customer_user, create_organization_user, customer,
+    customer_roles, customers, delete_customer, delete_user, me, organization, organization_roles,
+    update_customer, update_user, user, users,
+};
 use crate::transport::{Client, Kind};
 use crate::wire::{Connection, Payload, WireCustomer, WireRole, WireUser};
 
@@ -33,7 +38,7 @@ struct UsersData {
     users: Connection<WireUser>,
 }
 
-fn field(data: Value, name: &str) -> Result<Value, ClientError> {
+fn field_of(data: Value, name: &str) -> Result<Value, ClientError> {
     match data {
         Value::Object(mut map) => map
             .remove(name)
@@ -46,15 +51,23 @@ fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ClientError>
     serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
 }
 
-fn put(input: &mut Map<String, Value>, key: &str, value: Value) {
-    input.insert(key.to_owned(), value);
+/// Serializes generated variables (which cannot fail: strings, numbers and booleans only).
+fn to_value(variables: &impl serde::Serialize) -> Value {
+    serde_json::to_value(variables).unwrap_or_else(|_| json!({}))
 }
 
 /// Roster's `expectedVersion`, sent only when given (Prismatic has no such input field).
-fn expected_version(input: &mut Map<String, Value>, expected: Option<Version>) {
-    if let Some(version) = expected {
-        put(input, "expectedVersion", json!(version.get()));
+fn expected_version(expected: Option<Version>) -> Option<i64> {
+    expected.map(|version| i64::from(version.get()))
+}
+
+/// The document `query` with Roster's `version` when `versions`.
+fn versioned(query: &'static str, versions: bool) -> String {
+    Document {
+        versions,
+        ..Document::full(query)
     }
+    .text()
 }
 
 impl Client {
@@ -76,9 +89,13 @@ impl Client {
 
     async fn me_raw(&self) -> Result<User, ClientError> {
         let data = self
-            .run_versioned::<Value>(Kind::Query, documents::me, json!({}))
+            .run_versioned::<Value>(
+                Kind::Query,
+                |versions| versioned(me::QUERY, versions),
+                json!({}),
+            )
             .await?;
-        parse::<WireUser>(field(data, "authenticatedUser")?)?.into_domain()
+        parse::<WireUser>(field_of(data, "authenticatedUser")?)?.into_domain()
     }
 
     async fn organization_id(&self) -> Result<OrganizationId, DirectoryError> {
@@ -98,7 +115,14 @@ impl Client {
         let data: CustomersData = self
             .run_versioned(
                 Kind::Query,
-                |versions| documents::customers(query.count_total, versions),
+                |versions| {
+                    Document {
+                        versions,
+                        total: query.count_total,
+                        ..Document::full(customers::QUERY)
+                    }
+                    .text()
+                },
                 variables,
             )
             .await
@@ -123,7 +147,14 @@ impl Client {
         let data: UsersData = self
             .run_versioned(
                 Kind::Query,
-                |versions| documents::users(query.count_total, versions),
+                |versions| {
+                    Document {
+                        versions,
+                        total: query.count_total,
+                        ..Document::full(users::QUERY)
+                    }
+                    .text()
+                },
                 variables,
             )
             .await
@@ -179,40 +210,41 @@ impl Client {
         .try_flatten()
     }
 
+    /// Sends the mutation `query` (its root field `field`, its payload's object `object`)
+    /// with `variables`, and reads the payload.
     async fn mutate<T: serde::de::DeserializeOwned>(
         &self,
-        name: &str,
-        input_type: &str,
+        query: &'static str,
+        field: &str,
         object: &str,
-        input: Map<String, Value>,
+        variables: Value,
     ) -> Result<T, DirectoryError> {
-        let variables = json!({ "input": input });
         let codes = self.error_codes.load(Ordering::Relaxed);
-        let document = |versions| documents::mutation(name, input_type, object, codes, versions);
+        let document = |codes: bool| {
+            move |versions| {
+                Document {
+                    versions,
+                    codes,
+                    ..Document::full(query)
+                }
+                .text()
+            }
+        };
         let data = match self
-            .run_versioned::<Value>(Kind::Mutation, document, variables.clone())
+            .run_versioned::<Value>(Kind::Mutation, document(codes), variables.clone())
             .await
         {
             // The schema has no `ErrorType.code`: the document failed validation, so nothing
             // ran, and sending it again without `code` is safe.
             Err(ClientError::GraphQl(errors)) if codes && lacks_error_codes(&errors) => {
                 self.error_codes.store(false, Ordering::Relaxed);
-                let document =
-                    |versions| documents::mutation(name, input_type, object, false, versions);
-                self.run_versioned::<Value>(Kind::Mutation, document, variables)
+                self.run_versioned::<Value>(Kind::Mutation, document(false), variables)
                     .await
                     .map_err(directory_error)?
             }
             other => other.map_err(directory_error)?,
         };
-        let key = {
-            let mut chars = name.chars();
-            chars
-                .next()
-                .map(|c| c.to_ascii_lowercase().to_string() + chars.as_str())
-                .unwrap_or_default()
-        };
-        let payload = field(data, &key).map_err(directory_error)?;
+        let payload = field_of(data, field).map_err(directory_error)?;
         let mut payload = match payload {
             Value::Object(map) => map,
             _ => return Err(directory_error(ClientError::Decode("null payload".into()))),
@@ -226,39 +258,37 @@ impl Client {
 
     async fn customer_mutation(
         &self,
-        name: &str,
-        input_type: &str,
-        input: Map<String, Value>,
+        query: &'static str,
+        field: &str,
+        variables: Value,
     ) -> Result<Customer, DirectoryError> {
         let organization = self.organization_id().await?;
-        let wire: WireCustomer = self.mutate(name, input_type, "customer", input).await?;
+        let wire: WireCustomer = self.mutate(query, field, "customer", variables).await?;
         wire.into_domain(organization).map_err(directory_error)
     }
 
     async fn user_mutation(
         &self,
-        name: &str,
-        input_type: &str,
-        input: Map<String, Value>,
+        query: &'static str,
+        field: &str,
+        variables: Value,
     ) -> Result<User, DirectoryError> {
-        let wire: WireUser = self.mutate(name, input_type, "user", input).await?;
+        let wire: WireUser = self.mutate(query, field, "user", variables).await?;
         wire.into_domain().map_err(directory_error)
     }
 
     async fn roles(&self, scope: RoleScope) -> Result<Vec<Role>, DirectoryError> {
-        let name = match scope {
-            RoleScope::Organization => "organizationRoles",
-            RoleScope::Customer => "customerRoles",
+        let (name, query) = match scope {
+            RoleScope::Organization => ("organizationRoles", organization_roles::QUERY),
+            RoleScope::Customer => ("customerRoles", customer_roles::QUERY),
         };
         let data = self
-            .run::<Value>(
-                Kind::Query,
-                &format!("query {{ {name} {{ id name }} }}"),
-                json!({}),
-            )
+            .run::<Value>(Kind::Query, &Document::full(query).text(), json!({}))
             .await
             .map_err(directory_error)?;
-        let roles: Vec<WireRole> = field(data, name).and_then(parse).map_err(directory_error)?;
+        let roles: Vec<WireRole> = field_of(data, name)
+            .and_then(parse)
+            .map_err(directory_error)?;
         roles
             .into_iter()
             .map(|role| role.into_domain(scope))
@@ -293,12 +323,12 @@ impl CustomerDirectory for Client {
         let data = self
             .run_versioned::<Value>(
                 Kind::Query,
-                documents::customer,
-                json!({ "id": id.to_string() }),
+                |versions| versioned(customer::QUERY, versions),
+                to_value(&customer::Variables { id: id.to_string() }),
             )
             .await
             .map_err(directory_error)?;
-        match field(data, "customer").map_err(directory_error)? {
+        match field_of(data, "customer").map_err(directory_error)? {
             Value::Null => Err(DirectoryError::NotFound),
             value => parse::<WireCustomer>(value)
                 .and_then(|c| c.into_domain(organization))
@@ -335,32 +365,24 @@ impl CustomerDirectory for Client {
         _actor: &Actor,
         customer: NewCustomer,
     ) -> Result<Customer, DirectoryError> {
-        let mut input = Map::new();
-        put(&mut input, "name", json!(customer.name.as_str()));
-        put(
-            &mut input,
-            "description",
-            json!(customer.description.as_str()),
-        );
-        if let Some(external_id) = &customer.external_id {
-            put(&mut input, "externalId", json!(external_id.as_str()));
-        }
-        put(&mut input, "labels", json!(customer.labels.to_strings()));
-        put(
-            &mut input,
-            "allowEmbeddedDesigner",
-            json!(customer.allow_embedded_designer),
-        );
-        put(
-            &mut input,
-            "allowWorkflowCopilot",
-            json!(customer.allow_workflow_copilot),
-        );
-        if let Some(limit) = customer.concurrent_execution_limit {
-            put(&mut input, "concurrentExecutionLimit", json!(limit.get()));
-        }
-        self.customer_mutation("CreateCustomer", "CreateCustomerInput", input)
-            .await
+        let input = create_customer::CreateCustomerInput {
+            name: customer.name.as_str().to_owned(),
+            description: Some(customer.description.as_str().to_owned()),
+            external_id: customer.external_id.as_ref().map(|e| e.as_str().to_owned()),
+            labels: Some(customer.labels.to_strings().into_iter().map(Some).collect()),
+            allow_embedded_designer: Some(customer.allow_embedded_designer),
+            allow_workflow_copilot: Some(customer.allow_workflow_copilot),
+            concurrent_execution_limit: customer
+                .concurrent_execution_limit
+                .map(|limit| i64::from(limit.get())),
+            client_mutation_id: None,
+        };
+        self.customer_mutation(
+            create_customer::QUERY,
+            "createCustomer",
+            to_value(&create_customer::Variables { input }),
+        )
+        .await
     }
 
     async fn update_customer(
@@ -370,64 +392,53 @@ impl CustomerDirectory for Client {
         patch: CustomerPatch,
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
-        let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
-        expected_version(&mut input, expected);
-        if let Some(name) = &patch.name {
-            put(&mut input, "name", json!(name.as_str()));
+        let attachment = |a: &domain::Attachment| update_customer::AttachmentInput {
+            name: a.name().to_owned(),
+            url: a.url().to_owned(),
+        };
+        let input = update_customer::UpdateCustomerInput {
+            id: Some(id.to_string()),
+            name: patch.name.as_ref().map(|n| n.as_str().to_owned()),
+            description: patch.description.as_ref().map(|d| d.as_str().to_owned()),
+            external_id: patch
+                .external_id
+                .as_ref()
+                .map(|e| e.as_ref().map_or("", |e| e.as_str()).to_owned()),
+            labels: patch
+                .labels
+                .as_ref()
+                .map(|l| l.to_strings().into_iter().map(Some).collect()),
+            avatar_url: patch
+                .avatar_url
+                .as_ref()
+                .map(|a| a.as_ref().map_or("", |a| a.as_str()).to_owned()),
+            allow_embedded_designer: patch.allow_embedded_designer,
+            allow_workflow_copilot: patch.allow_workflow_copilot,
+            concurrent_execution_limit: patch
+                .concurrent_execution_limit
+                .flatten()
+                .map(|limit| i64::from(limit.get())),
+            starred: patch.starred,
+            add_attachment: patch.add_attachment.as_ref().map(attachment),
+            remove_attachment: patch.remove_attachment.as_ref().map(attachment),
+            rename_attachment: patch.rename_attachment.as_ref().map(|(old_name, renamed)| {
+                update_customer::AttachmentRenameInput {
+                    name: renamed.name().to_owned(),
+                    old_name: old_name.to_string(),
+                    url: renamed.url().to_owned(),
+                }
+            }),
+            expected_version: expected_version(expected),
+            client_mutation_id: None,
+        };
+        let mut variables = to_value(&update_customer::Variables { input });
+        // `null` lifts the limit, but the generated input leaves every `None` out.
+        if patch.concurrent_execution_limit == Some(None)
+            && let Some(input) = variables.get_mut("input").and_then(Value::as_object_mut)
+        {
+            input.insert("concurrentExecutionLimit".into(), Value::Null);
         }
-        if let Some(description) = &patch.description {
-            put(&mut input, "description", json!(description.as_str()));
-        }
-        if let Some(external_id) = &patch.external_id {
-            let text = external_id.as_ref().map_or("", |e| e.as_str());
-            put(&mut input, "externalId", json!(text));
-        }
-        if let Some(labels) = &patch.labels {
-            put(&mut input, "labels", json!(labels.to_strings()));
-        }
-        if let Some(avatar) = &patch.avatar_url {
-            let text = avatar.as_ref().map_or("", |a| a.as_str());
-            put(&mut input, "avatarUrl", json!(text));
-        }
-        if let Some(allow) = patch.allow_embedded_designer {
-            put(&mut input, "allowEmbeddedDesigner", json!(allow));
-        }
-        if let Some(allow) = patch.allow_workflow_copilot {
-            put(&mut input, "allowWorkflowCopilot", json!(allow));
-        }
-        if let Some(limit) = patch.concurrent_execution_limit {
-            put(
-                &mut input,
-                "concurrentExecutionLimit",
-                json!(limit.map(|l| l.get())),
-            );
-        }
-        if let Some(starred) = patch.starred {
-            put(&mut input, "starred", json!(starred));
-        }
-        if let Some(add) = &patch.add_attachment {
-            put(
-                &mut input,
-                "addAttachment",
-                json!({ "name": add.name(), "url": add.url() }),
-            );
-        }
-        if let Some(remove) = &patch.remove_attachment {
-            put(
-                &mut input,
-                "removeAttachment",
-                json!({ "name": remove.name(), "url": remove.url() }),
-            );
-        }
-        if let Some((old_name, renamed)) = &patch.rename_attachment {
-            put(
-                &mut input,
-                "renameAttachment",
-                json!({ "name": renamed.name(), "oldName": old_name, "url": renamed.url() }),
-            );
-        }
-        self.customer_mutation("UpdateCustomer", "UpdateCustomerInput", input)
+        self.customer_mutation(update_customer::QUERY, "updateCustomer", variables)
             .await
     }
 
@@ -437,24 +448,18 @@ impl CustomerDirectory for Client {
         id: CustomerId,
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
-        let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
-        expected_version(&mut input, expected);
-        self.customer_mutation("DeleteCustomer", "DeleteCustomerInput", input)
-            .await
+        let input = delete_customer::DeleteCustomerInput {
+            id: Some(id.to_string()),
+            expected_version: expected_version(expected),
+            client_mutation_id: None,
+        };
+        self.customer_mutation(
+            delete_customer::QUERY,
+            "deleteCustomer",
+            to_value(&delete_customer::Variables { input }),
+        )
+        .await
     }
-}
-
-fn new_user_input(user: &NewUser) -> Map<String, Value> {
-    let mut input = Map::new();
-    put(&mut input, "email", json!(user.email.as_str()));
-    put(&mut input, "role", json!(user.role.to_string()));
-    put(&mut input, "name", json!(user.name.as_str()));
-    put(&mut input, "phone", json!(user.phone.as_str()));
-    if let Some(external_id) = &user.external_id {
-        put(&mut input, "externalId", json!(external_id.as_str()));
-    }
-    input
 }
 
 #[async_trait]
@@ -467,12 +472,12 @@ impl UserDirectory for Client {
         let data = self
             .run_versioned::<Value>(
                 Kind::Query,
-                documents::user,
-                json!({ "id": id.to_string() }),
+                |versions| versioned(user::QUERY, versions),
+                to_value(&user::Variables { id: id.to_string() }),
             )
             .await
             .map_err(directory_error)?;
-        match field(data, "user").map_err(directory_error)? {
+        match field_of(data, "user").map_err(directory_error)? {
             Value::Null => Err(DirectoryError::NotFound),
             value => parse::<WireUser>(value)
                 .and_then(WireUser::into_domain)
@@ -504,10 +509,18 @@ impl UserDirectory for Client {
         _actor: &Actor,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
+        let input = create_organization_user::CreateOrganizationUserInput {
+            email: user.email.as_str().to_owned(),
+            role: user.role.to_string(),
+            name: Some(user.name.as_str().to_owned()),
+            phone: Some(user.phone.as_str().to_owned()),
+            external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
+            client_mutation_id: None,
+        };
         self.user_mutation(
-            "CreateOrganizationUser",
-            "CreateOrganizationUserInput",
-            new_user_input(&user),
+            create_organization_user::QUERY,
+            "createOrganizationUser",
+            to_value(&create_organization_user::Variables { input }),
         )
         .await
     }
@@ -518,12 +531,21 @@ impl UserDirectory for Client {
         customer: Option<CustomerId>,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
-        let mut input = new_user_input(&user);
-        if let Some(customer) = customer {
-            put(&mut input, "customer", json!(customer.to_string()));
-        }
-        self.user_mutation("CreateCustomerUser", "CreateCustomerUserInput", input)
-            .await
+        let input = create_customer_user::CreateCustomerUserInput {
+            customer: customer.map(|c| c.to_string()),
+            email: user.email.as_str().to_owned(),
+            role: user.role.to_string(),
+            name: Some(user.name.as_str().to_owned()),
+            phone: Some(user.phone.as_str().to_owned()),
+            external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
+            client_mutation_id: None,
+        };
+        self.user_mutation(
+            create_customer_user::QUERY,
+            "createCustomerUser",
+            to_value(&create_customer_user::Variables { input }),
+        )
+        .await
     }
 
     async fn update_user(
@@ -533,37 +555,31 @@ impl UserDirectory for Client {
         patch: UserPatch,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
-        let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
-        expected_version(&mut input, expected);
-        if let Some(name) = &patch.name {
-            put(&mut input, "name", json!(name.as_str()));
-        }
-        if let Some(phone) = &patch.phone {
-            put(&mut input, "phone", json!(phone.as_str()));
-        }
-        if let Some(external_id) = &patch.external_id {
-            let text = external_id.as_ref().map_or("", |e| e.as_str());
-            put(&mut input, "externalId", json!(text));
-        }
-        if let Some(role) = patch.role {
-            put(&mut input, "role", json!(role.to_string()));
-        }
-        if let Some(avatar) = &patch.avatar_url {
-            let text = avatar.as_ref().map_or("", |a| a.as_str());
-            put(&mut input, "avatarUrl", json!(text));
-        }
-        if let Some(dark) = patch.dark_mode {
-            put(&mut input, "darkMode", json!(dark));
-        }
-        if let Some(sync) = patch.dark_mode_sync_with_os {
-            put(&mut input, "darkModeSyncWithOs", json!(sync));
-        }
-        if let Some(flags) = &patch.feature_flags {
-            put(&mut input, "featureFlags", json!(flags.as_str()));
-        }
-        self.user_mutation("UpdateUser", "UpdateUserInput", input)
-            .await
+        let input = update_user::UpdateUserInput {
+            id: Some(id.to_string()),
+            name: patch.name.as_ref().map(|n| n.as_str().to_owned()),
+            phone: patch.phone.as_ref().map(|p| p.as_str().to_owned()),
+            external_id: patch
+                .external_id
+                .as_ref()
+                .map(|e| e.as_ref().map_or("", |e| e.as_str()).to_owned()),
+            role: patch.role.map(|role| role.to_string()),
+            avatar_url: patch
+                .avatar_url
+                .as_ref()
+                .map(|a| a.as_ref().map_or("", |a| a.as_str()).to_owned()),
+            dark_mode: patch.dark_mode,
+            dark_mode_sync_with_os: patch.dark_mode_sync_with_os,
+            feature_flags: patch.feature_flags.as_ref().map(|f| f.as_str().to_owned()),
+            expected_version: expected_version(expected),
+            client_mutation_id: None,
+        };
+        self.user_mutation(
+            update_user::QUERY,
+            "updateUser",
+            to_value(&update_user::Variables { input }),
+        )
+        .await
     }
 
     async fn delete_user(
@@ -572,11 +588,17 @@ impl UserDirectory for Client {
         id: UserId,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
-        let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
-        expected_version(&mut input, expected);
-        self.user_mutation("DeleteUser", "DeleteUserInput", input)
-            .await
+        let input = delete_user::DeleteUserInput {
+            id: Some(id.to_string()),
+            expected_version: expected_version(expected),
+            client_mutation_id: None,
+        };
+        self.user_mutation(
+            delete_user::QUERY,
+            "deleteUser",
+            to_value(&delete_user::Variables { input }),
+        )
+        .await
     }
 }
 
@@ -622,15 +644,12 @@ impl OrganizationDirectory for Client {
         let data = self
             .run_versioned::<Value>(
                 Kind::Query,
-                |versions| {
-                    let version = if versions { " version" } else { "" };
-                    format!("query {{ organization {{ id name{version} }} }}")
-                },
+                |versions| versioned(organization::QUERY, versions),
                 json!({}),
             )
             .await
             .map_err(directory_error)?;
-        let wire: WireOrganization = field(data, "organization")
+        let wire: WireOrganization = field_of(data, "organization")
             .and_then(parse)
             .map_err(directory_error)?;
         let decode = |what: &str, e: &dyn std::fmt::Display| {

@@ -19,6 +19,7 @@
 mod directory;
 mod documents;
 mod error;
+mod operations;
 mod transport;
 mod wire;
 

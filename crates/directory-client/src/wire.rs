@@ -33,7 +33,8 @@ pub(crate) struct WireAttachment {
     url: String,
 }
 
-/// A `Customer` as [`crate::documents::CUSTOMER_FIELDS`] selects it.
+/// A `Customer` as the documents in `graphql/` select it (leniently: another server may
+/// send `null` or leave out what Roster always sends).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireCustomer {
@@ -155,7 +156,7 @@ impl WireRole {
     }
 }
 
-/// A `User` as [`crate::documents::USER_FIELDS`] selects it.
+/// A `User` as the documents in `graphql/` select it (leniently, as [`WireCustomer`]).
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireUser {

@@ -481,3 +481,41 @@ async fn servers_without_versions_get_documents_without_version() {
         documents[2]
     );
 }
+
+#[tokio::test]
+async fn an_execution_limit_is_lifted_with_an_explicit_null_and_unsent_fields_stay_out() {
+    let answer = || {
+        ok(
+            json!({"data": {"updateCustomer": {"customer": customer_answer(Some(2)), "errors": []}}}),
+        )
+    };
+    let (fake, address) = Fake::start(vec![me_answer(), answer(), answer(), answer()]).await;
+    let client = client(address);
+    let id = CustomerId::generate();
+    let sent = |limit: Option<Option<i64>>| {
+        let client = client.clone();
+        let fake = fake.clone();
+        async move {
+            let patch = domain::CustomerPatch {
+                concurrent_execution_limit: limit
+                    .map(|limit| limit.map(|n| domain::ExecutionLimit::parse(n).unwrap())),
+                ..domain::CustomerPatch::default()
+            };
+            client
+                .update_customer(&actor(), id, patch, None)
+                .await
+                .unwrap();
+            fake.last_body()["variables"]["input"].clone()
+        }
+    };
+    let lifted = sent(Some(None)).await;
+    assert_eq!(lifted.get("concurrentExecutionLimit"), Some(&Value::Null));
+    let set = sent(Some(Some(5))).await;
+    assert_eq!(set["concurrentExecutionLimit"], 5);
+    let untouched = sent(None).await;
+    assert_eq!(
+        untouched,
+        json!({"id": id.to_string()}),
+        "only the id is sent"
+    );
+}

@@ -10,10 +10,10 @@ use futures::TryStreamExt as _;
 use ports::{CustomerDirectory, DirectoryError, RoleDirectory, UserDirectory};
 use serde_json::Value;
 
-use super::output::{
+use crate::output::{
     CUSTOMER_HEADERS, ROLE_HEADERS, Records, USER_HEADERS, push_customer, push_role, push_user,
 };
-use super::{
+use crate::{
     ClientCommand, ConnectionArgs, CustomerFields, CustomersCommand, Exit, QueryArgs, RolesCommand,
     UsersCommand, client_of, connect, import, report, report_client, sync, usage,
 };

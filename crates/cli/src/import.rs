@@ -11,12 +11,12 @@ use domain::{
     ValidationErrors,
 };
 use futures::TryStreamExt as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use ports::{CustomerDirectory, DirectoryError};
 use serde_json::{Value, json};
 
-use super::{
-    ConnectionArgs, Exit, FileFormat, OutputFormat, REPORTED, connect, csv, report, usage,
-};
+use crate::output::csv_text;
+use crate::{ConnectionArgs, Exit, FileFormat, OutputFormat, REPORTED, connect, report, usage};
 
 /// One row of an import file, as read.
 #[derive(Debug, Default)]
@@ -53,9 +53,45 @@ fn split_labels(text: &str) -> Vec<Option<String>> {
 /// A row as read, or the line it starts on and why it cannot be read.
 type ReadRow = Result<Row, (usize, String)>;
 
+/// Every record of a CSV text with the 1-based line it starts on; blank lines are skipped
+/// and rows may have any number of fields (a wrong count is that row's failure).
+fn csv_records(text: &str) -> Result<Vec<(usize, Vec<String>)>, Exit> {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    reader
+        .records()
+        .map(|record| {
+            let record = record.map_err(|e| {
+                let line = e.position().map_or(0, csv::Position::line);
+                usage(format!("line {line}: {e}"))
+            })?;
+            let line = record.position().map_or(0, |at| start_line(text, at));
+            Ok((line, record.iter().map(str::to_owned).collect()))
+        })
+        .collect()
+}
+
+/// The line a record starts on. csv reports where reading it began, which is before the
+/// line breaks that precede it (a CRLF's `\n`, blank lines): those are counted here.
+fn start_line(text: &str, at: &csv::Position) -> usize {
+    let from = usize::try_from(at.byte()).unwrap_or(usize::MAX);
+    let skipped = text
+        .get(from..)
+        .unwrap_or_default()
+        .chars()
+        .take_while(|c| matches!(c, '\r' | '\n'))
+        .filter(|c| *c == '\n')
+        .count();
+    usize::try_from(at.line())
+        .unwrap_or(usize::MAX)
+        .saturating_add(skipped)
+}
+
 /// Rows of a CSV file with a header; a row that cannot be read is a failure of that row.
 fn csv_rows(text: &str) -> Result<Vec<ReadRow>, Exit> {
-    let records = csv::parse(text).map_err(usage)?;
+    let records = csv_records(text)?;
     let Some(((_, header), rows)) = records.split_first() else {
         return Ok(Vec::new());
     };
@@ -249,14 +285,11 @@ pub(crate) async fn import(
         .into_iter()
         .filter_map(|c| c.external_id.clone().map(|e| (e.to_string(), c)))
         .collect();
-    let progress = std::io::stderr().is_terminal();
-    let total = rows.len();
+    let progress = progress_bar(rows.len());
     let (mut created, mut updated, mut unchanged) = (0, 0, 0);
     let mut failed: Vec<(usize, Vec<String>)> = Vec::new();
     for (index, row) in rows.into_iter().enumerate() {
-        if progress {
-            eprint!("\r{}", progress_bar(index + 1, total));
-        }
+        progress.set_position(u64::try_from(index + 1).unwrap_or(u64::MAX));
         let outcome = match row {
             Ok(row) => {
                 let line = row.line;
@@ -273,9 +306,7 @@ pub(crate) async fn import(
             Err(failure) => failed.push(failure),
         }
     }
-    if progress {
-        eprintln!();
-    }
+    progress.finish();
     for (line, reasons) in &failed {
         for reason in reasons {
             eprintln!("line {line}: {reason}");
@@ -321,9 +352,12 @@ pub(crate) async fn export(connection: &ConnectionArgs, format: FileFormat) -> R
         .await
         .map_err(|e| report(&e))?;
     let mut text = String::new();
-    if format == FileFormat::Csv {
-        text.push_str(&csv::line(["name", "description", "externalId", "labels"]));
-    }
+    let mut records = vec![vec![
+        "name".to_owned(),
+        "description".to_owned(),
+        "externalId".to_owned(),
+        "labels".to_owned(),
+    ]];
     for customer in customers.iter().filter(|c| !c.is_system) {
         let external_id = customer
             .external_id
@@ -332,12 +366,12 @@ pub(crate) async fn export(connection: &ConnectionArgs, format: FileFormat) -> R
             .unwrap_or_default();
         let labels = customer.labels.to_strings();
         match format {
-            FileFormat::Csv => text.push_str(&csv::line([
-                customer.name.as_str(),
-                customer.description.as_str(),
-                external_id,
-                labels.join(";").as_str(),
-            ])),
+            FileFormat::Csv => records.push(vec![
+                customer.name.to_string(),
+                customer.description.to_string(),
+                external_id.to_owned(),
+                labels.join(";"),
+            ]),
             FileFormat::Jsonl => {
                 let line = json!({
                     "name": customer.name.as_str(),
@@ -350,40 +384,72 @@ pub(crate) async fn export(connection: &ConnectionArgs, format: FileFormat) -> R
             }
         }
     }
+    if format == FileFormat::Csv {
+        text = csv_text(
+            records
+                .iter()
+                .map(|record| record.iter().map(String::as_str).collect()),
+        );
+    }
     print!("{text}");
     Ok(())
 }
 
-/// One line of a terminal progress bar: `importing [#######.............] 7/20`.
-fn progress_bar(done: usize, total: usize) -> String {
-    const WIDTH: usize = 30;
-    let filled = (done.min(total) * WIDTH)
-        .checked_div(total)
-        .unwrap_or(WIDTH);
-    format!(
-        "importing [{}{}] {done}/{total}",
-        "#".repeat(filled),
-        ".".repeat(WIDTH - filled)
+/// How import's progress is drawn: `importing [#######.............] 7/20`.
+const PROGRESS_TEMPLATE: &str = "importing [{bar:30}] {pos}/{len}";
+
+/// Import's progress bar over `total` rows: drawn on stderr when it is a terminal, hidden
+/// otherwise (so redirected output holds no bar).
+fn progress_bar(total: usize) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let style = ProgressStyle::with_template(PROGRESS_TEMPLATE)
+        .map(|style| style.progress_chars("#."))
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+    ProgressBar::with_draw_target(
+        Some(u64::try_from(total).unwrap_or(u64::MAX)),
+        ProgressDrawTarget::stderr(),
     )
+    .with_style(style)
 }
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used, reason = "tests")]
+
     use super::*;
 
     #[test]
-    fn the_progress_bar_fills_with_the_rows_done() {
+    fn the_progress_template_is_valid() {
+        assert!(ProgressStyle::with_template(PROGRESS_TEMPLATE).is_ok());
+    }
+
+    #[test]
+    fn csv_records_keep_quotes_commas_and_line_breaks_and_their_starting_lines() {
+        let Ok(records) = csv_records("h1,h2\r\n\n\"x\ny\",\"say \"\"hi\"\"\"\nlast,") else {
+            panic!("not read")
+        };
+        let starts: Vec<usize> = records.iter().map(|(line, _)| *line).collect();
+        assert_eq!(starts, [1, 3, 5]);
+        assert_eq!(records[1].1, ["x\ny", "say \"hi\""]);
+        assert_eq!(records[2].1, ["last", ""]);
+        let Ok(crlf) = csv_records("a\r\nb\r\n\r\nc\r\n") else {
+            panic!("not read")
+        };
+        let starts: Vec<usize> = crlf.iter().map(|(line, _)| *line).collect();
+        assert_eq!(starts, [1, 2, 4]);
+    }
+
+    #[test]
+    fn csv_rows_report_a_wrong_column_count_on_the_row() {
+        let Ok(rows) = csv_rows("name,externalId\nAcme,a\nToo,many,fields\n") else {
+            panic!("not read")
+        };
+        assert_eq!(rows[0].as_ref().unwrap().external_id.as_deref(), Some("a"));
         assert_eq!(
-            progress_bar(0, 3),
-            format!("importing [{}] 0/3", ".".repeat(30))
-        );
-        assert_eq!(
-            progress_bar(1, 3),
-            format!("importing [{}{}] 1/3", "#".repeat(10), ".".repeat(20))
-        );
-        assert_eq!(
-            progress_bar(3, 3),
-            format!("importing [{}] 3/3", "#".repeat(30))
+            rows[1].as_ref().unwrap_err(),
+            &(3, "__all__: expected 2 columns, found 3.".to_owned())
         );
     }
 }

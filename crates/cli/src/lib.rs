@@ -1,12 +1,16 @@
-//! The command line's client side: `customers`, `users`, `roles`, `whoami`, `query` and
-//! `sync` talk to a server (Roster or any server speaking the API) through the GraphQL
-//! client, and so through the same directory ports the server itself implements.
+//! The `roster` command line's client side: `customers`, `users`, `roles`, `whoami`,
+//! `query` and `sync` talk to a server (Roster or any server speaking the API) through the
+//! GraphQL client, and so through the same directory ports the server itself implements.
+//! The `roster` binary (crate `app`) flattens [`ClientCommand`] into its own subcommands
+//! and calls [`run`].
 //!
 //! Exit codes: 0 success, 1 a reported error (payload or GraphQL error, printed as
 //! `field: message` lines on stderr), 2 usage, 3 authentication, 4 connection.
+//!
+//! Invariant: depends on the client, sync, `domain` and `ports` only; never on storage,
+//! the service or the HTTP facade.
 
 mod commands;
-mod csv;
 mod import;
 mod output;
 mod sync;

@@ -2,7 +2,7 @@
 
 use directory_sync::{apply, plan};
 
-use super::{Exit, REPORTED, SyncArgs, client_for, report};
+use crate::{Exit, REPORTED, SyncArgs, client_for, report};
 
 /// Plans the sync from `--from` to `--to`, prints it, and applies it unless `--dry-run`.
 pub(crate) async fn run(args: SyncArgs) -> Result<(), Exit> {

@@ -2,11 +2,11 @@
 
 use std::io::Write as _;
 
+use comfy_table::{ContentArrangement, Table, presets};
 use domain::{Customer, Role, User};
 use serde_json::{Value, json};
 
-use super::OutputFormat;
-use super::csv;
+use crate::OutputFormat;
 
 /// Records ready to print: their columns for tables and CSV, and their JSON form.
 pub(crate) struct Records {
@@ -49,44 +49,48 @@ impl Records {
                 text.push('\n');
                 text
             }
-            OutputFormat::Csv => {
-                let mut text = csv::line(self.headers.iter().copied());
-                for row in &self.rows {
-                    text.push_str(&csv::line(row.iter().map(String::as_str)));
-                }
-                text
-            }
+            OutputFormat::Csv => csv_text(
+                std::iter::once(self.headers.to_vec()).chain(
+                    self.rows
+                        .iter()
+                        .map(|row| row.iter().map(String::as_str).collect()),
+                ),
+            ),
             OutputFormat::Table => table(self.headers, &self.rows),
         };
         let _ = std::io::stdout().write_all(text.as_bytes());
     }
 }
 
-/// An aligned table: columns padded to their widest cell, two spaces apart.
+/// CSV (RFC 4180) of `records`, each ending in `\n`; fields are quoted only where they hold
+/// a comma, a quote or a line break.
+pub(crate) fn csv_text<'a>(records: impl IntoIterator<Item = Vec<&'a str>>) -> String {
+    let mut writer = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for record in records {
+        // Writing to memory cannot fail, and every record has the header's fields.
+        let _ = writer.write_record(record);
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// An aligned table: no borders, columns padded to their widest cell, two spaces apart,
+/// no trailing spaces.
 fn table(headers: &[&str], rows: &[Vec<String>]) -> String {
-    let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (width, cell) in widths.iter_mut().zip(row) {
-            *width = (*width).max(cell.chars().count());
-        }
+    let mut table = Table::new();
+    table
+        .load_preset(presets::NOTHING)
+        .set_content_arrangement(ContentArrangement::Disabled)
+        .set_header(headers.to_vec())
+        .add_rows(rows.iter().cloned());
+    let last = headers.len().saturating_sub(1);
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, if index == last { 0 } else { 2 }));
     }
-    let mut text = String::new();
-    let mut line = |cells: Vec<&str>| {
-        let mut out = String::new();
-        for (i, (cell, width)) in cells.iter().zip(&widths).enumerate() {
-            if i + 1 == cells.len() {
-                out.push_str(cell);
-            } else {
-                out.push_str(&format!("{cell:<width$}  "));
-            }
-        }
-        text.push_str(out.trim_end());
-        text.push('\n');
-    };
-    line(headers.to_vec());
-    for row in rows {
-        line(row.iter().map(String::as_str).collect());
-    }
+    let mut text = table.trim_fmt();
+    text.push('\n');
     text
 }
 
@@ -190,5 +194,26 @@ mod tests {
             ],
         );
         assert_eq!(text, "ID  NAME\n1   Acme\n22  B\n");
+        let ragged = table(
+            &["ID", "DESCRIPTION"],
+            &[
+                vec!["1".into(), String::new()],
+                vec!["333".into(), "x".into()],
+            ],
+        );
+        assert_eq!(ragged, "ID   DESCRIPTION\n1\n333  x\n");
+    }
+
+    #[test]
+    fn csv_quotes_only_fields_that_need_it() {
+        let text = csv_text([
+            vec!["ID", "NAME"],
+            vec!["a,b", "say \"hi\""],
+            vec!["two\nlines", ""],
+        ]);
+        assert_eq!(
+            text,
+            "ID,NAME\n\"a,b\",\"say \"\"hi\"\"\"\n\"two\nlines\",\n"
+        );
     }
 }
