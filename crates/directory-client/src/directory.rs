@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
+use wire::Global as _;
 
 use crate::documents;
 use crate::error::{ClientError, directory_error};
@@ -294,7 +295,7 @@ impl CustomerDirectory for Client {
             .run_versioned::<Value>(
                 Kind::Query,
                 documents::customer,
-                json!({ "id": id.to_string() }),
+                json!({ "id": id.global().to_string() }),
             )
             .await
             .map_err(directory_error)?;
@@ -371,7 +372,7 @@ impl CustomerDirectory for Client {
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
+        put(&mut input, "id", json!(id.global().to_string()));
         expected_version(&mut input, expected);
         if let Some(name) = &patch.name {
             put(&mut input, "name", json!(name.as_str()));
@@ -438,7 +439,7 @@ impl CustomerDirectory for Client {
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
+        put(&mut input, "id", json!(id.global().to_string()));
         expected_version(&mut input, expected);
         self.customer_mutation("DeleteCustomer", "DeleteCustomerInput", input)
             .await
@@ -448,7 +449,7 @@ impl CustomerDirectory for Client {
 fn new_user_input(user: &NewUser) -> Map<String, Value> {
     let mut input = Map::new();
     put(&mut input, "email", json!(user.email.as_str()));
-    put(&mut input, "role", json!(user.role.to_string()));
+    put(&mut input, "role", json!(user.role.global().to_string()));
     put(&mut input, "name", json!(user.name.as_str()));
     put(&mut input, "phone", json!(user.phone.as_str()));
     if let Some(external_id) = &user.external_id {
@@ -468,7 +469,7 @@ impl UserDirectory for Client {
             .run_versioned::<Value>(
                 Kind::Query,
                 documents::user,
-                json!({ "id": id.to_string() }),
+                json!({ "id": id.global().to_string() }),
             )
             .await
             .map_err(directory_error)?;
@@ -520,7 +521,7 @@ impl UserDirectory for Client {
     ) -> Result<User, DirectoryError> {
         let mut input = new_user_input(&user);
         if let Some(customer) = customer {
-            put(&mut input, "customer", json!(customer.to_string()));
+            put(&mut input, "customer", json!(customer.global().to_string()));
         }
         self.user_mutation("CreateCustomerUser", "CreateCustomerUserInput", input)
             .await
@@ -534,7 +535,7 @@ impl UserDirectory for Client {
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
+        put(&mut input, "id", json!(id.global().to_string()));
         expected_version(&mut input, expected);
         if let Some(name) = &patch.name {
             put(&mut input, "name", json!(name.as_str()));
@@ -547,7 +548,7 @@ impl UserDirectory for Client {
             put(&mut input, "externalId", json!(text));
         }
         if let Some(role) = patch.role {
-            put(&mut input, "role", json!(role.to_string()));
+            put(&mut input, "role", json!(role.global().to_string()));
         }
         if let Some(avatar) = &patch.avatar_url {
             let text = avatar.as_ref().map_or("", |a| a.as_str());
@@ -573,7 +574,7 @@ impl UserDirectory for Client {
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         let mut input = Map::new();
-        put(&mut input, "id", json!(id.to_string()));
+        put(&mut input, "id", json!(id.global().to_string()));
         expected_version(&mut input, expected);
         self.user_mutation("DeleteUser", "DeleteUserInput", input)
             .await

@@ -6,6 +6,7 @@ use domain::listing::{
     UserQuery, UserSortField,
 };
 use serde_json::{Map, Value, json};
+use wire::Global as _;
 
 /// The customer fields every operation selects.
 pub(crate) const CUSTOMER_FIELDS: &str = "id name description externalId labels isSystem avatarUrl allowEmbeddedDesigner allowWorkflowCopilot concurrentExecutionLimit starred attachments { name url } createdAt updatedAt";
@@ -116,11 +117,17 @@ fn page(vars: &mut Map<String, Value>, page: &PageRequest) {
     put("first", json!(page.first));
     put("last", json!(page.last));
     // Prismatic's own clients start from `after: ""`; so does this one.
-    let after = page.after.as_ref().map_or(String::new(), |p| p.encode());
+    let after = page
+        .after
+        .as_ref()
+        .map_or(String::new(), wire::cursor::encode);
     if page.last.is_none() || page.first.is_some() || page.after.is_some() {
         put("after", json!(after));
     }
-    put("before", json!(page.before.as_ref().map(|p| p.encode())));
+    put(
+        "before",
+        json!(page.before.as_ref().map(wire::cursor::encode)),
+    );
     if page.offset > 0 {
         put("offset", json!(page.offset));
     }
@@ -223,7 +230,7 @@ pub(crate) fn user_variables(query: &UserQuery) -> Value {
             ("email", json!(email)),
             ("email_Icontains", json!(email_icontains)),
             ("externalId", json!(external_id)),
-            ("customer", json!(customer.map(|c| c.to_string()))),
+            ("customer", json!(customer.map(|c| c.global().to_string()))),
             ("customer_Isnull", json!(customer_isnull)),
             ("createdAt_Gte", time(*created_at_gte)),
             ("createdAt_Lte", time(*created_at_lte)),

@@ -6,6 +6,7 @@ use async_graphql::{
     ComplexObject, Context, Enum, Name, OutputType, Result, SimpleObject, TypeName, Value,
 };
 use domain::listing::{CursorKey, Direction, Edge as PageEdge, Page, PageRequest, Position};
+use wire::cursor;
 
 use super::error::ApiError;
 
@@ -59,7 +60,7 @@ enum Cursor {
 impl Cursor {
     fn encode(&self) -> String {
         match self {
-            Cursor::Key(key) => key.encode(),
+            Cursor::Key(key) => cursor::encode_key(key),
             Cursor::Text(text) => text.clone(),
         }
     }
@@ -196,7 +197,7 @@ pub(crate) fn page_request(
     before: Option<&str>,
     offset: Option<i32>,
 ) -> Result<PageRequest, ApiError> {
-    Ok(PageRequest::parse(
+    Ok(wire::page::parse(
         first.map(i64::from),
         last.map(i64::from),
         after,
@@ -295,7 +296,7 @@ mod tests {
         after: Option<&str>,
         offset: i64,
     ) -> PageRequest {
-        PageRequest::parse(first, last, after, None, Some(offset)).unwrap()
+        wire::page::parse(first, last, after, None, Some(offset)).unwrap()
     }
 
     #[test]
@@ -312,7 +313,7 @@ mod tests {
         assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
         assert!(previous && !next);
 
-        let after = key(&Permission::CustomerEdit).encode();
+        let after = cursor::encode_key(&key(&Permission::CustomerEdit));
         let (page, _, next) = tags(&request(Some(5), None, Some(&after), 0)).unwrap();
         assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
         assert!(!next);
@@ -328,8 +329,8 @@ mod tests {
             values: vec![SortValue::Text("x".into())],
             id: Permission::OrgViewUsers.id().uuid(),
         };
-        for cursor in [foreign, sorted] {
-            let page = request(None, None, Some(&cursor.encode()), 0);
+        for made_elsewhere in [foreign, sorted] {
+            let page = request(None, None, Some(&cursor::encode_key(&made_elsewhere)), 0);
             assert_eq!(tags(&page).unwrap_err(), ApiError::InvalidCursor);
         }
     }
