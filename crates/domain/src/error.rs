@@ -104,7 +104,7 @@ impl FieldError {
         FieldError::new(field, ErrorCode::Invalid, message)
     }
 
-    /// The record is no longer at the version the caller expected (`expectedVersion`).
+    /// The record is no longer at the version the caller expected, on [`Field::ExpectedVersion`].
     pub fn stale() -> Self {
         FieldError::new(
             Field::ExpectedVersion,
