@@ -60,8 +60,8 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         name: "service",
-        may_use: MayUse::Only(&["domain", "ports"]),
-        why: "service sees only ports; it knows no storage engine or transport",
+        may_use: MayUse::Only(&["domain", "ports", "wire"]),
+        why: "service sees only ports (and the wire contract, for the embedded token's organization claim); it knows no storage engine or transport",
     },
     Layer {
         name: "storage-sql",
@@ -102,11 +102,6 @@ const LAYERS: &[Layer] = &[
         name: "http-api",
         may_use: MayUse::Only(&["domain", "ports", "wire"]),
         why: "http-api never touches storage: it sees the directory ports only",
-    },
-    Layer {
-        name: "cli",
-        may_use: MayUse::Only(CLIENT_SIDE),
-        why: "the command line reaches servers through the client only",
     },
     Layer {
         name: "roster-cli",

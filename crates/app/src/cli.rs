@@ -9,6 +9,7 @@ use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, TrustedProxy};
 use service::{
     LoginThrottle, Provisioning, SessionService, TokenKeys, TokenService, TokenSettings,
 };
+use wire::Global as _;
 
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
@@ -384,7 +385,9 @@ async fn init(args: InitArgs) -> anyhow::Result<()> {
     let token = crate::server::owner_token(&tokens, &owner)?;
     println!(
         "Created organization \"{}\" ({}) with owner {}.",
-        organization.name, organization.id, owner.email
+        organization.name,
+        organization.id.global(),
+        owner.email
     );
     println!(
         "Access token for {} (valid until {}):",

@@ -16,6 +16,7 @@ use bench::process::{RosterProcess, RssPeak, cpu_seconds};
 use clap::Parser;
 use serde::Serialize;
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::raw::RawDatabase;
 use crate::seed::Seeded;
@@ -80,7 +81,7 @@ impl Operation {
         match self {
             Operation::Customer => json!({
                 "query": "query($id: ID!) { customer(id: $id) { id name externalId } }",
-                "variables": { "id": seeded.customer.to_string() },
+                "variables": { "id": seeded.customer.global().to_string() },
             }),
             Operation::Page => json!({
                 "query": "{ customers(first: 50) { nodes { id name externalId users { nodes { id email name externalId } } } } }",

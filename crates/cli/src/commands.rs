@@ -9,6 +9,7 @@ use domain::{
 use futures::TryStreamExt as _;
 use ports::{CustomerDirectory, DirectoryError, RoleDirectory, UserDirectory};
 use serde_json::Value;
+use wire::Global as _;
 
 use crate::output::{
     CUSTOMER_HEADERS, ROLE_HEADERS, Records, USER_HEADERS, push_customer, push_role, push_user,
@@ -52,12 +53,12 @@ fn expected(version: Option<i64>) -> Result<Option<Version>, Exit> {
 
 fn customer_id(text: &str) -> Result<CustomerId, Exit> {
     CustomerId::parse_global(text)
-        .map_err(|_| invalid(FieldError::invalid(Field::ID, "Invalid ID").into()))
+        .map_err(|_| invalid(FieldError::invalid(Field::Id, "Invalid ID").into()))
 }
 
 fn user_id(text: &str) -> Result<UserId, Exit> {
     UserId::parse_global(text)
-        .map_err(|_| invalid(FieldError::invalid(Field::ID, "Invalid ID").into()))
+        .map_err(|_| invalid(FieldError::invalid(Field::Id, "Invalid ID").into()))
 }
 
 fn print_customer(connection: &ConnectionArgs, customer: &domain::Customer) {
@@ -212,7 +213,7 @@ async fn resolve_role(
             let names: Vec<&str> = roles.iter().map(|r| r.kind.name()).collect();
             invalid(
                 FieldError::new(
-                    Field::ROLE,
+                    Field::Role,
                     ErrorCode::NotFound,
                     format!("No role named \"{text}\" (one of: {}).", names.join(", ")),
                 )
@@ -279,7 +280,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             let role = resolve_role(&client, &actor, scope, &role).await?;
             let user = NewUser::parse(UserDraft {
                 email,
-                role: role.to_string(),
+                role: Ok(role),
                 name,
                 phone,
                 external_id,
@@ -309,11 +310,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
                 Some(text) => {
                     let target = client.user(&actor, id).await.map_err(|e| report(&e))?;
                     let scope = target.role.kind.scope();
-                    Some(
-                        resolve_role(&client, &actor, scope, &text)
-                            .await?
-                            .to_string(),
-                    )
+                    Some(Ok(resolve_role(&client, &actor, scope, &text).await?))
                 }
                 None => None,
             };

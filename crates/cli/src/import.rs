@@ -181,7 +181,7 @@ fn lines_of(errors: &ValidationErrors) -> Vec<String> {
     errors
         .errors()
         .iter()
-        .map(|e| format!("{}: {}", e.field, e.message))
+        .map(|e| format!("{}: {}", wire::field_name(e.field), e.message))
         .collect()
 }
 

@@ -356,7 +356,7 @@ pub(crate) fn report(error: &DirectoryError) -> Exit {
     match error {
         DirectoryError::Invalid(errors) => {
             for error in errors.errors() {
-                eprintln!("{}: {}", error.field, error.message);
+                eprintln!("{}: {}", wire::field_name(error.field), error.message);
             }
         }
         other => eprintln!("error: {other}"),

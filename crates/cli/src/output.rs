@@ -5,6 +5,7 @@ use std::io::Write as _;
 use comfy_table::{ContentArrangement, Table, presets};
 use domain::{Customer, Role, User};
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::OutputFormat;
 
@@ -103,7 +104,7 @@ pub(crate) fn push_customer(records: &mut Records, customer: &Customer) {
     let labels = customer.labels.to_strings();
     records.push(
         vec![
-            customer.id.to_string(),
+            customer.id.global().to_string(),
             customer.name.to_string(),
             customer
                 .external_id
@@ -114,7 +115,7 @@ pub(crate) fn push_customer(records: &mut Records, customer: &Customer) {
             customer.description.to_string(),
         ],
         json!({
-            "id": customer.id.to_string(),
+            "id": customer.id.global().to_string(),
             "name": customer.name.as_str(),
             "description": customer.description.as_str(),
             "externalId": customer.external_id.as_ref().map(|e| e.as_str()),
@@ -133,10 +134,10 @@ pub(crate) const USER_HEADERS: &[&str] =
 
 /// One user's row and JSON.
 pub(crate) fn push_user(records: &mut Records, user: &User) {
-    let customer = user.customer_id.map(|c| c.to_string());
+    let customer = user.customer_id.map(|c| c.global().to_string());
     records.push(
         vec![
-            user.id.to_string(),
+            user.id.global().to_string(),
             user.email.to_string(),
             user.name.to_string(),
             user.role.kind.name().to_owned(),
@@ -147,14 +148,14 @@ pub(crate) fn push_user(records: &mut Records, user: &User) {
                 .unwrap_or_default(),
         ],
         json!({
-            "id": user.id.to_string(),
+            "id": user.id.global().to_string(),
             "email": user.email.as_str(),
             "name": user.name.as_str(),
             "phone": user.phone.as_str(),
             "externalId": user.external_id.as_ref().map(|e| e.as_str()),
             "role": user.role.kind.name(),
             "customer": customer,
-            "tenantId": user.organization_id.to_string(),
+            "tenantId": user.organization_id.global().to_string(),
             "createdAt": user.created_at.to_rfc3339(),
             "version": user.version.get(),
         }),
@@ -168,12 +169,12 @@ pub(crate) const ROLE_HEADERS: &[&str] = &["ID", "NAME", "LEVEL"];
 pub(crate) fn push_role(records: &mut Records, role: &Role) {
     records.push(
         vec![
-            role.id.to_string(),
+            role.id.global().to_string(),
             role.kind.name().to_owned(),
             role.kind.level().to_string(),
         ],
         json!({
-            "id": role.id.to_string(),
+            "id": role.id.global().to_string(),
             "name": role.kind.name(),
             "level": role.kind.level(),
         }),

@@ -15,6 +15,7 @@ use std::sync::atomic::Ordering;
 
 use serde::Deserialize;
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::documents;
 use crate::error::{ClientError, directory_error};
@@ -324,7 +325,9 @@ impl CustomerDirectory for Client {
             .run_versioned::<Value>(
                 Kind::Query,
                 |versions| versioned(customer::QUERY, versions),
-                to_value(&customer::Variables { id: id.to_string() }),
+                to_value(&customer::Variables {
+                    id: id.global().to_string(),
+                }),
             )
             .await
             .map_err(directory_error)?;
@@ -397,7 +400,7 @@ impl CustomerDirectory for Client {
             url: a.url().to_owned(),
         };
         let input = update_customer::UpdateCustomerInput {
-            id: Some(id.to_string()),
+            id: Some(id.global().to_string()),
             name: patch.name.as_ref().map(|n| n.as_str().to_owned()),
             description: patch.description.as_ref().map(|d| d.as_str().to_owned()),
             external_id: patch
@@ -449,7 +452,7 @@ impl CustomerDirectory for Client {
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         let input = delete_customer::DeleteCustomerInput {
-            id: Some(id.to_string()),
+            id: Some(id.global().to_string()),
             expected_version: expected_version(expected),
             client_mutation_id: None,
         };
@@ -473,7 +476,9 @@ impl UserDirectory for Client {
             .run_versioned::<Value>(
                 Kind::Query,
                 |versions| versioned(user::QUERY, versions),
-                to_value(&user::Variables { id: id.to_string() }),
+                to_value(&user::Variables {
+                    id: id.global().to_string(),
+                }),
             )
             .await
             .map_err(directory_error)?;
@@ -511,7 +516,7 @@ impl UserDirectory for Client {
     ) -> Result<User, DirectoryError> {
         let input = create_organization_user::CreateOrganizationUserInput {
             email: user.email.as_str().to_owned(),
-            role: user.role.to_string(),
+            role: user.role.global().to_string(),
             name: Some(user.name.as_str().to_owned()),
             phone: Some(user.phone.as_str().to_owned()),
             external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
@@ -532,9 +537,9 @@ impl UserDirectory for Client {
         user: NewUser,
     ) -> Result<User, DirectoryError> {
         let input = create_customer_user::CreateCustomerUserInput {
-            customer: customer.map(|c| c.to_string()),
+            customer: customer.map(|c| c.global().to_string()),
             email: user.email.as_str().to_owned(),
-            role: user.role.to_string(),
+            role: user.role.global().to_string(),
             name: Some(user.name.as_str().to_owned()),
             phone: Some(user.phone.as_str().to_owned()),
             external_id: user.external_id.as_ref().map(|e| e.as_str().to_owned()),
@@ -556,14 +561,14 @@ impl UserDirectory for Client {
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         let input = update_user::UpdateUserInput {
-            id: Some(id.to_string()),
+            id: Some(id.global().to_string()),
             name: patch.name.as_ref().map(|n| n.as_str().to_owned()),
             phone: patch.phone.as_ref().map(|p| p.as_str().to_owned()),
             external_id: patch
                 .external_id
                 .as_ref()
                 .map(|e| e.as_ref().map_or("", |e| e.as_str()).to_owned()),
-            role: patch.role.map(|role| role.to_string()),
+            role: patch.role.map(|role| role.global().to_string()),
             avatar_url: patch
                 .avatar_url
                 .as_ref()
@@ -589,7 +594,7 @@ impl UserDirectory for Client {
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         let input = delete_user::DeleteUserInput {
-            id: Some(id.to_string()),
+            id: Some(id.global().to_string()),
             expected_version: expected_version(expected),
             client_mutation_id: None,
         };

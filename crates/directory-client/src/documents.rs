@@ -8,6 +8,7 @@ use domain::listing::{
     UserQuery, UserSortField,
 };
 use serde_json::Value;
+use wire::Global as _;
 
 use crate::operations::{DateTime, customers, users};
 
@@ -22,13 +23,16 @@ struct PageArgs {
 
 fn page(page: &PageRequest) -> PageArgs {
     // Prismatic's own clients start from `after: ""`; so does this one.
-    let after = (page.last.is_none() || page.first.is_some() || page.after.is_some())
-        .then(|| page.after.as_ref().map_or(String::new(), |p| p.encode()));
+    let after = (page.last.is_none() || page.first.is_some() || page.after.is_some()).then(|| {
+        page.after
+            .as_ref()
+            .map_or(String::new(), wire::cursor::encode)
+    });
     PageArgs {
         first: page.first.map(i64::from),
         last: page.last.map(i64::from),
         after,
-        before: page.before.as_ref().map(|p| p.encode()),
+        before: page.before.as_ref().map(wire::cursor::encode),
         offset: (page.offset > 0).then(|| i64::try_from(page.offset).unwrap_or(i64::MAX)),
     }
 }
@@ -175,7 +179,7 @@ pub(crate) fn user_variables(query: &UserQuery) -> Value {
         email,
         email_icontains,
         external_id,
-        customer: customer.map(|c| c.to_string()),
+        customer: customer.map(|c| c.global().to_string()),
         customer_isnull,
         created_at_gte: time(created_at_gte),
         created_at_lte: time(created_at_lte),

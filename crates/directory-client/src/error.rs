@@ -105,16 +105,16 @@ pub fn directory_error(error: ClientError) -> DirectoryError {
         ClientError::GraphQl(errors) => match errors.first().and_then(|e| e.code.as_deref()) {
             Some("NOT_FOUND") => DirectoryError::NotFound,
             Some("FORBIDDEN") => DirectoryError::Forbidden,
-            Some(code) if ErrorCode::parse(code).is_some() => {
+            Some(code) if wire::parse_code(code).is_some() => {
                 let rebuilt: Vec<FieldError> = errors
                     .iter()
                     .map(|e| {
                         let code = e
                             .code
                             .as_deref()
-                            .and_then(ErrorCode::parse)
+                            .and_then(wire::parse_code)
                             .unwrap_or(ErrorCode::Invalid);
-                        FieldError::new(Field::ALL, code, e.message.clone())
+                        FieldError::new(Field::All, code, e.message.clone())
                     })
                     .collect();
                 DirectoryError::Invalid(rebuilt.into())
@@ -133,11 +133,11 @@ fn rebuild(errors: &[PayloadError]) -> ValidationErrors {
         let code = error
             .code
             .as_deref()
-            .and_then(ErrorCode::parse)
+            .and_then(wire::parse_code)
             .unwrap_or(ErrorCode::Invalid);
-        let (field, prefix) = match Field::from_name(&error.field) {
+        let (field, prefix) = match wire::parse_field(&error.field) {
             Some(field) => (field, String::new()),
-            None => (Field::ALL, format!("{}: ", error.field)),
+            None => (Field::All, format!("{}: ", error.field)),
         };
         if error.messages.is_empty() {
             rebuilt.push(FieldError::new(field, code, format!("{prefix}Invalid.")));
@@ -205,7 +205,13 @@ mod tests {
         let got: Vec<_> = errors
             .errors()
             .iter()
-            .map(|e| (e.field.as_str(), e.code.as_str(), e.message.as_str()))
+            .map(|e| {
+                (
+                    wire::field_name(e.field),
+                    wire::code_name(e.code),
+                    e.message.as_str(),
+                )
+            })
             .collect();
         assert_eq!(
             got,

@@ -13,6 +13,7 @@ use domain::{
 };
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use wire::Global as _;
 
 use crate::error::{ClientError, PayloadError};
 
@@ -74,7 +75,7 @@ impl WireCustomer {
             .iter()
             .map(|a| {
                 Attachment::parse(
-                    Field::ADD_ATTACHMENT,
+                    Field::AddAttachment,
                     &single_line_lossy(&a.name),
                     &single_line_lossy(&a.url),
                 )
@@ -110,7 +111,7 @@ impl WireCustomer {
             avatar_url: decode(
                 "avatarUrl",
                 AvatarUrl::parse_optional(
-                    Field::AVATAR_URL,
+                    Field::AvatarUrl,
                     &single_line_lossy(self.avatar_url.as_deref().unwrap_or_default()),
                 ),
             )?,
@@ -223,7 +224,7 @@ impl WireUser {
             avatar_url: decode(
                 "avatarUrl",
                 AvatarUrl::parse_optional(
-                    Field::AVATAR_URL,
+                    Field::AvatarUrl,
                     &single_line_lossy(self.avatar_url.as_deref().unwrap_or_default()),
                 ),
             )?,
@@ -286,7 +287,7 @@ impl<T> Connection<T> {
         let mut edges = Vec::with_capacity(self.edges.len());
         for edge in self.edges {
             let node = convert(edge.node)?;
-            let cursor = match Position::parse(&edge.cursor) {
+            let cursor = match wire::cursor::parse(&edge.cursor) {
                 Ok(Some(Position::Key(key))) => key,
                 _ => CursorKey {
                     values: Vec::new(),
@@ -334,12 +335,12 @@ mod tests {
     fn control_characters_a_server_stored_are_read_as_spaces() {
         let organization = OrganizationId::generate();
         let user: WireUser = serde_json::from_value(json!({
-            "id": UserId::generate().to_string(),
+            "id": UserId::generate().global().to_string(),
             "email": "ivy@example.com",
             "name": "Ivy\r\nBcc: x",
             "externalId": "i\u{202e}1",
-            "role": {"id": RoleId::generate().to_string(), "name": "Guest"},
-            "tenantId": organization.to_string(),
+            "role": {"id": RoleId::generate().global().to_string(), "name": "Guest"},
+            "tenantId": organization.global().to_string(),
             "featureFlags": "{\r\n\"a\": 1\u{1b}}",
             "createdAt": "2026-01-01T00:00:00Z",
             "updatedAt": "2026-01-01T00:00:00Z",
@@ -351,7 +352,7 @@ mod tests {
         assert_eq!(user.feature_flags.as_str(), "{\n\"a\": 1 }");
 
         let customer: WireCustomer = serde_json::from_value(json!({
-            "id": CustomerId::generate().to_string(),
+            "id": CustomerId::generate().global().to_string(),
             "name": "Acme\tInc",
             "description": "a\r\nb\u{0}",
             "labels": ["x\ny"],

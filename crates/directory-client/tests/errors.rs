@@ -22,6 +22,7 @@ use domain::{
 };
 use ports::{CustomerDirectory, DirectoryError};
 use serde_json::{Value, json};
+use wire::Global as _;
 
 #[derive(Clone)]
 struct Canned {
@@ -131,9 +132,9 @@ fn actor() -> Actor {
 
 fn me_answer() -> Canned {
     ok(json!({"data": {"authenticatedUser": {
-        "id": UserId::generate().to_string(), "email": "owner@localhost", "name": "", "phone": "",
-        "externalId": null, "avatarUrl": null, "role": {"id": domain::RoleId::generate().to_string(), "name": "Owner"},
-        "customer": null, "tenantId": OrganizationId::generate().to_string(), "darkMode": false,
+        "id": UserId::generate().global().to_string(), "email": "owner@localhost", "name": "", "phone": "",
+        "externalId": null, "avatarUrl": null, "role": {"id": domain::RoleId::generate().global().to_string(), "name": "Owner"},
+        "customer": null, "tenantId": OrganizationId::generate().global().to_string(), "darkMode": false,
         "darkModeSyncWithOs": true, "featureFlags": "{}", "createdAt": "2026-01-01T00:00:00Z",
         "updatedAt": "2026-01-01T00:00:00Z", "lastLogin": null
     }}}))
@@ -282,7 +283,7 @@ async fn payload_errors_come_back_as_validation_errors() {
     let got: Vec<_> = errors
         .errors()
         .iter()
-        .map(|e| (e.field.as_str(), e.code))
+        .map(|e| (wire::field_name(e.field), e.code))
         .collect();
     assert_eq!(
         got,
@@ -403,7 +404,7 @@ async fn retry_after_is_honoured() {
 
 fn customer_answer(version: Option<i64>) -> Value {
     let mut customer = json!({
-        "id": CustomerId::generate().to_string(), "name": "Acme", "description": "",
+        "id": CustomerId::generate().global().to_string(), "name": "Acme", "description": "",
         "externalId": null, "labels": [], "isSystem": false, "avatarUrl": null,
         "allowEmbeddedDesigner": false, "allowWorkflowCopilot": false,
         "concurrentExecutionLimit": null, "starred": false, "attachments": [],

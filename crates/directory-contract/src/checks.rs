@@ -5,8 +5,8 @@ use std::collections::HashSet;
 
 use domain::listing::{CustomerQuery, Position, UserFilter, UserQuery};
 use domain::{
-    CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, NewCustomer, NewUser,
-    Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft, Version,
+    CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field, NewCustomer,
+    NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft, Version,
 };
 use ports::DirectoryError;
 
@@ -23,7 +23,7 @@ fn new_customer(name: &str) -> NewCustomer {
 fn new_user(email: &str, role: &Role) -> NewUser {
     NewUser::parse(UserDraft {
         email: email.into(),
-        role: role.id.to_string(),
+        role: Ok(role.id),
         name: Some("Test User".into()),
         ..UserDraft::default()
     })
@@ -31,12 +31,12 @@ fn new_user(email: &str, role: &Role) -> NewUser {
 }
 
 /// The `(field, code)` pairs of an `Invalid` error; panics on any other outcome.
-fn codes<T: std::fmt::Debug>(result: Result<T, DirectoryError>) -> Vec<(&'static str, ErrorCode)> {
+fn codes<T: std::fmt::Debug>(result: Result<T, DirectoryError>) -> Vec<(Field, ErrorCode)> {
     match result {
         Err(DirectoryError::Invalid(errors)) => {
             let mut seen = Vec::new();
             for error in errors.errors() {
-                let pair = (error.field.as_str(), error.code);
+                let pair = (error.field, error.code);
                 if !seen.contains(&pair) {
                     seen.push(pair);
                 }
@@ -153,7 +153,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
         .unwrap();
     assert_eq!(
         codes(d.create_customer(a, new_customer("ACME")).await),
-        [("name", ErrorCode::Taken)],
+        [(Field::Name, ErrorCode::Taken)],
         "names are unique ignoring case"
     );
     let same_external_id = NewCustomer::parse(CustomerDraft {
@@ -164,7 +164,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     .unwrap();
     assert_eq!(
         codes(d.create_customer(a, same_external_id).await),
-        [("externalId", ErrorCode::Taken)]
+        [(Field::ExternalId, ErrorCode::Taken)]
     );
     let other = d.create_customer(a, new_customer("Other")).await.unwrap();
     let rename = CustomerPatch::parse(CustomerPatchDraft {
@@ -174,7 +174,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     .unwrap();
     assert_eq!(
         codes(d.update_customer(a, other.id, rename, None).await),
-        [("name", ErrorCode::Taken)]
+        [(Field::Name, ErrorCode::Taken)]
     );
     let retag = CustomerPatch::parse(CustomerPatchDraft {
         external_id: Some("acme".into()),
@@ -183,7 +183,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     .unwrap();
     assert_eq!(
         codes(d.update_customer(a, other.id, retag, None).await),
-        [("externalId", ErrorCode::Taken)]
+        [(Field::ExternalId, ErrorCode::Taken)]
     );
     let unknown = CustomerId::generate();
     assert_eq!(
@@ -191,11 +191,11 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
             d.update_customer(a, unknown, CustomerPatch::default(), None)
                 .await
         ),
-        [("id", ErrorCode::NotFound)]
+        [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
         codes(d.delete_customer(a, unknown, None).await),
-        [("id", ErrorCode::NotFound)]
+        [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
         d.customer(a, first.id).await.unwrap(),
@@ -323,14 +323,14 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
             d.create_organization_user(a, new_user("DEV@example.com", &integrator))
                 .await
         ),
-        [("email", ErrorCode::Taken)]
+        [(Field::Email, ErrorCode::Taken)]
     );
     assert_eq!(
         codes(
             d.create_organization_user(a, new_user("x@example.com", &member_role))
                 .await
         ),
-        [("role", ErrorCode::Invalid)],
+        [(Field::Role, ErrorCode::Invalid)],
         "a customer role for a team member"
     );
     assert_eq!(
@@ -338,7 +338,7 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
             d.create_customer_user(a, None, new_user("y@example.com", &member_role))
                 .await
         ),
-        [("customer", ErrorCode::Required)]
+        [(Field::Customer, ErrorCode::Required)]
     );
     assert_eq!(
         codes(
@@ -349,18 +349,18 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
             )
             .await
         ),
-        [("customer", ErrorCode::NotFound)]
+        [(Field::Customer, ErrorCode::NotFound)]
     );
     assert_eq!(
         codes(
             d.update_user(a, UserId::generate(), UserPatch::default(), None)
                 .await
         ),
-        [("id", ErrorCode::NotFound)]
+        [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
         codes(d.delete_user(a, a.user_id, None).await),
-        [("id", ErrorCode::Forbidden)],
+        [(Field::Id, ErrorCode::Forbidden)],
         "nobody deletes themselves"
     );
 }
@@ -481,7 +481,7 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     assert_eq!(ids, [acme.id]);
     assert_eq!(
         codes(d.delete_customer(a, globex.id, None).await),
-        [("id", ErrorCode::NotFound)]
+        [(Field::Id, ErrorCode::NotFound)]
     );
 }
 
@@ -560,11 +560,11 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
             d.update_customer(a, created.id, describe("stale"), Some(Version::FIRST))
                 .await
         ),
-        [("expectedVersion", ErrorCode::Stale)]
+        [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(
         codes(d.delete_customer(a, created.id, Some(Version::FIRST)).await),
-        [("expectedVersion", ErrorCode::Stale)]
+        [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(d.customer(a, created.id).await.unwrap(), second);
     let third = d
@@ -596,11 +596,11 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
     assert_eq!(renamed.version.get(), 2);
     assert_eq!(
         codes(d.update_user(a, user.id, rename, Some(user.version)).await),
-        [("expectedVersion", ErrorCode::Stale)]
+        [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(
         codes(d.delete_user(a, user.id, Some(user.version)).await),
-        [("expectedVersion", ErrorCode::Stale)]
+        [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(d.user(a, user.id).await.unwrap(), renamed);
     assert_eq!(

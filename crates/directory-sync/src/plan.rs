@@ -422,7 +422,7 @@ mod tests {
     fn user(customer: &Customer, email: &str, role: Role) -> User {
         NewUser::parse(UserDraft {
             email: email.into(),
-            role: role.id.to_string(),
+            role: Ok(role.id),
             ..UserDraft::default()
         })
         .unwrap()

@@ -248,7 +248,7 @@ mod tests {
     fn user(org: OrganizationId, customer: Option<CustomerId>, kind: RoleKind) -> User {
         NewUser::parse(UserDraft {
             email: "someone@example.com".into(),
-            role: Role::generate(kind).id.to_string(),
+            role: Ok(Role::generate(kind).id),
             ..UserDraft::default()
         })
         .unwrap()

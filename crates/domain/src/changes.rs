@@ -158,7 +158,7 @@ mod tests {
         let role = Role::generate(RoleKind::Admin);
         let before = NewUser::parse(UserDraft {
             email: "ada@example.com".into(),
-            role: role.id.to_string(),
+            role: Ok(role.id),
             ..UserDraft::default()
         })
         .unwrap()

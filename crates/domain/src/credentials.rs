@@ -29,13 +29,13 @@ impl Password {
         let length = text.chars().count();
         if length < MIN_PASSWORD {
             return Err(FieldError::invalid(
-                Field::PASSWORD,
+                Field::Password,
                 format!("The password must have at least {MIN_PASSWORD} characters."),
             ));
         }
         if length > MAX_PASSWORD {
             return Err(FieldError::invalid(
-                Field::PASSWORD,
+                Field::Password,
                 format!("The password must have at most {MAX_PASSWORD} characters."),
             ));
         }
@@ -170,7 +170,7 @@ mod tests {
         );
         assert!(Password::parse(&"x".repeat(128)).is_ok());
         let error = Password::parse(&"x".repeat(129)).unwrap_err();
-        assert_eq!(error.field, Field::PASSWORD);
+        assert_eq!(error.field, Field::Password);
         assert_eq!(
             format!("{:?}", Password::parse("secret secret").unwrap()),
             "Password(..)"

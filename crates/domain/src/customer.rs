@@ -224,7 +224,7 @@ impl CustomerPatch {
             draft
                 .avatar_url
                 .as_deref()
-                .map(|url| AvatarUrl::parse_optional(Field::AVATAR_URL, url))
+                .map(|url| AvatarUrl::parse_optional(Field::AvatarUrl, url))
                 .transpose(),
         );
         let limit = errors.collect(
@@ -239,15 +239,15 @@ impl CustomerPatch {
                 .transpose()
         };
         let add = errors.collect(attachment(
-            Field::ADD_ATTACHMENT,
+            Field::AddAttachment,
             draft.add_attachment.as_ref(),
         ));
         let remove = errors.collect(attachment(
-            Field::REMOVE_ATTACHMENT,
+            Field::RemoveAttachment,
             draft.remove_attachment.as_ref(),
         ));
         let rename = errors.collect(
-            attachment(Field::RENAME_ATTACHMENT, draft.rename_attachment.as_ref()).map(|renamed| {
+            attachment(Field::RenameAttachment, draft.rename_attachment.as_ref()).map(|renamed| {
                 renamed.map(|attachment| {
                     let old = draft
                         .rename_attachment
@@ -315,7 +315,7 @@ impl CustomerPatch {
             next.attachments.retain(|a| a != removed);
             if next.attachments.len() == before {
                 errors.push(FieldError::new(
-                    Field::REMOVE_ATTACHMENT,
+                    Field::RemoveAttachment,
                     ErrorCode::NotFound,
                     "No such attachment.",
                 ));
@@ -329,7 +329,7 @@ impl CustomerPatch {
             {
                 Some(attachment) => attachment.name = renamed.name.clone(),
                 None => errors.push(FieldError::new(
-                    Field::RENAME_ATTACHMENT,
+                    Field::RenameAttachment,
                     ErrorCode::NotFound,
                     "No such attachment.",
                 )),
@@ -338,12 +338,12 @@ impl CustomerPatch {
         if let Some(added) = &self.add_attachment {
             if next.attachments.iter().any(|a| a.name == added.name) {
                 errors.push(FieldError::taken(
-                    Field::ADD_ATTACHMENT,
+                    Field::AddAttachment,
                     "An attachment with this name",
                 ));
             } else if next.attachments.len() >= Attachment::MAX_PER_CUSTOMER {
                 errors.push(FieldError::new(
-                    Field::ADD_ATTACHMENT,
+                    Field::AddAttachment,
                     ErrorCode::TooLong,
                     format!(
                         "Ensure this customer has at most {} attachments.",
@@ -406,15 +406,15 @@ mod tests {
             ..CustomerDraft::default()
         })
         .unwrap_err();
-        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             [
-                "name",
-                "description",
-                "externalId",
-                "labels",
-                "concurrentExecutionLimit"
+                Field::Name,
+                Field::Description,
+                Field::ExternalId,
+                Field::Labels,
+                Field::ConcurrentExecutionLimit
             ]
         );
     }
@@ -538,7 +538,7 @@ mod tests {
                 Err(errors) => {
                     let errors = errors.errors();
                     assert_eq!(errors.len(), 1);
-                    assert_eq!(errors[0].field, Field::ADD_ATTACHMENT);
+                    assert_eq!(errors[0].field, Field::AddAttachment);
                     assert_eq!(errors[0].code, ErrorCode::TooLong);
                     assert!(errors[0].message.contains("50"), "{}", errors[0].message);
                     refused += 1;

@@ -6,7 +6,7 @@
 
 use crate::Timestamp;
 use crate::customer::{Customer, CustomerDraft, NewCustomer};
-use crate::id::{CustomerId, OrganizationId, UserId};
+use crate::id::{CustomerId, InvalidId, OrganizationId, UserId};
 use crate::role::{Role, RoleKind};
 use crate::text::{CustomerName, Email, ExternalId, FeatureFlags, PersonName, Phone};
 use crate::user::User;
@@ -19,11 +19,11 @@ pub const MAX_SUBJECT: usize = 255;
 pub const PLACEHOLDER_EMAIL_DOMAIN: &str = "embedded.invalid";
 
 /// The application claims of a verified embedded-user JWT, as they arrived.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EmbeddedClaims {
     pub sub: String,
-    /// The organization's global ID.
-    pub organization: String,
+    /// The organization, as the service decoded its id from the token (a Relay global ID).
+    pub organization: Result<OrganizationId, InvalidId>,
     /// The customer's external id.
     pub customer: String,
     pub name: Option<String>,
@@ -59,8 +59,7 @@ impl EmbeddedLogin {
     /// Checks the claims; any problem refuses the whole token.
     pub fn parse(claims: EmbeddedClaims) -> Result<Self, EmbeddedRejection> {
         let invalid = EmbeddedRejection::InvalidClaim;
-        let organization = OrganizationId::parse_global(&claims.organization)
-            .map_err(|_| invalid("organization"))?;
+        let organization = claims.organization.map_err(|_| invalid("organization"))?;
         let subject = claims.sub.trim().to_owned();
         if subject.is_empty()
             || subject.chars().count() > MAX_SUBJECT
@@ -178,7 +177,7 @@ mod tests {
     fn claims() -> EmbeddedClaims {
         EmbeddedClaims {
             sub: "user-42".into(),
-            organization: OrganizationId::generate().to_string(),
+            organization: Ok(OrganizationId::generate()),
             customer: "acme-1".into(),
             name: Some("Ada".into()),
             external_id: None,
@@ -232,7 +231,7 @@ mod tests {
             ),
             (
                 EmbeddedClaims {
-                    organization: CustomerId::generate().to_string(),
+                    organization: Err(InvalidId),
                     ..claims()
                 },
                 "organization",

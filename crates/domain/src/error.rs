@@ -2,88 +2,49 @@
 
 use std::fmt;
 
-/// The GraphQL name of an input field an error is about (`externalId`), or `__all__`.
+/// The field of a record an error is about, or the whole record ([`Field::All`]).
+///
+/// Domain names only: how a transport spells them (`externalId`) is the `wire` crate's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Field(&'static str);
-
-impl Field {
+pub enum Field {
     /// The whole record rather than one field (Django's `NON_FIELD_ERRORS`).
-    pub const ALL: Field = Field("__all__");
-    pub const ID: Field = Field("id");
-    pub const NAME: Field = Field("name");
-    pub const DESCRIPTION: Field = Field("description");
-    pub const EXTERNAL_ID: Field = Field("externalId");
-    pub const LABELS: Field = Field("labels");
-    pub const AVATAR_URL: Field = Field("avatarUrl");
-    pub const CONCURRENT_EXECUTION_LIMIT: Field = Field("concurrentExecutionLimit");
-    pub const ADD_ATTACHMENT: Field = Field("addAttachment");
-    pub const REMOVE_ATTACHMENT: Field = Field("removeAttachment");
-    pub const RENAME_ATTACHMENT: Field = Field("renameAttachment");
-    pub const EMAIL: Field = Field("email");
-    pub const PHONE: Field = Field("phone");
-    pub const ROLE: Field = Field("role");
-    pub const CUSTOMER: Field = Field("customer");
-    pub const FEATURE_FLAGS: Field = Field("featureFlags");
-    pub const ALLOW_EMBEDDED_DESIGNER: Field = Field("allowEmbeddedDesigner");
-    pub const ALLOW_WORKFLOW_COPILOT: Field = Field("allowWorkflowCopilot");
-    pub const STARRED: Field = Field("starred");
-    pub const DARK_MODE: Field = Field("darkMode");
-    pub const DARK_MODE_SYNC_WITH_OS: Field = Field("darkModeSyncWithOs");
-    pub const PUBLIC_KEY: Field = Field("publicKey");
-    pub const PASSWORD: Field = Field("password");
-    /// The user an invitation is resent to (`resendInvitation`).
-    pub const USER: Field = Field("user");
-    /// The version a write is conditioned on (`expectedVersion`).
-    pub const EXPECTED_VERSION: Field = Field("expectedVersion");
-    /// An embedded JWT's `sub` (`unblockEmbeddedUser`).
-    pub const SUBJECT: Field = Field("subject");
-
-    /// The field's name as clients see it.
-    pub fn as_str(self) -> &'static str {
-        self.0
-    }
-
-    /// Every named field, so that a name read back from a remote directory maps to one.
-    pub const KNOWN: [Field; 24] = [
-        Field::ALL,
-        Field::ID,
-        Field::NAME,
-        Field::DESCRIPTION,
-        Field::EXTERNAL_ID,
-        Field::LABELS,
-        Field::AVATAR_URL,
-        Field::CONCURRENT_EXECUTION_LIMIT,
-        Field::ADD_ATTACHMENT,
-        Field::REMOVE_ATTACHMENT,
-        Field::RENAME_ATTACHMENT,
-        Field::EMAIL,
-        Field::PHONE,
-        Field::ROLE,
-        Field::CUSTOMER,
-        Field::FEATURE_FLAGS,
-        Field::USER,
-        Field::EXPECTED_VERSION,
-        Field::SUBJECT,
-        Field::ALLOW_EMBEDDED_DESIGNER,
-        Field::ALLOW_WORKFLOW_COPILOT,
-        Field::STARRED,
-        Field::DARK_MODE,
-        Field::DARK_MODE_SYNC_WITH_OS,
-    ];
-
-    /// The field with this GraphQL name, if Roster knows it (rebuilding remote errors).
-    pub fn from_name(name: &str) -> Option<Field> {
-        Field::KNOWN.into_iter().find(|field| field.0 == name)
-    }
+    All,
+    /// The record's own id (the target of an update or delete).
+    Id,
+    Name,
+    Description,
+    ExternalId,
+    Labels,
+    AvatarUrl,
+    ConcurrentExecutionLimit,
+    /// An attachment to add to a customer.
+    AddAttachment,
+    /// An attachment to remove from a customer.
+    RemoveAttachment,
+    /// An attachment of a customer to rename.
+    RenameAttachment,
+    Email,
+    Phone,
+    Role,
+    Customer,
+    FeatureFlags,
+    AllowEmbeddedDesigner,
+    AllowWorkflowCopilot,
+    Starred,
+    DarkMode,
+    DarkModeSyncWithOs,
+    /// A signing key's PEM public key.
+    PublicKey,
+    Password,
+    /// The user an invitation is resent to.
+    User,
+    /// The version a write is conditioned on.
+    ExpectedVersion,
+    /// An embedded user's subject (a JWT's `sub`).
+    Subject,
 }
 
-impl fmt::Display for Field {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
-    }
-}
-
-/// A stable, machine-readable reason, returned to clients as `code`.
+/// A stable, machine-readable reason; the API spells it as its `code` (the `wire` crate).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorCode {
     Required,
@@ -94,36 +55,6 @@ pub enum ErrorCode {
     Forbidden,
     /// The record changed since the version the caller named; nothing was written.
     Stale,
-}
-
-impl ErrorCode {
-    /// The code as the API spells it (`TOO_LONG`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ErrorCode::Required => "REQUIRED",
-            ErrorCode::Invalid => "INVALID",
-            ErrorCode::TooLong => "TOO_LONG",
-            ErrorCode::Taken => "TAKEN",
-            ErrorCode::NotFound => "NOT_FOUND",
-            ErrorCode::Forbidden => "FORBIDDEN",
-            ErrorCode::Stale => "STALE",
-        }
-    }
-
-    /// The code spelled `text` (`TOO_LONG`), if it is one of Roster's (remote errors).
-    pub fn parse(text: &str) -> Option<ErrorCode> {
-        [
-            ErrorCode::Required,
-            ErrorCode::Invalid,
-            ErrorCode::TooLong,
-            ErrorCode::Taken,
-            ErrorCode::NotFound,
-            ErrorCode::Forbidden,
-            ErrorCode::Stale,
-        ]
-        .into_iter()
-        .find(|code| code.as_str() == text)
-    }
 }
 
 /// One problem with one input field.
@@ -173,10 +104,10 @@ impl FieldError {
         FieldError::new(field, ErrorCode::Invalid, message)
     }
 
-    /// The record is no longer at the version the caller expected (`expectedVersion`).
+    /// The record is no longer at the version the caller expected, on [`Field::ExpectedVersion`].
     pub fn stale() -> Self {
         FieldError::new(
-            Field::EXPECTED_VERSION,
+            Field::ExpectedVersion,
             ErrorCode::Stale,
             "The record changed since this version; read it again.",
         )
@@ -188,9 +119,10 @@ impl FieldError {
     }
 }
 
+/// For logs: the domain field's name and the message (the API spells fields itself).
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.field, self.message)
+        write!(f, "{:?}: {}", self.field, self.message)
     }
 }
 
@@ -249,30 +181,5 @@ impl From<FieldError> for ValidationErrors {
 impl From<Vec<FieldError>> for ValidationErrors {
     fn from(errors: Vec<FieldError>) -> Self {
         ValidationErrors(errors)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_and_codes_round_trip() {
-        for field in Field::KNOWN {
-            assert_eq!(Field::from_name(field.as_str()), Some(field));
-        }
-        assert_eq!(Field::from_name("nope"), None);
-        for code in [
-            "REQUIRED",
-            "INVALID",
-            "TOO_LONG",
-            "TAKEN",
-            "NOT_FOUND",
-            "FORBIDDEN",
-            "STALE",
-        ] {
-            assert_eq!(ErrorCode::parse(code).map(ErrorCode::as_str), Some(code));
-        }
-        assert_eq!(ErrorCode::parse("INTERNAL"), None);
     }
 }

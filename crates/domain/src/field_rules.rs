@@ -53,18 +53,18 @@ impl CustomerField {
     /// The input field, as errors name it.
     pub fn field(self) -> Field {
         match self {
-            CustomerField::Name => Field::NAME,
-            CustomerField::Description => Field::DESCRIPTION,
-            CustomerField::ExternalId => Field::EXTERNAL_ID,
-            CustomerField::Labels => Field::LABELS,
-            CustomerField::AvatarUrl => Field::AVATAR_URL,
-            CustomerField::AllowEmbeddedDesigner => Field::ALLOW_EMBEDDED_DESIGNER,
-            CustomerField::AllowWorkflowCopilot => Field::ALLOW_WORKFLOW_COPILOT,
-            CustomerField::ConcurrentExecutionLimit => Field::CONCURRENT_EXECUTION_LIMIT,
-            CustomerField::Starred => Field::STARRED,
-            CustomerField::AddAttachment => Field::ADD_ATTACHMENT,
-            CustomerField::RemoveAttachment => Field::REMOVE_ATTACHMENT,
-            CustomerField::RenameAttachment => Field::RENAME_ATTACHMENT,
+            CustomerField::Name => Field::Name,
+            CustomerField::Description => Field::Description,
+            CustomerField::ExternalId => Field::ExternalId,
+            CustomerField::Labels => Field::Labels,
+            CustomerField::AvatarUrl => Field::AvatarUrl,
+            CustomerField::AllowEmbeddedDesigner => Field::AllowEmbeddedDesigner,
+            CustomerField::AllowWorkflowCopilot => Field::AllowWorkflowCopilot,
+            CustomerField::ConcurrentExecutionLimit => Field::ConcurrentExecutionLimit,
+            CustomerField::Starred => Field::Starred,
+            CustomerField::AddAttachment => Field::AddAttachment,
+            CustomerField::RemoveAttachment => Field::RemoveAttachment,
+            CustomerField::RenameAttachment => Field::RenameAttachment,
         }
     }
 
@@ -122,14 +122,14 @@ impl UserField {
     /// The input field, as errors name it.
     pub fn field(self) -> Field {
         match self {
-            UserField::Name => Field::NAME,
-            UserField::Phone => Field::PHONE,
-            UserField::ExternalId => Field::EXTERNAL_ID,
-            UserField::Role => Field::ROLE,
-            UserField::AvatarUrl => Field::AVATAR_URL,
-            UserField::DarkMode => Field::DARK_MODE,
-            UserField::DarkModeSyncWithOs => Field::DARK_MODE_SYNC_WITH_OS,
-            UserField::FeatureFlags => Field::FEATURE_FLAGS,
+            UserField::Name => Field::Name,
+            UserField::Phone => Field::Phone,
+            UserField::ExternalId => Field::ExternalId,
+            UserField::Role => Field::Role,
+            UserField::AvatarUrl => Field::AvatarUrl,
+            UserField::DarkMode => Field::DarkMode,
+            UserField::DarkModeSyncWithOs => Field::DarkModeSyncWithOs,
+            UserField::FeatureFlags => Field::FeatureFlags,
         }
     }
 
@@ -292,7 +292,7 @@ mod tests {
         let role = Role::generate(kind);
         NewUser::parse(UserDraft {
             email: "someone@example.com".into(),
-            role: role.id.to_string(),
+            role: Ok(role.id),
             ..UserDraft::default()
         })
         .unwrap()
@@ -342,7 +342,7 @@ mod tests {
             UserField::Name => draft.name = Some("New".into()),
             UserField::Phone => draft.phone = Some("+15555550123".into()),
             UserField::ExternalId => draft.external_id = Some("x-1".into()),
-            UserField::Role => draft.role = Some(Role::generate(RoleKind::Guest).id.to_string()),
+            UserField::Role => draft.role = Some(Ok(Role::generate(RoleKind::Guest).id)),
             UserField::AvatarUrl => draft.avatar_url = Some("https://img.example.com".into()),
             UserField::DarkMode => draft.dark_mode = Some(true),
             UserField::DarkModeSyncWithOs => draft.dark_mode_sync_with_os = Some(false),
@@ -449,14 +449,14 @@ mod tests {
         })
         .unwrap();
         let errors = admin.check_customer_patch(&acme, &patch).unwrap_err();
-        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
         assert_eq!(
             fields,
             [
-                "externalId",
-                "allowEmbeddedDesigner",
-                "allowWorkflowCopilot",
-                "concurrentExecutionLimit"
+                Field::ExternalId,
+                Field::AllowEmbeddedDesigner,
+                Field::AllowWorkflowCopilot,
+                Field::ConcurrentExecutionLimit
             ]
         );
         assert!(
@@ -506,15 +506,18 @@ mod tests {
         let patch = UserPatch::parse(UserPatchDraft {
             name: Some("Me".into()),
             external_id: Some("me-1".into()),
-            role: Some(Role::generate(RoleKind::Owner).id.to_string()),
+            role: Some(Ok(Role::generate(RoleKind::Owner).id)),
             feature_flags: Some("{}".into()),
             dark_mode: Some(true),
             ..UserPatchDraft::default()
         })
         .unwrap();
         let errors = Actor::of(&me).check_user_patch(&me, &patch).unwrap_err();
-        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["externalId", "role", "featureFlags"]);
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [Field::ExternalId, Field::Role, Field::FeatureFlags]
+        );
     }
 
     #[test]

@@ -31,10 +31,7 @@ pub use customer::{
 pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use field_rules::{CustomerField, UserField};
-pub use id::{
-    CustomerId, GlobalId, InvalidId, NodeKind, OrganizationId, PermissionId, RoleId, SigningKeyId,
-    UserId,
-};
+pub use id::{CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId};
 pub use invitation::{
     INVITATION_TTL, Invitation, InvitationStatus, Invited, Mail, OutboxMail, backoff,
 };

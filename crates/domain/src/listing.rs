@@ -3,10 +3,9 @@
 //!
 //! A cursor records the sort-key values and the id of the row it points at, so paging
 //! stays exact while rows are inserted or deleted between pages: the next page starts
-//! strictly after that position, whether or not the row itself still exists.
+//! strictly after that position, whether or not the row itself still exists. How cursors
+//! and connection arguments look on the API is the `wire` crate's.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::STANDARD;
 use uuid::Uuid;
 
 use crate::Timestamp;
@@ -132,87 +131,7 @@ pub enum Position {
     Offset(u64),
 }
 
-/// A cursor that does not decode, or was made for another sort order.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("Invalid cursor")]
-pub struct InvalidCursor;
-
-const CURSOR_PREFIX: &str = "roster:v1:";
-const OFFSET_PREFIX: &str = "arrayconnection:";
-
-impl Position {
-    /// Decodes a cursor; `""` means "no cursor" (from the start), as Prismatic's clients send.
-    pub fn parse(cursor: &str) -> Result<Option<Position>, InvalidCursor> {
-        if cursor.is_empty() {
-            return Ok(None);
-        }
-        let bytes = STANDARD.decode(cursor).map_err(|_| InvalidCursor)?;
-        let text = String::from_utf8(bytes).map_err(|_| InvalidCursor)?;
-        if let Some(offset) = text.strip_prefix(OFFSET_PREFIX) {
-            return offset
-                .parse()
-                .map(|n| Some(Position::Offset(n)))
-                .map_err(|_| InvalidCursor);
-        }
-        let body = text.strip_prefix(CURSOR_PREFIX).ok_or(InvalidCursor)?;
-        let mut parts = body.split('\u{1f}');
-        let id = parts
-            .next()
-            .and_then(|id| Uuid::try_parse(id).ok())
-            .ok_or(InvalidCursor)?;
-        let values = parts.map(decode_value).collect::<Result<Vec<_>, _>>()?;
-        Ok(Some(Position::Key(CursorKey { values, id })))
-    }
-}
-
-impl Position {
-    /// The cursor string for this position: Roster's own for a key, Prismatic's
-    /// `arrayconnection:<n>` for an offset (what a client sends back as `after`/`before`).
-    pub fn encode(&self) -> String {
-        match self {
-            Position::Key(key) => key.encode(),
-            Position::Offset(offset) => STANDARD.encode(format!("{OFFSET_PREFIX}{offset}")),
-        }
-    }
-}
-
-fn decode_value(part: &str) -> Result<SortValue, InvalidCursor> {
-    let (tag, value) = part.split_at_checked(1).ok_or(InvalidCursor)?;
-    match tag {
-        "s" => Ok(SortValue::Text(value.to_owned())),
-        "i" => value.parse().map(SortValue::Int).map_err(|_| InvalidCursor),
-        "t" => value
-            .parse::<i64>()
-            .ok()
-            .and_then(Timestamp::from_timestamp_micros)
-            .map(SortValue::Time)
-            .ok_or(InvalidCursor),
-        _ => Err(InvalidCursor),
-    }
-}
-
-impl CursorKey {
-    /// The opaque cursor string clients receive.
-    pub fn encode(&self) -> String {
-        let mut text = format!("{CURSOR_PREFIX}{}", self.id.hyphenated());
-        for value in &self.values {
-            text.push('\u{1f}');
-            match value {
-                // The unit separator cannot appear in stored text keys we sort by: the
-                // encoder replaces it, which only affects ordering of pathological names.
-                SortValue::Text(text_value) => {
-                    text.push('s');
-                    text.push_str(&text_value.replace('\u{1f}', " "));
-                }
-                SortValue::Int(int) => text.push_str(&format!("i{int}")),
-                SortValue::Time(time) => text.push_str(&format!("t{}", time.timestamp_micros())),
-            }
-        }
-        STANDARD.encode(text)
-    }
-}
-
-/// Connection arguments, checked: at most [`MAX_PAGE_SIZE`] rows.
+/// Connection arguments, checked (by the transport): at most [`MAX_PAGE_SIZE`] rows.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct PageRequest {
     pub first: Option<u32>,
@@ -222,62 +141,7 @@ pub struct PageRequest {
     pub offset: u64,
 }
 
-/// Connection arguments that break the contract's limits.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InvalidPage {
-    #[error(
-        "Requesting {requested} records on the `{argument}` connection exceeds the `{argument}` limit of 100 records."
-    )]
-    TooLarge {
-        argument: &'static str,
-        requested: i64,
-    },
-    #[error("Argument `{0}` must be a non-negative integer.")]
-    Negative(&'static str),
-    #[error("Invalid cursor")]
-    Cursor,
-}
-
 impl PageRequest {
-    /// Checks raw connection arguments as GraphQL delivers them.
-    pub fn parse(
-        first: Option<i64>,
-        last: Option<i64>,
-        after: Option<&str>,
-        before: Option<&str>,
-        offset: Option<i64>,
-    ) -> Result<Self, InvalidPage> {
-        let size =
-            |argument: &'static str, value: Option<i64>| -> Result<Option<u32>, InvalidPage> {
-                match value {
-                    None => Ok(None),
-                    Some(n) if n < 0 => Err(InvalidPage::Negative(argument)),
-                    Some(n) if n > i64::from(MAX_PAGE_SIZE) => Err(InvalidPage::TooLarge {
-                        argument,
-                        requested: n,
-                    }),
-                    Some(n) => Ok(u32::try_from(n).ok()),
-                }
-            };
-        let cursor = |text: Option<&str>| {
-            text.map(Position::parse)
-                .transpose()
-                .map(Option::flatten)
-                .map_err(|_| InvalidPage::Cursor)
-        };
-        let offset = match offset {
-            None => 0,
-            Some(n) => u64::try_from(n).map_err(|_| InvalidPage::Negative("offset"))?,
-        };
-        Ok(PageRequest {
-            first: size("first", first)?,
-            last: size("last", last)?,
-            after: cursor(after)?,
-            before: cursor(before)?,
-            offset,
-        })
-    }
-
     /// The first page of the default size.
     pub fn first_page() -> Self {
         PageRequest::default()
@@ -459,64 +323,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cursors_round_trip() {
-        let key = CursorKey {
-            values: vec![
-                SortValue::Text("acme: ünïcode".into()),
-                SortValue::Int(-3),
-                SortValue::Time(crate::now()),
-            ],
-            id: Uuid::now_v7(),
-        };
-        assert_eq!(Position::parse(&key.encode()), Ok(Some(Position::Key(key))));
-    }
-
-    #[test]
-    fn empty_after_means_from_the_start() {
-        assert_eq!(Position::parse(""), Ok(None));
-        let page = PageRequest::parse(None, None, Some(""), None, None).unwrap();
-        assert_eq!(page, PageRequest::first_page());
-        assert_eq!(page.limit(), 100);
-    }
-
-    #[test]
-    fn accepts_prismatic_offset_cursors() {
-        let cursor = STANDARD.encode("arrayconnection:99");
-        assert_eq!(Position::parse(&cursor), Ok(Some(Position::Offset(99))));
-        assert_eq!(Position::Offset(99).encode(), cursor);
-    }
-
-    #[test]
-    fn rejects_garbage_cursors() {
-        for bad in [
-            "x",
-            "!!!",
-            &STANDARD.encode("roster:v1:not-a-uuid"),
-            &STANDARD.encode("other"),
-        ] {
-            assert_eq!(Position::parse(bad), Err(InvalidCursor), "{bad}");
-        }
-    }
-
-    #[test]
-    fn page_size_is_limited_to_100() {
-        assert!(PageRequest::parse(Some(100), None, None, None, None).is_ok());
-        assert!(matches!(
-            PageRequest::parse(Some(101), None, None, None, None),
-            Err(InvalidPage::TooLarge {
-                argument: "first",
-                requested: 101
-            })
-        ));
-        assert!(matches!(
-            PageRequest::parse(None, Some(-1), None, None, None),
-            Err(InvalidPage::Negative("last"))
-        ));
-        assert!(PageRequest::parse(None, None, None, None, Some(-1)).is_err());
-        let message = PageRequest::parse(Some(500), None, None, None, None)
-            .unwrap_err()
-            .to_string();
-        assert!(message.contains("limit of 100"), "{message}");
+    fn the_first_page_holds_at_most_100_rows() {
+        let page = PageRequest::first_page();
+        assert_eq!(page.limit(), MAX_PAGE_SIZE);
+        assert!(!page.is_backward());
     }
 
     #[test]

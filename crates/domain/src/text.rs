@@ -145,10 +145,10 @@ impl CustomerName {
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
-            return Err(FieldError::required(Field::NAME));
+            return Err(FieldError::required(Field::Name));
         }
-        check_max(Field::NAME, trimmed, Self::MAX)?;
-        check_single_line(Field::NAME, trimmed)?;
+        check_max(Field::Name, trimmed, Self::MAX)?;
+        check_single_line(Field::Name, trimmed)?;
         Ok(CustomerName(trimmed.to_owned()))
     }
 
@@ -168,10 +168,10 @@ impl OrganizationName {
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
-            return Err(FieldError::required(Field::NAME));
+            return Err(FieldError::required(Field::Name));
         }
-        check_max(Field::NAME, trimmed, CustomerName::MAX)?;
-        check_single_line(Field::NAME, trimmed)?;
+        check_max(Field::Name, trimmed, CustomerName::MAX)?;
+        check_single_line(Field::Name, trimmed)?;
         Ok(OrganizationName(trimmed.to_owned()))
     }
 
@@ -194,8 +194,8 @@ impl Description {
     /// forms send them) become LF. Line feeds and tabs are its only control characters.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let text = text.replace("\r\n", "\n");
-        check_max(Field::DESCRIPTION, &text, Self::MAX)?;
-        check_multi_line(Field::DESCRIPTION, &text)?;
+        check_max(Field::Description, &text, Self::MAX)?;
+        check_multi_line(Field::Description, &text)?;
         Ok(Description(text))
     }
 
@@ -220,8 +220,8 @@ impl ExternalId {
         if trimmed.is_empty() {
             return Ok(None);
         }
-        check_max(Field::EXTERNAL_ID, trimmed, Self::MAX)?;
-        check_single_line(Field::EXTERNAL_ID, trimmed)?;
+        check_max(Field::ExternalId, trimmed, Self::MAX)?;
+        check_single_line(Field::ExternalId, trimmed)?;
         Ok(Some(ExternalId(trimmed.to_owned())))
     }
 }
@@ -240,18 +240,18 @@ impl Label {
         let trimmed = text.trim();
         if trimmed.is_empty() {
             return Err(FieldError::invalid(
-                Field::LABELS,
+                Field::Labels,
                 "Labels may not be empty.",
             ));
         }
         if char_len(trimmed) > Self::MAX {
             return Err(FieldError::new(
-                Field::LABELS,
+                Field::Labels,
                 crate::ErrorCode::TooLong,
                 format!("Each label may have at most {} characters.", Self::MAX),
             ));
         }
-        check_single_line(Field::LABELS, trimmed)?;
+        check_single_line(Field::Labels, trimmed)?;
         Ok(Label(trimmed.to_owned()))
     }
 }
@@ -268,7 +268,7 @@ impl Labels {
     pub fn parse(items: &[Option<String>]) -> Result<Self, FieldError> {
         if items.len() > Self::MAX {
             return Err(FieldError::new(
-                Field::LABELS,
+                Field::Labels,
                 crate::ErrorCode::TooLong,
                 format!("Ensure this list has at most {} labels.", Self::MAX),
             ));
@@ -277,11 +277,11 @@ impl Labels {
         for item in items {
             let text = item
                 .as_deref()
-                .ok_or_else(|| FieldError::invalid(Field::LABELS, "Labels may not be null."))?;
+                .ok_or_else(|| FieldError::invalid(Field::Labels, "Labels may not be null."))?;
             let label = Label::parse(text)?;
             if labels.contains(&label) {
                 return Err(FieldError::invalid(
-                    Field::LABELS,
+                    Field::Labels,
                     format!("Duplicate label \"{label}\"."),
                 ));
             }
@@ -344,13 +344,13 @@ impl Email {
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let trimmed = text.trim();
         if trimmed.is_empty() {
-            return Err(FieldError::required(Field::EMAIL));
+            return Err(FieldError::required(Field::Email));
         }
-        check_max(Field::EMAIL, trimmed, Self::MAX)?;
-        check_single_line(Field::EMAIL, trimmed)?;
+        check_max(Field::Email, trimmed, Self::MAX)?;
+        check_single_line(Field::Email, trimmed)?;
         if !trimmed.validate_email() {
             return Err(FieldError::invalid(
-                Field::EMAIL,
+                Field::Email,
                 "Enter a valid email address.",
             ));
         }
@@ -377,8 +377,8 @@ impl PersonName {
     /// Trims and checks a name.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
         let trimmed = text.trim();
-        check_max(Field::NAME, trimmed, CustomerName::MAX)?;
-        check_single_line(Field::NAME, trimmed)?;
+        check_max(Field::Name, trimmed, CustomerName::MAX)?;
+        check_single_line(Field::Name, trimmed)?;
         Ok(PersonName(trimmed.to_owned()))
     }
 
@@ -410,7 +410,7 @@ impl Phone {
         });
         if !valid {
             return Err(FieldError::invalid(
-                Field::PHONE,
+                Field::Phone,
                 "Enter a phone number in E.164 format, such as +15555550123.",
             ));
         }
@@ -441,13 +441,13 @@ impl FeatureFlags {
             .any(|c| is_refused_char(c) && !matches!(c, '\t' | '\n' | '\r'))
         {
             return Err(FieldError::invalid(
-                Field::FEATURE_FLAGS,
+                Field::FeatureFlags,
                 "Remove the control characters (JSON whitespace is allowed).",
             ));
         }
         if char_len(text) > Self::MAX {
             return Err(FieldError::new(
-                Field::FEATURE_FLAGS,
+                Field::FeatureFlags,
                 crate::ErrorCode::TooLong,
                 format!(
                     "Ensure the feature flags have at most {} characters.",
@@ -477,7 +477,7 @@ impl ExecutionLimit {
         match u32::try_from(value) {
             Ok(limit) if (1..=Self::MAX).contains(&value) => Ok(ExecutionLimit(limit)),
             _ => Err(FieldError::invalid(
-                Field::CONCURRENT_EXECUTION_LIMIT,
+                Field::ConcurrentExecutionLimit,
                 format!("Ensure this value is between 1 and {}.", Self::MAX),
             )),
         }
@@ -528,7 +528,7 @@ mod tests {
         let too_long = ExternalId::parse_optional(&"x".repeat(256)).unwrap_err();
         assert_eq!(
             (too_long.field, too_long.code),
-            (Field::EXTERNAL_ID, ErrorCode::TooLong)
+            (Field::ExternalId, ErrorCode::TooLong)
         );
     }
 
@@ -597,13 +597,13 @@ mod tests {
     #[test]
     fn urls_must_be_http() {
         assert!(
-            AvatarUrl::parse_optional(Field::AVATAR_URL, "")
+            AvatarUrl::parse_optional(Field::AvatarUrl, "")
                 .unwrap()
                 .is_none()
         );
-        assert!(AvatarUrl::parse(Field::AVATAR_URL, "https://example.com/a.png").is_ok());
-        assert!(AvatarUrl::parse(Field::AVATAR_URL, "javascript:alert(1)").is_err());
-        assert!(AvatarUrl::parse(Field::AVATAR_URL, "https://").is_err());
+        assert!(AvatarUrl::parse(Field::AvatarUrl, "https://example.com/a.png").is_ok());
+        assert!(AvatarUrl::parse(Field::AvatarUrl, "javascript:alert(1)").is_err());
+        assert!(AvatarUrl::parse(Field::AvatarUrl, "https://").is_err());
     }
 
     #[test]
@@ -619,7 +619,7 @@ mod tests {
         let at_most = "é".repeat(FeatureFlags::MAX);
         assert_eq!(FeatureFlags::parse(&at_most).unwrap().as_str(), at_most);
         let error = FeatureFlags::parse(&"x".repeat(FeatureFlags::MAX + 1)).unwrap_err();
-        assert_eq!(error.field, Field::FEATURE_FLAGS);
+        assert_eq!(error.field, Field::FeatureFlags);
         assert_eq!(error.code, ErrorCode::TooLong);
         assert!(error.message.contains("4096"), "{}", error.message);
         assert_eq!(FeatureFlags::empty().as_str(), "{}");
@@ -649,25 +649,25 @@ mod tests {
         for c in REFUSED {
             let text = format!("Eve{c}Bcc: x@example.com");
             let checks: [(Field, Result<(), FieldError>); 8] = [
-                (Field::NAME, CustomerName::parse(&text).map(drop)),
-                (Field::NAME, OrganizationName::parse(&text).map(drop)),
-                (Field::NAME, PersonName::parse(&text).map(drop)),
+                (Field::Name, CustomerName::parse(&text).map(drop)),
+                (Field::Name, OrganizationName::parse(&text).map(drop)),
+                (Field::Name, PersonName::parse(&text).map(drop)),
                 (
-                    Field::EXTERNAL_ID,
+                    Field::ExternalId,
                     ExternalId::parse_optional(&text).map(drop),
                 ),
-                (Field::LABELS, Label::parse(&text).map(drop)),
+                (Field::Labels, Label::parse(&text).map(drop)),
                 (
-                    Field::EMAIL,
+                    Field::Email,
                     Email::parse(&format!("eve{c}@example.com")).map(drop),
                 ),
                 (
-                    Field::AVATAR_URL,
-                    AvatarUrl::parse(Field::AVATAR_URL, &format!("https://a.example/{c}x"))
+                    Field::AvatarUrl,
+                    AvatarUrl::parse(Field::AvatarUrl, &format!("https://a.example/{c}x"))
                         .map(drop),
                 ),
                 (
-                    Field::PHONE,
+                    Field::Phone,
                     Phone::parse(&format!("+1555{c}5550123")).map(drop),
                 ),
             ];
@@ -681,14 +681,14 @@ mod tests {
             }
         }
         let attachment = crate::customer::Attachment::parse(
-            Field::ADD_ATTACHMENT,
+            Field::AddAttachment,
             "a\nb.pdf",
             "https://files.example.com/a.pdf",
         )
         .unwrap_err();
         assert_eq!(
             (attachment.field, attachment.code),
-            (Field::ADD_ATTACHMENT, ErrorCode::Invalid)
+            (Field::AddAttachment, ErrorCode::Invalid)
         );
         assert!(PersonName::parse("Zoë O'Brien-Łukasz").is_ok());
         assert!(CustomerName::parse("שלום Rockets").is_ok());
@@ -706,7 +706,7 @@ mod tests {
             let error = Description::parse(&format!("a{c}b")).unwrap_err();
             assert_eq!(
                 (error.field, error.code),
-                (Field::DESCRIPTION, ErrorCode::Invalid),
+                (Field::Description, ErrorCode::Invalid),
                 "{c:?}"
             );
         }
@@ -714,7 +714,7 @@ mod tests {
         let error = FeatureFlags::parse("{\"a\": \"\u{1b}[31m\"}").unwrap_err();
         assert_eq!(
             (error.field, error.code),
-            (Field::FEATURE_FLAGS, ErrorCode::Invalid)
+            (Field::FeatureFlags, ErrorCode::Invalid)
         );
     }
 

@@ -2,7 +2,7 @@
 
 use crate::Timestamp;
 use crate::error::{Field, ValidationErrors};
-use crate::id::{CustomerId, OrganizationId, RoleId, UserId};
+use crate::id::{CustomerId, InvalidId, OrganizationId, RoleId, UserId};
 use crate::role::Role;
 use crate::text::{AvatarUrl, Email, ExternalId, FeatureFlags, PersonName, Phone};
 use crate::version::Version;
@@ -30,14 +30,33 @@ pub struct User {
 }
 
 /// A user's input as it arrives, before any rule is checked.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UserDraft {
     pub email: String,
-    /// The role's global ID.
-    pub role: String,
+    /// The role, as the transport decoded its id; an id that did not decode is reported
+    /// with the draft's other problems.
+    pub role: Result<RoleId, InvalidId>,
     pub name: Option<String>,
     pub phone: Option<String>,
     pub external_id: Option<String>,
+}
+
+/// An empty draft, its role not given (so invalid).
+impl Default for UserDraft {
+    fn default() -> Self {
+        UserDraft {
+            email: String::new(),
+            role: Err(InvalidId),
+            name: None,
+            phone: None,
+            external_id: None,
+        }
+    }
+}
+
+/// The error for a role id that did not decode.
+fn invalid_role(_: InvalidId) -> crate::FieldError {
+    crate::FieldError::invalid(Field::Role, "Invalid ID")
 }
 
 /// A valid new user, not yet stored; the role is checked against the organization later.
@@ -55,10 +74,7 @@ impl NewUser {
     pub fn parse(draft: UserDraft) -> Result<Self, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let email = errors.collect(Email::parse(&draft.email));
-        let role = errors.collect(
-            RoleId::parse_global(&draft.role)
-                .map_err(|_| crate::FieldError::invalid(Field::ROLE, "Invalid ID")),
-        );
+        let role = errors.collect(draft.role.map_err(invalid_role));
         let name = errors.collect(
             draft
                 .name
@@ -124,8 +140,8 @@ pub struct UserPatchDraft {
     pub name: Option<String>,
     pub phone: Option<String>,
     pub external_id: Option<String>,
-    /// The new role's global ID.
-    pub role: Option<String>,
+    /// The new role, as the transport decoded its id.
+    pub role: Option<Result<RoleId, InvalidId>>,
     pub avatar_url: Option<String>,
     pub dark_mode: Option<bool>,
     pub dark_mode_sync_with_os: Option<bool>,
@@ -161,18 +177,14 @@ impl UserPatch {
         let role = errors.collect(
             draft
                 .role
-                .as_deref()
-                .map(|role| {
-                    RoleId::parse_global(role)
-                        .map_err(|_| crate::FieldError::invalid(Field::ROLE, "Invalid ID"))
-                })
+                .map(|role| role.map_err(invalid_role))
                 .transpose(),
         );
         let avatar_url = errors.collect(
             draft
                 .avatar_url
                 .as_deref()
-                .map(|url| AvatarUrl::parse_optional(Field::AVATAR_URL, url))
+                .map(|url| AvatarUrl::parse_optional(Field::AvatarUrl, url))
                 .transpose(),
         );
         let feature_flags = errors.collect(
@@ -236,7 +248,9 @@ mod tests {
     fn draft() -> UserDraft {
         UserDraft {
             email: "lisa.nguyen@smith-rockets.co".into(),
-            role: "Um9sZTo0NzdmNGRlYi03NzRlLTQ0M2UtOWY0MS01OGRmOWNhZjllNmM=".into(),
+            role: Ok(RoleId::from_uuid(uuid::uuid!(
+                "477f4deb-774e-443e-9f41-58df9caf9e6c"
+            ))),
             name: Some("Lisa Nguyen".into()),
             phone: None,
             external_id: Some("ABCCBC0B-98D0-453B-A795-0B430EFBF020".into()),
@@ -247,21 +261,24 @@ mod tests {
     fn seed_example_parses() {
         let user = NewUser::parse(draft()).unwrap();
         assert_eq!(user.name.as_str(), "Lisa Nguyen");
-        assert_eq!(user.role.to_string(), draft().role);
+        assert_eq!(Ok(user.role), draft().role);
     }
 
     #[test]
     fn reports_every_invalid_field_at_once() {
         let errors = NewUser::parse(UserDraft {
             email: "nope".into(),
-            role: "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4".into(),
+            role: Err(InvalidId),
             name: Some("n".repeat(256)),
             phone: Some("555".into()),
             external_id: None,
         })
         .unwrap_err();
-        let fields: Vec<_> = errors.errors().iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["email", "role", "name", "phone"]);
+        let fields: Vec<_> = errors.errors().iter().map(|e| e.field).collect();
+        assert_eq!(
+            fields,
+            [Field::Email, Field::Role, Field::Name, Field::Phone]
+        );
     }
 
     #[test]

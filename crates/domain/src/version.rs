@@ -26,7 +26,7 @@ impl Version {
     /// A version given in input (`expectedVersion`); anything below 1 is invalid there.
     pub fn parse(n: i64) -> Result<Version, FieldError> {
         Version::new(n)
-            .ok_or_else(|| FieldError::invalid(Field::EXPECTED_VERSION, "Versions start at 1."))
+            .ok_or_else(|| FieldError::invalid(Field::ExpectedVersion, "Versions start at 1."))
     }
 
     /// The number, as clients see it.
@@ -77,7 +77,7 @@ mod tests {
             let error = Version::parse(bad).unwrap_err();
             assert_eq!(
                 (error.field, error.code),
-                (Field::EXPECTED_VERSION, ErrorCode::Invalid)
+                (Field::ExpectedVersion, ErrorCode::Invalid)
             );
         }
     }

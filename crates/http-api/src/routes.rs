@@ -13,6 +13,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
 use serde_json::json;
+use wire::Global as _;
 
 use crate::Services;
 use crate::auth::{authenticate, bearer_token};
@@ -451,9 +452,9 @@ pub(crate) async fn embedded_authenticate(
     };
     let body = serde_json::json!({
         "user": {
-            "id": actor.user_id.to_string(),
-            "organization": actor.organization_id.to_string(),
-            "customer": actor.customer_id.map(|id| id.to_string()),
+            "id": actor.user_id.global().to_string(),
+            "organization": actor.organization_id.global().to_string(),
+            "customer": actor.customer_id.map(|id| id.global().to_string()),
             "role": actor.role.name(),
         }
     });

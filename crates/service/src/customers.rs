@@ -113,7 +113,7 @@ impl CustomerDirectory for Directory {
                 let current = self
                     .visible_customer(actor, id)
                     .await?
-                    .ok_or_else(|| record_not_found(Field::ID))?;
+                    .ok_or_else(|| record_not_found(Field::Id))?;
                 if !actor.can_update_customer(&current) {
                     return Err(DirectoryError::Forbidden);
                 }
@@ -151,7 +151,7 @@ impl CustomerDirectory for Directory {
                 let current = self
                     .visible_customer(actor, id)
                     .await?
-                    .ok_or_else(|| record_not_found(Field::ID))?;
+                    .ok_or_else(|| record_not_found(Field::Id))?;
                 if !actor.can_delete_customer(&current) {
                     return Err(DirectoryError::Forbidden);
                 }

@@ -14,6 +14,7 @@ use ports::{
     UniqueField,
 };
 use serde::Deserialize;
+use wire::Global as _;
 
 use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, storage};
 use crate::signing_keys::decoding_key;
@@ -23,7 +24,8 @@ use crate::{Directory, Repositories};
 pub const CLOCK_SKEW_SECONDS: u64 = 60;
 
 /// The claims as the token carries them; the required ones are not `Option`, so a token
-/// without them does not decode.
+/// without them does not decode. `organization` is the organization's Relay global ID
+/// (the API's id, decoded through `wire`).
 #[derive(Debug, Deserialize)]
 struct TokenClaims {
     sub: String,
@@ -114,7 +116,7 @@ impl EmbeddedAuthenticator {
         }
         let login = EmbeddedLogin::parse(EmbeddedClaims {
             sub: claims.sub,
-            organization: claims.organization,
+            organization: OrganizationId::parse_global(&claims.organization),
             customer: claims.customer,
             name: claims.name,
             external_id: claims.external_id,
@@ -250,7 +252,7 @@ impl EmbeddedUserDirectory for Directory {
             .customer(actor.organization_id, customer)
             .await
             .map_err(storage)?
-            .ok_or_else(|| record_not_found(Field::CUSTOMER))?;
+            .ok_or_else(|| record_not_found(Field::Customer))?;
         // Subjects are stored trimmed, as the JWT's `sub` is read.
         let unblocked = self
             .repos
@@ -259,7 +261,7 @@ impl EmbeddedUserDirectory for Directory {
             .await
             .map_err(storage)?;
         if !unblocked {
-            return Err(record_not_found(Field::SUBJECT));
+            return Err(record_not_found(Field::Subject));
         }
         tracing::info!(customer = %customer.id, actor = %actor.user_id, "embedded subject unblocked");
         Ok(customer)
@@ -313,7 +315,7 @@ mod tests {
         let now = domain::now().timestamp();
         Claims {
             sub: Some("user-42".into()),
-            organization: org.to_string(),
+            organization: org.global().to_string(),
             customer: "acme-1".into(),
             iat: now - 5,
             exp: now + 600,
@@ -589,7 +591,7 @@ mod tests {
             .withf(move |o| *o == elsewhere)
             .returning(|_| Ok(Vec::new()));
         let mut token = claims(org);
-        token.organization = elsewhere.to_string();
+        token.organization = elsewhere.global().to_string();
         let error = EmbeddedAuthenticator::new(mocks.repositories())
             .authenticate(&sign(&token, &pairs()[0].1))
             .await

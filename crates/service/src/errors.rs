@@ -6,18 +6,18 @@ use ports::{DirectoryError, RepoError, UniqueField};
 /// The payload error a duplicate (or a lost uniqueness race) becomes.
 pub(crate) fn conflict_error(field: UniqueField) -> FieldError {
     match field {
-        UniqueField::CustomerName => FieldError::taken(Field::NAME, "Customer with this name"),
+        UniqueField::CustomerName => FieldError::taken(Field::Name, "Customer with this name"),
         UniqueField::CustomerExternalId => {
-            FieldError::taken(Field::EXTERNAL_ID, "Customer with this external ID")
+            FieldError::taken(Field::ExternalId, "Customer with this external ID")
         }
-        UniqueField::UserEmail => FieldError::taken(Field::EMAIL, "User with this email"),
+        UniqueField::UserEmail => FieldError::taken(Field::Email, "User with this email"),
         UniqueField::UserExternalId => {
-            FieldError::taken(Field::EXTERNAL_ID, "User with this external ID")
+            FieldError::taken(Field::ExternalId, "User with this external ID")
         }
         UniqueField::OrganizationName => {
-            FieldError::taken(Field::NAME, "Organization with this name")
+            FieldError::taken(Field::Name, "Organization with this name")
         }
-        UniqueField::EmbeddedSubject => FieldError::taken(Field::ALL, "User with this subject"),
+        UniqueField::EmbeddedSubject => FieldError::taken(Field::All, "User with this subject"),
     }
 }
 

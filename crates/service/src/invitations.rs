@@ -89,7 +89,7 @@ impl InvitationDirectory for Directory {
             .await
             .map_err(storage)?
             .filter(|user| actor.can_view_user(user))
-            .ok_or_else(|| record_not_found(Field::USER))?;
+            .ok_or_else(|| record_not_found(Field::User))?;
         if !actor.can_manage_user(&user) {
             return Err(DirectoryError::Forbidden);
         }
@@ -101,7 +101,7 @@ impl InvitationDirectory for Directory {
             .map_err(storage)?;
         let now = domain::now();
         let refused = |message: &str| -> DirectoryError {
-            FieldError::invalid(Field::USER, message.to_owned()).into()
+            FieldError::invalid(Field::User, message.to_owned()).into()
         };
         let Some(current) = current else {
             return Err(refused("This user has no invitation."));
@@ -227,7 +227,7 @@ mod tests {
                 .unwrap_err();
             match (error, expected) {
                 (DirectoryError::Invalid(errors), Some(code)) => {
-                    assert_eq!(errors.errors()[0].field, Field::USER);
+                    assert_eq!(errors.errors()[0].field, Field::User);
                     assert_eq!(errors.errors()[0].code, code);
                 }
                 (DirectoryError::Forbidden, None) => {}

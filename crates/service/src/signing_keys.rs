@@ -44,16 +44,16 @@ pub(crate) fn parse_public_key(text: &str) -> Result<String, FieldError> {
     let key = RsaPublicKey::from_public_key_pem(text)
         .or_else(|_| RsaPublicKey::from_pkcs1_pem(text))
         .map_err(|_| {
-            FieldError::invalid(Field::PUBLIC_KEY, "Enter a PEM-encoded RSA public key.")
+            FieldError::invalid(Field::PublicKey, "Enter a PEM-encoded RSA public key.")
         })?;
     if key.size() * 8 < RSA_BITS {
         return Err(FieldError::invalid(
-            Field::PUBLIC_KEY,
+            Field::PublicKey,
             format!("The key must have at least {RSA_BITS} bits."),
         ));
     }
     key.to_public_key_pem(LineEnding::LF)
-        .map_err(|_| FieldError::invalid(Field::PUBLIC_KEY, "Enter a PEM-encoded RSA public key."))
+        .map_err(|_| FieldError::invalid(Field::PublicKey, "Enter a PEM-encoded RSA public key."))
 }
 
 /// The key that verifies RS256 signatures for a stored PEM public key; `None` if the PEM
@@ -142,7 +142,7 @@ impl SigningKeyDirectory for Directory {
             .delete_signing_key(actor.organization_id, id)
             .await
             .map_err(storage)?
-            .ok_or_else(|| record_not_found(Field::ID))?;
+            .ok_or_else(|| record_not_found(Field::Id))?;
         tracing::info!(key = %deleted.id, actor = %actor.user_id, "signing key deleted");
         Ok(deleted)
     }
@@ -181,7 +181,7 @@ mod tests {
             DirectoryError::Invalid(errors) => errors
                 .errors()
                 .iter()
-                .map(|e| (e.field.as_str().to_owned(), e.code))
+                .map(|e| (wire::field_name(e.field).to_owned(), e.code))
                 .collect(),
             other => panic!("expected Invalid, got {other:?}"),
         }

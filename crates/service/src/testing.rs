@@ -65,7 +65,7 @@ pub(crate) fn user(org: OrganizationId, customer: Option<CustomerId>, kind: Role
 pub(crate) fn new_user(email: &str, role: Role) -> NewUser {
     NewUser::parse(UserDraft {
         email: email.into(),
-        role: role.id.to_string(),
+        role: Ok(role.id),
         ..UserDraft::default()
     })
     .unwrap()
@@ -80,13 +80,14 @@ pub(crate) fn actor(
     (Actor::of(&me), me)
 }
 
-/// The `(field, code)` pairs of a payload error; panics on any other error.
+/// The `(field, code)` pairs of a payload error, fields as the API names them; panics on
+/// any other error.
 pub(crate) fn codes(error: ports::DirectoryError) -> Vec<(&'static str, domain::ErrorCode)> {
     match error {
         ports::DirectoryError::Invalid(errors) => errors
             .errors()
             .iter()
-            .map(|e| (e.field.as_str(), e.code))
+            .map(|e| (wire::field_name(e.field), e.code))
             .collect(),
         other => panic!("expected payload errors, got {other:?}"),
     }

@@ -43,16 +43,16 @@ impl Directory {
             .await
             .map_err(storage)?;
         Ok(match role {
-            None => Err(FieldError::not_found(Field::ROLE)),
+            None => Err(FieldError::not_found(Field::Role)),
             Some(role) if role.kind.scope() != scope => Err(FieldError::invalid(
-                Field::ROLE,
+                Field::Role,
                 match scope {
                     RoleScope::Organization => "Select an organization role.",
                     RoleScope::Customer => "Select a customer role.",
                 },
             )),
             Some(role) if !actor.can_grant(role.kind) => Err(FieldError::forbidden(
-                Field::ROLE,
+                Field::Role,
                 "You cannot grant a role above your own.",
             )),
             Some(role) => Ok(role),
@@ -138,7 +138,7 @@ impl UserDirectory for Directory {
         user: NewUser,
     ) -> Result<User, DirectoryError> {
         let Some(customer_id) = customer.or(actor.customer_id) else {
-            return Err(FieldError::required(Field::CUSTOMER).into());
+            return Err(FieldError::required(Field::Customer).into());
         };
         let visible = self
             .repos
@@ -149,7 +149,7 @@ impl UserDirectory for Directory {
             .map_err(storage)?
             .filter(|c| actor.can_view_customer(c))
         else {
-            return Err(record_not_found(Field::CUSTOMER));
+            return Err(record_not_found(Field::Customer));
         };
         if !actor.can_manage_users_of(customer.id) {
             return Err(DirectoryError::Forbidden);
@@ -185,7 +185,7 @@ impl UserDirectory for Directory {
                 let current = self
                     .visible_user(actor, id)
                     .await?
-                    .ok_or_else(|| record_not_found(Field::ID))?;
+                    .ok_or_else(|| record_not_found(Field::Id))?;
                 if !actor.can_update_user(&current) {
                     return Err(DirectoryError::Forbidden);
                 }
@@ -233,10 +233,10 @@ impl UserDirectory for Directory {
                 let current = self
                     .visible_user(actor, id)
                     .await?
-                    .ok_or_else(|| record_not_found(Field::ID))?;
+                    .ok_or_else(|| record_not_found(Field::Id))?;
                 if current.id == actor.user_id {
                     return Err(
-                        FieldError::forbidden(Field::ID, "You cannot delete yourself.").into(),
+                        FieldError::forbidden(Field::Id, "You cannot delete yourself.").into(),
                     );
                 }
                 if !actor.can_delete_user(&current) {

@@ -25,7 +25,7 @@ pub(crate) async fn until_written<'a, T>(
     for _ in 0..MAX_WRITE_ATTEMPTS {
         match attempt().await? {
             Conditional::Done(done) => return Ok(done),
-            Conditional::Missing => return Err(record_not_found(Field::ID)),
+            Conditional::Missing => return Err(record_not_found(Field::Id)),
             Conditional::Stale if expected.is_some() => return Err(stale()),
             Conditional::Stale => {}
         }

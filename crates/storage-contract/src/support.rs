@@ -53,7 +53,7 @@ impl Org {
         let role = self.role(kind);
         NewUser::parse(UserDraft {
             email: email.into(),
-            role: role.id.to_string(),
+            role: Ok(role.id),
             ..UserDraft::default()
         })
         .unwrap()
@@ -71,7 +71,7 @@ pub(crate) fn new_organization(name: &str) -> (Organization, Vec<Role>, User) {
             "owner@{}.example.com",
             name.to_lowercase().replace(' ', "-")
         ),
-        role: owner_role.id.to_string(),
+        role: Ok(owner_role.id),
         name: Some("Owner".into()),
         ..UserDraft::default()
     })
@@ -162,16 +162,16 @@ pub(crate) fn full_customer(org: &Org) -> Customer {
     customer.is_system = true;
     customer.starred = true;
     customer.avatar_url =
-        Some(AvatarUrl::parse(Field::AVATAR_URL, "https://cdn.example.com/a.png?x=1").unwrap());
+        Some(AvatarUrl::parse(Field::AvatarUrl, "https://cdn.example.com/a.png?x=1").unwrap());
     customer.attachments = vec![
         Attachment::parse(
-            Field::ADD_ATTACHMENT,
+            Field::AddAttachment,
             "contract",
             "https://files.example.com/c.pdf",
         )
         .unwrap(),
         Attachment::parse(
-            Field::ADD_ATTACHMENT,
+            Field::AddAttachment,
             "ünïcode",
             "http://files.example.com/u",
         )

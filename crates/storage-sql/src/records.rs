@@ -330,7 +330,7 @@ pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
         labels: Labels::from_stored(labels),
         is_system: row.bool("is_system")?,
         avatar_url: optional(row.opt_text("avatar_url")?, |url| {
-            AvatarUrl::parse_optional(Field::AVATAR_URL, &single_line_lossy(url))
+            AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
         })
         .map_err(bad)?,
         allow_embedded_designer: row.bool("allow_embedded_designer")?,
@@ -357,7 +357,7 @@ fn optional<T>(
 }
 
 fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
-    let malformed = || FieldError::invalid(Field::ADD_ATTACHMENT, "malformed attachment list");
+    let malformed = || FieldError::invalid(Field::AddAttachment, "malformed attachment list");
     value
         .as_array()
         .ok_or_else(malformed)?
@@ -367,7 +367,7 @@ fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
             let url = item.get("url").and_then(Value::as_str);
             match (name, url) {
                 (Some(name), Some(url)) => Attachment::parse(
-                    Field::ADD_ATTACHMENT,
+                    Field::AddAttachment,
                     &single_line_lossy(name),
                     &single_line_lossy(url),
                 ),
@@ -393,7 +393,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         })
         .map_err(bad)?,
         avatar_url: optional(row.opt_text("avatar_url")?, |url| {
-            AvatarUrl::parse_optional(Field::AVATAR_URL, &single_line_lossy(url))
+            AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
         })
         .map_err(bad)?,
         role: Role {

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
 use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
 use domain::{Customer, CustomerId, Timestamp};
+use wire::Global as _;
 
 use async_graphql::Lookahead;
 use domain::listing::PageRequest;
@@ -30,7 +31,7 @@ pub(crate) struct AttachmentObject {
 #[Object(name = "Customer")]
 impl CustomerNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id.global().to_string())
     }
 
     async fn name(&self) -> &str {

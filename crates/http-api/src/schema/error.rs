@@ -11,14 +11,14 @@
 //! | request data missing (a wiring bug) | `Internal server error` | `INTERNAL` |
 //! | undecodable or wrong-type global ID in an argument | `Invalid ID` | `INVALID` |
 //! | cursor that does not decode or fit the sort | `Invalid cursor` | `INVALID` |
-//! | `first`/`last`/`offset` out of range | `PageRequest::parse`'s message | `INVALID` |
+//! | `first`/`last`/`offset` out of range | `wire::page::parse`'s message | `INVALID` |
 
 use std::error::Error as StdError;
 
 use async_graphql::{Context, ErrorExtensions, ServerError, SimpleObject};
-use domain::listing::InvalidPage;
 use domain::{Field, FieldError, InvalidId, ValidationErrors};
 use ports::DirectoryError;
+use wire::InvalidPage;
 
 /// `extensions.code` of a storage failure; a response holding one is HTTP 503.
 pub(crate) const UNAVAILABLE_CODE: &str = "UNAVAILABLE";
@@ -68,7 +68,7 @@ impl ApiError {
             ApiError::Invalid(errors) => errors
                 .errors()
                 .iter()
-                .map(ToString::to_string)
+                .map(|error| format!("{}: {}", wire::field_name(error.field), error.message))
                 .collect::<Vec<_>>()
                 .join("; "),
         }
@@ -84,7 +84,7 @@ impl ApiError {
             ApiError::Invalid(errors) => errors
                 .errors()
                 .first()
-                .map_or("INVALID", |error| error.code.as_str()),
+                .map_or("INVALID", |error| wire::code_name(error.code)),
         }
     }
 }
@@ -198,13 +198,13 @@ pub(crate) struct ErrorType {
 pub(crate) fn payload_errors(errors: &ValidationErrors) -> Vec<ErrorType> {
     let mut grouped: Vec<ErrorType> = Vec::new();
     for error in errors.errors() {
-        let field = error.field.as_str();
+        let field = wire::field_name(error.field);
         match grouped.iter_mut().find(|entry| entry.field == field) {
             Some(entry) => entry.messages.push(error.message.clone()),
             None => grouped.push(ErrorType {
                 field: field.to_owned(),
                 messages: vec![error.message.clone()],
-                code: Some(error.code.as_str().to_owned()),
+                code: Some(wire::code_name(error.code).to_owned()),
             }),
         }
     }
@@ -242,9 +242,9 @@ mod tests {
     #[test]
     fn payload_errors_group_messages_by_field_in_order_and_keep_the_first_code() {
         let errors = ValidationErrors::from(vec![
-            FieldError::required(Field::NAME),
-            FieldError::too_long(Field::EXTERNAL_ID, 255),
-            FieldError::new(Field::NAME, ErrorCode::Taken, "Taken too."),
+            FieldError::required(Field::Name),
+            FieldError::too_long(Field::ExternalId, 255),
+            FieldError::new(Field::Name, ErrorCode::Taken, "Taken too."),
         ]);
         let grouped = payload_errors(&errors);
         assert_eq!(grouped.len(), 2);

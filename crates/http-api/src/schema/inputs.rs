@@ -4,9 +4,10 @@
 use async_graphql::{ID, InputObject, MaybeUndefined};
 use domain::{
     AttachmentDraft, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, Field,
-    FieldError, InvalidId, NewCustomer, NewUser, SigningKeyId, UserDraft, UserId, UserPatch,
-    UserPatchDraft, ValidationErrors, Version,
+    FieldError, InvalidId, NewCustomer, NewUser, RoleId, SigningKeyId, UserDraft, UserId,
+    UserPatch, UserPatchDraft, ValidationErrors, Version,
 };
+use wire::Global as _;
 
 use super::error::invalid_id;
 
@@ -154,7 +155,7 @@ impl CreateOrganizationUserInput {
     pub(crate) fn parse(&self) -> Parsed<NewUser> {
         NewUser::parse(UserDraft {
             email: self.email.clone(),
-            role: self.role.0.clone(),
+            role: RoleId::parse_global(&self.role),
             name: self.name.clone(),
             phone: self.phone.clone(),
             external_id: self.external_id.clone(),
@@ -180,11 +181,11 @@ impl CreateCustomerUserInput {
         let customer = self
             .customer
             .as_ref()
-            .map(|id| CustomerId::parse_global(id).map_err(|_| invalid_id(Field::CUSTOMER)))
+            .map(|id| CustomerId::parse_global(id).map_err(|_| invalid_id(Field::Customer)))
             .transpose();
         let user = NewUser::parse(UserDraft {
             email: self.email.clone(),
-            role: self.role.0.clone(),
+            role: RoleId::parse_global(&self.role),
             name: self.name.clone(),
             phone: self.phone.clone(),
             external_id: self.external_id.clone(),
@@ -218,7 +219,7 @@ impl UpdateUserInput {
             name: self.name.clone(),
             phone: self.phone.clone(),
             external_id: self.external_id.clone(),
-            role: self.role.as_ref().map(|role| role.0.clone()),
+            role: self.role.as_ref().map(|role| RoleId::parse_global(role)),
             avatar_url: self.avatar_url.clone(),
             dark_mode: self.dark_mode,
             dark_mode_sync_with_os: self.dark_mode_sync_with_os,
@@ -262,7 +263,7 @@ impl ResendInvitationInput {
     pub(crate) fn parse(&self) -> Parsed<UserId> {
         Ok(required_id_of(
             &self.user,
-            Field::USER,
+            Field::User,
             UserId::parse_global,
         )?)
     }
@@ -310,12 +311,12 @@ impl UnblockEmbeddedUserInput {
     pub(crate) fn parse(&self) -> Parsed<(CustomerId, String)> {
         let customer = required_id_of(
             &Some(self.customer.clone()),
-            Field::CUSTOMER,
+            Field::Customer,
             CustomerId::parse_global,
         );
         let subject = self.subject.trim();
         let subject = if subject.is_empty() {
-            Err(FieldError::required(Field::SUBJECT))
+            Err(FieldError::required(Field::Subject))
         } else {
             Ok(subject.to_owned())
         };
@@ -336,7 +337,7 @@ fn required_id<T>(
     id: &Option<ID>,
     parse: impl Fn(&str) -> Result<T, InvalidId>,
 ) -> Result<T, FieldError> {
-    required_id_of(id, Field::ID, parse)
+    required_id_of(id, Field::Id, parse)
 }
 
 /// Like [`required_id`], for an id in another field.

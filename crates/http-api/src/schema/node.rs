@@ -1,9 +1,8 @@
 //! The Relay `Node` interface and `node(id:)` lookup over every type with a global ID.
 
 use async_graphql::{ID, Interface};
-use domain::{
-    CustomerId, GlobalId, NodeKind, OrganizationId, Permission, PermissionId, RoleId, UserId,
-};
+use domain::{CustomerId, OrganizationId, Permission, PermissionId, RoleId, UserId};
+use wire::{GlobalId, NodeKind};
 
 use super::context::Scope;
 use super::customer::CustomerNode;

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{UserFilter, UserQuery};
 use domain::{CustomerId, Organization, Timestamp};
+use wire::Global as _;
 
 use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;
@@ -17,7 +18,7 @@ pub(crate) struct OrganizationNode(pub(crate) Organization);
 #[Object(name = "Organization")]
 impl OrganizationNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id.global().to_string())
     }
 
     async fn name(&self) -> &str {
@@ -91,7 +92,7 @@ impl OrganizationNode {
             .map_err(ApiError::from)?;
         Ok(Connection::complete(
             keys.into_iter().map(SigningKeyNode).collect(),
-            |key| key.0.id.to_string(),
+            |key| key.0.id.global().to_string(),
         ))
     }
 }

@@ -3,6 +3,7 @@
 use async_graphql::{Context, ID, Object, Result};
 use domain::listing::{CustomerFilter, CustomerQuery, UserFilter, UserQuery};
 use domain::{CustomerId, Timestamp, UserId};
+use wire::Global as _;
 
 use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;

@@ -3,6 +3,7 @@
 use async_graphql::{ID, Object, Result};
 use domain::listing::CursorKey;
 use domain::{Permission, Role};
+use wire::Global as _;
 
 use super::connection::{Connection, page_in_memory, page_request};
 
@@ -13,7 +14,7 @@ pub(crate) struct RoleNode(pub(crate) Role);
 #[Object(name = "Role")]
 impl RoleNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id.global().to_string())
     }
 
     async fn name(&self) -> &'static str {
@@ -58,7 +59,7 @@ pub(crate) struct PermissionNode(pub(crate) Permission);
 #[Object(name = "Permission")]
 impl PermissionNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id().to_string())
+        ID(self.0.id().global().to_string())
     }
 
     async fn name(&self) -> &'static str {

@@ -3,6 +3,7 @@
 
 use async_graphql::{ID, Object, SimpleObject};
 use domain::{SigningKey, Timestamp};
+use wire::Global as _;
 
 /// One of the organization's signing keys; only its public half is stored.
 #[derive(Clone)]
@@ -11,7 +12,7 @@ pub(crate) struct SigningKeyNode(pub(crate) SigningKey);
 #[Object(name = "OrganizationSigningKey")]
 impl SigningKeyNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id.global().to_string())
     }
 
     /// The RSA public key, PEM.

@@ -3,6 +3,7 @@
 use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
 use domain::listing::{Sort, UserQuery, UserSortField};
 use domain::{CustomerId, Invitation, InvitationStatus, Timestamp, User};
+use wire::Global as _;
 
 use super::connection::{Connection, OrderDirection, check_cursors};
 use super::context::Scope;
@@ -54,7 +55,7 @@ pub(crate) struct UserNode(pub(crate) User);
 #[Object(name = "User")]
 impl UserNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.to_string())
+        ID(self.0.id.global().to_string())
     }
 
     async fn email(&self) -> &str {
@@ -149,7 +150,7 @@ impl UserNode {
 
     /// The global ID of the user's organization.
     async fn tenant_id(&self) -> String {
-        self.0.organization_id.to_string()
+        self.0.organization_id.global().to_string()
     }
 
     async fn dark_mode(&self) -> bool {

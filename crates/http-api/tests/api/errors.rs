@@ -4,6 +4,7 @@ use axum::http::StatusCode;
 use domain::{CustomerId, ErrorCode, Field, FieldError, RoleKind, ValidationErrors};
 use ports::DirectoryError;
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::helpers::*;
 
@@ -77,7 +78,10 @@ async fn an_unavailable_directory_is_503_unavailable_with_retry_after_and_hides_
 
 #[tokio::test]
 async fn an_id_of_another_type_or_garbage_is_invalid_id_without_calling_the_directory() {
-    let user_id = user("u@example.com", None, RoleKind::Guest).id.to_string();
+    let user_id = user("u@example.com", None, RoleKind::Guest)
+        .id
+        .global()
+        .to_string();
     for bad in [user_id.as_str(), "garbage", ""] {
         let body = graphql_ok(Mocks::new().router(), CUSTOMER, json!({ "id": bad })).await;
         assert_eq!(body["data"], json!({ "customer": null }), "{bad}");
@@ -154,7 +158,7 @@ async fn bad_ids_in_a_mutation_input_are_payload_errors_on_their_fields() {
     let query = r#"mutation ($id: ID, $role: ID) {
         updateUser(input: {id: $id, role: $role, phone: "555"}) { user { id } errors { field messages code } }
     }"#;
-    let customer_id = customer("Acme").id.to_string();
+    let customer_id = customer("Acme").id.global().to_string();
     let body = graphql_ok(
         Mocks::new().router(),
         query,
@@ -193,9 +197,9 @@ async fn the_directorys_validation_errors_become_payload_errors() {
         .times(1)
         .returning(|_, _, _, _| {
             Err(DirectoryError::Invalid(ValidationErrors::from(vec![
-                FieldError::not_found(Field::ID),
-                FieldError::taken(Field::NAME, "A customer with this name"),
-                FieldError::new(Field::NAME, ErrorCode::Invalid, "Second problem."),
+                FieldError::not_found(Field::Id),
+                FieldError::taken(Field::Name, "A customer with this name"),
+                FieldError::new(Field::Name, ErrorCode::Invalid, "Second problem."),
             ])))
         });
     let query = r#"mutation ($id: ID!) { updateCustomer(input: {id: $id, name: "Taken"}) {

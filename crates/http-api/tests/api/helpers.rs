@@ -223,7 +223,7 @@ pub(crate) fn user(email: &str, customer: Option<CustomerId>, kind: RoleKind) ->
     let role = Role::generate(kind);
     NewUser::parse(UserDraft {
         email: email.into(),
-        role: role.id.to_string(),
+        role: Ok(role.id),
         ..UserDraft::default()
     })
     .unwrap()

@@ -4,9 +4,10 @@
 use domain::listing::{CustomerQuery, UserQuery};
 use domain::{
     CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, NewCustomer, NewUser, Role,
-    RoleKind, UserDraft,
+    RoleId, RoleKind, UserDraft,
 };
 use serde_json::json;
+use wire::Global as _;
 
 use crate::helpers::*;
 
@@ -66,7 +67,10 @@ async fn fetch_a_specific_customer_asks_for_that_customer_as_the_caller() {
 async fn fetch_all_customers_lists_the_first_page_in_the_default_order() {
     let mut mocks = Mocks::new();
     let customers = vec![customer("Acme"), customer("Bolt")];
-    let ids: Vec<String> = customers.iter().map(|c| c.id.to_string()).collect();
+    let ids: Vec<String> = customers
+        .iter()
+        .map(|c| c.id.global().to_string())
+        .collect();
     mocks
         .customers
         .expect_customers()
@@ -96,7 +100,7 @@ async fn create_a_new_customer_creates_the_parsed_customer() {
     let created = expected
         .clone()
         .into_customer(organization_id(), domain::now());
-    let created_id = created.id.to_string();
+    let created_id = created.id.global().to_string();
     mocks
         .customers
         .expect_create_customer()
@@ -191,7 +195,7 @@ async fn query_for_organization_roles_lists_each_role_with_its_permissions() {
     let body = graphql_ok(mocks.router(), QUERY_FOR_ORGANIZATION_ROLES, json!({})).await;
     let listed = body["data"]["organizationRoles"].as_array().unwrap();
     assert_eq!(listed.len(), 2);
-    assert_eq!(listed[0]["id"], roles[0].id.to_string());
+    assert_eq!(listed[0]["id"], roles[0].id.global().to_string());
     assert_eq!(listed[0]["name"], "Admin");
     let admin_permissions = listed[0]["permissions"]["nodes"].as_array().unwrap();
     assert_eq!(admin_permissions.len(), RoleKind::Admin.permissions().len());
@@ -207,7 +211,7 @@ async fn create_an_organization_team_member_creates_the_parsed_user() {
     let role = "Um9sZTo0NzdmNGRlYi03NzRlLTQ0M2UtOWY0MS01OGRmOWNhZjllNmM=";
     let expected = NewUser::parse(UserDraft {
         email: "lisa.nguyen@smith-rockets.co".into(),
-        role: role.into(),
+        role: RoleId::parse_global(role),
         name: Some("Lisa Nguyen".into()),
         phone: None,
         external_id: Some("ABCCBC0B-98D0-453B-A795-0B430EFBF020".into()),
@@ -222,7 +226,7 @@ async fn create_an_organization_team_member_creates_the_parsed_user() {
         },
         domain::now(),
     );
-    let created_id = created.id.to_string();
+    let created_id = created.id.global().to_string();
     mocks
         .users
         .expect_create_organization_user()
@@ -292,13 +296,13 @@ async fn list_all_customer_users_by_customer_loads_every_customers_users_in_one_
         json!({}),
     )
     .await;
-    let user_json = |user: &domain::User| json!({ "id": user.id.to_string(), "email": user.email.as_str(), "name": "", "externalId": null });
+    let user_json = |user: &domain::User| json!({ "id": user.id.global().to_string(), "email": user.email.as_str(), "name": "", "externalId": null });
     assert_eq!(
         body,
         json!({ "data": { "customers": { "nodes": [
-            { "id": ids[0].to_string(), "name": "Acme", "users": { "nodes": [user_json(&acme_user)] } },
-            { "id": ids[1].to_string(), "name": "Bolt", "users": { "nodes": [] } },
-            { "id": ids[2].to_string(), "name": "Crux", "users": { "nodes": [user_json(&crux_user)] } },
+            { "id": ids[0].global().to_string(), "name": "Acme", "users": { "nodes": [user_json(&acme_user)] } },
+            { "id": ids[1].global().to_string(), "name": "Bolt", "users": { "nodes": [] } },
+            { "id": ids[2].global().to_string(), "name": "Crux", "users": { "nodes": [user_json(&crux_user)] } },
         ] } } })
     );
 }

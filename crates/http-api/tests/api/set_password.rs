@@ -6,6 +6,7 @@ use axum::http::{Request, StatusCode};
 use domain::{Invitation, OrganizationId};
 use ports::SessionError;
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::helpers::{Mocks, graphql, send};
 
@@ -154,7 +155,7 @@ async fn users_show_their_invitation_and_resend_renews_it() {
     let (status, body) = graphql(
         router.clone(),
         "query($id: ID!) { user(id: $id) { invitation { status sentAt expiresAt } } }",
-        json!({ "id": user.id.to_string() }),
+        json!({ "id": user.id.global().to_string() }),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -171,11 +172,15 @@ async fn users_show_their_invitation_and_resend_renews_it() {
     let (_, body) = graphql(
         router,
         "mutation($id: ID) { resendInvitation(input: {user: $id, clientMutationId: \"r\"}) { user { id } errors { field messages } clientMutationId } }",
-        json!({ "id": user.id.to_string() }),
+        json!({ "id": user.id.global().to_string() }),
     )
     .await;
     let payload = &body["data"]["resendInvitation"];
-    assert_eq!(payload["user"]["id"], user.id.to_string(), "{body}");
+    assert_eq!(
+        payload["user"]["id"],
+        user.id.global().to_string(),
+        "{body}"
+    );
     assert_eq!(payload["errors"], json!([]));
     assert_eq!(payload["clientMutationId"], "r");
 }

@@ -5,6 +5,7 @@ use axum::http::{Request, StatusCode};
 use domain::{Field, FieldError, RoleKind, SigningKey};
 use ports::{AuthError, DirectoryError, GeneratedSigningKey};
 use serde_json::{Value, json};
+use wire::Global as _;
 
 use crate::helpers::*;
 
@@ -30,7 +31,7 @@ async fn create_returns_the_private_key_once_and_the_stored_key() {
         private_key_pem: "-----BEGIN PRIVATE KEY-----\nabcdefghijkl\n-----END PRIVATE KEY-----"
             .into(),
     };
-    let id = generated.key.id.to_string();
+    let id = generated.key.id.global().to_string();
     mocks
         .signing_keys
         .expect_create_signing_key()
@@ -72,8 +73,7 @@ async fn import_reports_a_bad_key_on_public_key_and_delete_a_bad_id_on_id() {
         .withf(|_, pem| pem == "nope")
         .returning(|_, _| {
             Err(DirectoryError::Invalid(
-                FieldError::invalid(Field::PUBLIC_KEY, "Enter a PEM-encoded RSA public key.")
-                    .into(),
+                FieldError::invalid(Field::PublicKey, "Enter a PEM-encoded RSA public key.").into(),
             ))
         });
     mocks.signing_keys.expect_delete_signing_key().times(0);
@@ -92,7 +92,7 @@ async fn import_reports_a_bad_key_on_public_key_and_delete_a_bad_id_on_id() {
             "errors": [{"field": "publicKey", "messages": ["Enter a PEM-encoded RSA public key."]}]
         })
     );
-    let customer_id = customer("Acme").id.to_string();
+    let customer_id = customer("Acme").id.global().to_string();
     let body = graphql_ok(
         router,
         "mutation($id: ID) { deleteOrganizationSigningKey(input: {id: $id}) { \
@@ -115,7 +115,7 @@ async fn delete_and_list_go_through_the_directory() {
         .withf(move |_, id| *id == doomed_id)
         .returning(move |_, _| Ok(doomed.clone()));
     let listed = vec![key(false), key(true)];
-    let ids: Vec<String> = listed.iter().map(|k| k.id.to_string()).collect();
+    let ids: Vec<String> = listed.iter().map(|k| k.id.global().to_string()).collect();
     mocks
         .signing_keys
         .expect_signing_keys()
@@ -129,13 +129,13 @@ async fn delete_and_list_go_through_the_directory() {
         router.clone(),
         "mutation($id: ID) { deleteOrganizationSigningKey(input: {id: $id}) { \
          organizationSigningKey { id imported privateKeyPreview } errors { field } } }",
-        json!({ "id": doomed_id.to_string() }),
+        json!({ "id": doomed_id.global().to_string() }),
     )
     .await;
     assert_eq!(
         body["data"]["deleteOrganizationSigningKey"],
         json!({
-            "organizationSigningKey": {"id": doomed_id.to_string(), "imported": true, "privateKeyPreview": null},
+            "organizationSigningKey": {"id": doomed_id.global().to_string(), "imported": true, "privateKeyPreview": null},
             "errors": []
         })
     );
@@ -207,10 +207,10 @@ async fn embedded_authenticate_answers_the_signed_in_user() {
     let (status, body) = send(router.clone(), embedded_request(Some("a.jwt.here"))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body["user"]["id"], embedded.id.to_string());
+    assert_eq!(body["user"]["id"], embedded.id.global().to_string());
     assert_eq!(
         body["user"]["customer"],
-        embedded.customer_id.unwrap().to_string()
+        embedded.customer_id.unwrap().global().to_string()
     );
     assert_eq!(body["user"]["role"], "Marketplace Admin");
     for token in [Some("bad.jwt.here"), None] {

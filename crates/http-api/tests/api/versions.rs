@@ -4,6 +4,7 @@
 use domain::{FieldError, RoleKind, Version};
 use ports::DirectoryError;
 use serde_json::json;
+use wire::Global as _;
 
 use crate::helpers::{Mocks, SEED_CUSTOMER_ID, actor, customer, graphql_ok, organization, user};
 
@@ -81,7 +82,7 @@ async fn expected_versions_reach_the_directory_and_stale_is_a_payload_error() {
             user { version } errors { field } }
         gone: deleteUser(input: {id: $u}) { user { version } errors { field } }
     }"#;
-    let user_id = target.to_string();
+    let user_id = target.global().to_string();
     let body = graphql_ok(
         mocks.router(),
         query,

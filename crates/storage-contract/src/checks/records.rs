@@ -353,7 +353,7 @@ pub async fn user_round_trips_every_field(stores: Stores) {
     member.name = PersonName::parse("Lisa Nguyễn").unwrap();
     member.phone = Phone::parse("+15555550123").unwrap();
     member.external_id = ExternalId::parse_optional("ABCCBC0B-98D0").unwrap();
-    member.avatar_url = Some(AvatarUrl::parse(Field::AVATAR_URL, "https://a.example/x").unwrap());
+    member.avatar_url = Some(AvatarUrl::parse(Field::AvatarUrl, "https://a.example/x").unwrap());
     member.dark_mode = true;
     member.dark_mode_sync_with_os = false;
     member.feature_flags = FeatureFlags::parse(r#"{"beta":true}"#).unwrap();
@@ -414,7 +414,7 @@ pub async fn user_update_and_delete(stores: Stores) {
     changed.name = PersonName::parse("Someone Else").unwrap();
     changed.phone = Phone::parse("+4930123456").unwrap();
     changed.external_id = ExternalId::parse_optional("x-1").unwrap();
-    changed.avatar_url = Some(AvatarUrl::parse(Field::AVATAR_URL, "https://a.example/y").unwrap());
+    changed.avatar_url = Some(AvatarUrl::parse(Field::AvatarUrl, "https://a.example/y").unwrap());
     changed.dark_mode = true;
     changed.feature_flags = FeatureFlags::parse("{}").unwrap();
     changed.last_login = Some(at(5, 5));

@@ -50,7 +50,7 @@ impl Org {
         let role = *self.roles.iter().find(|role| role.kind == kind).unwrap();
         NewUser::parse(UserDraft {
             email: email.into(),
-            role: role.id.to_string(),
+            role: Ok(role.id),
             ..UserDraft::default()
         })
         .unwrap()

@@ -65,7 +65,7 @@ enum Cursor {
 impl Cursor {
     fn encode(&self) -> String {
         match self {
-            Cursor::Key(key) => key.encode(),
+            Cursor::Key(key) => wire::cursor::encode_key(key),
             Cursor::Text(text) => text.clone(),
         }
     }

@@ -30,7 +30,7 @@ pub(crate) fn page_request(
     before: Option<&str>,
     offset: Option<i32>,
 ) -> Result<PageRequest, ApiError> {
-    Ok(PageRequest::parse(
+    Ok(wire::page::parse(
         first.map(i64::from),
         last.map(i64::from),
         after,
@@ -130,7 +130,7 @@ mod tests {
         after: Option<&str>,
         offset: i64,
     ) -> PageRequest {
-        PageRequest::parse(first, last, after, None, Some(offset)).unwrap()
+        wire::page::parse(first, last, after, None, Some(offset)).unwrap()
     }
 
     #[test]
@@ -147,7 +147,7 @@ mod tests {
         assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
         assert!(previous && !next);
 
-        let after = key(&Permission::CustomerEdit).encode();
+        let after = wire::cursor::encode_key(&key(&Permission::CustomerEdit));
         let (page, _, next) = tags(&request(Some(5), None, Some(&after), 0)).unwrap();
         assert_eq!(page, ["customer_admin_users", "customer_view_users"]);
         assert!(!next);
@@ -163,8 +163,13 @@ mod tests {
             values: vec![SortValue::Text("x".into())],
             id: Permission::OrgViewUsers.id().uuid(),
         };
-        for cursor in [foreign, sorted] {
-            let page = request(None, None, Some(&cursor.encode()), 0);
+        for made_elsewhere in [foreign, sorted] {
+            let page = request(
+                None,
+                None,
+                Some(&wire::cursor::encode_key(&made_elsewhere)),
+                0,
+            );
             assert_eq!(tags(&page).unwrap_err(), ApiError::InvalidCursor);
         }
     }

@@ -1,0 +1,183 @@
+//! Relay global ids: `base64("<Type>:<uuid>")`, standard alphabet, `=`-padded.
+
+use std::fmt;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use domain::{CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId};
+use uuid::Uuid;
+
+/// The kinds of object that have a global ID; the variant's name is the `<Type>` part of it
+/// (the GraphQL type name), spelled once by `strum`.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    strum::EnumString,
+    strum::IntoStaticStr,
+    strum::EnumIter,
+)]
+pub enum NodeKind {
+    Customer,
+    User,
+    Role,
+    Permission,
+    Organization,
+    OrganizationSigningKey,
+}
+
+impl NodeKind {
+    /// The GraphQL type name (`Customer`).
+    pub fn as_str(self) -> &'static str {
+        self.into()
+    }
+}
+
+/// A decoded Relay global ID: which kind of object, and its UUID.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct GlobalId {
+    pub kind: NodeKind,
+    pub uuid: Uuid,
+}
+
+impl GlobalId {
+    /// Decodes standard, `=`-padded base64 of `<Type>:<uuid>`.
+    pub fn parse(text: &str) -> Result<GlobalId, InvalidId> {
+        let bytes = STANDARD.decode(text.trim()).map_err(|_| InvalidId)?;
+        let decoded = String::from_utf8(bytes).map_err(|_| InvalidId)?;
+        let (name, uuid) = decoded.split_once(':').ok_or(InvalidId)?;
+        let kind = name.parse::<NodeKind>().map_err(|_| InvalidId)?;
+        let uuid = Uuid::try_parse(uuid).map_err(|_| InvalidId)?;
+        Ok(GlobalId { kind, uuid })
+    }
+
+    /// Decodes `text` and checks that it names an object of `kind`.
+    pub fn parse_as(text: &str, kind: NodeKind) -> Result<Uuid, InvalidId> {
+        let id = GlobalId::parse(text)?;
+        if id.kind != kind {
+            return Err(InvalidId);
+        }
+        Ok(id.uuid)
+    }
+}
+
+/// The global ID as clients see it (base64).
+impl fmt::Display for GlobalId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let raw = format!("{}:{}", self.kind.as_str(), self.uuid.hyphenated());
+        f.write_str(&STANDARD.encode(raw))
+    }
+}
+
+/// A domain id that clients see as a Relay global ID of one [`NodeKind`].
+pub trait Global: Sized {
+    /// The kind of object this id names.
+    const KIND: NodeKind;
+
+    /// The Relay global ID clients see; `Display` it for the base64 text.
+    fn global(self) -> GlobalId;
+
+    /// Parses a Relay global ID that must name this kind of object.
+    fn parse_global(text: &str) -> Result<Self, InvalidId>;
+}
+
+macro_rules! global {
+    ($($id:ident => $kind:ident),+ $(,)?) => {
+        $(
+            impl Global for $id {
+                const KIND: NodeKind = NodeKind::$kind;
+
+                fn global(self) -> GlobalId {
+                    GlobalId { kind: Self::KIND, uuid: self.uuid() }
+                }
+
+                fn parse_global(text: &str) -> Result<Self, InvalidId> {
+                    GlobalId::parse_as(text, Self::KIND).map($id::from_uuid)
+                }
+            }
+        )+
+    };
+}
+
+global!(
+    CustomerId => Customer,
+    UserId => User,
+    RoleId => Role,
+    PermissionId => Permission,
+    OrganizationId => Organization,
+    SigningKeyId => OrganizationSigningKey,
+);
+
+#[cfg(test)]
+mod tests {
+    use strum::IntoEnumIterator as _;
+
+    use super::*;
+
+    #[test]
+    fn encodes_the_contracts_example() {
+        let uuid = Uuid::parse_str("d3456ceb-53e9-4bb9-aa82-7d2d47b6d108").unwrap();
+        let id = CustomerId::from_uuid(uuid);
+        assert_eq!(
+            id.global().to_string(),
+            "Q3VzdG9tZXI6ZDM0NTZjZWItNTNlOS00YmI5LWFhODItN2QyZDQ3YjZkMTA4"
+        );
+        assert_eq!(CustomerId::parse_global(&id.global().to_string()), Ok(id));
+        assert_eq!(
+            id.to_string(),
+            uuid.to_string(),
+            "the domain prints the UUID"
+        );
+    }
+
+    #[test]
+    fn keeps_base64_padding() {
+        let id = OrganizationId::from_uuid(Uuid::nil());
+        let text = id.global().to_string();
+        assert!(text.ends_with('='), "{text}");
+        assert_eq!(OrganizationId::parse_global(&text), Ok(id));
+    }
+
+    #[test]
+    fn rejects_wrong_type_and_garbage() {
+        let user = UserId::generate().global().to_string();
+        assert_eq!(CustomerId::parse_global(&user), Err(InvalidId));
+        for bad in [
+            "",
+            "!!!",
+            "Zm9v",
+            "Q3VzdG9tZXI6bm90LWEtdXVpZA==",
+            "VW5rbm93bjpkMzQ1NmNlYi01M2U5LTRiYjktYWE4Mi03ZDJkNDdiNmQxMDg=",
+        ] {
+            assert_eq!(GlobalId::parse(bad), Err(InvalidId), "{bad}");
+        }
+        let plain = UserId::generate().to_string();
+        assert_eq!(UserId::parse_global(&plain), Err(InvalidId), "a bare UUID");
+    }
+
+    #[test]
+    fn every_kind_round_trips_under_its_graphql_type_name() {
+        let names: Vec<_> = NodeKind::iter().map(NodeKind::as_str).collect();
+        assert_eq!(
+            names,
+            [
+                "Customer",
+                "User",
+                "Role",
+                "Permission",
+                "Organization",
+                "OrganizationSigningKey"
+            ]
+        );
+        for kind in NodeKind::iter() {
+            let id = GlobalId {
+                kind,
+                uuid: Uuid::now_v7(),
+            };
+            assert_eq!(GlobalId::parse(&id.to_string()), Ok(id));
+        }
+    }
+}
