@@ -61,7 +61,7 @@ const LAYERS: &[Layer] = &[
     Layer {
         name: "service",
         may_use: MayUse::Only(&["domain", "ports", "wire"]),
-        why: "service sees only ports (and the wire contract, for the embedded token's organization claim); it knows no storage engine or transport",
+        why: "service sees only ports (and wire, to decode one token claim); it knows no storage engine or transport",
     },
     Layer {
         name: "storage-sql",
@@ -424,7 +424,7 @@ mod tests {
         assert_eq!(
             messages(&wrong),
             [
-                "layer rule: service may not depend on storage-sqlite (even as a dev-dependency) (service sees only ports; it knows no storage engine or transport)"
+                "layer rule: service may not depend on storage-sqlite (even as a dev-dependency) (service sees only ports (and wire, to decode one token claim); it knows no storage engine or transport)"
             ]
         );
         let suite = with_dependency(real(), "service", "directory-contract", Kind::Dev);

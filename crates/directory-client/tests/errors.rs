@@ -516,7 +516,7 @@ async fn an_execution_limit_is_lifted_with_an_explicit_null_and_unsent_fields_st
     let untouched = sent(None).await;
     assert_eq!(
         untouched,
-        json!({"id": id.to_string()}),
+        json!({"id": id.global().to_string()}),
         "only the id is sent"
     );
 }
