@@ -2,14 +2,15 @@
 //! `Authorization: Bearer <token>` that the [`Authenticator`] accepts.
 
 use axum::body::Body;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, RETRY_AFTER, WWW_AUTHENTICATE};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Actor;
 use ports::{AuthError, Authenticator};
 
+use crate::limits::bodies::busy;
 use crate::request_id::RequestId;
-use crate::schema::{UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, log_unavailable, name_request_in_json};
+use crate::schema::log_unavailable;
 
 /// The contract's exact body for a missing, malformed or rejected token.
 const NOT_AUTHENTICATED: &str =
@@ -31,19 +32,7 @@ pub(crate) async fn authenticate(
         Err(error @ AuthError::Unavailable(_)) => {
             log_unavailable("authentication unavailable", &error);
             // The cause is logged, never sent.
-            let mut errors = serde_json::json!([{
-                "message": UNAVAILABLE_MESSAGE,
-                "extensions": { "code": UNAVAILABLE_CODE },
-            }]);
-            if let Some(request_id) = request_id {
-                name_request_in_json(&mut errors, request_id.as_str());
-            }
-            let body = serde_json::json!({ "errors": errors }).to_string();
-            let mut response = json_response(StatusCode::SERVICE_UNAVAILABLE, body);
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from_static("1"));
-            Err(response)
+            Err(busy(request_id))
         }
     }
 }

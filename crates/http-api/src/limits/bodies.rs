@@ -88,8 +88,9 @@ pub(crate) async fn limit_bodies(
     }
 }
 
-/// HTTP 503 `UNAVAILABLE` with `Retry-After`; the error names the request.
-fn busy(request_id: Option<&RequestId>) -> Response {
+/// HTTP 503 `UNAVAILABLE` with `Retry-After: 1`, the error naming the request: what a
+/// request gets when storage or the body budget cannot serve it now.
+pub(crate) fn busy(request_id: Option<&RequestId>) -> Response {
     let mut errors = serde_json::json!([{
         "message": UNAVAILABLE_MESSAGE,
         "extensions": { "code": UNAVAILABLE_CODE },
