@@ -218,6 +218,7 @@ async fn bench_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<Ve
     eprintln!("{engine}: seeded in {:.1?}", started.elapsed());
     let most = args.connections.iter().copied().max().unwrap_or(8);
     let database = RawDatabase::open(url, most).await?;
+    database.settle().await?;
     let http = reqwest::Client::new();
     let cores = std::thread::available_parallelism().map_or(1, usize::from);
     let warmup = Duration::from_secs(args.warmup);
