@@ -228,10 +228,11 @@ fn request_span<B>(request: &axum::http::Request<B>) -> tracing::Span {
 
 /// Answers of 4xx are logged at INFO with their status, so a refused request's id finds a
 /// line (5xx are logged at ERROR by the layer's `on_failure`); others as tower-http does,
-/// at DEBUG.
+/// at DEBUG. So is 429: a throttled flood would otherwise write a line per request, and the
+/// client already holds all there is to know (`Retry-After`).
 fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, span: &tracing::Span) {
     let status = response.status();
-    if status.is_client_error() {
+    if status.is_client_error() && status != axum::http::StatusCode::TOO_MANY_REQUESTS {
         tracing::info!(
             status = status.as_u16(),
             latency_ms = u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
