@@ -1,6 +1,6 @@
 //! The `Customer` type, its ordering inputs and the `customers` listing.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Value};
 use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
 use domain::{Customer, CustomerId, Timestamp};
 use wire::Global as _;
@@ -9,8 +9,8 @@ use async_graphql::Lookahead;
 use domain::listing::PageRequest;
 
 use super::connection::{
-    Connection, OrderDirection, check_cursors, counts_total, int_argument, page_request,
-    text_argument,
+    Connection, FlatFields, OrderDirection, check_cursors, counts_total, int_argument,
+    optional_text, page_request, scalar, text, text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
@@ -19,6 +19,42 @@ use super::user::UserNode;
 /// A customer as the API shows it to the caller.
 #[derive(Clone)]
 pub(crate) struct CustomerNode(pub(crate) Customer);
+
+// The plain fields of `Customer`, as its resolvers below answer them
+// (`flat_nodes_answer_as_their_resolvers`).
+impl FlatFields for CustomerNode {
+    fn flat_field(&self, name: &str) -> Option<Value> {
+        let customer = &self.0;
+        Some(match name {
+            "id" => Value::String(customer.id.global().to_string()),
+            "name" => text(customer.name.as_str()),
+            "description" => text(customer.description.as_str()),
+            "externalId" => optional_text(customer.external_id.as_ref().map(|id| id.as_str())),
+            "labels" => Value::List(
+                customer
+                    .labels
+                    .to_strings()
+                    .into_iter()
+                    .map(Value::String)
+                    .collect(),
+            ),
+            "isSystem" => scalar(&customer.is_system),
+            "avatarUrl" => optional_text(customer.avatar_url.as_ref().map(|url| url.as_str())),
+            "createdAt" => scalar(&customer.created_at),
+            "updatedAt" => scalar(&customer.updated_at),
+            "version" => scalar(&customer.version.get()),
+            "allowEmbeddedDesigner" => scalar(&customer.allow_embedded_designer),
+            "allowWorkflowCopilot" => scalar(&customer.allow_workflow_copilot),
+            "concurrentExecutionLimit" => customer
+                .concurrent_execution_limit
+                .map_or(Value::Null, |limit| {
+                    scalar(&i32::try_from(limit.get()).unwrap_or(i32::MAX))
+                }),
+            "starred" => scalar(&customer.starred),
+            _ => return None,
+        })
+    }
+}
 
 /// A file linked to a customer.
 #[derive(Clone, SimpleObject)]

@@ -1,11 +1,11 @@
 //! The `Role` and `Permission` types: the built-in roles and what they grant.
 
-use async_graphql::{ID, Object, Result};
+use async_graphql::{ID, Object, Result, Value};
 use domain::listing::CursorKey;
 use domain::{Permission, Role};
 use wire::Global as _;
 
-use super::connection::{Connection, page_in_memory, page_request};
+use super::connection::{Connection, FlatFields, page_in_memory, page_request, text};
 
 /// One of the organization's built-in roles.
 #[derive(Clone)]
@@ -55,6 +55,20 @@ fn permission_cursor(permission: &Permission) -> CursorKey {
 /// A permission a role grants.
 #[derive(Clone)]
 pub(crate) struct PermissionNode(pub(crate) Permission);
+
+// The fields of `Permission`, as its resolvers below answer them.
+impl FlatFields for PermissionNode {
+    fn flat_field(&self, name: &str) -> Option<Value> {
+        let permission = &self.0;
+        Some(match name {
+            "id" => Value::String(permission.id().global().to_string()),
+            "name" => text(permission.name()),
+            "description" => text(permission.description()),
+            "tag" => text(permission.tag()),
+            _ => return None,
+        })
+    }
+}
 
 #[Object(name = "Permission")]
 impl PermissionNode {

@@ -1,13 +1,30 @@
 //! The `OrganizationSigningKey` type: a public key that verifies the organization's
 //! embedded-user JWTs.
 
-use async_graphql::{ID, Object, SimpleObject};
+use async_graphql::{ID, Object, SimpleObject, Value};
+
+use super::connection::{FlatFields, optional_text, scalar, text};
 use domain::{SigningKey, Timestamp};
 use wire::Global as _;
 
 /// One of the organization's signing keys; only its public half is stored.
 #[derive(Clone)]
 pub(crate) struct SigningKeyNode(pub(crate) SigningKey);
+
+// The fields of `OrganizationSigningKey`, as its resolvers below answer them.
+impl FlatFields for SigningKeyNode {
+    fn flat_field(&self, name: &str) -> Option<Value> {
+        let key = &self.0;
+        Some(match name {
+            "id" => Value::String(key.id.global().to_string()),
+            "publicKey" => text(&key.public_key),
+            "privateKeyPreview" => optional_text(key.private_key_preview.as_deref()),
+            "issuedAt" => scalar(&key.issued_at),
+            "imported" => scalar(&key.imported),
+            _ => return None,
+        })
+    }
+}
 
 #[Object(name = "OrganizationSigningKey")]
 impl SigningKeyNode {

@@ -1,16 +1,42 @@
 //! The `User` type, its ordering inputs and the `users` listings.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result};
+use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Value};
 use domain::listing::{Sort, UserQuery, UserSortField};
 use domain::{CustomerId, Invitation, InvitationStatus, Timestamp, User};
 use wire::Global as _;
 
-use super::connection::{Connection, OrderDirection, check_cursors};
+use super::connection::{
+    Connection, FlatFields, OrderDirection, check_cursors, optional_text, scalar, text,
+};
 use super::context::Scope;
 use super::customer::CustomerNode;
 use super::error::{ApiError, or_null};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
+
+// The plain fields of `User`, as its resolvers below answer them (`flat_nodes_answer_as_their_resolvers`).
+impl FlatFields for UserNode {
+    fn flat_field(&self, name: &str) -> Option<Value> {
+        let user = &self.0;
+        Some(match name {
+            "id" => Value::String(user.id.global().to_string()),
+            "email" => text(user.email.as_str()),
+            "name" => text(user.name.as_str()),
+            "phone" => text(user.phone.as_str()),
+            "externalId" => optional_text(user.external_id.as_ref().map(|id| id.as_str())),
+            "avatarUrl" => optional_text(user.avatar_url.as_ref().map(|url| url.as_str())),
+            "dateJoined" | "createdAt" => scalar(&user.created_at),
+            "updatedAt" => scalar(&user.updated_at),
+            "version" => scalar(&user.version.get()),
+            "lastLogin" => user.last_login.as_ref().map_or(Value::Null, scalar),
+            "tenantId" => Value::String(user.organization_id.global().to_string()),
+            "darkMode" => scalar(&user.dark_mode),
+            "darkModeSyncWithOs" => scalar(&user.dark_mode_sync_with_os),
+            "featureFlags" => text(user.feature_flags.as_str()),
+            _ => return None,
+        })
+    }
+}
 
 /// Where an invitation stands.
 #[derive(Enum, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use domain::listing::{
     CursorKey, Direction, PageRequest, Position, Sort, SortValue, UserSortField,
 };
-use domain::{Permission, Role, RoleKind};
+use domain::{CustomerDraft, NewCustomer, Permission, Role, RoleKind};
 use serde_json::{Value, json};
 use wire::Global as _;
 
@@ -497,3 +497,107 @@ const INTROSPECTION: &str = "
       ofType { kind name ofType { kind name ofType { kind name ofType { kind name
         ofType { kind name ofType { kind name ofType { kind name } } } } } } }
     }";
+
+/// The names of `type_name`'s fields that take no argument, answer a scalar, an enum or a list
+/// of them, and depend on the node alone (not on the caller, as `allowUpdate` does): every
+/// field a page's `nodes` answers without its resolver (a unit test of `connection::flat`
+/// checks that it does).
+async fn plain_fields(type_name: &str) -> Vec<String> {
+    const CALLER_FIELDS: [&str; 4] = [
+        "allowUpdate",
+        "allowRemove",
+        "allowAddUser",
+        "allowChangeRoles",
+    ];
+    let query = r#"query ($name: String!) { __type(name: $name) { fields {
+        name args { name } type { kind ofType { kind ofType { kind ofType { kind } } } } } } }"#;
+    let body = graphql_ok(Mocks::new().router(), query, json!({ "name": type_name })).await;
+    let innermost = |mut kind: &Value| {
+        while matches!(kind["kind"].as_str(), Some("NON_NULL" | "LIST")) {
+            kind = &kind["ofType"];
+        }
+        kind["kind"].as_str().unwrap().to_owned()
+    };
+    body["data"]["__type"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|field| field["args"].as_array().unwrap().is_empty())
+        .filter(|field| matches!(innermost(&field["type"]).as_str(), "SCALAR" | "ENUM"))
+        .map(|field| field["name"].as_str().unwrap().to_owned())
+        .filter(|name| !CALLER_FIELDS.contains(&name.as_str()))
+        .collect()
+}
+
+/// A page's `nodes` are answered without their resolvers when only plain fields are selected
+/// (`connection::flat`); through `edges { node }` they still go through the resolvers. Both
+/// must answer alike, for every plain field of `Customer` and `User`, set and unset.
+#[tokio::test]
+async fn flat_nodes_answer_as_their_resolvers() {
+    let customer_fields = plain_fields("Customer").await.join(" ");
+    let user_fields = plain_fields("User").await.join(" ");
+    assert!(customer_fields.contains("externalId") && user_fields.contains("lastLogin"));
+
+    let bare = customer("Bare");
+    let full = NewCustomer::parse(CustomerDraft {
+        name: "Full".into(),
+        description: Some("Line one\nline two".into()),
+        external_id: Some("crm-1".into()),
+        labels: Some(vec![Some("vip".into()), Some("eu".into())]),
+        allow_embedded_designer: Some(true),
+        allow_workflow_copilot: Some(true),
+        concurrent_execution_limit: Some(3),
+    })
+    .unwrap()
+    .into_customer(organization_id(), domain::now());
+    let customers = vec![bare, full];
+    let mut named = user(
+        "named@example.com",
+        Some(customers[1].id),
+        RoleKind::CustomerAdmin,
+    );
+    named.name = domain::PersonName::parse("Ada Lovelace").unwrap();
+    named.phone = domain::Phone::parse("+15555550100").unwrap();
+    named.external_id = domain::ExternalId::parse_optional("hr-7").unwrap();
+    named.last_login = Some(domain::now());
+    let users = vec![
+        user(
+            "plain@example.com",
+            Some(customers[1].id),
+            RoleKind::CustomerMember,
+        ),
+        named,
+    ];
+
+    let mut mocks = Mocks::new();
+    let listed = customers.clone();
+    mocks
+        .customers
+        .expect_customers()
+        .returning(move |_, _| Ok(customer_page(listed.clone())));
+    let listed = users.clone();
+    mocks
+        .users
+        .expect_users()
+        .returning(move |_, _| Ok(user_page(listed.clone())));
+    let router = mocks.router();
+    for (root, fields) in [("customers", &customer_fields), ("users", &user_fields)] {
+        let query = format!(
+            "{{ flat: {root} {{ nodes {{ {fields} __typename }} }}
+                resolved: {root} {{ edges {{ node {{ {fields} __typename }} }} }} }}"
+        );
+        let body = graphql_ok(router.clone(), &query, json!({})).await;
+        assert_eq!(body["errors"], Value::Null, "{body}");
+        let flat = body["data"]["flat"]["nodes"].as_array().unwrap();
+        let resolved: Vec<&Value> = body["data"]["resolved"]["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|edge| &edge["node"])
+            .collect();
+        assert_eq!(flat.len(), 2, "{body}");
+        for (flat, resolved) in flat.iter().zip(resolved) {
+            assert_eq!(flat, resolved, "{root}");
+        }
+    }
+}

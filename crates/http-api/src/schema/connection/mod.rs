@@ -1,7 +1,9 @@
 //! Relay connections (`nodes`, `edges`, `pageInfo`, `totalCount`), their arguments and cursors:
 //! the connection types here, what a document selects of them in `look_ahead`, and the
-//! checking and in-memory paging of their arguments in `paging`.
+//! checking and in-memory paging of their arguments in `paging`, and the flat resolution of
+//! a page's nodes in `flat`.
 
+mod flat;
 mod look_ahead;
 mod paging;
 
@@ -10,10 +12,12 @@ use std::borrow::Cow;
 use async_graphql::{ComplexObject, OutputType, Result, SimpleObject, TypeName};
 use domain::listing::{CursorKey, Page};
 
+pub(crate) use flat::{FlatFields, optional_text, scalar, text};
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
 
 use super::error::ApiError;
+use flat::Nodes;
 
 /// Where a page sits in the whole listing.
 #[derive(Debug, Clone, SimpleObject)]
@@ -39,9 +43,9 @@ pub(crate) struct Edge<T: OutputType> {
 // `nodes` encodes no cursor and clones no node.
 #[derive(SimpleObject)]
 #[graphql(name_type, complex)]
-pub(crate) struct Connection<T: OutputType + Clone> {
+pub(crate) struct Connection<T: FlatFields + Clone> {
     // The page's nodes, in order (undocumented in the schema, as the contract has it).
-    nodes: Vec<T>,
+    nodes: Nodes<T>,
     /// Where each node sits, in the order of `nodes`.
     #[graphql(skip)]
     cursors: Vec<Cursor>,
@@ -72,10 +76,11 @@ impl Cursor {
 }
 
 #[ComplexObject]
-impl<T: OutputType + Clone> Connection<T> {
+impl<T: FlatFields + Clone> Connection<T> {
     // The page's nodes, each with its cursor.
     async fn edges(&self) -> Vec<Edge<T>> {
         self.nodes
+            .0
             .iter()
             .zip(&self.cursors)
             .map(|(node, cursor)| Edge {
@@ -109,13 +114,13 @@ impl<T: OutputType> TypeName for Edge<T> {
     }
 }
 
-impl<T: OutputType + Clone> TypeName for Connection<T> {
+impl<T: FlatFields + Clone> TypeName for Connection<T> {
     fn type_name() -> Cow<'static, str> {
         format!("{}Connection", T::type_name()).into()
     }
 }
 
-impl<T: OutputType + Clone> Connection<T> {
+impl<T: FlatFields + Clone> Connection<T> {
     /// The connection for a directory page, each node wrapped by `wrap`.
     pub(crate) fn from_page<U>(page: Page<U>, mut wrap: impl FnMut(U) -> T) -> Self {
         let (nodes, cursors) = page
@@ -124,7 +129,7 @@ impl<T: OutputType + Clone> Connection<T> {
             .map(|edge| (wrap(edge.node), Cursor::Key(edge.cursor)))
             .unzip();
         Connection {
-            nodes,
+            nodes: Nodes(nodes),
             cursors,
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
@@ -143,7 +148,7 @@ impl<T: OutputType + Clone> Connection<T> {
             has_next_page: false,
             has_previous_page: false,
             total: u64::try_from(nodes.len()).ok(),
-            nodes,
+            nodes: Nodes(nodes),
         }
     }
 }
