@@ -62,7 +62,7 @@ pub trait Driver: Clone + Send + Sync + 'static {
 /// Engines read by position, the cheap way (no name looked up per column per row); the
 /// by-name readers are provided on top of [`SqlRow::column_index`] for the statements that
 /// are not hot. The hot decoders walk a row in the order they selected it with
-/// [`Columns`](crate::columns::Columns), which checks each position's name in debug builds.
+/// `Columns` (`columns.rs`), which checks each position's name in debug builds.
 ///
 /// Each engine stores some types its own way (SQLite: times as integer microseconds, UUIDs
 /// as text); implementations undo that, so decoding into domain types is written once.

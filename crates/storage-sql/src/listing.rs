@@ -12,6 +12,8 @@
 //!
 //! One more row than asked is fetched to tell whether there is a next (or previous) page.
 
+use std::borrow::Cow;
+
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{
     CursorKey, CustomerFilter, CustomerSortField, Direction, Edge, Page, PageRequest, Position,
@@ -20,8 +22,6 @@ use domain::listing::{
 use domain::text::fold_case;
 use domain::{OrganizationId, RoleKind};
 use ports::RepoError;
-
-use std::borrow::Cow;
 
 use crate::columns::Columns;
 use crate::driver::SqlRow;
