@@ -348,7 +348,7 @@ impl Email {
         }
         check_max(Field::Email, trimmed, Self::MAX)?;
         check_single_line(Field::Email, trimmed)?;
-        if !trimmed.validate_email() {
+        if !is_valid_email(trimmed) {
             return Err(FieldError::invalid(
                 Field::Email,
                 "Enter a valid email address.",
@@ -366,6 +366,45 @@ impl Email {
     pub(crate) fn trusted(address: String) -> Self {
         Email(address)
     }
+}
+
+/// True when `address` is a valid email address by `validator`'s rule (the HTML spec's,
+/// with internationalized domains and address literals), exactly: the common shape is
+/// accepted without its regular expressions, anything else is left to it.
+fn is_valid_email(address: &str) -> bool {
+    is_plain_ascii_address(address) || address.validate_email()
+}
+
+/// True for `local@domain` with a local part of 1..=64 of the HTML spec's characters and a
+/// domain of at most 255 characters made of dot-separated labels of 1..=63 ASCII letters,
+/// digits and inner hyphens. `validator` accepts every such address by its first checks
+/// (lengths, then one regular expression per part), so answering `true` here changes no
+/// verdict; this shape is every address Roster stores in practice, checked again on each read.
+fn is_plain_ascii_address(address: &str) -> bool {
+    const LOCAL_SPECIALS: &[u8] = b".!#$%&'*+/=?^_`{|}~-";
+    let Some((local, domain)) = address.rsplit_once('@') else {
+        return false;
+    };
+    let label = |label: &str| {
+        let bytes = label.as_bytes();
+        match (bytes.first(), bytes.last()) {
+            (Some(first), Some(last)) => {
+                bytes.len() <= 63
+                    && first.is_ascii_alphanumeric()
+                    && last.is_ascii_alphanumeric()
+                    && bytes
+                        .iter()
+                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            }
+            _ => false,
+        }
+    };
+    (1..=64).contains(&local.len())
+        && local
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&b))
+        && domain.len() <= 255
+        && domain.split('.').all(label)
 }
 
 text_newtype!(
@@ -582,6 +621,80 @@ mod tests {
             );
         }
         assert_eq!(Email::parse("").unwrap_err().code, ErrorCode::Required);
+    }
+
+    /// The shortcut accepts only what `validator` accepts, and the whole check answers as
+    /// `validator` does, over the edges of every rule the shortcut restates.
+    #[test]
+    fn email_check_answers_as_validator_does() {
+        let label63 = "l".repeat(63);
+        let domain255 = format!("{label63}.{label63}.{label63}.{}", "d".repeat(63));
+        let locals = [
+            "a".to_owned(),
+            "Lisa.Nguyen".to_owned(),
+            "x".repeat(64),
+            "x".repeat(65),
+            "!#$%&'*+/=?^_`{|}~-.".to_owned(),
+            String::new(),
+            ".".to_owned(),
+            "a b".to_owned(),
+            "a@b".to_owned(),
+            "\"quoted\"".to_owned(),
+            "zoë".to_owned(),
+            "a(b)".to_owned(),
+            "a,b".to_owned(),
+            "a;b".to_owned(),
+            "a\\b".to_owned(),
+            "é".repeat(33),
+        ];
+        let domains = [
+            "example.com".to_owned(),
+            "localhost".to_owned(),
+            "smith-rockets.co".to_owned(),
+            "a.b.c.d.e".to_owned(),
+            "1.2.3.4".to_owned(),
+            "0-0.x".to_owned(),
+            label63.clone(),
+            "l".repeat(64),
+            format!("{label63}.com"),
+            domain255.clone(),
+            format!("{domain255}x"),
+            format!("{domain255}.x"),
+            String::new(),
+            ".".to_owned(),
+            "a.".to_owned(),
+            ".a".to_owned(),
+            "a..b".to_owned(),
+            "-a.com".to_owned(),
+            "a-.com".to_owned(),
+            "a_b.com".to_owned(),
+            "a b.com".to_owned(),
+            "EXAMPLE.COM".to_owned(),
+            "[127.0.0.1]".to_owned(),
+            "[2001:dB8::1]".to_owned(),
+            "[300.0.0.1]".to_owned(),
+            "x[127.0.0.1]".to_owned(),
+            "例え.テスト".to_owned(),
+            "bücher.de".to_owned(),
+            "xn--bcher-kva.de".to_owned(),
+            "a.com\n".to_owned(),
+        ];
+        let mut shortcut = 0;
+        for local in &locals {
+            for domain in &domains {
+                let address = format!("{local}@{domain}");
+                let expected = address.as_str().validate_email();
+                if is_plain_ascii_address(&address) {
+                    shortcut += 1;
+                    assert!(expected, "shortcut accepted {address:?}");
+                }
+                assert_eq!(is_valid_email(&address), expected, "{address:?}");
+            }
+        }
+        assert!(shortcut > 20, "the shortcut is taken: {shortcut}");
+        for odd in ["", "@", "no-at-sign", "a@b@c.d", "@b.c", "a@"] {
+            assert_eq!(is_valid_email(odd), odd.validate_email(), "{odd:?}");
+        }
     }
 
     #[test]

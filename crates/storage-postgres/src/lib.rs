@@ -28,7 +28,7 @@ use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Connection as _, Decode, Postgres, Row as _, Type};
+use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Postgres, Row as _, Type};
 use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters};
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
@@ -201,43 +201,57 @@ pub struct PostgresRecord(PgRow);
 impl PostgresRecord {
     fn get<'r, T: Decode<'r, Postgres> + Type<Postgres>>(
         &'r self,
-        column: &str,
+        index: usize,
     ) -> Result<T, RepoError> {
-        self.0.try_get(column).map_err(RepoError::unavailable)
+        self.0.try_get(index).map_err(RepoError::unavailable)
     }
 }
 
 impl SqlRow for PostgresRecord {
-    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError> {
-        self.get(column)
+    fn column_name(&self, index: usize) -> Option<&str> {
+        self.0.columns().get(index).map(Column::name)
     }
 
-    /// Reads `bigint` and `integer` alike: counts are one, computed keys the other.
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError> {
-        match self.get::<Option<i64>>(column) {
-            Ok(value) => Ok(value),
-            Err(_) => Ok(self.get::<Option<i32>>(column)?.map(i64::from)),
+    fn column_index(&self, column: &str) -> Result<usize, RepoError> {
+        self.0
+            .try_column(column)
+            .map(Column::ordinal)
+            .map_err(RepoError::unavailable)
+    }
+
+    fn opt_str_at(&self, index: usize) -> Result<Option<&str>, RepoError> {
+        self.get(index)
+    }
+
+    /// Reads `bigint` and `integer` alike (counts are one, versions and computed keys the
+    /// other), choosing by the column's type rather than by a failed decode.
+    fn opt_int_at(&self, index: usize) -> Result<Option<i64>, RepoError> {
+        let column = self.0.try_column(index).map_err(RepoError::unavailable)?;
+        if <i32 as Type<Postgres>>::compatible(column.type_info()) {
+            Ok(self.get::<Option<i32>>(index)?.map(i64::from))
+        } else {
+            self.get(index)
         }
     }
 
-    fn opt_uuid(&self, column: &str) -> Result<Option<uuid::Uuid>, RepoError> {
-        self.get(column)
+    fn opt_uuid_at(&self, index: usize) -> Result<Option<uuid::Uuid>, RepoError> {
+        self.get(index)
     }
 
-    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError> {
-        self.get(column)
+    fn opt_time_at(&self, index: usize) -> Result<Option<Timestamp>, RepoError> {
+        self.get(index)
     }
 
-    fn bool(&self, column: &str) -> Result<bool, RepoError> {
-        self.get(column)
+    fn bool_at(&self, index: usize) -> Result<bool, RepoError> {
+        self.get(index)
     }
 
-    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
-        Ok(self.get::<Json<serde_json::Value>>(column)?.0)
+    fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError> {
+        Ok(self.get::<Json<serde_json::Value>>(index)?.0)
     }
 
-    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
-        self.get(column)
+    fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {
+        self.get(index)
     }
 }
 

@@ -57,31 +57,80 @@ pub trait Driver: Clone + Send + Sync + 'static {
     }
 }
 
-/// Typed access to the columns of one result row, by column name.
+/// Typed access to the columns of one result row, by position.
+///
+/// Engines read by position, the cheap way (no name looked up per column per row); the
+/// by-name readers are provided on top of [`SqlRow::column_index`] for the statements that
+/// are not hot. The hot decoders walk a row in the order they selected it with
+/// `Columns` (`columns.rs`), which checks each position's name in debug builds.
 ///
 /// Each engine stores some types its own way (SQLite: times as integer microseconds, UUIDs
 /// as text); implementations undo that, so decoding into domain types is written once.
 pub trait SqlRow {
+    /// The name of the column at `index`, `None` past the last: what a positional read is
+    /// checked against.
+    fn column_name(&self, index: usize) -> Option<&str>;
+
+    /// The position of the column named `column`.
+    fn column_index(&self, column: &str) -> Result<usize, RepoError>;
+
+    /// The text column at `index`, borrowed from the row, `None` when `NULL`.
+    fn opt_str_at(&self, index: usize) -> Result<Option<&str>, RepoError>;
+
+    /// The integer column of any width at `index`, `None` when `NULL`.
+    fn opt_int_at(&self, index: usize) -> Result<Option<i64>, RepoError>;
+
+    /// The UUID column at `index`, `None` when `NULL`.
+    fn opt_uuid_at(&self, index: usize) -> Result<Option<Uuid>, RepoError>;
+
+    /// The point-in-time column at `index`, `None` when `NULL`.
+    fn opt_time_at(&self, index: usize) -> Result<Option<Timestamp>, RepoError>;
+
+    /// The non-null boolean column at `index`.
+    fn bool_at(&self, index: usize) -> Result<bool, RepoError>;
+
+    /// The non-null JSON column at `index`.
+    fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError>;
+
+    /// The non-null binary column at `index`.
+    fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError>;
+
     /// A text column, `None` when `NULL`.
-    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError>;
+    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError> {
+        Ok(self
+            .opt_str_at(self.column_index(column)?)?
+            .map(str::to_owned))
+    }
 
     /// An integer column of any width, `None` when `NULL`.
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError>;
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError> {
+        self.opt_int_at(self.column_index(column)?)
+    }
 
     /// A UUID column, `None` when `NULL`.
-    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, RepoError>;
+    fn opt_uuid(&self, column: &str) -> Result<Option<Uuid>, RepoError> {
+        self.opt_uuid_at(self.column_index(column)?)
+    }
 
     /// A point-in-time column, `None` when `NULL`.
-    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError>;
+    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError> {
+        self.opt_time_at(self.column_index(column)?)
+    }
 
     /// A non-null boolean column.
-    fn bool(&self, column: &str) -> Result<bool, RepoError>;
+    fn bool(&self, column: &str) -> Result<bool, RepoError> {
+        self.bool_at(self.column_index(column)?)
+    }
 
     /// A non-null JSON column.
-    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError>;
+    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
+        self.json_at(self.column_index(column)?)
+    }
 
     /// A non-null binary column.
-    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError>;
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
+        self.bytes_at(self.column_index(column)?)
+    }
 
     /// A non-null text column.
     fn text(&self, column: &str) -> Result<String, RepoError> {
@@ -116,6 +165,7 @@ impl CorruptRow {
     }
 }
 
-fn required<T>(column: &str, value: Option<T>) -> Result<T, RepoError> {
+/// `value`, or the error of a `NULL` in the non-null `column`.
+pub(crate) fn required<T>(column: &str, value: Option<T>) -> Result<T, RepoError> {
     value.ok_or_else(|| CorruptRow(format!("column {column} is NULL")).into_repo())
 }

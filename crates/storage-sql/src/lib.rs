@@ -9,6 +9,7 @@
 //! Invariant: this crate depends on no database driver (no sqlx) and does no I/O itself;
 //! case-insensitive rules compare keys folded in Rust, never database collations.
 
+mod columns;
 mod driver;
 mod listing;
 mod pool;

@@ -12,6 +12,8 @@
 //!
 //! One more row than asked is fetched to tell whether there is a next (or previous) page.
 
+use std::borrow::Cow;
+
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{
     CursorKey, CustomerFilter, CustomerSortField, Direction, Edge, Page, PageRequest, Position,
@@ -21,8 +23,9 @@ use domain::text::fold_case;
 use domain::{OrganizationId, RoleKind};
 use ports::RepoError;
 
+use crate::columns::Columns;
 use crate::driver::SqlRow;
-use crate::records::{CUSTOMER_COLUMNS, USER_COLUMNS, column_list};
+use crate::records::{CUSTOMER_COLUMNS, ROLE_KIND, USER_COLUMNS, USER_ROW_WIDTH, column_list};
 use crate::statement::{Bind, Dialect, Sql, Statement};
 
 /// One key of a listing's order: the SQL expression, its direction and its value type.
@@ -121,8 +124,22 @@ fn is_null(sql: &mut Sql, column: &str, null: Option<bool>) {
     };
 }
 
+/// The alias of a listing's `index`th sort-key column (`k0`, `k1`, ...): the SQL names it,
+/// and a row's cursor is read back checked against it.
+fn key_column(index: usize) -> Cow<'static, str> {
+    // Sort keys are distinct fields, so a handful; the rest are spelled when needed.
+    const NAMES: [&str; 8] = ["k0", "k1", "k2", "k3", "k4", "k5", "k6", "k7"];
+    NAMES.get(index).map_or_else(
+        || Cow::Owned(format!("k{index}")),
+        |name| Cow::Borrowed(*name),
+    )
+}
+
 /// What a listing selects and from where: the row's columns, the tables joined, and the
 /// main table alone (all that conditions and counts need).
+///
+/// The columns are the decoder's, in its order (`records::customer`, `records::user`); the
+/// listing's sort keys follow them (see [`Listing::cursor`]).
 pub(crate) struct Source {
     pub(crate) columns: String,
     pub(crate) from: &'static str,
@@ -144,7 +161,7 @@ impl Source {
     pub(crate) fn users(sort: &[Sort<UserSortField>]) -> Source {
         let by_customer = sort.iter().any(|key| key.field == UserSortField::Customer);
         Source {
-            columns: format!("{}, r.kind AS role_kind", column_list("u", USER_COLUMNS)),
+            columns: format!("{}, r.kind AS {ROLE_KIND}", column_list("u", USER_COLUMNS)),
             from: if by_customer {
                 "users u JOIN roles r ON r.id = u.role_id \
                  LEFT JOIN customers cu ON cu.id = u.customer_id"
@@ -300,6 +317,9 @@ pub(crate) fn user_conditions(
 /// One page request turned into SQL, and back into a [`Page`] once the rows are fetched.
 pub(crate) struct Listing<'a> {
     keys: Vec<SortKey>,
+    /// Position in a fetched row of the first sort-key column: the row's own columns come
+    /// first.
+    key_start: usize,
     id_expr: &'static str,
     page: &'a PageRequest,
     limit: u64,
@@ -316,15 +336,21 @@ pub(crate) struct Listing<'a> {
 impl<'a> Listing<'a> {
     /// A customer listing for `page` in the order `sort`.
     pub(crate) fn customers(sort: &[Sort<CustomerSortField>], page: &'a PageRequest) -> Self {
-        Listing::new(sort_keys(sort, customer_key), "c.id", page)
+        let key_start = CUSTOMER_COLUMNS.len();
+        Listing::new(sort_keys(sort, customer_key), key_start, "c.id", page)
     }
 
     /// A user listing for `page` in the order `sort` (one customer's, or each of a batch's).
     pub(crate) fn users(sort: &[Sort<UserSortField>], page: &'a PageRequest) -> Self {
-        Listing::new(sort_keys(sort, user_key), "u.id", page)
+        Listing::new(sort_keys(sort, user_key), USER_ROW_WIDTH, "u.id", page)
     }
 
-    fn new(keys: Vec<SortKey>, id_expr: &'static str, page: &'a PageRequest) -> Self {
+    fn new(
+        keys: Vec<SortKey>,
+        key_start: usize,
+        id_expr: &'static str,
+        page: &'a PageRequest,
+    ) -> Self {
         let mut start = page.offset;
         if let Some(Position::Offset(n)) = page.after {
             start = start.saturating_add(n.saturating_add(1));
@@ -336,6 +362,7 @@ impl<'a> Listing<'a> {
         let backward = page.is_backward();
         Listing {
             keys,
+            key_start,
             id_expr,
             page,
             limit: u64::from(page.limit()),
@@ -439,10 +466,11 @@ impl<'a> Listing<'a> {
         sql
     }
 
-    /// `, <key> AS k0, ...`: the sort-key values each row's cursor is made of.
+    /// `, <key> AS k0, ...`: the sort-key values each row's cursor is made of, right after
+    /// the source's columns.
     fn push_key_columns(&self, sql: &mut Sql) {
         for (index, key) in self.keys.iter().enumerate() {
-            sql.push(&format!(", {} AS k{index}", key.expr), []);
+            sql.push(&format!(", {} AS {}", key.expr, key_column(index)), []);
         }
     }
 
@@ -557,24 +585,22 @@ impl<'a> Listing<'a> {
         sql.push(" AND (", []).append(&chain).push(")", []);
     }
 
-    /// The cursor of a fetched row, from its `k0..kn` and `id` columns.
+    /// The cursor of a fetched row, from its `id` (the first column) and its `k0..kn`
+    /// columns (after the source's), read by position.
     pub(crate) fn cursor(&self, row: &impl SqlRow) -> Result<CursorKey, RepoError> {
-        let values = self
-            .keys
-            .iter()
-            .enumerate()
-            .map(|(index, key)| {
-                let column = format!("k{index}");
-                match key.kind {
-                    SortValueKind::Text => row.text(&column).map(SortValue::Text),
-                    SortValueKind::Int => row.int(&column).map(SortValue::Int),
-                    SortValueKind::Time => row.time(&column).map(SortValue::Time),
-                }
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut columns = Columns::at(row, self.key_start);
+        let mut values = Vec::with_capacity(self.keys.len());
+        for (index, key) in self.keys.iter().enumerate() {
+            let column = key_column(index);
+            values.push(match key.kind {
+                SortValueKind::Text => SortValue::Text(columns.str(&column)?.to_owned()),
+                SortValueKind::Int => SortValue::Int(columns.int(&column)?),
+                SortValueKind::Time => SortValue::Time(columns.time(&column)?),
+            });
+        }
         Ok(CursorKey {
             values,
-            id: row.uuid("id")?,
+            id: Columns::new(row).uuid("id")?,
         })
     }
 
@@ -647,6 +673,7 @@ pub(crate) fn count_statement(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::columns::testing::Cell;
 
     #[test]
     fn like_patterns_escape_wildcards() {
@@ -684,5 +711,60 @@ mod tests {
             " AND ((c.created_at < $1) OR (c.created_at = $2 AND c.id > $3))"
         );
         assert_eq!(statement.binds.len(), 3);
+    }
+
+    #[test]
+    fn cursors_are_read_from_the_key_columns_after_the_row() {
+        let page = PageRequest::default();
+        let sort = [
+            Sort {
+                field: UserSortField::Email,
+                direction: Direction::Asc,
+            },
+            Sort {
+                field: UserSortField::Role,
+                direction: Direction::Desc,
+            },
+        ];
+        let listing = Listing::users(&sort, &page);
+        let id = uuid::Uuid::now_v7();
+        let row = crate::records::tests::user_row(id)
+            .with("k0", Cell::Text("ada@example.com".into()))
+            .with("k1", Cell::Int(40));
+        let cursor = listing.cursor(&row).unwrap();
+        assert_eq!(cursor.id, id);
+        assert_eq!(
+            cursor.values,
+            [
+                SortValue::Text("ada@example.com".into()),
+                SortValue::Int(40)
+            ]
+        );
+        // Windowed pages add their row numbers after the keys; they are not read.
+        let windowed = row.with("row_index", Cell::Int(1));
+        assert_eq!(listing.cursor(&windowed).unwrap(), cursor);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "is not the one the decoder reads there")]
+    fn a_cursor_read_at_the_wrong_place_is_caught() {
+        let page = PageRequest::default();
+        let sort = [Sort {
+            field: CustomerSortField::UpdatedAt,
+            direction: Direction::Asc,
+        }];
+        // A customer listing over a user row: the keys are not where the listing expects.
+        let listing = Listing::customers(&sort, &page);
+        let row = crate::records::tests::user_row(uuid::Uuid::now_v7())
+            .with("k0", Cell::Time(domain::now()));
+        let _ = listing.cursor(&row);
+    }
+
+    #[test]
+    fn key_columns_are_named_past_the_spelled_ones() {
+        assert_eq!(key_column(0), "k0");
+        assert_eq!(key_column(7), "k7");
+        assert_eq!(key_column(12), "k12");
     }
 }

@@ -16,6 +16,7 @@ use domain::{
 use ports::RepoError;
 use serde_json::{Value, json};
 
+use crate::columns::Columns;
 use crate::driver::{CorruptRow, SqlRow};
 use crate::statement::Bind;
 
@@ -39,7 +40,8 @@ pub(crate) const CUSTOMER_COLUMNS: &[&str] = &[
     "version",
 ];
 
-/// The columns of `users` that make a [`User`], with its role's kind beside them.
+/// The columns of `users` that make a [`User`]; a user row has its role's kind
+/// ([`ROLE_KIND`]) after them.
 pub(crate) const USER_COLUMNS: &[&str] = &[
     "id",
     "organization_id",
@@ -58,6 +60,12 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "last_login",
     "version",
 ];
+
+/// The column a user row selects after [`USER_COLUMNS`]: its role's kind, joined.
+pub(crate) const ROLE_KIND: &str = "role_kind";
+
+/// How many columns a user row has before anything a statement adds after it.
+pub(crate) const USER_ROW_WIDTH: usize = USER_COLUMNS.len() + 1;
 
 /// The columns of `signing_keys` that make a [`SigningKey`].
 pub(crate) const SIGNING_KEY_COLUMNS: &[&str] = &[
@@ -265,15 +273,14 @@ pub(crate) fn user_change_values(changes: &UserChanges) -> Vec<(&'static str, Bi
     columns
 }
 
-/// A stored version; anything outside [`Version`]'s range is a corrupt row.
-fn stored_version(row: &impl SqlRow, what: impl FnOnce() -> String) -> Result<Version, RepoError> {
-    let n = row.int("version")?;
+/// A stored version `n` of `what`; anything outside [`Version`]'s range is a corrupt row.
+fn checked_version(n: i64, what: impl FnOnce() -> String) -> Result<Version, RepoError> {
     Version::new(n).ok_or_else(|| CorruptRow(format!("{}: version {n}", what())).into_repo())
 }
 
 /// The `version` column of a row (`... RETURNING version`).
 pub(crate) fn row_version(row: &impl SqlRow) -> Result<Version, RepoError> {
-    stored_version(row, || "row".to_owned())
+    checked_version(row.int("version")?, || "row".to_owned())
 }
 
 /// Every column written for a user, and its value.
@@ -311,49 +318,51 @@ fn corrupt(table: &str, id: &impl std::fmt::Display, error: FieldError) -> RepoE
     CorruptRow(format!("{table} {id}: {error}")).into_repo()
 }
 
-/// A `customers` row (with [`CUSTOMER_COLUMNS`]) as a [`Customer`].
+/// A `customers` row (with [`CUSTOMER_COLUMNS`], in that order) as a [`Customer`].
 pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
-    let id = row.uuid("id")?;
+    let mut c = Columns::new(row);
+    let id = c.uuid("id")?;
     let bad = |error: FieldError| corrupt("customer", &id, error);
-    let labels: Vec<String> = serde_json::from_value(row.json("labels")?)
-        .map_err(|e| CorruptRow(format!("customer {id}: labels: {e}")).into_repo())?;
+    // Read in `CUSTOMER_COLUMNS` order: the struct's fields are evaluated as written.
     Ok(Customer {
         id: CustomerId::from_uuid(id),
-        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
-        name: CustomerName::parse(&single_line_lossy(&row.text("name")?)).map_err(bad)?,
-        description: Description::parse(&multi_line_lossy(&row.text("description")?))
-            .map_err(bad)?,
-        external_id: optional(row.opt_text("external_id")?, |id| {
+        organization_id: OrganizationId::from_uuid(c.uuid("organization_id")?),
+        name: CustomerName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?,
+        description: Description::parse(&multi_line_lossy(c.str("description")?)).map_err(bad)?,
+        external_id: optional(c.opt_str("external_id")?, |id| {
             ExternalId::parse_optional(&single_line_lossy(id))
         })
         .map_err(bad)?,
-        labels: Labels::from_stored(labels),
-        is_system: row.bool("is_system")?,
-        avatar_url: optional(row.opt_text("avatar_url")?, |url| {
+        labels: Labels::from_stored(
+            serde_json::from_value(c.json("labels")?)
+                .map_err(|e| CorruptRow(format!("customer {id}: labels: {e}")).into_repo())?,
+        ),
+        is_system: c.bool("is_system")?,
+        avatar_url: optional(c.opt_str("avatar_url")?, |url| {
             AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
         })
         .map_err(bad)?,
-        allow_embedded_designer: row.bool("allow_embedded_designer")?,
-        allow_workflow_copilot: row.bool("allow_workflow_copilot")?,
-        concurrent_execution_limit: row
+        allow_embedded_designer: c.bool("allow_embedded_designer")?,
+        allow_workflow_copilot: c.bool("allow_workflow_copilot")?,
+        concurrent_execution_limit: c
             .opt_int("concurrent_execution_limit")?
             .map(ExecutionLimit::parse)
             .transpose()
             .map_err(bad)?,
-        starred: row.bool("starred")?,
-        attachments: attachments(&row.json("attachments")?).map_err(bad)?,
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
-        version: stored_version(row, || format!("customer {id}"))?,
+        starred: c.bool("starred")?,
+        attachments: attachments(&c.json("attachments")?).map_err(bad)?,
+        created_at: c.time("created_at")?,
+        updated_at: c.time("updated_at")?,
+        version: checked_version(c.int("version")?, || format!("customer {id}"))?,
     })
 }
 
 /// A nullable text column through a parser that reads `""` as "none".
 fn optional<T>(
-    text: Option<String>,
+    text: Option<&str>,
     parse: impl FnOnce(&str) -> Result<Option<T>, FieldError>,
 ) -> Result<Option<T>, FieldError> {
-    text.map_or(Ok(None), |text| parse(&text))
+    text.map_or(Ok(None), parse)
 }
 
 fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
@@ -377,37 +386,52 @@ fn attachments(value: &Value) -> Result<Vec<Attachment>, FieldError> {
         .collect()
 }
 
-/// A `users` row (with [`USER_COLUMNS`] and `role_kind`) as a [`User`].
+/// A `users` row (with [`USER_COLUMNS`], then `role_kind`, in that order) as a [`User`].
 pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
-    let id = row.uuid("id")?;
+    let mut c = Columns::new(row);
+    let id = c.uuid("id")?;
     let bad = |error: FieldError| corrupt("user", &id, error);
+    // Read in `USER_COLUMNS` order; the role's kind comes last, apart from its id.
+    let organization_id = OrganizationId::from_uuid(c.uuid("organization_id")?);
+    let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
+    let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
+    let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
+    let phone = Phone::parse(c.str("phone")?).map_err(bad)?;
+    let external_id = optional(c.opt_str("external_id")?, |id| {
+        ExternalId::parse_optional(&single_line_lossy(id))
+    })
+    .map_err(bad)?;
+    let avatar_url = optional(c.opt_str("avatar_url")?, |url| {
+        AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
+    })
+    .map_err(bad)?;
+    let role_id = RoleId::from_uuid(c.uuid("role_id")?);
+    let dark_mode = c.bool("dark_mode")?;
+    let dark_mode_sync_with_os = c.bool("dark_mode_sync_with_os")?;
+    let feature_flags =
+        FeatureFlags::parse(&multi_line_lossy(c.str("feature_flags")?)).map_err(bad)?;
+    let created_at = c.time("created_at")?;
+    let updated_at = c.time("updated_at")?;
+    let last_login = c.opt_time("last_login")?;
+    let version = checked_version(c.int("version")?, || format!("user {id}"))?;
+    let kind = role_kind(c.str(ROLE_KIND)?)?;
     Ok(User {
         id: UserId::from_uuid(id),
-        organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
-        customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
-        email: Email::parse(&single_line_lossy(&row.text("email")?)).map_err(bad)?,
-        name: PersonName::parse(&single_line_lossy(&row.text("name")?)).map_err(bad)?,
-        phone: Phone::parse(&row.text("phone")?).map_err(bad)?,
-        external_id: optional(row.opt_text("external_id")?, |id| {
-            ExternalId::parse_optional(&single_line_lossy(id))
-        })
-        .map_err(bad)?,
-        avatar_url: optional(row.opt_text("avatar_url")?, |url| {
-            AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
-        })
-        .map_err(bad)?,
-        role: Role {
-            id: RoleId::from_uuid(row.uuid("role_id")?),
-            kind: role_kind(&row.text("role_kind")?)?,
-        },
-        dark_mode: row.bool("dark_mode")?,
-        dark_mode_sync_with_os: row.bool("dark_mode_sync_with_os")?,
-        feature_flags: FeatureFlags::parse(&multi_line_lossy(&row.text("feature_flags")?))
-            .map_err(bad)?,
-        created_at: row.time("created_at")?,
-        updated_at: row.time("updated_at")?,
-        last_login: row.opt_time("last_login")?,
-        version: stored_version(row, || format!("user {id}"))?,
+        organization_id,
+        customer_id,
+        email,
+        name,
+        phone,
+        external_id,
+        avatar_url,
+        role: Role { id: role_id, kind },
+        dark_mode,
+        dark_mode_sync_with_os,
+        feature_flags,
+        created_at,
+        updated_at,
+        last_login,
+        version,
     })
 }
 
@@ -432,7 +456,7 @@ pub(crate) fn organization(row: &impl SqlRow) -> Result<Organization, RepoError>
         name: OrganizationName::parse(&single_line_lossy(&row.text("name")?))
             .map_err(|error| corrupt("organization", &id, error))?,
         created_at: row.time("created_at")?,
-        version: stored_version(row, || format!("organization {id}"))?,
+        version: checked_version(row.int("version")?, || format!("organization {id}"))?,
     })
 }
 
@@ -565,4 +589,149 @@ pub(crate) fn outbox_mail(row: &impl SqlRow) -> Result<OutboxMail, RepoError> {
             .map_err(|_| CorruptRow(format!("outbox attempts {attempts}")).into_repo())?,
         created_at: row.time("created_at")?,
     })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use serde_json::json;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::columns::testing::{Cell, FakeRow};
+
+    fn text(text: &str) -> Cell {
+        Cell::Text(text.to_owned())
+    }
+
+    /// A customer row as its statements select it: [`CUSTOMER_COLUMNS`], in order.
+    pub(crate) fn customer_row(id: Uuid) -> FakeRow {
+        let now = domain::now();
+        FakeRow::default()
+            .with("id", Cell::Uuid(id))
+            .with("organization_id", Cell::Uuid(Uuid::nil()))
+            .with("name", text(" Acme\u{2028}Ltd "))
+            .with("description", text("Makes\r\nthings"))
+            .with("external_id", Cell::Null)
+            .with("labels", Cell::Json(json!(["gold"])))
+            .with("is_system", Cell::Bool(false))
+            .with("avatar_url", text(""))
+            .with("allow_embedded_designer", Cell::Bool(true))
+            .with("allow_workflow_copilot", Cell::Bool(false))
+            .with("concurrent_execution_limit", Cell::Int(3))
+            .with("starred", Cell::Bool(true))
+            .with("attachments", Cell::Json(json!([])))
+            .with("created_at", Cell::Time(now))
+            .with("updated_at", Cell::Time(now))
+            .with("version", Cell::Int(2))
+    }
+
+    /// A user row as its statements select it: [`USER_COLUMNS`], then [`ROLE_KIND`].
+    pub(crate) fn user_row(id: Uuid) -> FakeRow {
+        let now = domain::now();
+        FakeRow::default()
+            .with("id", Cell::Uuid(id))
+            .with("organization_id", Cell::Uuid(Uuid::nil()))
+            .with("customer_id", Cell::Uuid(Uuid::max()))
+            .with("email", text("Ada@Example.com"))
+            .with("name", text("Ada"))
+            .with("phone", text("+15555550123"))
+            .with("external_id", text("ada-1"))
+            .with("avatar_url", Cell::Null)
+            .with("role_id", Cell::Uuid(Uuid::max()))
+            .with("dark_mode", Cell::Bool(true))
+            .with("dark_mode_sync_with_os", Cell::Bool(false))
+            .with("feature_flags", text("{}"))
+            .with("created_at", Cell::Time(now))
+            .with("updated_at", Cell::Time(now))
+            .with("last_login", Cell::Null)
+            .with("version", Cell::Int(1))
+            .with(ROLE_KIND, text(RoleKind::CustomerAdmin.key()))
+    }
+
+    fn names(row: &FakeRow) -> Vec<&str> {
+        row.0.iter().map(|(name, _)| *name).collect()
+    }
+
+    #[test]
+    fn a_customer_row_is_read_in_the_order_of_its_columns() {
+        let id = Uuid::now_v7();
+        let row = customer_row(id);
+        assert_eq!(names(&row), CUSTOMER_COLUMNS);
+        let customer = customer(&row).unwrap();
+        assert_eq!(customer.id.uuid(), id);
+        assert_eq!(customer.name.as_str(), "Acme Ltd");
+        assert_eq!(customer.description.as_str(), "Makes\nthings");
+        assert_eq!(customer.external_id, None);
+        assert_eq!(customer.labels.to_strings(), ["gold"]);
+        assert_eq!(customer.avatar_url, None);
+        assert!(customer.allow_embedded_designer && customer.starred);
+        assert_eq!(
+            customer.concurrent_execution_limit.map(|l| l.get()),
+            Some(3)
+        );
+        assert_eq!(customer.version.get(), 2);
+    }
+
+    #[test]
+    fn a_user_row_is_read_in_the_order_of_its_columns_then_its_role_kind() {
+        let id = Uuid::now_v7();
+        let row = user_row(id);
+        let mut expected = USER_COLUMNS.to_vec();
+        expected.push(ROLE_KIND);
+        assert_eq!(names(&row), expected);
+        assert_eq!(row.0.len(), USER_ROW_WIDTH);
+        let user = user(&row).unwrap();
+        assert_eq!(user.id.uuid(), id);
+        assert_eq!(user.customer_id.map(CustomerId::uuid), Some(Uuid::max()));
+        assert_eq!(user.email.as_str(), "Ada@Example.com");
+        assert_eq!(user.phone.as_str(), "+15555550123");
+        assert_eq!(user.external_id.unwrap().as_str(), "ada-1");
+        assert_eq!(user.role.kind, RoleKind::CustomerAdmin);
+        assert!(user.dark_mode && !user.dark_mode_sync_with_os);
+        assert_eq!(user.last_login, None);
+    }
+
+    /// The detail of a decoding failure (its source, as logged).
+    fn detail<T: std::fmt::Debug>(decoded: Result<T, RepoError>) -> String {
+        match decoded.unwrap_err() {
+            RepoError::Unavailable(source) => source.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_rows_are_still_checked() {
+        let id = Uuid::now_v7();
+        let missing = detail(customer(&customer_row(id).replaced("name", Cell::Null)));
+        assert!(missing.contains("column name is NULL"), "{missing}");
+        let bad_email = detail(user(
+            &user_row(id).replaced("email", text("not an address")),
+        ));
+        assert!(
+            bad_email.contains(&format!("user {id}")) && bad_email.contains("email"),
+            "{bad_email}"
+        );
+        let bad_role = detail(user(&user_row(id).replaced(ROLE_KIND, text("root"))));
+        assert!(bad_role.contains("root"), "{bad_role}");
+        let bad_version = customer(&customer_row(id).replaced("version", Cell::Int(0)));
+        assert!(bad_version.is_err());
+    }
+
+    /// Both are text: without the check, the name would be read as the description.
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "is not the one the decoder reads there")]
+    fn a_misordered_customer_row_is_caught() {
+        let row = customer_row(Uuid::now_v7()).swapped("name", "description");
+        let _ = customer(&row);
+    }
+
+    #[test]
+    #[cfg(debug_assertions)]
+    #[should_panic(expected = "is not the one the decoder reads there")]
+    fn a_user_row_without_its_role_kind_is_caught() {
+        let mut row = user_row(Uuid::now_v7());
+        row.0.pop();
+        let _ = user(&row);
+    }
 }

@@ -27,11 +27,10 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Connection as _, Decode, Row as _, Sqlite, Type};
+use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Row as _, Sqlite, Type};
 use storage_sql::{
     Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters,
 };
-use uuid::fmt::Hyphenated;
 
 /// Every repository port on SQLite. Cheap to clone: clones share the connections.
 pub type SqliteStorage = SqlStore<SqliteDriver>;
@@ -278,47 +277,69 @@ pub struct SqliteRecord(SqliteRow);
 impl SqliteRecord {
     fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(
         &'r self,
-        column: &str,
+        index: usize,
     ) -> Result<T, RepoError> {
-        self.0.try_get(column).map_err(RepoError::unavailable)
+        self.0.try_get(index).map_err(RepoError::unavailable)
+    }
+
+    /// The column's name, for messages.
+    fn name(&self, index: usize) -> &str {
+        self.column_name(index).unwrap_or("?")
     }
 }
 
 impl SqlRow for SqliteRecord {
-    fn opt_text(&self, column: &str) -> Result<Option<String>, RepoError> {
-        self.get(column)
+    fn column_name(&self, index: usize) -> Option<&str> {
+        self.0.columns().get(index).map(Column::name)
     }
 
-    fn opt_int(&self, column: &str) -> Result<Option<i64>, RepoError> {
-        self.get(column)
+    fn column_index(&self, column: &str) -> Result<usize, RepoError> {
+        self.0
+            .try_column(column)
+            .map(Column::ordinal)
+            .map_err(RepoError::unavailable)
     }
 
-    fn opt_uuid(&self, column: &str) -> Result<Option<uuid::Uuid>, RepoError> {
-        Ok(self
-            .get::<Option<Hyphenated>>(column)?
-            .map(Hyphenated::into_uuid))
+    fn opt_str_at(&self, index: usize) -> Result<Option<&str>, RepoError> {
+        self.get(index)
     }
 
-    fn opt_time(&self, column: &str) -> Result<Option<Timestamp>, RepoError> {
-        self.get::<Option<i64>>(column)?
-            .map(|micros| {
-                Timestamp::from_timestamp_micros(micros).ok_or_else(|| {
-                    CorruptRow(format!("{column} = {micros} is out of range")).into_repo()
+    fn opt_int_at(&self, index: usize) -> Result<Option<i64>, RepoError> {
+        self.get(index)
+    }
+
+    /// Parsed from the text borrowed from the row: no string is allocated per UUID.
+    fn opt_uuid_at(&self, index: usize) -> Result<Option<uuid::Uuid>, RepoError> {
+        self.get::<Option<&str>>(index)?
+            .map(|text| {
+                uuid::Uuid::try_parse(text).map_err(|_| {
+                    CorruptRow(format!("{} = {text:?} is not a UUID", self.name(index))).into_repo()
                 })
             })
             .transpose()
     }
 
-    fn bool(&self, column: &str) -> Result<bool, RepoError> {
-        self.get(column)
+    fn opt_time_at(&self, index: usize) -> Result<Option<Timestamp>, RepoError> {
+        self.get::<Option<i64>>(index)?
+            .map(|micros| {
+                Timestamp::from_timestamp_micros(micros).ok_or_else(|| {
+                    CorruptRow(format!("{} = {micros} is out of range", self.name(index)))
+                        .into_repo()
+                })
+            })
+            .transpose()
     }
 
-    fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
-        Ok(self.get::<Json<serde_json::Value>>(column)?.0)
+    fn bool_at(&self, index: usize) -> Result<bool, RepoError> {
+        self.get(index)
     }
 
-    fn bytes(&self, column: &str) -> Result<Vec<u8>, RepoError> {
-        self.get(column)
+    fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError> {
+        Ok(self.get::<Json<serde_json::Value>>(index)?.0)
+    }
+
+    fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {
+        self.get(index)
     }
 }
 

@@ -9,6 +9,7 @@ use ports::{AccessChange, CredentialRepository, RepoError};
 use uuid::Uuid;
 
 use super::{SqlStore, org_and_id};
+use crate::columns::Columns;
 use crate::driver::{Driver, SqlRow};
 use crate::records::{self, REFRESH_TOKEN_COLUMNS, column_list};
 use crate::statement::Bind;
@@ -150,6 +151,7 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
             crate::Dialect::Sqlite => "group_concat(DISTINCT t.family)",
             crate::Dialect::Postgres => "string_agg(DISTINCT CAST(t.family AS TEXT), ',')",
         };
+        // Read by position, in this order, by `caller`.
         let sql = format!(
             "SELECT u.id, u.organization_id, u.customer_id, r.kind AS role_kind, \
              u.token_generation, (SELECT {revoked} FROM refresh_tokens t \
@@ -169,11 +171,19 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
     }
 }
 
-/// A row of [`CredentialRepository::caller`]'s statement as a [`Caller`].
+/// A row of [`CredentialRepository::caller`]'s statement as a [`Caller`], read in the order
+/// it selects.
 fn caller(row: &impl SqlRow) -> Result<Caller, RepoError> {
     let corrupt = |what: String| crate::CorruptRow(what).into_repo();
-    let revoked_sessions = row
-        .opt_text("revoked_sessions")?
+    let mut c = Columns::new(row);
+    let user_id = UserId::from_uuid(c.uuid("id")?);
+    let organization_id = OrganizationId::from_uuid(c.uuid("organization_id")?);
+    let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
+    let kind = c.str("role_kind")?;
+    let role = RoleKind::from_key(kind).ok_or_else(|| corrupt(format!("role kind {kind:?}")))?;
+    let token_generation = c.int("token_generation")?;
+    let revoked_sessions = c
+        .opt_str("revoked_sessions")?
         .unwrap_or_default()
         .split(',')
         .filter(|family| !family.is_empty())
@@ -181,16 +191,14 @@ fn caller(row: &impl SqlRow) -> Result<Caller, RepoError> {
             Uuid::try_parse(family).map_err(|_| corrupt(format!("revoked family {family:?}")))
         })
         .collect::<Result<_, _>>()?;
-    let kind = row.text("role_kind")?;
     Ok(Caller {
         actor: Actor {
-            user_id: UserId::from_uuid(row.uuid("id")?),
-            organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
-            customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
-            role: RoleKind::from_key(&kind)
-                .ok_or_else(|| corrupt(format!("role kind {kind:?}")))?,
+            user_id,
+            organization_id,
+            customer_id,
+            role,
         },
-        token_generation: row.int("token_generation")?,
+        token_generation,
         revoked_sessions,
     })
 }

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::driver::{Driver, SqlRow};
 use crate::listing::{Listing, Source, count_statement};
 use crate::pool::PoolSettings;
-use crate::records::{self, USER_COLUMNS, column_list};
+use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
 use crate::statement::{Bind, Sql, Statement, parameter_list};
 
 mod credentials;
@@ -272,7 +272,7 @@ impl<D: Driver> SqlStore<D> {
 
     fn user_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
         let sql = format!(
-            "SELECT {}, r.kind AS role_kind FROM users u JOIN roles r ON r.id = u.role_id \
+            "SELECT {}, r.kind AS {ROLE_KIND} FROM users u JOIN roles r ON r.id = u.role_id \
              WHERE {condition} ORDER BY u.created_at, u.id",
             column_list("u", USER_COLUMNS)
         );
@@ -317,25 +317,31 @@ mod tests {
     }
 
     impl SqlRow for NoRow {
-        fn opt_text(&self, _: &str) -> Result<Option<String>, RepoError> {
+        fn column_name(&self, _: usize) -> Option<&str> {
+            None
+        }
+        fn column_index(&self, _: &str) -> Result<usize, RepoError> {
             no_row()
         }
-        fn opt_int(&self, _: &str) -> Result<Option<i64>, RepoError> {
+        fn opt_str_at(&self, _: usize) -> Result<Option<&str>, RepoError> {
             no_row()
         }
-        fn opt_uuid(&self, _: &str) -> Result<Option<Uuid>, RepoError> {
+        fn opt_int_at(&self, _: usize) -> Result<Option<i64>, RepoError> {
             no_row()
         }
-        fn opt_time(&self, _: &str) -> Result<Option<domain::Timestamp>, RepoError> {
+        fn opt_uuid_at(&self, _: usize) -> Result<Option<Uuid>, RepoError> {
             no_row()
         }
-        fn bool(&self, _: &str) -> Result<bool, RepoError> {
+        fn opt_time_at(&self, _: usize) -> Result<Option<domain::Timestamp>, RepoError> {
             no_row()
         }
-        fn json(&self, _: &str) -> Result<serde_json::Value, RepoError> {
+        fn bool_at(&self, _: usize) -> Result<bool, RepoError> {
             no_row()
         }
-        fn bytes(&self, _: &str) -> Result<Vec<u8>, RepoError> {
+        fn json_at(&self, _: usize) -> Result<serde_json::Value, RepoError> {
+            no_row()
+        }
+        fn bytes_at(&self, _: usize) -> Result<Vec<u8>, RepoError> {
             no_row()
         }
     }

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use super::{SqlStore, org_and_id};
 use crate::driver::{Driver, SqlRow};
 use crate::listing::{Listing, Source, count_statement, user_conditions};
-use crate::records::{self, USER_COLUMNS, column_list};
+use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
 use crate::statement::Bind;
 
 #[async_trait]
@@ -61,7 +61,7 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         expected: Option<Version>,
     ) -> Result<Conditional<User>, RepoError> {
         let returning = format!(
-            "{}, (SELECT kind FROM roles WHERE roles.id = users.role_id) AS role_kind",
+            "{}, (SELECT kind FROM roles WHERE roles.id = users.role_id) AS {ROLE_KIND}",
             column_list("", USER_COLUMNS)
         );
         let deleted = self
