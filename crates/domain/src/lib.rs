@@ -10,6 +10,7 @@ pub mod credentials;
 pub mod customer;
 pub mod embedded;
 pub mod error;
+pub mod events;
 pub mod field_rules;
 pub mod id;
 pub mod invitation;

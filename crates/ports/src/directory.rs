@@ -1,9 +1,11 @@
 //! Directory ports: the use-case API. Every operation takes the authenticated [`Actor`]
-//! and applies the access rules; the facade and the command line call only these.
+//! (writes: its [`Origin`], the actor and the request it came through, which the event log
+//! records) and applies the access rules; the facade and the command line call only these.
 
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
+use domain::events::Origin;
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
@@ -58,7 +60,7 @@ pub trait CustomerDirectory: Send + Sync {
     /// Creates a customer. `Invalid` with `TAKEN` errors when its name or external id is.
     async fn create_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: NewCustomer,
     ) -> Result<Customer, DirectoryError>;
 
@@ -68,7 +70,7 @@ pub trait CustomerDirectory: Send + Sync {
     /// retried on the fresh customer rather than undone.
     async fn update_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         patch: CustomerPatch,
         expected: Option<Version>,
@@ -78,7 +80,7 @@ pub trait CustomerDirectory: Send + Sync {
     /// `expectedVersion` as for [`CustomerDirectory::update_customer`].
     async fn delete_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError>;
@@ -109,7 +111,7 @@ pub trait UserDirectory: Send + Sync {
     /// Creates a team member with an organization role.
     async fn create_organization_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         user: NewUser,
     ) -> Result<User, DirectoryError>;
 
@@ -117,7 +119,7 @@ pub trait UserDirectory: Send + Sync {
     /// is a customer user) with a customer role.
     async fn create_customer_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: Option<CustomerId>,
         user: NewUser,
     ) -> Result<User, DirectoryError>;
@@ -128,7 +130,7 @@ pub trait UserDirectory: Send + Sync {
     /// fresh user (its access checked again) rather than undone.
     async fn update_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: UserId,
         patch: UserPatch,
         expected: Option<Version>,
@@ -138,7 +140,7 @@ pub trait UserDirectory: Send + Sync {
     /// [`UserDirectory::update_user`].
     async fn delete_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: UserId,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError>;

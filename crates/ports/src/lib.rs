@@ -5,6 +5,8 @@
 //! - [`directory`]: the use-case API that the GraphQL facade (and the command line) call.
 //!   Implemented by the `service` crate locally, and by the GraphQL client remotely. It also
 //!   holds [`Mailer`], the way out for mail (SMTP and log adapters in the `app` crate).
+//! - [`events`]: the event log: what writes append ([`events::EventDraft`]) and the audit
+//!   query over it.
 //! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
 //!   service's actor cache), in-process and, on PostgreSQL, from other servers.
 //!
@@ -13,6 +15,7 @@
 
 pub mod access;
 pub mod directory;
+pub mod events;
 pub mod repository;
 
 pub use access::{AccessChange, AccessObserver};
@@ -22,6 +25,7 @@ pub use directory::{
     OrganizationDirectory, RoleDirectory, SessionError, Sessions, SigningKeyDirectory, TokenPair,
     UserDirectory,
 };
+pub use events::{Event, EventDirectory, EventDraft, EventPage, EventQuery, EventRepository};
 pub use repository::{
     Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
     InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,

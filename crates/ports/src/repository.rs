@@ -13,6 +13,8 @@ use domain::{
 };
 use uuid::Uuid;
 
+use crate::events::EventDraft;
+
 /// A uniqueness rule that storage enforces with a constraint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UniqueField {
@@ -80,7 +82,14 @@ pub trait CustomerRepository: Send + Sync {
     /// MUST return `Conflict(CustomerName)` or `Conflict(CustomerExternalId)` when another
     /// customer of the organization holds the name (ignoring case) or external id, even
     /// when the two writes race.
-    async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError>;
+    ///
+    /// Every write here appends its `event` to the log in the same transaction: both or
+    /// neither.
+    async fn insert_customer(
+        &self,
+        customer: &Customer,
+        event: &EventDraft,
+    ) -> Result<(), RepoError>;
 
     /// Writes `changes` (only those columns, `updated_at`, and the version plus one) if the
     /// customer is still at version `read`, atomically; `Done` holds its new version.
@@ -93,6 +102,7 @@ pub trait CustomerRepository: Send + Sync {
         id: CustomerId,
         read: Version,
         changes: &CustomerChanges,
+        event: &EventDraft,
     ) -> Result<Conditional<Version>, RepoError>;
 
     /// Deletes a customer with its users (only if it is at version `expected`, when given);
@@ -102,6 +112,7 @@ pub trait CustomerRepository: Send + Sync {
         organization: OrganizationId,
         id: CustomerId,
         expected: Option<Version>,
+        event: &EventDraft,
     ) -> Result<Conditional<Customer>, RepoError>;
 
     /// One customer of the organization.
@@ -146,7 +157,15 @@ pub trait UserRepository: Send + Sync {
     /// customer's users (or the organization's own users), even when the writes race.
     /// With `invited`, the invitation and its outbox mail are written in the same
     /// transaction: all three or none.
-    async fn insert_user(&self, user: &User, invited: Option<Invited>) -> Result<(), RepoError>;
+    ///
+    /// Every write here appends its `event` to the log in the same transaction: both or
+    /// neither.
+    async fn insert_user(
+        &self,
+        user: &User,
+        invited: Option<Invited>,
+        event: &EventDraft,
+    ) -> Result<(), RepoError>;
 
     /// Writes `changes` (only those columns, `updated_at`, and the version plus one) if the
     /// user is still at version `read`, atomically; `Done` holds its new version.
@@ -159,6 +178,7 @@ pub trait UserRepository: Send + Sync {
         id: UserId,
         read: Version,
         changes: &UserChanges,
+        event: &EventDraft,
     ) -> Result<Conditional<Version>, RepoError>;
 
     /// Deletes a user (only if it is at version `expected`, when given); `Done` holds it as
@@ -168,6 +188,7 @@ pub trait UserRepository: Send + Sync {
         organization: OrganizationId,
         id: UserId,
         expected: Option<Version>,
+        event: &EventDraft,
     ) -> Result<Conditional<User>, RepoError>;
 
     /// One user of the organization.
