@@ -29,7 +29,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Postgres, Row as _, Type};
-use storage_sql::{Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters};
+use storage_sql::{
+    Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters, Written,
+};
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
 pub type PostgresStorage = SqlStore<PostgresDriver>;
@@ -120,16 +122,25 @@ impl Driver for PostgresDriver {
         Ok(done.rows_affected())
     }
 
-    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+    /// On one pooled connection, in a transaction (read committed): a batch's row locks
+    /// are held to its commit, so writers of one event counter take turns.
+    async fn write(&self, steps: &[Step]) -> Result<Written<PostgresRecord>, RepoError> {
         let mut connection = self.acquire().await?;
         let mut transaction = connection.begin().await.map_err(map_error)?;
-        for statement in statements {
-            query(statement)
-                .execute(&mut *transaction)
+        let mut written = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            let rows = query(&step.statement)
+                .fetch_all(&mut *transaction)
                 .await
                 .map_err(map_error)?;
+            if !step.met_by(rows.len()) {
+                transaction.rollback().await.map_err(map_error)?;
+                return Ok(Written::Unmet { step: index });
+            }
+            written.push(rows.into_iter().map(PostgresRecord).collect());
         }
-        transaction.commit().await.map_err(map_error)
+        transaction.commit().await.map_err(map_error)?;
+        Ok(Written::Committed(written))
     }
 
     fn pools(&self) -> Vec<PoolStats> {
@@ -162,7 +173,7 @@ fn query(statement: &Statement) -> sqlx::query::Query<'static, Postgres, PgArgum
         Bind::Bool(flag) => query.bind(*flag),
         Bind::Uuid(uuid) => query.bind(*uuid),
         Bind::Time(time) => query.bind(*time),
-        Bind::Json(value) => query.bind(Json(value)),
+        Bind::Json(value) => query.bind(value.as_ref().map(Json)),
         Bind::Bytes(bytes) => query.bind(bytes.as_slice()),
         Bind::UuidList(ids) => query.bind(ids.as_slice()),
     })
@@ -248,6 +259,12 @@ impl SqlRow for PostgresRecord {
 
     fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError> {
         Ok(self.get::<Json<serde_json::Value>>(index)?.0)
+    }
+
+    fn opt_json_at(&self, index: usize) -> Result<Option<serde_json::Value>, RepoError> {
+        Ok(self
+            .get::<Option<Json<serde_json::Value>>>(index)?
+            .map(|json| json.0))
     }
 
     fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {

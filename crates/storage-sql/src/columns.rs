@@ -209,6 +209,13 @@ pub(crate) mod testing {
                 other => mismatch(index, other),
             }
         }
+        fn opt_json_at(&self, index: usize) -> Result<Option<serde_json::Value>, RepoError> {
+            match self.cell(index)? {
+                Cell::Null => Ok(None),
+                Cell::Json(value) => Ok(Some(value.clone())),
+                other => mismatch(index, other),
+            }
+        }
         fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {
             mismatch(index, self.cell(index)?)
         }

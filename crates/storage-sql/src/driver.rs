@@ -48,13 +48,85 @@ pub trait Driver: Clone + Send + Sync + 'static {
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError>;
 
     /// Runs statements in order in one write transaction: all of them or none.
-    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError>;
+    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+        let steps: Vec<Step> = statements.iter().cloned().map(Step::any).collect();
+        match self.write(&steps).await? {
+            Written::Committed(_) => Ok(()),
+            // No step expects anything, so none can be unmet.
+            Written::Unmet { step } => Err(CorruptRow(format!(
+                "step {step} of an unconditional batch was unmet"
+            ))
+            .into_repo()),
+        }
+    }
+
+    /// Runs `steps` in order in one write transaction and returns each one's rows. A step
+    /// whose rows break its [`Expect`] rolls the whole batch back (`Unmet`), as an error
+    /// does: a change and what must go with it (its event) are written together or not at
+    /// all, and no Rust runs between the statements while the transaction holds its locks.
+    async fn write(&self, steps: &[Step]) -> Result<Written<Self::Row>, RepoError>;
 
     /// Each connection pool's occupancy now, for metrics; none by default (a driver
     /// without pools, such as a test double).
     fn pools(&self) -> Vec<PoolStats> {
         Vec::new()
     }
+}
+
+/// What a [`Step`] of a [`Driver::write`] batch must return for the batch to go on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// Any number of rows, none included.
+    Any,
+    /// Exactly one row: the guard of a conditional write (`... RETURNING`).
+    One,
+}
+
+/// One statement of a [`Driver::write`] batch and the rows it must return.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// The statement, run on the batch's transaction.
+    pub statement: Statement,
+    /// What its rows must be for the batch to commit.
+    pub expect: Expect,
+}
+
+impl Step {
+    /// A step that may return any rows.
+    pub fn any(statement: Statement) -> Step {
+        Step {
+            statement,
+            expect: Expect::Any,
+        }
+    }
+
+    /// A step that must return exactly one row, or the batch is rolled back.
+    pub fn one(statement: Statement) -> Step {
+        Step {
+            statement,
+            expect: Expect::One,
+        }
+    }
+
+    /// Whether `rows` rows meet this step's [`Expect`].
+    pub fn met_by(&self, rows: usize) -> bool {
+        match self.expect {
+            Expect::Any => true,
+            Expect::One => rows == 1,
+        }
+    }
+}
+
+/// How a [`Driver::write`] batch ended.
+#[derive(Debug)]
+pub enum Written<R> {
+    /// Committed: the rows of each step, in order.
+    Committed(Vec<Vec<R>>),
+    /// Rolled back, nothing written: step `step` (0-based) did not return what it expected.
+    Unmet {
+        /// The first step whose rows broke its [`Expect`].
+        step: usize,
+    },
 }
 
 /// Typed access to the columns of one result row, by position.
@@ -92,6 +164,9 @@ pub trait SqlRow {
     /// The non-null JSON column at `index`.
     fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError>;
 
+    /// The JSON column at `index`, `None` when `NULL` (a JSON `null` is `Some`).
+    fn opt_json_at(&self, index: usize) -> Result<Option<serde_json::Value>, RepoError>;
+
     /// The non-null binary column at `index`.
     fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError>;
 
@@ -125,6 +200,11 @@ pub trait SqlRow {
     /// A non-null JSON column.
     fn json(&self, column: &str) -> Result<serde_json::Value, RepoError> {
         self.json_at(self.column_index(column)?)
+    }
+
+    /// A JSON column, `None` when `NULL`.
+    fn opt_json(&self, column: &str) -> Result<Option<serde_json::Value>, RepoError> {
+        self.opt_json_at(self.column_index(column)?)
     }
 
     /// A non-null binary column.

@@ -18,7 +18,7 @@ mod statement;
 mod stats;
 mod store;
 
-pub use driver::{CorruptRow, Driver, SqlRow};
+pub use driver::{CorruptRow, Driver, Expect, SqlRow, Step, Written};
 pub use pool::{PoolSettings, Waiters, Waiting};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;

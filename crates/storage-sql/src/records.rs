@@ -149,7 +149,7 @@ fn avatar_url(url: Option<&AvatarUrl>) -> Bind {
 }
 
 fn labels(labels: &Labels) -> Bind {
-    Bind::Json(json!(labels.to_strings()))
+    Bind::Json(Some(json!(labels.to_strings())))
 }
 
 fn execution_limit(limit: Option<ExecutionLimit>) -> Bind {
@@ -157,12 +157,12 @@ fn execution_limit(limit: Option<ExecutionLimit>) -> Bind {
 }
 
 fn attachment_list(attachments: &[Attachment]) -> Bind {
-    Bind::Json(Value::Array(
+    Bind::Json(Some(Value::Array(
         attachments
             .iter()
             .map(|a| json!({ "name": a.name(), "url": a.url() }))
             .collect(),
-    ))
+    )))
 }
 
 fn version(version: Version) -> Bind {

@@ -40,6 +40,15 @@ impl Dialect {
             Dialect::Postgres => format!("{expr} = ANY(?)"),
         }
     }
+
+    /// The larger of two values of one type (`GREATEST` is PostgreSQL's spelling, the
+    /// two-argument `max` SQLite's).
+    pub(crate) fn greatest(self, a: &str, b: &str) -> String {
+        match self {
+            Dialect::Sqlite => format!("max({a}, {b})"),
+            Dialect::Postgres => format!("GREATEST({a}, {b})"),
+        }
+    }
 }
 
 /// One value bound to a statement parameter. `None` binds a typed SQL `NULL`.
@@ -55,8 +64,9 @@ pub enum Bind {
     Uuid(Option<Uuid>),
     /// A point in time (SQLite: integer microseconds since the epoch; PostgreSQL: `timestamptz`).
     Time(Option<Timestamp>),
-    /// A JSON document (SQLite: text; PostgreSQL: `jsonb`).
-    Json(serde_json::Value),
+    /// A JSON document (SQLite: text; PostgreSQL: `jsonb`); `None` is SQL `NULL`, not
+    /// JSON `null`.
+    Json(Option<serde_json::Value>),
     /// Raw bytes (SQLite: `BLOB`; PostgreSQL: `bytea`).
     Bytes(Vec<u8>),
     /// A list of UUIDs for [`Dialect::in_uuid_list`] (SQLite: a JSON array of hyphenated

@@ -29,7 +29,8 @@ use sqlx::sqlite::{
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Row as _, Sqlite, Type};
 use storage_sql::{
-    Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Waiters,
+    Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters,
+    Written,
 };
 
 /// Every repository port on SQLite. Cheap to clone: clones share the connections.
@@ -185,20 +186,27 @@ impl Driver for SqliteDriver {
 
     /// On the writer, taking the write lock up front (`BEGIN IMMEDIATE`), so a database
     /// that another process is writing makes the transaction wait for the busy timeout
-    /// instead of failing half-way.
-    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
+    /// instead of failing half-way. One writer connection: batches run one at a time.
+    async fn write(&self, steps: &[Step]) -> Result<Written<SqliteRecord>, RepoError> {
         let mut connection = self.writer.acquire().await?;
         let mut transaction = connection
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(map_error)?;
-        for statement in statements {
-            query(statement)
-                .execute(&mut *transaction)
+        let mut written = Vec::with_capacity(steps.len());
+        for (index, step) in steps.iter().enumerate() {
+            let rows = query(&step.statement)
+                .fetch_all(&mut *transaction)
                 .await
                 .map_err(map_error)?;
+            if !step.met_by(rows.len()) {
+                transaction.rollback().await.map_err(map_error)?;
+                return Ok(Written::Unmet { step: index });
+            }
+            written.push(rows.into_iter().map(SqliteRecord).collect());
         }
-        transaction.commit().await.map_err(map_error)
+        transaction.commit().await.map_err(map_error)?;
+        Ok(Written::Committed(written))
     }
 
     /// `writer` and `readers` for a file; `shared` for the one in-memory connection.
@@ -233,7 +241,7 @@ fn query(statement: &Statement) -> sqlx::query::Query<'static, Sqlite, SqliteArg
         Bind::Bool(flag) => query.bind(*flag),
         Bind::Uuid(uuid) => query.bind(uuid.map(|uuid| uuid.hyphenated())),
         Bind::Time(time) => query.bind(time.map(|time| time.timestamp_micros())),
-        Bind::Json(value) => query.bind(Json(value)),
+        Bind::Json(value) => query.bind(value.as_ref().map(Json)),
         Bind::Bytes(bytes) => query.bind(bytes.as_slice()),
         Bind::UuidList(ids) => {
             let ids: Vec<String> = ids.iter().map(|id| id.hyphenated().to_string()).collect();
@@ -336,6 +344,12 @@ impl SqlRow for SqliteRecord {
 
     fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError> {
         Ok(self.get::<Json<serde_json::Value>>(index)?.0)
+    }
+
+    fn opt_json_at(&self, index: usize) -> Result<Option<serde_json::Value>, RepoError> {
+        Ok(self
+            .get::<Option<Json<serde_json::Value>>>(index)?
+            .map(|json| json.0))
     }
 
     fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {

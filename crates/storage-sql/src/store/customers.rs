@@ -5,10 +5,10 @@ use async_trait::async_trait;
 use domain::access::CustomerScope;
 use domain::listing::{CustomerQuery, Page};
 use domain::{Customer, CustomerChanges, CustomerId, ExternalId, OrganizationId, Version};
-use ports::{AccessChange, Conditional, CustomerRepository, RepoError};
+use ports::{AccessChange, Conditional, CustomerRepository, EventDraft, RepoError};
 
 use super::{SqlStore, org_and_id};
-use crate::driver::Driver;
+use crate::driver::{Driver, Step};
 use crate::listing::{Listing, Source, customer_conditions};
 use crate::records::{self, CUSTOMER_COLUMNS, column_list};
 use crate::statement::{Bind, Statement};
@@ -26,9 +26,15 @@ impl<D: Driver> SqlStore<D> {
 
 #[async_trait]
 impl<D: Driver> CustomerRepository for SqlStore<D> {
-    async fn insert_customer(&self, customer: &Customer) -> Result<(), RepoError> {
+    async fn insert_customer(
+        &self,
+        customer: &Customer,
+        event: &EventDraft,
+    ) -> Result<(), RepoError> {
         let statement = self.insert("customers", &records::customer_values(customer));
-        self.driver.execute(&statement).await.map(drop)
+        self.commit(customer.organization_id, vec![Step::any(statement)], event)
+            .await
+            .map(drop)
     }
 
     async fn update_customer(
@@ -37,9 +43,10 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         id: CustomerId,
         read: Version,
         changes: &CustomerChanges,
+        event: &EventDraft,
     ) -> Result<Conditional<Version>, RepoError> {
         let values = records::customer_change_values(changes);
-        self.write_if_at("customers", values, organization, id.uuid(), read)
+        self.write_if_at("customers", values, organization, id.uuid(), read, event)
             .await
     }
 
@@ -48,6 +55,7 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         organization: OrganizationId,
         id: CustomerId,
         expected: Option<Version>,
+        event: &EventDraft,
     ) -> Result<Conditional<Customer>, RepoError> {
         // One statement: the customer's users go with it (ON DELETE CASCADE).
         let returning = column_list("", CUSTOMER_COLUMNS);
@@ -58,6 +66,7 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
                 organization,
                 id.uuid(),
                 expected,
+                event,
                 records::customer,
             )
             .await?;

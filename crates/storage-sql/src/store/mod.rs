@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use domain::listing::{Edge, Page};
 use domain::{OrganizationId, Version};
-use ports::{AccessChange, AccessObserver, Conditional, RepoError};
+use ports::{AccessChange, AccessObserver, Conditional, EventDraft, RepoError};
 use uuid::Uuid;
 
-use crate::driver::{Driver, SqlRow};
+use crate::driver::{CorruptRow, Driver, SqlRow, Step, Written};
 use crate::listing::{Listing, Source, count_statement};
 use crate::pool::PoolSettings;
 use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
@@ -18,6 +18,7 @@ use crate::statement::{Bind, Sql, Statement, parameter_list};
 mod credentials;
 mod customers;
 mod embedded;
+mod events;
 mod invitations;
 mod organizations;
 mod roles;
@@ -202,8 +203,9 @@ impl<D: Driver> SqlStore<D> {
         self.statement(&sql, binds)
     }
 
-    /// Runs a [`SqlStore::conditional_update`]; when it wrote nothing, tells a row at
-    /// another version from a missing one.
+    /// Runs a [`SqlStore::conditional_update`] with its `event` in one transaction; when it
+    /// wrote nothing (and appended nothing), tells a row at another version from a missing
+    /// one.
     async fn write_if_at(
         &self,
         table: &str,
@@ -211,14 +213,18 @@ impl<D: Driver> SqlStore<D> {
         organization: OrganizationId,
         id: Uuid,
         read: Version,
+        event: &EventDraft,
     ) -> Result<Conditional<Version>, RepoError> {
         let statement = self.conditional_update(table, values, organization, id, read);
         match self
-            .fetch_one_written(statement, records::row_version)
+            .commit(organization, vec![Step::one(statement)], event)
             .await?
         {
-            Some(version) => Ok(Conditional::Done(version)),
-            None => self.stale_or_missing(table, organization, id).await,
+            Written::Committed(rows) => {
+                let version = first_row(&rows)?;
+                records::row_version(version).map(Conditional::Done)
+            }
+            Written::Unmet { .. } => self.stale_or_missing(table, organization, id).await,
         }
     }
 
@@ -240,7 +246,7 @@ impl<D: Driver> SqlStore<D> {
     }
 
     /// `DELETE FROM table ... RETURNING <returning>` of one row, at version `expected` when
-    /// given; `Done` with the row as it was.
+    /// given, with its `event` in one transaction; `Done` with the row as it was.
     async fn delete_if_at<T>(
         &self,
         table: &str,
@@ -248,6 +254,7 @@ impl<D: Driver> SqlStore<D> {
         organization: OrganizationId,
         id: Uuid,
         expected: Option<Version>,
+        event: &EventDraft,
         decode: impl Fn(&D::Row) -> Result<T, RepoError>,
     ) -> Result<Conditional<T>, RepoError> {
         let at_version = if expected.is_some() {
@@ -263,10 +270,15 @@ impl<D: Driver> SqlStore<D> {
             .into_iter()
             .chain(expected.map(|version| Bind::int(i64::from(version.get()))));
         let statement = self.statement(&sql, binds);
-        match self.fetch_one_written(statement, decode).await? {
-            Some(deleted) => Ok(Conditional::Done(deleted)),
-            None if expected.is_some() => self.stale_or_missing(table, organization, id).await,
-            None => Ok(Conditional::Missing),
+        match self
+            .commit(organization, vec![Step::one(statement)], event)
+            .await?
+        {
+            Written::Committed(rows) => decode(first_row(&rows)?).map(Conditional::Done),
+            Written::Unmet { .. } if expected.is_some() => {
+                self.stale_or_missing(table, organization, id).await
+            }
+            Written::Unmet { .. } => Ok(Conditional::Missing),
         }
     }
 
@@ -278,6 +290,13 @@ impl<D: Driver> SqlStore<D> {
         );
         self.statement(&sql, binds)
     }
+}
+
+/// The one row the first step of a committed batch returned (its guard made sure of it).
+fn first_row<R>(rows: &[Vec<R>]) -> Result<&R, RepoError> {
+    rows.first()
+        .and_then(|rows| rows.first())
+        .ok_or_else(|| CorruptRow("a guarded write returned no row".into()).into_repo())
 }
 
 fn org_and_id(organization: OrganizationId, id: Uuid) -> [Bind; 2] {
@@ -341,6 +360,9 @@ mod tests {
         fn json_at(&self, _: usize) -> Result<serde_json::Value, RepoError> {
             no_row()
         }
+        fn opt_json_at(&self, _: usize) -> Result<Option<serde_json::Value>, RepoError> {
+            no_row()
+        }
         fn bytes_at(&self, _: usize) -> Result<Vec<u8>, RepoError> {
             no_row()
         }
@@ -365,12 +387,13 @@ mod tests {
             Ok(0)
         }
 
-        async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
-            self.statements
-                .lock()
-                .unwrap()
-                .extend_from_slice(statements);
-            Ok(())
+        /// Commits every batch, each step returning no rows.
+        async fn write(&self, steps: &[Step]) -> Result<Written<NoRow>, RepoError> {
+            let mut statements = self.statements.lock().unwrap();
+            statements.extend(steps.iter().map(|step| step.statement.clone()));
+            Ok(Written::Committed(
+                steps.iter().map(|_| Vec::new()).collect(),
+            ))
         }
     }
 
@@ -492,11 +515,94 @@ mod tests {
         assert!(sql.contains("(u.id = $2 OR u.customer_id = $3)"), "{sql}");
     }
 
-    #[test]
-    fn updates_write_only_the_changed_columns_at_the_version_read() {
+    /// A system event for `organization`, about some customer.
+    fn draft(organization: OrganizationId) -> EventDraft {
+        EventDraft {
+            id: Uuid::now_v7(),
+            organization_id: organization,
+            kind: domain::events::EventType::CustomerCreated,
+            subject: domain::events::Subject::Customer(CustomerId::generate()),
+            customer_id: None,
+            actor: domain::events::EventActor {
+                user: None,
+                kind: domain::events::ActorKind::System,
+            },
+            request: domain::events::RequestMeta::default(),
+            at: domain::now(),
+            version: None,
+            before: None,
+            after: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn every_customer_and_user_write_ends_its_batch_with_its_event() {
         let recorder = Recorder::default();
-        let store = SqlStore::new(recorder);
-        let changes = CustomerChanges {
+        let store = SqlStore::new(recorder.clone());
+        let organization = OrganizationId::generate();
+        let event = draft(organization);
+        let customer = CustomerId::generate();
+        let user = UserId::generate();
+        let version = Version::FIRST;
+        let changes = domain::UserChanges {
+            customer_id: None,
+            email: None,
+            name: Some(domain::PersonName::parse("Renamed").unwrap()),
+            phone: None,
+            external_id: None,
+            avatar_url: None,
+            role: None,
+            dark_mode: None,
+            dark_mode_sync_with_os: None,
+            feature_flags: None,
+            last_login: None,
+            updated_at: domain::now(),
+        };
+        let new_customer = domain::NewCustomer::parse(domain::CustomerDraft {
+            name: "Acme".into(),
+            ..domain::CustomerDraft::default()
+        })
+        .unwrap()
+        .into_customer(organization, domain::now());
+        store.insert_customer(&new_customer, &event).await.unwrap();
+        // The recorder returns no rows, so writes that decode one fail after sending their
+        // batch; only the batch matters here.
+        let _ = store
+            .update_customer(organization, customer, version, &customer_changes(), &event)
+            .await;
+        let _ = store
+            .delete_customer(organization, customer, Some(version), &event)
+            .await;
+        let _ = store
+            .update_user(organization, user, version, &changes, &event)
+            .await;
+        let _ = store.delete_user(organization, user, None, &event).await;
+        let statements = recorder.statements.lock().unwrap().clone();
+        assert_eq!(statements.len(), 5 * 3, "{statements:#?}");
+        for batch in statements.chunks(3) {
+            assert!(
+                batch[1].sql.starts_with("INSERT INTO event_counters"),
+                "{batch:#?}"
+            );
+            assert!(batch[2].sql.starts_with("INSERT INTO events"), "{batch:#?}");
+            assert_eq!(batch[2].binds[0], Bind::uuid(event.id));
+        }
+        let elsewhere = draft(OrganizationId::generate());
+        let refused = store
+            .update_customer(
+                organization,
+                customer,
+                version,
+                &customer_changes(),
+                &elsewhere,
+            )
+            .await;
+        assert!(refused.is_err(), "{refused:?}");
+        assert_eq!(recorder.count(), 15, "nothing sent for a misdirected event");
+    }
+
+    fn customer_changes() -> CustomerChanges {
+        CustomerChanges {
             name: None,
             description: Some(domain::Description::parse("new").unwrap()),
             external_id: None,
@@ -509,7 +615,14 @@ mod tests {
             starred: None,
             attachments: None,
             updated_at: domain::now(),
-        };
+        }
+    }
+
+    #[test]
+    fn updates_write_only_the_changed_columns_at_the_version_read() {
+        let recorder = Recorder::default();
+        let store = SqlStore::new(recorder);
+        let changes = customer_changes();
         let statement = store.conditional_update(
             "customers",
             records::customer_change_values(&changes),

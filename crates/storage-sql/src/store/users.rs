@@ -7,33 +7,36 @@ use async_trait::async_trait;
 use domain::access::UserScope;
 use domain::listing::{Edge, Page, UserQuery};
 use domain::{CustomerId, Email, Invited, OrganizationId, User, UserChanges, UserId, Version};
-use ports::{AccessChange, Conditional, RepoError, UserRepository};
+use ports::{AccessChange, Conditional, EventDraft, RepoError, UserRepository};
 use uuid::Uuid;
 
 use super::{SqlStore, org_and_id};
-use crate::driver::{Driver, SqlRow};
+use crate::driver::{Driver, SqlRow, Step};
 use crate::listing::{Listing, Source, count_statement, user_conditions};
 use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
 use crate::statement::Bind;
 
 #[async_trait]
 impl<D: Driver> UserRepository for SqlStore<D> {
-    async fn insert_user(&self, user: &User, invited: Option<Invited>) -> Result<(), RepoError> {
-        let statement = self.insert("users", &records::user_values(user));
-        match invited {
-            None => self.driver.execute(&statement).await.map(drop),
-            Some(invited) => {
-                let statements = [
-                    statement,
-                    self.insert(
-                        "invitations",
-                        &records::invitation_values(&invited.invitation),
-                    ),
-                    self.insert("outbox", &records::outbox_values(&invited.mail)),
-                ];
-                self.driver.execute_atomically(&statements).await
-            }
+    async fn insert_user(
+        &self,
+        user: &User,
+        invited: Option<Invited>,
+        event: &EventDraft,
+    ) -> Result<(), RepoError> {
+        let mut steps = vec![Step::any(self.insert("users", &records::user_values(user)))];
+        if let Some(invited) = invited {
+            steps.extend([
+                Step::any(self.insert(
+                    "invitations",
+                    &records::invitation_values(&invited.invitation),
+                )),
+                Step::any(self.insert("outbox", &records::outbox_values(&invited.mail))),
+            ]);
         }
+        self.commit(user.organization_id, steps, event)
+            .await
+            .map(drop)
     }
 
     async fn update_user(
@@ -42,10 +45,11 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         id: UserId,
         read: Version,
         changes: &UserChanges,
+        event: &EventDraft,
     ) -> Result<Conditional<Version>, RepoError> {
         let values = records::user_change_values(changes);
         let updated = self
-            .write_if_at("users", values, organization, id.uuid(), read)
+            .write_if_at("users", values, organization, id.uuid(), read, event)
             .await?;
         if matches!(updated, Conditional::Done(_)) {
             // Any update: the cached caller holds the user's other fields too.
@@ -59,6 +63,7 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         organization: OrganizationId,
         id: UserId,
         expected: Option<Version>,
+        event: &EventDraft,
     ) -> Result<Conditional<User>, RepoError> {
         let returning = format!(
             "{}, (SELECT kind FROM roles WHERE roles.id = users.role_id) AS {ROLE_KIND}",
@@ -71,6 +76,7 @@ impl<D: Driver> UserRepository for SqlStore<D> {
                 organization,
                 id.uuid(),
                 expected,
+                event,
                 records::user,
             )
             .await?;

@@ -1,0 +1,221 @@
+//! The event log: the two steps every customer or user write appends to its own
+//! transaction (the organization's counter bumped, then the event inserted at the new
+//! sequence), and [`EventRepository`], the audit query over it.
+//!
+//! The counter is the last lock a write takes: the change's rows first, then the counter,
+//! then only the event insert and the commit. Writers of one organization therefore take
+//! turns from the bump to their commit, so sequences commit in order and a reader never
+//! sees sequence N+1 before N. The event's time is the later of the draft's and the
+//! counter's last, so times never fall along the sequence.
+
+use async_trait::async_trait;
+use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
+use domain::{CustomerId, OrganizationId, UserId, Version};
+use ports::{Event, EventDraft, EventPage, EventQuery, EventRepository, RepoError};
+
+use super::SqlStore;
+use crate::driver::{CorruptRow, Driver, SqlRow, Step, Written};
+use crate::statement::{Bind, Sql, Statement, parameter_list};
+
+/// The columns of an event row, in the order the audit query selects them.
+const EVENT_COLUMNS: &str = "organization_id, seq, id, occurred_at, type, subject_kind, subject_id, \
+     customer_id, actor_id, actor_kind, request_id, client_id, entity_version, before, after";
+
+/// An event handed to a write in another organization: refused before anything is
+/// written, as it would land in the wrong organization's log.
+#[derive(Debug, thiserror::Error)]
+#[error("an event of organization {event} was handed to a write in organization {write}")]
+pub(crate) struct MisdirectedEvent {
+    event: OrganizationId,
+    write: OrganizationId,
+}
+
+impl<D: Driver> SqlStore<D> {
+    /// Runs the `change` steps, then the event's, in one transaction: both or neither.
+    /// `Unmet` only for a step of the change (its guard), which wrote nothing.
+    pub(super) async fn commit(
+        &self,
+        organization: OrganizationId,
+        mut change: Vec<Step>,
+        event: &EventDraft,
+    ) -> Result<Written<D::Row>, RepoError> {
+        if event.organization_id != organization {
+            return Err(RepoError::unavailable(MisdirectedEvent {
+                event: event.organization_id,
+                write: organization,
+            }));
+        }
+        let change_steps = change.len();
+        change.extend(self.append_steps(event));
+        match self.driver.write(&change).await? {
+            Written::Unmet { step } if step >= change_steps => {
+                Err(CorruptRow("the event log has no counter for the event".into()).into_repo())
+            }
+            written => Ok(written),
+        }
+    }
+
+    /// The counter bump (an upsert, so no row need exist first) and the event insert at
+    /// its new value, which must insert exactly one row.
+    fn append_steps(&self, event: &EventDraft) -> [Step; 2] {
+        let organization = Bind::uuid(event.organization_id.uuid());
+        let later = self
+            .dialect()
+            .greatest("event_counters.last_at", "excluded.last_at");
+        let bump = self.statement(
+            &format!(
+                "INSERT INTO event_counters (organization_id, last_seq, last_at) VALUES (?, 1, ?) \
+                 ON CONFLICT (organization_id) DO UPDATE SET \
+                 last_seq = event_counters.last_seq + 1, last_at = {later}"
+            ),
+            [organization.clone(), Bind::time(event.at)],
+        );
+        let (subject_kind, subject_id) = subject_parts(event.subject);
+        let insert = self.statement(
+            "INSERT INTO events (organization_id, seq, occurred_at, id, type, subject_kind, \
+             subject_id, customer_id, actor_id, actor_kind, request_id, client_id, \
+             entity_version, before, after) \
+             SELECT c.organization_id, c.last_seq, c.last_at, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? \
+             FROM event_counters c WHERE c.organization_id = ? RETURNING seq",
+            [
+                Bind::uuid(event.id),
+                Bind::text(event.kind.key()),
+                Bind::text(subject_kind),
+                Bind::uuid(subject_id),
+                Bind::Uuid(event.customer_id.map(CustomerId::uuid)),
+                Bind::Uuid(event.actor.user.map(UserId::uuid)),
+                Bind::text(event.actor.kind.key()),
+                tag(event.request.request_id.as_ref()),
+                tag(event.request.client_id.as_ref()),
+                Bind::Int(event.version.map(|version| i64::from(version.get()))),
+                Bind::Json(event.before.clone()),
+                Bind::Json(event.after.clone()),
+                organization,
+            ],
+        );
+        [Step::any(bump), Step::one(insert)]
+    }
+
+    /// The audit query: the page's rows and one more, to tell whether another page follows.
+    fn events_statement(&self, organization: OrganizationId, query: &EventQuery) -> Statement {
+        let mut sql = Sql::new(
+            &format!("SELECT {EVENT_COLUMNS} FROM events WHERE organization_id = ?"),
+            [Bind::uuid(organization.uuid())],
+        );
+        if let Some(after) = query.after {
+            sql.and(
+                "seq > ?",
+                [Bind::int(i64::try_from(after).unwrap_or(i64::MAX))],
+            );
+        }
+        if !query.types.is_empty() {
+            sql.and(
+                &format!("type IN {}", parameter_list(query.types.len())),
+                query.types.iter().map(|kind| Bind::text(kind.key())),
+            );
+        }
+        if let Some(subject) = query.subject {
+            sql.and("subject_id = ?", [Bind::uuid(subject)]);
+        }
+        if let Some(actor) = query.actor {
+            sql.and("actor_id = ?", [Bind::uuid(actor.uuid())]);
+        }
+        if let Some(customer) = query.customer {
+            sql.and("customer_id = ?", [Bind::uuid(customer.uuid())]);
+        }
+        if let Some(since) = query.since {
+            sql.and("occurred_at >= ?", [Bind::time(since)]);
+        }
+        if let Some(until) = query.until {
+            sql.and("occurred_at < ?", [Bind::time(until)]);
+        }
+        sql.push(
+            " ORDER BY seq LIMIT ?",
+            [Bind::int(i64::from(query.first) + 1)],
+        );
+        sql.finish(self.dialect())
+    }
+}
+
+#[async_trait]
+impl<D: Driver> EventRepository for SqlStore<D> {
+    async fn events(
+        &self,
+        organization: OrganizationId,
+        query: &EventQuery,
+    ) -> Result<EventPage, RepoError> {
+        let statement = self.events_statement(organization, query);
+        let mut events = self.fetch_all(statement, event).await?;
+        let first = usize::try_from(query.first).unwrap_or(usize::MAX);
+        let has_next_page = events.len() > first;
+        events.truncate(first);
+        Ok(EventPage {
+            events,
+            has_next_page,
+        })
+    }
+}
+
+/// How `events.subject_kind` names a subject's kind, and its id.
+fn subject_parts(subject: Subject) -> (&'static str, uuid::Uuid) {
+    match subject {
+        Subject::Customer(id) => ("customer", id.uuid()),
+        Subject::User(id) => ("user", id.uuid()),
+    }
+}
+
+fn tag(tag: Option<&Tag>) -> Bind {
+    Bind::Text(tag.map(|tag| tag.as_str().to_owned()))
+}
+
+fn corrupt(seq: i64, what: impl std::fmt::Display) -> RepoError {
+    CorruptRow(format!("event {seq}: {what}")).into_repo()
+}
+
+/// One stored event (a cold row: read by name).
+fn event(row: &impl SqlRow) -> Result<Event, RepoError> {
+    let seq = row.int("seq")?;
+    let sequence = u64::try_from(seq).map_err(|_| corrupt(seq, "negative sequence"))?;
+    let kind = row.text("type")?;
+    let kind = EventType::from_key(&kind).ok_or_else(|| corrupt(seq, format!("type {kind:?}")))?;
+    let subject_id = row.uuid("subject_id")?;
+    let subject = match row.text("subject_kind")?.as_str() {
+        "customer" => Subject::Customer(CustomerId::from_uuid(subject_id)),
+        "user" => Subject::User(UserId::from_uuid(subject_id)),
+        other => return Err(corrupt(seq, format!("subject kind {other:?}"))),
+    };
+    let actor_kind = row.text("actor_kind")?;
+    let actor_kind = ActorKind::from_key(&actor_kind)
+        .ok_or_else(|| corrupt(seq, format!("actor kind {actor_kind:?}")))?;
+    let read_tag = |column: &str| -> Result<Option<Tag>, RepoError> {
+        row.opt_text(column)?
+            .map(|text| Tag::parse(&text).ok_or_else(|| corrupt(seq, format!("{column} {text:?}"))))
+            .transpose()
+    };
+    let version = row
+        .opt_int("entity_version")?
+        .map(|n| Version::new(n).ok_or_else(|| corrupt(seq, format!("version {n}"))))
+        .transpose()?;
+    Ok(Event {
+        sequence,
+        draft: EventDraft {
+            id: row.uuid("id")?,
+            organization_id: OrganizationId::from_uuid(row.uuid("organization_id")?),
+            kind,
+            subject,
+            customer_id: row.opt_uuid("customer_id")?.map(CustomerId::from_uuid),
+            actor: EventActor {
+                user: row.opt_uuid("actor_id")?.map(UserId::from_uuid),
+                kind: actor_kind,
+            },
+            request: RequestMeta {
+                request_id: read_tag("request_id")?,
+                client_id: read_tag("client_id")?,
+            },
+            at: row.time("occurred_at")?,
+            version,
+            before: row.opt_json("before")?,
+            after: row.opt_json("after")?,
+        },
+    })
+}
