@@ -9,7 +9,7 @@ use domain::{Customer, RoleKind, User};
 use ports::{AccessChange, AccessObserver, Conditional};
 
 use crate::Stores;
-use crate::support::{Org, insert_customer, insert_user, organization, update_user};
+use crate::support::{Org, draft, insert_customer, insert_user, organization, update_user};
 
 /// What an observer heard, in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,7 +146,7 @@ impl Scene {
     pub async fn delete_member(&self, stores: &Stores) {
         let deleted = stores
             .users
-            .delete_user(self.org.id, self.member.id, None)
+            .delete_user(self.org.id, self.member.id, None, &draft(self.org.id))
             .await
             .unwrap();
         assert!(matches!(deleted, Conditional::Done(_)), "{deleted:?}");
@@ -156,7 +156,7 @@ impl Scene {
     pub async fn delete_customer(&self, stores: &Stores) {
         let deleted = stores
             .customers
-            .delete_customer(self.org.id, self.customer.id, None)
+            .delete_customer(self.org.id, self.customer.id, None, &draft(self.org.id))
             .await
             .unwrap();
         assert!(matches!(deleted, Conditional::Done(_)), "{deleted:?}");
@@ -190,7 +190,7 @@ pub async fn writes_report_their_access_changes_before_returning(
     assert_eq!(
         stores
             .users
-            .delete_user(scene.member.organization_id, scene.member.id, None)
+            .delete_user(scene.member.organization_id, scene.member.id, None, &draft(scene.member.organization_id))
             .await
             .unwrap(),
         Conditional::Missing

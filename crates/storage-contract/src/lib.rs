@@ -30,10 +30,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 
 use ports::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, StorageStats,
-    UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, EventRepository,
+    InvitationRepository, OrganizationRepository, RoleRepository, SecretRepository,
+    SigningKeyRepository, StorageStats, UserRepository,
 };
+
+pub use support::draft;
 
 /// A storage adapter: one cloneable value that implements every repository port.
 pub trait Storage:
@@ -46,6 +48,7 @@ pub trait Storage:
     + EmbeddedUserRepository
     + CredentialRepository
     + InvitationRepository
+    + EventRepository
     + StorageStats
     + Clone
     + 'static
@@ -62,6 +65,7 @@ impl<S> Storage for S where
         + EmbeddedUserRepository
         + CredentialRepository
         + InvitationRepository
+        + EventRepository
         + StorageStats
         + Clone
         + 'static
@@ -89,6 +93,8 @@ pub struct Stores {
     pub credentials: Arc<dyn CredentialRepository>,
     /// Invitations and the mail outbox.
     pub invitations: Arc<dyn InvitationRepository>,
+    /// The event log every customer and user write appends to.
+    pub events: Arc<dyn EventRepository>,
     /// Pool occupancy and outbox depth, for metrics.
     pub stats: Arc<dyn StorageStats>,
 }
@@ -106,6 +112,7 @@ impl Stores {
             embedded: Arc::new(storage.clone()),
             credentials: Arc::new(storage.clone()),
             invitations: Arc::new(storage.clone()),
+            events: Arc::new(storage.clone()),
             stats: Arc::new(storage),
         }
     }
@@ -221,6 +228,11 @@ macro_rules! contract_tests {
             stale_conditional_writes_change_nothing,
             updates_write_only_their_changed_columns,
             concurrent_conditional_updates_lose_nothing,
+            every_customer_and_user_write_appends_its_event,
+            writes_that_write_nothing_append_nothing,
+            a_change_whose_event_fails_is_not_written,
+            event_queries_filter_and_page,
+            concurrent_writers_append_a_gap_free_log,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

@@ -15,7 +15,9 @@ use domain::{
     NewCustomer, NewUser, Organization, OrganizationId, OrganizationName, Role, RoleKind,
     Timestamp, User, UserChanges, UserDraft, UserId, Version,
 };
-use ports::{Conditional, RepoError};
+use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject};
+use ports::{Conditional, EventDraft, RepoError};
+use uuid::Uuid;
 
 use crate::Stores;
 
@@ -95,14 +97,43 @@ pub(crate) async fn organization(stores: &Stores, name: &str) -> Org {
     }
 }
 
+/// An event for a write in `organization` that the check does not look at: by the system,
+/// about some customer, now. Every customer and user write takes one.
+pub fn draft(organization: OrganizationId) -> EventDraft {
+    EventDraft {
+        id: Uuid::now_v7(),
+        organization_id: organization,
+        kind: EventType::CustomerCreated,
+        subject: Subject::Customer(CustomerId::generate()),
+        customer_id: None,
+        actor: EventActor {
+            user: None,
+            kind: ActorKind::System,
+        },
+        request: RequestMeta::default(),
+        at: domain::now(),
+        version: None,
+        before: None,
+        after: None,
+    }
+}
+
 /// Stores `customer`, which must be accepted.
 pub(crate) async fn insert_customer(stores: &Stores, customer: &Customer) {
-    stores.customers.insert_customer(customer).await.unwrap();
+    stores
+        .customers
+        .insert_customer(customer, &draft(customer.organization_id))
+        .await
+        .unwrap();
 }
 
 /// Stores `user`, which must be accepted.
 pub(crate) async fn insert_user(stores: &Stores, user: &User) {
-    stores.users.insert_user(user, None).await.unwrap();
+    stores
+        .users
+        .insert_user(user, None, &draft(user.organization_id))
+        .await
+        .unwrap();
 }
 
 /// Writes what `after` changes in `before` through the port, conditioned on `before`'s
@@ -119,6 +150,7 @@ pub(crate) async fn update_customer(
             after.id,
             before.version,
             &CustomerChanges::between(before, after),
+            &draft(after.organization_id),
         )
         .await
 }
@@ -136,6 +168,7 @@ pub(crate) async fn update_user(
             after.id,
             before.version,
             &UserChanges::between(before, after),
+            &draft(after.organization_id),
         )
         .await
 }

@@ -9,6 +9,7 @@
 mod support;
 
 use ports::CustomerRepository;
+use storage_contract::draft;
 use storage_sql::{Bind, Driver, Statement};
 use storage_sqlite::SqliteStorage;
 use storage_sqlite::testing::TempDatabase;
@@ -28,7 +29,8 @@ async fn concurrent_writes_all_succeed() {
     for customer in customers.clone() {
         let storage = storage.clone();
         tasks.spawn(async move {
-            storage.insert_customer(&customer).await?;
+            let event = draft(customer.organization_id);
+            storage.insert_customer(&customer, &event).await?;
             // A read right after the write sees it (the reader starts after the commit).
             storage
                 .customer(customer.organization_id, customer.id)
@@ -76,7 +78,10 @@ async fn in_memory_reads_see_writes() {
     let storage = SqliteStorage::connect("sqlite::memory:").await.unwrap();
     let org = Org::create(&storage, "Memory").await;
     let customer = org.customer("Kept");
-    storage.insert_customer(&customer).await.unwrap();
+    storage
+        .insert_customer(&customer, &draft(org.id))
+        .await
+        .unwrap();
     let found = storage.customer(org.id, customer.id).await.unwrap();
     assert_eq!(found.map(|found| found.id), Some(customer.id));
 }

@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use ports::CustomerRepository as _;
+use storage_contract::draft;
 use storage_sqlite::SqliteStorage;
 use storage_sqlite::testing::TempDatabase;
 use support::Org;
@@ -42,7 +43,7 @@ async fn a_new_database_and_its_wal_and_shm_are_owner_only() {
     let storage = SqliteStorage::connect(&database.url()).await.unwrap();
     let org = Org::create(&storage, "Private").await;
     storage
-        .insert_customer(&org.customer("Acme"))
+        .insert_customer(&org.customer("Acme"), &draft(org.id))
         .await
         .unwrap();
     for file in [

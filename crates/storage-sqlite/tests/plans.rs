@@ -18,7 +18,8 @@ use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, UserQuery};
 use domain::{CustomerId, Email};
 use ports::{CustomerRepository, RepoError, UserRepository};
-use storage_sql::{Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement};
+use storage_contract::draft;
+use storage_sql::{Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Written};
 use storage_sqlite::testing::TempDatabase;
 use storage_sqlite::{SqliteDriver, SqliteRecord};
 use support::Org;
@@ -61,8 +62,8 @@ impl Driver for Capturing {
         self.inner.execute(statement).await
     }
 
-    async fn execute_atomically(&self, statements: &[Statement]) -> Result<(), RepoError> {
-        self.inner.execute_atomically(statements).await
+    async fn write(&self, steps: &[Step]) -> Result<Written<SqliteRecord>, RepoError> {
+        self.inner.write(steps).await
     }
 }
 
@@ -152,11 +153,17 @@ async fn main_reads_use_indexes() {
         let org = Org::create(&store, name).await;
         for n in 0..count {
             let customer = org.customer(&format!("{name} customer {n:04}"));
-            store.insert_customer(&customer).await.unwrap();
+            store
+                .insert_customer(&customer, &draft(org.id))
+                .await
+                .unwrap();
             for m in 0..3 {
                 let email = format!("u{m}-{n}@{}.example.com", name.to_lowercase());
                 let user = org.user(Some(customer.id), &email);
-                store.insert_user(&user, None).await.unwrap();
+                store
+                    .insert_user(&user, None, &draft(org.id))
+                    .await
+                    .unwrap();
             }
             if name == "Seeded" {
                 customers.push(customer.id);

@@ -3,7 +3,7 @@
 use domain::{OrganizationId, RefreshToken, RoleKind, UserId};
 
 use crate::Stores;
-use crate::support::{at, insert_user, organization};
+use crate::support::{at, draft, insert_user, organization};
 
 /// A password hash is set, replaced and read back only for a user of the organization,
 /// and goes with its user.
@@ -64,7 +64,7 @@ pub async fn password_hashes_are_set_replaced_and_scoped(stores: Stores) {
     );
     stores
         .users
-        .delete_user(org.id, user.id, None)
+        .delete_user(org.id, user.id, None, &draft(org.id))
         .await
         .unwrap();
     assert_eq!(
@@ -166,7 +166,7 @@ pub async fn revoking_a_family_revokes_only_that_family(stores: Stores) {
     credentials.insert_refresh_token(&theirs).await.unwrap();
     stores
         .users
-        .delete_user(org.id, member.id, None)
+        .delete_user(org.id, member.id, None, &draft(org.id))
         .await
         .unwrap();
     assert_eq!(credentials.refresh_token("c1").await.unwrap(), None);

@@ -7,7 +7,7 @@ use domain::{ExternalId, OrganizationId, RoleKind, SigningKey, SigningKeyId};
 use ports::{RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{at, insert_customer, insert_user, organization};
+use crate::support::{at, draft, insert_customer, insert_user, organization};
 
 fn key(organization: OrganizationId, seconds: i64, imported: bool) -> SigningKey {
     SigningKey {
@@ -269,7 +269,7 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
         .unwrap();
     stores
         .users
-        .delete_user(org.id, user.id, None)
+        .delete_user(org.id, user.id, None, &draft(org.id))
         .await
         .unwrap();
     let found = stores
@@ -293,7 +293,7 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
     insert_user(&stores, &plain).await;
     stores
         .customers
-        .delete_customer(org.id, acme.id, None)
+        .delete_customer(org.id, acme.id, None, &draft(org.id))
         .await
         .unwrap();
     assert_eq!(stores.users.user(org.id, again.id).await.unwrap(), None);
@@ -349,14 +349,14 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
     insert_user(&stores, &plain).await;
     stores
         .users
-        .delete_user(org.id, plain.id, None)
+        .delete_user(org.id, plain.id, None, &draft(org.id))
         .await
         .unwrap();
     assert!(!blocked(acme.id, "sub").await);
 
     stores
         .users
-        .delete_user(org.id, doomed.id, None)
+        .delete_user(org.id, doomed.id, None, &draft(org.id))
         .await
         .unwrap();
     assert!(blocked(acme.id, "sub").await);
@@ -404,14 +404,14 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
     embedded.insert_embedded_user(&again, "sub").await.unwrap();
     stores
         .users
-        .delete_user(org.id, again.id, None)
+        .delete_user(org.id, again.id, None, &draft(org.id))
         .await
         .unwrap();
     assert!(blocked(acme.id, "sub").await);
     for customer in [&acme, &globex] {
         stores
             .customers
-            .delete_customer(org.id, customer.id, None)
+            .delete_customer(org.id, customer.id, None, &draft(org.id))
             .await
             .unwrap();
     }

@@ -7,7 +7,7 @@ use domain::{Invitation, Invited, Mail, OutboxMail, RoleKind, User};
 use ports::{RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{Org, at, insert_user, organization};
+use crate::support::{Org, at, draft, insert_user, organization};
 
 fn invited(org: &Org, user: &User, token_hash: &str, seconds: i64) -> Invited {
     Invited {
@@ -45,7 +45,7 @@ pub async fn invited_users_are_written_with_invitation_and_mail_or_not_at_all(st
     let first = invited(&org, &user, "hash-1", 1);
     stores
         .users
-        .insert_user(&user, Some(first.clone()))
+        .insert_user(&user, Some(first.clone()), &draft(org.id))
         .await
         .unwrap();
     assert_eq!(
@@ -78,7 +78,7 @@ pub async fn invited_users_are_written_with_invitation_and_mail_or_not_at_all(st
     let twin = org.user(None, "IVY@example.com", RoleKind::Guest);
     let refused = invited(&org, &twin, "hash-2", 1);
     assert!(matches!(
-        stores.users.insert_user(&twin, Some(refused)).await,
+        stores.users.insert_user(&twin, Some(refused), &draft(org.id)).await,
         Err(RepoError::Conflict(UniqueField::UserEmail))
     ));
     assert_eq!(
@@ -115,7 +115,7 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
     let first = invited(&org, &user, "old", 1);
     stores
         .users
-        .insert_user(&user, Some(first.clone()))
+        .insert_user(&user, Some(first.clone()), &draft(org.id))
         .await
         .unwrap();
     let invitations = &stores.invitations;
@@ -206,7 +206,7 @@ pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
     let entry = invited(&org, &user, "h", 5);
     stores
         .users
-        .insert_user(&user, Some(entry.clone()))
+        .insert_user(&user, Some(entry.clone()), &draft(org.id))
         .await
         .unwrap();
     assert_eq!(stores.stats.outbox_depth().await.unwrap(), 1);
@@ -284,7 +284,11 @@ pub async fn concurrent_claimers_never_get_the_same_mail(stores: Stores) {
     for i in 0..20 {
         let user = org.user(None, &format!("u{i}@example.com"), RoleKind::Guest);
         let entry = invited(&org, &user, &format!("h{i}"), 1);
-        stores.users.insert_user(&user, Some(entry)).await.unwrap();
+        stores
+            .users
+            .insert_user(&user, Some(entry), &draft(org.id))
+            .await
+            .unwrap();
     }
     let claimers: Vec<_> = (0..4)
         .map(|_| {

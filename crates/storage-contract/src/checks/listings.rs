@@ -14,11 +14,7 @@ use domain::{
 };
 
 use crate::Stores;
-use crate::support::{
-    CUSTOMER_FIELDS, DIRECTIONS, Org, USER_FIELDS, after_last, at, before_first, customer_ids,
-    customer_sort_value, everyone, expected_cursor, first, insert_customer, insert_user,
-    organization, reference_order, user_ids, user_sort_value, walk_customers, walk_users,
-};
+use crate::support::{CUSTOMER_FIELDS, DIRECTIONS, Org, USER_FIELDS, after_last, at, before_first, customer_ids, customer_sort_value, draft, everyone, expected_cursor, first, insert_customer, insert_user, organization, reference_order, user_ids, user_sort_value, walk_customers, walk_users};
 
 /// A customer listing that counts its total (`totals_are_counted_only_when_asked` checks
 /// the listings that do not).
@@ -677,7 +673,7 @@ pub async fn paging_survives_inserts_and_deletes(stores: Stores) {
         let own = by_name[&format!("c{last:03}")];
         stores
             .customers
-            .delete_customer(org.id, own, None)
+            .delete_customer(org.id, own, None, &draft(org.id))
             .await
             .unwrap();
         let victim = format!("c{:03}", last + 4);
@@ -686,7 +682,7 @@ pub async fn paging_survives_inserts_and_deletes(stores: Stores) {
         {
             stores
                 .customers
-                .delete_customer(org.id, *id, None)
+                .delete_customer(org.id, *id, None, &draft(org.id))
                 .await
                 .unwrap();
             deleted_unseen.insert(victim);

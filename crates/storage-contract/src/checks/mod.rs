@@ -3,6 +3,7 @@
 
 mod credentials;
 mod embedded;
+mod events;
 mod invitations;
 mod listings;
 mod records;
@@ -10,6 +11,7 @@ mod versions;
 
 pub use credentials::*;
 pub use embedded::*;
+pub use events::*;
 pub use invitations::*;
 pub use listings::*;
 pub use records::*;

@@ -14,10 +14,7 @@ use domain::{
 use ports::{Conditional, RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{
-    at, email, everyone, full_customer, insert_customer, insert_user, new_organization,
-    organization, update_customer, update_user, written,
-};
+use crate::support::{at, draft, email, everyone, full_customer, insert_customer, insert_user, new_organization, organization, update_customer, update_user, written};
 
 /// Every customer, with the total counted.
 fn counted() -> CustomerQuery {
@@ -133,7 +130,10 @@ pub async fn customer_names_are_unique_ignoring_case(stores: Stores) {
     let other = organization(&stores, "Other Names").await;
     insert_customer(&stores, &org.customer("Ärger GmbH")).await;
     for taken in ["ärger gmbh", "ÄRGER GMBH", "Ärger GmbH"] {
-        let result = stores.customers.insert_customer(&org.customer(taken)).await;
+        let result = stores
+            .customers
+            .insert_customer(&org.customer(taken), &draft(org.id))
+            .await;
         assert_conflict(result, UniqueField::CustomerName);
     }
     insert_customer(&stores, &other.customer("ÄRGER GMBH")).await;
@@ -158,7 +158,7 @@ pub async fn customer_external_ids_are_unique_per_organization(stores: Stores) {
     insert_customer(&stores, &with_id(&org, "A", "ext-1")).await;
     let result = stores
         .customers
-        .insert_customer(&with_id(&org, "B", "ext-1"))
+        .insert_customer(&with_id(&org, "B", "ext-1"), &draft(org.id))
         .await;
     assert_conflict(result, UniqueField::CustomerExternalId);
     // External ids are exact: another case is another id.
@@ -179,7 +179,8 @@ pub async fn concurrent_inserts_of_one_name_give_one_success(stores: Stores) {
             let customers = Arc::clone(&customers);
             let name = if i % 2 == 0 { "Racing" } else { "RACING" };
             let customer = org.customer(name);
-            tokio::spawn(async move { customers.insert_customer(&customer).await })
+            let event = draft(org.id);
+            tokio::spawn(async move { customers.insert_customer(&customer, &event).await })
         })
         .collect();
     let mut ok = 0;
@@ -258,7 +259,7 @@ pub async fn deleting_a_customer_deletes_its_users(stores: Stores) {
 
     let deleted = stores
         .customers
-        .delete_customer(org.id, doomed.id, None)
+        .delete_customer(org.id, doomed.id, None, &draft(org.id))
         .await
         .unwrap();
     assert_eq!(deleted, Conditional::Done(doomed.clone()));
@@ -284,7 +285,7 @@ pub async fn deleting_a_customer_deletes_its_users(stores: Stores) {
     assert_eq!(
         stores
             .customers
-            .delete_customer(org.id, doomed.id, None)
+            .delete_customer(org.id, doomed.id, None, &draft(org.id))
             .await
             .unwrap(),
         Conditional::Missing
@@ -330,7 +331,7 @@ pub async fn customers_never_cross_organizations(stores: Stores) {
         assert_eq!(
             stores
                 .customers
-                .delete_customer(mine.id, id, expected)
+                .delete_customer(mine.id, id, expected, &draft(mine.id))
                 .await
                 .unwrap(),
             Conditional::Missing
@@ -437,7 +438,7 @@ pub async fn user_update_and_delete(stores: Stores) {
 
     let deleted = stores
         .users
-        .delete_user(org.id, user.id, None)
+        .delete_user(org.id, user.id, None, &draft(org.id))
         .await
         .unwrap();
     assert_eq!(deleted, Conditional::Done(changed));
@@ -445,7 +446,7 @@ pub async fn user_update_and_delete(stores: Stores) {
     assert_eq!(
         stores
             .users
-            .delete_user(org.id, user.id, None)
+            .delete_user(org.id, user.id, None, &draft(org.id))
             .await
             .unwrap(),
         Conditional::Missing
@@ -471,7 +472,7 @@ pub async fn user_emails_are_unique_ignoring_case(stores: Stores) {
     ] {
         let user = org.user(customer_id, address, RoleKind::CustomerMember);
         assert_conflict(
-            stores.users.insert_user(&user, None).await,
+            stores.users.insert_user(&user, None, &draft(org.id)).await,
             UniqueField::UserEmail,
         );
     }
@@ -490,7 +491,8 @@ pub async fn user_emails_are_unique_ignoring_case(stores: Stores) {
                 "RACE@x.com"
             };
             let user = org.user(None, address, RoleKind::Guest);
-            tokio::spawn(async move { users.insert_user(&user, None).await })
+            let event = draft(org.id);
+            tokio::spawn(async move { users.insert_user(&user, None, &event).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -540,7 +542,7 @@ pub async fn user_external_ids_are_unique_per_customer(stores: Stores) {
     for (customer, address) in [(Some(acme.id), "a2@x.com"), (None, "t2@x.com")] {
         let user = with_external(customer, address, "e-1");
         assert_conflict(
-            stores.users.insert_user(&user, None).await,
+            stores.users.insert_user(&user, None, &draft(org.id)).await,
             UniqueField::UserExternalId,
         );
     }
@@ -615,7 +617,7 @@ pub async fn users_never_cross_organizations(stores: Stores) {
         Conditional::Missing
     );
     assert_eq!(
-        stores.users.delete_user(mine.id, id, None).await.unwrap(),
+        stores.users.delete_user(mine.id, id, None, &draft(mine.id)).await.unwrap(),
         Conditional::Missing
     );
     assert_eq!(

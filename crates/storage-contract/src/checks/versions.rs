@@ -7,7 +7,7 @@ use domain::{Customer, Description, ExternalId, OrganizationName, RoleKind, Vers
 use ports::Conditional;
 
 use crate::Stores;
-use crate::support::{at, insert_customer, insert_user, organization, update_customer, written};
+use crate::support::{at, draft, insert_customer, insert_user, organization, update_customer, written};
 
 /// The stored customer; it must exist.
 async fn stored(stores: &Stores, customer: &Customer) -> Customer {
@@ -99,7 +99,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     assert_eq!(
         stores
             .customers
-            .delete_customer(org.id, customer.id, Some(old.version))
+            .delete_customer(org.id, customer.id, Some(old.version), &draft(org.id))
             .await
             .unwrap(),
         Conditional::Stale
@@ -126,7 +126,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     assert_eq!(
         stores
             .users
-            .delete_user(org.id, user.id, Some(user.version))
+            .delete_user(org.id, user.id, Some(user.version), &draft(org.id))
             .await
             .unwrap(),
         Conditional::Stale
@@ -134,7 +134,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     assert_eq!(
         stores
             .users
-            .delete_user(org.id, user.id, Some(read.version))
+            .delete_user(org.id, user.id, Some(read.version), &draft(org.id))
             .await
             .unwrap(),
         Conditional::Done(read)
@@ -142,7 +142,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     assert_eq!(
         stores
             .customers
-            .delete_customer(org.id, customer.id, Some(current.version))
+            .delete_customer(org.id, customer.id, Some(current.version), &draft(org.id))
             .await
             .unwrap(),
         Conditional::Done(current)
@@ -150,7 +150,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     assert_eq!(
         stores
             .customers
-            .delete_customer(org.id, customer.id, Some(old.version))
+            .delete_customer(org.id, customer.id, Some(old.version), &draft(org.id))
             .await
             .unwrap(),
         Conditional::Missing,
