@@ -33,8 +33,9 @@ create table events (
 );
 
 -- the audit filters: a time range, one subject, one customer, one actor (each in sequence
--- order). types are few and dense: they filter the primary key's walk.
-create index events_occurred on events (organization_id, occurred_at);
+-- order: times never fall along the sequence, so (occurred_at, seq) is sequence order too).
+-- types are few and dense: they filter the primary key's walk.
+create index events_occurred on events (organization_id, occurred_at, seq);
 create index events_subject on events (organization_id, subject_id, seq);
 create index events_customer on events (organization_id, customer_id, seq)
     where customer_id is not null;

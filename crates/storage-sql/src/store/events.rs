@@ -129,8 +129,15 @@ impl<D: Driver> SqlStore<D> {
         if let Some(until) = query.until {
             sql.and("occurred_at < ?", [Bind::time(until)]);
         }
+        // Times never fall along the sequence, so in a time range the order of
+        // (occurred_at, seq) is the order of seq, and the time index gives it unsorted.
+        let order = if query.since.is_some() || query.until.is_some() {
+            "occurred_at, seq"
+        } else {
+            "seq"
+        };
         sql.push(
-            " ORDER BY seq LIMIT ?",
+            &format!(" ORDER BY {order} LIMIT ?"),
             [Bind::int(i64::from(query.first) + 1)],
         );
         sql.finish(self.dialect())
