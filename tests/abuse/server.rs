@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use app::open_repositories;
 pub(crate) use bench::process::RssPeak;
 use bench::process::{RosterProcess, roster_beside_current_exe};
+use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject};
 use domain::{CustomerDraft, NewCustomer};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
@@ -192,7 +193,23 @@ impl Roster {
                     })
                     .expect("valid customer")
                     .into_customer(owner.organization_id, now);
-                    repos.customers.insert_customer(&customer).await
+                    let event = ports::EventDraft {
+                        id: uuid::Uuid::now_v7(),
+                        organization_id: owner.organization_id,
+                        kind: EventType::CustomerCreated,
+                        subject: Subject::Customer(customer.id),
+                        customer_id: Some(customer.id),
+                        actor: EventActor {
+                            user: None,
+                            kind: ActorKind::System,
+                        },
+                        request: RequestMeta::default(),
+                        at: now,
+                        version: Some(customer.version),
+                        before: None,
+                        after: None,
+                    };
+                    repos.customers.insert_customer(&customer, &event).await
                 }
             })
             .buffer_unordered(8);

@@ -2,11 +2,13 @@
 //! server itself uses (so the rows are exactly what Roster would write).
 
 use anyhow::Context;
+use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject};
 use domain::{
     CustomerDraft, CustomerId, Email, NewCustomer, NewUser, OrganizationId, PersonName, Phone,
-    RoleKind, UserId,
+    RoleKind, Timestamp, UserId, Version,
 };
 use futures::StreamExt as _;
+use ports::EventDraft;
 use service::{Provisioning, Repositories};
 
 /// What the benchmark's operations need to know about the seeded data.
@@ -47,7 +49,15 @@ pub(crate) async fn seed(
             })
             .map_err(|errors| anyhow::anyhow!("{errors:?}"))?
             .into_customer(organization, now);
-            repos.customers.insert_customer(&customer).await?;
+            let event = seeded(
+                organization,
+                EventType::CustomerCreated,
+                Subject::Customer(customer.id),
+                customer.id,
+                customer.version,
+                now,
+            );
+            repos.customers.insert_customer(&customer, &event).await?;
             for u in 0..users_each {
                 let user = NewUser {
                     email: Email::parse(&format!("user{u}.of{n:06}@example.com"))
@@ -59,7 +69,15 @@ pub(crate) async fn seed(
                     external_id: None,
                 }
                 .into_user(organization, Some(customer.id), member, now);
-                repos.users.insert_user(&user, None).await?;
+                let event = seeded(
+                    organization,
+                    EventType::UserCreated,
+                    Subject::User(user.id),
+                    customer.id,
+                    user.version,
+                    now,
+                );
+                repos.users.insert_user(&user, None, &event).await?;
             }
             anyhow::Ok(customer.id)
         })
@@ -74,4 +92,32 @@ pub(crate) async fn seed(
         owner: owner.id,
         customer: first.context("at least one customer")?,
     })
+}
+
+/// The event of one seeding write: Roster's own (System), outside any request, with no
+/// before/after (the benchmark reads the rows, not the log).
+fn seeded(
+    organization: OrganizationId,
+    kind: EventType,
+    subject: Subject,
+    customer: CustomerId,
+    version: Version,
+    at: Timestamp,
+) -> EventDraft {
+    EventDraft {
+        id: uuid::Uuid::now_v7(),
+        organization_id: organization,
+        kind,
+        subject,
+        customer_id: Some(customer),
+        actor: EventActor {
+            user: None,
+            kind: ActorKind::System,
+        },
+        request: RequestMeta::default(),
+        at,
+        version: Some(version),
+        before: None,
+        after: None,
+    }
 }
