@@ -247,6 +247,10 @@ impl<D: Driver> SqlStore<D> {
 
     /// `DELETE FROM table ... RETURNING <returning>` of one row, at version `expected` when
     /// given, with its `event` in one transaction; `Done` with the row as it was.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the row, its guard, what it returns and how to read it, and its event"
+    )]
     async fn delete_if_at<T>(
         &self,
         table: &str,
