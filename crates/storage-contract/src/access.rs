@@ -190,7 +190,12 @@ pub async fn writes_report_their_access_changes_before_returning(
     assert_eq!(
         stores
             .users
-            .delete_user(scene.member.organization_id, scene.member.id, None, &draft(scene.member.organization_id))
+            .delete_user(
+                scene.member.organization_id,
+                scene.member.id,
+                None,
+                &draft(scene.member.organization_id)
+            )
             .await
             .unwrap(),
         Conditional::Missing

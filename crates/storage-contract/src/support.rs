@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use chrono::TimeDelta;
 use domain::access::{CustomerScope, UserScope};
 use domain::error::Field;
+use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject};
 use domain::listing::{
     CursorKey, CustomerQuery, CustomerSortField, Direction, Page, PageRequest, Position, Sort,
     SortValue, UserQuery, UserSortField,
@@ -15,7 +16,6 @@ use domain::{
     NewCustomer, NewUser, Organization, OrganizationId, OrganizationName, Role, RoleKind,
     Timestamp, User, UserChanges, UserDraft, UserId, Version,
 };
-use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject};
 use ports::{Conditional, EventDraft, RepoError};
 use uuid::Uuid;
 

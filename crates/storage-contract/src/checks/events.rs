@@ -150,7 +150,11 @@ pub async fn every_customer_and_user_write_appends_its_event(stores: Stores) {
     expected.push(updated);
     assert_eq!(log(&stores, org.id).await, numbered(&expected));
 
-    let user = org.user(Some(customer.id), "ann@acme.example", RoleKind::CustomerMember);
+    let user = org.user(
+        Some(customer.id),
+        "ann@acme.example",
+        RoleKind::CustomerMember,
+    );
     let mut user_created = drafted(
         org.id,
         EventType::UserCreated,
@@ -268,7 +272,11 @@ pub async fn writes_that_write_nothing_append_nothing(stores: Stores) {
     let org = organization(&stores, "Quiet").await;
     let customer = org.customer("Acme");
     insert_customer(&stores, &customer).await;
-    let user = org.user(Some(customer.id), "ann@acme.example", RoleKind::CustomerMember);
+    let user = org.user(
+        Some(customer.id),
+        "ann@acme.example",
+        RoleKind::CustomerMember,
+    );
     insert_user(&stores, &user).await;
     let logged = log(&stores, org.id).await;
     assert_eq!(logged.len(), 2);
@@ -334,9 +342,7 @@ pub async fn writes_that_write_nothing_append_nothing(stores: Stores) {
         ]
     );
     assert!(matches!(
-        customers
-            .insert_customer(&org.customer("ACME"), &e())
-            .await,
+        customers.insert_customer(&org.customer("ACME"), &e()).await,
         Err(RepoError::Conflict(UniqueField::CustomerName))
     ));
     let twin = org.user(None, "ANN@acme.example", RoleKind::Guest);
@@ -375,7 +381,11 @@ pub async fn a_change_whose_event_fails_is_not_written(stores: Stores) {
         .insert_customer(&customer, &first)
         .await
         .unwrap();
-    let user = org.user(Some(customer.id), "kept@example.com", RoleKind::CustomerMember);
+    let user = org.user(
+        Some(customer.id),
+        "kept@example.com",
+        RoleKind::CustomerMember,
+    );
     let second = draft(org.id);
     stores
         .users
@@ -403,7 +413,10 @@ pub async fn a_change_whose_event_fails_is_not_written(stores: Stores) {
             .is_err(),
         "an event of another organization is refused"
     );
-    assert_eq!(stores.customers.customer(org.id, lost.id).await.unwrap(), None);
+    assert_eq!(
+        stores.customers.customer(org.id, lost.id).await.unwrap(),
+        None
+    );
 
     let mut renamed = customer.clone();
     renamed.name = domain::CustomerName::parse("Renamed").unwrap();
@@ -423,7 +436,11 @@ pub async fn a_change_whose_event_fails_is_not_written(stores: Stores) {
             .is_err()
     );
     assert_eq!(
-        stores.customers.customer(org.id, customer.id).await.unwrap(),
+        stores
+            .customers
+            .customer(org.id, customer.id)
+            .await
+            .unwrap(),
         Some(customer.clone()),
         "neither renamed nor deleted"
     );
@@ -606,7 +623,10 @@ pub async fn event_queries_filter_and_page(stores: Stores) {
     // The admin (the owner came with the organization, unlogged), 3 customers, 6 users
     // created and updated, 1 deletion.
     assert_eq!(all.len(), 17, "{all:#?}");
-    assert!(all.iter().all(|event| event.draft.organization_id == org.id));
+    assert!(
+        all.iter()
+            .all(|event| event.draft.organization_id == org.id)
+    );
     assert!(
         all.windows(2).all(|w| w[0].draft.at < w[1].draft.at),
         "logged at the drafted times"

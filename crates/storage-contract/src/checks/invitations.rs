@@ -78,7 +78,10 @@ pub async fn invited_users_are_written_with_invitation_and_mail_or_not_at_all(st
     let twin = org.user(None, "IVY@example.com", RoleKind::Guest);
     let refused = invited(&org, &twin, "hash-2", 1);
     assert!(matches!(
-        stores.users.insert_user(&twin, Some(refused), &draft(org.id)).await,
+        stores
+            .users
+            .insert_user(&twin, Some(refused), &draft(org.id))
+            .await,
         Err(RepoError::Conflict(UniqueField::UserEmail))
     ));
     assert_eq!(

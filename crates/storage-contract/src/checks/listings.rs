@@ -14,7 +14,11 @@ use domain::{
 };
 
 use crate::Stores;
-use crate::support::{CUSTOMER_FIELDS, DIRECTIONS, Org, USER_FIELDS, after_last, at, before_first, customer_ids, customer_sort_value, draft, everyone, expected_cursor, first, insert_customer, insert_user, organization, reference_order, user_ids, user_sort_value, walk_customers, walk_users};
+use crate::support::{
+    CUSTOMER_FIELDS, DIRECTIONS, Org, USER_FIELDS, after_last, at, before_first, customer_ids,
+    customer_sort_value, draft, everyone, expected_cursor, first, insert_customer, insert_user,
+    organization, reference_order, user_ids, user_sort_value, walk_customers, walk_users,
+};
 
 /// A customer listing that counts its total (`totals_are_counted_only_when_asked` checks
 /// the listings that do not).

@@ -14,7 +14,10 @@ use domain::{
 use ports::{Conditional, RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{at, draft, email, everyone, full_customer, insert_customer, insert_user, new_organization, organization, update_customer, update_user, written};
+use crate::support::{
+    at, draft, email, everyone, full_customer, insert_customer, insert_user, new_organization,
+    organization, update_customer, update_user, written,
+};
 
 /// Every customer, with the total counted.
 fn counted() -> CustomerQuery {
@@ -617,7 +620,11 @@ pub async fn users_never_cross_organizations(stores: Stores) {
         Conditional::Missing
     );
     assert_eq!(
-        stores.users.delete_user(mine.id, id, None, &draft(mine.id)).await.unwrap(),
+        stores
+            .users
+            .delete_user(mine.id, id, None, &draft(mine.id))
+            .await
+            .unwrap(),
         Conditional::Missing
     );
     assert_eq!(

@@ -7,7 +7,9 @@ use domain::{Customer, Description, ExternalId, OrganizationName, RoleKind, Vers
 use ports::Conditional;
 
 use crate::Stores;
-use crate::support::{at, draft, insert_customer, insert_user, organization, update_customer, written};
+use crate::support::{
+    at, draft, insert_customer, insert_user, organization, update_customer, written,
+};
 
 /// The stored customer; it must exist.
 async fn stored(stores: &Stores, customer: &Customer) -> Customer {
