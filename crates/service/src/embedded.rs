@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use domain::embedded::{EmbeddedClaims, EmbeddedLogin};
+use domain::events::ActorKind;
 use domain::{Actor, Customer, CustomerId, Field, OrganizationId, Role, User, UserChanges};
 use jsonwebtoken::{Algorithm, Validation};
 use ports::{
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use wire::Global as _;
 
 use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, storage};
+use crate::events::{self, Change};
 use crate::signing_keys::decoding_key;
 use crate::{Directory, Repositories};
 
@@ -142,7 +144,8 @@ impl EmbeddedAuthenticator {
         let new = login
             .new_customer(domain::now())
             .ok_or_else(|| refuse("unknown customer without customer_name"))?;
-        match customers.insert_customer(&new).await {
+        let event = events::embedded(None, Change::CustomerCreated(&new));
+        match customers.insert_customer(&new, &event).await {
             Ok(()) => {
                 tracing::info!(customer = %new.id, "customer created by an embedded sign-in");
                 Ok(new)
@@ -208,9 +211,22 @@ impl EmbeddedAuthenticator {
                 return Ok(user);
             };
             let changes = UserChanges::between(&user, &next);
+            let event = events::embedded(
+                Some(&user),
+                Change::UserUpdated {
+                    before: &user,
+                    changes: &changes,
+                },
+            );
             let users = &self.repos.users;
             match users
-                .update_user(user.organization_id, user.id, user.version, &changes)
+                .update_user(
+                    user.organization_id,
+                    user.id,
+                    user.version,
+                    &changes,
+                    &event,
+                )
                 .await
             {
                 Ok(Conditional::Done(version)) => {
@@ -273,6 +289,11 @@ impl Authenticator for EmbeddedAuthenticator {
     #[tracing::instrument(level = "error", skip_all, name = "embedded.authenticate")]
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
         self.sign_in(token).await.map(|user| Actor::of(&user))
+    }
+
+    async fn authenticate_kind(&self, token: &str) -> Result<(Actor, ActorKind), AuthError> {
+        let actor = self.authenticate(token).await?;
+        Ok((actor, ActorKind::Embedded))
     }
 }
 
@@ -436,9 +457,9 @@ mod tests {
         mocks
             .customers
             .expect_insert_customer()
-            .withf(|c| c.name.as_str() == "Acme Inc" && c.external_id.is_some())
+            .withf(|c, _| c.name.as_str() == "Acme Inc" && c.external_id.is_some())
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let winner = crate::testing::user(
             org,
             Some(CustomerId::generate()),
@@ -501,11 +522,11 @@ mod tests {
             mocks
                 .users
                 .expect_update_user()
-                .withf(|_, _, _, changes| {
+                .withf(|_, _, _, changes, _| {
                     changes.name.as_ref().map(domain::PersonName::as_str) == Some("Ada")
                 })
                 .times(writes)
-                .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+                .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
             let mut token = claims(org);
             token.name = Some(if writes == 0 {
                 "Same".into()

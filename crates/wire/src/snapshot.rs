@@ -5,7 +5,8 @@
 //! Never a password hash or token: records hold none, and nothing else is rendered.
 
 use domain::{
-    Attachment, Customer, CustomerChanges, CustomerId, Role, Timestamp, User, UserChanges, Version,
+    Attachment, Customer, CustomerChanges, CustomerId, Invitation, Role, Timestamp, User,
+    UserChanges, Version,
 };
 use serde_json::{Map, Value, json};
 
@@ -51,6 +52,22 @@ pub fn user(user: &User) -> Value {
         "updatedAt": time(user.updated_at),
         "version": user.version.get(),
     })
+}
+
+/// A user created with an invitation: the user, and when its link was sent and expires
+/// (never the link's token).
+pub fn invited_user(user: &User, invitation: &Invitation) -> Value {
+    let mut value = self::user(user);
+    if let Value::Object(fields) = &mut value {
+        fields.insert(
+            "invitation".to_owned(),
+            json!({
+                "sentAt": time(invitation.sent_at),
+                "expiresAt": time(invitation.expires_at),
+            }),
+        );
+    }
+    value
 }
 
 /// What an update of `before` changes, as `(before, after)`: each changed field as it was
