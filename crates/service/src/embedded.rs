@@ -457,7 +457,14 @@ mod tests {
         mocks
             .customers
             .expect_insert_customer()
-            .withf(|c, _| c.name.as_str() == "Acme Inc" && c.external_id.is_some())
+            .withf(|c, event| {
+                c.name.as_str() == "Acme Inc"
+                    && c.external_id.is_some()
+                    && event.kind == domain::events::EventType::CustomerCreated
+                    && event.subject == domain::events::Subject::Customer(c.id)
+                    && event.actor.user.is_none()
+                    && event.actor.kind == ActorKind::Embedded
+            })
             .times(1)
             .returning(|_, _| Ok(()));
         let winner = crate::testing::user(
@@ -519,11 +526,19 @@ mod tests {
                 .embedded
                 .expect_embedded_user()
                 .returning(move |_, _, _| Ok(Some(found.clone())));
+            let stored_id = stored.id;
             mocks
                 .users
                 .expect_update_user()
-                .withf(|_, _, _, changes, _| {
+                .withf(move |_, _, _, changes, event| {
                     changes.name.as_ref().map(domain::PersonName::as_str) == Some("Ada")
+                        && event.kind == domain::events::EventType::UserUpdated
+                        && event.actor.user == Some(stored_id)
+                        && event.actor.kind == ActorKind::Embedded
+                        && event
+                            .after
+                            .as_ref()
+                            .is_some_and(|after| after["name"] == "Ada")
                 })
                 .times(writes)
                 .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
