@@ -696,6 +696,60 @@ mod tests {
         assert!(matches!(error, AuthError::Unauthenticated));
     }
 
+    #[tokio::test]
+    async fn the_bearer_authenticator_names_how_the_caller_signed_in() {
+        let org = OrganizationId::generate();
+        let me = crate::testing::user(org, None, RoleKind::Owner);
+        let tokens = crate::TokenService::new(&[3; 32]).unwrap();
+        let roster_token = tokens
+            .issue(&domain::Actor::of(&me), 0, None)
+            .unwrap()
+            .token;
+        let acme = acme(org);
+        let mut embedded = crate::testing::user(org, Some(acme.id), RoleKind::MarketplaceUser);
+        embedded.name = domain::PersonName::parse("Same").unwrap();
+        let mut mocks = Mocks::default();
+        let found = crate::testing::caller(&me);
+        mocks
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(found.clone())));
+        mocks.signing_keys = keys_of(org);
+        mocks
+            .customers
+            .expect_customer_by_external_id()
+            .returning(move |_, _| Ok(Some(acme.clone())));
+        let stored = embedded.clone();
+        mocks
+            .embedded
+            .expect_embedded_user()
+            .returning(move |_, _, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let repos = mocks.repositories();
+        let bearer = crate::BearerAuthenticator::new(
+            crate::TokenAuthenticator::new(
+                tokens,
+                repos.credentials.clone(),
+                crate::ActorCache::new(
+                    crate::ActorCacheSettings::default(),
+                    crate::ChangeSources::ThisServerOnly,
+                ),
+            ),
+            EmbeddedAuthenticator::new(repos),
+        );
+        let (actor, kind) = bearer.authenticate_kind(&roster_token).await.unwrap();
+        assert_eq!((actor.user_id, kind), (me.id, ActorKind::User));
+        let mut token = claims(org);
+        token.name = Some("Same".into());
+        let (actor, kind) = bearer
+            .authenticate_kind(&sign(&token, &pairs()[0].1))
+            .await
+            .unwrap();
+        assert_eq!((actor.user_id, kind), (embedded.id, ActorKind::Embedded));
+        let error = bearer.authenticate_kind("not.a.jwt").await.unwrap_err();
+        assert!(matches!(error, AuthError::Unauthenticated));
+    }
+
     /// A subject whose user was deleted is refused, and no user is created for it.
     #[tokio::test]
     async fn a_blocked_subject_is_refused_and_creates_nothing() {
