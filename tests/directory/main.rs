@@ -241,7 +241,8 @@ async fn client_streams_page_past_the_first_page() {
             ..CustomerDraft::default()
         })
         .unwrap();
-        client.create_customer(&actor, customer).await.unwrap();
+        let origin = domain::events::Origin::user(actor, Default::default());
+        client.create_customer(&origin, customer).await.unwrap();
     }
     names.sort();
     let streamed: Vec<String> = client

@@ -16,7 +16,7 @@ use crate::output::{
 };
 use crate::{
     ClientCommand, ConnectionArgs, CustomerFields, CustomersCommand, Exit, QueryArgs, RolesCommand,
-    UsersCommand, client_of, connect, import, report, report_client, sync, usage,
+    UsersCommand, client_of, connect, import, origin, report, report_client, sync, usage,
 };
 
 /// Runs a client subcommand; on failure the reason is already printed and the error holds
@@ -134,7 +134,7 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             .map_err(invalid)?;
             let (client, actor) = connect(&connection).await?;
             let created = client
-                .create_customer(&actor, customer)
+                .create_customer(&origin(&actor), customer)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &created);
@@ -158,7 +158,7 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             .map_err(invalid)?;
             let (client, actor) = connect(&connection).await?;
             let updated = client
-                .update_customer(&actor, id, patch, expected)
+                .update_customer(&origin(&actor), id, patch, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &updated);
@@ -173,7 +173,7 @@ async fn customers(command: CustomersCommand) -> Result<(), Exit> {
             let expected = expected(expected_version)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_customer(&actor, id, expected)
+                .delete_customer(&origin(&actor), id, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_customer(&connection, &deleted);
@@ -287,8 +287,14 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             })
             .map_err(invalid)?;
             let created = match scope {
-                RoleScope::Customer => client.create_customer_user(&actor, customer, user).await,
-                RoleScope::Organization => client.create_organization_user(&actor, user).await,
+                RoleScope::Customer => {
+                    client
+                        .create_customer_user(&origin(&actor), customer, user)
+                        .await
+                }
+                RoleScope::Organization => {
+                    client.create_organization_user(&origin(&actor), user).await
+                }
             }
             .map_err(|e| report(&e))?;
             print_user(&connection, &created);
@@ -323,7 +329,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             })
             .map_err(invalid)?;
             let updated = client
-                .update_user(&actor, id, patch, expected)
+                .update_user(&origin(&actor), id, patch, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &updated);
@@ -338,7 +344,7 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             let expected = expected(expected_version)?;
             let (client, actor) = connect(&connection).await?;
             let deleted = client
-                .delete_user(&actor, id, expected)
+                .delete_user(&origin(&actor), id, expected)
                 .await
                 .map_err(|e| report(&e))?;
             print_user(&connection, &deleted);

@@ -16,7 +16,9 @@ use ports::{CustomerDirectory, DirectoryError};
 use serde_json::{Value, json};
 
 use crate::output::csv_text;
-use crate::{ConnectionArgs, Exit, FileFormat, OutputFormat, REPORTED, connect, report, usage};
+use crate::{
+    ConnectionArgs, Exit, FileFormat, OutputFormat, REPORTED, connect, origin, report, usage,
+};
 
 /// One row of an import file, as read.
 #[derive(Debug, Default)]
@@ -236,7 +238,10 @@ async fn upsert(
         if patch == CustomerPatch::default() {
             return Ok(Ok(Outcome::Unchanged));
         }
-        return match client.update_customer(actor, current.id, patch, None).await {
+        return match client
+            .update_customer(&origin(actor), current.id, patch, None)
+            .await
+        {
             Ok(updated) => {
                 existing.insert(external_id, updated);
                 Ok(Ok(Outcome::Updated))
@@ -255,7 +260,7 @@ async fn upsert(
         Ok(customer) => customer,
         Err(errors) => return Ok(Err(lines_of(&errors))),
     };
-    match client.create_customer(actor, customer).await {
+    match client.create_customer(&origin(actor), customer).await {
         Ok(created) => {
             existing.insert(external_id, created);
             Ok(Ok(Outcome::Created))

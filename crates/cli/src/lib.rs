@@ -343,6 +343,12 @@ pub(crate) const AUTHENTICATION: u8 = 3;
 pub(crate) const CONNECTION: u8 = 4;
 
 /// Prints a usage problem and returns exit code 2.
+/// The origin of the command line's writes: its caller, through the request the client
+/// sends (the server records that request's id; the command line names no client id).
+pub(crate) fn origin(actor: &Actor) -> domain::events::Origin {
+    domain::events::Origin::user(*actor, domain::events::RequestMeta::default())
+}
+
 pub(crate) fn usage(message: impl std::fmt::Display) -> Exit {
     eprintln!("roster: {message}");
     Exit { code: USAGE }

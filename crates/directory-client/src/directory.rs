@@ -2,6 +2,7 @@
 //! caller from the token ([`Client::actor`] says who that is).
 
 use async_trait::async_trait;
+use domain::events::{Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, OrganizationId,
@@ -219,6 +220,7 @@ impl Client {
         field: &str,
         object: &str,
         variables: Value,
+        tags: &RequestMeta,
     ) -> Result<T, DirectoryError> {
         let codes = self.error_codes.load(Ordering::Relaxed);
         let document = |codes: bool| {
@@ -232,14 +234,14 @@ impl Client {
             }
         };
         let data = match self
-            .run_versioned::<Value>(Kind::Mutation, document(codes), variables.clone())
+            .run_versioned_tagged::<Value>(Kind::Mutation, document(codes), variables.clone(), tags)
             .await
         {
             // The schema has no `ErrorType.code`: the document failed validation, so nothing
             // ran, and sending it again without `code` is safe.
             Err(ClientError::GraphQl(errors)) if codes && lacks_error_codes(&errors) => {
                 self.error_codes.store(false, Ordering::Relaxed);
-                self.run_versioned::<Value>(Kind::Mutation, document(false), variables)
+                self.run_versioned_tagged::<Value>(Kind::Mutation, document(false), variables, tags)
                     .await
                     .map_err(directory_error)?
             }
@@ -257,24 +259,33 @@ impl Client {
             .map_err(directory_error)
     }
 
+    /// Sends a customer mutation, tagged with `origin`'s request (`X-Request-Id`,
+    /// `Roster-Client-Id`) so the server's event log records them.
     async fn customer_mutation(
         &self,
+        origin: &Origin,
         query: &'static str,
         field: &str,
         variables: Value,
     ) -> Result<Customer, DirectoryError> {
         let organization = self.organization_id().await?;
-        let wire: WireCustomer = self.mutate(query, field, "customer", variables).await?;
+        let wire: WireCustomer = self
+            .mutate(query, field, "customer", variables, &origin.request)
+            .await?;
         wire.into_domain(organization).map_err(directory_error)
     }
 
+    /// Sends a user mutation, tagged with `origin`'s request.
     async fn user_mutation(
         &self,
+        origin: &Origin,
         query: &'static str,
         field: &str,
         variables: Value,
     ) -> Result<User, DirectoryError> {
-        let wire: WireUser = self.mutate(query, field, "user", variables).await?;
+        let wire: WireUser = self
+            .mutate(query, field, "user", variables, &origin.request)
+            .await?;
         wire.into_domain().map_err(directory_error)
     }
 
@@ -365,7 +376,7 @@ impl CustomerDirectory for Client {
 
     async fn create_customer(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         customer: NewCustomer,
     ) -> Result<Customer, DirectoryError> {
         let input = create_customer::CreateCustomerInput {
@@ -381,6 +392,7 @@ impl CustomerDirectory for Client {
             client_mutation_id: None,
         };
         self.customer_mutation(
+            origin,
             create_customer::QUERY,
             "createCustomer",
             to_value(&create_customer::Variables { input }),
@@ -390,7 +402,7 @@ impl CustomerDirectory for Client {
 
     async fn update_customer(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         patch: CustomerPatch,
         expected: Option<Version>,
@@ -441,13 +453,13 @@ impl CustomerDirectory for Client {
         {
             input.insert("concurrentExecutionLimit".into(), Value::Null);
         }
-        self.customer_mutation(update_customer::QUERY, "updateCustomer", variables)
+        self.customer_mutation(origin, update_customer::QUERY, "updateCustomer", variables)
             .await
     }
 
     async fn delete_customer(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
@@ -457,6 +469,7 @@ impl CustomerDirectory for Client {
             client_mutation_id: None,
         };
         self.customer_mutation(
+            origin,
             delete_customer::QUERY,
             "deleteCustomer",
             to_value(&delete_customer::Variables { input }),
@@ -511,7 +524,7 @@ impl UserDirectory for Client {
 
     async fn create_organization_user(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
         let input = create_organization_user::CreateOrganizationUserInput {
@@ -523,6 +536,7 @@ impl UserDirectory for Client {
             client_mutation_id: None,
         };
         self.user_mutation(
+            origin,
             create_organization_user::QUERY,
             "createOrganizationUser",
             to_value(&create_organization_user::Variables { input }),
@@ -532,7 +546,7 @@ impl UserDirectory for Client {
 
     async fn create_customer_user(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         customer: Option<CustomerId>,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
@@ -546,6 +560,7 @@ impl UserDirectory for Client {
             client_mutation_id: None,
         };
         self.user_mutation(
+            origin,
             create_customer_user::QUERY,
             "createCustomerUser",
             to_value(&create_customer_user::Variables { input }),
@@ -555,7 +570,7 @@ impl UserDirectory for Client {
 
     async fn update_user(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         id: UserId,
         patch: UserPatch,
         expected: Option<Version>,
@@ -580,6 +595,7 @@ impl UserDirectory for Client {
             client_mutation_id: None,
         };
         self.user_mutation(
+            origin,
             update_user::QUERY,
             "updateUser",
             to_value(&update_user::Variables { input }),
@@ -589,7 +605,7 @@ impl UserDirectory for Client {
 
     async fn delete_user(
         &self,
-        _actor: &Actor,
+        origin: &Origin,
         id: UserId,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
@@ -599,6 +615,7 @@ impl UserDirectory for Client {
             client_mutation_id: None,
         };
         self.user_mutation(
+            origin,
             delete_user::QUERY,
             "deleteUser",
             to_value(&delete_user::Variables { input }),

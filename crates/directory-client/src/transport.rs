@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use domain::events::RequestMeta;
 use reqwest::StatusCode;
 use reqwest::header::RETRY_AFTER;
 use serde::Deserialize;
@@ -196,7 +197,8 @@ impl Client {
         } else {
             Kind::Query
         };
-        self.send(kind, document, variables).await
+        self.send(kind, document, variables, &RequestMeta::default())
+            .await
     }
 
     /// Sends `document` and decodes `data` as `T`.
@@ -206,7 +208,19 @@ impl Client {
         document: &str,
         variables: Value,
     ) -> Result<T, ClientError> {
-        let data = self.send(kind, document, variables).await?;
+        self.run_tagged(kind, document, variables, &RequestMeta::default())
+            .await
+    }
+
+    /// [`Client::run`], the request tagged with `tags` (`X-Request-Id`, `Roster-Client-Id`).
+    async fn run_tagged<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        document: &str,
+        variables: Value,
+        tags: &RequestMeta,
+    ) -> Result<T, ClientError> {
+        let data = self.send(kind, document, variables, tags).await?;
         serde_json::from_value(data).map_err(|e| ClientError::Decode(e.to_string()))
     }
 
@@ -219,12 +233,28 @@ impl Client {
         build: impl Fn(bool) -> String,
         variables: Value,
     ) -> Result<T, ClientError> {
+        self.run_versioned_tagged(kind, build, variables, &RequestMeta::default())
+            .await
+    }
+
+    /// [`Client::run_versioned`], the request tagged with `tags` (a write's origin: its
+    /// `X-Request-Id` and `Roster-Client-Id`, which the server's event log records).
+    pub(crate) async fn run_versioned_tagged<T: DeserializeOwned>(
+        &self,
+        kind: Kind,
+        build: impl Fn(bool) -> String,
+        variables: Value,
+        tags: &RequestMeta,
+    ) -> Result<T, ClientError> {
         use std::sync::atomic::Ordering;
         let versions = self.versions.load(Ordering::Relaxed);
-        match self.run(kind, &build(versions), variables.clone()).await {
+        match self
+            .run_tagged(kind, &build(versions), variables.clone(), tags)
+            .await
+        {
             Err(ClientError::GraphQl(errors)) if versions && lacks_versions(&errors) => {
                 self.versions.store(false, Ordering::Relaxed);
-                self.run(kind, &build(false), variables).await
+                self.run_tagged(kind, &build(false), variables, tags).await
             }
             other => other,
         }
@@ -235,12 +265,13 @@ impl Client {
         kind: Kind,
         document: &str,
         variables: Value,
+        tags: &RequestMeta,
     ) -> Result<Value, ClientError> {
         let body = json!({ "query": document, "variables": variables });
         let mut backoffs = self.retry.backoffs();
         let mut attempt = 1;
         loop {
-            let result = self.send_once(&body).await;
+            let result = self.send_once(&body, tags).await;
             let error = match result {
                 Ok(data) => return Ok(data),
                 Err(error) => error,
@@ -267,19 +298,20 @@ impl Client {
         }
     }
 
-    async fn send_once(&self, body: &Value) -> Result<Value, ClientError> {
+    async fn send_once(&self, body: &Value, tags: &RequestMeta) -> Result<Value, ClientError> {
         let transport = |source| ClientError::Transport {
             url: self.endpoint.clone(),
             source,
         };
-        let response = self
-            .http
-            .post(&self.endpoint)
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .map_err(transport)?;
+        let mut request = self.http.post(&self.endpoint).bearer_auth(&self.token);
+        // Tags are plain ASCII (`Tag::parse`), so always valid header values.
+        if let Some(id) = &tags.request_id {
+            request = request.header("x-request-id", id.as_str());
+        }
+        if let Some(id) = &tags.client_id {
+            request = request.header("roster-client-id", id.as_str());
+        }
+        let response = request.json(body).send().await.map_err(transport)?;
         let status = response.status();
         let retry_after = response
             .headers()

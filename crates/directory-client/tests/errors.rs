@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use directory_client::{Client, ClientConfig, ClientError, RetryPolicy};
+use domain::events::{Origin, RequestMeta, Tag};
 use domain::listing::CustomerQuery;
 use domain::{
     Actor, CustomerDraft, CustomerId, ErrorCode, NewCustomer, OrganizationId, RoleKind, UserId,
@@ -50,10 +51,14 @@ fn status(status: u16, body: Value) -> Canned {
 /// Each request's `Authorization` header and JSON body.
 type Seen = Arc<Mutex<Vec<(Option<String>, Value)>>>;
 
+/// Each request's `X-Request-Id` and `Roster-Client-Id` headers.
+type Tags = Arc<Mutex<Vec<(Option<String>, Option<String>)>>>;
+
 #[derive(Clone, Default)]
 struct Fake {
     answers: Arc<Mutex<VecDeque<Canned>>>,
     seen: Seen,
+    tags: Tags,
 }
 
 impl Fake {
@@ -61,6 +66,7 @@ impl Fake {
         let fake = Fake {
             answers: Arc::new(Mutex::new(answers.into())),
             seen: Arc::default(),
+            tags: Arc::default(),
         };
         let state = fake.clone();
         let app = Router::new().route(
@@ -68,10 +74,18 @@ impl Fake {
             post(move |headers: HeaderMap, body: String| {
                 let state = state.clone();
                 async move {
-                    let auth = headers
-                        .get("authorization")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned)
+                    };
+                    let auth = header("authorization");
+                    state
+                        .tags
+                        .lock()
+                        .unwrap()
+                        .push((header("x-request-id"), header("roster-client-id")));
                     state
                         .seen
                         .lock()
@@ -128,6 +142,11 @@ fn actor() -> Actor {
         customer_id: None,
         role: RoleKind::Owner,
     }
+}
+
+/// `actor`'s write through no particular request.
+fn origin(actor: &Actor) -> Origin {
+    Origin::user(*actor, RequestMeta::default())
 }
 
 fn me_answer() -> Canned {
@@ -205,7 +224,7 @@ async fn mutations_are_not_retried_after_a_server_error() {
     ])
     .await;
     let error = client(address)
-        .create_customer(&actor(), new_customer())
+        .create_customer(&origin(&actor()), new_customer())
         .await
         .unwrap_err();
     match ClientError::of(&error) {
@@ -274,7 +293,7 @@ async fn payload_errors_come_back_as_validation_errors() {
     ])
     .await;
     let error = client(address)
-        .create_customer(&actor(), new_customer())
+        .create_customer(&origin(&actor()), new_customer())
         .await
         .unwrap_err();
     let DirectoryError::Invalid(errors) = error else {
@@ -356,7 +375,7 @@ async fn servers_without_error_codes_get_documents_without_code() {
     let client = client(address);
     for _ in 0..2 {
         let error = client
-            .create_customer(&actor(), new_customer())
+            .create_customer(&origin(&actor()), new_customer())
             .await
             .unwrap_err();
         let DirectoryError::Invalid(errors) = error else {
@@ -428,7 +447,12 @@ async fn versions_are_read_and_expected_versions_sent_only_when_given() {
     let id = CustomerId::generate();
     let patch = domain::CustomerPatch::default();
     let updated = client
-        .update_customer(&actor(), id, patch.clone(), domain::Version::new(4))
+        .update_customer(
+            &origin(&actor()),
+            id,
+            patch.clone(),
+            domain::Version::new(4),
+        )
         .await
         .unwrap();
     assert_eq!(updated.version.get(), 5);
@@ -439,7 +463,7 @@ async fn versions_are_read_and_expected_versions_sent_only_when_given() {
         "{body}"
     );
     client
-        .update_customer(&actor(), id, patch, None)
+        .update_customer(&origin(&actor()), id, patch, None)
         .await
         .unwrap();
     let body = fake.last_body();
@@ -503,7 +527,7 @@ async fn an_execution_limit_is_lifted_with_an_explicit_null_and_unsent_fields_st
                 ..domain::CustomerPatch::default()
             };
             client
-                .update_customer(&actor(), id, patch, None)
+                .update_customer(&origin(&actor()), id, patch, None)
                 .await
                 .unwrap();
             fake.last_body()["variables"]["input"].clone()
@@ -518,5 +542,34 @@ async fn an_execution_limit_is_lifted_with_an_explicit_null_and_unsent_fields_st
         untouched,
         json!({"id": id.global().to_string()}),
         "only the id is sent"
+    );
+}
+
+#[tokio::test]
+async fn a_write_sends_its_origins_request_and_client_ids() {
+    let (fake, address) = Fake::start(vec![
+        me_answer(),
+        ok(json!({"data": {"createCustomer": {"customer": customer_answer(Some(1)), "errors": []}}})),
+    ])
+    .await;
+    let origin = Origin::user(
+        actor(),
+        RequestMeta {
+            request_id: Tag::parse("r-9"),
+            client_id: Tag::parse("app-3"),
+        },
+    );
+    let created = client(address)
+        .create_customer(&origin, new_customer())
+        .await
+        .unwrap();
+    assert_eq!(created.name.as_str(), "Acme");
+    assert_eq!(
+        *fake.tags.lock().unwrap(),
+        [
+            (None, None),
+            (Some("r-9".to_owned()), Some("app-3".to_owned()))
+        ],
+        "the lookup of the caller is untagged; the write carries its origin's tags"
     );
 }

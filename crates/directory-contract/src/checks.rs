@@ -3,10 +3,12 @@
 
 use std::collections::HashSet;
 
+use domain::events::{Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Position, UserFilter, UserQuery};
 use domain::{
-    CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field, NewCustomer,
-    NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft, Version,
+    Actor, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field,
+    NewCustomer, NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft,
+    Version,
 };
 use ports::DirectoryError;
 
@@ -70,7 +72,11 @@ async fn customer_user(owner: &Session, customer: CustomerId, email: &str, kind:
     let role = role(owner, kind).await;
     owner
         .directory
-        .create_customer_user(&owner.actor, Some(customer), new_user(email, &role))
+        .create_customer_user(
+            &origin(&owner.actor),
+            Some(customer),
+            new_user(email, &role),
+        )
         .await
         .unwrap()
 }
@@ -81,7 +87,7 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
     let (d, a) = (&owner.directory, &owner.actor);
     let created = d
         .create_customer(
-            a,
+            &origin(a),
             NewCustomer::parse(CustomerDraft {
                 name: "FTL Rockets".into(),
                 description: Some("Faster-than-light Rocket Company".into()),
@@ -112,7 +118,10 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
         ..CustomerPatchDraft::default()
     })
     .unwrap();
-    let updated = d.update_customer(a, created.id, patch, None).await.unwrap();
+    let updated = d
+        .update_customer(&origin(a), created.id, patch, None)
+        .await
+        .unwrap();
     assert_eq!(updated.name, created.name, "unsent fields are unchanged");
     assert_eq!(updated.description.as_str(), "Slower now");
     assert_eq!(updated.external_id, None, "\"\" clears the external id");
@@ -127,7 +136,10 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
         .unwrap();
     assert_eq!(by_ids, std::slice::from_ref(&updated));
 
-    let deleted = d.delete_customer(a, created.id, None).await.unwrap();
+    let deleted = d
+        .delete_customer(&origin(a), created.id, None)
+        .await
+        .unwrap();
     assert_eq!(deleted.id, created.id);
     assert!(matches!(
         d.customer(a, created.id).await,
@@ -141,7 +153,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     let (d, a) = (&owner.directory, &owner.actor);
     let first = d
         .create_customer(
-            a,
+            &origin(a),
             NewCustomer::parse(CustomerDraft {
                 name: "Acme".into(),
                 external_id: Some("acme".into()),
@@ -152,7 +164,7 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
         .await
         .unwrap();
     assert_eq!(
-        codes(d.create_customer(a, new_customer("ACME")).await),
+        codes(d.create_customer(&origin(a), new_customer("ACME")).await),
         [(Field::Name, ErrorCode::Taken)],
         "names are unique ignoring case"
     );
@@ -163,17 +175,20 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     })
     .unwrap();
     assert_eq!(
-        codes(d.create_customer(a, same_external_id).await),
+        codes(d.create_customer(&origin(a), same_external_id).await),
         [(Field::ExternalId, ErrorCode::Taken)]
     );
-    let other = d.create_customer(a, new_customer("Other")).await.unwrap();
+    let other = d
+        .create_customer(&origin(a), new_customer("Other"))
+        .await
+        .unwrap();
     let rename = CustomerPatch::parse(CustomerPatchDraft {
         name: Some("acme".into()),
         ..CustomerPatchDraft::default()
     })
     .unwrap();
     assert_eq!(
-        codes(d.update_customer(a, other.id, rename, None).await),
+        codes(d.update_customer(&origin(a), other.id, rename, None).await),
         [(Field::Name, ErrorCode::Taken)]
     );
     let retag = CustomerPatch::parse(CustomerPatchDraft {
@@ -182,19 +197,19 @@ pub async fn customer_payload_errors_have_codes(harness: &dyn Harness) {
     })
     .unwrap();
     assert_eq!(
-        codes(d.update_customer(a, other.id, retag, None).await),
+        codes(d.update_customer(&origin(a), other.id, retag, None).await),
         [(Field::ExternalId, ErrorCode::Taken)]
     );
     let unknown = CustomerId::generate();
     assert_eq!(
         codes(
-            d.update_customer(a, unknown, CustomerPatch::default(), None)
+            d.update_customer(&origin(a), unknown, CustomerPatch::default(), None)
                 .await
         ),
         [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
-        codes(d.delete_customer(a, unknown, None).await),
+        codes(d.delete_customer(&origin(a), unknown, None).await),
         [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
@@ -225,7 +240,9 @@ pub async fn customer_listings_page_through_every_row(harness: &dyn Harness) {
     let (d, a) = (&owner.directory, &owner.actor);
     let mut names: Vec<String> = (0..7).map(|i| format!("Customer {}", 7 - i)).collect();
     for name in &names {
-        d.create_customer(a, new_customer(name)).await.unwrap();
+        d.create_customer(&origin(a), new_customer(name))
+            .await
+            .unwrap();
     }
     names.sort();
     let mut query = CustomerQuery::default();
@@ -268,7 +285,7 @@ pub async fn users_round_trip_through_the_ports(harness: &dyn Harness) {
 
     let integrator = role(&owner, RoleKind::Integrator).await;
     let member = d
-        .create_organization_user(a, new_user("dev@example.com", &integrator))
+        .create_organization_user(&origin(a), new_user("dev@example.com", &integrator))
         .await
         .unwrap();
     assert_eq!(member.customer_id, None);
@@ -276,7 +293,10 @@ pub async fn users_round_trip_through_the_ports(harness: &dyn Harness) {
     assert_eq!(member.organization_id, a.organization_id);
     assert_eq!(d.user(a, member.id).await.unwrap(), member);
 
-    let customer = d.create_customer(a, new_customer("Acme")).await.unwrap();
+    let customer = d
+        .create_customer(&origin(a), new_customer("Acme"))
+        .await
+        .unwrap();
     let user = customer_user(
         &owner,
         customer.id,
@@ -294,14 +314,17 @@ pub async fn users_round_trip_through_the_ports(harness: &dyn Harness) {
         ..UserPatchDraft::default()
     })
     .unwrap();
-    let updated = d.update_user(a, user.id, patch, None).await.unwrap();
+    let updated = d
+        .update_user(&origin(a), user.id, patch, None)
+        .await
+        .unwrap();
     assert_eq!(updated.name.as_str(), "Ann");
     assert_eq!(updated.phone.as_str(), "+15555550123");
     assert_eq!(updated.external_id.as_ref().unwrap().as_str(), "ann-1");
     assert_eq!(updated.email, user.email, "unsent fields are unchanged");
     assert_eq!(d.user(a, user.id).await.unwrap(), updated);
 
-    let deleted = d.delete_user(a, user.id, None).await.unwrap();
+    let deleted = d.delete_user(&origin(a), user.id, None).await.unwrap();
     assert_eq!(deleted.id, user.id);
     assert!(matches!(
         d.user(a, user.id).await,
@@ -315,19 +338,19 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     let (d, a) = (&owner.directory, &owner.actor);
     let integrator = role(&owner, RoleKind::Integrator).await;
     let member_role = role(&owner, RoleKind::CustomerMember).await;
-    d.create_organization_user(a, new_user("dev@example.com", &integrator))
+    d.create_organization_user(&origin(a), new_user("dev@example.com", &integrator))
         .await
         .unwrap();
     assert_eq!(
         codes(
-            d.create_organization_user(a, new_user("DEV@example.com", &integrator))
+            d.create_organization_user(&origin(a), new_user("DEV@example.com", &integrator))
                 .await
         ),
         [(Field::Email, ErrorCode::Taken)]
     );
     assert_eq!(
         codes(
-            d.create_organization_user(a, new_user("x@example.com", &member_role))
+            d.create_organization_user(&origin(a), new_user("x@example.com", &member_role))
                 .await
         ),
         [(Field::Role, ErrorCode::Invalid)],
@@ -335,7 +358,7 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     );
     assert_eq!(
         codes(
-            d.create_customer_user(a, None, new_user("y@example.com", &member_role))
+            d.create_customer_user(&origin(a), None, new_user("y@example.com", &member_role))
                 .await
         ),
         [(Field::Customer, ErrorCode::Required)]
@@ -343,7 +366,7 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     assert_eq!(
         codes(
             d.create_customer_user(
-                a,
+                &origin(a),
                 Some(CustomerId::generate()),
                 new_user("y@example.com", &member_role)
             )
@@ -353,13 +376,13 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     );
     assert_eq!(
         codes(
-            d.update_user(a, UserId::generate(), UserPatch::default(), None)
+            d.update_user(&origin(a), UserId::generate(), UserPatch::default(), None)
                 .await
         ),
         [(Field::Id, ErrorCode::NotFound)]
     );
     assert_eq!(
-        codes(d.delete_user(a, a.user_id, None).await),
+        codes(d.delete_user(&origin(a), a.user_id, None).await),
         [(Field::Id, ErrorCode::Forbidden)],
         "nobody deletes themselves"
     );
@@ -369,8 +392,14 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
 pub async fn user_listings_filter_by_customer(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let (d, a) = (&owner.directory, &owner.actor);
-    let acme = d.create_customer(a, new_customer("Acme")).await.unwrap();
-    let globex = d.create_customer(a, new_customer("Globex")).await.unwrap();
+    let acme = d
+        .create_customer(&origin(a), new_customer("Acme"))
+        .await
+        .unwrap();
+    let globex = d
+        .create_customer(&origin(a), new_customer("Globex"))
+        .await
+        .unwrap();
     for email in ["b@acme.example", "a@acme.example"] {
         customer_user(&owner, acme.id, email, RoleKind::CustomerMember).await;
     }
@@ -431,7 +460,7 @@ pub async fn denied_operations_are_forbidden(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let acme = owner
         .directory
-        .create_customer(&owner.actor, new_customer("Acme"))
+        .create_customer(&origin(&owner.actor), new_customer("Acme"))
         .await
         .unwrap();
     let member = customer_user(&owner, acme.id, "m@acme.example", RoleKind::CustomerMember).await;
@@ -440,16 +469,20 @@ pub async fn denied_operations_are_forbidden(harness: &dyn Harness) {
     let (d, a) = (&session.directory, &session.actor);
     assert_eq!(a.user_id, member.id);
     assert!(matches!(
-        d.create_customer(a, new_customer("Nope")).await,
+        d.create_customer(&origin(a), new_customer("Nope")).await,
         Err(DirectoryError::Forbidden)
     ));
     assert!(matches!(
-        d.delete_customer(a, acme.id, None).await,
+        d.delete_customer(&origin(a), acme.id, None).await,
         Err(DirectoryError::Forbidden)
     ));
     assert!(matches!(
-        d.create_customer_user(a, Some(acme.id), new_user("n@acme.example", &admin_role))
-            .await,
+        d.create_customer_user(
+            &origin(a),
+            Some(acme.id),
+            new_user("n@acme.example", &admin_role)
+        )
+        .await,
         Err(DirectoryError::Forbidden)
     ));
 }
@@ -459,12 +492,12 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let acme = owner
         .directory
-        .create_customer(&owner.actor, new_customer("Acme"))
+        .create_customer(&origin(&owner.actor), new_customer("Acme"))
         .await
         .unwrap();
     let globex = owner
         .directory
-        .create_customer(&owner.actor, new_customer("Globex"))
+        .create_customer(&origin(&owner.actor), new_customer("Globex"))
         .await
         .unwrap();
     let admin = customer_user(&owner, acme.id, "a@acme.example", RoleKind::CustomerAdmin).await;
@@ -480,7 +513,7 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     let ids: Vec<CustomerId> = page.edges.iter().map(|e| e.node.id).collect();
     assert_eq!(ids, [acme.id]);
     assert_eq!(
-        codes(d.delete_customer(a, globex.id, None).await),
+        codes(d.delete_customer(&origin(a), globex.id, None).await),
         [(Field::Id, ErrorCode::NotFound)]
     );
 }
@@ -514,7 +547,10 @@ pub async fn roles_are_listed_by_level(harness: &dyn Harness) {
         d.role(a, customer_roles[0].id).await.unwrap(),
         customer_roles[0]
     );
-    let acme = d.create_customer(a, new_customer("Acme")).await.unwrap();
+    let acme = d
+        .create_customer(&origin(a), new_customer("Acme"))
+        .await
+        .unwrap();
     let member = customer_user(&owner, acme.id, "m@acme.example", RoleKind::CustomerMember).await;
     let session = harness.as_user(&member).await;
     let (d, a) = (&session.directory, &session.actor);
@@ -539,7 +575,7 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let (d, a) = (&owner.directory, &owner.actor);
     let created = d
-        .create_customer(a, new_customer("Versioned"))
+        .create_customer(&origin(a), new_customer("Versioned"))
         .await
         .unwrap();
     assert_eq!(created.version, Version::FIRST);
@@ -551,24 +587,37 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
         .unwrap()
     };
     let second = d
-        .update_customer(a, created.id, describe("two"), None)
+        .update_customer(&origin(a), created.id, describe("two"), None)
         .await
         .unwrap();
     assert_eq!(second.version.get(), 2);
     assert_eq!(
         codes(
-            d.update_customer(a, created.id, describe("stale"), Some(Version::FIRST))
-                .await
+            d.update_customer(
+                &origin(a),
+                created.id,
+                describe("stale"),
+                Some(Version::FIRST)
+            )
+            .await
         ),
         [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(
-        codes(d.delete_customer(a, created.id, Some(Version::FIRST)).await),
+        codes(
+            d.delete_customer(&origin(a), created.id, Some(Version::FIRST))
+                .await
+        ),
         [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(d.customer(a, created.id).await.unwrap(), second);
     let third = d
-        .update_customer(a, created.id, describe("three"), Some(second.version))
+        .update_customer(
+            &origin(a),
+            created.id,
+            describe("three"),
+            Some(second.version),
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -590,31 +639,39 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
     })
     .unwrap();
     let renamed = d
-        .update_user(a, user.id, rename.clone(), Some(user.version))
+        .update_user(&origin(a), user.id, rename.clone(), Some(user.version))
         .await
         .unwrap();
     assert_eq!(renamed.version.get(), 2);
     assert_eq!(
-        codes(d.update_user(a, user.id, rename, Some(user.version)).await),
+        codes(
+            d.update_user(&origin(a), user.id, rename, Some(user.version))
+                .await
+        ),
         [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(
-        codes(d.delete_user(a, user.id, Some(user.version)).await),
+        codes(d.delete_user(&origin(a), user.id, Some(user.version)).await),
         [(Field::ExpectedVersion, ErrorCode::Stale)]
     );
     assert_eq!(d.user(a, user.id).await.unwrap(), renamed);
     assert_eq!(
-        d.delete_user(a, user.id, Some(renamed.version))
+        d.delete_user(&origin(a), user.id, Some(renamed.version))
             .await
             .unwrap()
             .id,
         user.id
     );
     assert_eq!(
-        d.delete_customer(a, created.id, Some(third.version))
+        d.delete_customer(&origin(a), created.id, Some(third.version))
             .await
             .unwrap()
             .id,
         created.id
     );
+}
+
+/// `actor`'s write through no particular request.
+fn origin(actor: &Actor) -> Origin {
+    Origin::user(*actor, RequestMeta::default())
 }

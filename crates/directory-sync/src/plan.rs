@@ -3,6 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 
+use domain::events::{Origin, RequestMeta};
 use domain::listing::{CustomerQuery, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Role, User, UserId, UserPatch,
@@ -354,12 +355,15 @@ pub async fn apply<T>(plan: &Plan, target: &T, actor: &Actor) -> Report
 where
     T: CustomerDirectory + UserDirectory + ?Sized,
 {
+    // The writes come from `actor` through no request of its own: a remote target records
+    // the client's request, a local one no request.
+    let origin = &Origin::user(*actor, RequestMeta::default());
     let mut report = Report::default();
     let mut customers = plan.matched.clone();
     for step in &plan.steps {
         let outcome: Result<(), String> = match step {
             Step::CreateCustomer { source, customer } => target
-                .create_customer(actor, customer.clone())
+                .create_customer(origin, customer.clone())
                 .await
                 .map(|created| {
                     customers.insert(*source, created.id);
@@ -368,7 +372,7 @@ where
             Step::UpdateCustomer {
                 target: id, patch, ..
             } => target
-                .update_customer(actor, *id, patch.clone(), None)
+                .update_customer(origin, *id, patch.clone(), None)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),
@@ -378,7 +382,7 @@ where
                 ..
             } => match customers.get(source_customer) {
                 Some(customer) => target
-                    .create_customer_user(actor, Some(*customer), user.clone())
+                    .create_customer_user(origin, Some(*customer), user.clone())
                     .await
                     .map(drop)
                     .map_err(|e| e.to_string()),
@@ -387,7 +391,7 @@ where
             Step::UpdateUser {
                 target: id, patch, ..
             } => target
-                .update_user(actor, *id, patch.clone(), None)
+                .update_user(origin, *id, patch.clone(), None)
                 .await
                 .map(drop)
                 .map_err(|e| e.to_string()),

@@ -6,6 +6,7 @@ use axum::http::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::Actor;
+use domain::events::ActorKind;
 use ports::{AuthError, Authenticator};
 
 use crate::limits::bodies::busy;
@@ -23,11 +24,39 @@ pub(crate) async fn authenticate(
     authenticator: &dyn Authenticator,
     request_id: Option<&RequestId>,
 ) -> Result<Actor, Response> {
+    checked(headers, request_id, |token| {
+        authenticator.authenticate(token)
+    })
+    .await
+}
+
+/// As [`authenticate`], with how the caller signed in (Roster's token or an embedded JWT),
+/// which the event log records of its writes.
+pub(crate) async fn authenticate_kind(
+    headers: &HeaderMap,
+    authenticator: &dyn Authenticator,
+    request_id: Option<&RequestId>,
+) -> Result<(Actor, ActorKind), Response> {
+    checked(headers, request_id, |token| {
+        authenticator.authenticate_kind(token)
+    })
+    .await
+}
+
+/// Runs `check` on the bearer token and maps its refusal to the response.
+async fn checked<'a, T, F>(
+    headers: &'a HeaderMap,
+    request_id: Option<&RequestId>,
+    check: impl FnOnce(&'a str) -> F,
+) -> Result<T, Response>
+where
+    F: Future<Output = Result<T, AuthError>>,
+{
     let Some(token) = bearer_token(headers) else {
         return Err(not_authenticated());
     };
-    match authenticator.authenticate(token).await {
-        Ok(actor) => Ok(actor),
+    match check(token).await {
+        Ok(found) => Ok(found),
         Err(AuthError::Unauthenticated) => Err(not_authenticated()),
         Err(error @ AuthError::Unavailable(_)) => {
             log_unavailable("authentication unavailable", &error);

@@ -36,9 +36,9 @@ use axum::routing::{get, post};
 use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
-    Authenticator, CustomerDirectory, EmbeddedUserDirectory, HealthCheck, InvitationDirectory,
-    OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory, StorageStats,
-    UserDirectory,
+    Authenticator, CustomerDirectory, EmbeddedUserDirectory, EventDirectory, HealthCheck,
+    InvitationDirectory, OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory,
+    StorageStats, UserDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -70,6 +70,8 @@ pub struct Services {
     pub health: Arc<dyn HealthCheck>,
     /// Storage pools and the mail outbox's depth, for `/metrics`.
     pub storage_stats: Arc<dyn StorageStats>,
+    /// The audit log, for `events`, `Customer.events` and `User.events`.
+    pub events: Arc<dyn EventDirectory>,
 }
 
 /// Transport and cost limits, so operators can tune them without touching the router.

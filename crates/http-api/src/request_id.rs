@@ -3,17 +3,23 @@
 //!
 //! The id is put in the request's extensions (the request span reads it there), sent back
 //! in the `X-Request-Id` header of every response, and set on the GraphQL errors of `/api`
-//! as `extensions.requestId`.
+//! as `extensions.requestId`. With the client id the caller sends (`Roster-Client-Id`), it
+//! is what the event log records of a write's request ([`request_meta`]).
 
 use std::sync::Arc;
 
 use axum::extract::Request;
-use axum::http::{HeaderName, HeaderValue};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
+use domain::events::{RequestMeta, Tag};
 
 /// `X-Request-Id`, read from requests and written on every response.
 pub(crate) const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// `Roster-Client-Id`: the caller's name for itself, recorded on the events of its writes
+/// (so webhooks can leave out a client's own writes); kept only when sane, never made up.
+pub(crate) const CLIENT_ID: HeaderName = HeaderName::from_static("roster-client-id");
 
 /// The longest client-sent id accepted; longer ones are replaced by a made one.
 const MAX_LENGTH: usize = 128;
@@ -51,6 +57,17 @@ impl RequestId {
             .and_then(|value| value.to_str().ok())
             .and_then(RequestId::parse)
             .unwrap_or_else(RequestId::generate)
+    }
+}
+
+/// What the event log records of the request: its id and the sane `Roster-Client-Id` sent.
+pub(crate) fn request_meta(headers: &HeaderMap, id: Option<&RequestId>) -> RequestMeta {
+    RequestMeta {
+        request_id: id.and_then(|id| Tag::parse(id.as_str())),
+        client_id: headers
+            .get(CLIENT_ID)
+            .and_then(|value| value.to_str().ok())
+            .and_then(Tag::parse),
     }
 }
 

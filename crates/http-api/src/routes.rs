@@ -12,17 +12,18 @@ use axum::http::header::{CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Response};
+use domain::events::Origin;
 use serde_json::json;
 use wire::Global as _;
 
 use crate::Services;
-use crate::auth::{authenticate, bearer_token};
+use crate::auth::{authenticate, authenticate_kind, bearer_token};
 use crate::limits::bucket::{Buckets, Status, Throttled};
 use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
 use crate::limits::cost::{actual_cost, analyze};
 use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
 use crate::metrics::{self, ApiMetrics, Scraping};
-use crate::request_id::RequestId;
+use crate::request_id::{RequestId, request_meta};
 use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE, name_request, name_request_in_json};
 
 /// What every handler shares: the schema, the services behind it and the limits.
@@ -69,9 +70,16 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         return throttled_api(0, throttled, request_id);
     }
     let authenticator = state.services.authenticator.as_ref();
-    let actor = match authenticate(request.headers(), authenticator, request_id).await {
-        Ok(actor) => actor,
+    let (actor, kind) = match authenticate_kind(request.headers(), authenticator, request_id).await
+    {
+        Ok(found) => found,
         Err(response) => return response,
+    };
+    // Built once per request: every write of the document records it in its event.
+    let origin = Origin {
+        actor,
+        kind,
+        request: request_meta(request.headers(), request_id),
     };
     let body = match Bytes::from_request(request, &()).await {
         Ok(body) => body,
@@ -140,7 +148,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         return throttled_api(requested, throttled, request_id);
     }
     graphql_request.set_parsed_query(document.clone());
-    let graphql_request = schema::with_request_data(graphql_request, actor, &state.services);
+    let graphql_request = schema::with_request_data(graphql_request, origin, &state.services);
     let response = state.schema.execute(graphql_request).await;
     let request_error = is_request_error(&response);
     if !response.errors.is_empty() {

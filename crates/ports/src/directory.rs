@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
-use domain::events::Origin;
+use domain::events::{ActorKind, Origin};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
@@ -369,6 +369,12 @@ pub enum AuthError {
 pub trait Authenticator: Send + Sync {
     /// The actor behind `token`; a deleted user's token fails on its next use.
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError>;
+
+    /// The actor behind `token` and how it was authenticated, which the event log records
+    /// of every write; a Roster user ([`ActorKind::User`]) unless the implementation says.
+    async fn authenticate_kind(&self, token: &str) -> Result<(Actor, ActorKind), AuthError> {
+        Ok((self.authenticate(token).await?, ActorKind::User))
+    }
 }
 
 /// Whether the server can do its work (for `/readyz`).

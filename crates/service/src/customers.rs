@@ -2,6 +2,7 @@
 
 use async_trait::async_trait;
 use domain::access::CustomerScope;
+use domain::events::Origin;
 use domain::listing::{CustomerQuery, Page};
 use domain::{
     Actor, Customer, CustomerChanges, CustomerId, CustomerPatch, Field, NewCustomer, Version,
@@ -10,6 +11,7 @@ use ports::{CustomerDirectory, DirectoryError};
 
 use crate::Directory;
 use crate::errors::{record_not_found, storage};
+use crate::events::{Change, draft};
 use crate::versioned::{check_expected, until_written};
 
 impl Directory {
@@ -79,16 +81,18 @@ impl CustomerDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "customers.create")]
     async fn create_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: NewCustomer,
     ) -> Result<Customer, DirectoryError> {
+        let actor = &origin.actor;
         if !actor.can_create_customer() {
             return Err(DirectoryError::Forbidden);
         }
         let customer = customer.into_customer(actor.organization_id, domain::now());
+        let event = draft(origin, Change::CustomerCreated(&customer));
         self.repos
             .customers
-            .insert_customer(&customer)
+            .insert_customer(&customer, &event)
             .await
             .map_err(storage)?;
         tracing::info!(customer = %customer.id, actor = %actor.user_id, "customer created");
@@ -98,7 +102,7 @@ impl CustomerDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "customers.update")]
     async fn update_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         patch: CustomerPatch,
         expected: Option<Version>,
@@ -106,6 +110,7 @@ impl CustomerDirectory for Directory {
         // Read, check, apply, and write only what changed at the version read; a concurrent
         // write in between (another server's: this one's take turns) makes the write stale:
         // retried on the fresh row, unless the caller named the version it expects.
+        let actor = &origin.actor;
         let _turn = self.row_locks.lock(id.uuid()).await;
         let patch = &patch;
         until_written(expected, || {
@@ -121,10 +126,17 @@ impl CustomerDirectory for Directory {
                 check_expected(expected, current.version)?;
                 let mut updated = patch.apply(&current, domain::now())?;
                 let changes = CustomerChanges::between(&current, &updated);
+                let event = draft(
+                    origin,
+                    Change::CustomerUpdated {
+                        before: &current,
+                        changes: &changes,
+                    },
+                );
                 let written = self
                     .repos
                     .customers
-                    .update_customer(actor.organization_id, id, current.version, &changes)
+                    .update_customer(actor.organization_id, id, current.version, &changes, &event)
                     .await
                     .map_err(storage)?;
                 Ok(written.map(|version| {
@@ -139,12 +151,14 @@ impl CustomerDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "customers.delete")]
     async fn delete_customer(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: CustomerId,
         expected: Option<Version>,
     ) -> Result<Customer, DirectoryError> {
         // Deleted only as it was when access was checked (a customer is never deleted on
-        // the strength of a check made on an older copy).
+        // the strength of a check made on an older copy), so the event's `before` is what
+        // was deleted.
+        let actor = &origin.actor;
         let _turn = self.row_locks.lock(id.uuid()).await;
         let deleted = until_written(expected, || {
             Box::pin(async move {
@@ -156,9 +170,10 @@ impl CustomerDirectory for Directory {
                     return Err(DirectoryError::Forbidden);
                 }
                 check_expected(expected, current.version)?;
+                let event = draft(origin, Change::CustomerDeleted(&current));
                 self.repos
                     .customers
-                    .delete_customer(actor.organization_id, id, Some(current.version))
+                    .delete_customer(actor.organization_id, id, Some(current.version), &event)
                     .await
                     .map_err(storage)
             })
@@ -175,7 +190,7 @@ mod tests {
     use ports::{Conditional, CustomerDirectory, DirectoryError, RepoError, UniqueField};
 
     use super::*;
-    use crate::testing::{Mocks, actor, codes, customer};
+    use crate::testing::{Mocks, actor, codes, customer, origin};
 
     fn new_customer(name: &str) -> NewCustomer {
         NewCustomer::parse(CustomerDraft {
@@ -193,14 +208,14 @@ mod tests {
         mocks
             .customers
             .expect_insert_customer()
-            .withf(move |c| {
+            .withf(move |c, _| {
                 c.organization_id == org && c.name.as_str() == "FTL Rockets" && !c.is_system
             })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let created = mocks
             .directory()
-            .create_customer(&owner, new_customer(" FTL Rockets "))
+            .create_customer(&origin(&owner), new_customer(" FTL Rockets "))
             .await
             .unwrap();
         assert_eq!(created.organization_id, org);
@@ -219,10 +234,10 @@ mod tests {
             mocks
                 .customers
                 .expect_insert_customer()
-                .returning(move |_| Err(RepoError::Conflict(conflict)));
+                .returning(move |_, _| Err(RepoError::Conflict(conflict)));
             let error = mocks
                 .directory()
-                .create_customer(&owner, new_customer("Acme"))
+                .create_customer(&origin(&owner), new_customer("Acme"))
                 .await
                 .unwrap_err();
             assert_eq!(codes(error), [(field, ErrorCode::Taken)]);
@@ -238,7 +253,7 @@ mod tests {
             mocks.customers.expect_insert_customer().times(0);
             let error = mocks
                 .directory()
-                .create_customer(&caller, new_customer("Acme"))
+                .create_customer(&origin(&caller), new_customer("Acme"))
                 .await
                 .unwrap_err();
             assert!(
@@ -253,14 +268,14 @@ mod tests {
         let org = OrganizationId::generate();
         let (owner, _) = actor(org, None, RoleKind::Owner);
         let mut mocks = Mocks::default();
-        mocks.customers.expect_insert_customer().returning(|_| {
+        mocks.customers.expect_insert_customer().returning(|_, _| {
             Err(RepoError::unavailable(std::io::Error::other(
                 "disk on fire",
             )))
         });
         let error = mocks
             .directory()
-            .create_customer(&owner, new_customer("Acme"))
+            .create_customer(&origin(&owner), new_customer("Acme"))
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
@@ -280,7 +295,7 @@ mod tests {
         let error = mocks
             .directory()
             .update_customer(
-                &owner,
+                &origin(&owner),
                 CustomerId::generate(),
                 CustomerPatch::default(),
                 None,
@@ -305,7 +320,7 @@ mod tests {
         mocks
             .customers
             .expect_update_customer()
-            .withf(move |o, c, read, changes| {
+            .withf(move |o, c, read, changes, _| {
                 (*o, *c, *read) == (org, id, Version::FIRST)
                     && changes.name.is_none()
                     && changes.description.as_ref().map(|d| d.as_str())
@@ -313,7 +328,7 @@ mod tests {
                     && changes.external_id.is_none()
             })
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let patch = CustomerPatch::parse(CustomerPatchDraft {
             description: Some("My Updated Description".into()),
             ..CustomerPatchDraft::default()
@@ -321,7 +336,7 @@ mod tests {
         .unwrap();
         let updated = mocks
             .directory()
-            .update_customer(&owner, id, patch, None)
+            .update_customer(&origin(&owner), id, patch, None)
             .await
             .unwrap();
         assert_eq!(updated.id, current.id);
@@ -354,7 +369,7 @@ mod tests {
         .unwrap();
         let error = mocks
             .directory()
-            .update_customer(&admin, id, patch, None)
+            .update_customer(&origin(&admin), id, patch, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -383,12 +398,12 @@ mod tests {
         mocks
             .customers
             .expect_update_customer()
-            .withf(|_, _, _, c| {
+            .withf(|_, _, _, c, _| {
                 c.name.as_ref().map(|n| n.as_str()) == Some("Acme 2")
                     && c.description.as_ref().map(|d| d.as_str()) == Some("d")
             })
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let patch = CustomerPatch::parse(CustomerPatchDraft {
             name: Some("Acme 2".into()),
             description: Some("d".into()),
@@ -398,7 +413,7 @@ mod tests {
         .unwrap();
         let updated = mocks
             .directory()
-            .update_customer(&admin, id, patch, None)
+            .update_customer(&origin(&admin), id, patch, None)
             .await
             .unwrap();
         assert_eq!(
@@ -475,7 +490,7 @@ mod tests {
         mocks.customers.expect_delete_customer().times(0);
         let error = mocks
             .directory()
-            .delete_customer(&admin, id, None)
+            .delete_customer(&origin(&admin), id, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -491,13 +506,13 @@ mod tests {
         mocks
             .customers
             .expect_delete_customer()
-            .withf(move |o, c, at| *o == org && *c == id && *at == Some(Version::FIRST))
+            .withf(move |o, c, at, _| *o == org && *c == id && *at == Some(Version::FIRST))
             .times(1)
-            .returning(move |_, _, _| Ok(Conditional::Done(deleted.clone())));
+            .returning(move |_, _, _, _| Ok(Conditional::Done(deleted.clone())));
         assert_eq!(
             mocks
                 .directory()
-                .delete_customer(&manager, id, None)
+                .delete_customer(&origin(&manager), id, None)
                 .await
                 .unwrap(),
             current
@@ -521,7 +536,7 @@ mod tests {
             .customers
             .expect_update_customer()
             .times(domain::Attachment::MAX_PER_CUSTOMER)
-            .returning(move |_, _, read, changes| {
+            .returning(move |_, _, read, changes, _| {
                 let mut stored = written.lock().unwrap();
                 assert_eq!(stored.version, read);
                 stored.attachments = changes.attachments.clone().unwrap();
@@ -540,7 +555,10 @@ mod tests {
                 ..CustomerPatchDraft::default()
             })
             .unwrap();
-            if let Err(error) = directory.update_customer(&owner, id, patch, None).await {
+            if let Err(error) = directory
+                .update_customer(&origin(&owner), id, patch, None)
+                .await
+            {
                 assert_eq!(codes(error), [("addAttachment", ErrorCode::TooLong)]);
                 refused += 1;
             }
@@ -579,11 +597,8 @@ mod tests {
         reading(&mut mocks, &stored);
         let writes = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (row, log) = (stored.clone(), writes.clone());
-        mocks
-            .customers
-            .expect_update_customer()
-            .times(2)
-            .returning(move |_, _, read, changes| {
+        mocks.customers.expect_update_customer().times(2).returning(
+            move |_, _, read, changes, _| {
                 log.lock().unwrap().push((read, changes.clone()));
                 let mut row = row.lock().unwrap();
                 if log.lock().unwrap().len() == 1 {
@@ -596,10 +611,11 @@ mod tests {
                 row.description = changes.description.clone().unwrap();
                 row.version = read.next();
                 Ok(Conditional::Done(row.version))
-            });
+            },
+        );
         let updated = mocks
             .directory()
-            .update_customer(&owner, id, describe("mine"), None)
+            .update_customer(&origin(&owner), id, describe("mine"), None)
             .await
             .unwrap();
         let writes = writes.lock().unwrap();
@@ -633,12 +649,12 @@ mod tests {
             let directory = mocks.directory();
             let expected = Version::new(expected);
             let error = directory
-                .update_customer(&owner, id, describe("x"), expected)
+                .update_customer(&origin(&owner), id, describe("x"), expected)
                 .await
                 .unwrap_err();
             assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
             let error = directory
-                .delete_customer(&owner, id, expected)
+                .delete_customer(&origin(&owner), id, expected)
                 .await
                 .unwrap_err();
             assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
@@ -656,23 +672,23 @@ mod tests {
         mocks
             .customers
             .expect_update_customer()
-            .withf(|_, _, read, _| *read == Version::FIRST)
+            .withf(|_, _, read, _, _| *read == Version::FIRST)
             .times(1)
-            .returning(|_, _, _, _| Ok(Conditional::Stale));
+            .returning(|_, _, _, _, _| Ok(Conditional::Stale));
         mocks
             .customers
             .expect_delete_customer()
-            .withf(|_, _, at| *at == Some(Version::FIRST))
+            .withf(|_, _, at, _| *at == Some(Version::FIRST))
             .times(1)
-            .returning(|_, _, _| Ok(Conditional::Stale));
+            .returning(|_, _, _, _| Ok(Conditional::Stale));
         let directory = mocks.directory();
         let error = directory
-            .update_customer(&owner, id, describe("x"), Some(Version::FIRST))
+            .update_customer(&origin(&owner), id, describe("x"), Some(Version::FIRST))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
         let error = directory
-            .delete_customer(&owner, id, Some(Version::FIRST))
+            .delete_customer(&origin(&owner), id, Some(Version::FIRST))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
@@ -690,10 +706,10 @@ mod tests {
             .customers
             .expect_update_customer()
             .times(crate::errors::MAX_WRITE_ATTEMPTS)
-            .returning(|_, _, _, _| Ok(Conditional::Stale));
+            .returning(|_, _, _, _, _| Ok(Conditional::Stale));
         let error = mocks
             .directory()
-            .update_customer(&owner, id, describe("x"), None)
+            .update_customer(&origin(&owner), id, describe("x"), None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);

@@ -7,6 +7,7 @@
 
 use async_trait::async_trait;
 use domain::embedded::{EmbeddedClaims, EmbeddedLogin};
+use domain::events::ActorKind;
 use domain::{Actor, Customer, CustomerId, Field, OrganizationId, Role, User, UserChanges};
 use jsonwebtoken::{Algorithm, Validation};
 use ports::{
@@ -17,6 +18,7 @@ use serde::Deserialize;
 use wire::Global as _;
 
 use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, storage};
+use crate::events::{self, Change};
 use crate::signing_keys::decoding_key;
 use crate::{Directory, Repositories};
 
@@ -142,7 +144,8 @@ impl EmbeddedAuthenticator {
         let new = login
             .new_customer(domain::now())
             .ok_or_else(|| refuse("unknown customer without customer_name"))?;
-        match customers.insert_customer(&new).await {
+        let event = events::embedded(None, Change::CustomerCreated(&new));
+        match customers.insert_customer(&new, &event).await {
             Ok(()) => {
                 tracing::info!(customer = %new.id, "customer created by an embedded sign-in");
                 Ok(new)
@@ -208,9 +211,22 @@ impl EmbeddedAuthenticator {
                 return Ok(user);
             };
             let changes = UserChanges::between(&user, &next);
+            let event = events::embedded(
+                Some(&user),
+                Change::UserUpdated {
+                    before: &user,
+                    changes: &changes,
+                },
+            );
             let users = &self.repos.users;
             match users
-                .update_user(user.organization_id, user.id, user.version, &changes)
+                .update_user(
+                    user.organization_id,
+                    user.id,
+                    user.version,
+                    &changes,
+                    &event,
+                )
                 .await
             {
                 Ok(Conditional::Done(version)) => {
@@ -273,6 +289,11 @@ impl Authenticator for EmbeddedAuthenticator {
     #[tracing::instrument(level = "error", skip_all, name = "embedded.authenticate")]
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
         self.sign_in(token).await.map(|user| Actor::of(&user))
+    }
+
+    async fn authenticate_kind(&self, token: &str) -> Result<(Actor, ActorKind), AuthError> {
+        let actor = self.authenticate(token).await?;
+        Ok((actor, ActorKind::Embedded))
     }
 }
 
@@ -436,9 +457,16 @@ mod tests {
         mocks
             .customers
             .expect_insert_customer()
-            .withf(|c| c.name.as_str() == "Acme Inc" && c.external_id.is_some())
+            .withf(|c, event| {
+                c.name.as_str() == "Acme Inc"
+                    && c.external_id.is_some()
+                    && event.kind == domain::events::EventType::CustomerCreated
+                    && event.subject == domain::events::Subject::Customer(c.id)
+                    && event.actor.user.is_none()
+                    && event.actor.kind == ActorKind::Embedded
+            })
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let winner = crate::testing::user(
             org,
             Some(CustomerId::generate()),
@@ -498,14 +526,22 @@ mod tests {
                 .embedded
                 .expect_embedded_user()
                 .returning(move |_, _, _| Ok(Some(found.clone())));
+            let stored_id = stored.id;
             mocks
                 .users
                 .expect_update_user()
-                .withf(|_, _, _, changes| {
+                .withf(move |_, _, _, changes, event| {
                     changes.name.as_ref().map(domain::PersonName::as_str) == Some("Ada")
+                        && event.kind == domain::events::EventType::UserUpdated
+                        && event.actor.user == Some(stored_id)
+                        && event.actor.kind == ActorKind::Embedded
+                        && event
+                            .after
+                            .as_ref()
+                            .is_some_and(|after| after["name"] == "Ada")
                 })
                 .times(writes)
-                .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+                .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
             let mut token = claims(org);
             token.name = Some(if writes == 0 {
                 "Same".into()
@@ -657,6 +693,60 @@ mod tests {
             .authenticate(&sign(&claims(org), &pairs()[0].1))
             .await
             .unwrap_err();
+        assert!(matches!(error, AuthError::Unauthenticated));
+    }
+
+    #[tokio::test]
+    async fn the_bearer_authenticator_names_how_the_caller_signed_in() {
+        let org = OrganizationId::generate();
+        let me = crate::testing::user(org, None, RoleKind::Owner);
+        let tokens = crate::TokenService::new(&[3; 32]).unwrap();
+        let roster_token = tokens
+            .issue(&domain::Actor::of(&me), 0, None)
+            .unwrap()
+            .token;
+        let acme = acme(org);
+        let mut embedded = crate::testing::user(org, Some(acme.id), RoleKind::MarketplaceUser);
+        embedded.name = domain::PersonName::parse("Same").unwrap();
+        let mut mocks = Mocks::default();
+        let found = crate::testing::caller(&me);
+        mocks
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(found.clone())));
+        mocks.signing_keys = keys_of(org);
+        mocks
+            .customers
+            .expect_customer_by_external_id()
+            .returning(move |_, _| Ok(Some(acme.clone())));
+        let stored = embedded.clone();
+        mocks
+            .embedded
+            .expect_embedded_user()
+            .returning(move |_, _, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let repos = mocks.repositories();
+        let bearer = crate::BearerAuthenticator::new(
+            crate::TokenAuthenticator::new(
+                tokens,
+                repos.credentials.clone(),
+                crate::ActorCache::new(
+                    crate::ActorCacheSettings::default(),
+                    crate::ChangeSources::ThisServerOnly,
+                ),
+            ),
+            EmbeddedAuthenticator::new(repos),
+        );
+        let (actor, kind) = bearer.authenticate_kind(&roster_token).await.unwrap();
+        assert_eq!((actor.user_id, kind), (me.id, ActorKind::User));
+        let mut token = claims(org);
+        token.name = Some("Same".into());
+        let (actor, kind) = bearer
+            .authenticate_kind(&sign(&token, &pairs()[0].1))
+            .await
+            .unwrap();
+        assert_eq!((actor.user_id, kind), (embedded.id, ActorKind::Embedded));
+        let error = bearer.authenticate_kind("not.a.jwt").await.unwrap_err();
         assert!(matches!(error, AuthError::Unauthenticated));
     }
 

@@ -16,6 +16,7 @@ mod actor_cache;
 mod customers;
 mod embedded;
 mod errors;
+mod events;
 mod hash_pool;
 mod invitations;
 mod organizations;
@@ -36,8 +37,9 @@ mod testing;
 use std::sync::Arc;
 
 use ports::{
-    CredentialRepository, CustomerRepository, EmbeddedUserRepository, InvitationRepository,
-    OrganizationRepository, RoleRepository, SecretRepository, SigningKeyRepository, UserRepository,
+    CredentialRepository, CustomerRepository, EmbeddedUserRepository, EventRepository,
+    InvitationRepository, OrganizationRepository, RoleRepository, SecretRepository,
+    SigningKeyRepository, UserRepository,
 };
 
 pub use actor_cache::{
@@ -45,6 +47,7 @@ pub use actor_cache::{
     DEFAULT_ACTOR_CACHE_MAX_AGE, Ticket,
 };
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
+pub use events::MAX_EVENTS_PAGE;
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
 pub use outbox::{DeliverySettings, OutboxWorker};
@@ -74,6 +77,8 @@ pub struct Repositories {
     pub embedded: Arc<dyn EmbeddedUserRepository>,
     pub credentials: Arc<dyn CredentialRepository>,
     pub invitations: Arc<dyn InvitationRepository>,
+    /// The event log, for the audit query (writes append through the repositories above).
+    pub events: Arc<dyn EventRepository>,
 }
 
 impl Repositories {
@@ -89,6 +94,7 @@ impl Repositories {
             + EmbeddedUserRepository
             + CredentialRepository
             + InvitationRepository
+            + EventRepository
             + 'static,
     {
         let store = Arc::new(store);
@@ -101,7 +107,8 @@ impl Repositories {
             signing_keys: store.clone(),
             embedded: store.clone(),
             credentials: store.clone(),
-            invitations: store,
+            invitations: store.clone(),
+            events: store,
         }
     }
 }

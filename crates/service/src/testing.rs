@@ -6,6 +6,7 @@ use domain::{
     Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, OrganizationId, Role,
     RoleKind, User, UserDraft,
 };
+use ports::events::MockEventRepository;
 use ports::repository::{
     MockCredentialRepository, MockCustomerRepository, MockEmbeddedUserRepository,
     MockInvitationRepository, MockOrganizationRepository, MockRoleRepository, MockSecretRepository,
@@ -26,6 +27,7 @@ pub(crate) struct Mocks {
     pub(crate) embedded: MockEmbeddedUserRepository,
     pub(crate) credentials: MockCredentialRepository,
     pub(crate) invitations: MockInvitationRepository,
+    pub(crate) events: MockEventRepository,
 }
 
 impl Mocks {
@@ -40,6 +42,7 @@ impl Mocks {
             embedded: Arc::new(self.embedded),
             credentials: Arc::new(self.credentials),
             invitations: Arc::new(self.invitations),
+            events: Arc::new(self.events),
         }
     }
 
@@ -100,4 +103,9 @@ pub(crate) fn caller(user: &User) -> domain::Caller {
         token_generation: 0,
         revoked_sessions: Arc::from([]),
     }
+}
+
+/// `actor`'s write through a request with no tags.
+pub(crate) fn origin(actor: &Actor) -> domain::events::Origin {
+    domain::events::Origin::user(*actor, domain::events::RequestMeta::default())
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::TimeDelta;
+use domain::events::ActorKind;
 use domain::{Actor, Caller, OrganizationId, Timestamp, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use ports::{
@@ -552,6 +553,14 @@ impl Authenticator for BearerAuthenticator {
         match jsonwebtoken::decode_header(token).map(|header| header.alg) {
             Ok(Algorithm::HS256) => self.roster.authenticate(token).await,
             Ok(Algorithm::RS256) => self.embedded.authenticate(token).await,
+            _ => Err(AuthError::Unauthenticated),
+        }
+    }
+
+    async fn authenticate_kind(&self, token: &str) -> Result<(Actor, ActorKind), AuthError> {
+        match jsonwebtoken::decode_header(token).map(|header| header.alg) {
+            Ok(Algorithm::HS256) => self.roster.authenticate_kind(token).await,
+            Ok(Algorithm::RS256) => self.embedded.authenticate_kind(token).await,
             _ => Err(AuthError::Unauthenticated),
         }
     }

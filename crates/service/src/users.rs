@@ -1,6 +1,7 @@
 //! The user use cases.
 
 use async_trait::async_trait;
+use domain::events::Origin;
 use domain::listing::{Page, UserQuery};
 use domain::{
     Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserChanges,
@@ -10,6 +11,7 @@ use ports::{DirectoryError, UserDirectory};
 
 use crate::Directory;
 use crate::errors::{record_not_found, storage};
+use crate::events::{Change, draft};
 use crate::versioned::{check_expected, until_written};
 
 impl Directory {
@@ -60,14 +62,18 @@ impl Directory {
     }
 
     /// Stores a new user together with its invitation and the invitation mail.
-    async fn insert_user(&self, actor: &Actor, user: User) -> Result<User, DirectoryError> {
+    async fn insert_user(&self, origin: &Origin, user: User) -> Result<User, DirectoryError> {
         let (invited, _token) = self.invite(&user, user.created_at);
+        let event = draft(
+            origin,
+            Change::UserCreated(&user, Some(&invited.invitation)),
+        );
         self.repos
             .users
-            .insert_user(&user, Some(invited))
+            .insert_user(&user, Some(invited), &event)
             .await
             .map_err(storage)?;
-        tracing::info!(user = %user.id, actor = %actor.user_id, "user created and invited");
+        tracing::info!(user = %user.id, actor = %origin.actor.user_id, "user created and invited");
         Ok(user)
     }
 }
@@ -117,9 +123,10 @@ impl UserDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "users.create_organization_user")]
     async fn create_organization_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
+        let actor = &origin.actor;
         if !actor.can_manage_organization_users() {
             return Err(DirectoryError::Forbidden);
         }
@@ -127,16 +134,17 @@ impl UserDirectory for Directory {
             .grantable_role(actor, user.role, RoleScope::Organization)
             .await??;
         let user = user.into_user(actor.organization_id, None, role, domain::now());
-        self.insert_user(actor, user).await
+        self.insert_user(origin, user).await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "users.create_customer_user")]
     async fn create_customer_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: Option<CustomerId>,
         user: NewUser,
     ) -> Result<User, DirectoryError> {
+        let actor = &origin.actor;
         let Some(customer_id) = customer.or(actor.customer_id) else {
             return Err(FieldError::required(Field::Customer).into());
         };
@@ -163,13 +171,13 @@ impl UserDirectory for Directory {
             role,
             domain::now(),
         );
-        self.insert_user(actor, user).await
+        self.insert_user(origin, user).await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "users.update")]
     async fn update_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: UserId,
         patch: UserPatch,
         expected: Option<Version>,
@@ -178,6 +186,7 @@ impl UserDirectory for Directory {
         // write in between (a demotion, say) makes the write stale: retried on the fresh
         // row, its access checked again, unless the caller named the version it expects.
         // This server's writers of the row take turns; other servers' are caught by version.
+        let actor = &origin.actor;
         let _turn = self.row_locks.lock(id.uuid()).await;
         let patch = &patch;
         until_written(expected, || {
@@ -203,10 +212,17 @@ impl UserDirectory for Directory {
                 };
                 let mut updated = patch.apply(&current, role, domain::now());
                 let changes = UserChanges::between(&current, &updated);
+                let event = draft(
+                    origin,
+                    Change::UserUpdated {
+                        before: &current,
+                        changes: &changes,
+                    },
+                );
                 let written = self
                     .repos
                     .users
-                    .update_user(actor.organization_id, id, current.version, &changes)
+                    .update_user(actor.organization_id, id, current.version, &changes, &event)
                     .await
                     .map_err(storage)?;
                 Ok(written.map(|version| {
@@ -221,12 +237,13 @@ impl UserDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "users.delete")]
     async fn delete_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: UserId,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
         // Deleted only as it was when access was checked (a user promoted meanwhile is
-        // checked again).
+        // checked again), so the event's `before` is what was deleted.
+        let actor = &origin.actor;
         let _turn = self.row_locks.lock(id.uuid()).await;
         let deleted = until_written(expected, || {
             Box::pin(async move {
@@ -243,9 +260,10 @@ impl UserDirectory for Directory {
                     return Err(DirectoryError::Forbidden);
                 }
                 check_expected(expected, current.version)?;
+                let event = draft(origin, Change::UserDeleted(&current));
                 self.repos
                     .users
-                    .delete_user(actor.organization_id, id, Some(current.version))
+                    .delete_user(actor.organization_id, id, Some(current.version), &event)
                     .await
                     .map_err(storage)
             })
@@ -262,7 +280,7 @@ mod tests {
     use ports::{Conditional, RepoError, UniqueField};
 
     use super::*;
-    use crate::testing::{Mocks, actor, codes, customer, new_user, user};
+    use crate::testing::{Mocks, actor, codes, customer, new_user, origin, user};
 
     fn role_lookup(mocks: &mut Mocks, role: Role) {
         mocks
@@ -281,17 +299,17 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .withf(move |u, invited| {
+            .withf(move |u, invited, _| {
                 u.organization_id == org
                     && u.customer_id.is_none()
                     && u.role == integrator
                     && invited.is_some()
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let created = mocks
             .directory()
-            .create_organization_user(&owner, new_user("lisa@example.com", integrator))
+            .create_organization_user(&origin(&owner), new_user("lisa@example.com", integrator))
             .await
             .unwrap();
         assert_eq!(created.email.as_str(), "lisa@example.com");
@@ -311,7 +329,7 @@ mod tests {
             mocks.users.expect_insert_user().times(0);
             let error = mocks
                 .directory()
-                .create_organization_user(&admin, new_user("x@example.com", role))
+                .create_organization_user(&origin(&admin), new_user("x@example.com", role))
                 .await
                 .unwrap_err();
             assert_eq!(codes(error), [("role", code)], "{role:?}");
@@ -321,7 +339,7 @@ mod tests {
         let unknown = Role::generate(RoleKind::Guest);
         let error = mocks
             .directory()
-            .create_organization_user(&admin, new_user("x@example.com", unknown))
+            .create_organization_user(&origin(&admin), new_user("x@example.com", unknown))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("role", ErrorCode::NotFound)]);
@@ -337,10 +355,10 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .returning(|_, _| Err(RepoError::Conflict(UniqueField::UserEmail)));
+            .returning(|_, _, _| Err(RepoError::Conflict(UniqueField::UserEmail)));
         let error = mocks
             .directory()
-            .create_organization_user(&owner, new_user("x@example.com", guest))
+            .create_organization_user(&origin(&owner), new_user("x@example.com", guest))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("email", ErrorCode::Taken)]);
@@ -365,12 +383,12 @@ mod tests {
         mocks
             .users
             .expect_insert_user()
-            .withf(move |u, invited| u.customer_id == Some(own_id) && invited.is_some())
+            .withf(move |u, invited, _| u.customer_id == Some(own_id) && invited.is_some())
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         mocks
             .directory()
-            .create_customer_user(&admin, None, new_user("a@example.com", member))
+            .create_customer_user(&origin(&admin), None, new_user("a@example.com", member))
             .await
             .unwrap();
 
@@ -383,7 +401,11 @@ mod tests {
         mocks.users.expect_insert_user().times(0);
         let error = mocks
             .directory()
-            .create_customer_user(&admin, Some(other.id), new_user("a@example.com", member))
+            .create_customer_user(
+                &origin(&admin),
+                Some(other.id),
+                new_user("a@example.com", member),
+            )
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("customer", ErrorCode::NotFound)]);
@@ -396,7 +418,7 @@ mod tests {
         let member = Role::generate(RoleKind::CustomerMember);
         let error = Mocks::default()
             .directory()
-            .create_customer_user(&owner, None, new_user("a@example.com", member))
+            .create_customer_user(&origin(&owner), None, new_user("a@example.com", member))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("customer", ErrorCode::Required)]);
@@ -421,15 +443,15 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(|_, _, _, u| {
+            .withf(|_, _, _, u, _| {
                 u.name.as_ref().map(domain::PersonName::as_str) == Some("New Name")
                     && u.role.is_none()
             })
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let updated = mocks
             .directory()
-            .update_user(&caller, me.id, profile, None)
+            .update_user(&origin(&caller), me.id, profile, None)
             .await
             .unwrap();
         assert_eq!(updated.phone.as_str(), "+15555550123");
@@ -448,7 +470,7 @@ mod tests {
         mocks.roles.expect_role().times(0);
         let error = mocks
             .directory()
-            .update_user(&caller, me.id, promote, None)
+            .update_user(&origin(&caller), me.id, promote, None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("role", ErrorCode::Forbidden)]);
@@ -475,7 +497,7 @@ mod tests {
         mocks.users.expect_update_user().times(0);
         let error = mocks
             .directory()
-            .update_user(&caller, me.id, patch, None)
+            .update_user(&origin(&caller), me.id, patch, None)
             .await
             .unwrap_err();
         assert_eq!(
@@ -501,7 +523,7 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(|_, _, _, u| {
+            .withf(|_, _, _, u, _| {
                 u.feature_flags.as_ref().map(|f| f.as_str()) == Some("{\"beta\": true}")
                     && u.external_id
                         .as_ref()
@@ -509,7 +531,7 @@ mod tests {
                         == Some(Some("g-1"))
             })
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let patch = UserPatch::parse(UserPatchDraft {
             feature_flags: Some("{\"beta\": true}".into()),
             external_id: Some("g-1".into()),
@@ -518,7 +540,7 @@ mod tests {
         .unwrap();
         mocks
             .directory()
-            .update_user(&admin, target.id, patch, None)
+            .update_user(&origin(&admin), target.id, patch, None)
             .await
             .unwrap();
     }
@@ -539,16 +561,16 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(move |_, _, _, u| u.role == Some(integrator) && u.name.is_none())
+            .withf(move |_, _, _, u, _| u.role == Some(integrator) && u.name.is_none())
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let patch = UserPatch {
             role: Some(integrator.id),
             ..UserPatch::default()
         };
         let updated = mocks
             .directory()
-            .update_user(&admin, target.id, patch, None)
+            .update_user(&origin(&admin), target.id, patch, None)
             .await
             .unwrap();
         assert_eq!(updated.role, integrator);
@@ -567,7 +589,7 @@ mod tests {
         mocks.users.expect_delete_user().times(0);
         let error = mocks
             .directory()
-            .delete_user(&admin, me.id, None)
+            .delete_user(&origin(&admin), me.id, None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::Forbidden)]);
@@ -582,7 +604,7 @@ mod tests {
         mocks.users.expect_delete_user().times(0);
         let error = mocks
             .directory()
-            .delete_user(&admin, owner.id, None)
+            .delete_user(&origin(&admin), owner.id, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -602,7 +624,7 @@ mod tests {
             .returning(move |_, _| Ok(Some(stored.clone())));
         let error = mocks
             .directory()
-            .delete_user(&member, team_member.id, None)
+            .delete_user(&origin(&member), team_member.id, None)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
@@ -633,14 +655,14 @@ mod tests {
             .users
             .expect_update_user()
             .times(1)
-            .returning(|_, _, _, _| Ok(Conditional::Stale));
+            .returning(|_, _, _, _, _| Ok(Conditional::Stale));
         let patch = UserPatch {
             role: Some(integrator.id),
             ..UserPatch::default()
         };
         let error = mocks
             .directory()
-            .update_user(&admin, target.id, patch, None)
+            .update_user(&origin(&admin), target.id, patch, None)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
@@ -667,12 +689,12 @@ mod tests {
         })
         .unwrap();
         let error = directory
-            .update_user(&admin, target.id, rename, stale_version)
+            .update_user(&origin(&admin), target.id, rename, stale_version)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
         let error = directory
-            .delete_user(&admin, target.id, stale_version)
+            .delete_user(&origin(&admin), target.id, stale_version)
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
@@ -693,9 +715,9 @@ mod tests {
         mocks
             .users
             .expect_update_user()
-            .withf(move |o, u, read, _| (*o, *u, *read) == (org, id, Version::FIRST))
+            .withf(move |o, u, read, _, _| (*o, *u, *read) == (org, id, Version::FIRST))
             .times(1)
-            .returning(|_, _, read, _| Ok(Conditional::Done(read.next())));
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
         let rename = UserPatch::parse(UserPatchDraft {
             name: Some("Renamed".into()),
             ..UserPatchDraft::default()
@@ -703,7 +725,7 @@ mod tests {
         .unwrap();
         let updated = mocks
             .directory()
-            .update_user(&admin, target.id, rename, Some(Version::FIRST))
+            .update_user(&origin(&admin), target.id, rename, Some(Version::FIRST))
             .await
             .unwrap();
         assert_eq!(

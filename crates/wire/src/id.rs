@@ -27,6 +27,8 @@ pub enum NodeKind {
     Permission,
     Organization,
     OrganizationSigningKey,
+    /// An entry of the event log (its UUIDv7).
+    Event,
 }
 
 impl NodeKind {
@@ -169,7 +171,8 @@ mod tests {
                 "Role",
                 "Permission",
                 "Organization",
-                "OrganizationSigningKey"
+                "OrganizationSigningKey",
+                "Event"
             ]
         );
         for kind in NodeKind::iter() {

@@ -6,7 +6,9 @@
 //!   `arrayconnection:<n>` offsets);
 //! - [`page`]: connection arguments (`first`, `last`, `after`, `before`, `offset`) checked,
 //!   with the API's messages;
-//! - [`names`]: GraphQL input field names (`externalId`) and error codes (`TOO_LONG`).
+//! - [`names`]: GraphQL input field names (`externalId`) and error codes (`TOO_LONG`);
+//! - [`snapshot`]: customers and users (whole, or an update's changed fields) as JSON in the
+//!   API's spelling, for the event log's `before` and `after`.
 //!
 //! The domain knows none of this: its ids print as plain UUIDs and its errors name domain
 //! fields. Name tables are derived with `strum` from one list of variants, so they cannot
@@ -16,6 +18,7 @@ pub mod cursor;
 pub mod id;
 pub mod names;
 pub mod page;
+pub mod snapshot;
 
 pub use cursor::InvalidCursor;
 pub use domain::InvalidId;

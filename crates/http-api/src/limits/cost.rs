@@ -464,6 +464,9 @@ impl<'a> Walker<'a> {
             // `User.invitation`: the user and the invitation, per user, unbatched.
             (Context::Nested, "invitation") => Cost::each(2 * STATEMENT_PRICE),
             (Context::Nested, "signingKeys") => Cost::each(STATEMENT_PRICE),
+            // The event log: a page, after `since`/`until` are found in the log; nested
+            // (`Customer.events`, `User.events`) once per record, unbatched.
+            (Context::QueryRoot | Context::Nested, "events") => Cost::each(LISTING_PRICE),
             _ => Cost::default(),
         }
     }

@@ -457,3 +457,18 @@ fn real_documents_expand_to_far_fewer_fields_than_the_limit() {
         set.expanded
     );
 }
+
+#[test]
+fn event_pages_cost_like_listings_and_nested_ones_once_per_record() {
+    // 1 + 20 (the page, after `since`/`until` are found) + nodes 1 + 10 × 2 fields.
+    assert_eq!(
+        cost("{ events(first: 10) { nodes { id type } } }"),
+        1 + 20 + 1 + 10 * 2
+    );
+    // Unbatched under a page: each customer pays its own events page.
+    // customers: 1 + 20 + nodes 1 + 5 × (events: 1 + 20 + nodes 1 + 3 × 1).
+    assert_eq!(
+        cost("{ customers(first: 5) { nodes { events(first: 3) { nodes { id } } } } }"),
+        1 + 20 + 1 + 5 * (1 + 20 + 1 + 3)
+    );
+}

@@ -1,8 +1,10 @@
 //! What resolvers read from the GraphQL context: the services (schema data) and, per
-//! request, the actor, the DataLoaders and the caller's organization.
+//! request, the actor and its origin (the request it came through), the DataLoaders and
+//! the caller's organization.
 
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
+use domain::events::Origin;
 use domain::{Actor, Organization};
 use futures::future::BoxFuture;
 use tokio::sync::OnceCell;
@@ -20,6 +22,8 @@ pub(crate) struct OrganizationCache(OnceCell<Organization>);
 /// Everything a request's resolvers need, borrowed from the context.
 pub(crate) struct Scope<'a> {
     pub(crate) actor: &'a Actor,
+    /// The actor with how it signed in and the request's tags, for writes (events).
+    pub(crate) origin: &'a Origin,
     pub(crate) services: &'a Services,
     ctx: &'a Context<'a>,
 }
@@ -27,10 +31,11 @@ pub(crate) struct Scope<'a> {
 impl<'a> Scope<'a> {
     /// Reads the request data; missing data is a wiring bug, reported as an internal error.
     pub(crate) fn of(ctx: &'a Context<'a>) -> Result<Self, ApiError> {
-        let actor = ctx.data::<Actor>().map_err(|_| missing("actor"))?;
+        let origin = ctx.data::<Origin>().map_err(|_| missing("origin"))?;
         let services = ctx.data::<Services>().map_err(|_| missing("services"))?;
         Ok(Scope {
-            actor,
+            actor: &origin.actor,
+            origin,
             services,
             ctx,
         })
@@ -75,20 +80,22 @@ fn missing(what: &str) -> ApiError {
     ApiError::Internal
 }
 
-/// Attaches the per-request data: the actor, fresh caching DataLoaders, an empty
-/// organization cache and the root fields' turns.
+/// Attaches the per-request data: the origin (the actor, how it signed in and the request's
+/// tags, built once per request), fresh caching DataLoaders, an empty organization cache
+/// and the root fields' turns.
 pub(crate) fn with_request_data(
     request: async_graphql::Request,
-    actor: Actor,
+    origin: Origin,
     services: &Services,
 ) -> async_graphql::Request {
+    let actor = origin.actor;
     // The loaders run their batches on tasks of their own: each carries the request's span,
     // so what a batch logs names its request.
     let spawn = |batch: BoxFuture<'static, ()>| tokio::spawn(batch.in_current_span());
     let users = UsersOfCustomers::new(services.users.clone(), actor);
     let customers = CustomersById::new(services.customers.clone(), actor);
     request
-        .data(actor)
+        .data(origin)
         .data(DataLoader::with_cache(
             users,
             spawn,

@@ -14,6 +14,7 @@ use super::connection::{
 };
 use super::context::Scope;
 use super::error::ApiError;
+use super::event::{EventArguments, EventNode, list_events};
 use super::user::UserNode;
 
 /// A customer as the API shows it to the caller.
@@ -175,6 +176,25 @@ impl CustomerNode {
     /// True when the caller may add users to this customer.
     async fn allow_add_user(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(Scope::of(ctx)?.actor.can_manage_users_of(self.0.id))
+    }
+
+    /// Roster: the events about this customer (not its users'), in sequence order, as
+    /// `Query.events` shows them to the caller.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        types: Option<Vec<String>>,
+    ) -> Result<Connection<EventNode>> {
+        let arguments = EventArguments {
+            first,
+            after,
+            types,
+            subject: Some(self.0.id.uuid()),
+            ..EventArguments::default()
+        };
+        list_events(ctx, arguments).await
     }
 }
 

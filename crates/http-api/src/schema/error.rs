@@ -12,6 +12,7 @@
 //! | undecodable or wrong-type global ID in an argument | `Invalid ID` | `INVALID` |
 //! | cursor that does not decode or fit the sort | `Invalid cursor` | `INVALID` |
 //! | `first`/`last`/`offset` out of range | `wire::page::parse`'s message | `INVALID` |
+//! | another bad argument (an unknown event type) | its message | `INVALID` |
 
 use std::error::Error as StdError;
 
@@ -40,6 +41,9 @@ pub(crate) enum ApiError {
     InvalidPage(String),
     /// Input rules broken outside a mutation payload.
     Invalid(ValidationErrors),
+    /// Another argument the field cannot take (an unknown event type); the message says
+    /// which.
+    InvalidArgument(String),
 }
 
 impl ApiError {
@@ -64,7 +68,7 @@ impl ApiError {
             ApiError::Internal => "Internal server error".to_owned(),
             ApiError::InvalidId => "Invalid ID".to_owned(),
             ApiError::InvalidCursor => "Invalid cursor".to_owned(),
-            ApiError::InvalidPage(message) => message.clone(),
+            ApiError::InvalidPage(message) | ApiError::InvalidArgument(message) => message.clone(),
             ApiError::Invalid(errors) => errors
                 .errors()
                 .iter()
@@ -80,7 +84,10 @@ impl ApiError {
             ApiError::Forbidden => "FORBIDDEN",
             ApiError::Unavailable => UNAVAILABLE_CODE,
             ApiError::Internal => "INTERNAL",
-            ApiError::InvalidId | ApiError::InvalidCursor | ApiError::InvalidPage(_) => "INVALID",
+            ApiError::InvalidId
+            | ApiError::InvalidCursor
+            | ApiError::InvalidPage(_)
+            | ApiError::InvalidArgument(_) => "INVALID",
             ApiError::Invalid(errors) => errors
                 .errors()
                 .first()

@@ -4,6 +4,7 @@ mod connection;
 mod context;
 mod customer;
 mod error;
+mod event;
 mod inputs;
 mod loader;
 mod mutation;

@@ -5,7 +5,8 @@
 //! its own mutation.
 
 use async_graphql::{Context, Object, SimpleObject};
-use domain::{Actor, Customer, SigningKey, User};
+use domain::events::Origin;
+use domain::{Customer, SigningKey, User};
 use ports::{DirectoryError, GeneratedSigningKey};
 
 use super::context::Scope;
@@ -135,7 +136,8 @@ trait Payload<T> {
     fn new(outcome: Outcome<T>, client_mutation_id: Option<String>) -> Self;
 }
 
-/// The skeleton every mutation shares: read the request's services and actor, take the
+/// The skeleton every mutation shares: read the request's services and origin (the actor
+/// and the request, which the event log records), take the
 /// parsed input (an unparsable one is rejected in the payload without calling anything), make
 /// one directory `call`, and put its `Invalid` errors into the payload; any other failure is
 /// a top-level error that nulls only this mutation.
@@ -143,7 +145,7 @@ async fn mutate<'c, I, T, F, P>(
     ctx: &'c Context<'c>,
     parsed: Parsed<I>,
     client_mutation_id: Option<String>,
-    call: impl FnOnce(&'c Services, &'c Actor, I) -> F,
+    call: impl FnOnce(&'c Services, &'c Origin, I) -> F,
 ) -> Option<P>
 where
     F: Future<Output = Result<T, DirectoryError>>,
@@ -152,7 +154,7 @@ where
     let outcome = async {
         let scope = Scope::of(ctx)?;
         match parsed {
-            Ok(input) => outcome(call(scope.services, scope.actor, input).await),
+            Ok(input) => outcome(call(scope.services, scope.origin, input).await),
             Err(errors) => Ok(Outcome::Rejected(payload_errors(&errors))),
         }
     };
@@ -172,7 +174,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, new| services.customers.create_customer(actor, new),
+            |services, origin, new| services.customers.create_customer(origin, new),
         )
         .await
     }
@@ -187,10 +189,10 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (id, patch, version)| {
+            |services, origin, (id, patch, version)| {
                 services
                     .customers
-                    .update_customer(actor, id, patch, version)
+                    .update_customer(origin, id, patch, version)
             },
         )
         .await
@@ -206,7 +208,9 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (id, version)| services.customers.delete_customer(actor, id, version),
+            |services, origin, (id, version)| {
+                services.customers.delete_customer(origin, id, version)
+            },
         )
         .await
     }
@@ -221,7 +225,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, new| services.users.create_organization_user(actor, new),
+            |services, origin, new| services.users.create_organization_user(origin, new),
         )
         .await
     }
@@ -236,8 +240,8 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (customer, new)| {
-                services.users.create_customer_user(actor, customer, new)
+            |services, origin, (customer, new)| {
+                services.users.create_customer_user(origin, customer, new)
             },
         )
         .await
@@ -253,8 +257,8 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (id, patch, version)| {
-                services.users.update_user(actor, id, patch, version)
+            |services, origin, (id, patch, version)| {
+                services.users.update_user(origin, id, patch, version)
             },
         )
         .await
@@ -270,7 +274,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (id, version)| services.users.delete_user(actor, id, version),
+            |services, origin, (id, version)| services.users.delete_user(origin, id, version),
         )
         .await
     }
@@ -286,10 +290,10 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, (customer, subject)| async move {
+            |services, origin, (customer, subject)| async move {
                 let embedded = &services.embedded_users;
                 embedded
-                    .unblock_embedded_user(actor, customer, &subject)
+                    .unblock_embedded_user(&origin.actor, customer, &subject)
                     .await
             },
         )
@@ -307,7 +311,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, id| services.invitations.resend_invitation(actor, id),
+            |services, origin, id| services.invitations.resend_invitation(&origin.actor, id),
         )
         .await
     }
@@ -323,7 +327,7 @@ impl Mutation {
             ctx,
             Ok(()),
             input.client_mutation_id,
-            |services, actor, ()| services.signing_keys.create_signing_key(actor),
+            |services, origin, ()| services.signing_keys.create_signing_key(&origin.actor),
         )
         .await
     }
@@ -338,8 +342,10 @@ impl Mutation {
             ctx,
             Ok(input.public_key.as_str()),
             input.client_mutation_id,
-            |services, actor, public_key| {
-                services.signing_keys.import_signing_key(actor, public_key)
+            |services, origin, public_key| {
+                services
+                    .signing_keys
+                    .import_signing_key(&origin.actor, public_key)
             },
         )
         .await
@@ -355,7 +361,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, actor, id| services.signing_keys.delete_signing_key(actor, id),
+            |services, origin, id| services.signing_keys.delete_signing_key(&origin.actor, id),
         )
         .await
     }

@@ -7,6 +7,7 @@ use wire::{GlobalId, NodeKind};
 use super::context::Scope;
 use super::customer::CustomerNode;
 use super::error::ApiError;
+use super::event::EventNode;
 use super::organization::OrganizationNode;
 use super::role::{PermissionNode, RoleNode};
 use super::user::UserNode;
@@ -20,6 +21,7 @@ pub(crate) enum Node {
     Role(RoleNode),
     Permission(PermissionNode),
     Organization(OrganizationNode),
+    Event(EventNode),
 }
 
 /// The object `id` names, if the caller may see it.
@@ -56,7 +58,10 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
             let organization = scope.organization().await?;
             Ok(Node::Organization(OrganizationNode(organization)))
         }
-        // Another organization, or a signing key (listed under `organization.signingKeys` only).
-        NodeKind::Organization | NodeKind::OrganizationSigningKey => Err(ApiError::NotFound),
+        // Another organization, a signing key (listed under `organization.signingKeys` only)
+        // or an event (read through the `events` connections only).
+        NodeKind::Organization | NodeKind::OrganizationSigningKey | NodeKind::Event => {
+            Err(ApiError::NotFound)
+        }
     }
 }

@@ -9,6 +9,7 @@ use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;
 use super::customer::{CustomerNode, CustomerOrder, customer_sort, list_customers};
 use super::error::{ApiError, or_null};
+use super::event::{EventArguments, EventNode, list_events, subject_uuid};
 use super::node::{self, Node};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
@@ -181,5 +182,37 @@ impl Query {
     async fn node(&self, ctx: &Context<'_>, id: ID) -> Option<Node> {
         let node = async { node::resolve(&Scope::of(ctx)?, &id).await };
         or_null(ctx, node.await)
+    }
+
+    /// Roster: the organization's event log in sequence order (Owner and Admin: all of it;
+    /// a customer Admin: its customer's), filtered by dotted `types` (any of them), the
+    /// record it is about (`subject`: a customer's or user's ID), the acting user (`actor`)
+    /// and time (`since` inclusive, `until` exclusive). Cursors are sequences: `after:`
+    /// resumes exactly. `first` defaults to 20, at most 100.
+    #[allow(clippy::too_many_arguments)]
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        types: Option<Vec<String>>,
+        subject: Option<ID>,
+        actor: Option<ID>,
+        since: Option<Timestamp>,
+        until: Option<Timestamp>,
+    ) -> Result<Connection<EventNode>> {
+        let arguments = EventArguments {
+            first,
+            after,
+            types,
+            subject: subject.map(|id| subject_uuid(&id)).transpose()?,
+            actor: actor
+                .map(|id| UserId::parse_global(&id))
+                .transpose()
+                .map_err(ApiError::from)?,
+            since,
+            until,
+        };
+        list_events(ctx, arguments).await
     }
 }

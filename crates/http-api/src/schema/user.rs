@@ -11,6 +11,7 @@ use super::connection::{
 use super::context::Scope;
 use super::customer::CustomerNode;
 use super::error::{ApiError, or_null};
+use super::event::{EventArguments, EventNode, list_events};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
 
@@ -199,6 +200,25 @@ impl UserNode {
     /// True when the caller may delete this user.
     async fn allow_remove(&self, ctx: &Context<'_>) -> Result<bool> {
         Ok(Scope::of(ctx)?.actor.can_delete_user(&self.0))
+    }
+
+    /// Roster: the events about this user, in sequence order, as `Query.events` shows
+    /// them to the caller.
+    async fn events(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        types: Option<Vec<String>>,
+    ) -> Result<Connection<EventNode>> {
+        let arguments = EventArguments {
+            first,
+            after,
+            types,
+            subject: Some(self.0.id.uuid()),
+            ..EventArguments::default()
+        };
+        list_events(ctx, arguments).await
     }
 
     /// True when the caller may change this user's role.

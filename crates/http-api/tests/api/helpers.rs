@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
+use domain::events::ActorKind;
 use domain::listing::{CursorKey, Edge, Page, SortValue};
 use domain::{
     Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, Organization, OrganizationId,
@@ -16,6 +17,7 @@ use ports::directory::{
     MockInvitationDirectory, MockOrganizationDirectory, MockRoleDirectory, MockSessions,
     MockSigningKeyDirectory, MockUserDirectory,
 };
+use ports::events::MockEventDirectory;
 use ports::repository::MockStorageStats;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -36,6 +38,7 @@ pub(crate) struct Mocks {
     pub(crate) authenticator: MockAuthenticator,
     pub(crate) health: MockHealthCheck,
     pub(crate) storage_stats: MockStorageStats,
+    pub(crate) events: MockEventDirectory,
 }
 
 impl Mocks {
@@ -46,6 +49,10 @@ impl Mocks {
             .expect_authenticate()
             .withf(|token| token == TOKEN)
             .returning(|_| Ok(actor()));
+        authenticator
+            .expect_authenticate_kind()
+            .withf(|token| token == TOKEN)
+            .returning(|_| Ok((actor(), ActorKind::User)));
         Mocks {
             customers: MockCustomerDirectory::new(),
             users: MockUserDirectory::new(),
@@ -58,6 +65,7 @@ impl Mocks {
             authenticator,
             health: MockHealthCheck::new(),
             storage_stats: MockStorageStats::new(),
+            events: MockEventDirectory::new(),
         }
     }
 
@@ -91,6 +99,7 @@ impl Mocks {
             authenticator: Arc::new(self.authenticator),
             health: Arc::new(self.health),
             storage_stats: Arc::new(self.storage_stats),
+            events: Arc::new(self.events),
         }
     }
 }

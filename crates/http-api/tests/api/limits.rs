@@ -171,9 +171,9 @@ async fn once_the_bucket_is_empty_requests_are_refused_before_the_token_is_check
     let mut mocks = Mocks::new().without_authenticator();
     mocks
         .authenticator
-        .expect_authenticate()
+        .expect_authenticate_kind()
         .times(1)
-        .returning(|_| Ok(actor()));
+        .returning(|_| Ok((actor(), domain::events::ActorKind::User)));
     let router = mocks.router_with(config);
     let ten: String = (0..10).map(|n| format!("a{n}: __typename ")).collect();
     let query = format!("{{ {ten} }}");
@@ -249,9 +249,9 @@ async fn an_empty_bucket_is_429_throttled_with_retry_after_and_other_tokens_are_
     let mut mocks = Mocks::new();
     mocks
         .authenticator
-        .expect_authenticate()
+        .expect_authenticate_kind()
         .withf(|token| token == "other-token")
-        .returning(|_| Ok(actor()));
+        .returning(|_| Ok((actor(), domain::events::ActorKind::User)));
     let router = mocks.router_with(config);
     let twenty: String = (0..20).map(|n| format!("a{n}: __typename ")).collect();
     let query = format!("{{ {twenty} }}");

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod errors;
+mod events;
 mod helpers;
 mod limits;
 mod listing;

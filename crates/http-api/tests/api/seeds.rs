@@ -104,7 +104,7 @@ async fn create_a_new_customer_creates_the_parsed_customer() {
     mocks
         .customers
         .expect_create_customer()
-        .withf(move |who, new| *who == actor() && *new == expected)
+        .withf(move |who, new| who.actor == actor() && *new == expected)
         .times(1)
         .returning(move |_, _| Ok(created.clone()));
     let body = graphql_ok(
@@ -137,7 +137,10 @@ async fn update_a_customer_changes_only_the_description() {
         .customers
         .expect_update_customer()
         .withf(move |who, id, patch, version| {
-            *who == actor() && *id == seed_customer_id() && *patch == expected && version.is_none()
+            who.actor == actor()
+                && *id == seed_customer_id()
+                && *patch == expected
+                && version.is_none()
         })
         .times(1)
         .returning(|_, _, _, _| Ok(customer("Acme")));
@@ -162,7 +165,9 @@ async fn delete_a_customer_deletes_it_and_returns_it_as_it_was() {
     mocks
         .customers
         .expect_delete_customer()
-        .withf(|who, id, version| *who == actor() && *id == seed_customer_id() && version.is_none())
+        .withf(|who, id, version| {
+            who.actor == actor() && *id == seed_customer_id() && version.is_none()
+        })
         .times(1)
         .returning(|_, _, _| Ok(customer("FTL Rockets")));
     let body = graphql_ok(
@@ -230,7 +235,7 @@ async fn create_an_organization_team_member_creates_the_parsed_user() {
     mocks
         .users
         .expect_create_organization_user()
-        .withf(move |who, new| *who == actor() && *new == expected)
+        .withf(move |who, new| who.actor == actor() && *new == expected)
         .times(1)
         .returning(move |_, _| Ok(created.clone()));
     let body = graphql_ok(

@@ -49,7 +49,7 @@ async fn a_rejected_token_is_401_with_the_contract_body() {
     let mut mocks = Mocks::new().without_authenticator();
     mocks
         .authenticator
-        .expect_authenticate()
+        .expect_authenticate_kind()
         .withf(|token| token == "expired")
         .times(1)
         .returning(|_| Err(AuthError::Unauthenticated));
@@ -63,7 +63,7 @@ async fn an_unavailable_authenticator_is_503_unavailable_with_retry_after_withou
     let mut mocks = Mocks::new().without_authenticator();
     mocks
         .authenticator
-        .expect_authenticate()
+        .expect_authenticate_kind()
         .times(1)
         .returning(|_| Err(AuthError::Unavailable("token table is on fire".into())));
     let response = mocks

@@ -63,7 +63,7 @@ async fn expected_versions_reach_the_directory_and_stale_is_a_payload_error() {
         .users
         .expect_update_user()
         .withf(move |who, id, _, expected| {
-            *who == actor() && *id == target && *expected == Version::new(8)
+            who.actor == actor() && *id == target && *expected == Version::new(8)
         })
         .times(1)
         .returning(move |_, _, _, _| Ok(updated.clone()));

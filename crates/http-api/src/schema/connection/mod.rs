@@ -137,6 +137,22 @@ impl<T: FlatFields + Clone> Connection<T> {
         }
     }
 
+    /// A page whose cursors are already text (one per node, in order), never counted.
+    pub(crate) fn with_cursors(
+        nodes: Vec<T>,
+        cursors: Vec<String>,
+        has_next_page: bool,
+        has_previous_page: bool,
+    ) -> Self {
+        Connection {
+            nodes: Nodes(nodes),
+            cursors: cursors.into_iter().map(Cursor::Text).collect(),
+            has_next_page,
+            has_previous_page,
+            total: None,
+        }
+    }
+
     /// A connection holding a whole short list in one page; each edge's cursor is `cursor`
     /// of its node (such lists take no paging arguments).
     pub(crate) fn complete(nodes: Vec<T>, cursor: impl Fn(&T) -> String) -> Self {

@@ -1,0 +1,583 @@
+//! The event log from the use cases' side: every [`EventDraft`] a write hands storage is
+//! made here, one way ([`draft`]), and the audit query ([`EventDirectory`]) is answered
+//! here, within the caller's reach.
+
+use async_trait::async_trait;
+use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
+use domain::{
+    Actor, Customer, CustomerChanges, CustomerId, Invitation, RoleKind, User, UserChanges,
+};
+use ports::{DirectoryError, EventDirectory, EventDraft, EventPage, EventQuery};
+use uuid::Uuid;
+
+use crate::Directory;
+use crate::errors::storage;
+
+/// Most events one page holds (and at least one), whatever the caller asks.
+pub const MAX_EVENTS_PAGE: u32 = 100;
+
+/// One committed-to-be change, as the log records it.
+pub(crate) enum Change<'a> {
+    CustomerCreated(&'a Customer),
+    /// `before` as read, and what the write changes in it (written at `before.version + 1`).
+    CustomerUpdated {
+        before: &'a Customer,
+        changes: &'a CustomerChanges,
+    },
+    /// The customer as read, deleted at its version.
+    CustomerDeleted(&'a Customer),
+    /// A new user, with its invitation when it gets one.
+    UserCreated(&'a User, Option<&'a Invitation>),
+    /// `before` as read, and what the write changes in it (written at `before.version + 1`).
+    UserUpdated {
+        before: &'a User,
+        changes: &'a UserChanges,
+    },
+    /// The user as read, deleted at its version.
+    UserDeleted(&'a User),
+}
+
+/// The draft of the event `change` makes, by `origin`'s actor through its request.
+pub(crate) fn draft(origin: &Origin, change: Change<'_>) -> EventDraft {
+    record(origin.event_actor(), origin.request.clone(), change)
+}
+
+/// The draft of a change an embedded sign-in makes (`user`: the signed-in user, once it
+/// exists); such sign-ins come with no request tags yet.
+pub(crate) fn embedded(user: Option<&User>, change: Change<'_>) -> EventDraft {
+    let actor = EventActor {
+        user: user.map(|user| user.id),
+        kind: ActorKind::Embedded,
+    };
+    record(actor, RequestMeta::default(), change)
+}
+
+fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventDraft {
+    let (kind, organization_id, subject, customer_id, at, version, before, after) = match change {
+        Change::CustomerCreated(customer) => (
+            EventType::CustomerCreated,
+            customer.organization_id,
+            Subject::Customer(customer.id),
+            Some(customer.id),
+            customer.created_at,
+            customer.version,
+            None,
+            Some(wire::snapshot::customer(customer)),
+        ),
+        Change::CustomerUpdated { before, changes } => {
+            let written = before.version.next();
+            let (old, new) = wire::snapshot::customer_changes(before, changes, written);
+            (
+                EventType::CustomerUpdated,
+                before.organization_id,
+                Subject::Customer(before.id),
+                Some(before.id),
+                changes.updated_at,
+                written,
+                Some(old),
+                Some(new),
+            )
+        }
+        Change::CustomerDeleted(customer) => (
+            EventType::CustomerDeleted,
+            customer.organization_id,
+            Subject::Customer(customer.id),
+            Some(customer.id),
+            domain::now(),
+            customer.version,
+            Some(wire::snapshot::customer(customer)),
+            None,
+        ),
+        Change::UserCreated(user, invitation) => (
+            EventType::UserCreated,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            user.created_at,
+            user.version,
+            None,
+            Some(match invitation {
+                Some(invitation) => wire::snapshot::invited_user(user, invitation),
+                None => wire::snapshot::user(user),
+            }),
+        ),
+        Change::UserUpdated { before, changes } => {
+            let written = before.version.next();
+            let (old, new) = wire::snapshot::user_changes(before, changes, written);
+            let kind = if changes.role.is_some() {
+                EventType::UserRoleChanged
+            } else {
+                EventType::UserUpdated
+            };
+            (
+                kind,
+                before.organization_id,
+                Subject::User(before.id),
+                changes.customer_id.unwrap_or(before.customer_id),
+                changes.updated_at,
+                written,
+                Some(old),
+                Some(new),
+            )
+        }
+        Change::UserDeleted(user) => (
+            EventType::UserDeleted,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            domain::now(),
+            user.version,
+            Some(wire::snapshot::user(user)),
+            None,
+        ),
+    };
+    EventDraft {
+        id: Uuid::now_v7(),
+        organization_id,
+        kind,
+        subject,
+        customer_id,
+        actor,
+        request,
+        at,
+        version: Some(version),
+        before,
+        after,
+    }
+}
+
+/// Which events `actor` may read: `None` for none, `Some(None)` for all of its
+/// organization's (an organization Owner or Admin), `Some(Some(customer))` for one
+/// customer's (that customer's Admin; marketplace roles are not admins here).
+fn event_scope(actor: &Actor) -> Option<Option<CustomerId>> {
+    match (actor.role, actor.customer_id) {
+        (RoleKind::Owner | RoleKind::Admin, None) => Some(None),
+        (RoleKind::CustomerAdmin, Some(customer)) => Some(Some(customer)),
+        _ => None,
+    }
+}
+
+#[async_trait]
+impl EventDirectory for Directory {
+    #[tracing::instrument(level = "error", skip_all, name = "events.list")]
+    async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<EventPage, DirectoryError> {
+        let Some(scope) = event_scope(actor) else {
+            return Err(DirectoryError::Forbidden);
+        };
+        let mut query = query.clone();
+        if let Some(customer) = scope {
+            query.customer = Some(customer);
+        }
+        query.first = query.first.clamp(1, MAX_EVENTS_PAGE);
+        self.repos
+            .events
+            .events(actor.organization_id, &query)
+            .await
+            .map_err(storage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use domain::events::Tag;
+    use domain::{
+        CustomerPatch, CustomerPatchDraft, ErrorCode, OrganizationId, Role, UserPatch,
+        UserPatchDraft, Version,
+    };
+    use ports::{Conditional, CustomerDirectory, RepoError, UniqueField, UserDirectory};
+    use serde_json::json;
+    use wire::Global as _;
+
+    use super::*;
+    use crate::testing::{Mocks, actor, codes, customer, new_user, user};
+
+    /// `actor`'s write through a request tagged `req-1` by client `app-7`.
+    fn tagged(actor: Actor) -> Origin {
+        Origin::user(
+            actor,
+            RequestMeta {
+                request_id: Tag::parse("req-1"),
+                client_id: Tag::parse("app-7"),
+            },
+        )
+    }
+
+    fn acme() -> domain::NewCustomer {
+        domain::NewCustomer::parse(domain::CustomerDraft {
+            name: "Acme".into(),
+            ..domain::CustomerDraft::default()
+        })
+        .unwrap()
+    }
+
+    /// The drafts a mock write was handed, kept for the test to read.
+    type Seen = Arc<Mutex<Vec<EventDraft>>>;
+
+    fn seen() -> Seen {
+        Arc::new(Mutex::new(Vec::new()))
+    }
+
+    fn the_one(seen: &Seen) -> EventDraft {
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        seen[0].clone()
+    }
+
+    fn assert_made_by(event: &EventDraft, origin: &Origin) {
+        assert_eq!(event.organization_id, origin.actor.organization_id);
+        assert_eq!(
+            event.actor,
+            EventActor {
+                user: Some(origin.actor.user_id),
+                kind: ActorKind::User
+            }
+        );
+        assert_eq!(event.request, origin.request);
+        assert_eq!(event.id.get_version_num(), 7);
+    }
+
+    #[tokio::test]
+    async fn creating_a_customer_hands_storage_its_created_event() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let origin = tagged(owner);
+        let mut mocks = Mocks::default();
+        let drafts = seen();
+        let log = drafts.clone();
+        mocks
+            .customers
+            .expect_insert_customer()
+            .times(1)
+            .returning(move |_, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(())
+            });
+        let created = mocks
+            .directory()
+            .create_customer(&origin, acme())
+            .await
+            .unwrap();
+        let event = the_one(&drafts);
+        assert_made_by(&event, &origin);
+        assert_eq!(event.kind, EventType::CustomerCreated);
+        assert_eq!(event.subject, Subject::Customer(created.id));
+        assert_eq!(event.customer_id, Some(created.id));
+        assert_eq!(event.version, Some(Version::FIRST));
+        assert_eq!(event.at, created.created_at);
+        assert_eq!(event.before, None);
+        assert_eq!(event.after, Some(wire::snapshot::customer(&created)));
+    }
+
+    #[tokio::test]
+    async fn a_failed_write_returns_its_error() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        mocks
+            .customers
+            .expect_insert_customer()
+            .times(1)
+            .returning(|_, _| Err(RepoError::Conflict(UniqueField::CustomerName)));
+        mocks
+            .users
+            .expect_insert_user()
+            .times(1)
+            .returning(|_, _, _| Err(RepoError::unavailable(std::io::Error::other("down"))));
+        mocks.roles.expect_role().returning(|_, id| {
+            Ok(Some(Role {
+                id,
+                kind: RoleKind::Admin,
+            }))
+        });
+        let directory = mocks.directory();
+        let error = directory
+            .create_customer(&tagged(owner), acme())
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("name", ErrorCode::Taken)]);
+        let error = directory
+            .create_organization_user(
+                &tagged(owner),
+                new_user("ada@example.com", Role::generate(RoleKind::Admin)),
+            )
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn creating_a_user_records_it_with_its_invitation_but_no_token() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let origin = tagged(owner);
+        let mut mocks = Mocks::default();
+        mocks.roles.expect_role().returning(|_, id| {
+            Ok(Some(Role {
+                id,
+                kind: RoleKind::Admin,
+            }))
+        });
+        let drafts = seen();
+        let log = drafts.clone();
+        let hashes = Arc::new(Mutex::new(String::new()));
+        let hash = hashes.clone();
+        mocks
+            .users
+            .expect_insert_user()
+            .times(1)
+            .returning(move |_, invited, event| {
+                *hash.lock().unwrap() = invited.unwrap().invitation.token_hash;
+                log.lock().unwrap().push(event.clone());
+                Ok(())
+            });
+        let created = mocks
+            .directory()
+            .create_organization_user(
+                &origin,
+                new_user("ada@example.com", Role::generate(RoleKind::Admin)),
+            )
+            .await
+            .unwrap();
+        let event = the_one(&drafts);
+        assert_made_by(&event, &origin);
+        assert_eq!(event.kind, EventType::UserCreated);
+        assert_eq!(event.subject, Subject::User(created.id));
+        assert_eq!(event.customer_id, None);
+        let after = event.after.unwrap();
+        assert_eq!(after["email"], "ada@example.com");
+        assert!(after["invitation"]["expiresAt"].is_string(), "{after}");
+        let hash = hashes.lock().unwrap().clone();
+        assert!(!hash.is_empty() && !after.to_string().contains(&hash));
+    }
+
+    /// Mocks whose storage holds `stored`, and whose user writes are recorded in `drafts`.
+    fn users_holding(stored: &domain::User, drafts: &Seen) -> Mocks {
+        let mut mocks = Mocks::default();
+        let read = stored.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(read.clone())));
+        mocks.roles.expect_role().returning(|_, id| {
+            Ok(Some(Role {
+                id,
+                kind: RoleKind::Admin,
+            }))
+        });
+        let log = drafts.clone();
+        mocks
+            .users
+            .expect_update_user()
+            .returning(move |_, _, read, _, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(Conditional::Done(read.next()))
+            });
+        mocks
+    }
+
+    #[tokio::test]
+    async fn a_role_change_is_its_own_type_and_other_updates_are_user_updated() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = user(org, None, RoleKind::Guest);
+        let origin = tagged(owner);
+
+        let drafts = seen();
+        let promoted = Role::generate(RoleKind::Admin);
+        let patch = UserPatch::parse(UserPatchDraft {
+            role: Some(Ok(promoted.id)),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        users_holding(&stored, &drafts)
+            .directory()
+            .update_user(&origin, stored.id, patch, None)
+            .await
+            .unwrap();
+        let event = the_one(&drafts);
+        assert_made_by(&event, &origin);
+        assert_eq!(event.kind, EventType::UserRoleChanged);
+        assert_eq!(event.version, Some(stored.version.next()));
+        let (before, after) = (event.before.unwrap(), event.after.unwrap());
+        assert_eq!(before["role"]["id"], stored.role.id.global().to_string());
+        assert_eq!(after["role"]["id"], promoted.id.global().to_string());
+        assert_eq!(after["version"], 2);
+        assert_eq!(
+            after.as_object().unwrap().len(),
+            2,
+            "only the role and version: {after}"
+        );
+
+        let drafts = seen();
+        let patch = UserPatch::parse(UserPatchDraft {
+            name: Some("Ada".into()),
+            ..UserPatchDraft::default()
+        })
+        .unwrap();
+        users_holding(&stored, &drafts)
+            .directory()
+            .update_user(&origin, stored.id, patch, None)
+            .await
+            .unwrap();
+        let event = the_one(&drafts);
+        assert_eq!(event.kind, EventType::UserUpdated);
+        assert_eq!(event.before, Some(json!({ "name": "", "version": 1 })));
+        assert_eq!(event.after, Some(json!({ "name": "Ada", "version": 2 })));
+    }
+
+    #[tokio::test]
+    async fn a_customer_update_records_only_what_changed() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let stored = customer(org, "Acme");
+        let mut mocks = Mocks::default();
+        let read = stored.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(read.clone())));
+        let drafts = seen();
+        let log = drafts.clone();
+        mocks
+            .customers
+            .expect_update_customer()
+            .times(1)
+            .returning(move |_, _, read, _, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(Conditional::Done(read.next()))
+            });
+        let patch = CustomerPatch::parse(CustomerPatchDraft {
+            starred: Some(true),
+            ..CustomerPatchDraft::default()
+        })
+        .unwrap();
+        mocks
+            .directory()
+            .update_customer(&tagged(owner), stored.id, patch, None)
+            .await
+            .unwrap();
+        let event = the_one(&drafts);
+        assert_eq!(event.kind, EventType::CustomerUpdated);
+        assert_eq!(event.subject, Subject::Customer(stored.id));
+        assert_eq!(
+            event.before,
+            Some(json!({ "starred": false, "version": 1 }))
+        );
+        assert_eq!(event.after, Some(json!({ "starred": true, "version": 2 })));
+    }
+
+    #[tokio::test]
+    async fn a_deletion_retried_after_a_stale_read_records_the_row_it_deleted() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let first = user(org, None, RoleKind::Guest);
+        let mut second = first.clone();
+        second.name = domain::PersonName::parse("Renamed").unwrap();
+        second.version = first.version.next();
+        let rows = Arc::new(Mutex::new(vec![second.clone(), first.clone()]));
+        let mut mocks = Mocks::default();
+        mocks.users.expect_user().returning(move |_, _| {
+            let mut rows = rows.lock().unwrap();
+            Ok(Some(if rows.len() > 1 {
+                rows.pop().unwrap()
+            } else {
+                rows[0].clone()
+            }))
+        });
+        let drafts = seen();
+        let log = drafts.clone();
+        let gone = second.clone();
+        mocks
+            .users
+            .expect_delete_user()
+            .times(2)
+            .returning(move |_, _, at, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(if at == Some(Version::FIRST) {
+                    Conditional::Stale
+                } else {
+                    Conditional::Done(gone.clone())
+                })
+            });
+        let deleted = mocks
+            .directory()
+            .delete_user(&tagged(owner), first.id, None)
+            .await
+            .unwrap();
+        assert_eq!(deleted, second);
+        let drafts = drafts.lock().unwrap();
+        assert_eq!(drafts[0].before, Some(wire::snapshot::user(&first)));
+        let last = drafts.last().unwrap();
+        assert_eq!(last.kind, EventType::UserDeleted);
+        assert_eq!(last.version, Some(second.version));
+        assert_eq!(last.before, Some(wire::snapshot::user(&second)));
+        assert_eq!(last.after, None);
+        assert_ne!(drafts[0].id, drafts[1].id, "each try has its own draft");
+    }
+
+    #[tokio::test]
+    async fn owners_and_admins_read_all_a_customer_admin_its_own_and_no_one_else_any() {
+        use ports::EventDirectory as _;
+
+        let org = OrganizationId::generate();
+        let own = domain::CustomerId::generate();
+        let asked = EventQuery {
+            first: 500,
+            customer: Some(domain::CustomerId::generate()),
+            ..EventQuery::default()
+        };
+        for (kind, customer, scope) in [
+            (RoleKind::Owner, None, Some(asked.customer)),
+            (RoleKind::Admin, None, Some(asked.customer)),
+            (RoleKind::CustomerAdmin, Some(own), Some(Some(own))),
+            (RoleKind::CustomerManager, None, None),
+            (RoleKind::Integrator, None, None),
+            (RoleKind::Guest, None, None),
+            (RoleKind::CustomerMember, Some(own), None),
+            (RoleKind::MarketplaceAdmin, Some(own), None),
+            (RoleKind::MarketplaceUser, Some(own), None),
+        ] {
+            let (caller, _) = actor(org, customer, kind);
+            let mut mocks = Mocks::default();
+            mocks
+                .events
+                .expect_events()
+                .withf(move |o, query| {
+                    *o == org && query.first == MAX_EVENTS_PAGE && Some(query.customer) == scope
+                })
+                .times(usize::from(scope.is_some()))
+                .returning(|_, _| Ok(EventPage::default()));
+            let answer = mocks.directory().events(&caller, &asked).await;
+            match scope {
+                Some(_) => assert!(answer.is_ok(), "{kind:?}: {answer:?}"),
+                None => assert!(
+                    matches!(answer, Err(DirectoryError::Forbidden)),
+                    "{kind:?}: {answer:?}"
+                ),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_page_holds_at_least_one_event_and_storage_failures_are_unavailable() {
+        use ports::EventDirectory as _;
+
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        mocks
+            .events
+            .expect_events()
+            .withf(|_, query| query.first == 1)
+            .times(1)
+            .returning(|_, _| Err(RepoError::unavailable(std::io::Error::other("down"))));
+        let error = mocks
+            .directory()
+            .events(&owner, &EventQuery::default())
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
+    }
+}
