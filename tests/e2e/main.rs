@@ -12,6 +12,7 @@ mod customers;
 mod embedded;
 #[path = "../common/engines.rs"]
 mod engines;
+mod events;
 mod field_rules;
 mod hardening;
 mod helpers;

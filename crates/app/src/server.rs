@@ -264,6 +264,7 @@ impl Application {
             organizations: directory.clone(),
             signing_keys: directory.clone(),
             embedded_users: directory.clone(),
+            events: directory.clone(),
             invitations: directory.clone(),
             sessions: Arc::new(SessionService::new(
                 repos.clone(),

@@ -1,0 +1,253 @@
+//! The event log end to end: each customer and user write through the API appends exactly
+//! one event, in order, with its before/after, actor and request tags; writes that fail append
+//! none; readers see what their role allows.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{Engine, TestServer, on_both_engines, top_error};
+
+const EVENTS: &str = "query($first: Int, $after: String, $types: [String!], $subject: ID) {
+  events(first: $first, after: $after, types: $types, subject: $subject) {
+    nodes { id sequence type subjectId actor { id kind } requestId clientId before after version }
+    pageInfo { hasNextPage endCursor } } }";
+
+/// Sends `query` as `token` with extra headers; the response's `data` (no errors expected).
+async fn gql_with(
+    server: &TestServer,
+    token: &str,
+    headers: &[(&str, &str)],
+    query: &str,
+    variables: Value,
+) -> Value {
+    let mut request = server
+        .http
+        .post(server.url("/api"))
+        .bearer_auth(token)
+        .json(&json!({ "query": query, "variables": variables }));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let body: Value = request.send().await.unwrap().json().await.unwrap();
+    assert!(body.get("errors").is_none(), "{body:#}");
+    body["data"].clone()
+}
+
+/// The organization's whole log as the owner reads it.
+async fn all_events(server: &TestServer) -> Vec<Value> {
+    let data = server.gql(EVENTS, json!({ "first": 100 })).await;
+    data["events"]["nodes"].as_array().unwrap().clone()
+}
+
+async fn every_write_appends_one_event_in_order(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let owner = server.owner_token.clone();
+    let me = server.gql("{ authenticatedUser { id } }", json!({})).await["authenticatedUser"]["id"]
+        .clone();
+    let before_any = all_events(&server).await.len();
+
+    let tags = [
+        ("X-Request-Id", "req-e2e-1"),
+        ("Roster-Client-Id", "sync-7"),
+    ];
+    let created = gql_with(
+        &server,
+        &owner,
+        &tags,
+        "mutation { createCustomer(input: {name: \"Acme\", externalId: \"crm-1\"}) { customer { id } errors { field } } }",
+        json!({}),
+    )
+    .await;
+    let customer = created["createCustomer"]["customer"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rename = "mutation($id: ID!, $name: String, $v: Int) { updateCustomer(input: {id: $id, name: $name, expectedVersion: $v}) { customer { version } errors { field code } } }";
+    let renamed = server
+        .gql(rename, json!({ "id": customer, "name": "Acme Rockets" }))
+        .await;
+    assert_eq!(renamed["updateCustomer"]["errors"], json!([]));
+
+    // Writes that fail append nothing: a taken name, a stale version, an invalid email.
+    let taken = server
+        .gql(
+            "mutation { createCustomer(input: {name: \"acme rockets\"}) { errors { code } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(taken["createCustomer"]["errors"][0]["code"], "TAKEN");
+    let stale = server
+        .gql(rename, json!({ "id": customer, "name": "Stale", "v": 1 }))
+        .await;
+    assert_eq!(stale["updateCustomer"]["errors"][0]["code"], "STALE");
+
+    let (user, _) = server
+        .create_customer_user(&customer, "pilot@acme.example", "Member")
+        .await;
+    let bad = server
+        .gql(
+            "mutation($c: ID) { createCustomerUser(input: {customer: $c, email: \"not an email\", role: \"x\"}) { errors { field } } }",
+            json!({ "c": customer }),
+        )
+        .await;
+    assert_ne!(bad["createCustomerUser"]["errors"], json!([]));
+    let update_user = "mutation($id: ID!, $name: String, $role: ID) { updateUser(input: {id: $id, name: $name, role: $role}) { errors { field } } }";
+    server
+        .gql(update_user, json!({ "id": user, "name": "Ada" }))
+        .await;
+    let admin_role = server.role_id(&owner, true, "Admin").await;
+    server
+        .gql(update_user, json!({ "id": user, "role": admin_role }))
+        .await;
+    server
+        .gql(
+            "mutation($id: ID!) { deleteUser(input: {id: $id}) { errors { field } } }",
+            json!({ "id": user }),
+        )
+        .await;
+    server
+        .gql(
+            "mutation($id: ID!) { deleteCustomer(input: {id: $id}) { errors { field } } }",
+            json!({ "id": customer }),
+        )
+        .await;
+
+    let events = all_events(&server).await;
+    let events = &events[before_any..];
+    let types: Vec<&str> = events.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "customer.created",
+            "customer.updated",
+            "user.created",
+            "user.updated",
+            "user.role_changed",
+            "user.deleted",
+            "customer.deleted"
+        ],
+        "exactly one event per committed write, none for failed ones"
+    );
+    let first = events[0]["sequence"].as_i64().unwrap();
+    for (offset, event) in events.iter().enumerate() {
+        assert_eq!(
+            event["sequence"],
+            first + offset as i64,
+            "gap-free: {event:#}"
+        );
+        assert_eq!(event["actor"], json!({ "id": me, "kind": "USER" }));
+    }
+
+    let created = &events[0];
+    assert_eq!(created["subjectId"], customer.as_str());
+    assert_eq!(created["requestId"], "req-e2e-1");
+    assert_eq!(created["clientId"], "sync-7");
+    assert_eq!(created["before"], Value::Null);
+    assert_eq!(created["after"]["name"], "Acme");
+    assert_eq!(created["after"]["externalId"], "crm-1");
+    assert_eq!(created["version"], 1);
+    let updated = &events[1];
+    assert_eq!(updated["clientId"], Value::Null, "no header, no client id");
+    assert_ne!(
+        updated["requestId"],
+        Value::Null,
+        "Roster names every request"
+    );
+    assert_eq!(updated["before"]["name"], "Acme");
+    assert_eq!(updated["after"]["name"], "Acme Rockets");
+    assert!(
+        updated["after"].get("externalId").is_none(),
+        "only what changed"
+    );
+    assert_eq!(updated["version"], 2);
+    let user_created = &events[2];
+    assert_eq!(user_created["subjectId"], user.as_str());
+    assert_eq!(user_created["after"]["email"], "pilot@acme.example");
+    let serialized = user_created.to_string();
+    assert!(
+        !serialized.contains("hash") && !serialized.contains("token"),
+        "{serialized}"
+    );
+    assert_eq!(events[3]["after"]["name"], "Ada");
+    assert_ne!(events[4]["before"]["role"], events[4]["after"]["role"]);
+    assert_eq!(events[5]["before"]["email"], "pilot@acme.example");
+    assert_eq!(events[5]["after"], Value::Null);
+    assert_eq!(events[6]["before"]["name"], "Acme Rockets");
+    assert_eq!(events[6]["after"], Value::Null);
+
+    // Paging by sequence: `after` resumes exactly where the last page ended.
+    let page = server
+        .gql(EVENTS, json!({ "first": 2, "types": ["customer.created", "customer.deleted", "user.created"] }))
+        .await;
+    let page = &page["events"];
+    assert_eq!(page["pageInfo"]["hasNextPage"], true);
+    let next = server
+        .gql(
+            EVENTS,
+            json!({ "first": 2, "after": page["pageInfo"]["endCursor"], "types": ["customer.created", "customer.deleted", "user.created"] }),
+        )
+        .await;
+    let next_types: Vec<&str> = next["events"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(next_types, ["customer.deleted"]);
+    assert_eq!(next["events"]["pageInfo"]["hasNextPage"], false);
+    server.stop().await;
+}
+
+async fn readers_see_what_their_role_allows(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let acme = server.create_customer("Acme").await;
+    let other = server.create_customer("Other").await;
+    let (_, admin) = server
+        .create_customer_user(&acme, "admin@acme.example", "Admin")
+        .await;
+    let (_, member) = server
+        .create_customer_user(&acme, "member@acme.example", "Member")
+        .await;
+    server
+        .create_customer_user(&other, "someone@other.example", "Member")
+        .await;
+
+    let seen = server.gql_ok(&admin, EVENTS, json!({ "first": 100 })).await;
+    let subjects: Vec<&str> = seen["events"]["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["subjectId"].as_str().unwrap())
+        .collect();
+    assert!(subjects.contains(&acme.as_str()), "{subjects:?}");
+    assert!(
+        !subjects.contains(&other.as_str()),
+        "another customer's events: {subjects:?}"
+    );
+    assert_eq!(
+        subjects.len(),
+        3,
+        "Acme, its admin and its member: {subjects:?}"
+    );
+
+    let (status, body) = server.gql_as(&member, EVENTS, json!({ "first": 10 })).await;
+    assert_eq!(status, 200);
+    let (_, code) = top_error(&body);
+    assert_eq!(code, "FORBIDDEN", "{body:#}");
+
+    let on_customer = server
+        .gql(
+            "query($id: ID!) { customer(id: $id) { events { nodes { type subjectId } } } }",
+            json!({ "id": acme }),
+        )
+        .await;
+    assert_eq!(
+        on_customer["customer"]["events"]["nodes"],
+        json!([{ "type": "customer.created", "subjectId": acme }])
+    );
+    server.stop().await;
+}
+
+on_both_engines!(
+    every_write_appends_one_event_in_order,
+    readers_see_what_their_role_allows
+);
