@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Actor;
-use crate::id::{CustomerId, UserId};
+use crate::id::{CustomerId, OrganizationId, SigningKeyId, UserId};
 
 /// What happened, named as the log and its readers spell it (`customer.created`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -20,11 +20,33 @@ pub enum EventType {
     /// A user's role changed (possibly with other fields).
     UserRoleChanged,
     UserDeleted,
+    /// An embedded sign-in created the user its JWT names.
+    EmbeddedUserCreated,
+    /// A blocked embedded subject may sign in again.
+    EmbeddedUserUnblocked,
+    /// A pending invitation got a new link.
+    InvitationResent,
+    /// An invitation link was spent, setting the user's password.
+    InvitationAccepted,
+    /// A user's password was set (by the operator).
+    PasswordSet,
+    /// A password sign-in succeeded.
+    LoginSucceeded,
+    /// A password sign-in checked a user's hash and it did not match.
+    LoginFailed,
+    /// A rotated refresh token was presented again: its family is revoked.
+    SessionRefreshReused,
+    /// A signing key was generated.
+    SigningKeyCreated,
+    /// A signing key's public half was registered.
+    SigningKeyImported,
+    SigningKeyDeleted,
+    OrganizationCreated,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 7] = [
+    pub const ALL: [EventType; 19] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -32,6 +54,18 @@ impl EventType {
         EventType::UserUpdated,
         EventType::UserRoleChanged,
         EventType::UserDeleted,
+        EventType::EmbeddedUserCreated,
+        EventType::EmbeddedUserUnblocked,
+        EventType::InvitationResent,
+        EventType::InvitationAccepted,
+        EventType::PasswordSet,
+        EventType::LoginSucceeded,
+        EventType::LoginFailed,
+        EventType::SessionRefreshReused,
+        EventType::SigningKeyCreated,
+        EventType::SigningKeyImported,
+        EventType::SigningKeyDeleted,
+        EventType::OrganizationCreated,
     ];
 
     /// The dotted name, stored and shown as is.
@@ -44,6 +78,18 @@ impl EventType {
             EventType::UserUpdated => "user.updated",
             EventType::UserRoleChanged => "user.role_changed",
             EventType::UserDeleted => "user.deleted",
+            EventType::EmbeddedUserCreated => "embedded_user.created",
+            EventType::EmbeddedUserUnblocked => "embedded_user.unblocked",
+            EventType::InvitationResent => "invitation.resent",
+            EventType::InvitationAccepted => "invitation.accepted",
+            EventType::PasswordSet => "password.set",
+            EventType::LoginSucceeded => "login.succeeded",
+            EventType::LoginFailed => "login.failed",
+            EventType::SessionRefreshReused => "session.refresh_reused",
+            EventType::SigningKeyCreated => "signing_key.created",
+            EventType::SigningKeyImported => "signing_key.imported",
+            EventType::SigningKeyDeleted => "signing_key.deleted",
+            EventType::OrganizationCreated => "organization.created",
         }
     }
 
@@ -64,6 +110,8 @@ impl fmt::Display for EventType {
 pub enum Subject {
     Customer(CustomerId),
     User(UserId),
+    SigningKey(SigningKeyId),
+    Organization(OrganizationId),
 }
 
 impl Subject {
@@ -72,6 +120,8 @@ impl Subject {
         match self {
             Subject::Customer(id) => id.uuid(),
             Subject::User(id) => id.uuid(),
+            Subject::SigningKey(id) => id.uuid(),
+            Subject::Organization(id) => id.uuid(),
         }
     }
 }
@@ -119,6 +169,13 @@ impl ActorKind {
 pub struct EventActor {
     pub user: Option<UserId>,
     pub kind: ActorKind,
+}
+
+impl EventActor {
+    /// A write with no user behind it (the operator's command line, or Roster itself).
+    pub fn without_user(kind: ActorKind) -> EventActor {
+        EventActor { user: None, kind }
+    }
 }
 
 /// A request or client tag as callers send it: 1 to 128 of `[A-Za-z0-9._:-]`, so it can be

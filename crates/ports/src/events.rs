@@ -72,10 +72,15 @@ pub struct EventPage {
 }
 
 /// The event log in storage. Writers append through the repository write that makes the
-/// change (each takes its [`EventDraft`]); this reads it.
+/// change (each takes its [`EventDraft`]); this reads it, and appends the events of
+/// transitions that write nothing else.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait EventRepository: Send + Sync {
+    /// Appends an event that goes with no other write (a failed login's), in a transaction
+    /// of its own.
+    async fn append_event(&self, event: &EventDraft) -> Result<(), RepoError>;
+
     /// One page of the organization's events matching `query`, in sequence order. Never
     /// shows an event before every event of a smaller sequence is committed.
     async fn events(

@@ -247,7 +247,8 @@ pub trait RoleRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait OrganizationRepository: Send + Sync {
-    /// Stores a new organization with its roles and its first user, all or nothing.
+    /// Stores a new organization with its roles and its first user, and appends `event`
+    /// (its `organization.created`, the first of its log), all or nothing.
     ///
     /// # Errors
     /// MUST return `Conflict(OrganizationName)` when the name is taken, ignoring case.
@@ -256,6 +257,7 @@ pub trait OrganizationRepository: Send + Sync {
         organization: &Organization,
         roles: &[Role],
         owner: &User,
+        event: &EventDraft,
     ) -> Result<(), RepoError>;
 
     /// One organization.
@@ -275,8 +277,9 @@ pub trait OrganizationRepository: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait SigningKeyRepository: Send + Sync {
-    /// Stores a new key of `key.organization_id`.
-    async fn insert_signing_key(&self, key: &SigningKey) -> Result<(), RepoError>;
+    /// Stores a new key of `key.organization_id` and appends `event`, both or neither.
+    async fn insert_signing_key(&self, key: &SigningKey, event: &EventDraft)
+    -> Result<(), RepoError>;
 
     /// Every key of the organization, oldest first (ties by id).
     async fn signing_keys(
@@ -284,11 +287,13 @@ pub trait SigningKeyRepository: Send + Sync {
         organization: OrganizationId,
     ) -> Result<Vec<SigningKey>, RepoError>;
 
-    /// Deletes a key; returns it as it was, or `None` if the organization has no such key.
+    /// Deletes a key and appends `event`, both or neither; returns the key as it was, or
+    /// `None` (and appends nothing) if the organization has no such key.
     async fn delete_signing_key(
         &self,
         organization: OrganizationId,
         id: SigningKeyId,
+        event: &EventDraft,
     ) -> Result<Option<SigningKey>, RepoError>;
 }
 
@@ -304,13 +309,19 @@ pub trait EmbeddedUserRepository: Send + Sync {
         subject: &str,
     ) -> Result<Option<User>, RepoError>;
 
-    /// Stores a new customer user together with its subject, all or nothing.
+    /// Stores a new customer user together with its subject and appends `event`, all or
+    /// nothing.
     ///
     /// # Errors
     /// MUST return `Conflict(EmbeddedSubject)` when the customer already has a user with
     /// this subject (two first sign-ins racing), and the conflicts of
-    /// [`UserRepository::insert_user`]; nothing is written then.
-    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError>;
+    /// [`UserRepository::insert_user`]; nothing is written (or appended) then.
+    async fn insert_embedded_user(
+        &self,
+        user: &User,
+        subject: &str,
+        event: &EventDraft,
+    ) -> Result<(), RepoError>;
 
     /// True when `subject` is blocked in `customer`: deleting its embedded user blocks it
     /// (storage does so in the same statement, whoever deletes the user), so its JWTs are
@@ -322,12 +333,14 @@ pub trait EmbeddedUserRepository: Send + Sync {
         subject: &str,
     ) -> Result<bool, RepoError>;
 
-    /// Lifts the block on `subject` in `customer`; false when it was not blocked.
+    /// Lifts the block on `subject` in `customer` and appends `event`, both or neither;
+    /// false (nothing appended) when it was not blocked.
     async fn unblock_embedded_subject(
         &self,
         organization: OrganizationId,
         customer: CustomerId,
         subject: &str,
+        event: &EventDraft,
     ) -> Result<bool, RepoError>;
 }
 
@@ -346,8 +359,9 @@ pub trait CredentialRepository: Send + Sync {
     /// even for no users: a login costs the same statements whatever the email.
     async fn password_hashes(&self, users: &[UserId]) -> Result<Vec<(UserId, String)>, RepoError>;
 
-    /// Sets or replaces the user's password hash; false when the user does not exist. Starts
-    /// a new token generation and revokes the user's sessions (its tokens end), reported as
+    /// Sets or replaces the user's password hash and appends `event`, all or nothing; false
+    /// (nothing written or appended) when the user does not exist. Starts a new token
+    /// generation and revokes the user's sessions (its tokens end), reported as
     /// `AccessChange::User`.
     async fn set_password_hash(
         &self,
@@ -355,14 +369,17 @@ pub trait CredentialRepository: Send + Sync {
         user: UserId,
         hash: &str,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<bool, RepoError>;
 
-    /// Stores `at` as the user's last login (a write of the user: its version goes up).
+    /// Stores `at` as the user's last login (a write of the user: its version goes up) and
+    /// appends `event`, both or neither; nothing when the user does not exist.
     async fn record_login(
         &self,
         organization: OrganizationId,
         user: UserId,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<(), RepoError>;
 
     /// Stores a new refresh token (its hash).
@@ -376,11 +393,14 @@ pub trait CredentialRepository: Send + Sync {
     async fn use_refresh_token(&self, token_hash: &str, at: Timestamp) -> Result<bool, RepoError>;
 
     /// Revokes every not yet revoked token of `token`'s family; returns how many. Reports
-    /// `AccessChange::User` so the family's access tokens end at their next request.
-    async fn revoke_refresh_family(
+    /// `AccessChange::User` so the family's access tokens end at their next request. With
+    /// `event` (a reuse detected), appends it in the same transaction when at least one
+    /// token was revoked, and nothing when none was (a sign-out appends nothing).
+    async fn revoke_refresh_family<'a>(
         &self,
         token: &RefreshToken,
         at: Timestamp,
+        event: Option<&'a EventDraft>,
     ) -> Result<u64, RepoError>;
 
     /// The user as its access tokens are checked on every request, in one statement: who it
@@ -408,19 +428,23 @@ pub trait InvitationRepository: Send + Sync {
     /// The invitation whose current link has this token hash.
     async fn invitation_by_token(&self, token_hash: &str) -> Result<Option<Invitation>, RepoError>;
 
-    /// Replaces a not yet accepted invitation's link and expiry with `invited.invitation`'s
-    /// and queues `invited.mail`, atomically; false (and nothing queued) when the user has
-    /// no invitation or it was accepted.
-    async fn renew_invitation(&self, invited: &Invited) -> Result<bool, RepoError>;
+    /// Replaces a not yet accepted invitation's link and expiry with `invited.invitation`'s,
+    /// queues `invited.mail` and appends `event`, atomically; false (and nothing queued or
+    /// appended) when the user has no invitation or it was accepted.
+    async fn renew_invitation(&self, invited: &Invited, event: &EventDraft)
+    -> Result<bool, RepoError>;
 
-    /// Spends the pending invitation with this token hash and sets the user's password
-    /// hash, atomically; false when the token is unknown, spent or expired at `at`
-    /// (including when a concurrent request spent it first).
+    /// Spends the pending invitation with this token hash, sets the user's password hash
+    /// and appends `event` (about the invitation's user, in its organization), atomically;
+    /// false (nothing written or appended) when the token is unknown, spent or expired at
+    /// `at` (including when a concurrent request spent it first), or not the invitation of
+    /// `event`'s subject.
     async fn accept_invitation(
         &self,
         token_hash: &str,
         password_hash: &str,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<bool, RepoError>;
 
     /// Claims one mail due at `now`, leasing it until `lease_until` and counting the

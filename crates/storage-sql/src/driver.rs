@@ -80,6 +80,8 @@ pub enum Expect {
     Any,
     /// Exactly one row: the guard of a conditional write (`... RETURNING`).
     One,
+    /// One row or more: the guard of a write of a set of rows that must not be empty.
+    AtLeastOne,
 }
 
 /// One statement of a [`Driver::write`] batch and the rows it must return.
@@ -108,11 +110,20 @@ impl Step {
         }
     }
 
+    /// A step that must return at least one row, or the batch is rolled back.
+    pub fn at_least_one(statement: Statement) -> Step {
+        Step {
+            statement,
+            expect: Expect::AtLeastOne,
+        }
+    }
+
     /// Whether `rows` rows meet this step's [`Expect`].
     pub fn met_by(&self, rows: usize) -> bool {
         match self.expect {
             Expect::Any => true,
             Expect::One => rows == 1,
+            Expect::AtLeastOne => rows >= 1,
         }
     }
 }

@@ -5,8 +5,8 @@
 //! Never a password hash or token: records hold none, and nothing else is rendered.
 
 use domain::{
-    Attachment, Customer, CustomerChanges, CustomerId, Invitation, Role, Timestamp, User,
-    UserChanges, Version,
+    Attachment, Customer, CustomerChanges, CustomerId, Invitation, Organization, Role,
+    SigningKey, Timestamp, User, UserChanges, Version,
 };
 use serde_json::{Map, Value, json};
 
@@ -61,10 +61,7 @@ pub fn invited_user(user: &User, invitation: &Invitation) -> Value {
     if let Value::Object(fields) = &mut value {
         fields.insert(
             "invitation".to_owned(),
-            json!({
-                "sentAt": time(invitation.sent_at),
-                "expiresAt": time(invitation.expires_at),
-            }),
+            invitation_link(invitation),
         );
     }
     value
@@ -219,7 +216,37 @@ impl Pair {
 }
 
 /// Times as the API's `DateTime` scalar prints them.
-fn time(at: Timestamp) -> String {
+/// A signing key: its public half, whether it was imported, and when it was issued (never
+/// the private key nor its preview).
+pub fn signing_key(key: &SigningKey) -> Value {
+    json!({
+        "id": key.id.global().to_string(),
+        "publicKey": key.public_key,
+        "imported": key.imported,
+        "issuedAt": time(key.issued_at),
+    })
+}
+
+/// An organization as created: its id, name and creation time.
+pub fn organization(organization: &Organization) -> Value {
+    json!({
+        "id": organization.id.global().to_string(),
+        "name": organization.name.as_str(),
+        "createdAt": time(organization.created_at),
+        "version": organization.version.get(),
+    })
+}
+
+/// An invitation's link as sent (when, and until when it works; never its token).
+pub fn invitation_link(invitation: &Invitation) -> Value {
+    json!({
+        "sentAt": time(invitation.sent_at),
+        "expiresAt": time(invitation.expires_at),
+    })
+}
+
+/// A time in the API's spelling (RFC 3339), for the log's smaller snapshots.
+pub fn time(at: Timestamp) -> String {
     at.to_rfc3339()
 }
 

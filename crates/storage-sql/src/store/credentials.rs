@@ -5,12 +5,12 @@ use async_trait::async_trait;
 use domain::{
     Actor, Caller, CustomerId, OrganizationId, RefreshToken, RoleKind, Timestamp, UserId,
 };
-use ports::{AccessChange, CredentialRepository, RepoError};
+use ports::{AccessChange, CredentialRepository, EventDraft, RepoError};
 use uuid::Uuid;
 
 use super::{SqlStore, org_and_id};
 use crate::columns::Columns;
-use crate::driver::{Driver, SqlRow};
+use crate::driver::{Driver, SqlRow, Step, Written};
 use crate::records::{self, REFRESH_TOKEN_COLUMNS, column_list};
 use crate::statement::Bind;
 
@@ -47,12 +47,15 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         user: UserId,
         hash: &str,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<bool, RepoError> {
-        // Only for a user of the organization; replaces an earlier password.
+        // Only for a user of the organization (the guard: one row); replaces an earlier
+        // password.
         let statement = self.statement(
             "INSERT INTO passwords (user_id, organization_id, hash, updated_at) \
              SELECT id, organization_id, ?, ? FROM users WHERE organization_id = ? AND id = ? \
-             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at",
+             ON CONFLICT (user_id) DO UPDATE SET hash = excluded.hash, updated_at = excluded.updated_at \
+             RETURNING user_id",
             [
                 Bind::text(hash),
                 Bind::time(at),
@@ -70,13 +73,11 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
                 Bind::uuid(user.uuid()),
             ],
         );
-        self.driver
-            .execute_atomically(&[statement, end_sessions])
-            .await?;
-        let set = self
-            .password_hash(organization, user)
-            .await?
-            .is_some_and(|stored| stored == hash);
+        let steps = vec![Step::one(statement), Step::any(end_sessions)];
+        let set = matches!(
+            self.commit(organization, steps, event).await?,
+            Written::Committed(_)
+        );
         if set {
             // The new password started a new token generation (a trigger): tokens end.
             self.access_changed(AccessChange::User(user));
@@ -89,17 +90,21 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         organization: OrganizationId,
         user: UserId,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<(), RepoError> {
+        // A vanished user records nothing, and appends nothing (the guard: one row).
         let statement = self.statement(
             "UPDATE users SET last_login = ?, version = version + 1 \
-             WHERE organization_id = ? AND id = ?",
+             WHERE organization_id = ? AND id = ? RETURNING id",
             [
                 Bind::time(at),
                 Bind::uuid(organization.uuid()),
                 Bind::uuid(user.uuid()),
             ],
         );
-        self.driver.execute(&statement).await.map(drop)
+        self.commit(organization, vec![Step::one(statement)], event)
+            .await
+            .map(drop)
     }
 
     async fn insert_refresh_token(&self, token: &RefreshToken) -> Result<(), RepoError> {
@@ -125,16 +130,29 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         Ok(self.driver.execute(&statement).await? == 1)
     }
 
-    async fn revoke_refresh_family(
+    async fn revoke_refresh_family<'a>(
         &self,
         token: &RefreshToken,
         at: Timestamp,
+        event: Option<&'a EventDraft>,
     ) -> Result<u64, RepoError> {
-        let statement = self.statement(
-            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL",
-            [Bind::time(at), Bind::uuid(token.family)],
-        );
-        let revoked = self.driver.execute(&statement).await?;
+        let sql = "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL";
+        let binds = [Bind::time(at), Bind::uuid(token.family)];
+        let revoked = match event {
+            None => self.driver.execute(&self.statement(sql, binds)).await?,
+            // Logged only when it revoked something: a family already revoked (by a
+            // concurrent reuse, say) appends nothing.
+            Some(event) => {
+                let statement = self.statement(&format!("{sql} RETURNING token_hash"), binds);
+                let steps = vec![Step::at_least_one(statement)];
+                match self.commit(token.organization_id, steps, event).await? {
+                    Written::Committed(rows) => rows
+                        .first()
+                        .map_or(0, |rows| u64::try_from(rows.len()).unwrap_or(u64::MAX)),
+                    Written::Unmet { .. } => 0,
+                }
+            }
+        };
         if revoked > 0 {
             self.access_changed(AccessChange::User(token.user_id));
         }

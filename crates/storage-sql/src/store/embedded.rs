@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use domain::{CustomerId, OrganizationId, User};
-use ports::{EmbeddedUserRepository, RepoError};
+use ports::{EmbeddedUserRepository, EventDraft, RepoError};
 
 use super::SqlStore;
-use crate::driver::Driver;
+use crate::driver::{Driver, Step, Written};
 use crate::records;
 use crate::statement::Bind;
 
@@ -30,13 +30,18 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
         self.fetch_one(statement, records::user).await
     }
 
-    async fn insert_embedded_user(&self, user: &User, subject: &str) -> Result<(), RepoError> {
+    async fn insert_embedded_user(
+        &self,
+        user: &User,
+        subject: &str,
+        event: &EventDraft,
+    ) -> Result<(), RepoError> {
         let customer = user.customer_id.ok_or_else(|| {
             crate::CorruptRow(format!("embedded user {} has no customer", user.id)).into_repo()
         })?;
-        let statements = [
-            self.insert("users", &records::user_values(user)),
-            self.insert(
+        let steps = vec![
+            Step::any(self.insert("users", &records::user_values(user))),
+            Step::any(self.insert(
                 "embedded_subjects",
                 &[
                     ("user_id", Bind::uuid(user.id.uuid())),
@@ -44,9 +49,11 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
                     ("customer_id", Bind::uuid(customer.uuid())),
                     ("subject", Bind::text(subject)),
                 ],
-            ),
+            )),
         ];
-        self.driver.execute_atomically(&statements).await
+        self.commit(user.organization_id, steps, event)
+            .await
+            .map(drop)
     }
 
     async fn embedded_subject_blocked(
@@ -72,16 +79,20 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
         organization: OrganizationId,
         customer: CustomerId,
         subject: &str,
+        event: &EventDraft,
     ) -> Result<bool, RepoError> {
         let statement = self.statement(
             "DELETE FROM embedded_blocks \
-             WHERE organization_id = ? AND customer_id = ? AND subject = ?",
+             WHERE organization_id = ? AND customer_id = ? AND subject = ? RETURNING subject",
             [
                 Bind::uuid(organization.uuid()),
                 Bind::uuid(customer.uuid()),
                 Bind::text(subject),
             ],
         );
-        Ok(self.driver.execute(&statement).await? > 0)
+        let written = self
+            .commit(organization, vec![Step::one(statement)], event)
+            .await?;
+        Ok(matches!(written, Written::Committed(_)))
     }
 }

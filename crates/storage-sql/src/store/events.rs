@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
-use domain::{CustomerId, OrganizationId, UserId, Version};
+use domain::{CustomerId, OrganizationId, SigningKeyId, UserId, Version};
 use ports::{Event, EventDraft, EventPage, EventQuery, EventRepository, RepoError};
 
 use super::SqlStore;
@@ -146,6 +146,12 @@ impl<D: Driver> SqlStore<D> {
 
 #[async_trait]
 impl<D: Driver> EventRepository for SqlStore<D> {
+    async fn append_event(&self, event: &EventDraft) -> Result<(), RepoError> {
+        self.commit(event.organization_id, Vec::new(), event)
+            .await
+            .map(drop)
+    }
+
     async fn events(
         &self,
         organization: OrganizationId,
@@ -168,6 +174,8 @@ fn subject_parts(subject: Subject) -> (&'static str, uuid::Uuid) {
     match subject {
         Subject::Customer(id) => ("customer", id.uuid()),
         Subject::User(id) => ("user", id.uuid()),
+        Subject::SigningKey(id) => ("signing_key", id.uuid()),
+        Subject::Organization(id) => ("organization", id.uuid()),
     }
 }
 
@@ -189,6 +197,8 @@ fn event(row: &impl SqlRow) -> Result<Event, RepoError> {
     let subject = match row.text("subject_kind")?.as_str() {
         "customer" => Subject::Customer(CustomerId::from_uuid(subject_id)),
         "user" => Subject::User(UserId::from_uuid(subject_id)),
+        "signing_key" => Subject::SigningKey(SigningKeyId::from_uuid(subject_id)),
+        "organization" => Subject::Organization(OrganizationId::from_uuid(subject_id)),
         other => return Err(corrupt(seq, format!("subject kind {other:?}"))),
     };
     let actor_kind = row.text("actor_kind")?;

@@ -3,11 +3,12 @@
 
 use async_trait::async_trait;
 use domain::{Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
-use ports::{AccessChange, InvitationRepository, RepoError};
+use domain::events::Subject;
+use ports::{AccessChange, EventDraft, InvitationRepository, RepoError};
 use uuid::Uuid;
 
 use super::{SqlStore, org_and_id};
-use crate::driver::Driver;
+use crate::driver::{Driver, Step, Written};
 use crate::records::{self, INVITATION_COLUMNS, OUTBOX_COLUMNS, column_list};
 use crate::statement::Bind;
 
@@ -35,11 +36,16 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         self.fetch_one(statement, records::invitation).await
     }
 
-    async fn renew_invitation(&self, invited: &Invited) -> Result<bool, RepoError> {
+    async fn renew_invitation(
+        &self,
+        invited: &Invited,
+        event: &EventDraft,
+    ) -> Result<bool, RepoError> {
         let invitation = &invited.invitation;
+        // The guard: exactly the user's pending invitation is renewed.
         let renew = self.statement(
             "UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ? \
-             WHERE organization_id = ? AND user_id = ? AND accepted_at IS NULL",
+             WHERE organization_id = ? AND user_id = ? AND accepted_at IS NULL RETURNING user_id",
             [
                 Bind::text(invitation.token_hash.as_str()),
                 Bind::time(invitation.sent_at),
@@ -64,9 +70,11 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
                 .map(|(_, bind)| bind)
                 .chain([Bind::text(invitation.token_hash.as_str())]),
         );
-        self.driver.execute_atomically(&[renew, queue]).await?;
-        let stored = self.invitation_by_token(&invitation.token_hash).await?;
-        Ok(stored.is_some_and(|stored| stored.accepted_at.is_none()))
+        let steps = vec![Step::one(renew), Step::any(queue)];
+        let written = self
+            .commit(invitation.organization_id, steps, event)
+            .await?;
+        Ok(matches!(written, Written::Committed(_)))
     }
 
     async fn accept_invitation(
@@ -74,13 +82,25 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         token_hash: &str,
         password_hash: &str,
         at: Timestamp,
+        event: &EventDraft,
     ) -> Result<bool, RepoError> {
-        // Spending the token is the guard: the password is written only for the invitation
-        // that this very transaction marked accepted at `at`.
+        let Subject::User(user) = event.subject else {
+            return Ok(false);
+        };
+        // Spending the token is the guard (one row, the invitation of the event's user):
+        // the password is written only for the invitation that this very transaction
+        // marked accepted at `at`.
         let spend = self.statement(
             "UPDATE invitations SET accepted_at = ? \
-             WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ?",
-            [Bind::time(at), Bind::text(token_hash), Bind::time(at)],
+             WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ? \
+             AND organization_id = ? AND user_id = ? RETURNING user_id",
+            [
+                Bind::time(at),
+                Bind::text(token_hash),
+                Bind::time(at),
+                Bind::uuid(event.organization_id.uuid()),
+                Bind::uuid(user.uuid()),
+            ],
         );
         let password = self.statement(
             "INSERT INTO passwords (user_id, organization_id, hash, updated_at) \
@@ -94,15 +114,14 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
                 Bind::time(at),
             ],
         );
-        self.driver.execute_atomically(&[spend, password]).await?;
-        let stored = self.invitation_by_token(token_hash).await?;
-        match stored {
-            Some(stored) if stored.accepted_at == Some(at) => {
+        let steps = vec![Step::one(spend), Step::any(password)];
+        match self.commit(event.organization_id, steps, event).await? {
+            Written::Committed(_) => {
                 // The password started a new token generation (a trigger): tokens end.
-                self.access_changed(AccessChange::User(stored.user_id));
+                self.access_changed(AccessChange::User(user));
                 Ok(true)
             }
-            _ => Ok(false),
+            Written::Unmet { .. } => Ok(false),
         }
     }
 

@@ -297,7 +297,7 @@ impl<D: Driver> SqlStore<D> {
 }
 
 /// The one row the first step of a committed batch returned (its guard made sure of it).
-fn first_row<R>(rows: &[Vec<R>]) -> Result<&R, RepoError> {
+pub(super) fn first_row<R>(rows: &[Vec<R>]) -> Result<&R, RepoError> {
     rows.first()
         .and_then(|rows| rows.first())
         .ok_or_else(|| CorruptRow("a guarded write returned no row".into()).into_repo())

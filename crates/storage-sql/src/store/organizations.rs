@@ -3,10 +3,10 @@
 
 use async_trait::async_trait;
 use domain::{Organization, OrganizationId, OrganizationName, Role, User};
-use ports::{OrganizationRepository, RepoError};
+use ports::{EventDraft, OrganizationRepository, RepoError};
 
 use super::SqlStore;
-use crate::driver::Driver;
+use crate::driver::{Driver, Step};
 use crate::records;
 use crate::statement::{Bind, Statement};
 
@@ -25,6 +25,7 @@ impl<D: Driver> OrganizationRepository for SqlStore<D> {
         organization: &Organization,
         roles: &[Role],
         owner: &User,
+        event: &EventDraft,
     ) -> Result<(), RepoError> {
         let org = organization.id.uuid();
         let mut statements = vec![self.insert(
@@ -48,7 +49,8 @@ impl<D: Driver> OrganizationRepository for SqlStore<D> {
             ));
         }
         statements.push(self.insert("users", &records::user_values(owner)));
-        self.driver.execute_atomically(&statements).await
+        let steps = statements.into_iter().map(Step::any).collect();
+        self.commit(organization.id, steps, event).await.map(drop)
     }
 
     async fn organization(&self, id: OrganizationId) -> Result<Option<Organization>, RepoError> {
