@@ -197,13 +197,13 @@ pub trait SigningKeyDirectory: Send + Sync {
     /// Generates an RSA key pair, stores its public half and returns both halves.
     async fn create_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
     ) -> Result<GeneratedSigningKey, DirectoryError>;
 
     /// Registers a PEM RSA public key. `Invalid` on `publicKey` when it is not one.
     async fn import_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         public_key: &str,
     ) -> Result<SigningKey, DirectoryError>;
 
@@ -211,7 +211,7 @@ pub trait SigningKeyDirectory: Send + Sync {
     /// `NOT_FOUND` on `id` when unknown.
     async fn delete_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: SigningKeyId,
     ) -> Result<SigningKey, DirectoryError>;
 }
@@ -226,7 +226,7 @@ pub trait EmbeddedUserDirectory: Send + Sync {
     /// blocked there.
     async fn unblock_embedded_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: CustomerId,
         subject: &str,
     ) -> Result<Customer, DirectoryError>;
@@ -336,7 +336,8 @@ pub trait InvitationDirectory: Send + Sync {
 
     /// Sends the user a new link with a renewed expiry; the previous link stops working.
     /// Needs the permission to manage that user.
-    async fn resend_invitation(&self, actor: &Actor, user: UserId) -> Result<User, DirectoryError>;
+    async fn resend_invitation(&self, origin: &Origin, user: UserId)
+    -> Result<User, DirectoryError>;
 }
 
 /// Delivers a mail (SMTP, or the log when no SMTP server is configured).

@@ -7,7 +7,7 @@
 
 use async_trait::async_trait;
 use domain::embedded::{EmbeddedClaims, EmbeddedLogin};
-use domain::events::ActorKind;
+use domain::events::{ActorKind, Origin};
 use domain::{Actor, Customer, CustomerId, Field, OrganizationId, Role, User, UserChanges};
 use jsonwebtoken::{Algorithm, Validation};
 use ports::{
@@ -188,7 +188,17 @@ impl EmbeddedAuthenticator {
             return Err(refuse("subject blocked since its user was deleted"));
         }
         let user = login.new_user(customer.id, self.role(login).await?, domain::now());
-        match embedded.insert_embedded_user(&user, &login.subject).await {
+        let event = events::embedded(
+            Some(&user),
+            Change::EmbeddedUserCreated {
+                user: &user,
+                subject: &login.subject,
+            },
+        );
+        match embedded
+            .insert_embedded_user(&user, &login.subject, &event)
+            .await
+        {
             Ok(()) => {
                 tracing::info!(user = %user.id, customer = %customer.id, "embedded user created");
                 Ok(user)
@@ -255,10 +265,11 @@ impl EmbeddedUserDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "embedded_users.unblock")]
     async fn unblock_embedded_user(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         customer: CustomerId,
         subject: &str,
     ) -> Result<Customer, DirectoryError> {
+        let actor = &origin.actor;
         if !actor.can_manage_organization_users() {
             return Err(DirectoryError::Forbidden);
         }
@@ -270,10 +281,18 @@ impl EmbeddedUserDirectory for Directory {
             .map_err(storage)?
             .ok_or_else(|| record_not_found(Field::Customer))?;
         // Subjects are stored trimmed, as the JWT's `sub` is read.
+        let subject = subject.trim();
+        let event = events::draft(
+            origin,
+            Change::EmbeddedUserUnblocked {
+                customer: &customer,
+                subject,
+            },
+        );
         let unblocked = self
             .repos
             .embedded
-            .unblock_embedded_subject(actor.organization_id, customer.id, subject.trim())
+            .unblock_embedded_subject(actor.organization_id, customer.id, subject, &event)
             .await
             .map_err(storage)?;
         if !unblocked {

@@ -5,7 +5,8 @@
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
 use domain::{
-    Actor, Customer, CustomerChanges, CustomerId, Invitation, RoleKind, User, UserChanges,
+    Actor, Customer, CustomerChanges, CustomerId, Invitation, Organization, RefreshToken,
+    RoleKind, SigningKey, Timestamp, User, UserChanges, UserId,
 };
 use ports::{DirectoryError, EventDirectory, EventDraft, EventPage, EventQuery};
 use uuid::Uuid;
@@ -35,6 +36,49 @@ pub(crate) enum Change<'a> {
     },
     /// The user as read, deleted at its version.
     UserDeleted(&'a User),
+    /// An embedded sign-in's new user and the subject (`sub`) it signs in as.
+    EmbeddedUserCreated { user: &'a User, subject: &'a str },
+    /// `subject` may sign in to `customer` again.
+    EmbeddedUserUnblocked {
+        customer: &'a Customer,
+        subject: &'a str,
+    },
+    /// `user`'s pending invitation `before` gets the new link `after`.
+    InvitationResent {
+        user: &'a User,
+        before: &'a Invitation,
+        after: &'a Invitation,
+    },
+    /// The invitation's link was spent at `at`, setting its user's password.
+    InvitationAccepted {
+        invitation: &'a Invitation,
+        at: Timestamp,
+    },
+    /// `user` of the organization got a password (never its hash).
+    PasswordSet {
+        organization: domain::OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    },
+    /// `user` signed in with its password at `at`, from `address`.
+    LoginSucceeded {
+        user: &'a User,
+        at: Timestamp,
+        address: &'a str,
+    },
+    /// `user`'s password hash was checked, from `address`, and did not match.
+    LoginFailed { user: &'a User, address: &'a str },
+    /// `token`, already rotated, was presented again: its family is revoked at `at`.
+    RefreshReused {
+        token: &'a RefreshToken,
+        at: Timestamp,
+    },
+    /// A key was generated or imported (its public half only).
+    SigningKeyAdded(&'a SigningKey),
+    /// A key, as read, was deleted.
+    SigningKeyDeleted(&'a SigningKey),
+    /// A new organization (its roles and owner written with it).
+    OrganizationCreated(&'a Organization),
 }
 
 /// The draft of the event `change` makes, by `origin`'s actor through its request.
@@ -52,6 +96,20 @@ pub(crate) fn embedded(user: Option<&User>, change: Change<'_>) -> EventDraft {
     record(actor, RequestMeta::default(), change)
 }
 
+/// The draft of a change made with no request: the operator's command line, Roster itself,
+/// or a sign-in route (which hands the service no request tags yet).
+pub(crate) fn untagged(actor: EventActor, change: Change<'_>) -> EventDraft {
+    record(actor, RequestMeta::default(), change)
+}
+
+/// The log's actor for what a user does itself through the sign-in routes.
+pub(crate) fn by_user(user: UserId) -> EventActor {
+    EventActor {
+        user: Some(user),
+        kind: ActorKind::User,
+    }
+}
+
 fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventDraft {
     let (kind, organization_id, subject, customer_id, at, version, before, after) = match change {
         Change::CustomerCreated(customer) => (
@@ -60,7 +118,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Subject::Customer(customer.id),
             Some(customer.id),
             customer.created_at,
-            customer.version,
+            Some(customer.version),
             None,
             Some(wire::snapshot::customer(customer)),
         ),
@@ -73,7 +131,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
                 Subject::Customer(before.id),
                 Some(before.id),
                 changes.updated_at,
-                written,
+                Some(written),
                 Some(old),
                 Some(new),
             )
@@ -84,7 +142,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Subject::Customer(customer.id),
             Some(customer.id),
             domain::now(),
-            customer.version,
+            Some(customer.version),
             Some(wire::snapshot::customer(customer)),
             None,
         ),
@@ -94,7 +152,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Subject::User(user.id),
             user.customer_id,
             user.created_at,
-            user.version,
+            Some(user.version),
             None,
             Some(match invitation {
                 Some(invitation) => wire::snapshot::invited_user(user, invitation),
@@ -115,7 +173,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
                 Subject::User(before.id),
                 changes.customer_id.unwrap_or(before.customer_id),
                 changes.updated_at,
-                written,
+                Some(written),
                 Some(old),
                 Some(new),
             )
@@ -126,9 +184,137 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Subject::User(user.id),
             user.customer_id,
             domain::now(),
-            user.version,
+            Some(user.version),
             Some(wire::snapshot::user(user)),
             None,
+        ),
+        Change::EmbeddedUserCreated { user, subject } => (
+            EventType::EmbeddedUserCreated,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            user.created_at,
+            Some(user.version),
+            None,
+            Some(wire::snapshot::embedded_user(user, subject)),
+        ),
+        Change::EmbeddedUserUnblocked { customer, subject } => (
+            EventType::EmbeddedUserUnblocked,
+            customer.organization_id,
+            Subject::Customer(customer.id),
+            Some(customer.id),
+            domain::now(),
+            None,
+            Some(wire::snapshot::blocked_subject(subject)),
+            None,
+        ),
+        Change::InvitationResent {
+            user,
+            before,
+            after,
+        } => (
+            EventType::InvitationResent,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            after.sent_at,
+            None,
+            Some(wire::snapshot::invitation_link(before)),
+            Some(wire::snapshot::invitation_link(after)),
+        ),
+        Change::InvitationAccepted { invitation, at } => {
+            let (old, new) = wire::snapshot::accepted_invitation(invitation, at);
+            (
+                EventType::InvitationAccepted,
+                invitation.organization_id,
+                Subject::User(invitation.user_id),
+                None,
+                at,
+                None,
+                Some(old),
+                Some(new),
+            )
+        }
+        Change::PasswordSet {
+            organization,
+            user,
+            at,
+        } => (
+            EventType::PasswordSet,
+            organization,
+            Subject::User(user),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::password_set()),
+        ),
+        Change::LoginSucceeded { user, at, address } => {
+            let (old, new) = wire::snapshot::login(user, at, address);
+            (
+                EventType::LoginSucceeded,
+                user.organization_id,
+                Subject::User(user.id),
+                user.customer_id,
+                at,
+                None,
+                Some(old),
+                Some(new),
+            )
+        }
+        Change::LoginFailed { user, address } => (
+            EventType::LoginFailed,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            domain::now(),
+            None,
+            None,
+            Some(wire::snapshot::failed_login(address)),
+        ),
+        Change::RefreshReused { token, at } => (
+            EventType::SessionRefreshReused,
+            token.organization_id,
+            Subject::User(token.user_id),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::revoked_family(token.family)),
+        ),
+        Change::SigningKeyAdded(key) => (
+            if key.imported {
+                EventType::SigningKeyImported
+            } else {
+                EventType::SigningKeyCreated
+            },
+            key.organization_id,
+            Subject::SigningKey(key.id),
+            None,
+            key.issued_at,
+            None,
+            None,
+            Some(wire::snapshot::signing_key(key)),
+        ),
+        Change::SigningKeyDeleted(key) => (
+            EventType::SigningKeyDeleted,
+            key.organization_id,
+            Subject::SigningKey(key.id),
+            None,
+            domain::now(),
+            None,
+            Some(wire::snapshot::signing_key(key)),
+            None,
+        ),
+        Change::OrganizationCreated(organization) => (
+            EventType::OrganizationCreated,
+            organization.id,
+            Subject::Organization(organization.id),
+            None,
+            organization.created_at,
+            Some(organization.version),
+            None,
+            Some(wire::snapshot::organization(organization)),
         ),
     };
     EventDraft {
@@ -140,7 +326,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
         actor,
         request,
         at,
-        version: Some(version),
+        version,
         before,
         after,
     }
@@ -187,8 +373,7 @@ mod tests {
         UserPatchDraft, Version,
     };
     use ports::{Conditional, CustomerDirectory, RepoError, UniqueField, UserDirectory};
-    use serde_json::json;
-    use wire::Global as _;
+        use wire::Global as _;
 
     use super::*;
     use crate::testing::{Mocks, actor, codes, customer, new_user, user};

@@ -1,6 +1,7 @@
 //! Invitations: the link written with each new user, its status, and resending it.
 
 use async_trait::async_trait;
+use domain::events::Origin;
 use domain::{
     Actor, Field, FieldError, Invitation, InvitationStatus, Invited, Mail, OutboxMail, Timestamp,
     User, UserId,
@@ -9,6 +10,7 @@ use ports::{DirectoryError, InvitationDirectory};
 
 use crate::Directory;
 use crate::errors::{record_not_found, storage};
+use crate::events::{self, Change};
 use crate::sessions::{new_refresh_token, token_hash};
 
 /// Where invitation links point when no public URL is configured (a local server).
@@ -81,7 +83,12 @@ impl InvitationDirectory for Directory {
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "invitations.resend")]
-    async fn resend_invitation(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError> {
+    async fn resend_invitation(
+        &self,
+        origin: &Origin,
+        id: UserId,
+    ) -> Result<User, DirectoryError> {
+        let actor = &origin.actor;
         let user = self
             .repos
             .users
@@ -111,10 +118,18 @@ impl InvitationDirectory for Directory {
         }
         let (mut invited, _token) = self.invite(&user, now);
         invited.invitation = current.renewed(invited.invitation.token_hash, now);
+        let event = events::draft(
+            origin,
+            Change::InvitationResent {
+                user: &user,
+                before: &current,
+                after: &invited.invitation,
+            },
+        );
         if !self
             .repos
             .invitations
-            .renew_invitation(&invited)
+            .renew_invitation(&invited, &event)
             .await
             .map_err(storage)?
         {

@@ -1,6 +1,7 @@
 //! Provisioning for operators: creating organizations with their roles and owner, the
 //! first-start bootstrap, and finding the user an operator wants a token for.
 
+use domain::events::{ActorKind, EventActor};
 use domain::{
     Email, FieldError, Organization, OrganizationName, PersonName, Phone, Role, RoleKind, User,
     UserId,
@@ -8,6 +9,7 @@ use domain::{
 use ports::{RepoError, UniqueField};
 
 use crate::Repositories;
+use crate::events::{self, Change};
 use crate::tokens::{AccessToken, TokenError, TokenService};
 
 /// The organization a fresh database gets on first start.
@@ -53,12 +55,23 @@ impl Provisioning {
         Provisioning { repos }
     }
 
-    /// Creates an organization, one instance of every built-in role, and its owner.
+    /// Creates an organization, one instance of every built-in role, and its owner, for the
+    /// operator (`roster init`): its log starts with `organization.created` by the operator.
     #[tracing::instrument(level = "error", skip_all, name = "provisioning.create_organization")]
     pub async fn create_organization(
         &self,
         name: &str,
         owner_email: &str,
+    ) -> Result<(Organization, User), ProvisioningError> {
+        self.create(name, owner_email, ActorKind::Operator).await
+    }
+
+    /// Creates the organization, logged as made by `by` (no user: the operator or Roster).
+    async fn create(
+        &self,
+        name: &str,
+        owner_email: &str,
+        by: ActorKind,
     ) -> Result<(Organization, User), ProvisioningError> {
         let name = OrganizationName::parse(name).map_err(ProvisioningError::Invalid)?;
         let email = Email::parse(owner_email).map_err(ProvisioningError::Invalid)?;
@@ -87,10 +100,14 @@ impl Provisioning {
             last_login: None,
             version: domain::Version::FIRST,
         };
+        let event = events::untagged(
+            EventActor::without_user(by),
+            Change::OrganizationCreated(&organization),
+        );
         match self
             .repos
             .organizations
-            .create_organization(&organization, &roles, &owner)
+            .create_organization(&organization, &roles, &owner, &event)
             .await
         {
             Ok(()) => Ok((organization, owner)),
@@ -116,7 +133,7 @@ impl Provisioning {
             return Ok(None);
         }
         match self
-            .create_organization(DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL)
+            .create(DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, ActorKind::System)
             .await
         {
             Ok(created) => Ok(Some(created)),

@@ -12,6 +12,7 @@ use argon2::{Argon2, PasswordHasher, PasswordVerifier};
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use domain::events::{ActorKind, EventActor};
 use domain::{
     Email, Invitation, InvitationStatus, OrganizationId, OrganizationName, Password, RefreshState,
     RefreshToken, User, UserId,
@@ -19,6 +20,7 @@ use domain::{
 use ports::{LoginRequest, RepoError, SessionError, Sessions, TokenPair};
 use sha2::{Digest, Sha256};
 
+use crate::events::{self, Change};
 use crate::hash_pool::{HashPool, PoolError};
 use crate::throttle::{LoginThrottle, Reservation, ThrottleKeys};
 use crate::{Repositories, TokenService};
@@ -91,11 +93,12 @@ fn choose_check(candidates: &[(Option<domain::Timestamp>, Option<&str>)]) -> Che
 /// What a login's one password check found.
 enum Checked {
     /// The password is this user's, and no other candidate has a password.
-    Signed(OrganizationId, UserId),
+    Signed(User),
     /// The password matched, but the email has a password in several organizations.
     OrganizationRequired,
-    /// Unknown email, no password, or the wrong one.
-    Failed,
+    /// Unknown email, no password, or the wrong one; the user whose hash was checked, if
+    /// any (not the decoy's), is the one the failure is logged for.
+    Failed(Option<User>),
 }
 
 fn pool_failed(error: PoolError) -> SessionError {
@@ -149,7 +152,8 @@ impl SessionService {
     }
 
     /// Sets `user`'s password (argon2id); false when the user does not exist. For
-    /// operators: waits for a hashing slot rather than failing when the pool is busy.
+    /// operators: waits for a hashing slot rather than failing when the pool is busy, and
+    /// logs `password.set` by the operator.
     #[tracing::instrument(level = "error", skip_all, name = "sessions.set_password")]
     pub async fn set_password(
         &self,
@@ -163,9 +167,18 @@ impl SessionService {
             .run(move || hash_password(&password))
             .await
             .map_err(pool_failed)??;
+        let at = domain::now();
+        let event = events::untagged(
+            EventActor::without_user(ActorKind::Operator),
+            Change::PasswordSet {
+                organization,
+                user,
+                at,
+            },
+        );
         self.repos
             .credentials
-            .set_password_hash(organization, user, &hash, domain::now())
+            .set_password_hash(organization, user, &hash, at, &event)
             .await
             .map_err(unavailable)
     }
@@ -232,8 +245,8 @@ impl SessionService {
                 .and_then(|index| candidates.into_iter().nth(index))
             {
                 Some(_) if matched && check.several => Checked::OrganizationRequired,
-                Some(user) if matched => Checked::Signed(user.organization_id, user.id),
-                _ => Checked::Failed,
+                Some(user) if matched => Checked::Signed(user),
+                checked => Checked::Failed(checked),
             },
         )
     }
@@ -291,6 +304,21 @@ impl SessionService {
         }
     }
 
+    /// Appends `login.failed` for `user`, whose hash a login from `address` checked. A
+    /// storage failure here is logged: the login is refused either way.
+    async fn log_failed_login(&self, user: &User, address: &str) {
+        let event = events::untagged(
+            EventActor {
+                user: None,
+                kind: ActorKind::User,
+            },
+            Change::LoginFailed { user, address },
+        );
+        if let Err(error) = self.repos.events.append_event(&event).await {
+            tracing::warn!(error = %error, user = %user.id, "could not log a failed login");
+        }
+    }
+
     /// A new refresh token of `previous`'s family (or of a new one, a login's), and an
     /// access token of that session at the user's current token generation.
     async fn open(
@@ -329,6 +357,14 @@ impl SessionService {
     }
 }
 
+/// The event of a rotated refresh token presented again: Roster revokes its family.
+fn reused(token: &RefreshToken, at: domain::Timestamp) -> ports::EventDraft {
+    events::untagged(
+        EventActor::without_user(ActorKind::System),
+        Change::RefreshReused { token, at },
+    )
+}
+
 #[async_trait]
 impl Sessions for SessionService {
     #[tracing::instrument(level = "error", skip_all, name = "sessions.login")]
@@ -346,15 +382,20 @@ impl Sessions for SessionService {
                 .map_err(|refused| SessionError::Throttled {
                     retry_after_seconds: refused.retry_after_seconds,
                 })?;
-        let (organization, user) = match self.check(request, email.as_ref()).await {
-            Ok(Checked::Signed(organization, user)) => (organization, user),
+        let user = match self.check(request, email.as_ref()).await {
+            Ok(Checked::Signed(user)) => user,
             Ok(Checked::OrganizationRequired) => {
                 self.throttle.refund(reservation, domain::now());
                 return Err(SessionError::OrganizationRequired);
             }
-            Ok(Checked::Failed) => {
+            Ok(Checked::Failed(checked)) => {
                 drop(reservation);
                 tracing::info!(client = %request.client, "failed login");
+                // Logged only when a user's hash was checked: the throttle bounds those,
+                // and an unknown email has no organization to log in.
+                if let Some(user) = checked {
+                    self.log_failed_login(&user, &request.client).await;
+                }
                 return Err(SessionError::InvalidCredentials);
             }
             Err(error) => {
@@ -363,13 +404,22 @@ impl Sessions for SessionService {
             }
         };
         self.throttle.refund(reservation, domain::now());
+        let at = domain::now();
+        let event = events::untagged(
+            events::by_user(user.id),
+            Change::LoginSucceeded {
+                user: &user,
+                at,
+                address: &request.client,
+            },
+        );
         self.repos
             .credentials
-            .record_login(organization, user, domain::now())
+            .record_login(user.organization_id, user.id, at, &event)
             .await
             .map_err(unavailable)?;
-        tracing::info!(%user, "login");
-        self.open(organization, user, None).await
+        tracing::info!(user = %user.id, "login");
+        self.open(user.organization_id, user.id, None).await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "sessions.refresh")]
@@ -386,7 +436,7 @@ impl Sessions for SessionService {
             RefreshState::Dead => return Err(SessionError::InvalidToken),
             RefreshState::Reused => {
                 credentials
-                    .revoke_refresh_family(&token, now)
+                    .revoke_refresh_family(&token, now, Some(&reused(&token, now)))
                     .await
                     .map_err(unavailable)?;
                 tracing::warn!(user = %token.user_id, "a rotated refresh token was reused; its family is revoked");
@@ -401,7 +451,7 @@ impl Sessions for SessionService {
         {
             // Exchanged or revoked concurrently: treat as reuse.
             credentials
-                .revoke_refresh_family(&token, now)
+                .revoke_refresh_family(&token, now, Some(&reused(&token, now)))
                 .await
                 .map_err(unavailable)?;
             return Err(SessionError::InvalidToken);
@@ -428,8 +478,17 @@ impl Sessions for SessionService {
             .try_run(move || hash_password(&password))
             .await
             .map_err(pool_failed)??;
+        let at = domain::now();
+        // The invitee sets its own password through the link: one event, not two.
+        let event = events::untagged(
+            events::by_user(invitation.user_id),
+            Change::InvitationAccepted {
+                invitation: &invitation,
+                at,
+            },
+        );
         if !invitations
-            .accept_invitation(&hash, &password_hash, domain::now())
+            .accept_invitation(&hash, &password_hash, at, &event)
             .await
             .map_err(unavailable)?
         {
@@ -449,7 +508,7 @@ impl Sessions for SessionService {
             .map_err(unavailable)?
         {
             credentials
-                .revoke_refresh_family(&token, domain::now())
+                .revoke_refresh_family(&token, domain::now(), None)
                 .await
                 .map_err(unavailable)?;
         }

@@ -2,6 +2,7 @@
 //! verify an organization's embedded-user JWTs. Private keys leave once and are never kept.
 
 use async_trait::async_trait;
+use domain::events::Origin;
 use domain::{Actor, Field, FieldError, SigningKey, SigningKeyId};
 use jsonwebtoken::DecodingKey;
 use ports::{DirectoryError, GeneratedSigningKey, SigningKeyDirectory};
@@ -12,6 +13,7 @@ use rsa::{RsaPrivateKey, RsaPublicKey};
 
 use crate::Directory;
 use crate::errors::{record_not_found, storage};
+use crate::events::{self, Change};
 
 /// Size of generated keys, and the smallest accepted on import.
 pub(crate) const RSA_BITS: usize = 2048;
@@ -75,13 +77,14 @@ impl Directory {
         }
     }
 
-    async fn store_key(&self, actor: &Actor, key: &SigningKey) -> Result<(), DirectoryError> {
+    async fn store_key(&self, origin: &Origin, key: &SigningKey) -> Result<(), DirectoryError> {
+        let event = events::draft(origin, Change::SigningKeyAdded(key));
         self.repos
             .signing_keys
-            .insert_signing_key(key)
+            .insert_signing_key(key, &event)
             .await
             .map_err(storage)?;
-        tracing::info!(key = %key.id, actor = %actor.user_id, imported = key.imported, "signing key added");
+        tracing::info!(key = %key.id, actor = %origin.actor.user_id, imported = key.imported, "signing key added");
         Ok(())
     }
 }
@@ -101,15 +104,16 @@ impl SigningKeyDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "signing_keys.create")]
     async fn create_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
     ) -> Result<GeneratedSigningKey, DirectoryError> {
+        let actor = &origin.actor;
         Directory::check_key_admin(actor)?;
         // Key generation takes a noticeable moment; keep it off the async workers.
         let (public, private) = tokio::task::spawn_blocking(generate_pair)
             .await
             .map_err(unavailable)??;
         let key = SigningKey::generated(actor.organization_id, public, &private, domain::now());
-        self.store_key(actor, &key).await?;
+        self.store_key(origin, &key).await?;
         Ok(GeneratedSigningKey {
             key,
             private_key_pem: private,
@@ -119,27 +123,36 @@ impl SigningKeyDirectory for Directory {
     #[tracing::instrument(level = "error", skip_all, name = "signing_keys.import")]
     async fn import_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         public_key: &str,
     ) -> Result<SigningKey, DirectoryError> {
-        Directory::check_key_admin(actor)?;
+        Directory::check_key_admin(&origin.actor)?;
         let public = parse_public_key(public_key)?;
-        let key = SigningKey::imported(actor.organization_id, public, domain::now());
-        self.store_key(actor, &key).await?;
+        let key = SigningKey::imported(origin.actor.organization_id, public, domain::now());
+        self.store_key(origin, &key).await?;
         Ok(key)
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "signing_keys.delete")]
     async fn delete_signing_key(
         &self,
-        actor: &Actor,
+        origin: &Origin,
         id: SigningKeyId,
     ) -> Result<SigningKey, DirectoryError> {
+        let actor = &origin.actor;
         Directory::check_key_admin(actor)?;
-        let deleted = self
-            .repos
-            .signing_keys
-            .delete_signing_key(actor.organization_id, id)
+        let keys = &self.repos.signing_keys;
+        // Read first, so the event's `before` is the key deleted (keys never change).
+        let key = keys
+            .signing_keys(actor.organization_id)
+            .await
+            .map_err(storage)?
+            .into_iter()
+            .find(|key| key.id == id)
+            .ok_or_else(|| record_not_found(Field::Id))?;
+        let event = events::draft(origin, Change::SigningKeyDeleted(&key));
+        let deleted = keys
+            .delete_signing_key(actor.organization_id, id, &event)
             .await
             .map_err(storage)?
             .ok_or_else(|| record_not_found(Field::Id))?;

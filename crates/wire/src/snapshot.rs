@@ -245,6 +245,53 @@ pub fn invitation_link(invitation: &Invitation) -> Value {
     })
 }
 
+/// An embedded sign-in's new user, whole, with the subject (`sub`) it signs in as.
+pub fn embedded_user(user: &User, subject: &str) -> Value {
+    let mut value = self::user(user);
+    if let Value::Object(fields) = &mut value {
+        fields.insert("subject".to_owned(), json!(subject));
+    }
+    value
+}
+
+/// A blocked embedded subject (an unblock's `before`).
+pub fn blocked_subject(subject: &str) -> Value {
+    json!({ "blockedSubject": subject })
+}
+
+/// An invitation spent at `at`, as `(before, after)`: the link's expiry, then when it was
+/// accepted and that the password is set (never the token or the hash).
+pub fn accepted_invitation(invitation: &Invitation, at: Timestamp) -> (Value, Value) {
+    (
+        json!({ "expiresAt": time(invitation.expires_at) }),
+        json!({ "acceptedAt": time(at), "passwordSet": true }),
+    )
+}
+
+/// A password set (its `after`; never the password or its hash).
+pub fn password_set() -> Value {
+    json!({ "passwordSet": true })
+}
+
+/// A sign-in of `user` at `at` from `address`, as `(before, after)`: its last login as it
+/// was, and as it is now with the address.
+pub fn login(user: &User, at: Timestamp, address: &str) -> (Value, Value) {
+    (
+        json!({ "lastLogin": user.last_login.map(time) }),
+        json!({ "lastLogin": time(at), "address": address }),
+    )
+}
+
+/// A failed sign-in from `address` (its `after`).
+pub fn failed_login(address: &str) -> Value {
+    json!({ "address": address })
+}
+
+/// A refresh-token family revoked because a rotated token was reused (its `after`).
+pub fn revoked_family(family: uuid::Uuid) -> Value {
+    json!({ "family": family.to_string(), "revoked": true })
+}
+
 /// A time in the API's spelling (RFC 3339), for the log's smaller snapshots.
 pub fn time(at: Timestamp) -> String {
     at.to_rfc3339()

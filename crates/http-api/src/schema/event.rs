@@ -33,6 +33,8 @@ impl EventNode {
         match self.0.draft.subject {
             Subject::Customer(id) => id.global().to_string(),
             Subject::User(id) => id.global().to_string(),
+            Subject::SigningKey(id) => id.global().to_string(),
+            Subject::Organization(id) => id.global().to_string(),
         }
     }
 
@@ -221,11 +223,15 @@ impl EventArguments {
     }
 }
 
-/// The UUID of a `subject:` argument: a customer's or user's global ID.
+/// The UUID of a `subject:` argument: the global ID of a customer, user, signing key or
+/// organization (what events are about).
 pub(crate) fn subject_uuid(id: &str) -> Result<uuid::Uuid, ApiError> {
     let id = GlobalId::parse(id)?;
     match id.kind {
-        NodeKind::Customer | NodeKind::User => Ok(id.uuid),
+        NodeKind::Customer
+        | NodeKind::User
+        | NodeKind::OrganizationSigningKey
+        | NodeKind::Organization => Ok(id.uuid),
         _ => Err(ApiError::InvalidId),
     }
 }

@@ -293,7 +293,7 @@ impl Mutation {
             |services, origin, (customer, subject)| async move {
                 let embedded = &services.embedded_users;
                 embedded
-                    .unblock_embedded_user(&origin.actor, customer, &subject)
+                    .unblock_embedded_user(origin, customer, &subject)
                     .await
             },
         )
@@ -311,7 +311,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, origin, id| services.invitations.resend_invitation(&origin.actor, id),
+            |services, origin, id| services.invitations.resend_invitation(origin, id),
         )
         .await
     }
@@ -327,7 +327,7 @@ impl Mutation {
             ctx,
             Ok(()),
             input.client_mutation_id,
-            |services, origin, ()| services.signing_keys.create_signing_key(&origin.actor),
+            |services, origin, ()| services.signing_keys.create_signing_key(origin),
         )
         .await
     }
@@ -345,7 +345,7 @@ impl Mutation {
             |services, origin, public_key| {
                 services
                     .signing_keys
-                    .import_signing_key(&origin.actor, public_key)
+                    .import_signing_key(origin, public_key)
             },
         )
         .await
@@ -361,7 +361,7 @@ impl Mutation {
             ctx,
             input.parse(),
             input.client_mutation_id,
-            |services, origin, id| services.signing_keys.delete_signing_key(&origin.actor, id),
+            |services, origin, id| services.signing_keys.delete_signing_key(origin, id),
         )
         .await
     }

@@ -186,9 +186,10 @@ impl Query {
 
     /// Roster: the organization's event log in sequence order (Owner and Admin: all of it;
     /// a customer Admin: its customer's), filtered by dotted `types` (any of them), the
-    /// record it is about (`subject`: a customer's or user's ID), the acting user (`actor`)
-    /// and time (`since` inclusive, `until` exclusive). Cursors are sequences: `after:`
-    /// resumes exactly. `first` defaults to 20, at most 100.
+    /// record it is about (`subject`: the ID of a customer, user, signing key or
+    /// organization), the acting user (`actor`) and time (`since` inclusive, `until`
+    /// exclusive). Cursors are sequences: `after:` resumes exactly. `first` defaults to 20,
+    /// at most 100.
     #[allow(clippy::too_many_arguments)]
     async fn events(
         &self,
