@@ -329,6 +329,25 @@ mod tests {
     use crate::signing_keys::tests_support::{encoding_key, generate_pair};
     use crate::testing::{Mocks, customer};
 
+    /// Whether `event` is the `embedded_user.created` of `user` signing in as `subject`:
+    /// by the user itself, embedded, with the whole user and its subject as `after`.
+    fn is_embedded_user_created(user: &User, subject: &str, event: &ports::EventDraft) -> bool {
+        use domain::events::{EventActor, EventType, RequestMeta, Subject};
+        event.organization_id == user.organization_id
+            && event.kind == EventType::EmbeddedUserCreated
+            && event.subject == Subject::User(user.id)
+            && event.customer_id == user.customer_id
+            && event.actor
+                == EventActor {
+                    user: Some(user.id),
+                    kind: ActorKind::Embedded,
+                }
+            && event.request == RequestMeta::default()
+            && event.version == Some(user.version)
+            && event.before.is_none()
+            && event.after == Some(wire::snapshot::embedded_user(user, subject))
+    }
+
     /// Two key pairs, made once per test binary: RSA generation is slow.
     fn pairs() -> &'static [(String, String); 2] {
         static PAIRS: OnceLock<[(String, String); 2]> = OnceLock::new();
@@ -425,14 +444,15 @@ mod tests {
         mocks
             .embedded
             .expect_insert_embedded_user()
-            .withf(move |user, subject| {
+            .withf(move |user, subject, event| {
                 subject == "user-42"
                     && user.customer_id == Some(acme_id)
                     && user.role.kind == RoleKind::MarketplaceAdmin
                     && user.name.as_str() == "Ada"
+                    && is_embedded_user_created(user, subject, event)
             })
             .times(1)
-            .returning(|_, _| Ok(()));
+            .returning(|_, _, _| Ok(()));
         let authenticator = EmbeddedAuthenticator::new(mocks.repositories());
         let actor = authenticator
             .authenticate(&sign(&claims(org), &pairs()[0].1))
@@ -511,7 +531,7 @@ mod tests {
             .embedded
             .expect_insert_embedded_user()
             .times(1)
-            .returning(|_, _| Err(RepoError::Conflict(UniqueField::EmbeddedSubject)));
+            .returning(|_, _, _| Err(RepoError::Conflict(UniqueField::EmbeddedSubject)));
         let mut named = claims(org);
         named.customer_name = Some("Acme Inc".into());
         let actor = EmbeddedAuthenticator::new(mocks.repositories())
@@ -805,8 +825,9 @@ mod tests {
     /// subject that is blocked; the subject is compared trimmed, as JWTs' are read.
     #[tokio::test]
     async fn unblocking_needs_an_owner_or_admin_a_customer_and_a_blocked_subject() {
-        use crate::testing::{actor, codes};
+        use crate::testing::{actor, codes, origin};
         use domain::ErrorCode;
+        use domain::events::{EventType, Subject};
 
         let org = OrganizationId::generate();
         let acme = acme(org);
@@ -820,14 +841,23 @@ mod tests {
         mocks
             .embedded
             .expect_unblock_embedded_subject()
-            .withf(move |o, c, _| *o == org && *c == acme_id)
+            .withf(move |o, c, subject, event| {
+                *o == org
+                    && *c == acme_id
+                    && event.kind == EventType::EmbeddedUserUnblocked
+                    && event.subject == Subject::Customer(acme_id)
+                    && event.customer_id == Some(acme_id)
+                    && event.before == Some(wire::snapshot::blocked_subject(subject))
+                    && event.after.is_none()
+                    && event.actor.kind == ActorKind::User
+            })
             .times(2)
-            .returning(|_, _, subject| Ok(subject == "user-42"));
+            .returning(|_, _, subject, _| Ok(subject == "user-42"));
         let directory = mocks.directory();
         for kind in [RoleKind::Owner, RoleKind::Admin] {
             let (admin, _) = actor(org, None, kind);
             let error = directory
-                .unblock_embedded_user(&admin, unknown, "user-42")
+                .unblock_embedded_user(&origin(&admin), unknown, "user-42")
                 .await
                 .unwrap_err();
             assert_eq!(codes(error), vec![("customer", ErrorCode::NotFound)]);
@@ -843,7 +873,7 @@ mod tests {
                 .then_some(acme_id);
             let (other, _) = actor(org, customer, kind);
             let error = directory
-                .unblock_embedded_user(&other, acme_id, "user-42")
+                .unblock_embedded_user(&origin(&other), acme_id, "user-42")
                 .await
                 .unwrap_err();
             assert!(
@@ -853,12 +883,12 @@ mod tests {
         }
         let (owner, _) = actor(org, None, RoleKind::Owner);
         let error = directory
-            .unblock_embedded_user(&owner, acme_id, "someone-else")
+            .unblock_embedded_user(&origin(&owner), acme_id, "someone-else")
             .await
             .unwrap_err();
         assert_eq!(codes(error), vec![("subject", ErrorCode::NotFound)]);
         let customer = directory
-            .unblock_embedded_user(&owner, acme_id, "  user-42 ")
+            .unblock_embedded_user(&origin(&owner), acme_id, "  user-42 ")
             .await
             .unwrap();
         assert_eq!(customer.id, acme_id);

@@ -373,7 +373,8 @@ mod tests {
         UserPatchDraft, Version,
     };
     use ports::{Conditional, CustomerDirectory, RepoError, UniqueField, UserDirectory};
-        use wire::Global as _;
+    use serde_json::json;
+    use wire::Global as _;
 
     use super::*;
     use crate::testing::{Mocks, actor, codes, customer, new_user, user};

@@ -142,10 +142,11 @@ impl InvitationDirectory for Directory {
 
 #[cfg(test)]
 mod tests {
+    use domain::events::{EventType, Subject};
     use domain::{ErrorCode, OrganizationId, RoleKind};
 
     use super::*;
-    use crate::testing::{Mocks, actor, user};
+    use crate::testing::{Mocks, actor, origin, user};
 
     #[tokio::test]
     async fn the_mail_links_to_the_set_password_page_and_only_a_hash_is_stored() {
@@ -189,23 +190,43 @@ mod tests {
             .expect_invitation()
             .returning(move |_, _| Ok(Some(current.clone())));
         let user_id = invitee.id;
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
         mocks
             .invitations
             .expect_renew_invitation()
-            .withf(move |invited| {
+            .withf(move |invited, _| {
                 invited.invitation.user_id == user_id
                     && invited.invitation.token_hash != "old-hash"
                     && invited.invitation.accepted_at.is_none()
                     && invited.mail.mail.body.contains("/auth/set-password?token=")
             })
             .times(1)
-            .returning(|_| Ok(true));
+            .returning(move |invited, event| {
+                log.lock()
+                    .unwrap()
+                    .push((invited.invitation.clone(), event.clone()));
+                Ok(true)
+            });
         let resent = mocks
             .directory()
-            .resend_invitation(&admin, invitee.id)
+            .resend_invitation(&origin(&admin), invitee.id)
             .await
             .unwrap();
         assert_eq!(resent.id, invitee.id);
+        // One `invitation.resent` about the user: the old link's times, then the new one's.
+        let seen = seen.lock().unwrap();
+        let [(renewed, event)] = seen.as_slice() else {
+            panic!("{seen:?}");
+        };
+        assert_eq!(event.kind, EventType::InvitationResent);
+        assert_eq!(event.organization_id, org);
+        assert_eq!(event.subject, Subject::User(invitee.id));
+        assert_eq!(event.actor.user, Some(admin.user_id));
+        assert_eq!(event.before, Some(wire::snapshot::invitation_link(&old)));
+        assert_eq!(event.after, Some(wire::snapshot::invitation_link(renewed)));
+        let text = event.after.as_ref().unwrap().to_string();
+        assert!(!text.contains(&renewed.token_hash), "{text}");
     }
 
     #[tokio::test]
@@ -237,7 +258,7 @@ mod tests {
             mocks.invitations.expect_renew_invitation().times(0);
             let error = mocks
                 .directory()
-                .resend_invitation(caller, invitee.id)
+                .resend_invitation(&origin(caller), invitee.id)
                 .await
                 .unwrap_err();
             match (error, expected) {

@@ -209,8 +209,23 @@ impl Provisioning {
 mod tests {
     use domain::OrganizationId;
 
+    use domain::events::{EventType, RequestMeta, Subject};
+
     use super::*;
     use crate::testing::{Mocks, user};
+
+    /// Whether `event` is `org`'s `organization.created`, by `by` with no user or request.
+    fn is_created(org: &Organization, event: &ports::EventDraft, by: ActorKind) -> bool {
+        event.organization_id == org.id
+            && event.kind == EventType::OrganizationCreated
+            && event.subject == Subject::Organization(org.id)
+            && event.customer_id.is_none()
+            && event.actor == EventActor::without_user(by)
+            && event.request == RequestMeta::default()
+            && event.at == org.created_at
+            && event.before.is_none()
+            && event.after == Some(wire::snapshot::organization(org))
+    }
 
     #[tokio::test]
     async fn creates_every_built_in_role_and_an_owner() {
@@ -218,16 +233,17 @@ mod tests {
         mocks
             .organizations
             .expect_create_organization()
-            .withf(|org, roles, owner| {
+            .withf(|org, roles, owner, event| {
                 org.name.as_str() == "Acme Platform"
                     && roles.len() == RoleKind::ALL.len()
                     && owner.role.kind == RoleKind::Owner
                     && roles.contains(&owner.role)
                     && owner.organization_id == org.id
                     && owner.customer_id.is_none()
+                    && is_created(org, event, ActorKind::Operator)
             })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let (org, owner) = Provisioning::new(mocks.repositories())
             .create_organization(" Acme Platform ", "ops@acme.test")
             .await
@@ -259,7 +275,7 @@ mod tests {
         mocks
             .organizations
             .expect_create_organization()
-            .returning(|_, _, _| Err(RepoError::Conflict(UniqueField::OrganizationName)));
+            .returning(|_, _, _, _| Err(RepoError::Conflict(UniqueField::OrganizationName)));
         assert!(
             Provisioning::new(mocks.repositories())
                 .bootstrap()
@@ -276,8 +292,9 @@ mod tests {
         mocks
             .organizations
             .expect_create_organization()
+            .withf(|org, _, _, event| is_created(org, event, ActorKind::System))
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let (org, owner) = Provisioning::new(mocks.repositories())
             .bootstrap()
             .await

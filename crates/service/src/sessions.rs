@@ -521,6 +521,7 @@ mod tests {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    use domain::events::{EventType, Subject};
     use domain::{Organization, RoleKind};
 
     use super::*;
@@ -565,16 +566,24 @@ mod tests {
             .expect_invitation_by_token()
             .returning(move |hash| Ok((hash == stored.token_hash).then(|| stored.clone())));
         let expected = token_hash(token);
+        let invitee_id = invitee.id;
         mocks
             .invitations
             .expect_accept_invitation()
-            .withf(move |hash, password_hash, _| {
+            .withf(move |hash, password_hash, at, event| {
                 *hash == expected
                     && password_hash.starts_with("$argon2id$")
                     && verify_password(PASSWORD, password_hash)
+                    // One event, not a `password.set` too, by the invitee itself.
+                    && event.kind == EventType::InvitationAccepted
+                    && event.organization_id == org
+                    && event.subject == Subject::User(invitee_id)
+                    && event.actor == events::by_user(invitee_id)
+                    && event.at == *at
+                    && !format!("{:?}{:?}", event.before, event.after).contains(password_hash)
             })
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _, _| Ok(true));
         let sessions = service(mocks);
         sessions.check_invitation(token).await.unwrap();
         assert!(matches!(
@@ -634,12 +643,25 @@ mod tests {
             .expect_password_hashes()
             .withf(move |users| users == [id])
             .returning(move |_| Ok(vec![(id, stored_hash())]));
+        let before = me.clone();
         mocks
             .credentials
             .expect_record_login()
-            .withf(move |o, u, _| *o == org && *u == id)
+            .withf(move |o, u, at, event| {
+                *o == org
+                    && *u == id
+                    && event.kind == EventType::LoginSucceeded
+                    && event.subject == Subject::User(id)
+                    && event.actor == events::by_user(id)
+                    && event.at == *at
+                    && (event.before.clone(), event.after.clone())
+                        == {
+                            let (old, new) = wire::snapshot::login(&before, *at, "127.0.0.1");
+                            (Some(old), Some(new))
+                        }
+            })
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         let found = domain::Caller {
             token_generation: 4,
             ..crate::testing::caller(&me)
@@ -703,6 +725,20 @@ mod tests {
             .expect_password_hashes()
             .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks.credentials.expect_record_login().times(0);
+        // Each checked hash that failed is logged once for the user; the throttled sixth
+        // attempt checks nothing and logs nothing.
+        let my_id = me.id;
+        mocks
+            .events
+            .expect_append_event()
+            .withf(move |event| {
+                event.kind == EventType::LoginFailed
+                    && event.subject == Subject::User(my_id)
+                    && event.actor.user.is_none()
+                    && event.after == Some(wire::snapshot::failed_login("127.0.0.1"))
+            })
+            .times(5)
+            .returning(|_| Ok(()));
         let sessions = service(mocks);
         for wrong in [
             "wrong password!",
@@ -787,7 +823,7 @@ mod tests {
             .credentials
             .expect_record_login()
             .times(1)
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
         mocks
             .credentials
             .expect_insert_refresh_token()
@@ -868,9 +904,18 @@ mod tests {
             mocks
                 .credentials
                 .expect_revoke_refresh_family()
-                .withf(move |token, _| token.family == family)
+                .withf(move |token, at, event| {
+                    token.family == family
+                        && event.is_some_and(|event| {
+                            event.kind == EventType::SessionRefreshReused
+                                && event.subject == Subject::User(token.user_id)
+                                && event.actor == EventActor::without_user(ActorKind::System)
+                                && event.at == *at
+                                && event.after == Some(wire::snapshot::revoked_family(family))
+                        })
+                })
                 .times(1)
-                .returning(|_, _| Ok(2));
+                .returning(|_, _, _| Ok(2));
             mocks.credentials.expect_insert_refresh_token().times(0);
             let error = service(mocks).refresh("old").await.unwrap_err();
             assert!(matches!(error, SessionError::InvalidToken), "{error:?}");
@@ -909,8 +954,9 @@ mod tests {
         mocks
             .credentials
             .expect_revoke_refresh_family()
+            .withf(|_, _, event| event.is_none())
             .times(1)
-            .returning(|_, _| Ok(1));
+            .returning(|_, _, _| Ok(1));
         let sessions = service(mocks);
         sessions.revoke("old").await.unwrap();
         sessions.revoke("unknown").await.unwrap();
@@ -923,11 +969,18 @@ mod tests {
         mocks
             .credentials
             .expect_set_password_hash()
-            .withf(|_, _, hash, _| {
-                hash.starts_with("$argon2id$") && verify_password(PASSWORD, hash)
+            .withf(move |o, u, hash, at, event| {
+                hash.starts_with("$argon2id$")
+                    && verify_password(PASSWORD, hash)
+                    && event.kind == EventType::PasswordSet
+                    && event.organization_id == *o
+                    && event.subject == Subject::User(*u)
+                    && event.actor == EventActor::without_user(ActorKind::Operator)
+                    && event.at == *at
+                    && event.after == Some(wire::snapshot::password_set())
             })
             .times(1)
-            .returning(|_, _, _, _| Ok(true));
+            .returning(|_, _, _, _, _| Ok(true));
         let password = Password::parse(PASSWORD).unwrap();
         assert!(
             service(mocks)
@@ -952,7 +1005,8 @@ mod tests {
         mocks
             .credentials
             .expect_record_login()
-            .returning(|_, _, _| Ok(()));
+            .returning(|_, _, _, _| Ok(()));
+        mocks.events.expect_append_event().returning(|_| Ok(()));
         mocks
             .credentials
             .expect_insert_refresh_token()
@@ -1236,12 +1290,12 @@ mod tests {
             .invitations
             .expect_accept_invitation()
             .times(1)
-            .returning(|_, _, _| Ok(true));
+            .returning(|_, _, _, _| Ok(true));
         mocks
             .credentials
             .expect_set_password_hash()
             .times(1)
-            .returning(|_, _, _, _| Ok(true));
+            .returning(|_, _, _, _, _| Ok(true));
         let gate = Arc::new(Gate::default());
         let _open = gate.opened_on_drop();
         let sessions = service(mocks).with_hash_pool(gate.pool(1));

@@ -187,7 +187,9 @@ mod tests {
     use jsonwebtoken::{Algorithm, Header, Validation};
 
     use super::*;
-    use crate::testing::{Mocks, actor};
+    use domain::events::{ActorKind, EventActor, EventType, Subject};
+
+    use crate::testing::{Mocks, actor, origin};
 
     fn invalid_fields(error: DirectoryError) -> Vec<(String, ErrorCode)> {
         match error {
@@ -208,15 +210,22 @@ mod tests {
         mocks
             .signing_keys
             .expect_insert_signing_key()
-            .withf(move |key| {
+            .withf(move |key, event| {
                 key.organization_id == org
                     && !key.imported
                     && key.public_key.starts_with("-----BEGIN PUBLIC KEY-----")
                     && !key.public_key.contains("PRIVATE")
+                    && event.kind == EventType::SigningKeyCreated
+                    && event.subject == Subject::SigningKey(key.id)
+                    && event.after == Some(wire::snapshot::signing_key(key))
             })
             .times(1)
-            .returning(|_| Ok(()));
-        let generated = mocks.directory().create_signing_key(&owner).await.unwrap();
+            .returning(|_, _| Ok(()));
+        let generated = mocks
+            .directory()
+            .create_signing_key(&origin(&owner))
+            .await
+            .unwrap();
         let private = &generated.private_key_pem;
         assert!(
             private.starts_with("-----BEGIN PRIVATE KEY-----"),
@@ -266,16 +275,16 @@ mod tests {
                 Err(DirectoryError::Forbidden)
             ));
             assert!(matches!(
-                directory.create_signing_key(&caller).await,
+                directory.create_signing_key(&origin(&caller)).await,
                 Err(DirectoryError::Forbidden)
             ));
             assert!(matches!(
-                directory.import_signing_key(&caller, "x").await,
+                directory.import_signing_key(&origin(&caller), "x").await,
                 Err(DirectoryError::Forbidden)
             ));
             assert!(matches!(
                 directory
-                    .delete_signing_key(&caller, SigningKeyId::generate())
+                    .delete_signing_key(&origin(&caller), SigningKeyId::generate())
                     .await,
                 Err(DirectoryError::Forbidden)
             ));
@@ -299,15 +308,19 @@ mod tests {
         mocks
             .signing_keys
             .expect_insert_signing_key()
-            .withf(move |key| {
-                key.imported && key.private_key_preview.is_none() && key.public_key == expected
+            .withf(move |key, event| {
+                key.imported
+                    && key.private_key_preview.is_none()
+                    && key.public_key == expected
+                    && event.kind == EventType::SigningKeyImported
+                    && event.subject == Subject::SigningKey(key.id)
             })
             .times(2)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         let directory = mocks.directory();
         for accepted in [format!("\n{public}\n"), pkcs1] {
             let key = directory
-                .import_signing_key(&admin, &accepted)
+                .import_signing_key(&origin(&admin), &accepted)
                 .await
                 .unwrap();
             assert_eq!(key.organization_id, org);
@@ -319,7 +332,7 @@ mod tests {
             "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----",
         ] {
             let error = directory
-                .import_signing_key(&admin, refused)
+                .import_signing_key(&origin(&admin), refused)
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -334,20 +347,77 @@ mod tests {
     async fn deleting_an_unknown_key_is_not_found_on_id() {
         let org = OrganizationId::generate();
         let (owner, _) = actor(org, None, RoleKind::Owner);
+        let kept = SigningKey::imported(org, "-----BEGIN PUBLIC KEY-----".into(), domain::now());
         let mut mocks = Mocks::default();
         mocks
             .signing_keys
-            .expect_delete_signing_key()
-            .withf(move |o, _| *o == org)
-            .returning(|_, _| Ok(None));
+            .expect_signing_keys()
+            .returning(move |_| Ok(vec![kept.clone()]));
+        // Unknown: nothing to delete, so no write (and no event).
+        mocks.signing_keys.expect_delete_signing_key().times(0);
         let error = mocks
             .directory()
-            .delete_signing_key(&owner, SigningKeyId::generate())
+            .delete_signing_key(&origin(&owner), SigningKeyId::generate())
             .await
             .unwrap_err();
         assert_eq!(
             invalid_fields(error),
             [("id".to_owned(), ErrorCode::NotFound)]
         );
+    }
+
+    #[tokio::test]
+    async fn deleting_a_key_hands_storage_its_deleted_event_with_the_key_as_it_was() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let key = SigningKey::imported(org, "-----BEGIN PUBLIC KEY-----".into(), domain::now());
+        let id = key.id;
+        let mut mocks = Mocks::default();
+        let listed = key.clone();
+        mocks
+            .signing_keys
+            .expect_signing_keys()
+            .returning(move |_| Ok(vec![listed.clone()]));
+        let stored = key.clone();
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = calls.clone();
+        mocks
+            .signing_keys
+            .expect_delete_signing_key()
+            .withf(move |o, deleted, event| {
+                *o == org
+                    && *deleted == id
+                    && event.organization_id == org
+                    && event.kind == EventType::SigningKeyDeleted
+                    && event.subject == Subject::SigningKey(id)
+                    && event.actor
+                        == EventActor {
+                            user: Some(owner.user_id),
+                            kind: ActorKind::User,
+                        }
+                    && event.before == Some(wire::snapshot::signing_key(&stored))
+                    && event.after.is_none()
+            })
+            .times(2)
+            .returning(move |_, _, _| {
+                // The second delete finds the key gone (deleted concurrently).
+                let first = count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0;
+                Ok(first.then(|| key.clone()))
+            });
+        let directory = mocks.directory();
+        let deleted = directory
+            .delete_signing_key(&origin(&owner), id)
+            .await
+            .unwrap();
+        assert_eq!(deleted.id, id);
+        let error = directory
+            .delete_signing_key(&origin(&owner), id)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            invalid_fields(error),
+            [("id".to_owned(), ErrorCode::NotFound)]
+        );
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
     }
 }
