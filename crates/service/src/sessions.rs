@@ -781,6 +781,8 @@ mod tests {
                 .expect_password_hashes()
                 .times(1)
                 .returning(|_| Ok(Vec::new()));
+            // Only the decoy was checked: no user's failure to log.
+            mocks.events.expect_append_event().times(0);
             let error = service(mocks).login(&request(PASSWORD)).await.unwrap_err();
             assert!(
                 matches!(error, SessionError::InvalidCredentials),

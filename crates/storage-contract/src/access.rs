@@ -223,7 +223,7 @@ pub async fn token_endings_are_reported_before_returning(stores: &Stores, record
     assert_eq!(recorder.take(), [], "inserts change no one's access");
     stores
         .credentials
-        .revoke_refresh_family(&token, domain::now())
+        .revoke_refresh_family(&token, domain::now(), None)
         .await
         .unwrap();
     assert_eq!(
@@ -232,19 +232,14 @@ pub async fn token_endings_are_reported_before_returning(stores: &Stores, record
     );
     stores
         .credentials
-        .revoke_refresh_family(&token, domain::now())
+        .revoke_refresh_family(&token, domain::now(), None)
         .await
         .unwrap();
     assert_eq!(recorder.take(), [], "already revoked: nothing changed");
     assert!(
         stores
             .credentials
-            .set_password_hash(
-                member.organization_id,
-                member.id,
-                "$argon2id$x",
-                domain::now()
-            )
+            .set_password_hash(member.organization_id, member.id, "$argon2id$x", domain::now(), &draft(member.organization_id))
             .await
             .unwrap()
     );

@@ -35,7 +35,7 @@ use ports::{
     SigningKeyRepository, StorageStats, UserRepository,
 };
 
-pub use support::draft;
+pub use support::{draft, draft_about};
 
 /// A storage adapter: one cloneable value that implements every repository port.
 pub trait Storage:

@@ -82,12 +82,14 @@ pub(crate) fn new_organization(name: &str) -> (Organization, Vec<Role>, User) {
     (organization, roles, owner)
 }
 
-/// Creates an organization named `name` through the port.
+/// Creates an organization named `name` through the port. Its `organization.created` is
+/// sequence 1 of its log, drafted a day before [`at`]'s base so that the times checks draft
+/// for later events are logged as drafted.
 pub(crate) async fn organization(stores: &Stores, name: &str) -> Org {
     let (organization, roles, owner) = new_organization(name);
     stores
         .organizations
-        .create_organization(&organization, &roles, &owner)
+        .create_organization(&organization, &roles, &owner, &organization_created(&organization))
         .await
         .unwrap();
     Org {
@@ -115,6 +117,30 @@ pub fn draft(organization: OrganizationId) -> EventDraft {
         version: None,
         before: None,
         after: None,
+    }
+}
+
+/// The `organization.created` an operator's provisioning of `organization` appends.
+pub(crate) fn organization_created(organization: &Organization) -> EventDraft {
+    EventDraft {
+        kind: EventType::OrganizationCreated,
+        subject: Subject::Organization(organization.id),
+        actor: EventActor {
+            user: None,
+            kind: ActorKind::Operator,
+        },
+        at: at(-86_400, 0),
+        version: Some(organization.version),
+        ..draft(organization.id)
+    }
+}
+
+/// Like [`draft`], about `subject`: for the writes whose guard checks what the event is
+/// about (accepting an invitation: its user's).
+pub fn draft_about(organization: OrganizationId, subject: Subject) -> EventDraft {
+    EventDraft {
+        subject,
+        ..draft(organization)
     }
 }
 

@@ -192,7 +192,7 @@ async fn token_endings_are_reported_in_process_and_notified_to_the_feed() {
         .unwrap();
     stores
         .credentials
-        .revoke_refresh_family(&token, domain::now())
+        .revoke_refresh_family(&token, domain::now(), None)
         .await
         .unwrap();
     let heard = recorder
@@ -201,7 +201,7 @@ async fn token_endings_are_reported_in_process_and_notified_to_the_feed() {
     assert_eq!(heard, [changed(&member)]);
     stores
         .credentials
-        .set_password_hash(org.id, member.id, "$argon2id$y", domain::now())
+        .set_password_hash(org.id, member.id, "$argon2id$y", domain::now(), &draft(org.id))
         .await
         .unwrap();
     let heard = recorder

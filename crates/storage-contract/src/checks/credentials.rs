@@ -19,13 +19,13 @@ pub async fn password_hashes_are_set_replaced_and_scoped(stores: Stores) {
     );
     assert!(
         credentials
-            .set_password_hash(org.id, user.id, "$argon2id$one", at(1, 0))
+            .set_password_hash(org.id, user.id, "$argon2id$one", at(1, 0), &draft(org.id))
             .await
             .unwrap()
     );
     assert!(
         credentials
-            .set_password_hash(org.id, user.id, "$argon2id$two", at(2, 0))
+            .set_password_hash(org.id, user.id, "$argon2id$two", at(2, 0), &draft(org.id))
             .await
             .unwrap()
     );
@@ -43,13 +43,13 @@ pub async fn password_hashes_are_set_replaced_and_scoped(stores: Stores) {
     );
     assert!(
         !credentials
-            .set_password_hash(other.id, user.id, "$x", at(3, 0))
+            .set_password_hash(other.id, user.id, "$x", at(3, 0), &draft(other.id))
             .await
             .unwrap()
     );
     assert!(
         !credentials
-            .set_password_hash(org.id, UserId::generate(), "$x", at(3, 0))
+            .set_password_hash(org.id, UserId::generate(), "$x", at(3, 0), &draft(org.id))
             .await
             .unwrap()
     );
@@ -78,16 +78,17 @@ pub async fn logins_are_recorded_on_the_user(stores: Stores) {
     let org = organization(&stores, "Logins").await;
     let user = org.user(None, "ada@example.com", RoleKind::Integrator);
     insert_user(&stores, &user).await;
+    let elsewhere = OrganizationId::generate();
     stores
         .credentials
-        .record_login(OrganizationId::generate(), user.id, at(5, 0))
+        .record_login(elsewhere, user.id, at(5, 0), &draft(elsewhere))
         .await
         .unwrap();
     let read = stores.users.user(org.id, user.id).await.unwrap().unwrap();
     assert_eq!(read.last_login, None);
     stores
         .credentials
-        .record_login(org.id, user.id, at(5, 3))
+        .record_login(org.id, user.id, at(5, 3), &draft(org.id))
         .await
         .unwrap();
     let read = stores.users.user(org.id, user.id).await.unwrap().unwrap();
@@ -141,14 +142,14 @@ pub async fn revoking_a_family_revokes_only_that_family(stores: Stores) {
     }
     assert_eq!(
         credentials
-            .revoke_refresh_family(&second, at(2, 0))
+            .revoke_refresh_family(&second, at(2, 0), None)
             .await
             .unwrap(),
         2
     );
     assert_eq!(
         credentials
-            .revoke_refresh_family(&first, at(3, 0))
+            .revoke_refresh_family(&first, at(3, 0), None)
             .await
             .unwrap(),
         0
@@ -249,11 +250,11 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
     let successor = first.successor("s1b".into(), at(1, 0));
     credentials.insert_refresh_token(&successor).await.unwrap();
     credentials
-        .revoke_refresh_family(&first, at(10, 0))
+        .revoke_refresh_family(&first, at(10, 0), None)
         .await
         .unwrap();
     credentials
-        .revoke_refresh_family(&owners, at(10, 0))
+        .revoke_refresh_family(&owners, at(10, 0), None)
         .await
         .unwrap();
     for (since, expected) in [(at(9, 0), vec![first.family]), (at(10, 0), vec![])] {
@@ -270,7 +271,7 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
     for generation in 1..=2 {
         assert!(
             credentials
-                .set_password_hash(org.id, user.id, "$argon2id$x", at(20, generation))
+                .set_password_hash(org.id, user.id, "$argon2id$x", at(20, generation), &draft(org.id))
                 .await
                 .unwrap()
         );

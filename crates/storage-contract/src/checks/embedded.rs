@@ -28,7 +28,7 @@ pub async fn signing_keys_round_trip_per_organization(stores: Stores) {
     let earlier = key(org.id, 10, false);
     let foreign = key(other.id, 5, false);
     for key in [&later, &earlier, &foreign] {
-        stores.signing_keys.insert_signing_key(key).await.unwrap();
+        stores.signing_keys.insert_signing_key(key, &draft(key.organization_id)).await.unwrap();
     }
     assert_eq!(
         stores.signing_keys.signing_keys(org.id).await.unwrap(),
@@ -56,19 +56,19 @@ pub async fn deleting_a_signing_key_returns_it_once(stores: Stores) {
     let kept = key(org.id, 1, false);
     let doomed = key(org.id, 2, false);
     for key in [&kept, &doomed] {
-        stores.signing_keys.insert_signing_key(key).await.unwrap();
+        stores.signing_keys.insert_signing_key(key, &draft(key.organization_id)).await.unwrap();
     }
     let keys = &stores.signing_keys;
     assert_eq!(
-        keys.delete_signing_key(other.id, doomed.id).await.unwrap(),
+        keys.delete_signing_key(other.id, doomed.id, &draft(other.id)).await.unwrap(),
         None
     );
     assert_eq!(
-        keys.delete_signing_key(org.id, doomed.id).await.unwrap(),
+        keys.delete_signing_key(org.id, doomed.id, &draft(org.id)).await.unwrap(),
         Some(doomed.clone())
     );
     assert_eq!(
-        keys.delete_signing_key(org.id, doomed.id).await.unwrap(),
+        keys.delete_signing_key(org.id, doomed.id, &draft(org.id)).await.unwrap(),
         None
     );
     assert_eq!(keys.signing_keys(org.id).await.unwrap(), vec![kept]);
@@ -120,7 +120,7 @@ pub async fn embedded_users_are_found_by_subject_within_their_customer(stores: S
     );
     stores
         .embedded
-        .insert_embedded_user(&user, "user-42")
+        .insert_embedded_user(&user, "user-42", &draft(user.organization_id))
         .await
         .unwrap();
     let found = stores
@@ -160,7 +160,7 @@ pub async fn embedded_users_are_found_by_subject_within_their_customer(stores: S
     );
     stores
         .embedded
-        .insert_embedded_user(&twin, "user-42")
+        .insert_embedded_user(&twin, "user-42", &draft(twin.organization_id))
         .await
         .unwrap();
     let found = stores
@@ -184,7 +184,7 @@ pub async fn embedded_subjects_are_unique_per_customer_all_or_nothing(stores: St
     );
     stores
         .embedded
-        .insert_embedded_user(&first, "sub")
+        .insert_embedded_user(&first, "sub", &draft(first.organization_id))
         .await
         .unwrap();
     let second = org.user(
@@ -192,7 +192,7 @@ pub async fn embedded_subjects_are_unique_per_customer_all_or_nothing(stores: St
         "b@embedded.invalid",
         RoleKind::MarketplaceAdmin,
     );
-    match stores.embedded.insert_embedded_user(&second, "sub").await {
+    match stores.embedded.insert_embedded_user(&second, "sub", &draft(second.organization_id)).await {
         Err(RepoError::Conflict(UniqueField::EmbeddedSubject)) => {}
         other => panic!("expected Conflict(EmbeddedSubject), got {other:?}"),
     }
@@ -205,7 +205,7 @@ pub async fn embedded_subjects_are_unique_per_customer_all_or_nothing(stores: St
     );
     match stores
         .embedded
-        .insert_embedded_user(&same_email, "fresh")
+        .insert_embedded_user(&same_email, "fresh", &draft(same_email.organization_id))
         .await
     {
         Err(RepoError::Conflict(UniqueField::UserEmail)) => {}
@@ -232,7 +232,7 @@ pub async fn concurrent_first_sign_ins_give_one_user(stores: Stores) {
                 &format!("racer{n}@embedded.invalid"),
                 RoleKind::MarketplaceAdmin,
             );
-            tokio::spawn(async move { stores.embedded.insert_embedded_user(&user, "racer").await })
+            tokio::spawn(async move { stores.embedded.insert_embedded_user(&user, "racer", &draft(user.organization_id)).await })
         })
         .collect();
     let mut successes = 0;
@@ -264,7 +264,7 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
     );
     stores
         .embedded
-        .insert_embedded_user(&user, "sub")
+        .insert_embedded_user(&user, "sub", &draft(user.organization_id))
         .await
         .unwrap();
     stores
@@ -285,7 +285,7 @@ pub async fn embedded_subjects_go_with_their_user_and_customer(stores: Stores) {
     );
     stores
         .embedded
-        .insert_embedded_user(&again, "sub")
+        .insert_embedded_user(&again, "sub", &draft(again.organization_id))
         .await
         .unwrap();
     // A plain customer user beside it is untouched by subjects.
@@ -342,8 +342,8 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         "b@embedded.invalid",
         RoleKind::MarketplaceUser,
     );
-    embedded.insert_embedded_user(&doomed, "sub").await.unwrap();
-    embedded.insert_embedded_user(&twin, "sub").await.unwrap();
+    embedded.insert_embedded_user(&doomed, "sub", &draft(doomed.organization_id)).await.unwrap();
+    embedded.insert_embedded_user(&twin, "sub", &draft(twin.organization_id)).await.unwrap();
     // A plain user deleted beside them blocks nothing.
     let plain = org.user(Some(acme.id), "plain@example.com", RoleKind::CustomerMember);
     insert_user(&stores, &plain).await;
@@ -373,7 +373,7 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
     );
     assert!(
         !embedded
-            .unblock_embedded_subject(other.id, acme.id, "sub")
+            .unblock_embedded_subject(other.id, acme.id, "sub", &draft(other.id))
             .await
             .unwrap(),
         "another organization cannot unblock it"
@@ -381,14 +381,14 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
     assert!(blocked(acme.id, "sub").await);
     assert!(
         embedded
-            .unblock_embedded_subject(org.id, acme.id, "sub")
+            .unblock_embedded_subject(org.id, acme.id, "sub", &draft(org.id))
             .await
             .unwrap()
     );
     assert!(!blocked(acme.id, "sub").await);
     assert!(
         !embedded
-            .unblock_embedded_subject(org.id, acme.id, "sub")
+            .unblock_embedded_subject(org.id, acme.id, "sub", &draft(org.id))
             .await
             .unwrap(),
         "unblocking twice finds nothing the second time"
@@ -401,7 +401,7 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         "c@embedded.invalid",
         RoleKind::MarketplaceAdmin,
     );
-    embedded.insert_embedded_user(&again, "sub").await.unwrap();
+    embedded.insert_embedded_user(&again, "sub", &draft(again.organization_id)).await.unwrap();
     stores
         .users
         .delete_user(org.id, again.id, None, &draft(org.id))

@@ -62,11 +62,17 @@ fn after(after: Option<u64>, first: u32) -> EventQuery {
     }
 }
 
-/// The whole log of `org`, read 100 at a time.
+/// The log of `org` after its own `organization.created` (sequence 1, appended when
+/// [`organization`] made it), read 100 at a time.
 async fn log(stores: &Stores, org: OrganizationId) -> Vec<Event> {
+    whole_log_after(stores, org, Some(1)).await
+}
+
+/// The log of `org` after sequence `start`, read 100 at a time.
+async fn whole_log_after(stores: &Stores, org: OrganizationId, start: Option<u64>) -> Vec<Event> {
     let mut events: Vec<Event> = Vec::new();
     for _ in 0..1_000 {
-        let last = events.last().map(|event| event.sequence);
+        let last = events.last().map(|event| event.sequence).or(start);
         let page = stores.events.events(org, &after(last, 100)).await.unwrap();
         events.extend(page.events);
         if !page.has_next_page {
@@ -76,9 +82,9 @@ async fn log(stores: &Stores, org: OrganizationId) -> Vec<Event> {
     panic!("the log did not end");
 }
 
-/// The events `drafts` make, numbered from 1.
+/// The events `drafts` make, numbered from 2 (after the organization's creation).
 fn numbered(drafts: &[EventDraft]) -> Vec<Event> {
-    (1..)
+    (2..)
         .zip(drafts)
         .map(|(sequence, draft)| Event {
             sequence,
@@ -356,7 +362,7 @@ pub async fn writes_that_write_nothing_append_nothing(stores: Stores) {
     insert_customer_with(&stores, &org, "Next", &next).await;
     let events = log(&stores, org.id).await;
     assert_eq!(events.len(), 3);
-    assert_eq!(events[2].sequence, 3);
+    assert_eq!(events[2].sequence, 4);
     assert_eq!(events[2].draft.id, next.id);
 }
 
@@ -493,7 +499,7 @@ pub async fn a_change_whose_event_fails_is_not_written(stores: Stores) {
     insert_customer_with(&stores, &org, "Third", &third).await;
     let events = log(&stores, org.id).await;
     assert_eq!(events.len(), 3);
-    assert_eq!((events[2].sequence, events[2].draft.id), (3, third.id));
+    assert_eq!((events[2].sequence, events[2].draft.id), (4, third.id));
     assert!(log(&stores, other.id).await.is_empty());
 }
 
@@ -619,10 +625,11 @@ pub async fn event_queries_filter_and_page(stores: Stores) {
         insert_customer(&stores, &other.customer(name)).await;
     }
 
-    let all = log(&stores, org.id).await;
-    // The admin (the owner came with the organization, unlogged), 3 customers, 6 users
+    let all = whole_log_after(&stores, org.id, None).await;
+    // The organization's creation (with its owner), the admin, 3 customers, 6 users
     // created and updated, 1 deletion.
-    assert_eq!(all.len(), 17, "{all:#?}");
+    assert_eq!(all.len(), 18, "{all:#?}");
+    assert_eq!(all[0].draft.kind, EventType::OrganizationCreated);
     assert!(
         all.iter()
             .all(|event| event.draft.organization_id == org.id)
@@ -757,7 +764,7 @@ pub async fn event_queries_filter_and_page(stores: Stores) {
     }
     let past_the_end = stores
         .events
-        .events(org.id, &after(Some(17), 10))
+        .events(org.id, &after(Some(18), 10))
         .await
         .unwrap();
     assert!(past_the_end.events.is_empty() && !past_the_end.has_next_page);
@@ -809,9 +816,10 @@ pub async fn concurrent_writers_append_a_gap_free_log(stores: Stores) {
             let mut reads = 0_u32;
             while (seen.len() as u64) < WRITERS {
                 assert!(Instant::now() < deadline, "the reader saw only {seen:?}");
-                let last = seen.last().map(|event| event.sequence);
-                let page = events.events(org, &after(last, 100)).await.unwrap();
-                let next = last.unwrap_or(0) + 1;
+                // After the organization's own creation, sequence 1.
+                let last = seen.last().map_or(1, |event| event.sequence);
+                let page = events.events(org, &after(Some(last), 100)).await.unwrap();
+                let next = last + 1;
                 let sequences: Vec<u64> = page.events.iter().map(|e| e.sequence).collect();
                 let expected: Vec<u64> = (next..).take(sequences.len()).collect();
                 assert_eq!(sequences, expected, "read {reads} after {last:?} saw a gap");
@@ -842,13 +850,13 @@ pub async fn concurrent_writers_append_a_gap_free_log(stores: Stores) {
     let seen = reader.await.unwrap();
     assert_eq!(
         seen.iter().map(|event| event.sequence).collect::<Vec<_>>(),
-        (1..=WRITERS).collect::<Vec<_>>()
+        (2..=WRITERS + 1).collect::<Vec<_>>()
     );
     let subjects: HashSet<CustomerId> = seen
         .iter()
         .map(|event| match event.draft.subject {
             Subject::Customer(id) => id,
-            Subject::User(id) => panic!("a user event for {id}"),
+            other => panic!("an event about {other:?}"),
         })
         .collect();
     assert_eq!(subjects, created, "one event per customer");

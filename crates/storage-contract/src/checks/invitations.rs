@@ -3,11 +3,12 @@
 
 use std::collections::HashSet;
 
+use domain::events::Subject;
 use domain::{Invitation, Invited, Mail, OutboxMail, RoleKind, User};
 use ports::{RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{Org, at, draft, insert_user, organization};
+use crate::support::{Org, at, draft, draft_about, insert_user, organization};
 
 fn invited(org: &Org, user: &User, token_hash: &str, seconds: i64) -> Invited {
     Invited {
@@ -122,17 +123,18 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         .await
         .unwrap();
     let invitations = &stores.invitations;
+    let about = |user: &domain::User| draft_about(org.id, Subject::User(user.id));
     let expired_at = at(1, 0) + domain::INVITATION_TTL;
     assert!(
         !invitations
-            .accept_invitation("old", "$argon2id$x", expired_at)
+            .accept_invitation("old", "$argon2id$x", expired_at, &about(&user))
             .await
             .unwrap(),
         "expired"
     );
     assert!(
         !invitations
-            .accept_invitation("unknown", "$argon2id$x", at(2, 0))
+            .accept_invitation("unknown", "$argon2id$x", at(2, 0), &about(&user))
             .await
             .unwrap()
     );
@@ -141,11 +143,11 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         invitation: first.invitation.renewed("new".into(), at(10, 0)),
         mail: invited(&org, &user, "new", 10).mail,
     };
-    assert!(invitations.renew_invitation(&renewed).await.unwrap());
+    assert!(invitations.renew_invitation(&renewed, &draft(renewed.invitation.organization_id)).await.unwrap());
     assert_eq!(invitations.invitation_by_token("old").await.unwrap(), None);
     assert!(
         !invitations
-            .accept_invitation("old", "$argon2id$x", at(11, 0))
+            .accept_invitation("old", "$argon2id$x", at(11, 0), &about(&user))
             .await
             .unwrap()
     );
@@ -164,14 +166,21 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         None
     );
     assert!(
+        !invitations
+            .accept_invitation("new", "$argon2id$new", at(12, 0), &about(&org.owner))
+            .await
+            .unwrap(),
+        "an event about another user: not that user's invitation"
+    );
+    assert!(
         invitations
-            .accept_invitation("new", "$argon2id$new", at(12, 0))
+            .accept_invitation("new", "$argon2id$new", at(12, 0), &about(&user))
             .await
             .unwrap()
     );
     assert!(
         !invitations
-            .accept_invitation("new", "$argon2id$again", at(13, 0))
+            .accept_invitation("new", "$argon2id$again", at(13, 0), &about(&user))
             .await
             .unwrap()
     );
@@ -195,7 +204,7 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         invitation: stored.renewed("newer".into(), at(14, 0)),
         mail: invited(&org, &user, "newer", 14).mail,
     };
-    assert!(!invitations.renew_invitation(&again).await.unwrap());
+    assert!(!invitations.renew_invitation(&again, &draft(again.invitation.organization_id)).await.unwrap());
     assert!(claim_all(&stores, 200).await.is_empty(), "nothing queued");
 }
 

@@ -704,7 +704,7 @@ pub async fn create_organization_is_all_or_nothing(stores: Stores) {
     broken.role = Role::generate(RoleKind::Owner);
     let result = stores
         .organizations
-        .create_organization(&organization, &roles, &broken)
+        .create_organization(&organization, &roles, &broken, &draft(organization.id))
         .await;
     assert!(result.is_err(), "{result:?}");
     assert_eq!(stores.organizations.count_organizations().await.unwrap(), 0);
@@ -727,7 +727,7 @@ pub async fn create_organization_is_all_or_nothing(stores: Stores) {
 
     stores
         .organizations
-        .create_organization(&organization, &roles, &owner)
+        .create_organization(&organization, &roles, &owner, &draft(organization.id))
         .await
         .unwrap();
     assert_eq!(stores.organizations.count_organizations().await.unwrap(), 1);
@@ -763,7 +763,7 @@ pub async fn organization_names_are_unique_ignoring_case(stores: Stores) {
     assert_conflict(
         stores
             .organizations
-            .create_organization(&organization, &roles, &owner)
+            .create_organization(&organization, &roles, &owner, &draft(organization.id))
             .await,
         UniqueField::OrganizationName,
     );

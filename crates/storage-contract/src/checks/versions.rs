@@ -64,7 +64,7 @@ pub async fn versions_start_at_one_and_count_every_write(stores: Stores) {
     assert_eq!(read.version, Version::FIRST);
     stores
         .credentials
-        .record_login(org.id, user.id, at(1, 1))
+        .record_login(org.id, user.id, at(1, 1), &draft(org.id))
         .await
         .unwrap();
     let read = stores.users.user(org.id, user.id).await.unwrap().unwrap();
@@ -112,7 +112,7 @@ pub async fn stale_conditional_writes_change_nothing(stores: Stores) {
     insert_user(&stores, &user).await;
     stores
         .credentials
-        .record_login(org.id, user.id, at(2, 0))
+        .record_login(org.id, user.id, at(2, 0), &draft(org.id))
         .await
         .unwrap();
     let mut demoted = user.clone();
