@@ -336,8 +336,11 @@ pub trait InvitationDirectory: Send + Sync {
 
     /// Sends the user a new link with a renewed expiry; the previous link stops working.
     /// Needs the permission to manage that user.
-    async fn resend_invitation(&self, origin: &Origin, user: UserId)
-    -> Result<User, DirectoryError>;
+    async fn resend_invitation(
+        &self,
+        origin: &Origin,
+        user: UserId,
+    ) -> Result<User, DirectoryError>;
 }
 
 /// Delivers a mail (SMTP, or the log when no SMTP server is configured).

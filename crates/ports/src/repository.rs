@@ -278,8 +278,11 @@ pub trait OrganizationRepository: Send + Sync {
 #[async_trait]
 pub trait SigningKeyRepository: Send + Sync {
     /// Stores a new key of `key.organization_id` and appends `event`, both or neither.
-    async fn insert_signing_key(&self, key: &SigningKey, event: &EventDraft)
-    -> Result<(), RepoError>;
+    async fn insert_signing_key(
+        &self,
+        key: &SigningKey,
+        event: &EventDraft,
+    ) -> Result<(), RepoError>;
 
     /// Every key of the organization, oldest first (ties by id).
     async fn signing_keys(
@@ -431,8 +434,11 @@ pub trait InvitationRepository: Send + Sync {
     /// Replaces a not yet accepted invitation's link and expiry with `invited.invitation`'s,
     /// queues `invited.mail` and appends `event`, atomically; false (and nothing queued or
     /// appended) when the user has no invitation or it was accepted.
-    async fn renew_invitation(&self, invited: &Invited, event: &EventDraft)
-    -> Result<bool, RepoError>;
+    async fn renew_invitation(
+        &self,
+        invited: &Invited,
+        event: &EventDraft,
+    ) -> Result<bool, RepoError>;
 
     /// Spends the pending invitation with this token hash, sets the user's password hash
     /// and appends `event` (about the invitation's user, in its organization), atomically;

@@ -5,8 +5,8 @@
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
 use domain::{
-    Actor, Customer, CustomerChanges, CustomerId, Invitation, Organization, RefreshToken,
-    RoleKind, SigningKey, Timestamp, User, UserChanges, UserId,
+    Actor, Customer, CustomerChanges, CustomerId, Invitation, Organization, RefreshToken, RoleKind,
+    SigningKey, Timestamp, User, UserChanges, UserId,
 };
 use ports::{DirectoryError, EventDirectory, EventDraft, EventPage, EventQuery};
 use uuid::Uuid;
@@ -37,7 +37,10 @@ pub(crate) enum Change<'a> {
     /// The user as read, deleted at its version.
     UserDeleted(&'a User),
     /// An embedded sign-in's new user and the subject (`sub`) it signs in as.
-    EmbeddedUserCreated { user: &'a User, subject: &'a str },
+    EmbeddedUserCreated {
+        user: &'a User,
+        subject: &'a str,
+    },
     /// `subject` may sign in to `customer` again.
     EmbeddedUserUnblocked {
         customer: &'a Customer,
@@ -67,7 +70,10 @@ pub(crate) enum Change<'a> {
         address: &'a str,
     },
     /// `user`'s password hash was checked, from `address`, and did not match.
-    LoginFailed { user: &'a User, address: &'a str },
+    LoginFailed {
+        user: &'a User,
+        address: &'a str,
+    },
     /// `token`, already rotated, was presented again: its family is revoked at `at`.
     RefreshReused {
         token: &'a RefreshToken,

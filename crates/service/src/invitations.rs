@@ -83,11 +83,7 @@ impl InvitationDirectory for Directory {
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "invitations.resend")]
-    async fn resend_invitation(
-        &self,
-        origin: &Origin,
-        id: UserId,
-    ) -> Result<User, DirectoryError> {
+    async fn resend_invitation(&self, origin: &Origin, id: UserId) -> Result<User, DirectoryError> {
         let actor = &origin.actor;
         let user = self
             .repos

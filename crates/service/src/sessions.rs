@@ -654,11 +654,10 @@ mod tests {
                     && event.subject == Subject::User(id)
                     && event.actor == events::by_user(id)
                     && event.at == *at
-                    && (event.before.clone(), event.after.clone())
-                        == {
-                            let (old, new) = wire::snapshot::login(&before, *at, "127.0.0.1");
-                            (Some(old), Some(new))
-                        }
+                    && (event.before.clone(), event.after.clone()) == {
+                        let (old, new) = wire::snapshot::login(&before, *at, "127.0.0.1");
+                        (Some(old), Some(new))
+                    }
             })
             .times(1)
             .returning(|_, _, _, _| Ok(()));

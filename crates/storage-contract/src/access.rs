@@ -239,7 +239,13 @@ pub async fn token_endings_are_reported_before_returning(stores: &Stores, record
     assert!(
         stores
             .credentials
-            .set_password_hash(member.organization_id, member.id, "$argon2id$x", domain::now(), &draft(member.organization_id))
+            .set_password_hash(
+                member.organization_id,
+                member.id,
+                "$argon2id$x",
+                domain::now(),
+                &draft(member.organization_id)
+            )
             .await
             .unwrap()
     );

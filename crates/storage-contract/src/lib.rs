@@ -233,6 +233,8 @@ macro_rules! contract_tests {
             a_change_whose_event_fails_is_not_written,
             event_queries_filter_and_page,
             concurrent_writers_append_a_gap_free_log,
+            every_transition_appends_its_event,
+            transitions_that_write_nothing_append_nothing,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

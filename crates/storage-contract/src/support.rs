@@ -89,7 +89,12 @@ pub(crate) async fn organization(stores: &Stores, name: &str) -> Org {
     let (organization, roles, owner) = new_organization(name);
     stores
         .organizations
-        .create_organization(&organization, &roles, &owner, &organization_created(&organization))
+        .create_organization(
+            &organization,
+            &roles,
+            &owner,
+            &organization_created(&organization),
+        )
         .await
         .unwrap();
     Org {

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ports::AccessChange;
-use storage_contract::Stores;
+use storage_contract::{Stores, draft};
 use storage_contract::access::{
     Heard, Recorder, Scene, writes_report_their_access_changes_before_returning,
 };
@@ -201,7 +201,13 @@ async fn token_endings_are_reported_in_process_and_notified_to_the_feed() {
     assert_eq!(heard, [changed(&member)]);
     stores
         .credentials
-        .set_password_hash(org.id, member.id, "$argon2id$y", domain::now(), &draft(org.id))
+        .set_password_hash(
+            org.id,
+            member.id,
+            "$argon2id$y",
+            domain::now(),
+            &draft(org.id),
+        )
         .await
         .unwrap();
     let heard = recorder

@@ -5,8 +5,8 @@
 //! Never a password hash or token: records hold none, and nothing else is rendered.
 
 use domain::{
-    Attachment, Customer, CustomerChanges, CustomerId, Invitation, Organization, Role,
-    SigningKey, Timestamp, User, UserChanges, Version,
+    Attachment, Customer, CustomerChanges, CustomerId, Invitation, Organization, Role, SigningKey,
+    Timestamp, User, UserChanges, Version,
 };
 use serde_json::{Map, Value, json};
 
@@ -59,10 +59,7 @@ pub fn user(user: &User) -> Value {
 pub fn invited_user(user: &User, invitation: &Invitation) -> Value {
     let mut value = self::user(user);
     if let Value::Object(fields) = &mut value {
-        fields.insert(
-            "invitation".to_owned(),
-            invitation_link(invitation),
-        );
+        fields.insert("invitation".to_owned(), invitation_link(invitation));
     }
     value
 }

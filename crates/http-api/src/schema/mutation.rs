@@ -343,9 +343,7 @@ impl Mutation {
             Ok(input.public_key.as_str()),
             input.client_mutation_id,
             |services, origin, public_key| {
-                services
-                    .signing_keys
-                    .import_signing_key(origin, public_key)
+                services.signing_keys.import_signing_key(origin, public_key)
             },
         )
         .await

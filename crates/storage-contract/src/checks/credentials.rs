@@ -271,7 +271,13 @@ pub async fn callers_carry_their_generation_and_recently_revoked_sessions(stores
     for generation in 1..=2 {
         assert!(
             credentials
-                .set_password_hash(org.id, user.id, "$argon2id$x", at(20, generation), &draft(org.id))
+                .set_password_hash(
+                    org.id,
+                    user.id,
+                    "$argon2id$x",
+                    at(20, generation),
+                    &draft(org.id)
+                )
                 .await
                 .unwrap()
         );

@@ -28,7 +28,11 @@ pub async fn signing_keys_round_trip_per_organization(stores: Stores) {
     let earlier = key(org.id, 10, false);
     let foreign = key(other.id, 5, false);
     for key in [&later, &earlier, &foreign] {
-        stores.signing_keys.insert_signing_key(key, &draft(key.organization_id)).await.unwrap();
+        stores
+            .signing_keys
+            .insert_signing_key(key, &draft(key.organization_id))
+            .await
+            .unwrap();
     }
     assert_eq!(
         stores.signing_keys.signing_keys(org.id).await.unwrap(),
@@ -56,19 +60,29 @@ pub async fn deleting_a_signing_key_returns_it_once(stores: Stores) {
     let kept = key(org.id, 1, false);
     let doomed = key(org.id, 2, false);
     for key in [&kept, &doomed] {
-        stores.signing_keys.insert_signing_key(key, &draft(key.organization_id)).await.unwrap();
+        stores
+            .signing_keys
+            .insert_signing_key(key, &draft(key.organization_id))
+            .await
+            .unwrap();
     }
     let keys = &stores.signing_keys;
     assert_eq!(
-        keys.delete_signing_key(other.id, doomed.id, &draft(other.id)).await.unwrap(),
+        keys.delete_signing_key(other.id, doomed.id, &draft(other.id))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        keys.delete_signing_key(org.id, doomed.id, &draft(org.id)).await.unwrap(),
+        keys.delete_signing_key(org.id, doomed.id, &draft(org.id))
+            .await
+            .unwrap(),
         Some(doomed.clone())
     );
     assert_eq!(
-        keys.delete_signing_key(org.id, doomed.id, &draft(org.id)).await.unwrap(),
+        keys.delete_signing_key(org.id, doomed.id, &draft(org.id))
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(keys.signing_keys(org.id).await.unwrap(), vec![kept]);
@@ -192,7 +206,11 @@ pub async fn embedded_subjects_are_unique_per_customer_all_or_nothing(stores: St
         "b@embedded.invalid",
         RoleKind::MarketplaceAdmin,
     );
-    match stores.embedded.insert_embedded_user(&second, "sub", &draft(second.organization_id)).await {
+    match stores
+        .embedded
+        .insert_embedded_user(&second, "sub", &draft(second.organization_id))
+        .await
+    {
         Err(RepoError::Conflict(UniqueField::EmbeddedSubject)) => {}
         other => panic!("expected Conflict(EmbeddedSubject), got {other:?}"),
     }
@@ -232,7 +250,12 @@ pub async fn concurrent_first_sign_ins_give_one_user(stores: Stores) {
                 &format!("racer{n}@embedded.invalid"),
                 RoleKind::MarketplaceAdmin,
             );
-            tokio::spawn(async move { stores.embedded.insert_embedded_user(&user, "racer", &draft(user.organization_id)).await })
+            tokio::spawn(async move {
+                stores
+                    .embedded
+                    .insert_embedded_user(&user, "racer", &draft(user.organization_id))
+                    .await
+            })
         })
         .collect();
     let mut successes = 0;
@@ -342,8 +365,14 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         "b@embedded.invalid",
         RoleKind::MarketplaceUser,
     );
-    embedded.insert_embedded_user(&doomed, "sub", &draft(doomed.organization_id)).await.unwrap();
-    embedded.insert_embedded_user(&twin, "sub", &draft(twin.organization_id)).await.unwrap();
+    embedded
+        .insert_embedded_user(&doomed, "sub", &draft(doomed.organization_id))
+        .await
+        .unwrap();
+    embedded
+        .insert_embedded_user(&twin, "sub", &draft(twin.organization_id))
+        .await
+        .unwrap();
     // A plain user deleted beside them blocks nothing.
     let plain = org.user(Some(acme.id), "plain@example.com", RoleKind::CustomerMember);
     insert_user(&stores, &plain).await;
@@ -401,7 +430,10 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         "c@embedded.invalid",
         RoleKind::MarketplaceAdmin,
     );
-    embedded.insert_embedded_user(&again, "sub", &draft(again.organization_id)).await.unwrap();
+    embedded
+        .insert_embedded_user(&again, "sub", &draft(again.organization_id))
+        .await
+        .unwrap();
     stores
         .users
         .delete_user(org.id, again.id, None, &draft(org.id))

@@ -143,7 +143,12 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         invitation: first.invitation.renewed("new".into(), at(10, 0)),
         mail: invited(&org, &user, "new", 10).mail,
     };
-    assert!(invitations.renew_invitation(&renewed, &draft(renewed.invitation.organization_id)).await.unwrap());
+    assert!(
+        invitations
+            .renew_invitation(&renewed, &draft(renewed.invitation.organization_id))
+            .await
+            .unwrap()
+    );
     assert_eq!(invitations.invitation_by_token("old").await.unwrap(), None);
     assert!(
         !invitations
@@ -204,7 +209,12 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
         invitation: stored.renewed("newer".into(), at(14, 0)),
         mail: invited(&org, &user, "newer", 14).mail,
     };
-    assert!(!invitations.renew_invitation(&again, &draft(again.invitation.organization_id)).await.unwrap());
+    assert!(
+        !invitations
+            .renew_invitation(&again, &draft(again.invitation.organization_id))
+            .await
+            .unwrap()
+    );
     assert!(claim_all(&stores, 200).await.is_empty(), "nothing queued");
 }
 

@@ -136,7 +136,8 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
         at: Timestamp,
         event: Option<&'a EventDraft>,
     ) -> Result<u64, RepoError> {
-        let sql = "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL";
+        let sql =
+            "UPDATE refresh_tokens SET revoked_at = ? WHERE family = ? AND revoked_at IS NULL";
         let binds = [Bind::time(at), Bind::uuid(token.family)];
         let revoked = match event {
             None => self.driver.execute(&self.statement(sql, binds)).await?,

@@ -2,8 +2,8 @@
 //! claim and lease.
 
 use async_trait::async_trait;
-use domain::{Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
 use domain::events::Subject;
+use domain::{Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
 use ports::{AccessChange, EventDraft, InvitationRepository, RepoError};
 use uuid::Uuid;
 

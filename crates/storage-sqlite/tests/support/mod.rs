@@ -24,7 +24,12 @@ impl Org {
         };
         let owner = org.user(None, &format!("owner@{}.example.com", name.to_lowercase()));
         storage
-            .create_organization(&organization, &org.roles, &owner, &storage_contract::draft(organization.id))
+            .create_organization(
+                &organization,
+                &org.roles,
+                &owner,
+                &storage_contract::draft(organization.id),
+            )
             .await
             .unwrap();
         org
