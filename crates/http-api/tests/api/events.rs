@@ -200,6 +200,55 @@ async fn events_answer_a_page_whose_cursors_resume_after_its_sequences() {
 }
 
 #[tokio::test]
+async fn signing_key_and_organization_events_name_their_subjects_by_global_id() {
+    let key = domain::SigningKeyId::generate();
+    let org = organization_id();
+    for (subject, id, kind, actor_kind) in [
+        (
+            Subject::SigningKey(key),
+            key.global().to_string(),
+            EventType::SigningKeyDeleted,
+            ActorKind::User,
+        ),
+        (
+            Subject::Organization(org),
+            org.global().to_string(),
+            EventType::OrganizationCreated,
+            ActorKind::Operator,
+        ),
+    ] {
+        let mut answer = event(1, subject);
+        answer.draft.kind = kind;
+        answer.draft.actor = EventActor {
+            user: None,
+            kind: actor_kind,
+        };
+        let mut mocks = Mocks::new();
+        let expected = EventQuery {
+            first: 20,
+            subject: Some(subject.uuid()),
+            ..EventQuery::default()
+        };
+        mocks
+            .events
+            .expect_events()
+            .withf(move |_, query| *query == expected)
+            .times(1)
+            .returning(move |_, _| {
+                Ok(EventPage {
+                    events: vec![answer.clone()],
+                    has_next_page: false,
+                })
+            });
+        let body = graphql_ok(mocks.router(), EVENTS, json!({ "subject": id })).await;
+        let node = &body["data"]["events"]["nodes"][0];
+        assert_eq!(node["subjectId"], id);
+        assert_eq!(node["type"], kind.key());
+        assert_eq!(node["actor"]["id"], Value::Null);
+    }
+}
+
+#[tokio::test]
 async fn customer_events_are_the_customers_own_and_default_to_twenty() {
     let acme = customer("Acme");
     let id = acme.id;

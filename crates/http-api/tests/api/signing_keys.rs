@@ -35,7 +35,7 @@ async fn create_returns_the_private_key_once_and_the_stored_key() {
     mocks
         .signing_keys
         .expect_create_signing_key()
-        .withf(|actor| *actor == crate::helpers::actor())
+        .withf(|origin| origin.actor == crate::helpers::actor())
         .times(1)
         .returning(move |_| Ok(generated.clone()));
     let body = graphql_ok(
