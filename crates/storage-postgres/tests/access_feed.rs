@@ -11,10 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ports::AccessChange;
-use storage_contract::{Stores, draft};
 use storage_contract::access::{
     Heard, Recorder, Scene, writes_report_their_access_changes_before_returning,
 };
+use storage_contract::{Stores, draft};
 use storage_postgres::testing::{Relay, TestDatabase, admin_url};
 use storage_postgres::{FeedSettings, PostgresStorage, follow_access_changes};
 
