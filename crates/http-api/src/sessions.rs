@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use crate::limits::client::{client_address, peer};
+use crate::request_id::{RequestId, request_meta};
 use crate::routes::AppState;
 use crate::schema::log_unavailable;
 
@@ -134,6 +135,7 @@ pub(crate) async fn login(
     request: axum::extract::Request,
 ) -> Response {
     let client = client(&state, &request);
+    let tags = request_meta(request.headers(), request.extensions().get::<RequestId>());
     let bytes = match axum::body::to_bytes(request.into_body(), usize::MAX).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -153,6 +155,7 @@ pub(crate) async fn login(
         password: login.password,
         organization: login.organization,
         client,
+        request: tags,
     };
     match state.services.sessions.login(&request).await {
         Ok(pair) => tokens(pair),

@@ -5,7 +5,7 @@
 use std::error::Error as StdError;
 
 use async_trait::async_trait;
-use domain::events::{ActorKind, Origin};
+use domain::events::{ActorKind, Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
@@ -241,6 +241,8 @@ pub struct LoginRequest {
     pub organization: Option<String>,
     /// The client's address, for throttling.
     pub client: String,
+    /// The request's tags, which the login's event records.
+    pub request: RequestMeta,
 }
 
 /// An access token and the refresh token that renews it.

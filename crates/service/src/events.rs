@@ -108,6 +108,11 @@ pub(crate) fn untagged(actor: EventActor, change: Change<'_>) -> EventDraft {
     record(actor, RequestMeta::default(), change)
 }
 
+/// The draft of a change by `actor` through a request tagged `request` (a sign-in's).
+pub(crate) fn tagged(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventDraft {
+    record(actor, request, change)
+}
+
 /// The log's actor for what a user does itself through the sign-in routes.
 pub(crate) fn by_user(user: UserId) -> EventActor {
     EventActor {

@@ -304,15 +304,19 @@ impl SessionService {
         }
     }
 
-    /// Appends `login.failed` for `user`, whose hash a login from `address` checked. A
-    /// storage failure here is logged: the login is refused either way.
-    async fn log_failed_login(&self, user: &User, address: &str) {
-        let event = events::untagged(
+    /// Appends `login.failed` for `user`, whose hash `request` checked. A storage failure
+    /// here is logged: the login is refused either way.
+    async fn log_failed_login(&self, user: &User, request: &LoginRequest) {
+        let event = events::tagged(
             EventActor {
                 user: None,
                 kind: ActorKind::User,
             },
-            Change::LoginFailed { user, address },
+            request.request.clone(),
+            Change::LoginFailed {
+                user,
+                address: &request.client,
+            },
         );
         if let Err(error) = self.repos.events.append_event(&event).await {
             tracing::warn!(error = %error, user = %user.id, "could not log a failed login");
@@ -394,7 +398,7 @@ impl Sessions for SessionService {
                 // Logged only when a user's hash was checked: the throttle bounds those,
                 // and an unknown email has no organization to log in.
                 if let Some(user) = checked {
-                    self.log_failed_login(&user, &request.client).await;
+                    self.log_failed_login(&user, request).await;
                 }
                 return Err(SessionError::InvalidCredentials);
             }
@@ -405,8 +409,9 @@ impl Sessions for SessionService {
         };
         self.throttle.refund(reservation, domain::now());
         let at = domain::now();
-        let event = events::untagged(
+        let event = events::tagged(
             events::by_user(user.id),
+            request.request.clone(),
             Change::LoginSucceeded {
                 user: &user,
                 at,
@@ -521,7 +526,7 @@ mod tests {
     use std::sync::OnceLock;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use domain::events::{EventType, Subject};
+    use domain::events::{EventType, RequestMeta, Subject, Tag};
     use domain::{Organization, RoleKind};
 
     use super::*;
@@ -550,6 +555,10 @@ mod tests {
             password: password.into(),
             organization: None,
             client: "127.0.0.1".into(),
+            request: RequestMeta {
+                request_id: Tag::parse("req-login"),
+                client_id: Tag::parse("app-7"),
+            },
         }
     }
 
@@ -651,6 +660,7 @@ mod tests {
                 *o == org
                     && *u == id
                     && event.kind == EventType::LoginSucceeded
+                    && event.request == request(PASSWORD).request
                     && event.subject == Subject::User(id)
                     && event.actor == events::by_user(id)
                     && event.at == *at
@@ -732,6 +742,7 @@ mod tests {
             .expect_append_event()
             .withf(move |event| {
                 event.kind == EventType::LoginFailed
+                    && event.request == request(PASSWORD).request
                     && event.subject == Subject::User(my_id)
                     && event.actor.user.is_none()
                     && event.after == Some(wire::snapshot::failed_login("127.0.0.1"))
@@ -1026,6 +1037,7 @@ mod tests {
             password: password.into(),
             organization: None,
             client: client.into(),
+            request: RequestMeta::default(),
         }
     }
 

@@ -52,6 +52,28 @@ async fn login_answers_the_contract_shape() {
 }
 
 #[tokio::test]
+async fn login_hands_the_service_the_request_id_and_client_id_its_event_records() {
+    let mut mocks = Mocks::new();
+    mocks
+        .sessions
+        .expect_login()
+        .withf(|request| {
+            request.request.request_id.as_ref().map(|tag| tag.as_str()) == Some("login-1")
+                && request.request.client_id.as_ref().map(|tag| tag.as_str()) == Some("app-7")
+        })
+        .times(1)
+        .returning(|_| Ok(pair()));
+    let request = Request::post("/auth/login")
+        .header("content-type", "application/json")
+        .header("x-request-id", "login-1")
+        .header("roster-client-id", "app-7")
+        .body(Body::from(r#"{"email":"ada@example.com","password":"pw"}"#))
+        .unwrap();
+    let (status, body) = send(mocks.router(), request).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}
+
+#[tokio::test]
 async fn session_errors_map_to_statuses_and_codes() {
     type Case = (fn() -> SessionError, StatusCode, &'static str);
     let cases: Vec<Case> = vec![
