@@ -247,7 +247,90 @@ async fn readers_see_what_their_role_allows(engine: Engine) {
     server.stop().await;
 }
 
+/// The identity transitions log too: the bootstrap's organization (by the system, first),
+/// a signing key (never its private half), the operator's password, a failed login (a hash
+/// was checked) and a login with its request's tags; an unknown email logs nothing.
+async fn identity_transitions_append_their_events(engine: Engine) {
+    const PASSWORD: &str = "correct horse battery staple";
+    let server = TestServer::spawn(engine).await;
+    let first = all_events(&server).await;
+    assert_eq!(first[0]["sequence"], 1, "{first:#?}");
+    assert_eq!(first[0]["type"], "organization.created");
+    assert_eq!(first[0]["actor"], json!({ "id": null, "kind": "SYSTEM" }));
+    let logged = first.len();
+
+    let key = server
+        .gql(
+            "mutation { createOrganizationSigningKey(input: {}) { \
+             result { privateKey organizationSigningKey { id } } errors { field } } }",
+            json!({}),
+        )
+        .await;
+    let result = &key["createOrganizationSigningKey"]["result"];
+    let key_id = result["organizationSigningKey"]["id"].clone();
+    let private = result["privateKey"].as_str().unwrap().to_owned();
+    server.set_password("owner@localhost", None, PASSWORD).await;
+    let login = |password: &'static str, email: &'static str| {
+        server
+            .http
+            .post(server.url("/auth/login"))
+            .header("X-Request-Id", "login-e2e")
+            .header("Roster-Client-Id", "portal")
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+    };
+    let failed = login("not the password", "owner@localhost").await.unwrap();
+    assert_eq!(failed.status().as_u16(), 401);
+    let unknown = login(PASSWORD, "nobody@localhost").await.unwrap();
+    assert_eq!(unknown.status().as_u16(), 401);
+    let signed = login(PASSWORD, "owner@localhost").await.unwrap();
+    assert_eq!(signed.status().as_u16(), 200);
+    // The new password ended the bootstrap token's sessions: read with the login's.
+    let pair: Value = signed.json().await.unwrap();
+    let token = pair["access_token"].as_str().unwrap();
+    let data = server.gql_ok(token, EVENTS, json!({ "first": 100 })).await;
+    let events = data["events"]["nodes"].as_array().unwrap().clone();
+    let new = &events[logged..];
+    let types: Vec<&str> = new.iter().map(|e| e["type"].as_str().unwrap()).collect();
+    assert_eq!(
+        types,
+        [
+            "signing_key.created",
+            "password.set",
+            "login.failed",
+            "login.succeeded"
+        ],
+        "{new:#?}"
+    );
+    assert_eq!(new[0]["subjectId"], key_id);
+    assert_eq!(new[0]["actor"]["kind"], "USER");
+    let body = private
+        .lines()
+        .filter(|line| !line.starts_with("-----"))
+        .collect::<String>();
+    assert!(
+        !new[0]["after"].to_string().contains(&body[..40]),
+        "{:#}",
+        new[0]
+    );
+    assert!(new[0]["after"].get("privateKeyPreview").is_none());
+    assert_eq!(new[1]["actor"], json!({ "id": null, "kind": "OPERATOR" }));
+    assert_eq!(new[1]["after"], json!({ "passwordSet": true }));
+    let owner = new[1]["subjectId"].clone();
+    for login in &new[2..] {
+        assert_eq!(login["subjectId"], owner);
+        assert_eq!(
+            (login["requestId"].clone(), login["clientId"].clone()),
+            (json!("login-e2e"), json!("portal"))
+        );
+    }
+    assert_eq!(new[3]["actor"]["id"], owner);
+    assert!(new[3]["after"]["lastLogin"].is_string(), "{:#}", new[3]);
+    server.stop().await;
+}
+
 on_both_engines!(
     every_write_appends_one_event_in_order,
-    readers_see_what_their_role_allows
+    readers_see_what_their_role_allows,
+    identity_transitions_append_their_events
 );
