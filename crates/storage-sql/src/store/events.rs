@@ -45,10 +45,11 @@ impl<D: Driver> SqlStore<D> {
                 write: organization,
             }));
         }
-        if self.dialect() == Dialect::Postgres && change.len() == 1 {
-            if let Some(step) = change.pop() {
-                return self.commit_as_one_statement(step, event).await;
-            }
+        if self.dialect() == Dialect::Postgres
+            && change.len() == 1
+            && let Some(step) = change.pop()
+        {
+            return self.commit_as_one_statement(step, event).await;
         }
         let change_steps = change.len();
         change.extend(self.append_steps(event));
