@@ -41,7 +41,8 @@ pub enum Command {
     Password(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
     Schema,
-    /// The client commands (customers, users, roles, whoami, query, sync), against a server.
+    /// The client commands (customers, users, roles, whoami, query, sync, events), against a
+    /// server.
     #[command(flatten)]
     Client(roster_cli::ClientCommand),
 }
