@@ -233,6 +233,7 @@ macro_rules! contract_tests {
             a_change_whose_event_fails_is_not_written,
             event_queries_filter_and_page,
             concurrent_writers_append_a_gap_free_log,
+            purging_removes_older_events_in_batches,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

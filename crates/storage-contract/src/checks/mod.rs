@@ -7,6 +7,7 @@ mod events;
 mod invitations;
 mod listings;
 mod records;
+mod retention;
 mod versions;
 
 pub use credentials::*;
@@ -15,4 +16,5 @@ pub use events::*;
 pub use invitations::*;
 pub use listings::*;
 pub use records::*;
+pub use retention::*;
 pub use versions::*;

@@ -10,7 +10,7 @@
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
-use domain::{CustomerId, OrganizationId, UserId, Version};
+use domain::{CustomerId, OrganizationId, Timestamp, UserId, Version};
 use ports::{Event, EventDraft, EventPage, EventQuery, EventRepository, RepoError};
 
 use super::SqlStore;
@@ -223,6 +223,28 @@ impl<D: Driver> EventRepository for SqlStore<D> {
             events,
             has_next_page,
         })
+    }
+
+    async fn purge_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepoError> {
+        self.driver
+            .execute(&self.purge_statement(before, limit))
+            .await
+    }
+}
+
+impl<D: Driver> SqlStore<D> {
+    /// One retention batch: up to `limit` events older than `before`, found organization by
+    /// organization (from `event_counters`) through `events_occurred`, whose leading column
+    /// is the organization, so no statement scans the whole log (`CROSS JOIN` makes SQLite
+    /// walk the counters first; PostgreSQL plans it as the inner join it is). The counters
+    /// are kept.
+    fn purge_statement(&self, before: Timestamp, limit: u32) -> Statement {
+        self.statement(
+            "DELETE FROM events WHERE (organization_id, seq) IN (\
+             SELECT e.organization_id, e.seq FROM event_counters c CROSS JOIN events e \
+             WHERE e.organization_id = c.organization_id AND e.occurred_at < ? LIMIT ?)",
+            [Bind::time(before), Bind::int(i64::from(limit))],
+        )
     }
 }
 
