@@ -205,7 +205,11 @@ async fn login_flood_hashes_little_and_locks_nobody_out(engine: Engine) {
         unauthorized <= 10,
         "the account allows 5 attempts at once, yet {unauthorized} guesses were hashed"
     );
-    // The right password right after, from the attacking address: refused, not let in.
+    // The right password right after, from the attacking address: refused, not let in. A
+    // flood that had the account's whole burst tested leaves its bucket admitting nothing
+    // for one refill after the flood began; an answer that came back within that time was
+    // decided within it. A machine too slow to answer in time proves nothing here, but must
+    // not fail.
     let (status, _) = login(
         &roster,
         &attacker,
@@ -213,10 +217,19 @@ async fn login_flood_hashes_little_and_locks_nobody_out(engine: Engine) {
         PASSWORD.into(),
     )
     .await;
-    assert_eq!(
-        status, 429,
-        "the right password after the flood is throttled"
-    );
+    let refill = service::ACCOUNT_REFILL.to_std().expect("a positive refill");
+    let burst = usize::try_from(service::ACCOUNT_BURST).expect("a small burst");
+    if unauthorized >= burst && started.elapsed() < refill {
+        assert_eq!(
+            status, 429,
+            "the right password after the flood is throttled"
+        );
+    } else {
+        assert!(
+            matches!(status, 200 | 429),
+            "the right password {guess_time:?} into a flood: {status}"
+        );
+    }
 
     // From a clean address the owner gets in, at worst after a short wait.
     let clean = client_from(Ipv4Addr::new(127, 0, 0, 2));

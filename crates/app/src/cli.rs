@@ -11,6 +11,7 @@ use service::{
 };
 use wire::Global as _;
 
+use crate::retention::RetentionSettings;
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 use crate::telemetry::LogFormat;
@@ -40,7 +41,8 @@ pub enum Command {
     Password(TokenArgs),
     /// Print the GraphQL schema (SDL) the server speaks.
     Schema,
-    /// The client commands (customers, users, roles, whoami, query, sync), against a server.
+    /// The client commands (customers, users, roles, whoami, query, sync, events), against a
+    /// server.
     #[command(flatten)]
     Client(roster_cli::ClientCommand),
 }
@@ -224,6 +226,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_TOKEN_KEY_RELOAD", default_value = "30",
           value_parser = crate::serve_limits::parse_duration)]
     pub token_key_reload: Duration,
+    /// Events older than this are purged, in batches, at start and then hourly: a duration
+    /// (90d, 12h, or seconds), or off (or 0) to keep them forever.
+    #[arg(long, env = "ROSTER_EVENTS_RETENTION", default_value = "90d",
+          value_parser = crate::retention::parse_retention)]
+    pub events_retention: Duration,
     /// Log lines on stderr: text (coloured only on a terminal) or json (one object per line
     /// with the request's id, for log collectors).
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -315,6 +322,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let connections = args.connection_settings();
     let pool = args.pool_settings();
     let tokens = args.database.token_settings(args.token_key_reload)?;
+    let retention = RetentionSettings {
+        keep: args.events_retention,
+        ..RetentionSettings::default()
+    };
     let settings = ServeSettings {
         listen: args.listen,
         database_url: args.database.url,
@@ -359,7 +370,9 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_age: args.actor_cache_max_age,
         },
     };
-    let app = Application::build(settings).await?;
+    let app = Application::build(settings)
+        .await?
+        .with_event_retention(retention);
     let address = app.local_addr()?;
     if let Some(bootstrap) = app.bootstrap() {
         println!(
@@ -517,6 +530,21 @@ mod tests {
             panic!("not serve")
         };
         *args
+    }
+
+    #[test]
+    fn events_are_kept_90_days_unless_told_otherwise() {
+        let default = serve_with(&[]).events_retention;
+        assert_eq!(default, crate::retention::DEFAULT_EVENTS_RETENTION);
+        assert_eq!(default, Duration::from_secs(90 * 86_400));
+        let week = serve_with(&["--events-retention", "7d"]).events_retention;
+        assert_eq!(week, Duration::from_secs(7 * 86_400));
+        assert!(
+            serve_with(&["--events-retention", "off"])
+                .events_retention
+                .is_zero()
+        );
+        assert!(Cli::try_parse_from(["roster", "serve", "--events-retention", "soon"]).is_err());
     }
 
     #[test]

@@ -8,12 +8,14 @@
 pub mod cli;
 pub mod connections;
 pub mod mail;
+pub mod retention;
 pub mod serve_limits;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
 
 pub use connections::ConnectionSettings;
+pub use retention::RetentionSettings;
 pub use server::{Application, MailSettings, ServeSettings};
 pub use storage::{Backend, Storage, open_repositories, open_repositories_with, open_storage};
 pub use storage_sql::PoolSettings;

@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 
 use crate::connections::ConnectionSettings;
 use crate::mail::{DirMailer, LogMailer, SmtpMailer};
+use crate::retention::{EventRetention, RetentionSettings};
 use crate::storage::{Backend, open_storage};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
@@ -150,6 +151,8 @@ pub struct Application {
     router: axum::Router,
     bootstrap: Option<Bootstrap>,
     outbox: OutboxWorker,
+    /// Purges events past their retention, beside the outbox worker.
+    retention: EventRetention,
     connections: ConnectionSettings,
     drain: Duration,
     /// On PostgreSQL, the task following other servers' access changes; stops when dropped.
@@ -256,6 +259,7 @@ impl Application {
             mailer(&settings.mail)?,
             settings.mail.delivery,
         );
+        let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
         let directory = Arc::new(Directory::new(repos.clone()).with_public_url(&public_url));
         let services = Services {
             customers: directory.clone(),
@@ -285,6 +289,7 @@ impl Application {
             router,
             bootstrap,
             outbox,
+            retention,
             connections: settings.connections,
             drain,
             access_feed,
@@ -302,9 +307,18 @@ impl Application {
         self.bootstrap.as_ref()
     }
 
-    /// Serves, and delivers the mail outbox in the background, until `shutdown` completes;
-    /// then finishes in-flight requests (for at most the request timeout and 5 s) and the
-    /// delivery in progress.
+    /// Keeps events as `settings` say instead of the default 90 days, purged hourly (a
+    /// setting of its own rather than a field of [`ServeSettings`], whose every user would
+    /// otherwise have to spell it).
+    #[must_use]
+    pub fn with_event_retention(mut self, settings: RetentionSettings) -> Self {
+        self.retention = EventRetention::new(self.retention.events(), settings);
+        self
+    }
+
+    /// Serves, and delivers the mail outbox and purges old events in the background, until
+    /// `shutdown` completes; then finishes in-flight requests (for at most the request
+    /// timeout and 5 s), the delivery in progress and the purge's current batch.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -314,6 +328,10 @@ impl Application {
             // A dropped sender (serving failed) stops the worker too.
             let _ = outbox_stopped.await;
         }));
+        let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
+        let retention = tokio::spawn(self.retention.run_until(async move {
+            let _ = retention_stopped.await;
+        }));
         let served = crate::connections::serve(
             self.listener,
             self.router,
@@ -322,11 +340,15 @@ impl Application {
             async move {
                 shutdown.await;
                 let _ = stop_outbox.send(());
+                let _ = stop_retention.send(());
             },
         )
         .await;
         if let Err(error) = outbox.await {
             tracing::error!(%error, "the mail outbox worker failed");
+        }
+        if let Err(error) = retention.await {
+            tracing::error!(%error, "the event retention task failed");
         }
         drop(self.access_feed);
         drop(self.key_reload);

@@ -735,6 +735,161 @@ async fn sync_copies_customers_and_users_and_a_second_run_changes_nothing() {
     assert_eq!(code(&bad), 3);
 }
 
+/// `events list` with `extra` arguments.
+fn events_list<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut all = vec!["events", "list"];
+    all.extend(extra);
+    all
+}
+
+/// The events of `args` (`events list ... -o json`), as (type, sequence) pairs.
+async fn event_types(server: &Server, args: &[&str]) -> Vec<(String, u64)> {
+    server
+        .json(&events_list(args))
+        .await
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["type"].as_str().unwrap().to_owned(),
+                e["sequence"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+const CUSTOMER_EVENTS: [&str; 4] = ["--type", "customer.created", "--type", "customer.updated"];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_list_filters_and_pages_and_tail_follows_until_ctrl_c() {
+    let server = Server::spawn().await;
+    let created = server
+        .json(&["customers", "create", "--name", "Logged"])
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    server
+        .json(&["customers", "update", &id, "--description", "Changed"])
+        .await;
+    server
+        .json(&["customers", "create", "--name", "Other"])
+        .await;
+
+    let listed = server.json(&events_list(&CUSTOMER_EVENTS)).await;
+    let events = listed.as_array().unwrap();
+    assert_eq!(events.len(), 3, "{listed:#}");
+    assert_eq!(events[0]["type"], "customer.created");
+    assert_eq!(events[0]["subjectId"], id.as_str());
+    assert_eq!(events[0]["after"]["name"], "Logged");
+    assert_eq!(events[1]["type"], "customer.updated");
+    assert_eq!(events[1]["after"]["description"], "Changed");
+    assert_eq!(events[1]["before"]["description"], "");
+    assert_eq!(events[2]["after"]["name"], "Other");
+    let sequences: Vec<u64> = events
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]), "{sequences:?}");
+
+    let of_subject = event_types(&server, &["--subject", &id]).await;
+    assert_eq!(
+        of_subject
+            .iter()
+            .map(|(t, _)| t.as_str())
+            .collect::<Vec<_>>(),
+        ["customer.created", "customer.updated"]
+    );
+    let updates = event_types(&server, &["--type", "customer.updated"]).await;
+    assert_eq!(updates, [("customer.updated".to_owned(), sequences[1])]);
+    let after_first = event_types(
+        &server,
+        &[
+            &CUSTOMER_EVENTS[..],
+            &["--after", &sequences[0].to_string()],
+        ]
+        .concat(),
+    )
+    .await;
+    assert_eq!(
+        after_first.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
+        sequences[1..]
+    );
+
+    let first = server
+        .roster(&events_list(
+            &[&CUSTOMER_EVENTS[..], &["--first", "1"]].concat(),
+        ))
+        .await;
+    assert_eq!(code(&first), 0, "{}", stderr(&first));
+    let lines: Vec<&str> = std::str::from_utf8(&first.stdout)
+        .unwrap()
+        .lines()
+        .collect();
+    assert!(lines[0].starts_with("SEQ "), "{lines:?}");
+    assert_eq!(
+        lines[0].find("TYPE"),
+        lines[1].find("customer.created"),
+        "{lines:?}"
+    );
+    assert_eq!(lines.len(), 2, "one event: {lines:?}");
+    assert!(
+        stderr(&first).contains(&format!("--after {}", sequences[0])),
+        "{}",
+        stderr(&first)
+    );
+
+    let unknown = server
+        .roster(&["events", "list", "--type", "customer.made"])
+        .await;
+    assert_eq!(code(&unknown), 2, "{}", stderr(&unknown));
+    assert!(stderr(&unknown).contains("customer.created"));
+
+    // Tail from now: the events written before it started never show; one written after
+    // does, within its one-second poll; Ctrl-C ends it with success.
+    let mut tail = tokio::process::Command::new(ROSTER)
+        .args(["events", "tail", "--type", "customer.created", "-o", "json"])
+        .env("ROSTER_URL", &server.url)
+        .env("ROSTER_TOKEN", &server.token)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines =
+        tokio::io::AsyncBufReadExt::lines(tokio::io::BufReader::new(tail.stdout.take().unwrap()));
+    let mut written = Vec::new();
+    let seen = loop {
+        assert!(written.len() < 40, "tail printed nothing");
+        let name = format!("Tailed {}", written.len());
+        let customer = server.json(&["customers", "create", "--name", &name]).await;
+        written.push(customer["id"].as_str().unwrap().to_owned());
+        if let Ok(line) =
+            tokio::time::timeout(std::time::Duration::from_millis(500), lines.next_line()).await
+        {
+            break line.unwrap().expect("a line");
+        }
+    };
+    let seen: Value = serde_json::from_str(&seen).unwrap();
+    assert_eq!(seen["type"], "customer.created");
+    assert!(
+        written.iter().any(|id| seen["subjectId"] == id.as_str()),
+        "{seen:#} is one written after tail started"
+    );
+    assert!(seen["sequence"].as_u64().unwrap() > sequences[2]);
+
+    let pid = tail.id().unwrap().to_string();
+    let interrupted = std::process::Command::new("kill")
+        .args(["-INT", &pid])
+        .status()
+        .unwrap();
+    assert!(interrupted.success());
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), tail.wait())
+        .await
+        .expect("tail stops on Ctrl-C")
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "Ctrl-C is a normal end");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_client_command_has_help() {
     for args in [
@@ -755,6 +910,8 @@ async fn every_client_command_has_help() {
         &["whoami", "--help"],
         &["query", "--help"],
         &["sync", "--help"],
+        &["events", "list", "--help"],
+        &["events", "tail", "--help"],
     ] {
         let output = run(args, &[]).await;
         assert_eq!(code(&output), 0, "{args:?}");
@@ -768,6 +925,7 @@ async fn every_client_command_has_help() {
         "whoami",
         "query",
         "sync",
+        "events",
         "serve",
     ] {
         assert!(top.contains(command), "{command} in {top}");

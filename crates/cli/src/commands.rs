@@ -16,7 +16,7 @@ use crate::output::{
 };
 use crate::{
     ClientCommand, ConnectionArgs, CustomerFields, CustomersCommand, Exit, QueryArgs, RolesCommand,
-    UsersCommand, client_of, connect, import, origin, report, report_client, sync, usage,
+    UsersCommand, client_of, connect, events, import, origin, report, report_client, sync, usage,
 };
 
 /// Runs a client subcommand; on failure the reason is already printed and the error holds
@@ -35,6 +35,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Exit> {
         ClientCommand::Whoami(connection) => whoami(&connection).await,
         ClientCommand::Query(args) => query(args).await,
         ClientCommand::Sync(args) => sync::run(args).await,
+        ClientCommand::Events(command) => events::run(command).await,
     }
 }
 

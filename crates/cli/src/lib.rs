@@ -1,5 +1,5 @@
 //! The `roster` command line's client side: `customers`, `users`, `roles`, `whoami`,
-//! `query` and `sync` talk to a server (Roster or any server speaking the API) through the
+//! `query`, `sync` and `events` talk to a server (Roster or any server speaking the API) through the
 //! GraphQL client, and so through the same directory ports the server itself implements.
 //! The `roster` binary (crate `app`) flattens [`ClientCommand`] into its own subcommands
 //! and calls [`run`].
@@ -11,6 +11,7 @@
 //! the service or the HTTP facade.
 
 mod commands;
+mod events;
 mod import;
 mod output;
 mod sync;
@@ -42,6 +43,9 @@ pub enum ClientCommand {
     Query(QueryArgs),
     /// Copy customers and their users from one server to another (never deletes).
     Sync(SyncArgs),
+    /// List or follow the event log (who changed what, with before and after).
+    #[command(subcommand)]
+    Events(EventsCommand),
 }
 
 /// How output is printed.
@@ -287,6 +291,49 @@ pub enum RolesCommand {
         #[arg(long)]
         customer: bool,
     },
+}
+
+/// `roster events ...`: the caller's view of the organization's event log (Owner and Admin:
+/// all of it; a customer Admin: its customer's).
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// List events in sequence order (at most `--first`; the last line on stderr says how
+    /// to go on when more follow).
+    List {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Which events.
+        #[command(flatten)]
+        filter: EventFilterArgs,
+        /// Only events about this customer or user (its ID).
+        #[arg(long)]
+        subject: Option<String>,
+        /// Print at most this many events.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        first: u32,
+    },
+    /// Print events as they are written, checking every second, until Ctrl-C (from the
+    /// log's end, or after `--after`).
+    Tail {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Which events.
+        #[command(flatten)]
+        filter: EventFilterArgs,
+    },
+}
+
+/// The filters `events list` and `events tail` share.
+#[derive(Debug, Clone, Args)]
+pub struct EventFilterArgs {
+    /// Only events of this type (`customer.created`, `user.updated`...); repeat for several.
+    #[arg(long = "type")]
+    pub types: Vec<String>,
+    /// Only events after this sequence number (the SEQ column), to resume where you were.
+    #[arg(long)]
+    pub after: Option<u64>,
 }
 
 /// `roster query`.

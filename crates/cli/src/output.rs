@@ -2,10 +2,13 @@
 
 use std::io::Write as _;
 
+use chrono::SecondsFormat;
 use comfy_table::{ContentArrangement, Table, presets};
+use domain::events::{Subject, Tag};
 use domain::{Customer, Role, User};
+use ports::Event;
 use serde_json::{Value, json};
-use wire::Global as _;
+use wire::{Global as _, GlobalId, NodeKind};
 
 use crate::OutputFormat;
 
@@ -160,6 +163,74 @@ pub(crate) fn push_user(records: &mut Records, user: &User) {
             "version": user.version.get(),
         }),
     );
+}
+
+/// Events' columns.
+pub(crate) const EVENT_HEADERS: &[&str] = &[
+    "SEQ",
+    "TIME",
+    "TYPE",
+    "SUBJECT",
+    "ACTOR",
+    "CLIENT ID",
+    "CHANGED",
+];
+
+/// One event's row and JSON (the JSON as the API's `Event` spells it). The row's ACTOR is
+/// the acting user's ID, or the kind of actor when there is no user (`operator`,
+/// `system`); CHANGED names an update's changed fields.
+pub(crate) fn event_record(event: &Event) -> (Vec<String>, Value) {
+    let draft = &event.draft;
+    let subject = match draft.subject {
+        Subject::Customer(id) => id.global().to_string(),
+        Subject::User(id) => id.global().to_string(),
+        Subject::SigningKey(id) => id.global().to_string(),
+        Subject::Organization(id) => id.global().to_string(),
+    };
+    let actor_id = draft.actor.user.map(|user| user.global().to_string());
+    let tag = |tag: Option<&Tag>| tag.map(|tag| tag.as_str().to_owned());
+    let changed = match (&draft.before, &draft.after) {
+        (Some(Value::Object(_)), Some(Value::Object(after))) => {
+            after.keys().cloned().collect::<Vec<_>>().join(";")
+        }
+        _ => String::new(),
+    };
+    let id = GlobalId {
+        kind: NodeKind::Event,
+        uuid: draft.id,
+    }
+    .to_string();
+    let row = vec![
+        event.sequence.to_string(),
+        draft.at.to_rfc3339_opts(SecondsFormat::Millis, true),
+        draft.kind.key().to_owned(),
+        subject.clone(),
+        actor_id
+            .clone()
+            .unwrap_or_else(|| draft.actor.kind.key().to_owned()),
+        tag(draft.request.client_id.as_ref()).unwrap_or_default(),
+        changed,
+    ];
+    let json = json!({
+        "id": id,
+        "sequence": event.sequence,
+        "type": draft.kind.key(),
+        "occurredAt": draft.at.to_rfc3339_opts(SecondsFormat::Micros, true),
+        "subjectId": subject,
+        "actor": {"id": actor_id, "kind": draft.actor.kind.key().to_uppercase()},
+        "requestId": tag(draft.request.request_id.as_ref()),
+        "clientId": tag(draft.request.client_id.as_ref()),
+        "before": draft.before,
+        "after": draft.after,
+        "version": draft.version.map(|version| version.get()),
+    });
+    (row, json)
+}
+
+/// One event's row and JSON, added to a listing.
+pub(crate) fn push_event(records: &mut Records, event: &Event) {
+    let (row, json) = event_record(event);
+    records.push(row, json);
 }
 
 /// Roles' columns.

@@ -1,6 +1,6 @@
 //! Roster's GraphQL-client adapter: the directory ports (`CustomerDirectory`,
 //! `UserDirectory`, `RoleDirectory`, `OrganizationDirectory`) implemented by sending the API
-//! contract's operations over HTTP, so code written against the ports runs locally or
+//! contract's operations over HTTP (and `EventDirectory`, the audit log), so code written against the ports runs locally or
 //! against any server speaking the API (a Roster server, or Prismatic) unchanged.
 //!
 //! - [`Client`]: one pooled reqwest client (rustls on ring), a timeout, retries of queries
@@ -19,6 +19,7 @@
 mod directory;
 mod documents;
 mod error;
+mod events;
 mod operations;
 mod transport;
 mod wire;

@@ -34,6 +34,18 @@ impl<'de> Deserialize<'de> for DateTime {
     }
 }
 
+/// The schema's `JSON` scalar (an event's `before`/`after`): any JSON value.
+pub(crate) type JSON = serde_json::Value;
+
+/// `graphql/events.graphql`, typed against `schema.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../../schema.graphql",
+    query_path = "graphql/events.graphql",
+    skip_serializing_none
+)]
+pub(crate) struct Events;
+
 /// `graphql/customers.graphql`, typed against `schema.graphql`.
 #[derive(GraphQLQuery)]
 #[graphql(

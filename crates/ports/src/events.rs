@@ -88,6 +88,11 @@ pub trait EventRepository: Send + Sync {
         organization: OrganizationId,
         query: &EventQuery,
     ) -> Result<EventPage, RepoError>;
+
+    /// Deletes at most `limit` events, of any organization, that occurred before `before`,
+    /// and says how many: retention purges in small batches so no statement holds its locks
+    /// long. Counters stay, so a later event never reuses a purged sequence.
+    async fn purge_events(&self, before: Timestamp, limit: u32) -> Result<u64, RepoError>;
 }
 
 /// The audit log, as the caller may read it.

@@ -235,6 +235,7 @@ macro_rules! contract_tests {
             concurrent_writers_append_a_gap_free_log,
             every_transition_appends_its_event,
             transitions_that_write_nothing_append_nothing,
+            purging_removes_older_events_in_batches,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

@@ -84,6 +84,17 @@ pub enum Expect {
     AtLeastOne,
 }
 
+impl Expect {
+    /// Whether `rows` rows meet this expectation.
+    pub fn met_by(self, rows: usize) -> bool {
+        match self {
+            Expect::Any => true,
+            Expect::One => rows == 1,
+            Expect::AtLeastOne => rows >= 1,
+        }
+    }
+}
+
 /// One statement of a [`Driver::write`] batch and the rows it must return.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Step {
@@ -120,11 +131,7 @@ impl Step {
 
     /// Whether `rows` rows meet this step's [`Expect`].
     pub fn met_by(&self, rows: usize) -> bool {
-        match self.expect {
-            Expect::Any => true,
-            Expect::One => rows == 1,
-            Expect::AtLeastOne => rows >= 1,
-        }
+        self.expect.met_by(rows)
     }
 }
 

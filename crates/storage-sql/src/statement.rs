@@ -141,8 +141,14 @@ impl Sql {
 
     /// The statement in `dialect`: each `?` becomes the next numbered parameter.
     pub(crate) fn finish(self, dialect: Dialect) -> Statement {
+        self.finish_after(dialect, 0)
+    }
+
+    /// The statement in `dialect`, its parameters numbered from `taken + 1`: what follows a
+    /// statement with `taken` parameters in one combined text.
+    pub(crate) fn finish_after(self, dialect: Dialect, taken: usize) -> Statement {
         let mut sql = String::with_capacity(self.text.len() + 3 * self.binds.len());
-        let mut number = 0;
+        let mut number = taken;
         for ch in self.text.chars() {
             if ch == '?' {
                 number += 1;

@@ -7,6 +7,7 @@ mod events;
 mod invitations;
 mod listings;
 mod records;
+mod retention;
 mod transitions;
 mod versions;
 
@@ -16,5 +17,6 @@ pub use events::*;
 pub use invitations::*;
 pub use listings::*;
 pub use records::*;
+pub use retention::*;
 pub use transitions::*;
 pub use versions::*;
