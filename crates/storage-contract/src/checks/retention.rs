@@ -54,7 +54,9 @@ pub async fn purging_removes_older_events_in_batches(stores: Stores) {
         logged_at(&stores, &other, &format!("Other {n}"), at(second, 0)).await;
     }
     let bound = at(13, 0);
-    // Older: three of `org`'s (10, 11, 12 s) and one of `other`'s (10 s).
+    // Older: each organization's `organization.created` (sequence 1, logged a day before
+    // the checks' times), three of `org`'s customers (10, 11, 12 s) and one of `other`'s
+    // (10 s).
     let batches = [
         stores.events.purge_events(bound, 3).await.unwrap(),
         stores.events.purge_events(bound, 3).await.unwrap(),
@@ -62,24 +64,24 @@ pub async fn purging_removes_older_events_in_batches(stores: Stores) {
     ];
     assert_eq!(
         batches,
-        [3, 1, 0],
+        [3, 3, 0],
         "batches of at most 3, until none is left"
     );
     assert_eq!(
         left(&stores, org.id).await,
-        [(4, at(13, 0)), (5, at(14, 0))],
+        [(5, at(13, 0)), (6, at(14, 0))],
         "the event at the bound and the later one stay"
     );
     assert_eq!(
         left(&stores, other.id).await,
-        [(2, at(20, 0)), (3, at(30, 0))]
+        [(3, at(20, 0)), (4, at(30, 0))]
     );
     assert_eq!(stores.events.purge_events(at(100, 0), 0).await.unwrap(), 0);
 
     logged_at(&stores, &org, "New", at(40, 0)).await;
     assert_eq!(
         left(&stores, org.id).await,
-        [(4, at(13, 0)), (5, at(14, 0)), (6, at(40, 0))],
+        [(5, at(13, 0)), (6, at(14, 0)), (7, at(40, 0))],
         "the sequence goes on"
     );
     assert_eq!(stores.events.purge_events(at(100, 0), 10).await.unwrap(), 5);
@@ -88,7 +90,7 @@ pub async fn purging_removes_older_events_in_batches(stores: Stores) {
     logged_at(&stores, &org, "After All", at(50, 0)).await;
     assert_eq!(
         left(&stores, org.id).await,
-        [(7, at(50, 0))],
+        [(8, at(50, 0))],
         "an emptied log still counts on"
     );
 }
