@@ -7,6 +7,8 @@
 //!   holds [`Mailer`], the way out for mail (SMTP and log adapters in the `app` crate).
 //! - [`events`]: the event log: what writes append ([`events::EventDraft`]) and the audit
 //!   query over it.
+//! - [`webhooks`]: [`WebhookSender`], the way out for signed webhook POSTs (reqwest adapter
+//!   in the `app` crate, with its SSRF guard).
 //! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
 //!   service's actor cache), in-process and, on PostgreSQL, from other servers.
 //!
@@ -17,6 +19,7 @@ pub mod access;
 pub mod directory;
 pub mod events;
 pub mod repository;
+pub mod webhooks;
 
 pub use access::{AccessChange, AccessObserver};
 pub use directory::{
@@ -32,3 +35,4 @@ pub use repository::{
     SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey, UniqueField,
     UserRepository,
 };
+pub use webhooks::{WebhookRequest, WebhookResponse, WebhookSendError, WebhookSender};
