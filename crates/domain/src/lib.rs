@@ -15,6 +15,7 @@ pub mod field_rules;
 pub mod id;
 pub mod invitation;
 pub mod listing;
+pub mod net;
 pub mod organization;
 pub mod role;
 pub mod signing_key;
