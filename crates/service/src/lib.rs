@@ -30,6 +30,7 @@ mod throttle;
 mod tokens;
 mod users;
 mod versioned;
+pub mod webhooks;
 
 #[cfg(test)]
 mod testing;

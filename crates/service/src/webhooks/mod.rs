@@ -1,0 +1,3 @@
+//! Webhooks: signing each delivery so receivers can tell it came from Roster, unaltered.
+
+pub mod signing;
