@@ -15,6 +15,7 @@ use crate::retention::RetentionSettings;
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 use crate::telemetry::LogFormat;
+use crate::webhooks::WebhookSettings;
 
 /// Roster: a customer and user directory for B2B integration platforms.
 #[derive(Parser)]
@@ -231,6 +232,11 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_EVENTS_RETENTION", default_value = "90d",
           value_parser = crate::retention::parse_retention)]
     pub events_retention: Duration,
+    /// Let webhooks reach private, loopback, link-local and other non-public addresses
+    /// (receivers on this host or its network); without it they are refused, against SSRF.
+    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW_PRIVATE",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub webhooks_allow_private: bool,
     /// Log lines on stderr: text (coloured only on a terminal) or json (one object per line
     /// with the request's id, for log collectors).
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -370,9 +376,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             max_age: args.actor_cache_max_age,
         },
     };
+    let webhooks = WebhookSettings {
+        allow_private: args.webhooks_allow_private,
+        ..WebhookSettings::default()
+    };
     let app = Application::build(settings)
         .await?
-        .with_event_retention(retention);
+        .with_event_retention(retention)
+        .with_webhooks(webhooks)?;
     let address = app.local_addr()?;
     if let Some(bootstrap) = app.bootstrap() {
         println!(
@@ -545,6 +556,14 @@ mod tests {
                 .is_zero()
         );
         assert!(Cli::try_parse_from(["roster", "serve", "--events-retention", "soon"]).is_err());
+    }
+
+    #[test]
+    fn webhooks_to_private_addresses_are_refused_unless_allowed() {
+        assert!(!serve_with(&[]).webhooks_allow_private);
+        assert!(serve_with(&["--webhooks-allow-private"]).webhooks_allow_private);
+        assert!(serve_with(&["--webhooks-allow-private=true"]).webhooks_allow_private);
+        assert!(!serve_with(&["--webhooks-allow-private=false"]).webhooks_allow_private);
     }
 
     #[test]

@@ -13,9 +13,11 @@ pub mod serve_limits;
 pub mod server;
 pub mod storage;
 pub mod telemetry;
+pub mod webhooks;
 
 pub use connections::ConnectionSettings;
 pub use retention::RetentionSettings;
 pub use server::{Application, MailSettings, ServeSettings};
 pub use storage::{Backend, Storage, open_repositories, open_repositories_with, open_storage};
 pub use storage_sql::PoolSettings;
+pub use webhooks::{HttpWebhookSender, WebhookSettings};

@@ -22,6 +22,7 @@ use crate::connections::ConnectionSettings;
 use crate::mail::{DirMailer, LogMailer, SmtpMailer};
 use crate::retention::{EventRetention, RetentionSettings};
 use crate::storage::{Backend, open_storage};
+use crate::webhooks::{HttpWebhookSender, WebhookSettings};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
@@ -159,6 +160,9 @@ pub struct Application {
     access_feed: Option<AbortOnDrop>,
     /// The task reloading the token-signing keys (`roster token-key`); stops when dropped.
     key_reload: AbortOnDrop,
+    /// Sends webhooks (public addresses only unless `--webhooks-allow-private`); built at
+    /// start so a bad TLS set-up fails the start, for the delivery worker to use.
+    webhooks: HttpWebhookSender,
 }
 
 /// How long the owner's token printed by `roster init` and a first start lasts (or the
@@ -260,6 +264,7 @@ impl Application {
             settings.mail.delivery,
         );
         let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
+        let webhooks = HttpWebhookSender::new(WebhookSettings::default())?;
         let directory = Arc::new(Directory::new(repos.clone()).with_public_url(&public_url));
         let services = Services {
             customers: directory.clone(),
@@ -294,6 +299,7 @@ impl Application {
             drain,
             access_feed,
             key_reload,
+            webhooks,
         })
     }
 
@@ -314,6 +320,28 @@ impl Application {
     pub fn with_event_retention(mut self, settings: RetentionSettings) -> Self {
         self.retention = EventRetention::new(self.retention.events(), settings);
         self
+    }
+
+    /// Sends webhooks as `settings` say instead of the defaults (public addresses only, 10 s
+    /// per attempt); a setting of its own, like [`Application::with_event_retention`].
+    ///
+    /// # Errors
+    /// When the HTTP client cannot be built.
+    pub fn with_webhooks(mut self, settings: WebhookSettings) -> anyhow::Result<Self> {
+        if settings.allow_private {
+            tracing::warn!(
+                "webhooks may reach private and loopback addresses (--webhooks-allow-private): \
+                 endpoint URLs can then reach this server's network"
+            );
+        }
+        self.webhooks = HttpWebhookSender::new(settings)?;
+        Ok(self)
+    }
+
+    /// The webhook sender, for the delivery worker (which takes it as a
+    /// `ports::WebhookSender`).
+    pub fn webhook_sender(&self) -> Arc<dyn ports::WebhookSender> {
+        Arc::new(self.webhooks.clone())
     }
 
     /// Serves, and delivers the mail outbox and purges old events in the background, until

@@ -1,0 +1,260 @@
+//! The webhook sender against a receiver on 127.0.0.1: what arrives, what comes back, and
+//! what is refused (SSRF) or given up (redirects, slow receivers, endless bodies).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "tests fail loudly on purpose"
+)]
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use app::{HttpWebhookSender, WebhookSettings};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use ports::{WebhookRequest, WebhookSendError, WebhookSender};
+use service::webhooks::signing;
+
+/// What the receiver saw: each request's path, headers and body.
+type Seen = Arc<Mutex<Vec<(String, HeaderMap, Bytes)>>>;
+
+const SECRET: &str = "whsec_current";
+const PREVIOUS: &str = "whsec_previous";
+
+/// 1023 ASCII bytes, then "é" straddling the 1 KiB limit, then much more.
+fn long_answer() -> String {
+    format!("{}é{}", "a".repeat(1023), "z".repeat(200_000))
+}
+
+async fn record(
+    State(seen): State<Seen>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let path = uri.path().to_owned();
+    seen.lock().unwrap().push((path.clone(), headers, body));
+    match path.as_str() {
+        "/hook" => (StatusCode::ACCEPTED, long_answer()).into_response(),
+        "/teapot" => (StatusCode::IM_A_TEAPOT, "short and stout").into_response(),
+        "/redirect" => (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(header::LOCATION, "/landing")],
+            "moved",
+        )
+            .into_response(),
+        "/slow" => {
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            StatusCode::OK.into_response()
+        }
+        "/endless" => {
+            let chunk = Bytes::from(vec![b'x'; 64 * 1024]);
+            let stream =
+                futures::stream::repeat_with(move || Ok::<_, std::io::Error>(chunk.clone()));
+            (StatusCode::OK, Body::from_stream(stream)).into_response()
+        }
+        _ => StatusCode::NO_CONTENT.into_response(),
+    }
+}
+
+/// A receiver on 127.0.0.1 and what it sees.
+async fn receiver() -> (SocketAddr, Seen) {
+    let seen = Seen::default();
+    let app = Router::new()
+        .route("/{*path}", post(record))
+        .with_state(seen.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    (address, seen)
+}
+
+fn sender(allow_private: bool) -> HttpWebhookSender {
+    HttpWebhookSender::new(WebhookSettings {
+        allow_private,
+        timeout: Duration::from_millis(300),
+        ..WebhookSettings::default()
+    })
+    .unwrap()
+}
+
+fn signed(url: String, body: &[u8]) -> WebhookRequest {
+    let timestamp = 1_700_000_000;
+    WebhookRequest {
+        url,
+        headers: vec![
+            (
+                "Roster-Event-Id".to_owned(),
+                "0190f5c2-7c1e-7d4a-9b1e-6f3a2c1d0e9f".to_owned(),
+            ),
+            ("Roster-Timestamp".to_owned(), timestamp.to_string()),
+            (
+                "Roster-Signature".to_owned(),
+                signing::signature_header(&[SECRET, PREVIOUS], timestamp, body),
+            ),
+        ],
+        body: body.to_vec(),
+    }
+}
+
+#[tokio::test]
+async fn a_delivery_arrives_signed_and_its_answer_comes_back_cut_at_1_kib() {
+    let (address, seen) = receiver().await;
+    let body = br#"{"type":"customer.created","sequence":1}"#;
+    let response = sender(true)
+        .post(&signed(format!("http://{address}/hook"), body))
+        .await
+        .unwrap();
+    assert_eq!(response.status, 202);
+    // The "é" across the limit is left out whole.
+    assert_eq!(response.excerpt, "a".repeat(1023));
+    assert!(response.latency > Duration::ZERO);
+    assert!(response.latency < Duration::from_millis(300));
+
+    let seen = seen.lock().unwrap();
+    let [(path, headers, received)] = seen.as_slice() else {
+        panic!("{} requests", seen.len())
+    };
+    assert_eq!(path, "/hook");
+    assert_eq!(received.as_ref(), body);
+    assert_eq!(headers[header::CONTENT_TYPE], "application/json");
+    assert!(
+        headers[header::USER_AGENT]
+            .to_str()
+            .unwrap()
+            .starts_with("Roster-Webhooks/")
+    );
+    assert_eq!(
+        headers["roster-event-id"],
+        "0190f5c2-7c1e-7d4a-9b1e-6f3a2c1d0e9f"
+    );
+    let timestamp: i64 = headers["roster-timestamp"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let signature = headers["roster-signature"].to_str().unwrap();
+    assert!(signing::verify(signature, SECRET, timestamp, received));
+    assert!(signing::verify(signature, PREVIOUS, timestamp, received));
+    assert!(!signing::verify(
+        signature,
+        "whsec_other",
+        timestamp,
+        received
+    ));
+}
+
+#[tokio::test]
+async fn any_status_is_an_answer_and_a_redirect_is_not_followed() {
+    let (address, seen) = receiver().await;
+    let sender = sender(true);
+    let teapot = sender
+        .post(&signed(format!("http://{address}/teapot"), b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(
+        (teapot.status, teapot.excerpt.as_str()),
+        (418, "short and stout")
+    );
+    let redirect = sender
+        .post(&signed(format!("http://{address}/redirect"), b"{}"))
+        .await
+        .unwrap();
+    assert_eq!((redirect.status, redirect.excerpt.as_str()), (307, "moved"));
+    let paths: Vec<String> = seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(path, ..)| path.clone())
+        .collect();
+    assert_eq!(paths, ["/teapot", "/redirect"]);
+}
+
+#[tokio::test]
+async fn a_slow_receiver_times_out_and_an_endless_answer_is_read_no_further_than_the_excerpt() {
+    let (address, _seen) = receiver().await;
+    let sender = sender(true);
+    let started = Instant::now();
+    let slow = sender
+        .post(&signed(format!("http://{address}/slow"), b"{}"))
+        .await;
+    assert!(matches!(slow, Err(WebhookSendError::Failed(_))), "{slow:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+
+    let endless = sender
+        .post(&signed(format!("http://{address}/endless"), b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(endless.status, 200);
+    assert_eq!(endless.excerpt, "x".repeat(1024));
+}
+
+#[tokio::test]
+async fn no_answer_is_a_failure_worth_retrying() {
+    // A port nobody listens on: bind, note it, close.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = listener.local_addr().unwrap();
+    drop(listener);
+    let refused = sender(true)
+        .post(&signed(format!("http://{address}/hook"), b"{}"))
+        .await;
+    assert!(
+        matches!(refused, Err(WebhookSendError::Failed(_))),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test]
+async fn loopback_and_private_urls_are_refused_unless_allowed_and_nothing_is_sent() {
+    let (address, seen) = receiver().await;
+    let port = address.port();
+    let guarded = sender(false);
+    for url in [
+        format!("http://127.0.0.1:{port}/hook"),
+        format!("http://localhost:{port}/hook"),
+        format!("http://[::1]:{port}/hook"),
+        format!("http://[::ffff:127.0.0.1]:{port}/hook"),
+        // Other spellings of 127.0.0.1, which the URL parser normalizes.
+        format!("http://2130706433:{port}/hook"),
+        format!("http://0x7f.1:{port}/hook"),
+        "http://10.0.0.1/hook".to_owned(),
+        "http://169.254.169.254/latest/meta-data/".to_owned(),
+        "ftp://example.com/hook".to_owned(),
+        "not a url".to_owned(),
+    ] {
+        let result = guarded.post(&signed(url.clone(), b"{}")).await;
+        assert!(
+            matches!(result, Err(WebhookSendError::Refused(_))),
+            "{url}: {result:?}"
+        );
+    }
+    // `localhost` is refused by the resolver, after the lookup, before any connection.
+    let resolved = guarded
+        .post(&signed(format!("http://localhost:{port}/hook"), b"{}"))
+        .await;
+    let Err(WebhookSendError::Refused(reason)) = resolved else {
+        panic!("{resolved:?}")
+    };
+    assert!(reason.starts_with("localhost resolves to"), "{reason}");
+    assert!(seen.lock().unwrap().is_empty());
+
+    // The same receiver, allowed.
+    let allowed = sender(true)
+        .post(&signed(format!("http://localhost:{port}/hook"), b"{}"))
+        .await
+        .unwrap();
+    assert_eq!(allowed.status, 202);
+    assert_eq!(seen.lock().unwrap().len(), 1);
+}
