@@ -258,3 +258,97 @@ async fn loopback_and_private_urls_are_refused_unless_allowed_and_nothing_is_sen
     assert_eq!(allowed.status, 202);
     assert_eq!(seen.lock().unwrap().len(), 1);
 }
+
+/// The receiver guide, whose examples must agree with Roster's signing.
+const RECEIVER_GUIDE: &str = include_str!("../../../docs/webhooks-receiver.md");
+
+/// The first fenced block of `language` in the receiver guide.
+fn guide_example(language: &str) -> String {
+    let fence = format!("```{language}\n");
+    let start = RECEIVER_GUIDE
+        .find(&fence)
+        .expect("the example is in the guide")
+        + fence.len();
+    let length = RECEIVER_GUIDE[start..]
+        .find("```")
+        .expect("the example ends");
+    RECEIVER_GUIDE[start..start + length].to_owned()
+}
+
+/// Whether `program` runs here; the examples need Python 3 and OpenSSL.
+fn available(program: &str, argument: &str) -> bool {
+    std::process::Command::new(program)
+        .arg(argument)
+        .output()
+        .is_ok_and(|output| output.status.success())
+}
+
+#[test]
+fn the_guides_python_receiver_accepts_what_roster_signs_and_nothing_else() {
+    if !available("python3", "--version") {
+        eprintln!("skipped: no python3 on this machine");
+        return;
+    }
+    let driver = r#"
+import os, sys
+headers = {"Roster-Timestamp": os.environ["TIMESTAMP"], "Roster-Signature": os.environ["SIGNATURE"]}
+print(roster_delivery_is_genuine(os.environ["SECRET"], headers, sys.stdin.buffer.read()))
+"#;
+    let script = format!("{}{driver}", guide_example("python"));
+    let run = |secret: &str, timestamp: i64, signature: &str, body: &[u8]| {
+        use std::io::Write as _;
+        let mut child = std::process::Command::new("python3")
+            .args(["-c", &script])
+            .env("SECRET", secret)
+            .env("TIMESTAMP", timestamp.to_string())
+            .env("SIGNATURE", signature)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(body).unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "{output:?}");
+        String::from_utf8(output.stdout).unwrap().trim().to_owned()
+    };
+    let body = "{\"type\":\"user.updated\",\"after\":{\"name\":\"Zoë\"}}".as_bytes();
+    let now = chrono::Utc::now().timestamp();
+    let rotated = signing::signature_header(&[SECRET, PREVIOUS], now, body);
+    assert_eq!(run(SECRET, now, &rotated, body), "True");
+    assert_eq!(run(PREVIOUS, now, &rotated, body), "True");
+    assert_eq!(run("whsec_other", now, &rotated, body), "False");
+    let mut tampered = body.to_vec();
+    tampered[2] = b'T';
+    assert_eq!(run(SECRET, now, &rotated, &tampered), "False");
+    // A genuine but old delivery is a replay.
+    let old = now - 3_600;
+    let replayed = signing::signature_header(&[SECRET], old, body);
+    assert_eq!(run(SECRET, old, &replayed, body), "False");
+}
+
+#[test]
+fn the_guides_openssl_check_computes_rosters_signature() {
+    if !available("openssl", "version") {
+        eprintln!("skipped: no openssl on this machine");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("roster-webhook-guide-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let body = "{\"type\":\"user.updated\",\"after\":{\"name\":\"Zoë\"}}\n".as_bytes();
+    std::fs::write(dir.join("body.json"), body).unwrap();
+    let timestamp = 1_700_000_123;
+    let script = format!("{}printf '%s' \"$expected\"", guide_example("sh"));
+    let output = std::process::Command::new("sh")
+        .args(["-c", &script])
+        .current_dir(&dir)
+        .env("SECRET", SECRET)
+        .env("TIMESTAMP", timestamp.to_string())
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert_eq!(
+        String::from_utf8(output.stdout).unwrap(),
+        signing::signature_header(&[SECRET], timestamp, body)
+    );
+}
