@@ -116,12 +116,12 @@ impl HttpWebhookSender {
         Ok(url)
     }
 
-    /// Sends and reads the excerpt; bounded by the caller's timeout.
-    async fn exchange(
+    /// The POST of `request` to `url`, with its headers and body.
+    fn build(
         &self,
         url: Url,
         request: &WebhookRequest,
-    ) -> Result<WebhookResponse, WebhookSendError> {
+    ) -> Result<reqwest::RequestBuilder, WebhookSendError> {
         let mut builder = self
             .client
             .post(url)
@@ -134,28 +134,29 @@ impl HttpWebhookSender {
             })?;
             builder = builder.header(name, value);
         }
+        Ok(builder.body(request.body.clone()))
+    }
+}
+
+#[async_trait]
+impl WebhookSender for HttpWebhookSender {
+    async fn post(&self, request: &WebhookRequest) -> Result<WebhookResponse, WebhookSendError> {
+        let url = self.checked_url(&request.url)?;
+        let builder = self.build(url, request)?;
+        // reqwest's own timeout bounds the request; this deadline bounds the excerpt's
+        // reading too, whatever reqwest's version does with bodies.
+        let timeout = self.settings.timeout;
+        let deadline = tokio::time::Instant::now() + timeout;
         let started = Instant::now();
-        let mut response = builder
-            .body(request.body.clone())
-            .send()
-            .await
-            .map_err(send_error)?;
+        let mut response = match tokio::time::timeout_at(deadline, builder.send()).await {
+            Ok(sent) => sent.map_err(send_error)?,
+            Err(_) => return Err(timed_out(timeout)),
+        };
         let status = response.status().as_u16();
-        // Enough bytes for the character that straddles the limit to be whole.
-        let keep = RESPONSE_EXCERPT_LIMIT + 3;
-        let mut bytes = Vec::with_capacity(keep.min(4096));
-        while bytes.len() < keep {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
-                    let take = chunk.len().min(keep - bytes.len());
-                    bytes.extend_from_slice(&chunk[..take]);
-                }
-                Ok(None) => break,
-                // The status came back: a body cut short is still an answer.
-                Err(error) if error.is_timeout() => return Err(send_error(error)),
-                Err(_) => break,
-            }
-        }
+        // The status is the answer (the endpoint has the event): a body cut short by an
+        // error or the deadline leaves it, with what was read.
+        let mut bytes = Vec::new();
+        let _ = tokio::time::timeout_at(deadline, read_start(&mut response, &mut bytes)).await;
         // The rest of the body is never read: dropping the response closes the connection.
         drop(response);
         Ok(WebhookResponse {
@@ -166,16 +167,18 @@ impl HttpWebhookSender {
     }
 }
 
-#[async_trait]
-impl WebhookSender for HttpWebhookSender {
-    async fn post(&self, request: &WebhookRequest) -> Result<WebhookResponse, WebhookSendError> {
-        let url = self.checked_url(&request.url)?;
-        // reqwest's own timeout bounds the request; this one bounds the excerpt's reading too,
-        // whatever reqwest's version does with bodies.
-        let timeout = self.settings.timeout;
-        tokio::time::timeout(timeout, self.exchange(url, request))
-            .await
-            .unwrap_or_else(|_| Err(timed_out(timeout)))
+/// Reads the start of the body into `bytes`: enough for the excerpt and the character that
+/// straddles its limit, never more, until the body ends or fails.
+async fn read_start(response: &mut reqwest::Response, bytes: &mut Vec<u8>) {
+    let keep = RESPONSE_EXCERPT_LIMIT + 3;
+    while bytes.len() < keep {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let take = chunk.len().min(keep - bytes.len());
+                bytes.extend_from_slice(&chunk[..take]);
+            }
+            Ok(None) | Err(_) => return,
+        }
     }
 }
 
