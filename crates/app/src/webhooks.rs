@@ -196,6 +196,7 @@ fn excerpt(bytes: &[u8], limit: usize) -> String {
     text
 }
 
+/// No answer within the attempt's timeout: worth retrying.
 fn timed_out(timeout: Duration) -> WebhookSendError {
     WebhookSendError::Failed(format!("timed out after {timeout:?}"))
 }
