@@ -44,8 +44,8 @@ pub enum WebhookSendError {
     /// the operator allows them or the endpoint changes.
     #[error("refused: {0}")]
     Refused(String),
-    /// No answer: DNS failure, connection refused, TLS error, timeout, redirect refused.
-    /// Worth retrying.
+    /// No answer: DNS failure, connection refused, TLS error, timeout. Worth retrying. (A
+    /// redirect is an answer: its 3xx status comes back, not followed.)
     #[error("not delivered: {0}")]
     Failed(String),
 }
