@@ -38,16 +38,19 @@ enum NotifyError {
 pub struct NotifierSettings {
     /// At most one notification per this long; commits meanwhile are coalesced.
     pub every: Duration,
-    /// Connecting may take this long before the batch is given up.
+    /// Connecting may take this long before the attempt is given up.
     pub connect_timeout: Duration,
+    /// The pause after a failed attempt; the batch is kept for the next.
+    pub retry: Duration,
 }
 
 impl Default for NotifierSettings {
-    /// One notification per 20 ms at most; connecting within 2 s.
+    /// One notification per 20 ms at most; connecting within 2 s; a second after a failure.
     fn default() -> Self {
         NotifierSettings {
             every: Duration::from_millis(20),
             connect_timeout: Duration::from_secs(2),
+            retry: Duration::from_secs(1),
         }
     }
 }
@@ -90,17 +93,32 @@ impl EventNotifier {
                 continue;
             }
             match self.send(&mut connection, &url, &settings, &batch).await {
-                Ok(()) => failures = 0,
+                Ok(()) => {
+                    failures = 0;
+                    // Commits meanwhile wait for the next notification (the wake is kept).
+                    tokio::time::sleep(settings.every).await;
+                }
                 Err(error) => {
                     connection = None;
                     if failures == 0 {
-                        tracing::warn!(%error, "cannot notify other servers of committed events; their readers poll");
+                        tracing::warn!(%error, "cannot notify other servers of committed events; retrying every second");
                     }
                     failures = failures.saturating_add(1);
+                    // Kept for the next attempt, which comes even if nothing else commits.
+                    self.queue(batch);
+                    self.wake.notify_one();
+                    tokio::time::sleep(settings.retry).await;
                 }
             }
-            // Commits meanwhile wait for the next notification (the wake is kept).
-            tokio::time::sleep(settings.every).await;
+        }
+    }
+
+    /// Queues `reports`, keeping the greatest sequence per organization.
+    fn queue(&self, reports: impl IntoIterator<Item = (OrganizationId, u64)>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        for (organization, sequence) in reports {
+            let last = pending.entry(organization).or_insert(sequence);
+            *last = (*last).max(sequence);
         }
     }
 
@@ -141,11 +159,7 @@ impl EventNotifier {
 impl EventObserver for EventNotifier {
     fn events_committed(&self, organization: OrganizationId, sequence: u64) {
         self.inner.events_committed(organization, sequence);
-        {
-            let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
-            let last = pending.entry(organization).or_insert(sequence);
-            *last = (*last).max(sequence);
-        }
+        self.queue([(organization, sequence)]);
         self.wake.notify_one();
     }
 
