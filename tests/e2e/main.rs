@@ -22,6 +22,7 @@ mod paging;
 mod revocation;
 mod seed;
 mod sessions;
+mod subscriptions;
 mod transport;
 mod users;
 mod versions;

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, TrustedProxy};
+use http_api::{ApiConfig, MetricsToken, QueryLimits, RateLimits, SocketLimits, TrustedProxy};
 use service::{
     LoginThrottle, Provisioning, SessionService, TokenKeys, TokenService, TokenSettings,
 };
@@ -126,6 +126,13 @@ pub struct ServeArgs {
     /// after a second's wait): bounds the memory a burst of large requests takes.
     #[arg(long, env = "ROSTER_BODY_BUDGET", default_value_t = ApiConfig::default().body_budget_bytes)]
     pub body_budget: usize,
+    /// Subscription sockets (`GET /api` upgraded to WebSocket) open at once, all tokens
+    /// together (HTTP 503 beyond): they outlive the connection cap once upgraded.
+    #[arg(long, env = "ROSTER_MAX_SOCKETS", default_value_t = SocketLimits::default().max_sockets)]
+    pub max_sockets: usize,
+    /// Subscription sockets open at once per token (HTTP 429, or close 4429, beyond).
+    #[arg(long, env = "ROSTER_MAX_SOCKETS_PER_TOKEN", default_value_t = SocketLimits::default().max_sockets_per_token)]
+    pub max_sockets_per_token: usize,
     /// Longest a request may take, in seconds.
     #[arg(long, env = "ROSTER_REQUEST_TIMEOUT", default_value_t = 30)]
     pub request_timeout: u64,
@@ -360,6 +367,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             },
             trusted_proxies: args.trusted_proxies,
             metrics_token: args.metrics_token,
+            sockets: SocketLimits {
+                max_sockets: args.max_sockets,
+                max_sockets_per_token: args.max_sockets_per_token,
+                ..SocketLimits::default()
+            },
             ..ApiConfig::default()
         },
         mail: MailSettings {

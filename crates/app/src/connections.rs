@@ -362,7 +362,10 @@ impl Connection {
             .max_header_size(MAX_HEAD_BYTES)
             // The watchdog below keeps the header-read timeout (see the module's doc).
             .header_read_timeout(None)
-            .serve_connection(io, service);
+            .serve_connection(io, service)
+            // `GET /api` upgrades to WebSocket (subscriptions). Once upgraded, the socket
+            // leaves this connection (its cap, watchdog and drain): http-api bounds it.
+            .with_upgrades();
         tokio::pin!(connection);
         let mut draining = *self.stopping.borrow();
         if draining {

@@ -18,6 +18,9 @@ pub mod webhooks;
 pub use connections::ConnectionSettings;
 pub use retention::RetentionSettings;
 pub use server::{Application, MailSettings, ServeSettings};
-pub use storage::{Backend, Storage, open_repositories, open_repositories_with, open_storage};
+pub use storage::{
+    Backend, Observers, Storage, open_observed_storage, open_repositories, open_repositories_with,
+    open_storage,
+};
 pub use storage_sql::PoolSettings;
 pub use webhooks::{HttpWebhookSender, WebhookSettings};

@@ -12,8 +12,8 @@ use http_api::{ApiConfig, Services};
 use ports::Mailer;
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
-    DeliverySettings, Directory, EmbeddedAuthenticator, LoginThrottle, OutboxWorker, Provisioning,
-    SessionService, TokenAuthenticator, TokenService, TokenSettings,
+    DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, LoginThrottle, OutboxWorker,
+    Provisioning, SessionService, TokenAuthenticator, TokenService, TokenSettings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -21,7 +21,7 @@ use tokio::net::TcpListener;
 use crate::connections::ConnectionSettings;
 use crate::mail::{DirMailer, LogMailer, SmtpMailer};
 use crate::retention::{EventRetention, RetentionSettings};
-use crate::storage::{Backend, open_storage};
+use crate::storage::{Backend, Observers, open_observed_storage};
 use crate::webhooks::{HttpWebhookSender, WebhookSettings};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
@@ -156,8 +156,14 @@ pub struct Application {
     retention: EventRetention,
     connections: ConnectionSettings,
     drain: Duration,
-    /// On PostgreSQL, the task following other servers' access changes; stops when dropped.
+    /// On PostgreSQL, the task following other servers' access changes and events; stops
+    /// when dropped.
     access_feed: Option<AbortOnDrop>,
+    /// On PostgreSQL, the task telling other servers of this one's events; stops when
+    /// dropped.
+    event_notifier: Option<AbortOnDrop>,
+    /// The subscription sockets, closed on shutdown (they escape the connection drain).
+    sockets: http_api::LiveSockets,
     /// The task reloading the token-signing keys (`roster token-key`); stops when dropped.
     key_reload: AbortOnDrop,
     /// Sends webhooks (public addresses only unless `--webhooks-allow-private`); built at
@@ -218,17 +224,40 @@ impl Application {
                 Backend::Postgres => ChangeSources::OtherServersToo,
             },
         );
-        let storage = open_storage(
+        // Live event readers wake on this server's commits and, on PostgreSQL, on the feed
+        // of other servers' (told by each server's notifier, off the write path).
+        let hub = EventHub::new(match backend {
+            Backend::Sqlite => ChangeSources::ThisServerOnly,
+            Backend::Postgres => ChangeSources::OtherServersToo,
+        });
+        let (event_observer, event_notifier): (Arc<dyn ports::EventObserver>, _) = match backend {
+            Backend::Sqlite => (Arc::new(hub.clone()), None),
+            Backend::Postgres => {
+                let notifier = storage_postgres::EventNotifier::new(Arc::new(hub.clone()));
+                let task = AbortOnDrop(tokio::spawn(notifier.clone().run(
+                    settings.database_url.clone(),
+                    storage_postgres::NotifierSettings::default(),
+                )));
+                (notifier, Some(task))
+            }
+        };
+        let storage = open_observed_storage(
             &settings.database_url,
             &settings.pool,
-            Some(Arc::new(cache.clone())),
+            Observers {
+                access: Some(Arc::new(cache.clone())),
+                events: Some(event_observer),
+            },
         )
         .await?;
         let repos = storage.repos;
         let access_feed = (backend == Backend::Postgres).then(|| {
-            AbortOnDrop(tokio::spawn(storage_postgres::follow_access_changes(
+            AbortOnDrop(tokio::spawn(storage_postgres::follow_changes(
                 settings.database_url.clone(),
-                Arc::new(cache.clone()),
+                storage_postgres::FeedObservers {
+                    access: Arc::new(cache.clone()),
+                    events: Some(Arc::new(hub.clone())),
+                },
                 storage_postgres::FeedSettings::default(),
             )))
         });
@@ -265,7 +294,11 @@ impl Application {
         );
         let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
         let webhooks = HttpWebhookSender::new(WebhookSettings::default())?;
-        let directory = Arc::new(Directory::new(repos.clone()).with_public_url(&public_url));
+        let directory = Arc::new(
+            Directory::new(repos.clone())
+                .with_public_url(&public_url)
+                .with_event_hub(hub),
+        );
         let services = Services {
             customers: directory.clone(),
             users: directory.clone(),
@@ -288,7 +321,8 @@ impl Application {
             storage_stats: storage.stats,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
-        let router = http_api::router(services, settings.api);
+        let sockets = http_api::LiveSockets::new();
+        let router = http_api::router_with_sockets(services, settings.api, sockets.clone());
         Ok(Application {
             listener,
             router,
@@ -298,6 +332,8 @@ impl Application {
             connections: settings.connections,
             drain,
             access_feed,
+            event_notifier,
+            sockets,
             key_reload,
             webhooks,
         })
@@ -356,6 +392,7 @@ impl Application {
             // A dropped sender (serving failed) stops the worker too.
             let _ = outbox_stopped.await;
         }));
+        let sockets = self.sockets.clone();
         let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
         let retention = tokio::spawn(self.retention.run_until(async move {
             let _ = retention_stopped.await;
@@ -367,6 +404,7 @@ impl Application {
             self.drain,
             async move {
                 shutdown.await;
+                sockets.close_all();
                 let _ = stop_outbox.send(());
                 let _ = stop_retention.send(());
             },
@@ -379,6 +417,7 @@ impl Application {
             tracing::error!(%error, "the event retention task failed");
         }
         drop(self.access_feed);
+        drop(self.event_notifier);
         drop(self.key_reload);
         served?;
         Ok(())

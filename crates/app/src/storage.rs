@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use ports::{AccessObserver, StorageStats};
+use ports::{AccessObserver, EventObserver, StorageStats};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::{Driver, PoolSettings, SqlStore};
@@ -55,10 +55,15 @@ pub struct Storage {
 }
 
 impl Storage {
-    /// `store` behind every port, reporting access changes to `observer` when given.
-    fn of<D: Driver>(store: SqlStore<D>, observer: Option<Arc<dyn AccessObserver>>) -> Storage {
-        let store = match observer {
+    /// `store` behind every port, reporting access changes and committed events to the
+    /// observers given.
+    fn of<D: Driver>(store: SqlStore<D>, observers: Observers) -> Storage {
+        let store = match observers.access {
             Some(observer) => store.with_access_observer(observer),
+            None => store,
+        };
+        let store = match observers.events {
+            Some(observer) => store.with_event_observer(observer),
             None => store,
         };
         Storage {
@@ -75,6 +80,29 @@ pub async fn open_storage(
     url: &str,
     pool: &PoolSettings,
     observer: Option<Arc<dyn AccessObserver>>,
+) -> anyhow::Result<Storage> {
+    let observers = Observers {
+        access: observer,
+        events: None,
+    };
+    open_observed_storage(url, pool, observers).await
+}
+
+/// Who storage reports its commits to, before each write returns.
+#[derive(Clone, Default)]
+pub struct Observers {
+    /// Hears access changes (the server's actor cache).
+    pub access: Option<Arc<dyn AccessObserver>>,
+    /// Hears committed events (the hub of live readers; on PostgreSQL through the notifier
+    /// that tells the other servers).
+    pub events: Option<Arc<dyn EventObserver>>,
+}
+
+/// As [`open_storage`], reporting to every observer of `observers`.
+pub async fn open_observed_storage(
+    url: &str,
+    pool: &PoolSettings,
+    observer: Observers,
 ) -> anyhow::Result<Storage> {
     tracing::info!(
         pool_size = pool.max_connections,

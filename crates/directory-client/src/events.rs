@@ -3,6 +3,8 @@
 //! absent, a request tag the domain would refuse is dropped), so `roster events` reads any
 //! Roster server's log.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
 use domain::{Actor, CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version};
@@ -205,7 +207,37 @@ impl EventDirectory for Client {
     ) -> Result<EventPage, DirectoryError> {
         self.event_page(query).await
     }
+
+    /// Polls the `events` query every [`POLL_EVERY`] until it answers some events or `wait`
+    /// has passed: plain HTTP, no WebSocket needed.
+    async fn next_events(
+        &self,
+        _actor: &Actor,
+        after: Option<u64>,
+        types: &[EventType],
+        limit: u32,
+        wait: Duration,
+    ) -> Result<EventPage, DirectoryError> {
+        let query = EventQuery {
+            after,
+            first: limit,
+            types: types.to_vec(),
+            ..EventQuery::default()
+        };
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let page = self.event_page(&query).await?;
+            let now = tokio::time::Instant::now();
+            if !page.events.is_empty() || now >= deadline {
+                return Ok(page);
+            }
+            tokio::time::sleep(POLL_EVERY.min(deadline - now)).await;
+        }
+    }
 }
+
+/// How often [`EventDirectory::next_events`] asks the server while no event comes.
+const POLL_EVERY: Duration = Duration::from_secs(1);
 
 #[cfg(test)]
 mod tests {

@@ -68,7 +68,12 @@ where
 
 /// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
 pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    bearer_value(headers.get(AUTHORIZATION)?.to_str().ok()?)
+}
+
+/// The token of an `Authorization` value `Bearer <token>` (a header's, or a WebSocket
+/// `connection_init` payload's); the scheme is case-insensitive.
+pub(crate) fn bearer_value(value: &str) -> Option<&str> {
     let (scheme, token) = value.trim().split_once(' ')?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty() && !token.contains(' '))

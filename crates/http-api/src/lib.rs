@@ -1,4 +1,5 @@
-//! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`), the embedded
+//! Roster's HTTP facade: the Prismatic-compatible GraphQL API (`POST /api`, and its
+//! subscriptions over WebSocket on `GET /api`, graphql-transport-ws), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
 //! (`/auth/*`), the invitation's set-password page, a GraphiQL page, the health probes and,
 //! with a scrape token, Prometheus metrics (`/metrics`), over axum and async-graphql.
@@ -20,6 +21,7 @@ mod routes;
 mod schema;
 mod sessions;
 mod set_password;
+mod subscriptions;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +29,7 @@ use std::time::Duration;
 pub use limits::client::{InvalidTrustedProxy, TrustedProxy};
 pub use limits::{QueryLimits, RateLimits};
 pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
+pub use subscriptions::LiveSockets;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -96,11 +99,38 @@ pub struct ApiConfig {
     /// The bearer token Prometheus scrapes `/metrics` with; `None` (the default) turns
     /// metrics off, and `/metrics` answers 404.
     pub metrics_token: Option<MetricsToken>,
+    /// The subscription sockets' bounds and keepalive.
+    pub sockets: SocketLimits,
+}
+
+/// What bounds the subscription sockets (`GET /api` upgraded to WebSocket), which outlive
+/// their HTTP connection and so its cap and timeouts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketLimits {
+    /// Sockets open at once, all tokens together; the next upgrade gets HTTP 503.
+    pub max_sockets: usize,
+    /// Sockets open at once per token; the next gets HTTP 429 (or close code 4429 when the
+    /// token came in `connection_init`).
+    pub max_sockets_per_token: usize,
+    /// A WebSocket ping is sent this often; a peer silent for two of them is dropped.
+    pub keepalive: Duration,
+}
+
+impl Default for SocketLimits {
+    /// 1,000 sockets, 10 per token, a ping every 30 seconds.
+    fn default() -> Self {
+        SocketLimits {
+            max_sockets: 1_000,
+            max_sockets_per_token: 10,
+            keepalive: Duration::from_secs(30),
+        }
+    }
 }
 
 impl Default for ApiConfig {
     /// 1 MiB bodies, 16 MiB of bodies at once, 30 second requests, the default query and
-    /// rate limits, no trusted proxy, a 1.5 second readiness check, metrics off.
+    /// rate limits, no trusted proxy, a 1.5 second readiness check, metrics off, the
+    /// default [`SocketLimits`].
     fn default() -> Self {
         ApiConfig {
             body_limit_bytes: 1024 * 1024,
@@ -111,12 +141,20 @@ impl Default for ApiConfig {
             readiness_timeout: limits::DEFAULT_READINESS_TIMEOUT,
             body_budget_bytes: 16 * 1024 * 1024,
             metrics_token: None,
+            sockets: SocketLimits::default(),
         }
     }
 }
 
-/// The whole HTTP API as one router, so the app crate only has to serve it.
+/// The whole HTTP API as one router, so the app crate only has to serve it; its
+/// subscription sockets are never closed from outside (see [`router_with_sockets`]).
 pub fn router(services: Services, config: ApiConfig) -> Router {
+    router_with_sockets(services, config, LiveSockets::new())
+}
+
+/// As [`router`], its subscription sockets in `sockets`, which the server closes on
+/// shutdown ([`LiveSockets::close_all`]): once upgraded, they escape the connection drain.
+pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveSockets) -> Router {
     let rates = config.rate_limits;
     let api_metrics = config
         .metrics_token
@@ -150,6 +188,8 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
         readiness_timeout: config.readiness_timeout,
         api_metrics: api_metrics.clone(),
         scraping,
+        sockets,
+        socket_limits: config.sockets,
     });
     // The sign-in routes run before any token exists: a bucket per client address.
     let per_address = Router::new()
@@ -171,8 +211,8 @@ pub fn router(services: Services, config: ApiConfig) -> Router {
             get(routes::graphiql).layer(map_response(pages::graphiql_headers)),
         )
         .route("/assets/{*path}", get(pages::asset))
-        .route("/api", post(routes::graphql))
-        .route("/api/", post(routes::graphql))
+        .route("/api", post(routes::graphql).get(subscriptions::subscribe))
+        .route("/api/", post(routes::graphql).get(subscriptions::subscribe))
         .route(
             "/auth/set-password",
             get(set_password::form).layer(map_response(pages::form_headers)),

@@ -41,6 +41,9 @@ pub(crate) struct AppState {
     pub(crate) api_metrics: Option<Arc<ApiMetrics>>,
     /// What `/metrics` answers with, when metrics are on.
     pub(crate) scraping: Option<Scraping>,
+    /// The open subscription sockets.
+    pub(crate) sockets: crate::LiveSockets,
+    pub(crate) socket_limits: crate::SocketLimits,
 }
 
 /// `X-RateLimit-Limit`: the bucket's size.

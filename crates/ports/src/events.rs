@@ -1,6 +1,8 @@
 //! The event log: what a write hands storage to append in its own transaction
 //! ([`EventDraft`]), what readers get back ([`Event`]), and the audit query over it.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use domain::events::{EventActor, EventType, RequestMeta, Subject};
 use domain::{Actor, CustomerId, OrganizationId, Timestamp, UserId, Version};
@@ -102,4 +104,41 @@ pub trait EventDirectory: Send + Sync {
     /// One page of the events the caller may read: an organization Owner or Admin all of
     /// them, a customer Admin its customer's; `Forbidden` for anyone else.
     async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<EventPage, DirectoryError>;
+
+    /// The next events after `after` (all of them when `None`) of `types` (any when
+    /// empty), at most `limit`, as [`EventDirectory::events`] shows them: at once when there
+    /// are some, else as soon as some are committed, or an empty page after `wait`. What a
+    /// live stream calls in a loop; access is checked on every call, so a caller that lost
+    /// it gets `Forbidden` on its next batch.
+    async fn next_events(
+        &self,
+        actor: &Actor,
+        after: Option<u64>,
+        types: &[EventType],
+        limit: u32,
+        wait: Duration,
+    ) -> Result<EventPage, DirectoryError>;
+}
+
+/// Told about events as storage commits them, and about the feed of events committed by
+/// other servers on the same database, so live readers wake instead of polling.
+///
+/// Shaped like [`crate::AccessObserver`]: calls are synchronous and must be cheap, made
+/// after a write commits and before it returns. Engines with only one server per database
+/// (SQLite) never call the `feed_*` methods.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+pub trait EventObserver: Send + Sync {
+    /// Events of `organization` up to `sequence` were committed (by this server, or by
+    /// another one as the feed reports).
+    fn events_committed(&self, organization: OrganizationId, sequence: u64);
+
+    /// Events committed by other servers may go unseen from now until [`feed_resumed`]:
+    /// live readers poll meanwhile.
+    ///
+    /// [`feed_resumed`]: EventObserver::feed_resumed
+    fn feed_lost(&self);
+
+    /// Events committed by other servers are reported again from now on (those committed
+    /// meanwhile were not: live readers look again).
+    fn feed_resumed(&self);
 }

@@ -10,7 +10,8 @@
 //! - [`webhooks`]: [`WebhookSender`], the way out for signed webhook POSTs (reqwest adapter
 //!   in the `app` crate, with its SSRF guard).
 //! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
-//!   service's actor cache), in-process and, on PostgreSQL, from other servers.
+//!   service's actor cache), in-process and, on PostgreSQL, from other servers; likewise
+//!   committed events to an [`EventObserver`] (the service's hub of live readers).
 //!
 //! Invariant: this crate names no I/O crate (no sqlx, axum, reqwest or async-graphql).
 //! With the `mocks` feature, every trait gets a `mockall` mock (`MockCustomerRepository`...).
@@ -28,7 +29,9 @@ pub use directory::{
     OrganizationDirectory, RoleDirectory, SessionError, Sessions, SigningKeyDirectory, TokenPair,
     UserDirectory,
 };
-pub use events::{Event, EventDirectory, EventDraft, EventPage, EventQuery, EventRepository};
+pub use events::{
+    Event, EventDirectory, EventDraft, EventObserver, EventPage, EventQuery, EventRepository,
+};
 pub use repository::{
     Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
     InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,

@@ -2,6 +2,8 @@
 //! made here, one way ([`draft`]), and the audit query ([`EventDirectory`]) is answered
 //! here, within the caller's reach.
 
+use std::time::Duration;
+
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
 use domain::{
@@ -9,10 +11,11 @@ use domain::{
     SigningKey, Timestamp, User, UserChanges, UserId,
 };
 use ports::{DirectoryError, EventDirectory, EventDraft, EventPage, EventQuery};
+use tokio::time::Instant;
 use uuid::Uuid;
 
-use crate::Directory;
 use crate::errors::storage;
+use crate::{Directory, FEED_DOWN_POLL};
 
 /// Most events one page holds (and at least one), whatever the caller asks.
 pub const MAX_EVENTS_PAGE: u32 = 100;
@@ -371,6 +374,50 @@ impl EventDirectory for Directory {
             .events(actor.organization_id, &query)
             .await
             .map_err(storage)
+    }
+
+    #[tracing::instrument(level = "error", skip_all, name = "events.next")]
+    async fn next_events(
+        &self,
+        actor: &Actor,
+        after: Option<u64>,
+        types: &[EventType],
+        limit: u32,
+        wait: Duration,
+    ) -> Result<EventPage, DirectoryError> {
+        let query = EventQuery {
+            after,
+            first: limit,
+            types: types.to_vec(),
+            ..EventQuery::default()
+        };
+        let deadline = Instant::now() + wait;
+        // Taken before the first read: a commit after it wakes this reader.
+        let mut wakes = self
+            .hub
+            .as_ref()
+            .map(|hub| hub.subscribe(actor.organization_id));
+        loop {
+            // Access is checked on every read, the first one included.
+            let page = self.events(actor, &query).await?;
+            let now = Instant::now();
+            if !page.events.is_empty() || now >= deadline {
+                return Ok(page);
+            }
+            let poll = match &self.hub {
+                Some(hub) => hub.poll_interval(),
+                None => Some(FEED_DOWN_POLL),
+            };
+            let pause = poll.map_or(deadline - now, |poll| poll.min(deadline - now));
+            match &mut wakes {
+                Some(wakes) => {
+                    // A closed channel cannot happen while this receiver lives; if it did,
+                    // the pause still bounds the wait.
+                    let _ = tokio::time::timeout(pause, wakes.changed()).await;
+                }
+                None => tokio::time::sleep(pause).await,
+            }
+        }
     }
 }
 
@@ -776,5 +823,199 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::Unavailable(_)), "{error:?}");
+    }
+
+    /// One committed event of `org`, as a page's.
+    fn committed(org: OrganizationId, sequence: u64) -> ports::Event {
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let origin = tagged(owner);
+        let customer = customer(org, "Acme");
+        ports::Event {
+            sequence,
+            draft: draft(&origin, Change::CustomerCreated(&customer)),
+        }
+    }
+
+    /// A page of `events`.
+    fn page(events: Vec<ports::Event>) -> EventPage {
+        EventPage {
+            events,
+            has_next_page: false,
+        }
+    }
+
+    /// Reads answering empty until `reads` is 1, then `event`: what a log that gets its
+    /// first event after the first read looks like.
+    fn empty_then(mocks: &mut Mocks, org: OrganizationId, event: ports::Event) -> Arc<Mutex<u32>> {
+        let reads = Arc::new(Mutex::new(0_u32));
+        let counted = reads.clone();
+        mocks
+            .events
+            .expect_events()
+            .withf(move |o, query| *o == org && query.after == Some(3) && query.first == 10)
+            .returning(move |_, _| {
+                let mut reads = counted.lock().unwrap();
+                *reads += 1;
+                Ok(if *reads == 1 {
+                    EventPage::default()
+                } else {
+                    page(vec![event.clone()])
+                })
+            });
+        reads
+    }
+
+    #[tokio::test]
+    async fn next_events_answer_at_once_when_there_are_some() {
+        use ports::EventDirectory as _;
+
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        let event = committed(org, 4);
+        let expected = event.clone();
+        mocks
+            .events
+            .expect_events()
+            .withf(move |o, query| {
+                *o == org
+                    && query.after == Some(3)
+                    && query.types == [EventType::CustomerCreated]
+                    && query.first == 10
+            })
+            .times(1)
+            .returning(move |_, _| Ok(page(vec![event.clone()])));
+        let directory = mocks
+            .directory()
+            .with_event_hub(crate::EventHub::new(crate::ChangeSources::ThisServerOnly));
+        let next = tokio::time::timeout(
+            Duration::from_secs(10),
+            directory.next_events(
+                &owner,
+                Some(3),
+                &[EventType::CustomerCreated],
+                10,
+                Duration::from_secs(3600),
+            ),
+        )
+        .await
+        .expect("no wait when events exist")
+        .unwrap();
+        assert_eq!(next.events, vec![expected]);
+    }
+
+    #[tokio::test]
+    async fn a_commit_reported_to_the_hub_wakes_a_waiting_reader() {
+        use ports::{EventDirectory as _, EventObserver as _};
+
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        let event = committed(org, 4);
+        let reads = empty_then(&mut mocks, org, event.clone());
+        let hub = crate::EventHub::new(crate::ChangeSources::ThisServerOnly);
+        let directory = mocks.directory().with_event_hub(hub.clone());
+        let reader = tokio::spawn(async move {
+            directory
+                .next_events(&owner, Some(3), &[], 10, Duration::from_secs(3600))
+                .await
+        });
+        // The reader subscribes before its first read, so a report from then on wakes it.
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while hub.organizations_watched() == 0 {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("the reader subscribes");
+        hub.events_committed(OrganizationId::generate(), 9);
+        hub.events_committed(org, 4);
+        let next = tokio::time::timeout(Duration::from_secs(10), reader)
+            .await
+            .expect("woken long before its hour")
+            .unwrap()
+            .unwrap();
+        assert_eq!(next.events, vec![event]);
+        assert_eq!(*reads.lock().unwrap(), 2);
+        assert_eq!(
+            hub.organizations_watched(),
+            0,
+            "pruned once the reader left"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_live_feed_readers_poll_and_a_quiet_wait_ends_empty() {
+        use ports::EventDirectory as _;
+
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        let event = committed(org, 4);
+        empty_then(&mut mocks, org, event.clone());
+        // Other servers write too and their feed is not up: nothing will wake the reader.
+        let directory = mocks
+            .directory()
+            .with_event_hub(crate::EventHub::new(crate::ChangeSources::OtherServersToo));
+        let next = tokio::time::timeout(
+            Duration::from_secs(10),
+            directory.next_events(&owner, Some(3), &[], 10, Duration::from_secs(3600)),
+        )
+        .await
+        .expect("polled within a second or so")
+        .unwrap();
+        assert_eq!(next.events, vec![event]);
+
+        let mut mocks = Mocks::default();
+        mocks
+            .events
+            .expect_events()
+            .returning(|_, _| Ok(EventPage::default()));
+        let quiet = tokio::time::timeout(
+            Duration::from_secs(10),
+            mocks
+                .directory()
+                .with_event_hub(crate::EventHub::new(crate::ChangeSources::ThisServerOnly))
+                .next_events(&owner, None, &[], 10, Duration::from_millis(50)),
+        )
+        .await
+        .expect("bounded by its wait")
+        .unwrap();
+        assert!(quiet.events.is_empty());
+    }
+
+    #[tokio::test]
+    async fn next_events_check_access_on_every_call() {
+        use ports::EventDirectory as _;
+
+        let org = OrganizationId::generate();
+        let own = domain::CustomerId::generate();
+        let (admin, _) = actor(org, Some(own), RoleKind::CustomerAdmin);
+        let mut mocks = Mocks::default();
+        mocks
+            .events
+            .expect_events()
+            .withf(move |_, query| query.customer == Some(own))
+            .times(1)
+            .returning(move |_, _| Ok(page(vec![committed(org, 1)])));
+        let directory = mocks.directory();
+        let next = directory
+            .next_events(&admin, None, &[], 10, Duration::from_secs(3600))
+            .await
+            .unwrap();
+        assert_eq!(next.events.len(), 1);
+        // The same caller demoted: its next batch is refused, storage never asked.
+        let (member, _) = actor(org, Some(own), RoleKind::CustomerMember);
+        let demoted = domain::Actor {
+            user_id: admin.user_id,
+            ..member
+        };
+        let refused = directory
+            .next_events(&demoted, Some(1), &[], 10, Duration::from_secs(3600))
+            .await;
+        assert!(
+            matches!(refused, Err(DirectoryError::Forbidden)),
+            "{refused:?}"
+        );
     }
 }

@@ -16,6 +16,7 @@ mod actor_cache;
 mod customers;
 mod embedded;
 mod errors;
+mod event_hub;
 mod events;
 mod hash_pool;
 mod invitations;
@@ -48,6 +49,7 @@ pub use actor_cache::{
     DEFAULT_ACTOR_CACHE_MAX_AGE, Ticket,
 };
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
+pub use event_hub::{EventHub, FEED_DOWN_POLL};
 pub use events::MAX_EVENTS_PAGE;
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
@@ -121,6 +123,8 @@ pub struct Directory {
     public_url: String,
     /// Serializes this process's writes of one row (clones share them).
     row_locks: Arc<row_locks::RowLocks>,
+    /// Wakes live event readers; without it they poll every [`FEED_DOWN_POLL`].
+    hub: Option<EventHub>,
 }
 
 impl Directory {
@@ -130,7 +134,17 @@ impl Directory {
             repos,
             public_url: DEFAULT_PUBLIC_URL.to_owned(),
             row_locks: Arc::new(row_locks::RowLocks::new()),
+            hub: None,
         }
+    }
+
+    /// The same directory, its live event readers woken by `hub`, which must be the
+    /// [`ports::EventObserver`] of the storage behind `repos` (and of the feed of other
+    /// servers' events, if any).
+    #[must_use]
+    pub fn with_event_hub(mut self, hub: EventHub) -> Self {
+        self.hub = Some(hub);
+        self
     }
 
     /// The same directory, with invitation links under `public_url` (`https://roster.example.com`).

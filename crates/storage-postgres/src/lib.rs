@@ -5,11 +5,14 @@
 //! through rustls), applies its embedded migrations, binds values in PostgreSQL's types
 //! (`uuid`, `timestamptz`, `jsonb`, `bytea`) and maps named unique constraints to the rules
 //! they enforce. [`follow_access_changes`] is the feed of access changes every server on the
-//! database makes (`LISTEN/NOTIFY` on triggers), for the service's actor cache.
+//! database makes (`LISTEN/NOTIFY` on triggers), for the service's actor cache;
+//! [`follow_changes`] follows those and the events other servers committed, which each
+//! server's [`EventNotifier`] notifies (coalesced, off the write path), for live readers.
 //!
 //! Invariant: this crate does not depend on the service, HTTP or other storage crates.
 
 mod access_feed;
+mod event_notifier;
 #[cfg(feature = "testing")]
 mod relay;
 #[cfg(feature = "testing")]
@@ -19,7 +22,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use access_feed::{ACCESS_CHANNEL, FeedSettings, follow_access_changes};
+pub use access_feed::{
+    ACCESS_CHANNEL, EVENTS_CHANNEL, FeedObservers, FeedSettings, follow_access_changes,
+    follow_changes,
+};
+pub use event_notifier::{EventNotifier, NotifierSettings};
 
 use async_trait::async_trait;
 use domain::Timestamp;

@@ -189,7 +189,7 @@ pub(crate) struct EventArguments {
 
 impl EventArguments {
     /// The query the arguments ask for; bad `first`, cursors and type names are errors.
-    fn query(self) -> Result<EventQuery, ApiError> {
+    pub(crate) fn query(self) -> Result<EventQuery, ApiError> {
         let first = self.first.unwrap_or(DEFAULT_EVENTS_PAGE);
         if !(1..=MAX_EVENTS_PAGE).contains(&first) {
             return Err(ApiError::InvalidPage(format!(

@@ -13,9 +13,10 @@ mod organization;
 mod query;
 mod role;
 mod signing_key;
+mod subscription;
 mod user;
 
-use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder};
 
 pub(crate) use context::with_request_data;
 pub(crate) use error::{
@@ -23,23 +24,25 @@ pub(crate) use error::{
 };
 use mutation::Mutation;
 use query::Query;
+pub(crate) use subscription::Subscriber;
+use subscription::Subscription;
 
 use crate::Services;
 use crate::limits::fairness::FairRoot;
 
 /// The schema type the router executes.
-pub(crate) type ApiSchema = Schema<FairRoot<Query>, Mutation, EmptySubscription>;
+pub(crate) type ApiSchema = Schema<FairRoot<Query>, Mutation, Subscription>;
 
 fn builder(
     root_field_concurrency: usize,
-) -> SchemaBuilder<FairRoot<Query>, Mutation, EmptySubscription> {
+) -> SchemaBuilder<FairRoot<Query>, Mutation, Subscription> {
     // Depth and cost are checked before execution, in one memoized pass (`limits::cost`);
     // async-graphql's own checks would expand every fragment again. No extensions: with one
     // installed, async-graphql routes every field of the answer through it.
     Schema::build(
         FairRoot::new(Query, root_field_concurrency),
         Mutation,
-        EmptySubscription,
+        Subscription,
     )
 }
 

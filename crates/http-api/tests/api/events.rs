@@ -90,7 +90,7 @@ async fn an_embedded_token_writes_as_embedded_and_a_made_request_id_is_recorded(
 }
 
 /// An event of the caller's organization, made by the caller.
-fn event(sequence: u64, subject: Subject) -> Event {
+pub(crate) fn event(sequence: u64, subject: Subject) -> Event {
     Event {
         sequence,
         draft: EventDraft {

@@ -15,5 +15,6 @@ mod seeds;
 mod sessions;
 mod set_password;
 mod signing_keys;
+mod subscriptions;
 mod transport;
 mod versions;

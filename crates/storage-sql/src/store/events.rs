@@ -57,7 +57,25 @@ impl<D: Driver> SqlStore<D> {
             Written::Unmet { step } if step >= change_steps => {
                 Err(CorruptRow("the event log has no counter for the event".into()).into_repo())
             }
+            Written::Committed(rows) => {
+                // The event insert is the last step; its one row is the sequence.
+                let sequence = rows.last().and_then(|rows| rows.first());
+                self.events_committed(organization, sequence, "seq");
+                Ok(Written::Committed(rows))
+            }
             written => Ok(written),
+        }
+    }
+
+    /// Tells the event observer, if any, that the organization's log grew to the sequence
+    /// in `row`'s `column` (or, unreadable, that it grew).
+    fn events_committed(&self, organization: OrganizationId, row: Option<&D::Row>, column: &str) {
+        if let Some(observer) = &self.events {
+            let sequence = row
+                .and_then(|row| row.opt_int(column).ok().flatten())
+                .and_then(|sequence| u64::try_from(sequence).ok())
+                .unwrap_or(0);
+            observer.events_committed(organization, sequence);
         }
     }
 
@@ -87,7 +105,8 @@ impl<D: Driver> SqlStore<D> {
         let tail = Sql::new(
             &format!(
                 "), c AS ({bump} RETURNING organization_id, last_seq, last_at), \
-                 e AS ({INSERT_EVENT} FROM c RETURNING seq) SELECT w.* FROM w"
+                 e AS ({INSERT_EVENT} FROM c RETURNING seq) \
+                 SELECT w.*, e.seq AS event_seq FROM w CROSS JOIN e"
             ),
             bump_binds.into_iter().chain(event_binds(event)),
         )
@@ -98,6 +117,9 @@ impl<D: Driver> SqlStore<D> {
         };
         let rows = self.driver.fetch_written(&statement).await?;
         Ok(if step.expect.met_by(rows.len()) {
+            // Each row of the change carries the event's sequence last, after the columns
+            // its readers take by position.
+            self.events_committed(event.organization_id, rows.first(), "event_seq");
             Written::Committed(vec![rows])
         } else {
             Written::Unmet { step: 0 }

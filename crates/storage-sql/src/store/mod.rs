@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use domain::listing::{Edge, Page};
 use domain::{OrganizationId, Version};
-use ports::{AccessChange, AccessObserver, Conditional, EventDraft, RepoError};
+use ports::{AccessChange, AccessObserver, Conditional, EventDraft, EventObserver, RepoError};
 use uuid::Uuid;
 
 use crate::driver::{CorruptRow, Driver, SqlRow, Step, Written};
@@ -34,10 +34,13 @@ mod users;
 /// Writes that can change what a caller may do (a user updated or deleted, a customer
 /// deleted with its users) are reported to the [`AccessObserver`], if one is set, after they
 /// commit and before they return: this is how one server sees its own changes at once.
+/// Likewise every committed event (its organization and sequence) to the
+/// [`EventObserver`], if one is set, which wakes live readers.
 #[derive(Clone)]
 pub struct SqlStore<D> {
     driver: D,
     access: Option<Arc<dyn AccessObserver>>,
+    events: Option<Arc<dyn EventObserver>>,
 }
 
 impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
@@ -45,6 +48,7 @@ impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
         f.debug_struct("SqlStore")
             .field("driver", &self.driver)
             .field("access_observer", &self.access.is_some())
+            .field("event_observer", &self.events.is_some())
             .finish()
     }
 }
@@ -72,6 +76,7 @@ impl<D: Driver> SqlStore<D> {
         SqlStore {
             driver,
             access: None,
+            events: None,
         }
     }
 
@@ -80,6 +85,14 @@ impl<D: Driver> SqlStore<D> {
     #[must_use]
     pub fn with_access_observer(mut self, observer: Arc<dyn AccessObserver>) -> Self {
         self.access = Some(observer);
+        self
+    }
+
+    /// Reports committed events to `observer` (see [`SqlStore`]); set it before the store is
+    /// cloned into the repositories.
+    #[must_use]
+    pub fn with_event_observer(mut self, observer: Arc<dyn EventObserver>) -> Self {
+        self.events = Some(observer);
         self
     }
 
