@@ -166,7 +166,7 @@ pub struct ServeArgs {
     /// Cost a token's bucket regains per second.
     #[arg(long, env = "ROSTER_RATE_LIMIT_RESTORE", default_value_t = RateLimits::default().token_restore_per_second)]
     pub rate_limit_restore: u64,
-    /// Sign-in requests an address's bucket holds when full.
+    /// Sign-in requests (and token-less subscription upgrades) an address's bucket holds when full.
     #[arg(long, env = "ROSTER_ADDRESS_RATE_LIMIT_BUCKET", default_value_t = RateLimits::default().address_bucket)]
     pub address_rate_limit_bucket: u64,
     /// Sign-in requests an address's bucket regains per second.

@@ -114,15 +114,19 @@ pub struct SocketLimits {
     pub max_sockets_per_token: usize,
     /// A WebSocket ping is sent this often; a peer silent for two of them is dropped.
     pub keepalive: Duration,
+    /// A socket whose `connection_init` has not been accepted by then is closed (4408), so
+    /// sockets that never authenticate cannot hold places.
+    pub init_timeout: Duration,
 }
 
 impl Default for SocketLimits {
-    /// 1,000 sockets, 10 per token, a ping every 30 seconds.
+    /// 1,000 sockets, 10 per token, a ping every 30 seconds, 10 seconds to authenticate.
     fn default() -> Self {
         SocketLimits {
             max_sockets: 1_000,
             max_sockets_per_token: 10,
             keepalive: Duration::from_secs(30),
+            init_timeout: Duration::from_secs(10),
         }
     }
 }

@@ -379,6 +379,18 @@ pub(crate) async fn limit_address(
     request: Request,
     next: Next,
 ) -> Response {
+    match take_address(&state, &request) {
+        Ok(status) => {
+            let mut response = next.run(request).await;
+            rate_limit_headers(response.headers_mut(), status);
+            response
+        }
+        Err(refusal) => refusal,
+    }
+}
+
+/// Charges one request to the client address's bucket; the 429 answer when it is empty.
+pub(crate) fn take_address(state: &AppState, request: &Request) -> Result<Status, Response> {
     let address = client_address(
         peer(request.extensions()),
         request.headers(),
@@ -386,11 +398,7 @@ pub(crate) async fn limit_address(
     );
     let key = state.address_buckets.key(bucket_key(address));
     match state.address_buckets.take(key, 1) {
-        Ok(status) => {
-            let mut response = next.run(request).await;
-            rate_limit_headers(response.headers_mut(), status);
-            response
-        }
+        Ok(status) => Ok(status),
         Err(throttled) => {
             let graphql = request.uri().path() == "/embedded/authenticate";
             let body = if graphql {
@@ -411,7 +419,7 @@ pub(crate) async fn limit_address(
             let headers = response.headers_mut();
             rate_limit_headers(headers, throttled.status);
             insert_number(headers, RETRY_AFTER, throttled.retry_after_seconds);
-            response
+            Err(response)
         }
     }
 }

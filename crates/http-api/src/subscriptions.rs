@@ -9,9 +9,13 @@
 //! itself: at most [`crate::ApiConfig::max_sockets`] open, and
 //! [`crate::ApiConfig::max_sockets_per_token`] per token; a WebSocket ping every
 //! [`crate::ApiConfig::socket_keepalive`], and a peer silent for two of them is dropped;
+//! a socket not authenticated within [`crate::SocketLimits::init_timeout`] is closed (4408),
+//! and an upgrade without a token is charged to its address's bucket as the sign-in routes
+//! are, so anonymous sockets cannot hold every place;
 //! [`LiveSockets::close_all`] closes every socket (1001) when the server shuts down.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -33,7 +37,7 @@ use crate::auth::{authenticate, bearer_token, bearer_value};
 use crate::limits::cost::analyze;
 use crate::limits::{Refusal, RefusalCode};
 use crate::request_id::RequestId;
-use crate::routes::AppState;
+use crate::routes::{AppState, take_address};
 use crate::schema::{ApiSchema, Subscriber, log_unavailable};
 
 /// The subprotocol served.
@@ -42,6 +46,8 @@ const PROTOCOL: &str = "graphql-transport-ws";
 const FORBIDDEN: u16 = 4403;
 /// graphql-transport-ws: too many of something (here: the token's sockets).
 const TOO_MANY: u16 = 4429;
+/// graphql-transport-ws: no accepted `connection_init` in time.
+const INIT_TIMEOUT: u16 = 4408;
 /// WebSocket: the server is going away.
 const GOING_AWAY: u16 = 1001;
 /// WebSocket: the server met a condition it cannot serve through (storage down).
@@ -201,7 +207,13 @@ pub(crate) async fn subscribe(
                 actor,
             })
         }
-        None => None,
+        None => {
+            // Authenticated in `connection_init`, later: until then the address pays.
+            if let Err(refusal) = take_address(&state, &request) {
+                return refusal;
+            }
+            None
+        }
     };
     upgrade
         .protocols([PROTOCOL])
@@ -234,6 +246,8 @@ async fn serve(
             })
         });
     let slot = Arc::new(Mutex::new(slot));
+    let initialized = Arc::new(AtomicBool::new(false));
+    let init_done = initialized.clone();
     let init_state = state.clone();
     let executor = Priced {
         schema: state.schema.clone(),
@@ -249,6 +263,7 @@ async fn serve(
             let mut data = Data::default();
             data.insert(subscriber);
             data.insert(SlotHolder(slot));
+            init_done.store(true, Ordering::Release);
             Ok(data)
         });
     let mut closing = state.sockets.inner.closing.0.subscribe();
@@ -258,6 +273,9 @@ async fn serve(
     };
     tokio::pin!(closed);
     let mut pings = tokio::time::interval_at(Instant::now() + keepalive, keepalive);
+    let init_deadline = tokio::time::sleep(state.socket_limits.init_timeout);
+    tokio::pin!(init_deadline);
+    let mut awaiting_init = true;
     let close = loop {
         tokio::select! {
             message = protocol.next() => match message {
@@ -280,6 +298,12 @@ async fn serve(
             }
             () = &mut closed => {
                 break Some((GOING_AWAY, "The server is shutting down".to_owned()));
+            }
+            () = &mut init_deadline, if awaiting_init => {
+                if !initialized.load(Ordering::Acquire) {
+                    break Some((INIT_TIMEOUT, "Connection initialisation timeout".to_owned()));
+                }
+                awaiting_init = false;
             }
         }
     };

@@ -267,3 +267,80 @@ async fn sockets_are_bounded_per_token_subscriptions_are_priced_and_shutdown_clo
         .unwrap();
     assert!(refused.is_err());
 }
+
+#[tokio::test]
+async fn a_socket_that_never_authenticates_is_closed_and_anonymous_upgrades_pay_per_address() {
+    let config = ApiConfig {
+        sockets: SocketLimits {
+            init_timeout: Duration::from_millis(200),
+            ..SocketLimits::default()
+        },
+        rate_limits: http_api::RateLimits {
+            address_bucket: 2,
+            address_restore_per_second: 1,
+            ..http_api::RateLimits::default()
+        },
+        ..ApiConfig::default()
+    };
+    let sockets = LiveSockets::new();
+    let address = serve(Mocks::new(), config, sockets.clone()).await;
+
+    // Two upgrades without a token empty the address's bucket of 2; the third is refused
+    // before it upgrades (unless a second passed, refilling one: a slow machine).
+    let started = std::time::Instant::now();
+    let mut idle = open(address).await;
+    let mut other = open(address).await;
+    let third = tokio::time::timeout(
+        DEADLINE,
+        tokio_tungstenite::connect_async(upgrade(address, None)),
+    )
+    .await
+    .unwrap();
+    if started.elapsed() < Duration::from_millis(900) {
+        match third {
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                assert_eq!(response.status(), 429);
+            }
+            other => panic!("expected a 429, got {other:?}"),
+        }
+    }
+    // Never initialised: closed with 4408, their places given back.
+    assert_eq!(next(&mut idle).await, Err(4408));
+    assert_eq!(next(&mut other).await, Err(4408));
+
+    // A token on the upgrade does not pay the address, and an accepted init outlives the
+    // deadline.
+    let (mut live, _) = tokio::time::timeout(
+        DEADLINE,
+        tokio_tungstenite::connect_async(upgrade(address, Some(TOKEN))),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    send(&mut live, json!({"type": "connection_init"})).await;
+    assert_eq!(next(&mut live).await, Ok(json!({"type": "connection_ack"})));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    send(&mut live, json!({"type": "ping"})).await;
+    assert_eq!(next(&mut live).await, Ok(json!({"type": "pong"})));
+    assert_eq!(sockets.open(), 1);
+}
+
+/// The upgrade request for `/api`, with a bearer token when given.
+fn upgrade(
+    address: SocketAddr,
+    token: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = format!("ws://{address}/api").into_client_request().unwrap();
+    let headers = request.headers_mut();
+    headers.insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("graphql-transport-ws"),
+    );
+    if let Some(token) = token {
+        headers.insert(
+            "authorization",
+            HeaderValue::from_str(&format!("Bearer {token}")).unwrap(),
+        );
+    }
+    request
+}
