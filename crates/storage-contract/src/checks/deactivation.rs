@@ -60,8 +60,9 @@ pub async fn deactivated_users_have_no_caller_and_lose_their_sessions(stores: St
     let stored = stores.users.user(org.id, user.id).await.unwrap().unwrap();
     assert_eq!(stored.deactivated_at, Some(at(5, 0)));
     assert_eq!(
-        (stored.name, stored.email),
-        (user.name.clone(), user.email.clone())
+        (&stored.name, &stored.email),
+        (&user.name, &user.email),
+        "the user keeps its data"
     );
     let revoked = credentials.refresh_token("d1").await.unwrap().unwrap();
     assert_eq!(revoked.revoked_at, Some(at(5, 0)));
