@@ -178,7 +178,7 @@ async fn a_deactivated_user_cannot_sign_in_until_reactivated(engine: Engine) {
     );
     let data = server.gql(EVENTS, json!({"subject": ann})).await;
     let deactivated = &data["events"]["nodes"][4];
-    assert_eq!(deactivated["actor"]["kind"], "user");
+    assert_eq!(deactivated["actor"]["kind"], "USER");
     assert_eq!(deactivated["before"]["active"], true);
     assert_eq!(deactivated["after"]["active"], false);
     server.stop().await;
