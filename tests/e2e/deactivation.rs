@@ -139,7 +139,10 @@ async fn a_deactivated_user_cannot_sign_in_until_reactivated(engine: Engine) {
     );
 
     // Listed, with its state; the filter finds each side.
-    assert_eq!(listed(&server, Some(false)).await, [ann.clone()]);
+    assert_eq!(
+        listed(&server, Some(false)).await,
+        std::slice::from_ref(&ann)
+    );
     let active = listed(&server, Some(true)).await;
     assert!(!active.contains(&ann) && !active.is_empty(), "{active:?}");
     assert!(listed(&server, None).await.contains(&ann));
