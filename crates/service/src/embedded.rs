@@ -254,6 +254,10 @@ impl EmbeddedAuthenticator {
                         .await
                         .map_err(unavailable)?
                         .ok_or_else(|| refuse("embedded user vanished"))?;
+                    // Deactivated meanwhile: refused like at the first read.
+                    if !user.is_active() {
+                        return Err(refuse("user deactivated"));
+                    }
                 }
                 Err(RepoError::Conflict(_)) => return Ok(user),
                 Err(error) => return Err(unavailable(error)),
