@@ -9,6 +9,7 @@
 
 mod access_cache;
 mod customers;
+mod deactivation;
 mod embedded;
 #[path = "../common/engines.rs"]
 mod engines;

@@ -407,6 +407,16 @@ async fn users_and_roles_commands() {
         "{}",
         stderr(&no_role)
     );
+    assert_eq!(got["active"], true);
+    let off = server.json(&["users", "deactivate", ann_id]).await;
+    assert_eq!(off["active"], false);
+    assert_eq!(off["version"], got["version"].as_i64().unwrap() + 1);
+    let stale = server
+        .roster(&["users", "reactivate", ann_id, "--expected-version", "1"])
+        .await;
+    assert_eq!(code(&stale), 1, "{}", stderr(&stale));
+    let on = server.json(&["users", "reactivate", ann_id]).await;
+    assert_eq!(on["active"], true);
     server.json(&["users", "delete", ann_id]).await;
     assert_eq!(code(&server.roster(&["users", "get", ann_id]).await), 1);
 
@@ -906,6 +916,8 @@ async fn every_client_command_has_help() {
         &["users", "create", "--help"],
         &["users", "update", "--help"],
         &["users", "delete", "--help"],
+        &["users", "deactivate", "--help"],
+        &["users", "reactivate", "--help"],
         &["roles", "list", "--help"],
         &["whoami", "--help"],
         &["query", "--help"],

@@ -351,7 +351,35 @@ async fn users(command: UsersCommand) -> Result<(), Exit> {
             print_user(&connection, &deleted);
             Ok(())
         }
+        UsersCommand::Deactivate {
+            connection,
+            id,
+            expected_version,
+        } => set_active(&connection, &id, false, expected_version).await,
+        UsersCommand::Reactivate {
+            connection,
+            id,
+            expected_version,
+        } => set_active(&connection, &id, true, expected_version).await,
     }
+}
+
+/// `users deactivate` (`active: false`) and `users reactivate` (`active: true`).
+async fn set_active(
+    connection: &ConnectionArgs,
+    id: &str,
+    active: bool,
+    expected_version: Option<i64>,
+) -> Result<(), Exit> {
+    let id = user_id(id)?;
+    let expected = expected(expected_version)?;
+    let (client, actor) = connect(connection).await?;
+    let user = client
+        .set_user_active(&origin(&actor), id, active, expected)
+        .await
+        .map_err(|e| report(&e))?;
+    print_user(connection, &user);
+    Ok(())
 }
 
 async fn roles(connection: &ConnectionArgs, customer: bool) -> Result<(), Exit> {

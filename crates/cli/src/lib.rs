@@ -277,6 +277,28 @@ pub enum UsersCommand {
         #[arg(long)]
         expected_version: Option<i64>,
     },
+    /// Deactivate a user: it keeps its data but can no longer sign in, and its sessions end.
+    Deactivate {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The user's ID.
+        id: String,
+        /// Change it only if it is still at this version (else `STALE`, nothing changes).
+        #[arg(long)]
+        expected_version: Option<i64>,
+    },
+    /// Let a deactivated user sign in again.
+    Reactivate {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The user's ID.
+        id: String,
+        /// Change it only if it is still at this version (else `STALE`, nothing changes).
+        #[arg(long)]
+        expected_version: Option<i64>,
+    },
 }
 
 /// `roster roles ...`.

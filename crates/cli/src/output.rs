@@ -159,6 +159,7 @@ pub(crate) fn push_user(records: &mut Records, user: &User) {
             "role": user.role.kind.name(),
             "customer": customer,
             "tenantId": user.organization_id.global().to_string(),
+            "active": user.is_active(),
             "createdAt": user.created_at.to_rfc3339(),
             "version": user.version.get(),
         }),

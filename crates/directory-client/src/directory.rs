@@ -22,8 +22,8 @@ use crate::documents;
 use crate::error::{ClientError, directory_error};
 use crate::operations::{
     Document, create_customer, create_customer_user, create_organization_user, customer,
-    customer_roles, customers, delete_customer, delete_user, me, organization, organization_roles,
-    update_customer, update_user, user, users,
+    customer_roles, customers, deactivate_user, delete_customer, delete_user, me, organization,
+    organization_roles, reactivate_user, update_customer, update_user, user, users,
 };
 use crate::transport::{Client, Kind};
 use crate::wire::{Connection, Payload, WireCustomer, WireRole, WireUser};
@@ -162,10 +162,15 @@ impl Client {
             .await
             .map_err(directory_error)?;
         let next = next_cursor(&data.users);
-        let page = data
+        let mut page = data
             .users
             .into_page(WireUser::into_domain, |u| u.id.uuid())
             .map_err(directory_error)?;
+        // A server without the `active` argument (Prismatic, whose users are all active)
+        // was not asked to filter: the page is filtered here (Roster's already is).
+        if let Some(active) = query.filter.active {
+            page.edges.retain(|edge| edge.node.is_active() == active);
+        }
         Ok((page, next))
     }
 
@@ -594,13 +599,51 @@ impl UserDirectory for Client {
             expected_version: expected_version(expected),
             client_mutation_id: None,
         };
-        self.user_mutation(
-            origin,
-            update_user::QUERY,
-            "updateUser",
-            to_value(&update_user::Variables { input }),
-        )
-        .await
+        let updated = self
+            .user_mutation(
+                origin,
+                update_user::QUERY,
+                "updateUser",
+                to_value(&update_user::Variables { input }),
+            )
+            .await?;
+        // `updateUser`'s input has no `active` (it is Prismatic's): a second write sets it.
+        match patch.active {
+            Some(active) if active != updated.is_active() => {
+                self.set_user_active(origin, id, active, None).await
+            }
+            _ => Ok(updated),
+        }
+    }
+
+    async fn set_user_active(
+        &self,
+        origin: &Origin,
+        id: UserId,
+        active: bool,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError> {
+        let id = Some(id.global().to_string());
+        let expected_version = expected_version(expected);
+        if active {
+            let input = reactivate_user::SetUserActiveInput {
+                id,
+                expected_version,
+                client_mutation_id: None,
+            };
+            let variables = to_value(&reactivate_user::Variables { input });
+            self.user_mutation(origin, reactivate_user::QUERY, "reactivateUser", variables)
+                .await
+        } else {
+            let input = deactivate_user::SetUserActiveInput {
+                id,
+                expected_version,
+                client_mutation_id: None,
+            };
+            let variables = to_value(&deactivate_user::Variables { input });
+            self.user_mutation(origin, deactivate_user::QUERY, "deactivateUser", variables)
+                .await
+        }
     }
 
     async fn delete_user(

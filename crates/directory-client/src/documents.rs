@@ -141,6 +141,7 @@ pub(crate) fn user_variables(query: &UserQuery) -> Value {
         created_at_lte,
         updated_at_gte,
         updated_at_lte,
+        active,
     } = query.filter.clone();
     let PageArgs {
         first,
@@ -185,6 +186,7 @@ pub(crate) fn user_variables(query: &UserQuery) -> Value {
         created_at_lte: time(created_at_lte),
         updated_at_gte: time(updated_at_gte),
         updated_at_lte: time(updated_at_lte),
+        active,
         sort_by,
     })
 }

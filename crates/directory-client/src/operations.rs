@@ -181,13 +181,33 @@ pub(crate) struct UpdateUser;
 )]
 pub(crate) struct DeleteUser;
 
+/// `graphql/deactivate_user.graphql`, typed against `schema.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../../schema.graphql",
+    query_path = "graphql/deactivate_user.graphql",
+    skip_serializing_none
+)]
+pub(crate) struct DeactivateUser;
+
+/// `graphql/reactivate_user.graphql`, typed against `schema.graphql`.
+#[derive(GraphQLQuery)]
+#[graphql(
+    schema_path = "../../schema.graphql",
+    query_path = "graphql/reactivate_user.graphql",
+    skip_serializing_none
+)]
+pub(crate) struct ReactivateUser;
+
 /// What a document is sent with: Roster's additive selections, each left out when the
 /// server lacks it (`versions`, `codes`) or the caller does not ask (`total`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Document {
     /// The generated document (`<operation>::QUERY`).
     pub(crate) query: &'static str,
-    /// Select `version` on customers, users and the organization.
+    /// Select `version` on customers, users and the organization, and Roster's other
+    /// additions that came after it: a user's `active` and `deactivatedAt`, and the users
+    /// listing's `active` argument.
     pub(crate) versions: bool,
     /// Select `code` on payload errors.
     pub(crate) codes: bool,
@@ -211,7 +231,11 @@ impl Document {
     pub(crate) fn text(self) -> String {
         let mut text = self.query.trim_end().to_owned();
         if !self.versions {
-            text = text.replace(" version", "");
+            text = text
+                .replace(" version", "")
+                .replace(" active deactivatedAt", "")
+                .replace(", active: $active", "")
+                .replace(", $active: Boolean", "");
         }
         if !self.codes {
             text = text.replace(" code", "");
@@ -248,6 +272,18 @@ mod tests {
             bare.contains("updatedAt } errors { field messages }"),
             "{bare}"
         );
+        let prismatic = Document {
+            versions: false,
+            ..Document::full(users::QUERY)
+        }
+        .text();
+        assert!(
+            Document::full(users::QUERY)
+                .text()
+                .contains("lastLogin active deactivatedAt version }")
+        );
+        assert!(!prismatic.contains("active"), "{prismatic}");
+        assert!(prismatic.contains("lastLogin } }"), "{prismatic}");
         let uncounted = Document {
             total: false,
             ..Document::full(customers::QUERY)

@@ -185,6 +185,12 @@ pub(crate) struct WireUser {
     updated_at: Timestamp,
     #[serde(default)]
     last_login: Option<Timestamp>,
+    /// Roster's; absent (or `null`) from a server without deactivation (Prismatic), whose
+    /// users are all active.
+    #[serde(default)]
+    active: Option<bool>,
+    #[serde(default)]
+    deactivated_at: Option<Timestamp>,
     /// Roster's; absent from a server without versions (Prismatic).
     #[serde(default)]
     version: Option<i64>,
@@ -241,6 +247,11 @@ impl WireUser {
             created_at: self.created_at,
             updated_at: self.updated_at,
             last_login: self.last_login,
+            // Deactivated without a time said: the last change is the best one known.
+            deactivated_at: match self.active {
+                Some(false) => Some(self.deactivated_at.unwrap_or(self.updated_at)),
+                _ => None,
+            },
             version: version(self.version)?,
         })
     }

@@ -671,6 +671,94 @@ pub async fn expected_versions_guard_writes(harness: &dyn Harness) {
     );
 }
 
+/// Deactivation keeps the user, listed with `active` false and found by the `active`
+/// filter; doing it twice writes nothing; reactivating restores it. Nobody deactivates
+/// themselves or a user they do not manage, and `expectedVersion` guards it.
+pub async fn users_are_deactivated_and_reactivated(harness: &dyn Harness) {
+    let owner = harness.owner().await;
+    let (d, a) = (&owner.directory, &owner.actor);
+    let acme = d
+        .create_customer(&origin(a), new_customer("Acme"))
+        .await
+        .unwrap();
+    let admin = customer_user(&owner, acme.id, "a@acme.example", RoleKind::CustomerAdmin).await;
+    let member = customer_user(&owner, acme.id, "m@acme.example", RoleKind::CustomerMember).await;
+    assert!(member.is_active());
+
+    let off = d
+        .set_user_active(&origin(a), member.id, false, Some(member.version))
+        .await
+        .unwrap();
+    assert!(!off.is_active());
+    assert!(off.deactivated_at.is_some());
+    assert_eq!(off.version, member.version.next());
+    assert_eq!(off.name, member.name, "the user keeps its data");
+    assert_eq!(d.user(a, member.id).await.unwrap(), off);
+    let again = d
+        .set_user_active(&origin(a), member.id, false, None)
+        .await
+        .unwrap();
+    assert_eq!(again, off, "deactivating twice writes nothing");
+
+    let listed = |active: Option<bool>| {
+        let query = UserQuery {
+            filter: UserFilter {
+                customer: Some(acme.id),
+                active,
+                ..UserFilter::default()
+            },
+            ..UserQuery::default()
+        };
+        async move {
+            let page = d.users(a, &query).await.unwrap();
+            page.edges
+                .into_iter()
+                .map(|edge| (edge.node.id, edge.node.is_active()))
+                .collect::<HashSet<_>>()
+        }
+    };
+    assert_eq!(
+        listed(Some(false)).await,
+        HashSet::from([(member.id, false)])
+    );
+    assert_eq!(listed(Some(true)).await, HashSet::from([(admin.id, true)]));
+    assert_eq!(
+        listed(None).await,
+        HashSet::from([(admin.id, true), (member.id, false)])
+    );
+
+    assert_eq!(
+        codes(
+            d.set_user_active(&origin(a), member.id, true, Some(member.version))
+                .await
+        ),
+        [(Field::ExpectedVersion, ErrorCode::Stale)]
+    );
+    assert_eq!(
+        codes(d.set_user_active(&origin(a), a.user_id, false, None).await),
+        [(Field::Id, ErrorCode::Forbidden)]
+    );
+    let peer = customer_user(&owner, acme.id, "p@acme.example", RoleKind::CustomerMember).await;
+    let session = harness.as_user(&peer).await;
+    assert!(matches!(
+        session
+            .directory
+            .set_user_active(&origin(&session.actor), admin.id, false, None)
+            .await,
+        Err(DirectoryError::Forbidden)
+    ));
+    assert!(d.user(a, admin.id).await.unwrap().is_active());
+
+    let on = d
+        .set_user_active(&origin(a), member.id, true, Some(off.version))
+        .await
+        .unwrap();
+    assert!(on.is_active());
+    assert_eq!(on.deactivated_at, None);
+    assert_eq!(on.version, off.version.next());
+    assert_eq!(d.user(a, member.id).await.unwrap(), on);
+}
+
 /// `actor`'s write through no particular request.
 fn origin(actor: &Actor) -> Origin {
     Origin::user(*actor, RequestMeta::default())

@@ -76,6 +76,7 @@ macro_rules! directory_contract_tests {
             roles_are_listed_by_level,
             organization_is_the_callers,
             expected_versions_guard_writes,
+            users_are_deactivated_and_reactivated,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

@@ -184,6 +184,12 @@ impl Actor {
             }
     }
 
+    /// True when the caller may deactivate or reactivate `user`: whoever manages it (never
+    /// themselves, never above their own level), so nobody can lock themselves out.
+    pub fn can_deactivate(&self, user: &User) -> bool {
+        self.can_manage_user(user)
+    }
+
     /// True when the caller may update `user`: any user may update their own profile.
     pub fn can_update_user(&self, user: &User) -> bool {
         user.id == self.user_id || self.can_manage_user(user)

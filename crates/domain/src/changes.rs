@@ -80,6 +80,8 @@ pub struct UserChanges {
     pub dark_mode_sync_with_os: Option<bool>,
     pub feature_flags: Option<FeatureFlags>,
     pub last_login: Option<Option<Timestamp>>,
+    /// `Some(Some(at))` deactivates, `Some(None)` reactivates.
+    pub deactivated_at: Option<Option<Timestamp>>,
     /// Always written.
     pub updated_at: Timestamp,
 }
@@ -103,13 +105,47 @@ impl UserChanges {
             ),
             feature_flags: changed(&before.feature_flags, &after.feature_flags),
             last_login: changed(&before.last_login, &after.last_login),
+            deactivated_at: changed(&before.deactivated_at, &after.deactivated_at),
             updated_at: after.updated_at,
         }
     }
 
-    /// True when the update can change what the user may do (role or customer).
+    /// True when the update can change what the user may do (role, customer, or whether
+    /// it may sign in at all).
     pub fn changes_access(&self) -> bool {
-        self.role.is_some() || self.customer_id.is_some()
+        self.role.is_some() || self.customer_id.is_some() || self.deactivated_at.is_some()
+    }
+
+    /// True when no field changes (only `updated_at` would be written): a use case that
+    /// must not write for nothing skips such an update.
+    pub fn is_empty(&self) -> bool {
+        let UserChanges {
+            customer_id,
+            email,
+            name,
+            phone,
+            external_id,
+            avatar_url,
+            role,
+            dark_mode,
+            dark_mode_sync_with_os,
+            feature_flags,
+            last_login,
+            deactivated_at,
+            updated_at: _,
+        } = self;
+        customer_id.is_none()
+            && email.is_none()
+            && name.is_none()
+            && phone.is_none()
+            && external_id.is_none()
+            && avatar_url.is_none()
+            && role.is_none()
+            && dark_mode.is_none()
+            && dark_mode_sync_with_os.is_none()
+            && feature_flags.is_none()
+            && last_login.is_none()
+            && deactivated_at.is_none()
     }
 }
 

@@ -140,6 +140,7 @@ impl EmbeddedLogin {
             created_at: now,
             updated_at: now,
             last_login: Some(now),
+            deactivated_at: None,
             version: crate::Version::FIRST,
         }
     }

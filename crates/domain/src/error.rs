@@ -42,6 +42,8 @@ pub enum Field {
     ExpectedVersion,
     /// An embedded user's subject (a JWT's `sub`).
     Subject,
+    /// Whether a user is active (may sign in).
+    Active,
 }
 
 /// A stable, machine-readable reason; the API spells it as its `code` (the `wire` crate).

@@ -20,6 +20,10 @@ pub enum EventType {
     /// A user's role changed (possibly with other fields).
     UserRoleChanged,
     UserDeleted,
+    /// A user was deactivated: it keeps its data but may not sign in.
+    UserDeactivated,
+    /// A deactivated user may sign in again.
+    UserReactivated,
     /// An embedded sign-in created the user its JWT names.
     EmbeddedUserCreated,
     /// A blocked embedded subject may sign in again.
@@ -46,7 +50,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 19] = [
+    pub const ALL: [EventType; 21] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -54,6 +58,8 @@ impl EventType {
         EventType::UserUpdated,
         EventType::UserRoleChanged,
         EventType::UserDeleted,
+        EventType::UserDeactivated,
+        EventType::UserReactivated,
         EventType::EmbeddedUserCreated,
         EventType::EmbeddedUserUnblocked,
         EventType::InvitationResent,
@@ -78,6 +84,8 @@ impl EventType {
             EventType::UserUpdated => "user.updated",
             EventType::UserRoleChanged => "user.role_changed",
             EventType::UserDeleted => "user.deleted",
+            EventType::UserDeactivated => "user.deactivated",
+            EventType::UserReactivated => "user.reactivated",
             EventType::EmbeddedUserCreated => "embedded_user.created",
             EventType::EmbeddedUserUnblocked => "embedded_user.unblocked",
             EventType::InvitationResent => "invitation.resent",

@@ -104,11 +104,13 @@ pub enum UserField {
     DarkMode,
     DarkModeSyncWithOs,
     FeatureFlags,
+    /// Set by `UserDirectory::set_user_active`, not by `updateUser`'s input.
+    Active,
 }
 
 impl UserField {
     /// Every field, in the input's order.
-    pub const ALL: [UserField; 8] = [
+    pub const ALL: [UserField; 9] = [
         UserField::Name,
         UserField::Phone,
         UserField::ExternalId,
@@ -117,6 +119,7 @@ impl UserField {
         UserField::DarkMode,
         UserField::DarkModeSyncWithOs,
         UserField::FeatureFlags,
+        UserField::Active,
     ];
 
     /// The input field, as errors name it.
@@ -130,6 +133,7 @@ impl UserField {
             UserField::DarkMode => Field::DarkMode,
             UserField::DarkModeSyncWithOs => Field::DarkModeSyncWithOs,
             UserField::FeatureFlags => Field::FeatureFlags,
+            UserField::Active => Field::Active,
         }
     }
 
@@ -143,7 +147,10 @@ impl UserField {
             | UserField::AvatarUrl
             | UserField::DarkMode
             | UserField::DarkModeSyncWithOs => true,
-            UserField::ExternalId | UserField::Role | UserField::FeatureFlags => false,
+            UserField::ExternalId
+            | UserField::Role
+            | UserField::FeatureFlags
+            | UserField::Active => false,
         }
     }
 }
@@ -187,6 +194,7 @@ impl UserPatch {
             self.dark_mode.is_some(),
             self.dark_mode_sync_with_os.is_some(),
             self.feature_flags.is_some(),
+            self.active.is_some(),
         ];
         UserField::ALL
             .into_iter()
@@ -231,6 +239,7 @@ impl Actor {
         }
         match field {
             UserField::Role => self.can_change_role_of(user),
+            UserField::Active => self.can_deactivate(user),
             UserField::Name
             | UserField::Phone
             | UserField::ExternalId
@@ -347,6 +356,12 @@ mod tests {
             UserField::DarkMode => draft.dark_mode = Some(true),
             UserField::DarkModeSyncWithOs => draft.dark_mode_sync_with_os = Some(false),
             UserField::FeatureFlags => draft.feature_flags = Some("{\"beta\":true}".into()),
+            UserField::Active => {
+                return UserPatch {
+                    active: Some(false),
+                    ..UserPatch::default()
+                };
+            }
         }
         UserPatch::parse(draft).unwrap()
     }

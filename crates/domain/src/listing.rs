@@ -214,6 +214,8 @@ pub struct UserFilter {
     pub created_at_lte: Option<Timestamp>,
     pub updated_at_gte: Option<Timestamp>,
     pub updated_at_lte: Option<Timestamp>,
+    /// Only active users (`true`) or only deactivated ones (`false`).
+    pub active: Option<bool>,
 }
 
 /// A `users` listing.

@@ -25,8 +25,18 @@ pub struct User {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub last_login: Option<Timestamp>,
+    /// When the user was deactivated (SCIM's `active: false`); `None` while active. A
+    /// deactivated user keeps its data but cannot sign in.
+    pub deactivated_at: Option<Timestamp>,
     /// How many times the row was written (see [`Version`]).
     pub version: Version,
+}
+
+impl User {
+    /// True unless the user is deactivated: only active users may sign in.
+    pub fn is_active(&self) -> bool {
+        self.deactivated_at.is_none()
+    }
 }
 
 /// A user's input as it arrives, before any rule is checked.
@@ -128,6 +138,7 @@ impl NewUser {
             created_at: now,
             updated_at: now,
             last_login: None,
+            deactivated_at: None,
             version: Version::FIRST,
         }
     }
@@ -159,6 +170,9 @@ pub struct UserPatch {
     pub dark_mode: Option<bool>,
     pub dark_mode_sync_with_os: Option<bool>,
     pub feature_flags: Option<FeatureFlags>,
+    /// Deactivates (`false`) or reactivates (`true`) the user; no transport's `updateUser`
+    /// input sets it (`UserDirectory::set_user_active` does, and SCIM's `active` will).
+    pub active: Option<bool>,
 }
 
 impl UserPatch {
@@ -204,6 +218,7 @@ impl UserPatch {
                 dark_mode: draft.dark_mode,
                 dark_mode_sync_with_os: draft.dark_mode_sync_with_os,
                 feature_flags: feature_flags?,
+                active: None,
             })
         })
     }
@@ -234,6 +249,12 @@ impl UserPatch {
         }
         if let Some(flags) = &self.feature_flags {
             next.feature_flags = flags.clone();
+        }
+        match self.active {
+            // Deactivated once: a repeated deactivation keeps the first time.
+            Some(false) if user.is_active() => next.deactivated_at = Some(now),
+            Some(true) => next.deactivated_at = None,
+            _ => {}
         }
         next.updated_at = now;
         next
@@ -301,5 +322,33 @@ mod tests {
         assert_eq!(updated.external_id, None);
         assert_eq!(updated.name, user.name);
         assert_eq!(updated.role, role);
+        assert!(updated.is_active());
+    }
+
+    #[test]
+    fn active_deactivates_once_and_reactivates() {
+        let role = Role::generate(RoleKind::CustomerMember);
+        let user = NewUser::parse(draft()).unwrap().into_user(
+            OrganizationId::generate(),
+            None,
+            role,
+            crate::now(),
+        );
+        assert!(user.is_active());
+        let off = UserPatch {
+            active: Some(false),
+            ..UserPatch::default()
+        };
+        let at = crate::now();
+        let deactivated = off.apply(&user, None, at);
+        assert_eq!(deactivated.deactivated_at, Some(at));
+        assert!(!deactivated.is_active());
+        let again = off.apply(&deactivated, None, at + chrono::Duration::seconds(5));
+        assert_eq!(again.deactivated_at, Some(at), "the first time is kept");
+        let on = UserPatch {
+            active: Some(true),
+            ..UserPatch::default()
+        };
+        assert!(on.apply(&deactivated, None, crate::now()).is_active());
     }
 }

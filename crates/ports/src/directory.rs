@@ -136,6 +136,18 @@ pub trait UserDirectory: Send + Sync {
         expected: Option<Version>,
     ) -> Result<User, DirectoryError>;
 
+    /// Deactivates (`active: false`) or reactivates another user; a deactivated user keeps
+    /// its data but cannot sign in, and its sessions end. Returns the user as it is; when it
+    /// already was in that state nothing is written. `Forbidden` unless the caller manages
+    /// the user; `STALE` on `expectedVersion` as for [`UserDirectory::update_user`].
+    async fn set_user_active(
+        &self,
+        origin: &Origin,
+        id: UserId,
+        active: bool,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError>;
+
     /// Deletes another user; returns it as it was. `STALE` on `expectedVersion` as for
     /// [`UserDirectory::update_user`].
     async fn delete_user(

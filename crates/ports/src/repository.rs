@@ -408,7 +408,7 @@ pub trait CredentialRepository: Send + Sync {
 
     /// The user as its access tokens are checked on every request, in one statement: who it
     /// is, its token generation, and its sessions revoked after `revoked_since`. `None` when
-    /// the user does not exist (in that organization).
+    /// the user does not exist (in that organization) or is deactivated.
     async fn caller(
         &self,
         organization: OrganizationId,
@@ -443,8 +443,8 @@ pub trait InvitationRepository: Send + Sync {
     /// Spends the pending invitation with this token hash, sets the user's password hash
     /// and appends `event` (about the invitation's user, in its organization), atomically;
     /// false (nothing written or appended) when the token is unknown, spent or expired at
-    /// `at` (including when a concurrent request spent it first), or not the invitation of
-    /// `event`'s subject.
+    /// `at` (including when a concurrent request spent it first), not the invitation of
+    /// `event`'s subject, or its user is deactivated.
     async fn accept_invitation(
         &self,
         token_hash: &str,

@@ -177,6 +177,10 @@ impl EmbeddedAuthenticator {
         let embedded = &self.repos.embedded;
         let find = || embedded.embedded_user(login.organization, customer.id, &login.subject);
         if let Some(user) = find().await.map_err(unavailable)? {
+            // Deactivated: refused, and no new user is made for the subject either.
+            if !user.is_active() {
+                return Err(refuse("user deactivated"));
+            }
             return self.refresh(login, user).await;
         }
         // Its user was deleted: no new one until an Owner or Admin unblocks the subject.
@@ -250,6 +254,10 @@ impl EmbeddedAuthenticator {
                         .await
                         .map_err(unavailable)?
                         .ok_or_else(|| refuse("embedded user vanished"))?;
+                    // Deactivated meanwhile: refused like at the first read.
+                    if !user.is_active() {
+                        return Err(refuse("user deactivated"));
+                    }
                 }
                 Err(RepoError::Conflict(_)) => return Ok(user),
                 Err(error) => return Err(unavailable(error)),
@@ -816,6 +824,37 @@ mod tests {
         mocks.embedded.expect_insert_embedded_user().times(0);
         let error = EmbeddedAuthenticator::new(mocks.repositories())
             .authenticate(&sign(&claims(org), &pairs()[0].1))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, AuthError::Unauthenticated), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_deactivated_user_is_refused_and_nothing_is_written_or_created() {
+        let org = OrganizationId::generate();
+        let acme = acme(org);
+        let stored = domain::User {
+            deactivated_at: Some(domain::now()),
+            ..crate::testing::user(org, Some(acme.id), RoleKind::MarketplaceUser)
+        };
+        let mut mocks = Mocks {
+            signing_keys: keys_of(org),
+            ..Mocks::default()
+        };
+        mocks
+            .customers
+            .expect_customer_by_external_id()
+            .returning(move |_, _| Ok(Some(acme.clone())));
+        mocks
+            .embedded
+            .expect_embedded_user()
+            .returning(move |_, _, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        mocks.embedded.expect_insert_embedded_user().times(0);
+        let mut token = claims(org);
+        token.name = Some("A new name".into());
+        let error = EmbeddedAuthenticator::new(mocks.repositories())
+            .authenticate(&sign(&token, &pairs()[0].1))
             .await
             .unwrap_err();
         assert!(matches!(error, AuthError::Unauthenticated), "{error:?}");

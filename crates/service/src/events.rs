@@ -176,10 +176,12 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
         Change::UserUpdated { before, changes } => {
             let written = before.version.next();
             let (old, new) = wire::snapshot::user_changes(before, changes, written);
-            let kind = if changes.role.is_some() {
-                EventType::UserRoleChanged
-            } else {
-                EventType::UserUpdated
+            // One write is one event, named after its weightiest change.
+            let kind = match changes.deactivated_at {
+                Some(Some(_)) => EventType::UserDeactivated,
+                Some(None) => EventType::UserReactivated,
+                None if changes.role.is_some() => EventType::UserRoleChanged,
+                None => EventType::UserUpdated,
             };
             (
                 kind,

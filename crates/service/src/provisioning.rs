@@ -98,6 +98,7 @@ impl Provisioning {
             created_at: now,
             updated_at: now,
             last_login: None,
+            deactivated_at: None,
             version: domain::Version::FIRST,
         };
         let event = events::untagged(

@@ -272,13 +272,18 @@ impl SessionService {
         email: &Email,
         organization: Option<&str>,
     ) -> Result<Vec<User>, SessionError> {
+        // A deactivated user is no candidate: its right password fails like a wrong one
+        // (the decoy hash is checked instead), and it makes no organization ambiguous.
         match organization.map(str::trim).filter(|name| !name.is_empty()) {
-            None => self
+            None => Ok(self
                 .repos
                 .users
                 .users_by_email_anywhere(email)
                 .await
-                .map_err(unavailable),
+                .map_err(unavailable)?
+                .into_iter()
+                .filter(User::is_active)
+                .collect()),
             Some(name) => {
                 let Ok(name) = OrganizationName::parse(name) else {
                     return Ok(Vec::new());
@@ -299,6 +304,7 @@ impl SessionService {
                     .await
                     .map_err(unavailable)?
                     .into_iter()
+                    .filter(User::is_active)
                     .collect())
             }
         }
@@ -799,6 +805,67 @@ mod tests {
                 "{error:?}"
             );
         }
+    }
+
+    #[tokio::test]
+    async fn a_deactivated_users_right_password_fails_like_a_wrong_one_and_makes_no_ambiguity() {
+        let deactivated = User {
+            deactivated_at: Some(domain::now()),
+            ..user(OrganizationId::generate(), None, RoleKind::Integrator)
+        };
+        // Alone: only the decoy is checked (the same one statement for hashes, no user's).
+        let mut mocks = Mocks::default();
+        let found = deactivated.clone();
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .returning(move |_| Ok(vec![found.clone()]));
+        mocks
+            .credentials
+            .expect_password_hashes()
+            .withf(|users| users.is_empty())
+            .times(1)
+            .returning(|_| Ok(Vec::new()));
+        mocks.credentials.expect_record_login().times(0);
+        mocks.events.expect_append_event().times(0);
+        let error = service(mocks).login(&request(PASSWORD)).await.unwrap_err();
+        assert!(
+            matches!(error, SessionError::InvalidCredentials),
+            "{error:?}"
+        );
+
+        // Beside an active twin in another organization: the twin signs in, no
+        // `OrganizationRequired`.
+        let twin = user(OrganizationId::generate(), None, RoleKind::Integrator);
+        let (org, id) = (twin.organization_id, twin.id);
+        let mut mocks = Mocks::default();
+        let both = vec![deactivated.clone(), twin.clone()];
+        mocks
+            .users
+            .expect_users_by_email_anywhere()
+            .returning(move |_| Ok(both.clone()));
+        mocks
+            .credentials
+            .expect_password_hashes()
+            .withf(move |users| users == [id])
+            .returning(move |_| Ok(vec![(id, stored_hash())]));
+        mocks
+            .credentials
+            .expect_record_login()
+            .withf(move |o, u, _, _| *o == org && *u == id)
+            .times(1)
+            .returning(|_, _, _, _| Ok(()));
+        let found = crate::testing::caller(&twin);
+        mocks
+            .credentials
+            .expect_caller()
+            .returning(move |_, _, _| Ok(Some(found.clone())));
+        mocks
+            .credentials
+            .expect_insert_refresh_token()
+            .times(1)
+            .returning(|_| Ok(()));
+        service(mocks).login(&request(PASSWORD)).await.unwrap();
     }
 
     #[tokio::test]

@@ -7,12 +7,21 @@ use domain::{
     Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserChanges,
     UserId, UserPatch, Version,
 };
-use ports::{DirectoryError, UserDirectory};
+use ports::{Conditional, DirectoryError, UserDirectory};
 
 use crate::Directory;
 use crate::errors::{record_not_found, storage};
 use crate::events::{Change, draft};
 use crate::versioned::{check_expected, until_written};
+
+/// What an update that changes no field does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unchanged {
+    /// Writes anyway: `updateUser` bumps the version and logs `user.updated` (as it always has).
+    Write,
+    /// Writes nothing and logs nothing (deactivating a deactivated user).
+    Skip,
+}
 
 impl Directory {
     /// The user if it exists and the caller may see it.
@@ -75,6 +84,69 @@ impl Directory {
             .map_err(storage)?;
         tracing::info!(user = %user.id, actor = %origin.actor.user_id, "user created and invited");
         Ok(user)
+    }
+
+    /// Reads, checks, applies and writes only what changed at the version read; a concurrent
+    /// write in between (a demotion, say) makes the write stale: retried on the fresh row,
+    /// its access checked again, unless the caller named the version it expects. This
+    /// server's writers of the row take turns; other servers' are caught by version. With
+    /// [`Unchanged::Skip`], a patch that changes nothing writes nothing and logs nothing.
+    async fn patch_user(
+        &self,
+        origin: &Origin,
+        id: UserId,
+        patch: &UserPatch,
+        expected: Option<Version>,
+        unchanged: Unchanged,
+    ) -> Result<User, DirectoryError> {
+        let actor = &origin.actor;
+        let _turn = self.row_locks.lock(id.uuid()).await;
+        until_written(expected, || {
+            Box::pin(async move {
+                let current = self
+                    .visible_user(actor, id)
+                    .await?
+                    .ok_or_else(|| record_not_found(Field::Id))?;
+                if !actor.can_update_user(&current) {
+                    return Err(DirectoryError::Forbidden);
+                }
+                actor.check_user_patch(&current, patch)?;
+                check_expected(expected, current.version)?;
+                let role = match patch.role {
+                    None => None,
+                    Some(role_id) => {
+                        let scope = match current.customer_id {
+                            None => RoleScope::Organization,
+                            Some(_) => RoleScope::Customer,
+                        };
+                        Some(self.grantable_role(actor, role_id, scope).await??)
+                    }
+                };
+                let mut updated = patch.apply(&current, role, domain::now());
+                let changes = UserChanges::between(&current, &updated);
+                if unchanged == Unchanged::Skip && changes.is_empty() {
+                    return Ok(Conditional::Done(current));
+                }
+                let event = draft(
+                    origin,
+                    Change::UserUpdated {
+                        before: &current,
+                        changes: &changes,
+                    },
+                );
+                let written = self
+                    .repos
+                    .users
+                    .update_user(actor.organization_id, id, current.version, &changes, &event)
+                    .await
+                    .map_err(storage)?;
+                Ok(written.map(|version| {
+                    updated.version = version;
+                    updated
+                }))
+            })
+        })
+        .await
     }
 }
 
@@ -182,56 +254,30 @@ impl UserDirectory for Directory {
         patch: UserPatch,
         expected: Option<Version>,
     ) -> Result<User, DirectoryError> {
-        // Read, check, apply, and write only what changed at the version read; a concurrent
-        // write in between (a demotion, say) makes the write stale: retried on the fresh
-        // row, its access checked again, unless the caller named the version it expects.
-        // This server's writers of the row take turns; other servers' are caught by version.
-        let actor = &origin.actor;
-        let _turn = self.row_locks.lock(id.uuid()).await;
-        let patch = &patch;
-        until_written(expected, || {
-            Box::pin(async move {
-                let current = self
-                    .visible_user(actor, id)
-                    .await?
-                    .ok_or_else(|| record_not_found(Field::Id))?;
-                if !actor.can_update_user(&current) {
-                    return Err(DirectoryError::Forbidden);
-                }
-                actor.check_user_patch(&current, patch)?;
-                check_expected(expected, current.version)?;
-                let role = match patch.role {
-                    None => None,
-                    Some(role_id) => {
-                        let scope = match current.customer_id {
-                            None => RoleScope::Organization,
-                            Some(_) => RoleScope::Customer,
-                        };
-                        Some(self.grantable_role(actor, role_id, scope).await??)
-                    }
-                };
-                let mut updated = patch.apply(&current, role, domain::now());
-                let changes = UserChanges::between(&current, &updated);
-                let event = draft(
-                    origin,
-                    Change::UserUpdated {
-                        before: &current,
-                        changes: &changes,
-                    },
-                );
-                let written = self
-                    .repos
-                    .users
-                    .update_user(actor.organization_id, id, current.version, &changes, &event)
-                    .await
-                    .map_err(storage)?;
-                Ok(written.map(|version| {
-                    updated.version = version;
-                    updated
-                }))
-            })
-        })
-        .await
+        self.patch_user(origin, id, &patch, expected, Unchanged::Write)
+            .await
+    }
+
+    #[tracing::instrument(level = "error", skip_all, name = "users.set_active")]
+    async fn set_user_active(
+        &self,
+        origin: &Origin,
+        id: UserId,
+        active: bool,
+        expected: Option<Version>,
+    ) -> Result<User, DirectoryError> {
+        if id == origin.actor.user_id {
+            let verb = if active { "reactivate" } else { "deactivate" };
+            return Err(
+                FieldError::forbidden(Field::Id, format!("You cannot {verb} yourself.")).into(),
+            );
+        }
+        let patch = UserPatch {
+            active: Some(active),
+            ..UserPatch::default()
+        };
+        self.patch_user(origin, id, &patch, expected, Unchanged::Skip)
+            .await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "users.delete")]
@@ -574,6 +620,147 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(updated.role, integrator);
+    }
+
+    #[tokio::test]
+    async fn deactivating_writes_the_time_once_with_its_event_and_reactivating_clears_it() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let target = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = target.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .users
+            .expect_update_user()
+            .withf(|_, _, _, u, event| {
+                matches!(u.deactivated_at, Some(Some(_)))
+                    && u.name.is_none()
+                    && u.role.is_none()
+                    && event.kind == domain::events::EventType::UserDeactivated
+            })
+            .times(1)
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
+        let deactivated = mocks
+            .directory()
+            .set_user_active(&origin(&admin), target.id, false, None)
+            .await
+            .unwrap();
+        assert!(!deactivated.is_active());
+        assert_eq!(deactivated.version, target.version.next());
+
+        let mut mocks = Mocks::default();
+        let stored = deactivated.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks
+            .users
+            .expect_update_user()
+            .withf(|_, _, _, u, event| {
+                u.deactivated_at == Some(None)
+                    && event.kind == domain::events::EventType::UserReactivated
+            })
+            .times(1)
+            .returning(|_, _, read, _, _| Ok(Conditional::Done(read.next())));
+        let reactivated = mocks
+            .directory()
+            .set_user_active(&origin(&admin), target.id, true, None)
+            .await
+            .unwrap();
+        assert!(reactivated.is_active());
+    }
+
+    #[tokio::test]
+    async fn setting_the_state_a_user_is_in_writes_nothing() {
+        let org = OrganizationId::generate();
+        let (admin, _) = actor(org, None, RoleKind::Admin);
+        let active = user(org, None, RoleKind::Guest);
+        let deactivated = User {
+            deactivated_at: Some(domain::now()),
+            ..user(org, None, RoleKind::Guest)
+        };
+        for (target, state) in [(active, true), (deactivated, false)] {
+            let mut mocks = Mocks::default();
+            let stored = target.clone();
+            mocks
+                .users
+                .expect_user()
+                .returning(move |_, _| Ok(Some(stored.clone())));
+            mocks.users.expect_update_user().times(0);
+            let same = mocks
+                .directory()
+                .set_user_active(&origin(&admin), target.id, state, Some(target.version))
+                .await
+                .unwrap();
+            assert_eq!(same, target);
+        }
+    }
+
+    #[tokio::test]
+    async fn nobody_deactivates_themselves_someone_above_them_or_a_stale_version() {
+        let org = OrganizationId::generate();
+        let (admin, me) = actor(org, None, RoleKind::Admin);
+        let mut mocks = Mocks::default();
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .set_user_active(&origin(&admin), me.id, false, None)
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("id", ErrorCode::Forbidden)]);
+
+        let owner = user(org, None, RoleKind::Owner);
+        let mut mocks = Mocks::default();
+        let stored = owner.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .set_user_active(&origin(&admin), owner.id, false, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+
+        // A customer's Member sees its fellow users but manages none of them.
+        let own = customer(org, "Own");
+        let (member, _) = actor(org, Some(own.id), RoleKind::CustomerMember);
+        let fellow = user(org, Some(own.id), RoleKind::CustomerMember);
+        let mut mocks = Mocks::default();
+        let stored = fellow.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .set_user_active(&origin(&member), fellow.id, false, None)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::Forbidden), "{error:?}");
+
+        let guest = user(org, None, RoleKind::Guest);
+        let mut mocks = Mocks::default();
+        let stored = guest.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_update_user().times(0);
+        let error = mocks
+            .directory()
+            .set_user_active(&origin(&admin), guest.id, false, Some(guest.version.next()))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("expectedVersion", ErrorCode::Stale)]);
     }
 
     #[tokio::test]

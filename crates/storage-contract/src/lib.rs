@@ -218,6 +218,8 @@ macro_rules! contract_tests {
             refresh_tokens_round_trip_and_are_used_once,
             revoking_a_family_revokes_only_that_family,
             callers_carry_their_generation_and_recently_revoked_sessions,
+            deactivated_users_have_no_caller_and_lose_their_sessions,
+            deactivated_users_cannot_accept_their_invitation,
             token_keys_are_added_listed_and_retired,
             concurrent_uses_of_a_refresh_token_give_one_success,
             invited_users_are_written_with_invitation_and_mail_or_not_at_all,

@@ -311,6 +311,8 @@ pub(crate) fn user_conditions(
         filter.updated_at_gte,
         filter.updated_at_lte,
     );
+    // Active users are those never deactivated (or reactivated since).
+    is_null(&mut sql, "u.deactivated_at", filter.active);
     sql
 }
 

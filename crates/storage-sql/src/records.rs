@@ -58,6 +58,7 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "created_at",
     "updated_at",
     "last_login",
+    "deactivated_at",
     "version",
 ];
 
@@ -269,6 +270,7 @@ pub(crate) fn user_change_values(changes: &UserChanges) -> Vec<(&'static str, Bi
         Bind::text(f.as_str())
     });
     set(c, "last_login", changes.last_login, Bind::Time);
+    set(c, "deactivated_at", changes.deactivated_at, Bind::Time);
     columns.push(("updated_at", Bind::time(changes.updated_at)));
     columns
 }
@@ -309,6 +311,7 @@ pub(crate) fn user_values(user: &User) -> Vec<(&'static str, Bind)> {
         ("created_at", Bind::time(user.created_at)),
         ("updated_at", Bind::time(user.updated_at)),
         ("last_login", Bind::Time(user.last_login)),
+        ("deactivated_at", Bind::Time(user.deactivated_at)),
         ("version", version(user.version)),
     ]
 }
@@ -413,6 +416,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
     let created_at = c.time("created_at")?;
     let updated_at = c.time("updated_at")?;
     let last_login = c.opt_time("last_login")?;
+    let deactivated_at = c.opt_time("deactivated_at")?;
     let version = checked_version(c.int("version")?, || format!("user {id}"))?;
     let kind = role_kind(c.str(ROLE_KIND)?)?;
     Ok(User {
@@ -431,6 +435,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         created_at,
         updated_at,
         last_login,
+        deactivated_at,
         version,
     })
 }
@@ -644,6 +649,7 @@ pub(crate) mod tests {
             .with("created_at", Cell::Time(now))
             .with("updated_at", Cell::Time(now))
             .with("last_login", Cell::Null)
+            .with("deactivated_at", Cell::Null)
             .with("version", Cell::Int(1))
             .with(ROLE_KIND, text(RoleKind::CustomerAdmin.key()))
     }

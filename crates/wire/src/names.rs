@@ -73,6 +73,7 @@ mirror! {
         User,
         ExpectedVersion,
         Subject,
+        Active,
     }
 }
 
@@ -170,6 +171,7 @@ mod tests {
                 "user",
                 "expectedVersion",
                 "subject",
+                "active",
             ]
         );
         let codes: Vec<&str> = CodeName::iter().map(Into::into).collect();

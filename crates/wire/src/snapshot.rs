@@ -48,6 +48,8 @@ pub fn user(user: &User) -> Value {
         "darkModeSyncWithOs": user.dark_mode_sync_with_os,
         "featureFlags": user.feature_flags.as_str(),
         "lastLogin": user.last_login.map(time),
+        "active": user.is_active(),
+        "deactivatedAt": user.deactivated_at.map(time),
         "createdAt": time(user.created_at),
         "updatedAt": time(user.updated_at),
         "version": user.version.get(),
@@ -188,6 +190,14 @@ pub fn user_changes(before: &User, changes: &UserChanges, written: Version) -> (
             "lastLogin",
             before.last_login.map(time),
             last_login.map(time),
+        );
+    }
+    if let Some(deactivated_at) = changes.deactivated_at {
+        pair.field("active", before.is_active(), deactivated_at.is_none());
+        pair.field(
+            "deactivatedAt",
+            before.deactivated_at.map(time),
+            deactivated_at.map(time),
         );
     }
     pair.field("version", before.version.get(), written.get());
@@ -416,5 +426,36 @@ mod tests {
             (json!(1), json!(2))
         );
         assert_eq!(old.as_object().unwrap().len(), 2, "{old}");
+    }
+
+    #[test]
+    fn a_deactivation_shows_active_and_when() {
+        let role = Role::generate(RoleKind::CustomerMember);
+        let user = NewUser::parse(UserDraft {
+            email: "ada@example.com".into(),
+            role: Ok(role.id),
+            ..UserDraft::default()
+        })
+        .unwrap()
+        .into_user(OrganizationId::generate(), None, role, domain::now());
+        assert_eq!(super::user(&user)["active"], true);
+        assert_eq!(super::user(&user)["deactivatedAt"], Value::Null);
+        let at = domain::now();
+        let mut after = user.clone();
+        after.deactivated_at = Some(at);
+        let (old, new) = user_changes(
+            &user,
+            &UserChanges::between(&user, &after),
+            Version::new(2).unwrap(),
+        );
+        assert_eq!(
+            old,
+            json!({ "active": true, "deactivatedAt": null, "version": 1 })
+        );
+        assert_eq!(
+            new,
+            json!({ "active": false, "deactivatedAt": at.to_rfc3339(), "version": 2 })
+        );
+        assert_eq!(super::user(&after)["active"], false);
     }
 }

@@ -472,3 +472,21 @@ fn event_pages_cost_like_listings_and_nested_ones_once_per_record() {
         1 + 20 + 1 + 5 * (1 + 20 + 1 + 3)
     );
 }
+
+#[test]
+fn deactivating_and_reactivating_cost_a_write_and_the_active_filter_scans_nothing() {
+    // 1 + 100 (the write) + `user { id active }` (3) + `errors { code }` (2).
+    for mutation in ["deactivateUser", "reactivateUser"] {
+        assert_eq!(
+            cost(&format!(
+                "mutation {{ {mutation}(input: {{id: \"x\"}}) {{ user {{ id active }} errors {{ code }} }} }}"
+            )),
+            1 + WRITE_PRICE + 3 + 2,
+            "{mutation}"
+        );
+    }
+    assert_eq!(
+        cost("{ users(first: 1, active: false) { nodes { id } } }"),
+        cost("{ users(first: 1) { nodes { id } } }"),
+    );
+}

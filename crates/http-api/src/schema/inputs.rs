@@ -250,6 +250,24 @@ impl DeleteUserInput {
     }
 }
 
+/// Input of `deactivateUser` and `reactivateUser` (Roster).
+#[derive(InputObject)]
+pub(crate) struct SetUserActiveInput {
+    id: Option<ID>,
+    /// Change the user only if it is still at this `version`; else the payload error
+    /// `STALE` on `expectedVersion`, and nothing changes.
+    expected_version: Option<i32>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl SetUserActiveInput {
+    /// The user to change and the version it must be at.
+    pub(crate) fn parse(&self) -> Parsed<(UserId, Option<Version>)> {
+        let id = required_id(&self.id, UserId::parse_global).map_err(ValidationErrors::from);
+        with_version(id, self.expected_version)
+    }
+}
+
 /// Input of `resendInvitation`.
 #[derive(InputObject)]
 pub(crate) struct ResendInvitationInput {

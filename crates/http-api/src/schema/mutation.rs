@@ -16,7 +16,7 @@ use super::inputs::{
     CreateCustomerInput, CreateCustomerUserInput, CreateOrganizationSigningKeyInput,
     CreateOrganizationUserInput, DeleteCustomerInput, DeleteOrganizationSigningKeyInput,
     DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, ResendInvitationInput,
-    UnblockEmbeddedUserInput, UpdateCustomerInput, UpdateUserInput,
+    SetUserActiveInput, UnblockEmbeddedUserInput, UpdateCustomerInput, UpdateUserInput,
 };
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
@@ -80,6 +80,14 @@ payload!(
 payload!(
     /// Result of `resendInvitation`.
     ResendInvitationPayload { user: UserNode(User) }
+);
+payload!(
+    /// Result of `deactivateUser`: the user, deactivated.
+    DeactivateUserPayload { user: UserNode(User) }
+);
+payload!(
+    /// Result of `reactivateUser`: the user, active again.
+    ReactivateUserPayload { user: UserNode(User) }
 );
 payload!(
     /// Result of `deleteUser`: the user as it was.
@@ -275,6 +283,42 @@ impl Mutation {
             input.parse(),
             input.client_mutation_id,
             |services, origin, (id, version)| services.users.delete_user(origin, id, version),
+        )
+        .await
+    }
+
+    /// Roster: deactivates another user: it keeps its data but can no longer sign in, and
+    /// its sessions end at once. Nothing is written when it already is deactivated.
+    async fn deactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserActiveInput,
+    ) -> Option<DeactivateUserPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (id, version)| {
+                services.users.set_user_active(origin, id, false, version)
+            },
+        )
+        .await
+    }
+
+    /// Roster: lets a deactivated user sign in again (its old sessions stay ended).
+    /// Nothing is written when it already is active.
+    async fn reactivate_user(
+        &self,
+        ctx: &Context<'_>,
+        input: SetUserActiveInput,
+    ) -> Option<ReactivateUserPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (id, version)| {
+                services.users.set_user_active(origin, id, true, version)
+            },
         )
         .await
     }

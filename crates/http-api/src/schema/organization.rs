@@ -31,7 +31,8 @@ impl OrganizationNode {
         self.0.version.get()
     }
 
-    /// The organization's team members (never customer users, whatever `customer_Isnull` says).
+    /// The organization's team members (never customer users, whatever `customer_Isnull` says);
+    /// Roster's `active` keeps only active (`true`) or only deactivated ones (`false`).
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
@@ -52,6 +53,7 @@ impl OrganizationNode {
         #[graphql(name = "createdAt_Lte")] created_at_lte: Option<Timestamp>,
         #[graphql(name = "updatedAt_Gte")] updated_at_gte: Option<Timestamp>,
         #[graphql(name = "updatedAt_Lte")] updated_at_lte: Option<Timestamp>,
+        active: Option<bool>,
         sort_by: Option<Vec<Option<UserOrder>>>,
     ) -> Result<Connection<UserNode>> {
         let scope = Scope::of(ctx)?;
@@ -70,6 +72,7 @@ impl OrganizationNode {
             created_at_lte,
             updated_at_gte,
             updated_at_lte,
+            active,
         };
         let query = UserQuery {
             filter,

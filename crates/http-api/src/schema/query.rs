@@ -88,7 +88,8 @@ impl Query {
         or_null(ctx, user.await).map(UserNode)
     }
 
-    /// The users the caller can see, filtered, sorted and paged.
+    /// The users the caller can see, filtered, sorted and paged; Roster's `active` keeps
+    /// only active users (`true`) or only deactivated ones (`false`).
     #[allow(clippy::too_many_arguments)]
     async fn users(
         &self,
@@ -109,6 +110,7 @@ impl Query {
         #[graphql(name = "createdAt_Lte")] created_at_lte: Option<Timestamp>,
         #[graphql(name = "updatedAt_Gte")] updated_at_gte: Option<Timestamp>,
         #[graphql(name = "updatedAt_Lte")] updated_at_lte: Option<Timestamp>,
+        active: Option<bool>,
         sort_by: Option<Vec<Option<UserOrder>>>,
     ) -> Result<Connection<UserNode>> {
         let scope = Scope::of(ctx)?;
@@ -127,6 +129,7 @@ impl Query {
             created_at_lte,
             updated_at_gte,
             updated_at_lte,
+            active,
         };
         let query = UserQuery {
             filter,

@@ -30,6 +30,8 @@ impl FlatFields for UserNode {
             "updatedAt" => scalar(&user.updated_at),
             "version" => scalar(&user.version.get()),
             "lastLogin" => user.last_login.as_ref().map_or(Value::Null, scalar),
+            "active" => scalar(&user.is_active()),
+            "deactivatedAt" => user.deactivated_at.as_ref().map_or(Value::Null, scalar),
             "tenantId" => Value::String(user.organization_id.global().to_string()),
             "darkMode" => scalar(&user.dark_mode),
             "darkModeSyncWithOs" => scalar(&user.dark_mode_sync_with_os),
@@ -158,6 +160,17 @@ impl UserNode {
 
     async fn last_login(&self) -> Option<Timestamp> {
         self.0.last_login
+    }
+
+    /// Roster: false once the user is deactivated (`deactivateUser`): it keeps its data but
+    /// cannot sign in, and its sessions ended.
+    async fn active(&self) -> bool {
+        self.0.is_active()
+    }
+
+    /// Roster: when the user was deactivated; `null` while active.
+    async fn deactivated_at(&self) -> Option<Timestamp> {
+        self.0.deactivated_at
     }
 
     /// The user's email invitation; `null` for users without one (embedded users, the

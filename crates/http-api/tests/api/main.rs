@@ -3,6 +3,7 @@
 // Test helpers outside `#[test]` functions panic on purpose, like the tests themselves.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod deactivation;
 mod errors;
 mod events;
 mod helpers;

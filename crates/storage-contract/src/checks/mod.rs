@@ -2,6 +2,7 @@
 //! [`contract_tests!`](crate::contract_tests) macro runs each as its own test.
 
 mod credentials;
+mod deactivation;
 mod embedded;
 mod events;
 mod invitations;
@@ -12,6 +13,7 @@ mod transitions;
 mod versions;
 
 pub use credentials::*;
+pub use deactivation::*;
 pub use embedded::*;
 pub use events::*;
 pub use invitations::*;

@@ -176,7 +176,7 @@ impl<D: Driver> CredentialRepository for SqlStore<D> {
              u.token_generation, (SELECT {revoked} FROM refresh_tokens t \
              WHERE t.user_id = u.id AND t.revoked_at > ?) AS revoked_sessions \
              FROM users u JOIN roles r ON r.id = u.role_id \
-             WHERE u.organization_id = ? AND u.id = ?"
+             WHERE u.organization_id = ? AND u.id = ? AND u.deactivated_at IS NULL"
         );
         let statement = self.statement(
             &sql,

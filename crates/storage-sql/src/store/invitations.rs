@@ -87,13 +87,15 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         let Subject::User(user) = event.subject else {
             return Ok(false);
         };
-        // Spending the token is the guard (one row, the invitation of the event's user):
-        // the password is written only for the invitation that this very transaction
-        // marked accepted at `at`.
+        // Spending the token is the guard (one row, the invitation of the event's user, who
+        // is not deactivated): the password is written only for the invitation that this
+        // very transaction marked accepted at `at`.
         let spend = self.statement(
             "UPDATE invitations SET accepted_at = ? \
              WHERE token_hash = ? AND accepted_at IS NULL AND expires_at > ? \
-             AND organization_id = ? AND user_id = ? RETURNING user_id",
+             AND organization_id = ? AND user_id = ? \
+             AND EXISTS (SELECT 1 FROM users u WHERE u.id = invitations.user_id \
+             AND u.deactivated_at IS NULL) RETURNING user_id",
             [
                 Bind::time(at),
                 Bind::text(token_hash),

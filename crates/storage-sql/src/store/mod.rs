@@ -573,6 +573,7 @@ mod tests {
             dark_mode_sync_with_os: None,
             feature_flags: None,
             last_login: None,
+            deactivated_at: None,
             updated_at: domain::now(),
         };
         let new_customer = domain::NewCustomer::parse(domain::CustomerDraft {
