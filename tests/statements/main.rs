@@ -35,7 +35,12 @@ static STATEMENTS: AtomicUsize = AtomicUsize::new(0);
 /// 250 ms of quiet: not a statement of any request.
 const FEED_PING: &str = "SELECT 1";
 
-/// Counts sqlx's per-statement log events, except the access feed's pings.
+/// The event notifier's coalesced announcement of committed events to other servers, sent
+/// on its own connection at most every 20 ms after writes: not a statement of any request.
+const EVENT_NOTIFY: &str = "SELECT pg_notify(";
+
+/// Counts sqlx's per-statement log events, except the access feed's pings and the event
+/// notifier's announcements.
 struct StatementCounter;
 
 impl<S: Subscriber> Layer<S> for StatementCounter {
@@ -45,7 +50,11 @@ impl<S: Subscriber> Layer<S> for StatementCounter {
         }
         let mut summary = Summary(None);
         event.record(&mut summary);
-        if summary.0.as_deref() != Some(FEED_PING) {
+        let background = summary
+            .0
+            .as_deref()
+            .is_some_and(|summary| summary == FEED_PING || summary.starts_with(EVENT_NOTIFY));
+        if !background {
             STATEMENTS.fetch_add(1, Ordering::SeqCst);
         }
     }
