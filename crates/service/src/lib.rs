@@ -19,6 +19,7 @@ mod errors;
 mod events;
 mod hash_pool;
 mod invitations;
+mod lease;
 mod organizations;
 mod outbox;
 mod provisioning;
@@ -50,7 +51,8 @@ pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use events::MAX_EVENTS_PAGE;
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
-pub use outbox::{DeliverySettings, OutboxWorker};
+pub use lease::{DeliverySettings, LeaseQueue, LeaseWorker};
+pub use outbox::OutboxWorker;
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
