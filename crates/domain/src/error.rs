@@ -42,6 +42,12 @@ pub enum Field {
     ExpectedVersion,
     /// An embedded user's subject (a JWT's `sub`).
     Subject,
+    /// A webhook endpoint's URL.
+    Url,
+    /// The event types a webhook endpoint wants.
+    EventTypes,
+    /// The client id whose writes a webhook endpoint does not get.
+    ExcludeClientId,
 }
 
 /// A stable, machine-readable reason; the API spells it as its `code` (the `wire` crate).

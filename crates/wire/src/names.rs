@@ -73,6 +73,9 @@ mirror! {
         User,
         ExpectedVersion,
         Subject,
+        Url,
+        EventTypes,
+        ExcludeClientId,
     }
 }
 
@@ -170,6 +173,9 @@ mod tests {
                 "user",
                 "expectedVersion",
                 "subject",
+                "url",
+                "eventTypes",
+                "excludeClientId",
             ]
         );
         let codes: Vec<&str> = CodeName::iter().map(Into::into).collect();

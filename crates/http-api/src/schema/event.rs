@@ -35,6 +35,7 @@ impl EventNode {
             Subject::User(id) => id.global().to_string(),
             Subject::SigningKey(id) => id.global().to_string(),
             Subject::Organization(id) => id.global().to_string(),
+            Subject::WebhookEndpoint(id) => id.global().to_string(),
         }
     }
 

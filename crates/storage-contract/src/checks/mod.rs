@@ -10,6 +10,7 @@ mod records;
 mod retention;
 mod transitions;
 mod versions;
+mod webhooks;
 
 pub use credentials::*;
 pub use embedded::*;
@@ -20,3 +21,4 @@ pub use records::*;
 pub use retention::*;
 pub use transitions::*;
 pub use versions::*;
+pub use webhooks::*;

@@ -25,6 +25,7 @@ mod roles;
 mod secrets;
 mod signing_keys;
 mod users;
+mod webhooks;
 
 /// Roster's storage on one SQL engine: every repository port over the driver `D`.
 ///
