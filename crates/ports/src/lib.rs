@@ -40,6 +40,6 @@ pub use repository::{
 };
 pub use webhook_store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOrigin, DeliveryPage, EndpointBehind,
-    EndpointPage, NewDelivery, WebhookRepository,
+    EndpointPage, EndpointWithSecret, NewDelivery, WebhookDirectory, WebhookRepository,
 };
 pub use webhooks::{WebhookRequest, WebhookResponse, WebhookSendError, WebhookSender};

@@ -1,16 +1,19 @@
 //! Webhook endpoints and their deliveries in storage: the endpoints' CRUD (each write with
 //! its event), the lazy fan-out of the event log into deliveries (a compare-and-set cursor
 //! per endpoint), and the deliveries' lease queue (claimed in order per subject, every
-//! attempt recorded).
+//! attempt recorded); and [`WebhookDirectory`], the use cases over them.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
-use domain::events::EventType;
-use domain::webhooks::{WebhookEndpoint, WebhookSecret, WebhookSecrets};
-use domain::{CustomerId, OrganizationId, Timestamp, Version, WebhookEndpointId};
+use domain::events::{EventType, Origin};
+use domain::webhooks::{
+    WebhookEndpoint, WebhookEndpointDraft, WebhookEndpointPatchDraft, WebhookSecret, WebhookSecrets,
+};
+use domain::{Actor, CustomerId, OrganizationId, Timestamp, Version, WebhookEndpointId};
 use uuid::Uuid;
 
+use crate::directory::DirectoryError;
 use crate::events::EventDraft;
 use crate::repository::{Conditional, RepoError};
 
@@ -226,7 +229,8 @@ pub trait WebhookRepository: Send + Sync {
     ) -> Result<(), RepoError>;
 
     /// Queues the event `event` (by id) again for the endpoint, as delivery `id`; false
-    /// when the organization has no such endpoint or event.
+    /// when the organization has no such endpoint or event, or the endpoint is scoped to a
+    /// customer and the event is not that customer's.
     async fn redeliver_event(
         &self,
         organization: OrganizationId,
@@ -274,4 +278,89 @@ pub trait WebhookRepository: Send + Sync {
         before: Option<Uuid>,
         first: u32,
     ) -> Result<DeliveryPage, RepoError>;
+}
+
+/// An endpoint with its new secret: what creating it or rotating its secret answers, the
+/// only time the secret is shown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointWithSecret {
+    pub endpoint: WebhookEndpoint,
+    pub secret: WebhookSecret,
+}
+
+/// Webhook endpoints as the caller may see and change them: an organization Owner or
+/// Admin all of them, a customer Admin its customer's; `Forbidden` for anyone else.
+#[cfg_attr(feature = "mocks", mockall::automock)]
+#[async_trait]
+pub trait WebhookDirectory: Send + Sync {
+    /// Creates an endpoint (a customer Admin's is scoped to its customer) and answers it
+    /// with its secret.
+    async fn create_webhook_endpoint(
+        &self,
+        origin: &Origin,
+        draft: WebhookEndpointDraft,
+    ) -> Result<EndpointWithSecret, DirectoryError>;
+
+    /// Changes an endpoint's URL, types, exclusion or enabled flag.
+    async fn update_webhook_endpoint(
+        &self,
+        origin: &Origin,
+        id: WebhookEndpointId,
+        patch: WebhookEndpointPatchDraft,
+    ) -> Result<WebhookEndpoint, DirectoryError>;
+
+    /// Deletes an endpoint and its deliveries; answers it as it was.
+    async fn delete_webhook_endpoint(
+        &self,
+        origin: &Origin,
+        id: WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, DirectoryError>;
+
+    /// Gives an endpoint a new secret; the old one still signs for
+    /// `domain::webhooks::PREVIOUS_SECRET_GRACE`.
+    async fn rotate_webhook_secret(
+        &self,
+        origin: &Origin,
+        id: WebhookEndpointId,
+    ) -> Result<EndpointWithSecret, DirectoryError>;
+
+    /// One endpoint the caller may see.
+    async fn webhook_endpoint(
+        &self,
+        actor: &Actor,
+        id: WebhookEndpointId,
+    ) -> Result<WebhookEndpoint, DirectoryError>;
+
+    /// A page of the endpoints the caller may see, oldest first.
+    async fn webhook_endpoints(
+        &self,
+        actor: &Actor,
+        after: Option<WebhookEndpointId>,
+        first: u32,
+    ) -> Result<EndpointPage, DirectoryError>;
+
+    /// A page of an endpoint's deliveries with their attempts, newest first.
+    async fn deliveries(
+        &self,
+        actor: &Actor,
+        endpoint: WebhookEndpointId,
+        before: Option<Uuid>,
+        first: u32,
+    ) -> Result<DeliveryPage, DirectoryError>;
+
+    /// Queues the event `event` (by id) to the endpoint again.
+    async fn redeliver_event(
+        &self,
+        actor: &Actor,
+        endpoint: WebhookEndpointId,
+        event: Uuid,
+    ) -> Result<(), DirectoryError>;
+
+    /// Queues again every event since `since` that the endpoint wants; answers how many.
+    async fn replay_webhook(
+        &self,
+        actor: &Actor,
+        endpoint: WebhookEndpointId,
+        since: Timestamp,
+    ) -> Result<u64, DirectoryError>;
 }

@@ -31,6 +31,7 @@ mod throttle;
 mod tokens;
 mod users;
 mod versioned;
+pub mod webhooks;
 
 #[cfg(test)]
 mod testing;
@@ -66,6 +67,7 @@ pub use tokens::{
     DEFAULT_KEY_RELOAD_INTERVAL, DEFAULT_MAX_TOKEN_LIFETIME, ORIGINAL_KEY_ID, TokenAuthenticator,
     TokenError, TokenKeyInfo, TokenKeys, TokenService, TokenSettings,
 };
+pub use webhooks::{WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings};
 
 /// The storage a [`Directory`] works on, one handle per repository port.
 #[derive(Clone)]

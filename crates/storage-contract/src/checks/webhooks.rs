@@ -648,6 +648,16 @@ pub async fn events_are_redelivered_and_replayed_on_request(stores: Stores) {
             .await
             .unwrap()
     );
+    // An endpoint scoped to another customer gets none of this customer's events.
+    let (elsewhere, _) = log_customer(&stores, &org, "Scoped", 1).await;
+    let scoped = new_endpoint(&org, Some(elsewhere.id));
+    create(&stores, &org, &scoped, "whsec_s").await;
+    assert!(
+        !webhooks
+            .redeliver_event(org.id, scoped.id, event.draft.id, Uuid::now_v7(), at(2, 0))
+            .await
+            .unwrap()
+    );
     assert!(
         webhooks
             .redeliver_event(

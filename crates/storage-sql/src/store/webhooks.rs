@@ -491,7 +491,8 @@ impl<D: Driver> WebhookRepository for SqlStore<D> {
                 "{DELIVERY_INSERT} SELECT ?, w.id, ev.organization_id, ev.seq, ev.subject_id, \
                  ?, 0, ?, ? FROM events ev JOIN webhook_endpoints w \
                  ON w.organization_id = ev.organization_id \
-                 WHERE ev.organization_id = ? AND ev.id = ? AND w.id = ?"
+                 WHERE ev.organization_id = ? AND ev.id = ? AND w.id = ? \
+                 AND (w.customer_id IS NULL OR ev.customer_id = w.customer_id)"
             ),
             [
                 Bind::uuid(id),
