@@ -66,6 +66,7 @@ impl TestServer {
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
+            webhooks: app::WebhookSettings::default(),
         };
         adjust(&mut settings);
         let app = Application::build(settings).await.expect("server builds");

@@ -231,6 +231,10 @@ pub struct ServeArgs {
     #[arg(long, env = "ROSTER_EVENTS_RETENTION", default_value = "90d",
           value_parser = crate::retention::parse_retention)]
     pub events_retention: Duration,
+    /// Accept webhook endpoints at private and loopback addresses (refused by default,
+    /// against SSRF): for a receiver on the same host or network.
+    #[arg(long, env = "ROSTER_WEBHOOKS_ALLOW_PRIVATE")]
+    pub webhooks_allow_private: bool,
     /// Log lines on stderr: text (coloured only on a terminal) or json (one object per line
     /// with the request's id, for log collectors).
     #[arg(long, env = "ROSTER_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
@@ -368,6 +372,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         actor_cache: service::ActorCacheSettings {
             capacity: args.actor_cache_entries,
             max_age: args.actor_cache_max_age,
+        },
+        webhooks: crate::WebhookSettings {
+            allow_private: args.webhooks_allow_private,
+            ..crate::WebhookSettings::default()
         },
     };
     let app = Application::build(settings)

@@ -16,6 +16,6 @@ pub mod telemetry;
 
 pub use connections::ConnectionSettings;
 pub use retention::RetentionSettings;
-pub use server::{Application, MailSettings, ServeSettings};
+pub use server::{Application, MailSettings, ServeSettings, WebhookSettings};
 pub use storage::{Backend, Storage, open_repositories, open_repositories_with, open_storage};
 pub use storage_sql::PoolSettings;

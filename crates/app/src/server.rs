@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
-use ports::Mailer;
+use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, LoginThrottle, OutboxWorker, Provisioning,
-    SessionService, TokenAuthenticator, TokenService, TokenSettings,
+    SessionService, TokenAuthenticator, TokenService, TokenSettings, WebhookQueue, WebhookService,
+    WebhookWorker, webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -48,6 +49,28 @@ pub struct ServeSettings {
     pub pool: PoolSettings,
     /// The actor cache's entry cap and maximum age.
     pub actor_cache: ActorCacheSettings,
+    /// Which webhook URLs are accepted, and how deliveries are paced.
+    pub webhooks: WebhookSettings,
+}
+
+/// The webhook settings of `roster serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Accept endpoints at literal private and loopback addresses
+    /// (`--webhooks-allow-private`); refused by default, against SSRF.
+    pub allow_private: bool,
+    /// The delivery worker's pace and retry backoff.
+    pub delivery: DeliverySettings,
+}
+
+impl Default for WebhookSettings {
+    /// Public addresses only, production pacing (a 1 s poll, backoff from 30 s to 1 h).
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private: false,
+            delivery: webhook_delivery_settings(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServeSettings {
@@ -159,6 +182,17 @@ pub struct Application {
     access_feed: Option<AbortOnDrop>,
     /// The task reloading the token-signing keys (`roster token-key`); stops when dropped.
     key_reload: AbortOnDrop,
+    /// The webhook deliveries' queue, drained once a sender is given
+    /// ([`Application::with_webhook_sender`]).
+    webhooks: WebhookParts,
+}
+
+/// What the webhook worker is made of, until it has a sender.
+struct WebhookParts {
+    repository: Arc<dyn ports::WebhookRepository>,
+    events: Arc<dyn ports::EventRepository>,
+    settings: WebhookSettings,
+    worker: Option<WebhookWorker>,
 }
 
 /// How long the owner's token printed by `roster init` and a first start lasts (or the
@@ -261,6 +295,12 @@ impl Application {
         );
         let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
         let directory = Arc::new(Directory::new(repos.clone()).with_public_url(&public_url));
+        let webhooks = WebhookService::new(
+            storage.webhooks.clone(),
+            repos.customers.clone(),
+            repos.events.clone(),
+            settings.webhooks.allow_private,
+        );
         let services = Services {
             customers: directory.clone(),
             users: directory.clone(),
@@ -281,6 +321,7 @@ impl Application {
             )),
             health: directory,
             storage_stats: storage.stats,
+            webhooks: Arc::new(webhooks),
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let router = http_api::router(services, settings.api);
@@ -294,7 +335,25 @@ impl Application {
             drain,
             access_feed,
             key_reload,
+            webhooks: WebhookParts {
+                repository: storage.webhooks,
+                events: repos.events.clone(),
+                settings: settings.webhooks,
+                worker: None,
+            },
         })
+    }
+
+    /// Delivers webhooks through `sender` while serving (without one, deliveries are
+    /// queued but not sent: the sender with its SSRF guard is the caller's to give).
+    #[must_use]
+    pub fn with_webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
+        let parts = &mut self.webhooks;
+        parts.worker = Some(
+            WebhookQueue::new(parts.repository.clone(), parts.events.clone(), sender)
+                .worker(parts.settings.delivery),
+        );
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -328,6 +387,12 @@ impl Application {
             // A dropped sender (serving failed) stops the worker too.
             let _ = outbox_stopped.await;
         }));
+        let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+        let webhooks = self.webhooks.worker.map(|worker| {
+            tokio::spawn(worker.run_until(async move {
+                let _ = webhooks_stopped.await;
+            }))
+        });
         let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
         let retention = tokio::spawn(self.retention.run_until(async move {
             let _ = retention_stopped.await;
@@ -340,12 +405,19 @@ impl Application {
             async move {
                 shutdown.await;
                 let _ = stop_outbox.send(());
+                let _ = stop_webhooks.send(());
                 let _ = stop_retention.send(());
             },
         )
         .await;
         if let Err(error) = outbox.await {
             tracing::error!(%error, "the mail outbox worker failed");
+        }
+        if let Some(Err(error)) = match webhooks {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!(%error, "the webhook delivery worker failed");
         }
         if let Err(error) = retention.await {
             tracing::error!(%error, "the event retention task failed");

@@ -43,6 +43,7 @@ impl Server {
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
+            webhooks: app::WebhookSettings::default(),
         })
         .await
         .unwrap();

@@ -232,7 +232,8 @@ pub(crate) fn subject_uuid(id: &str) -> Result<uuid::Uuid, ApiError> {
         NodeKind::Customer
         | NodeKind::User
         | NodeKind::OrganizationSigningKey
-        | NodeKind::Organization => Ok(id.uuid),
+        | NodeKind::Organization
+        | NodeKind::WebhookEndpoint => Ok(id.uuid),
         _ => Err(ApiError::InvalidId),
     }
 }

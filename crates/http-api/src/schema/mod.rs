@@ -14,6 +14,7 @@ mod query;
 mod role;
 mod signing_key;
 mod user;
+mod webhook;
 
 use async_graphql::{EmptySubscription, Schema, SchemaBuilder};
 

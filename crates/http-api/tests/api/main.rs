@@ -17,3 +17,4 @@ mod set_password;
 mod signing_keys;
 mod transport;
 mod versions;
+mod webhooks;
