@@ -25,3 +25,4 @@ mod sessions;
 mod transport;
 mod users;
 mod versions;
+mod webhooks;
