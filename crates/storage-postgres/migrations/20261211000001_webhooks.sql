@@ -48,7 +48,7 @@ create table webhook_deliveries (
 -- an event is fanned out to an endpoint once.
 create unique index webhook_deliveries_once on webhook_deliveries (endpoint_id, seq)
     where origin = 'fanout';
-create index webhook_deliveries_due on webhook_deliveries (next_attempt_at)
+create index webhook_deliveries_due on webhook_deliveries (next_attempt_at, id)
     where next_attempt_at is not null;
 -- in order per subject: a subject's delivery waits for its earlier pending ones.
 create index webhook_deliveries_pending on webhook_deliveries (endpoint_id, subject_id, seq)
