@@ -170,6 +170,7 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         connections: app::ConnectionSettings::default(),
         pool: app::PoolSettings::default(),
         actor_cache: service::ActorCacheSettings::default(),
+        webhooks: app::WebhookSettings::default(),
     })
     .await
     .expect("server builds");

@@ -52,6 +52,42 @@ impl TestServer {
         mail: app::MailSettings,
         adjust: impl FnOnce(&mut ServeSettings),
     ) -> TestServer {
+        TestServer::spawn_full(database_url, mail, adjust, |app| app).await
+    }
+
+    /// Starts a server on `database_url` whose webhooks go through `sender`, with private
+    /// addresses allowed (the test's receiver is on 127.0.0.1) and fast retries.
+    pub(crate) async fn spawn_with_webhooks(
+        database_url: String,
+        sender: std::sync::Arc<dyn ports::WebhookSender>,
+    ) -> TestServer {
+        TestServer::spawn_full(
+            database_url,
+            app::MailSettings::default(),
+            |settings| {
+                settings.webhooks = app::WebhookSettings {
+                    allow_private: true,
+                    delivery: service::DeliverySettings {
+                        poll_interval: std::time::Duration::from_millis(100),
+                        backoff_base: std::time::Duration::from_millis(200),
+                        backoff_max: std::time::Duration::from_millis(400),
+                        lease: std::time::Duration::from_secs(15),
+                    },
+                };
+            },
+            |app| app.with_webhook_sender(sender),
+        )
+        .await
+    }
+
+    /// Starts a server with the test settings changed by `adjust`, the application by
+    /// `prepare` before it runs.
+    async fn spawn_full(
+        database_url: String,
+        mail: app::MailSettings,
+        adjust: impl FnOnce(&mut ServeSettings),
+        prepare: impl FnOnce(Application) -> Application,
+    ) -> TestServer {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let mut settings = ServeSettings {
             listen: "127.0.0.1:0".parse().expect("address"),
@@ -66,9 +102,10 @@ impl TestServer {
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
+            webhooks: app::WebhookSettings::default(),
         };
         adjust(&mut settings);
-        let app = Application::build(settings).await.expect("server builds");
+        let app = prepare(Application::build(settings).await.expect("server builds"));
         let address = app.local_addr().expect("bound address");
         let owner_token = app
             .bootstrap()

@@ -27,3 +27,4 @@ mod subscriptions;
 mod transport;
 mod users;
 mod versions;
+mod webhooks;

@@ -15,7 +15,6 @@ use crate::retention::RetentionSettings;
 use crate::server::{Application, MailSettings, ServeSettings, shutdown_signal};
 use crate::storage::open_repositories;
 use crate::telemetry::LogFormat;
-use crate::webhooks::WebhookSettings;
 
 /// Roster: a customer and user directory for B2B integration platforms.
 #[derive(Parser)]
@@ -387,15 +386,14 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             capacity: args.actor_cache_entries,
             max_age: args.actor_cache_max_age,
         },
-    };
-    let webhooks = WebhookSettings {
-        allow_private: args.webhooks_allow_private,
-        ..WebhookSettings::default()
+        webhooks: crate::WebhookSettings {
+            allow_private: args.webhooks_allow_private,
+            ..crate::WebhookSettings::default()
+        },
     };
     let app = Application::build(settings)
         .await?
-        .with_event_retention(retention)
-        .with_webhooks(webhooks)?;
+        .with_event_retention(retention);
     let address = app.local_addr()?;
     if let Some(bootstrap) = app.bootstrap() {
         println!(

@@ -17,10 +17,10 @@ pub mod webhooks;
 
 pub use connections::ConnectionSettings;
 pub use retention::RetentionSettings;
-pub use server::{Application, MailSettings, ServeSettings};
+pub use server::{Application, MailSettings, ServeSettings, WebhookSettings};
 pub use storage::{
     Backend, Observers, Storage, open_observed_storage, open_repositories, open_repositories_with,
     open_storage,
 };
 pub use storage_sql::PoolSettings;
-pub use webhooks::{HttpWebhookSender, WebhookSettings};
+pub use webhooks::{HttpWebhookSender, SenderSettings};

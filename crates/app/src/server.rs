@@ -9,11 +9,12 @@ use std::time::Duration;
 use anyhow::Context;
 use domain::{Organization, User};
 use http_api::{ApiConfig, Services};
-use ports::Mailer;
+use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, LoginThrottle, OutboxWorker,
-    Provisioning, SessionService, TokenAuthenticator, TokenService, TokenSettings,
+    Provisioning, SessionService, TokenAuthenticator, TokenService, TokenSettings, WebhookQueue,
+    WebhookService, WebhookWorker, webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -22,7 +23,7 @@ use crate::connections::ConnectionSettings;
 use crate::mail::{DirMailer, LogMailer, SmtpMailer};
 use crate::retention::{EventRetention, RetentionSettings};
 use crate::storage::{Backend, Observers, open_observed_storage};
-use crate::webhooks::{HttpWebhookSender, WebhookSettings};
+use crate::webhooks::{HttpWebhookSender, SenderSettings};
 
 /// How long a shutdown waits, beyond the request timeout, for requests in flight.
 const DRAIN_MARGIN: Duration = Duration::from_secs(5);
@@ -49,6 +50,28 @@ pub struct ServeSettings {
     pub pool: PoolSettings,
     /// The actor cache's entry cap and maximum age.
     pub actor_cache: ActorCacheSettings,
+    /// Which webhook URLs are accepted, and how deliveries are paced.
+    pub webhooks: WebhookSettings,
+}
+
+/// The webhook settings of `roster serve`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WebhookSettings {
+    /// Accept endpoints at literal private and loopback addresses
+    /// (`--webhooks-allow-private`); refused by default, against SSRF.
+    pub allow_private: bool,
+    /// The delivery worker's pace and retry backoff.
+    pub delivery: DeliverySettings,
+}
+
+impl Default for WebhookSettings {
+    /// Public addresses only, production pacing (a 1 s poll, backoff from 30 s to 1 h).
+    fn default() -> Self {
+        WebhookSettings {
+            allow_private: false,
+            delivery: webhook_delivery_settings(),
+        }
+    }
 }
 
 impl std::fmt::Debug for ServeSettings {
@@ -166,9 +189,17 @@ pub struct Application {
     sockets: http_api::LiveSockets,
     /// The task reloading the token-signing keys (`roster token-key`); stops when dropped.
     key_reload: AbortOnDrop,
-    /// Sends webhooks (public addresses only unless `--webhooks-allow-private`); built at
-    /// start so a bad TLS set-up fails the start, for the delivery worker to use.
-    webhooks: HttpWebhookSender,
+    /// The webhook delivery worker, sending through the reqwest sender with its SSRF guard
+    /// unless [`Application::with_webhook_sender`] gave another.
+    webhooks: WebhookParts,
+}
+
+/// What the webhook worker is made of, so another sender can replace its own.
+struct WebhookParts {
+    repository: Arc<dyn ports::WebhookRepository>,
+    events: Arc<dyn ports::EventRepository>,
+    settings: WebhookSettings,
+    worker: Option<WebhookWorker>,
 }
 
 /// How long the owner's token printed by `roster init` and a first start lasts (or the
@@ -293,11 +324,26 @@ impl Application {
             settings.mail.delivery,
         );
         let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
-        let webhooks = HttpWebhookSender::new(WebhookSettings::default())?;
+        if settings.webhooks.allow_private {
+            tracing::warn!(
+                "webhooks may reach private and loopback addresses (--webhooks-allow-private): \
+                 endpoint URLs can then reach this server's network"
+            );
+        }
+        let sender: Arc<dyn WebhookSender> = Arc::new(HttpWebhookSender::new(SenderSettings {
+            allow_private: settings.webhooks.allow_private,
+            ..SenderSettings::default()
+        })?);
         let directory = Arc::new(
             Directory::new(repos.clone())
                 .with_public_url(&public_url)
                 .with_event_hub(hub),
+        );
+        let webhooks = WebhookService::new(
+            storage.webhooks.clone(),
+            repos.customers.clone(),
+            repos.events.clone(),
+            settings.webhooks.allow_private,
         );
         let services = Services {
             customers: directory.clone(),
@@ -319,6 +365,7 @@ impl Application {
             )),
             health: directory,
             storage_stats: storage.stats,
+            webhooks: Arc::new(webhooks),
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let sockets = http_api::LiveSockets::new();
@@ -335,8 +382,28 @@ impl Application {
             event_notifier,
             sockets,
             key_reload,
-            webhooks,
+            webhooks: WebhookParts {
+                worker: Some(
+                    WebhookQueue::new(storage.webhooks.clone(), repos.events.clone(), sender)
+                        .worker(settings.webhooks.delivery),
+                ),
+                repository: storage.webhooks,
+                events: repos.events.clone(),
+                settings: settings.webhooks,
+            },
         })
+    }
+
+    /// Delivers webhooks through `sender` instead of the reqwest sender built from
+    /// [`ServeSettings::webhooks`] (tests use it to reach receivers on 127.0.0.1 their own way).
+    #[must_use]
+    pub fn with_webhook_sender(mut self, sender: Arc<dyn WebhookSender>) -> Self {
+        let parts = &mut self.webhooks;
+        parts.worker = Some(
+            WebhookQueue::new(parts.repository.clone(), parts.events.clone(), sender)
+                .worker(parts.settings.delivery),
+        );
+        self
     }
 
     /// The address actually bound (useful with port 0).
@@ -358,28 +425,6 @@ impl Application {
         self
     }
 
-    /// Sends webhooks as `settings` say instead of the defaults (public addresses only, 10 s
-    /// per attempt); a setting of its own, like [`Application::with_event_retention`].
-    ///
-    /// # Errors
-    /// When the HTTP client cannot be built.
-    pub fn with_webhooks(mut self, settings: WebhookSettings) -> anyhow::Result<Self> {
-        if settings.allow_private {
-            tracing::warn!(
-                "webhooks may reach private and loopback addresses (--webhooks-allow-private): \
-                 endpoint URLs can then reach this server's network"
-            );
-        }
-        self.webhooks = HttpWebhookSender::new(settings)?;
-        Ok(self)
-    }
-
-    /// The webhook sender, for the delivery worker (which takes it as a
-    /// `ports::WebhookSender`).
-    pub fn webhook_sender(&self) -> Arc<dyn ports::WebhookSender> {
-        Arc::new(self.webhooks.clone())
-    }
-
     /// Serves, and delivers the mail outbox and purges old events in the background, until
     /// `shutdown` completes; then finishes in-flight requests (for at most the request
     /// timeout and 5 s), the delivery in progress and the purge's current batch.
@@ -393,6 +438,12 @@ impl Application {
             let _ = outbox_stopped.await;
         }));
         let sockets = self.sockets.clone();
+        let (stop_webhooks, webhooks_stopped) = tokio::sync::oneshot::channel::<()>();
+        let webhooks = self.webhooks.worker.map(|worker| {
+            tokio::spawn(worker.run_until(async move {
+                let _ = webhooks_stopped.await;
+            }))
+        });
         let (stop_retention, retention_stopped) = tokio::sync::oneshot::channel::<()>();
         let retention = tokio::spawn(self.retention.run_until(async move {
             let _ = retention_stopped.await;
@@ -406,12 +457,19 @@ impl Application {
                 shutdown.await;
                 sockets.close_all();
                 let _ = stop_outbox.send(());
+                let _ = stop_webhooks.send(());
                 let _ = stop_retention.send(());
             },
         )
         .await;
         if let Err(error) = outbox.await {
             tracing::error!(%error, "the mail outbox worker failed");
+        }
+        if let Some(Err(error)) = match webhooks {
+            Some(task) => Some(task.await),
+            None => None,
+        } {
+            tracing::error!(%error, "the webhook delivery worker failed");
         }
         if let Err(error) = retention.await {
             tracing::error!(%error, "the event retention task failed");

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use ports::{AccessObserver, EventObserver, StorageStats};
+use ports::{AccessObserver, EventObserver, StorageStats, WebhookRepository};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::{Driver, PoolSettings, SqlStore};
@@ -52,6 +52,8 @@ pub struct Storage {
     pub repos: Repositories,
     /// The pools and the outbox depth.
     pub stats: Arc<dyn StorageStats>,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: Arc<dyn WebhookRepository>,
 }
 
 impl Storage {
@@ -68,6 +70,7 @@ impl Storage {
         };
         Storage {
             stats: Arc::new(store.clone()),
+            webhooks: Arc::new(store.clone()),
             repos: Repositories::from_store(store),
         }
     }

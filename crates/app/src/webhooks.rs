@@ -25,7 +25,7 @@ pub const USER_AGENT: &str = concat!("Roster-Webhooks/", env!("CARGO_PKG_VERSION
 
 /// How webhooks are sent; the defaults suit production.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WebhookSettings {
+pub struct SenderSettings {
     /// Whether endpoints on loopback, private, link-local... addresses may be called
     /// (`--webhooks-allow-private`): for receivers on the same host or network, trusted set-ups
     /// and tests only.
@@ -36,10 +36,10 @@ pub struct WebhookSettings {
     pub connect_timeout: Duration,
 }
 
-impl Default for WebhookSettings {
+impl Default for SenderSettings {
     /// Public addresses only, 10 s per attempt, 5 s to connect.
     fn default() -> Self {
-        WebhookSettings {
+        SenderSettings {
             allow_private: false,
             timeout: Duration::from_secs(10),
             connect_timeout: Duration::from_secs(5),
@@ -51,7 +51,7 @@ impl Default for WebhookSettings {
 #[derive(Debug, Clone)]
 pub struct HttpWebhookSender {
     client: Client,
-    settings: WebhookSettings,
+    settings: SenderSettings,
 }
 
 impl HttpWebhookSender {
@@ -60,7 +60,7 @@ impl HttpWebhookSender {
     ///
     /// # Errors
     /// When reqwest cannot build its client (its TLS configuration).
-    pub fn new(settings: WebhookSettings) -> anyhow::Result<HttpWebhookSender> {
+    pub fn new(settings: SenderSettings) -> anyhow::Result<HttpWebhookSender> {
         if rustls::crypto::CryptoProvider::get_default().is_none() {
             // Another thread may have installed one in between: either way one is in place.
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -80,7 +80,7 @@ impl HttpWebhookSender {
     }
 
     /// The settings this sender was built with.
-    pub fn settings(&self) -> WebhookSettings {
+    pub fn settings(&self) -> SenderSettings {
         self.settings
     }
 

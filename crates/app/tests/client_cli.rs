@@ -43,6 +43,7 @@ impl Server {
             connections: app::ConnectionSettings::default(),
             pool: app::PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
+            webhooks: app::WebhookSettings::default(),
         })
         .await
         .unwrap();
@@ -942,4 +943,64 @@ async fn every_client_command_has_help() {
     ] {
         assert!(top.contains(command), "{command} in {top}");
     }
+}
+
+/// `roster webhooks`: create shows the secret once (stderr) and the endpoint; list, the
+/// deliveries (none: this server has no sender), a redelivery queued, and delete.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_are_created_listed_redelivered_and_deleted() {
+    let server = Server::spawn().await;
+    let created = server
+        .roster(&[
+            "webhooks",
+            "create",
+            "https://hooks.example.com/roster",
+            "--type",
+            "customer.created",
+            "--exclude-client-id",
+            "sync-1",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    assert!(stderr(&created).contains("whsec_"), "{}", stderr(&created));
+    let endpoint: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let id = endpoint["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        endpoint["eventTypes"],
+        serde_json::json!(["customer.created"])
+    );
+    assert_eq!(endpoint["excludeClientId"], "sync-1");
+
+    let private = server
+        .roster(&["webhooks", "create", "http://127.0.0.1:9/hook"])
+        .await;
+    assert_ne!(code(&private), 0);
+    assert!(stderr(&private).contains("url"), "{}", stderr(&private));
+
+    let listed = server.json(&["webhooks", "list"]).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(listed[0].get("secret").is_none());
+
+    let events = server.json(&["events", "list"]).await;
+    let event = events.as_array().unwrap().last().unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let redelivered = server
+        .roster(&["webhooks", "redeliver", &id, "--event", &event])
+        .await;
+    assert_eq!(code(&redelivered), 0, "{}", stderr(&redelivered));
+    let deliveries = server.json(&["webhooks", "deliveries", &id]).await;
+    assert_eq!(deliveries[0]["origin"], "redeliver");
+    assert_eq!(deliveries[0]["status"], "pending");
+
+    let deleted = server.json(&["webhooks", "delete", &id]).await;
+    assert_eq!(deleted["id"], id.as_str());
+    assert_eq!(
+        server.json(&["webhooks", "list"]).await,
+        serde_json::json!([])
+    );
 }

@@ -52,6 +52,7 @@ impl Server {
             connections,
             pool: PoolSettings::default(),
             actor_cache: service::ActorCacheSettings::default(),
+            webhooks: app::WebhookSettings::default(),
         })
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use app::{HttpWebhookSender, WebhookSettings};
+use app::{HttpWebhookSender, SenderSettings};
 use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
@@ -84,19 +84,19 @@ async fn receiver() -> (SocketAddr, Seen) {
 }
 
 fn sender(allow_private: bool) -> HttpWebhookSender {
-    HttpWebhookSender::new(WebhookSettings {
+    HttpWebhookSender::new(SenderSettings {
         allow_private,
-        ..WebhookSettings::default()
+        ..SenderSettings::default()
     })
     .unwrap()
 }
 
 /// A sender that gives up after 300 ms, for the timeout's tests.
 fn impatient_sender() -> HttpWebhookSender {
-    HttpWebhookSender::new(WebhookSettings {
+    HttpWebhookSender::new(SenderSettings {
         allow_private: true,
         timeout: Duration::from_millis(300),
-        ..WebhookSettings::default()
+        ..SenderSettings::default()
     })
     .unwrap()
 }

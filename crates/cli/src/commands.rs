@@ -36,6 +36,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Exit> {
         ClientCommand::Query(args) => query(args).await,
         ClientCommand::Sync(args) => sync::run(args).await,
         ClientCommand::Events(command) => events::run(command).await,
+        ClientCommand::Webhooks(command) => crate::webhooks::run(command).await,
     }
 }
 

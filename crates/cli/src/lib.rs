@@ -15,6 +15,7 @@ mod events;
 mod import;
 mod output;
 mod sync;
+mod webhooks;
 
 use std::time::Duration;
 
@@ -46,6 +47,9 @@ pub enum ClientCommand {
     /// List or follow the event log (who changed what, with before and after).
     #[command(subcommand)]
     Events(EventsCommand),
+    /// Manage webhook endpoints and look at their deliveries.
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 /// How output is printed.
@@ -344,6 +348,67 @@ pub enum EventsCommand {
         /// Which events.
         #[command(flatten)]
         filter: EventFilterArgs,
+    },
+}
+
+/// `roster webhooks ...`: the webhook endpoints the caller may manage (Owner and Admin:
+/// all; a customer Admin: its customer's).
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Create an endpoint; prints it, and its secret (shown once) on stderr.
+    Create {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// Where to POST events (`https://...`).
+        #[arg(value_name = "URL")]
+        endpoint: String,
+        /// Only events of this type (`customer.created`...); repeat for several; all when
+        /// absent.
+        #[arg(long = "type")]
+        types: Vec<String>,
+        /// Only this customer's events (its ID).
+        #[arg(long)]
+        customer: Option<String>,
+        /// Leave out events written by requests with this `Roster-Client-Id`.
+        #[arg(long)]
+        exclude_client_id: Option<String>,
+    },
+    /// List the endpoints.
+    List {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    },
+    /// Delete an endpoint (and its deliveries).
+    Delete {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The endpoint's ID.
+        id: String,
+    },
+    /// List an endpoint's deliveries, newest first, with their attempts.
+    Deliveries {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The endpoint's ID.
+        id: String,
+        /// Print at most this many deliveries (1 to 100).
+        #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=100))]
+        first: u32,
+    },
+    /// Send one event to an endpoint again.
+    Redeliver {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The endpoint's ID.
+        id: String,
+        /// The event's ID (as `roster events list --output json` shows it).
+        #[arg(long)]
+        event: String,
     },
 }
 

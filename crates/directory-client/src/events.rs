@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
-use domain::{Actor, CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version};
+use domain::{
+    Actor, CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version, WebhookEndpointId,
+};
 use ports::{DirectoryError, Event, EventDirectory, EventDraft, EventPage, EventQuery};
 use serde::Deserialize;
 use serde_json::Value;
@@ -120,6 +122,10 @@ impl WireEvent {
                 kind: NodeKind::Organization,
                 uuid,
             }) => Subject::Organization(OrganizationId::from_uuid(uuid)),
+            Ok(GlobalId {
+                kind: NodeKind::WebhookEndpoint,
+                uuid,
+            }) => Subject::WebhookEndpoint(WebhookEndpointId::from_uuid(uuid)),
             _ => return Err(decode_error(format!("subject {:?}", self.subject_id))),
         };
         let user = self

@@ -22,6 +22,7 @@ mod error;
 mod events;
 mod operations;
 mod transport;
+mod webhooks;
 mod wire;
 
 pub use error::{ClientError, GraphQlError, PayloadError, directory_error};

@@ -213,7 +213,7 @@ impl Client {
     }
 
     /// [`Client::run`], the request tagged with `tags` (`X-Request-Id`, `Roster-Client-Id`).
-    async fn run_tagged<T: DeserializeOwned>(
+    pub(crate) async fn run_tagged<T: DeserializeOwned>(
         &self,
         kind: Kind,
         document: &str,

@@ -44,6 +44,12 @@ pub enum Field {
     Subject,
     /// Whether a user is active (may sign in).
     Active,
+    /// A webhook endpoint's URL.
+    Url,
+    /// The event types a webhook endpoint wants.
+    EventTypes,
+    /// The client id whose writes a webhook endpoint does not get.
+    ExcludeClientId,
 }
 
 /// A stable, machine-readable reason; the API spells it as its `code` (the `wire` crate).

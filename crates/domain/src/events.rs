@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Actor;
-use crate::id::{CustomerId, OrganizationId, SigningKeyId, UserId};
+use crate::id::{CustomerId, OrganizationId, SigningKeyId, UserId, WebhookEndpointId};
 
 /// What happened, named as the log and its readers spell it (`customer.created`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -46,11 +46,19 @@ pub enum EventType {
     SigningKeyImported,
     SigningKeyDeleted,
     OrganizationCreated,
+    WebhookEndpointCreated,
+    /// An endpoint's URL, types, exclusion or enabled flag changed.
+    WebhookEndpointUpdated,
+    WebhookEndpointDeleted,
+    /// An endpoint got a new secret (the old one honoured for a while).
+    WebhookEndpointSecretRotated,
+    /// An endpoint failed for days and Roster stopped delivering to it.
+    WebhookEndpointDisabled,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 21] = [
+    pub const ALL: [EventType; 26] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -72,6 +80,11 @@ impl EventType {
         EventType::SigningKeyImported,
         EventType::SigningKeyDeleted,
         EventType::OrganizationCreated,
+        EventType::WebhookEndpointCreated,
+        EventType::WebhookEndpointUpdated,
+        EventType::WebhookEndpointDeleted,
+        EventType::WebhookEndpointSecretRotated,
+        EventType::WebhookEndpointDisabled,
     ];
 
     /// The dotted name, stored and shown as is.
@@ -98,6 +111,11 @@ impl EventType {
             EventType::SigningKeyImported => "signing_key.imported",
             EventType::SigningKeyDeleted => "signing_key.deleted",
             EventType::OrganizationCreated => "organization.created",
+            EventType::WebhookEndpointCreated => "webhook_endpoint.created",
+            EventType::WebhookEndpointUpdated => "webhook_endpoint.updated",
+            EventType::WebhookEndpointDeleted => "webhook_endpoint.deleted",
+            EventType::WebhookEndpointSecretRotated => "webhook_endpoint.secret_rotated",
+            EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
         }
     }
 
@@ -120,6 +138,7 @@ pub enum Subject {
     User(UserId),
     SigningKey(SigningKeyId),
     Organization(OrganizationId),
+    WebhookEndpoint(WebhookEndpointId),
 }
 
 impl Subject {
@@ -130,6 +149,7 @@ impl Subject {
             Subject::User(id) => id.uuid(),
             Subject::SigningKey(id) => id.uuid(),
             Subject::Organization(id) => id.uuid(),
+            Subject::WebhookEndpoint(id) => id.uuid(),
         }
     }
 }

@@ -67,6 +67,10 @@ typed_id!(
     /// Identifies a public key an organization registered to verify embedded users' JWTs.
     SigningKeyId
 );
+typed_id!(
+    /// Identifies a webhook endpoint of an organization.
+    WebhookEndpointId
+);
 
 #[cfg(test)]
 mod tests {

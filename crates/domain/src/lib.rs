@@ -22,6 +22,7 @@ pub mod signing_key;
 pub mod text;
 pub mod user;
 pub mod version;
+pub mod webhooks;
 
 pub use access::Actor;
 pub use changes::{CustomerChanges, UserChanges};
@@ -33,7 +34,10 @@ pub use customer::{
 pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use field_rules::{CustomerField, UserField};
-pub use id::{CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId};
+pub use id::{
+    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId,
+    WebhookEndpointId,
+};
 pub use invitation::{
     INVITATION_TTL, Invitation, InvitationStatus, Invited, Mail, OutboxMail, backoff,
 };

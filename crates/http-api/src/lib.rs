@@ -41,7 +41,7 @@ use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, EmbeddedUserDirectory, EventDirectory, HealthCheck,
     InvitationDirectory, OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory,
-    StorageStats, UserDirectory,
+    StorageStats, UserDirectory, WebhookDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -75,6 +75,9 @@ pub struct Services {
     pub storage_stats: Arc<dyn StorageStats>,
     /// The audit log, for `events`, `Customer.events` and `User.events`.
     pub events: Arc<dyn EventDirectory>,
+    /// Webhook endpoints and their deliveries, for `webhookEndpoints` and the webhook
+    /// mutations.
+    pub webhooks: Arc<dyn WebhookDirectory>,
 }
 
 /// Transport and cost limits, so operators can tune them without touching the router.

@@ -9,6 +9,8 @@
 //!   query over it.
 //! - [`webhooks`]: [`WebhookSender`], the way out for signed webhook POSTs (reqwest adapter
 //!   in the `app` crate, with its SSRF guard).
+//! - [`webhook_store`]: [`WebhookRepository`], webhook endpoints and the deliveries' lease
+//!   queue in storage.
 //! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
 //!   service's actor cache), in-process and, on PostgreSQL, from other servers; likewise
 //!   committed events to an [`EventObserver`] (the service's hub of live readers).
@@ -20,6 +22,7 @@ pub mod access;
 pub mod directory;
 pub mod events;
 pub mod repository;
+pub mod webhook_store;
 pub mod webhooks;
 
 pub use access::{AccessChange, AccessObserver};
@@ -37,5 +40,9 @@ pub use repository::{
     InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,
     SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey, UniqueField,
     UserRepository,
+};
+pub use webhook_store::{
+    ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOrigin, DeliveryPage, EndpointBehind,
+    EndpointPage, EndpointWithSecret, NewDelivery, WebhookDirectory, WebhookRepository,
 };
 pub use webhooks::{WebhookRequest, WebhookResponse, WebhookSendError, WebhookSender};

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
+use domain::webhooks::WebhookEndpoint;
 use domain::{
     Actor, Customer, CustomerChanges, CustomerId, Invitation, Organization, RefreshToken, RoleKind,
     SigningKey, Timestamp, User, UserChanges, UserId,
@@ -88,6 +89,26 @@ pub(crate) enum Change<'a> {
     SigningKeyDeleted(&'a SigningKey),
     /// A new organization (its roles and owner written with it).
     OrganizationCreated(&'a Organization),
+    /// A new webhook endpoint (never its secret).
+    WebhookEndpointCreated(&'a WebhookEndpoint),
+    /// An endpoint as read, and as written (at `before.version + 1`).
+    WebhookEndpointUpdated {
+        before: &'a WebhookEndpoint,
+        after: &'a WebhookEndpoint,
+    },
+    /// An endpoint, as read, deleted at its version.
+    WebhookEndpointDeleted(&'a WebhookEndpoint),
+    /// An endpoint got a new secret at `at`; the old one signs until `previous_until`.
+    WebhookSecretRotated {
+        endpoint: &'a WebhookEndpoint,
+        at: Timestamp,
+        previous_until: Timestamp,
+    },
+    /// An endpoint failing for too long, as read, disabled at `at`.
+    WebhookEndpointDisabled {
+        endpoint: &'a WebhookEndpoint,
+        at: Timestamp,
+    },
 }
 
 /// The draft of the event `change` makes, by `origin`'s actor through its request.
@@ -332,6 +353,72 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             Some(wire::snapshot::organization(organization)),
         ),
+        Change::WebhookEndpointCreated(endpoint) => (
+            EventType::WebhookEndpointCreated,
+            endpoint.organization_id,
+            Subject::WebhookEndpoint(endpoint.id),
+            endpoint.customer_id,
+            endpoint.created_at,
+            Some(endpoint.version),
+            None,
+            Some(wire::snapshot::webhook_endpoint(endpoint)),
+        ),
+        Change::WebhookEndpointUpdated { before, after } => {
+            let written = before.version.next();
+            let mut after = after.clone();
+            after.version = written;
+            (
+                EventType::WebhookEndpointUpdated,
+                before.organization_id,
+                Subject::WebhookEndpoint(before.id),
+                before.customer_id,
+                after.updated_at,
+                Some(written),
+                Some(wire::snapshot::webhook_endpoint(before)),
+                Some(wire::snapshot::webhook_endpoint(&after)),
+            )
+        }
+        Change::WebhookEndpointDeleted(endpoint) => (
+            EventType::WebhookEndpointDeleted,
+            endpoint.organization_id,
+            Subject::WebhookEndpoint(endpoint.id),
+            endpoint.customer_id,
+            domain::now(),
+            Some(endpoint.version),
+            Some(wire::snapshot::webhook_endpoint(endpoint)),
+            None,
+        ),
+        Change::WebhookSecretRotated {
+            endpoint,
+            at,
+            previous_until,
+        } => (
+            EventType::WebhookEndpointSecretRotated,
+            endpoint.organization_id,
+            Subject::WebhookEndpoint(endpoint.id),
+            endpoint.customer_id,
+            at,
+            Some(endpoint.version.next()),
+            None,
+            Some(serde_json::json!({
+                "rotatedAt": wire::snapshot::time(at),
+                "previousSecretUntil": wire::snapshot::time(previous_until),
+            })),
+        ),
+        Change::WebhookEndpointDisabled { endpoint, at } => (
+            EventType::WebhookEndpointDisabled,
+            endpoint.organization_id,
+            Subject::WebhookEndpoint(endpoint.id),
+            endpoint.customer_id,
+            at,
+            Some(endpoint.version.next()),
+            Some(serde_json::json!({ "enabled": true })),
+            Some(serde_json::json!({
+                "enabled": false,
+                "disabledAt": wire::snapshot::time(at),
+                "failingSince": endpoint.failing_since.map(wire::snapshot::time),
+            })),
+        ),
     };
     EventDraft {
         id: Uuid::now_v7(),
@@ -351,7 +438,7 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
 /// Which events `actor` may read: `None` for none, `Some(None)` for all of its
 /// organization's (an organization Owner or Admin), `Some(Some(customer))` for one
 /// customer's (that customer's Admin; marketplace roles are not admins here).
-fn event_scope(actor: &Actor) -> Option<Option<CustomerId>> {
+pub(crate) fn event_scope(actor: &Actor) -> Option<Option<CustomerId>> {
     match (actor.role, actor.customer_id) {
         (RoleKind::Owner | RoleKind::Admin, None) => Some(None),
         (RoleKind::CustomerAdmin, Some(customer)) => Some(Some(customer)),

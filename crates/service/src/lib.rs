@@ -20,6 +20,7 @@ mod event_hub;
 mod events;
 mod hash_pool;
 mod invitations;
+mod lease;
 mod organizations;
 mod outbox;
 mod provisioning;
@@ -53,7 +54,8 @@ pub use event_hub::{EventHub, FEED_DOWN_POLL};
 pub use events::MAX_EVENTS_PAGE;
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
-pub use outbox::{DeliverySettings, OutboxWorker};
+pub use lease::{DeliverySettings, LeaseQueue, LeaseWorker};
+pub use outbox::OutboxWorker;
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
 };
@@ -67,6 +69,7 @@ pub use tokens::{
     DEFAULT_KEY_RELOAD_INTERVAL, DEFAULT_MAX_TOKEN_LIFETIME, ORIGINAL_KEY_ID, TokenAuthenticator,
     TokenError, TokenKeyInfo, TokenKeys, TokenService, TokenSettings,
 };
+pub use webhooks::{WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings};
 
 /// The storage a [`Directory`] works on, one handle per repository port.
 #[derive(Clone)]

@@ -1,47 +1,74 @@
 //! The outbox worker: delivers queued mails through the [`Mailer`], retrying failures with
 //! exponential backoff. Rows are claimed with a lease, so several servers on one database
 //! deliver each mail once, and a crash mid-delivery only delays the mail until the lease ends.
+//! The loop is the shared [`LeaseWorker`]; this is the mail queue it drains.
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
-use ports::{InvitationRepository, Mailer};
+use async_trait::async_trait;
+use domain::{OutboxMail, Timestamp};
+use ports::{InvitationRepository, Mailer, RepoError};
 
-/// How the worker paces itself; the defaults suit production, tests shorten them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct DeliverySettings {
-    /// How often an idle worker looks for due mail.
-    pub poll_interval: Duration,
-    /// The wait after a first failed attempt; doubled per further failure.
-    pub backoff_base: Duration,
-    /// The longest wait between attempts.
-    pub backoff_max: Duration,
-    /// How long a claimed mail is reserved for its claimer (longer than one SMTP delivery).
-    pub lease: Duration,
+use crate::lease::DeliverySettings;
+use crate::lease::{LeaseQueue, LeaseWorker};
+
+/// The mail outbox as a lease queue: a delivered mail is removed, a failed one due again.
+#[derive(Clone)]
+struct MailQueue {
+    outbox: Arc<dyn InvitationRepository>,
+    mailer: Arc<dyn Mailer>,
 }
 
-impl Default for DeliverySettings {
-    fn default() -> Self {
-        DeliverySettings {
-            poll_interval: Duration::from_secs(2),
-            backoff_base: Duration::from_secs(10),
-            backoff_max: Duration::from_secs(3600),
-            lease: Duration::from_secs(300),
+#[async_trait]
+impl LeaseQueue for MailQueue {
+    type Item = OutboxMail;
+    type Attempt = ();
+
+    async fn claim(
+        &self,
+        now: Timestamp,
+        lease_until: Timestamp,
+    ) -> Result<Option<OutboxMail>, RepoError> {
+        self.outbox.claim_mail(now, lease_until).await
+    }
+
+    fn attempts(&self, mail: &OutboxMail) -> u32 {
+        mail.attempts
+    }
+
+    async fn attempt(&self, claimed: &OutboxMail) -> Result<(), ((), String)> {
+        match self.mailer.send(&claimed.mail).await {
+            Ok(()) => {
+                tracing::info!(mail = %claimed.id, to = ?claimed.mail.to, "mail delivered");
+                Ok(())
+            }
+            Err(error) => {
+                tracing::warn!(mail = %claimed.id, %error, "mail not delivered");
+                Err(((), error.to_string()))
+            }
         }
+    }
+
+    async fn succeeded(&self, claimed: &OutboxMail, (): ()) -> Result<(), RepoError> {
+        self.outbox.mail_delivered(claimed.id).await
+    }
+
+    async fn failed(
+        &self,
+        claimed: &OutboxMail,
+        (): (),
+        retry_at: Timestamp,
+        error: &str,
+    ) -> Result<(), RepoError> {
+        self.outbox.mail_failed(claimed.id, retry_at, error).await
     }
 }
 
 /// Delivers the outbox until told to stop.
 #[derive(Clone)]
 pub struct OutboxWorker {
-    outbox: Arc<dyn InvitationRepository>,
-    mailer: Arc<dyn Mailer>,
-    settings: DeliverySettings,
-}
-
-fn delta(duration: Duration) -> chrono::TimeDelta {
-    chrono::TimeDelta::from_std(duration).unwrap_or(chrono::TimeDelta::MAX)
+    worker: LeaseWorker<MailQueue>,
 }
 
 impl OutboxWorker {
@@ -52,9 +79,7 @@ impl OutboxWorker {
         settings: DeliverySettings,
     ) -> Self {
         OutboxWorker {
-            outbox,
-            mailer,
-            settings,
+            worker: LeaseWorker::new(MailQueue { outbox, mailer }, settings, "outbox"),
         }
     }
 
@@ -62,70 +87,20 @@ impl OutboxWorker {
     /// failures end the pass (the next pass retries).
     #[tracing::instrument(level = "error", skip_all, name = "outbox.deliver_due")]
     pub async fn deliver_due(&self) -> usize {
-        let mut delivered = 0;
-        loop {
-            let now = domain::now();
-            let claimed = match self
-                .outbox
-                .claim_mail(now, now + delta(self.settings.lease))
-                .await
-            {
-                Ok(Some(claimed)) => claimed,
-                Ok(None) => return delivered,
-                Err(error) => {
-                    tracing::warn!(%error, "cannot read the mail outbox; retrying later");
-                    return delivered;
-                }
-            };
-            let outcome = self.mailer.send(&claimed.mail).await;
-            let recorded = match outcome {
-                Ok(()) => {
-                    delivered += 1;
-                    tracing::info!(mail = %claimed.id, to = ?claimed.mail.to, "mail delivered");
-                    self.outbox.mail_delivered(claimed.id).await
-                }
-                Err(error) => {
-                    let wait = domain::backoff(
-                        claimed.attempts,
-                        self.settings.backoff_base,
-                        self.settings.backoff_max,
-                    );
-                    tracing::warn!(
-                        mail = %claimed.id,
-                        attempts = claimed.attempts,
-                        retry_in_seconds = wait.as_secs_f64(),
-                        %error,
-                        "mail not delivered; will retry"
-                    );
-                    self.outbox
-                        .mail_failed(claimed.id, domain::now() + delta(wait), &error.to_string())
-                        .await
-                }
-            };
-            if let Err(error) = recorded {
-                // The lease runs out and the mail is attempted again: at worst sent twice.
-                tracing::warn!(%error, mail = %claimed.id, "cannot record a delivery outcome");
-                return delivered;
-            }
-        }
+        self.worker.deliver_due().await
     }
 
     /// Delivers due mail every poll interval until `shutdown` completes. A delivery in
     /// progress is finished first.
     pub async fn run_until(self, shutdown: impl Future<Output = ()> + Send) {
-        tokio::pin!(shutdown);
-        loop {
-            self.deliver_due().await;
-            tokio::select! {
-                () = &mut shutdown => return,
-                () = tokio::time::sleep(self.settings.poll_interval) => {}
-            }
-        }
+        self.worker.run_until(shutdown).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use domain::{Mail, OutboxMail};
     use ports::MailError;
     use ports::directory::MockMailer;

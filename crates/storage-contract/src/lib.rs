@@ -32,7 +32,7 @@ use std::sync::Arc;
 use ports::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, EventRepository,
     InvitationRepository, OrganizationRepository, RoleRepository, SecretRepository,
-    SigningKeyRepository, StorageStats, UserRepository,
+    SigningKeyRepository, StorageStats, UserRepository, WebhookRepository,
 };
 
 pub use support::{draft, draft_about};
@@ -49,6 +49,7 @@ pub trait Storage:
     + CredentialRepository
     + InvitationRepository
     + EventRepository
+    + WebhookRepository
     + StorageStats
     + Clone
     + 'static
@@ -66,6 +67,7 @@ impl<S> Storage for S where
         + CredentialRepository
         + InvitationRepository
         + EventRepository
+        + WebhookRepository
         + StorageStats
         + Clone
         + 'static
@@ -95,6 +97,8 @@ pub struct Stores {
     pub invitations: Arc<dyn InvitationRepository>,
     /// The event log every customer and user write appends to.
     pub events: Arc<dyn EventRepository>,
+    /// Webhook endpoints and their deliveries.
+    pub webhooks: Arc<dyn WebhookRepository>,
     /// Pool occupancy and outbox depth, for metrics.
     pub stats: Arc<dyn StorageStats>,
 }
@@ -113,6 +117,7 @@ impl Stores {
             credentials: Arc::new(storage.clone()),
             invitations: Arc::new(storage.clone()),
             events: Arc::new(storage.clone()),
+            webhooks: Arc::new(storage.clone()),
             stats: Arc::new(storage),
         }
     }
@@ -238,6 +243,11 @@ macro_rules! contract_tests {
             every_transition_appends_its_event,
             transitions_that_write_nothing_append_nothing,
             purging_removes_older_events_in_batches,
+            webhook_endpoints_are_written_with_their_events,
+            fan_out_starts_at_the_last_sequence_and_moves_once,
+            deliveries_are_claimed_in_order_per_subject_and_recorded,
+            failing_endpoints_are_disabled_once,
+            events_are_redelivered_and_replayed_on_request,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

@@ -57,6 +57,10 @@ impl Driver for Capturing {
     }
 
     async fn fetch_written(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
+        // The webhook deliveries' claim, the one hot write whose plan matters.
+        if statement.sql.starts_with("UPDATE webhook_deliveries") {
+            self.reads.lock().unwrap().push(statement.clone());
+        }
         self.inner.fetch_written(statement).await
     }
 
@@ -341,4 +345,72 @@ async fn main_reads_use_indexes() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// The webhook deliveries' claim finds the due row through `webhook_deliveries_due` and
+/// checks the subject's earlier pending ones through `webhook_deliveries_pending`, with
+/// thousands of deliveries queued: no step scans the deliveries.
+#[tokio::test]
+async fn the_delivery_claim_uses_indexes() {
+    use domain::webhooks::{NewWebhookEndpoint, WebhookEndpointDraft, WebhookSecret};
+    use ports::{NewDelivery, WebhookRepository};
+
+    let database = TempDatabase::new();
+    let store = SqlStore::<Capturing>::connect(&database.url())
+        .await
+        .unwrap();
+    let driver = store.driver().clone();
+    let org = Org::create(&store, "Hooked").await;
+    let endpoint = NewWebhookEndpoint::parse(
+        WebhookEndpointDraft {
+            url: "https://hooks.example.com/".into(),
+            ..WebhookEndpointDraft::default()
+        },
+        false,
+    )
+    .unwrap()
+    .into_endpoint(org.id, domain::now());
+    store
+        .insert_webhook_endpoint(
+            &endpoint,
+            &WebhookSecret::new("whsec_p".into()),
+            &draft(org.id),
+        )
+        .await
+        .unwrap();
+    let mut deliveries = Vec::new();
+    for n in 0..2000 {
+        let customer = org.customer(&format!("Hooked customer {n:04}"));
+        store
+            .insert_customer(&customer, &draft(org.id))
+            .await
+            .unwrap();
+        deliveries.push(NewDelivery {
+            id: uuid::Uuid::now_v7(),
+            endpoint_id: endpoint.id,
+            sequence: u64::try_from(n).unwrap() + 3,
+            subject: customer.id.uuid(),
+        });
+    }
+    for chunk in deliveries.chunks(100) {
+        store
+            .queue_deliveries(org.id, chunk, ports::DeliveryOrigin::Replay, domain::now())
+            .await
+            .unwrap();
+    }
+    driver.take();
+    let now = domain::now();
+    let claimed = store
+        .claim_delivery(now, now + std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(claimed.is_some());
+    let statements = driver.take();
+    assert_eq!(statements.len(), 1, "{statements:#?}");
+    let steps = plan(&driver.inner, &statements[0]).await;
+    let scans: Vec<&String> = steps
+        .iter()
+        .filter(|step| step.starts_with("SCAN") && !step.contains("INDEX"))
+        .collect();
+    assert!(scans.is_empty(), "{steps:#?}");
 }

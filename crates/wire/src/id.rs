@@ -4,7 +4,10 @@ use std::fmt;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use domain::{CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId};
+use domain::{
+    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId,
+    WebhookEndpointId,
+};
 use uuid::Uuid;
 
 /// The kinds of object that have a global ID; the variant's name is the `<Type>` part of it
@@ -29,6 +32,9 @@ pub enum NodeKind {
     OrganizationSigningKey,
     /// An entry of the event log (its UUIDv7).
     Event,
+    WebhookEndpoint,
+    /// One delivery of one event to one webhook endpoint.
+    WebhookDelivery,
 }
 
 impl NodeKind {
@@ -111,6 +117,7 @@ global!(
     PermissionId => Permission,
     OrganizationId => Organization,
     SigningKeyId => OrganizationSigningKey,
+    WebhookEndpointId => WebhookEndpoint,
 );
 
 #[cfg(test)]
@@ -172,7 +179,9 @@ mod tests {
                 "Permission",
                 "Organization",
                 "OrganizationSigningKey",
-                "Event"
+                "Event",
+                "WebhookEndpoint",
+                "WebhookDelivery"
             ]
         );
         for kind in NodeKind::iter() {

@@ -74,6 +74,9 @@ mirror! {
         ExpectedVersion,
         Subject,
         Active,
+        Url,
+        EventTypes,
+        ExcludeClientId,
     }
 }
 
@@ -172,6 +175,9 @@ mod tests {
                 "expectedVersion",
                 "subject",
                 "active",
+                "url",
+                "eventTypes",
+                "excludeClientId",
             ]
         );
         let codes: Vec<&str> = CodeName::iter().map(Into::into).collect();

@@ -4,6 +4,7 @@
 //! an update's are only the fields it changed (with the version), as they were and are.
 //! Never a password hash or token: records hold none, and nothing else is rendered.
 
+use domain::webhooks::WebhookEndpoint;
 use domain::{
     Attachment, Customer, CustomerChanges, CustomerId, Invitation, Organization, Role, SigningKey,
     Timestamp, User, UserChanges, Version,
@@ -241,6 +242,19 @@ pub fn organization(organization: &Organization) -> Value {
         "name": organization.name.as_str(),
         "createdAt": time(organization.created_at),
         "version": organization.version.get(),
+    })
+}
+
+/// A webhook endpoint, whole but for its secrets (which no event holds).
+pub fn webhook_endpoint(endpoint: &WebhookEndpoint) -> Value {
+    json!({
+        "id": endpoint.id.global().to_string(),
+        "url": endpoint.url.as_str(),
+        "eventTypes": endpoint.event_types.iter().map(|kind| kind.key()).collect::<Vec<_>>(),
+        "customer": endpoint.customer_id.map(|id| id.global().to_string()),
+        "excludeClientId": endpoint.exclude_client_id.as_ref().map(|tag| tag.as_str()),
+        "enabled": endpoint.enabled,
+        "version": endpoint.version.get(),
     })
 }
 

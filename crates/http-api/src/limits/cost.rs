@@ -467,6 +467,10 @@ impl<'a> Walker<'a> {
             // The event log: a page, after `since`/`until` are found in the log; nested
             // (`Customer.events`, `User.events`) once per record, unbatched.
             (Context::QueryRoot | Context::Nested, "events") => Cost::each(LISTING_PRICE),
+            // Webhooks: a page of endpoints; an endpoint's deliveries, a page and its
+            // attempts, per endpoint (unbatched).
+            (Context::QueryRoot, "webhookEndpoints") => Cost::each(LISTING_PRICE),
+            (Context::Nested, "deliveries") => Cost::each(2 * LISTING_PRICE),
             _ => Cost::default(),
         }
     }

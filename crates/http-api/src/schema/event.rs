@@ -35,6 +35,7 @@ impl EventNode {
             Subject::User(id) => id.global().to_string(),
             Subject::SigningKey(id) => id.global().to_string(),
             Subject::Organization(id) => id.global().to_string(),
+            Subject::WebhookEndpoint(id) => id.global().to_string(),
         }
     }
 
@@ -231,7 +232,8 @@ pub(crate) fn subject_uuid(id: &str) -> Result<uuid::Uuid, ApiError> {
         NodeKind::Customer
         | NodeKind::User
         | NodeKind::OrganizationSigningKey
-        | NodeKind::Organization => Ok(id.uuid),
+        | NodeKind::Organization
+        | NodeKind::WebhookEndpoint => Ok(id.uuid),
         _ => Err(ApiError::InvalidId),
     }
 }

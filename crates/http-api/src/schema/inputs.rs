@@ -359,7 +359,7 @@ fn required_id<T>(
 }
 
 /// Like [`required_id`], for an id in another field.
-fn required_id_of<T>(
+pub(crate) fn required_id_of<T>(
     id: &Option<ID>,
     field: Field,
     parse: impl Fn(&str) -> Result<T, InvalidId>,

@@ -15,6 +15,7 @@ mod role;
 mod signing_key;
 mod subscription;
 mod user;
+mod webhook;
 
 use async_graphql::{Schema, SchemaBuilder};
 

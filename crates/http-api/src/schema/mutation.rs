@@ -20,6 +20,10 @@ use super::inputs::{
 };
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
+use super::webhook::{
+    CreateWebhookEndpointInput, EndpointShown, RedeliverEventInput, ReplayWebhookInput,
+    UpdateWebhookEndpointInput, WebhookEndpointInput, WebhookEndpointNode,
+};
 use crate::Services;
 
 /// The mutation root.
@@ -107,6 +111,47 @@ payload!(
     /// Result of `deleteOrganizationSigningKey`: the key as it was.
     DeleteOrganizationSigningKeyPayload { organization_signing_key: SigningKeyNode(SigningKey) }
 );
+
+payload!(
+    /// Result of `createWebhookEndpoint`: the endpoint with its secret, shown this once.
+    CreateWebhookEndpointPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
+);
+payload!(
+    /// Result of `updateWebhookEndpoint`.
+    UpdateWebhookEndpointPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
+);
+payload!(
+    /// Result of `deleteWebhookEndpoint`: the endpoint as it was.
+    DeleteWebhookEndpointPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
+);
+payload!(
+    /// Result of `rotateWebhookSecret`: the endpoint with its new secret, shown this once.
+    RotateWebhookSecretPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
+);
+
+/// Result of `redeliverEvent` and `replayWebhook`: how many deliveries were queued.
+#[derive(SimpleObject)]
+pub(crate) struct QueuedDeliveriesPayload {
+    /// Deliveries queued; `null` when `errors` is not empty.
+    queued: Option<i32>,
+    /// Why nothing was queued; empty on success.
+    errors: Vec<ErrorType>,
+    client_mutation_id: Option<String>,
+}
+
+impl Payload<u64> for QueuedDeliveriesPayload {
+    fn new(outcome: Outcome<u64>, client_mutation_id: Option<String>) -> Self {
+        let (queued, errors) = match outcome {
+            Outcome::Done(n) => (Some(i32::try_from(n).unwrap_or(i32::MAX)), Vec::new()),
+            Outcome::Rejected(errors) => (None, errors),
+        };
+        QueuedDeliveriesPayload {
+            queued,
+            errors,
+            client_mutation_id,
+        }
+    }
+}
 
 /// Result of `createOrganizationSigningKey`: the private key, shown once.
 #[derive(SimpleObject)]
@@ -404,6 +449,132 @@ impl Mutation {
             input.parse(),
             input.client_mutation_id,
             |services, origin, id| services.signing_keys.delete_signing_key(origin, id),
+        )
+        .await
+    }
+
+    /// Roster: creates a webhook endpoint; its secret is in this payload and never again.
+    async fn create_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateWebhookEndpointInput,
+    ) -> Option<CreateWebhookEndpointPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, draft| async move {
+                services
+                    .webhooks
+                    .create_webhook_endpoint(origin, draft)
+                    .await
+                    .map(EndpointShown::from)
+            },
+        )
+        .await
+    }
+
+    /// Roster: changes the sent fields of a webhook endpoint.
+    async fn update_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateWebhookEndpointInput,
+    ) -> Option<UpdateWebhookEndpointPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (id, patch)| async move {
+                services
+                    .webhooks
+                    .update_webhook_endpoint(origin, id, patch)
+                    .await
+                    .map(EndpointShown::from)
+            },
+        )
+        .await
+    }
+
+    /// Roster: deletes a webhook endpoint and its deliveries.
+    async fn delete_webhook_endpoint(
+        &self,
+        ctx: &Context<'_>,
+        input: WebhookEndpointInput,
+    ) -> Option<DeleteWebhookEndpointPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, id| async move {
+                services
+                    .webhooks
+                    .delete_webhook_endpoint(origin, id)
+                    .await
+                    .map(EndpointShown::from)
+            },
+        )
+        .await
+    }
+
+    /// Roster: gives a webhook endpoint a new secret, shown in this payload only; the old
+    /// secret still signs (a second `v1=`) for 24 hours.
+    async fn rotate_webhook_secret(
+        &self,
+        ctx: &Context<'_>,
+        input: WebhookEndpointInput,
+    ) -> Option<RotateWebhookSecretPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, id| async move {
+                services
+                    .webhooks
+                    .rotate_webhook_secret(origin, id)
+                    .await
+                    .map(EndpointShown::from)
+            },
+        )
+        .await
+    }
+
+    /// Roster: sends one event to a webhook endpoint again.
+    async fn redeliver_event(
+        &self,
+        ctx: &Context<'_>,
+        input: RedeliverEventInput,
+    ) -> Option<QueuedDeliveriesPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (endpoint, event)| async move {
+                services
+                    .webhooks
+                    .redeliver_event(&origin.actor, endpoint, event)
+                    .await
+                    .map(|()| 1)
+            },
+        )
+        .await
+    }
+
+    /// Roster: sends a webhook endpoint again every event since `since` that it wants (at
+    /// most 10,000 per call).
+    async fn replay_webhook(
+        &self,
+        ctx: &Context<'_>,
+        input: ReplayWebhookInput,
+    ) -> Option<QueuedDeliveriesPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (endpoint, since)| {
+                services
+                    .webhooks
+                    .replay_webhook(&origin.actor, endpoint, since)
+            },
         )
         .await
     }

@@ -59,9 +59,12 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
             Ok(Node::Organization(OrganizationNode(organization)))
         }
         // Another organization, a signing key (listed under `organization.signingKeys` only)
-        // or an event (read through the `events` connections only).
-        NodeKind::Organization | NodeKind::OrganizationSigningKey | NodeKind::Event => {
-            Err(ApiError::NotFound)
-        }
+        // or an event (read through the `events` connections only), a webhook endpoint or
+        // delivery (listed under `webhookEndpoints` only).
+        NodeKind::Organization
+        | NodeKind::OrganizationSigningKey
+        | NodeKind::Event
+        | NodeKind::WebhookEndpoint
+        | NodeKind::WebhookDelivery => Err(ApiError::NotFound),
     }
 }

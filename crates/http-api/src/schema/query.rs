@@ -14,6 +14,7 @@ use super::node::{self, Node};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
 use super::user::{UserNode, UserOrder, list_users, user_sort};
+use super::webhook::{WebhookEndpointNode, list_endpoints};
 
 /// The query root.
 pub(crate) struct Query;
@@ -218,5 +219,16 @@ impl Query {
             until,
         };
         list_events(ctx, arguments).await
+    }
+
+    /// Roster: the webhook endpoints the caller may manage (Owner and Admin: all; a
+    /// customer Admin: its customer's), oldest first. `first` defaults to 20, at most 100.
+    async fn webhook_endpoints(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<WebhookEndpointNode>> {
+        list_endpoints(ctx, first, after).await
     }
 }

@@ -19,6 +19,7 @@ use ports::directory::{
 };
 use ports::events::MockEventDirectory;
 use ports::repository::MockStorageStats;
+use ports::webhook_store::MockWebhookDirectory;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -39,6 +40,7 @@ pub(crate) struct Mocks {
     pub(crate) health: MockHealthCheck,
     pub(crate) storage_stats: MockStorageStats,
     pub(crate) events: MockEventDirectory,
+    pub(crate) webhooks: MockWebhookDirectory,
 }
 
 impl Mocks {
@@ -66,6 +68,7 @@ impl Mocks {
             health: MockHealthCheck::new(),
             storage_stats: MockStorageStats::new(),
             events: MockEventDirectory::new(),
+            webhooks: MockWebhookDirectory::new(),
         }
     }
 
@@ -100,6 +103,7 @@ impl Mocks {
             health: Arc::new(self.health),
             storage_stats: Arc::new(self.storage_stats),
             events: Arc::new(self.events),
+            webhooks: Arc::new(self.webhooks),
         }
     }
 }

@@ -19,3 +19,4 @@ mod signing_keys;
 mod subscriptions;
 mod transport;
 mod versions;
+mod webhooks;

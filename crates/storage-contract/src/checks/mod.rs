@@ -11,6 +11,7 @@ mod records;
 mod retention;
 mod transitions;
 mod versions;
+mod webhooks;
 
 pub use credentials::*;
 pub use deactivation::*;
@@ -22,3 +23,4 @@ pub use records::*;
 pub use retention::*;
 pub use transitions::*;
 pub use versions::*;
+pub use webhooks::*;

@@ -10,7 +10,9 @@
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
-use domain::{CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version};
+use domain::{
+    CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version, WebhookEndpointId,
+};
 use ports::{Event, EventDraft, EventPage, EventQuery, EventRepository, RepoError};
 
 use super::SqlStore;
@@ -304,6 +306,7 @@ fn subject_parts(subject: Subject) -> (&'static str, uuid::Uuid) {
         Subject::User(id) => ("user", id.uuid()),
         Subject::SigningKey(id) => ("signing_key", id.uuid()),
         Subject::Organization(id) => ("organization", id.uuid()),
+        Subject::WebhookEndpoint(id) => ("webhook_endpoint", id.uuid()),
     }
 }
 
@@ -327,6 +330,7 @@ fn event(row: &impl SqlRow) -> Result<Event, RepoError> {
         "user" => Subject::User(UserId::from_uuid(subject_id)),
         "signing_key" => Subject::SigningKey(SigningKeyId::from_uuid(subject_id)),
         "organization" => Subject::Organization(OrganizationId::from_uuid(subject_id)),
+        "webhook_endpoint" => Subject::WebhookEndpoint(WebhookEndpointId::from_uuid(subject_id)),
         other => return Err(corrupt(seq, format!("subject kind {other:?}"))),
     };
     let actor_kind = row.text("actor_kind")?;

@@ -132,23 +132,7 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         now: Timestamp,
         lease_until: Timestamp,
     ) -> Result<Option<OutboxMail>, RepoError> {
-        // One statement: the row is picked and leased atomically. PostgreSQL skips rows
-        // that a concurrent claimer holds; SQLite runs one writer at a time.
-        let lock = match self.dialect() {
-            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
-            crate::Dialect::Sqlite => "",
-        };
-        let sql = format!(
-            "UPDATE outbox SET next_attempt_at = ?, attempts = attempts + 1 \
-             WHERE id = (SELECT id FROM outbox WHERE next_attempt_at <= ? \
-             ORDER BY next_attempt_at, id LIMIT 1{lock}) \
-             AND next_attempt_at <= ? RETURNING {}",
-            column_list("", OUTBOX_COLUMNS)
-        );
-        let statement = self.statement(
-            &sql,
-            [Bind::time(lease_until), Bind::time(now), Bind::time(now)],
-        );
+        let statement = self.claim_due("outbox", OUTBOX_COLUMNS, "", now, lease_until);
         self.fetch_one_written(statement, records::outbox_mail)
             .await
     }
@@ -164,10 +148,7 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         retry_at: Timestamp,
         error: &str,
     ) -> Result<(), RepoError> {
-        let statement = self.statement(
-            "UPDATE outbox SET next_attempt_at = ?, last_error = ? WHERE id = ?",
-            [Bind::time(retry_at), Bind::text(error), Bind::uuid(id)],
-        );
+        let statement = self.retry_at("outbox", id, retry_at, error);
         self.driver.execute(&statement).await.map(drop)
     }
 }

@@ -25,6 +25,7 @@ mod roles;
 mod secrets;
 mod signing_keys;
 mod users;
+mod webhooks;
 
 /// Roster's storage on one SQL engine: every repository port over the driver `D`.
 ///
@@ -297,6 +298,44 @@ impl<D: Driver> SqlStore<D> {
             }
             Written::Unmet { .. } => Ok(Conditional::Missing),
         }
+    }
+
+    /// The lease queues' claim (the mail outbox, webhook deliveries): one statement that
+    /// picks the row of `table` due first at `now` and meeting `condition` (`""`, or `AND
+    /// ...` naming the candidate as `table`), leases it until `lease_until`, counts the
+    /// attempt and returns `columns`. PostgreSQL skips rows a concurrent claimer holds
+    /// (several servers share the work); SQLite runs one writer at a time. The outer
+    /// `next_attempt_at <= now` re-checks a row another claimer leased meanwhile.
+    fn claim_due(
+        &self,
+        table: &str,
+        columns: &[&str],
+        condition: &str,
+        now: domain::Timestamp,
+        lease_until: domain::Timestamp,
+    ) -> Statement {
+        let lock = match self.dialect() {
+            crate::Dialect::Postgres => " FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE {table} SET next_attempt_at = ?, attempts = attempts + 1 \
+             WHERE id = (SELECT id FROM {table} WHERE next_attempt_at <= ?{condition} \
+             ORDER BY next_attempt_at, id LIMIT 1{lock}) \
+             AND next_attempt_at <= ? RETURNING {}",
+            column_list("", columns)
+        );
+        self.statement(
+            &sql,
+            [Bind::time(lease_until), Bind::time(now), Bind::time(now)],
+        )
+    }
+
+    /// A lease queue's failed attempt: the row `id` of `table` is due again at `at`, and
+    /// `error` says why it failed.
+    fn retry_at(&self, table: &str, id: Uuid, at: domain::Timestamp, error: &str) -> Statement {
+        let sql = format!("UPDATE {table} SET next_attempt_at = ?, last_error = ? WHERE id = ?");
+        self.statement(&sql, [Bind::time(at), Bind::text(error), Bind::uuid(id)])
     }
 
     fn user_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
