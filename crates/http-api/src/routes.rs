@@ -385,12 +385,12 @@ pub(crate) async fn limit_address(
             rate_limit_headers(response.headers_mut(), status);
             response
         }
-        Err(refusal) => refusal,
+        Err(refusal) => *refusal,
     }
 }
 
 /// Charges one request to the client address's bucket; the 429 answer when it is empty.
-pub(crate) fn take_address(state: &AppState, request: &Request) -> Result<Status, Response> {
+pub(crate) fn take_address(state: &AppState, request: &Request) -> Result<Status, Box<Response>> {
     let address = client_address(
         peer(request.extensions()),
         request.headers(),
@@ -419,7 +419,7 @@ pub(crate) fn take_address(state: &AppState, request: &Request) -> Result<Status
             let headers = response.headers_mut();
             rate_limit_headers(headers, throttled.status);
             insert_number(headers, RETRY_AFTER, throttled.retry_after_seconds);
-            Err(response)
+            Err(Box::new(response))
         }
     }
 }

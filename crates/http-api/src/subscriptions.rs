@@ -210,7 +210,7 @@ pub(crate) async fn subscribe(
         None => {
             // Authenticated in `connection_init`, later: until then the address pays.
             if let Err(refusal) = take_address(&state, &request) {
-                return refusal;
+                return *refusal;
             }
             None
         }
