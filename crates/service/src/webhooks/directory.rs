@@ -27,6 +27,10 @@ use crate::events::{Change, draft, event_scope};
 /// Most endpoints or deliveries one page holds (and at least one).
 pub const MAX_WEBHOOK_PAGE: u32 = 100;
 
+/// Most endpoints an organization may have: each committed event is fanned out to every
+/// endpoint that wants it, so this bounds the deliveries one write can queue.
+pub const MAX_WEBHOOK_ENDPOINTS: u32 = 50;
+
 /// Most events one replay queues: a larger backlog is replayed in several calls (each from
 /// the last one's end).
 pub const MAX_REPLAY: u64 = 10_000;
@@ -140,6 +144,22 @@ impl WebhookDirectory for WebhookService {
             if found.is_none() {
                 return Err(FieldError::not_found(Field::Customer).into());
             }
+        }
+        // Concurrent creations may each see room and pass the bound by their number, no more.
+        let existing = self
+            .webhooks
+            .webhook_endpoints(actor.organization_id, None, None, MAX_WEBHOOK_ENDPOINTS)
+            .await
+            .map_err(storage)?;
+        if existing.endpoints.len() >= MAX_WEBHOOK_ENDPOINTS as usize {
+            return Err(FieldError::invalid(
+                Field::Url,
+                format!(
+                    "The organization has {MAX_WEBHOOK_ENDPOINTS} webhook endpoints, the most it \
+                     may have; delete one first."
+                ),
+            )
+            .into());
         }
         let mut endpoint = new.into_endpoint(actor.organization_id, domain::now());
         endpoint.customer_id = customer;

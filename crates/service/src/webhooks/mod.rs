@@ -8,7 +8,9 @@ mod payload;
 pub mod signing;
 mod worker;
 
-pub use directory::{MAX_REPLAY, MAX_WEBHOOK_PAGE, WebhookService, new_secret};
+pub use directory::{
+    MAX_REPLAY, MAX_WEBHOOK_ENDPOINTS, MAX_WEBHOOK_PAGE, WebhookService, new_secret,
+};
 pub use payload::event_body;
 pub use worker::{Attempted, WebhookQueue, WebhookWorker, webhook_delivery_settings};
 

@@ -16,8 +16,8 @@ use ports::repository::MockCustomerRepository;
 use ports::webhook_store::MockWebhookRepository;
 use ports::webhooks::MockWebhookSender;
 use ports::{
-    ClaimedDelivery, Conditional, DeliveryOrigin, DirectoryError, EndpointBehind, Event,
-    EventDraft, EventPage, WebhookDirectory, WebhookResponse, WebhookSendError,
+    ClaimedDelivery, Conditional, DeliveryOrigin, DirectoryError, EndpointBehind, EndpointPage,
+    Event, EventDraft, EventPage, WebhookDirectory, WebhookResponse, WebhookSendError,
 };
 use uuid::Uuid;
 
@@ -63,6 +63,9 @@ async fn an_admin_creates_an_endpoint_with_a_fresh_secret_shown_once_and_an_even
     let secrets = Arc::new(Mutex::new(Vec::new()));
     let mut webhooks = MockWebhookRepository::new();
     let (log, kept) = (seen.clone(), secrets.clone());
+    webhooks
+        .expect_webhook_endpoints()
+        .returning(|_, _, _, _| Ok(EndpointPage::default()));
     webhooks
         .expect_insert_webhook_endpoint()
         .times(2)
@@ -157,6 +160,9 @@ async fn only_admins_manage_endpoints_and_a_customer_admin_only_its_customers() 
     // Its own customer's, by default.
     let mut webhooks = MockWebhookRepository::new();
     webhooks
+        .expect_webhook_endpoints()
+        .returning(|_, _, _, _| Ok(EndpointPage::default()));
+    webhooks
         .expect_insert_webhook_endpoint()
         .times(1)
         .returning(|_, _, _| Ok(()));
@@ -216,6 +222,9 @@ async fn urls_are_checked_and_private_ones_need_the_operators_leave() {
         ]
     );
     let mut webhooks = MockWebhookRepository::new();
+    webhooks
+        .expect_webhook_endpoints()
+        .returning(|_, _, _, _| Ok(EndpointPage::default()));
     webhooks
         .expect_insert_webhook_endpoint()
         .times(1)
@@ -547,4 +556,40 @@ async fn failures_retry_then_give_up_and_a_long_failing_endpoint_is_disabled_wit
         .failed(&old, attempted, retry_at, &error)
         .await
         .unwrap();
+}
+
+#[tokio::test]
+async fn an_organization_has_at_most_its_bound_of_endpoints() {
+    let org = OrganizationId::generate();
+    let (owner, _) = actor(org, None, RoleKind::Owner);
+    let full: Vec<WebhookEndpoint> = (0..super::MAX_WEBHOOK_ENDPOINTS)
+        .map(|_| endpoint(org, None))
+        .collect();
+    let mut webhooks = MockWebhookRepository::new();
+    webhooks
+        .expect_webhook_endpoints()
+        .withf(move |organization, customer, after, first| {
+            *organization == org
+                && customer.is_none()
+                && after.is_none()
+                && *first == super::MAX_WEBHOOK_ENDPOINTS
+        })
+        .returning(move |_, _, _, _| {
+            Ok(EndpointPage {
+                endpoints: full.clone(),
+                has_next_page: false,
+            })
+        });
+    webhooks.expect_insert_webhook_endpoint().times(0);
+    let refused = service(webhooks, MockCustomerRepository::new(), false)
+        .create_webhook_endpoint(
+            &origin(&owner),
+            WebhookEndpointDraft {
+                url: "https://hooks.example.com/one-more".into(),
+                ..WebhookEndpointDraft::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(codes(refused), [("url", ErrorCode::Invalid)]);
 }
