@@ -16,11 +16,11 @@ use domain::webhooks::{
 use domain::{Actor, CustomerId, Field, FieldError, Timestamp, WebhookEndpointId};
 use ports::{
     Conditional, CustomerRepository, DeliveryOrigin, DeliveryPage, DirectoryError, EndpointPage,
-    EndpointWithSecret, EventQuery, EventRepository, NewDelivery, WebhookDirectory,
-    WebhookRepository,
+    EndpointWithSecret, EventQuery, EventRepository, WebhookDirectory, WebhookRepository,
 };
 use uuid::Uuid;
 
+use super::worker::deliveries_for;
 use crate::errors::{MAX_WRITE_ATTEMPTS, record_not_found, stale, storage};
 use crate::events::{Change, draft, event_scope};
 
@@ -384,24 +384,7 @@ impl WebhookDirectory for WebhookService {
                 )
                 .await
                 .map_err(storage)?;
-            let deliveries: Vec<NewDelivery> = page
-                .events
-                .iter()
-                .filter(|event| {
-                    let draft = &event.draft;
-                    endpoint.wants(
-                        draft.kind,
-                        draft.customer_id,
-                        draft.request.client_id.as_ref(),
-                    )
-                })
-                .map(|event| NewDelivery {
-                    id: Uuid::now_v7(),
-                    endpoint_id: endpoint.id,
-                    sequence: event.sequence,
-                    subject: event.draft.subject.uuid(),
-                })
-                .collect();
+            let deliveries = deliveries_for(&endpoint, &page.events);
             self.webhooks
                 .queue_deliveries(
                     endpoint.organization_id,

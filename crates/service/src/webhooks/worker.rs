@@ -97,24 +97,7 @@ impl WebhookQueue {
             let Some(last) = page.events.last().map(|event| event.sequence) else {
                 continue;
             };
-            let deliveries: Vec<NewDelivery> = page
-                .events
-                .iter()
-                .filter(|event| {
-                    let draft = &event.draft;
-                    endpoint.wants(
-                        draft.kind,
-                        draft.customer_id,
-                        draft.request.client_id.as_ref(),
-                    )
-                })
-                .map(|event| NewDelivery {
-                    id: Uuid::now_v7(),
-                    endpoint_id: endpoint.id,
-                    sequence: event.sequence,
-                    subject: event.draft.subject.uuid(),
-                })
-                .collect();
+            let deliveries = deliveries_for(endpoint, &page.events);
             // Lost to another server: it queued these; the next round reads its cursor.
             self.webhooks
                 .fan_out(
@@ -310,4 +293,26 @@ impl LeaseQueue for WebhookQueue {
             .delivery_failed(delivery, &attempted.record, retry_at, disable.as_ref())
             .await
     }
+}
+
+/// The deliveries of `events` that `endpoint` wants (its types, customer and
+/// `excludeClientId`), each with a new id: what fan-out and replay queue alike.
+pub(super) fn deliveries_for(endpoint: &WebhookEndpoint, events: &[Event]) -> Vec<NewDelivery> {
+    events
+        .iter()
+        .filter(|event| {
+            let draft = &event.draft;
+            endpoint.wants(
+                draft.kind,
+                draft.customer_id,
+                draft.request.client_id.as_ref(),
+            )
+        })
+        .map(|event| NewDelivery {
+            id: Uuid::now_v7(),
+            endpoint_id: endpoint.id,
+            sequence: event.sequence,
+            subject: event.draft.subject.uuid(),
+        })
+        .collect()
 }
