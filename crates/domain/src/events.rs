@@ -28,6 +28,8 @@ pub enum EventType {
     EmbeddedUserCreated,
     /// A blocked embedded subject may sign in again.
     EmbeddedUserUnblocked,
+    /// An invitation's mail was delivered (handed to the mailer).
+    InvitationSent,
     /// A pending invitation got a new link.
     InvitationResent,
     /// An invitation link was spent, setting the user's password.
@@ -40,6 +42,8 @@ pub enum EventType {
     LoginFailed,
     /// A rotated refresh token was presented again: its family is revoked.
     SessionRefreshReused,
+    /// A user signed out: its refresh token's family was revoked (`/auth/revoke`).
+    SessionRevoked,
     /// A signing key was generated.
     SigningKeyCreated,
     /// A signing key's public half was registered.
@@ -58,7 +62,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 28] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -70,12 +74,14 @@ impl EventType {
         EventType::UserReactivated,
         EventType::EmbeddedUserCreated,
         EventType::EmbeddedUserUnblocked,
+        EventType::InvitationSent,
         EventType::InvitationResent,
         EventType::InvitationAccepted,
         EventType::PasswordSet,
         EventType::LoginSucceeded,
         EventType::LoginFailed,
         EventType::SessionRefreshReused,
+        EventType::SessionRevoked,
         EventType::SigningKeyCreated,
         EventType::SigningKeyImported,
         EventType::SigningKeyDeleted,
@@ -101,12 +107,14 @@ impl EventType {
             EventType::UserReactivated => "user.reactivated",
             EventType::EmbeddedUserCreated => "embedded_user.created",
             EventType::EmbeddedUserUnblocked => "embedded_user.unblocked",
+            EventType::InvitationSent => "invitation.sent",
             EventType::InvitationResent => "invitation.resent",
             EventType::InvitationAccepted => "invitation.accepted",
             EventType::PasswordSet => "password.set",
             EventType::LoginSucceeded => "login.succeeded",
             EventType::LoginFailed => "login.failed",
             EventType::SessionRefreshReused => "session.refresh_reused",
+            EventType::SessionRevoked => "session.revoked",
             EventType::SigningKeyCreated => "signing_key.created",
             EventType::SigningKeyImported => "signing_key.imported",
             EventType::SigningKeyDeleted => "signing_key.deleted",

@@ -397,8 +397,8 @@ pub trait CredentialRepository: Send + Sync {
 
     /// Revokes every not yet revoked token of `token`'s family; returns how many. Reports
     /// `AccessChange::User` so the family's access tokens end at their next request. With
-    /// `event` (a reuse detected), appends it in the same transaction when at least one
-    /// token was revoked, and nothing when none was (a sign-out appends nothing).
+    /// `event` (a reuse detected, or a sign-out), appends it in the same transaction when at
+    /// least one token was revoked, and nothing when none was.
     async fn revoke_refresh_family<'a>(
         &self,
         token: &RefreshToken,
@@ -462,8 +462,13 @@ pub trait InvitationRepository: Send + Sync {
         lease_until: Timestamp,
     ) -> Result<Option<OutboxMail>, RepoError>;
 
-    /// Removes a delivered mail.
-    async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError>;
+    /// Removes a delivered mail. With `event` (an invitation's `invitation.sent`), appends it
+    /// in the same transaction when the row was removed, and nothing when it was gone.
+    async fn mail_delivered<'a>(
+        &self,
+        id: Uuid,
+        event: Option<&'a EventDraft>,
+    ) -> Result<(), RepoError>;
 
     /// Records a failed attempt: the mail is due again at `retry_at`.
     async fn mail_failed(

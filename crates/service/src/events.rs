@@ -50,6 +50,12 @@ pub(crate) enum Change<'a> {
         customer: &'a Customer,
         subject: &'a str,
     },
+    /// The mail inviting `user` of `organization` was delivered at `at`.
+    InvitationSent {
+        organization: domain::OrganizationId,
+        user: UserId,
+        at: Timestamp,
+    },
     /// `user`'s pending invitation `before` gets the new link `after`.
     InvitationResent {
         user: &'a User,
@@ -80,6 +86,11 @@ pub(crate) enum Change<'a> {
     },
     /// `token`, already rotated, was presented again: its family is revoked at `at`.
     RefreshReused {
+        token: &'a RefreshToken,
+        at: Timestamp,
+    },
+    /// `token`'s holder signed out: its family is revoked at `at`.
+    SessionRevoked {
         token: &'a RefreshToken,
         at: Timestamp,
     },
@@ -245,6 +256,20 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Some(wire::snapshot::blocked_subject(subject)),
             None,
         ),
+        Change::InvitationSent {
+            organization,
+            user,
+            at,
+        } => (
+            EventType::InvitationSent,
+            organization,
+            Subject::User(user),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::invitation_delivered(at)),
+        ),
         Change::InvitationResent {
             user,
             before,
@@ -311,6 +336,16 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
         ),
         Change::RefreshReused { token, at } => (
             EventType::SessionRefreshReused,
+            token.organization_id,
+            Subject::User(token.user_id),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::revoked_family(token.family)),
+        ),
+        Change::SessionRevoked { token, at } => (
+            EventType::SessionRevoked,
             token.organization_id,
             Subject::User(token.user_id),
             None,

@@ -518,8 +518,15 @@ impl Sessions for SessionService {
             .await
             .map_err(unavailable)?
         {
+            // The holder signs itself out; a family already revoked appends nothing (the
+            // storage guard), an unknown token reaches no storage write at all.
+            let at = domain::now();
+            let event = events::untagged(
+                events::by_user(token.user_id),
+                Change::SessionRevoked { token: &token, at },
+            );
             credentials
-                .revoke_refresh_family(&token, domain::now(), None)
+                .revoke_refresh_family(&token, at, Some(&event))
                 .await
                 .map_err(unavailable)?;
         }
@@ -1025,15 +1032,26 @@ mod tests {
     async fn revoke_revokes_a_known_tokens_family_and_ignores_unknown_ones() {
         let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
         let token = active(&me);
+        let (user, family) = (me.id, token.family);
         let mut mocks = Mocks::default();
         mocks
             .credentials
             .expect_refresh_token()
             .returning(move |hash| Ok((hash == token_hash("old")).then(|| token.clone())));
+        // One `session.revoked` by the holder, handed to the family's revocation (which
+        // appends it only when it revokes something).
         mocks
             .credentials
             .expect_revoke_refresh_family()
-            .withf(|_, _, event| event.is_none())
+            .withf(move |_, at, event| {
+                event.is_some_and(|event| {
+                    event.kind == EventType::SessionRevoked
+                        && event.subject == Subject::User(user)
+                        && event.actor == events::by_user(user)
+                        && event.at == *at
+                        && event.after == Some(wire::snapshot::revoked_family(family))
+                })
+            })
             .times(1)
             .returning(|_, _, _| Ok(1));
         let sessions = service(mocks);

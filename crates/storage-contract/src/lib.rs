@@ -242,6 +242,7 @@ macro_rules! contract_tests {
             concurrent_writers_append_a_gap_free_log,
             every_transition_appends_its_event,
             transitions_that_write_nothing_append_nothing,
+            delivered_invitation_mails_append_invitation_sent_once,
             purging_removes_older_events_in_batches,
             webhook_endpoints_are_written_with_their_events,
             fan_out_starts_at_the_last_sequence_and_moves_once,

@@ -266,6 +266,11 @@ pub fn invitation_link(invitation: &Invitation) -> Value {
     })
 }
 
+/// An invitation mail handed to the mailer at `at` (its `after`; never the link).
+pub fn invitation_delivered(at: Timestamp) -> Value {
+    json!({ "mailDeliveredAt": time(at) })
+}
+
 /// An embedded sign-in's new user, whole, with the subject (`sub`) it signs in as.
 pub fn embedded_user(user: &User, subject: &str) -> Value {
     let mut value = self::user(user);
