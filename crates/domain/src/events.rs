@@ -26,6 +26,9 @@ pub enum EventType {
     UserReactivated,
     /// An embedded sign-in created the user its JWT names.
     EmbeddedUserCreated,
+    /// An embedded user was deleted, which blocks its subject (one write, one event: it
+    /// stands for the deletion too, no `user.deleted`).
+    EmbeddedUserBlocked,
     /// A blocked embedded subject may sign in again.
     EmbeddedUserUnblocked,
     /// An invitation's mail was delivered (handed to the mailer).
@@ -62,7 +65,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 28] = [
+    pub const ALL: [EventType; 29] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -73,6 +76,7 @@ impl EventType {
         EventType::UserDeactivated,
         EventType::UserReactivated,
         EventType::EmbeddedUserCreated,
+        EventType::EmbeddedUserBlocked,
         EventType::EmbeddedUserUnblocked,
         EventType::InvitationSent,
         EventType::InvitationResent,
@@ -106,6 +110,7 @@ impl EventType {
             EventType::UserDeactivated => "user.deactivated",
             EventType::UserReactivated => "user.reactivated",
             EventType::EmbeddedUserCreated => "embedded_user.created",
+            EventType::EmbeddedUserBlocked => "embedded_user.blocked",
             EventType::EmbeddedUserUnblocked => "embedded_user.unblocked",
             EventType::InvitationSent => "invitation.sent",
             EventType::InvitationResent => "invitation.resent",

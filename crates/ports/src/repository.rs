@@ -326,6 +326,14 @@ pub trait EmbeddedUserRepository: Send + Sync {
         event: &EventDraft,
     ) -> Result<(), RepoError>;
 
+    /// The subject (`sub`) `user` signs in as, when it is an embedded user (fixed at its
+    /// creation), so deleting it can be logged as the block it is; `None` for other users.
+    async fn embedded_subject_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError>;
+
     /// True when `subject` is blocked in `customer`: deleting its embedded user blocks it
     /// (storage does so in the same statement, whoever deletes the user), so its JWTs are
     /// refused instead of creating a new user.

@@ -45,6 +45,11 @@ pub(crate) enum Change<'a> {
         user: &'a User,
         subject: &'a str,
     },
+    /// An embedded user, as read, deleted at its version: its `subject` is blocked.
+    EmbeddedUserBlocked {
+        user: &'a User,
+        subject: &'a str,
+    },
     /// `subject` may sign in to `customer` again.
     EmbeddedUserUnblocked {
         customer: &'a Customer,
@@ -245,6 +250,16 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             Some(user.version),
             None,
             Some(wire::snapshot::embedded_user(user, subject)),
+        ),
+        Change::EmbeddedUserBlocked { user, subject } => (
+            EventType::EmbeddedUserBlocked,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            domain::now(),
+            Some(user.version),
+            Some(wire::snapshot::embedded_user(user, subject)),
+            Some(wire::snapshot::blocked_subject(subject)),
         ),
         Change::EmbeddedUserUnblocked { customer, subject } => (
             EventType::EmbeddedUserUnblocked,
@@ -837,6 +852,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deleting_an_embedded_user_is_one_embedded_user_blocked_not_a_user_deleted() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let acme = customer(org, "Acme");
+        let doomed = user(org, Some(acme.id), RoleKind::MarketplaceUser);
+        let id = doomed.id;
+        let mut mocks = Mocks::default();
+        let read = doomed.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(read.clone())));
+        mocks
+            .embedded
+            .expect_embedded_subject_of()
+            .withf(move |organization, user| *organization == org && *user == id)
+            .times(1)
+            .returning(|_, _| Ok(Some("sub-7".into())));
+        let drafts = seen();
+        let log = drafts.clone();
+        let gone = doomed.clone();
+        mocks
+            .users
+            .expect_delete_user()
+            .times(1)
+            .returning(move |_, _, _, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(Conditional::Done(gone.clone()))
+            });
+        mocks
+            .directory()
+            .delete_user(&tagged(owner), id, None)
+            .await
+            .unwrap();
+        let drafts = drafts.lock().unwrap();
+        assert_eq!(drafts.len(), 1, "one write, one event");
+        let event = &drafts[0];
+        assert_eq!(event.kind, EventType::EmbeddedUserBlocked);
+        assert_eq!(event.subject, Subject::User(id));
+        assert_eq!(event.customer_id, Some(acme.id));
+        assert_eq!(
+            event.actor,
+            EventActor {
+                user: Some(owner.user_id),
+                kind: ActorKind::User
+            }
+        );
+        assert_eq!(event.request.request_id, Tag::parse("req-1"));
+        assert_eq!(event.version, Some(doomed.version));
+        assert_eq!(
+            event.before,
+            Some(wire::snapshot::embedded_user(&doomed, "sub-7"))
+        );
+        assert_eq!(event.after, Some(wire::snapshot::blocked_subject("sub-7")));
+    }
+
+    #[tokio::test]
     async fn a_deletion_retried_after_a_stale_read_records_the_row_it_deleted() {
         let org = OrganizationId::generate();
         let (owner, _) = actor(org, None, RoleKind::Owner);
@@ -854,6 +926,10 @@ mod tests {
                 rows[0].clone()
             }))
         });
+        mocks
+            .embedded
+            .expect_embedded_subject_of()
+            .returning(|_, _| Ok(None));
         let drafts = seen();
         let log = drafts.clone();
         let gone = second.clone();

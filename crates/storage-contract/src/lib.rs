@@ -218,6 +218,7 @@ macro_rules! contract_tests {
             concurrent_first_sign_ins_give_one_user,
             embedded_subjects_go_with_their_user_and_customer,
             deleting_an_embedded_user_blocks_its_subject_until_unblocked,
+            embedded_subjects_are_read_by_their_user,
             password_hashes_are_set_replaced_and_scoped,
             logins_are_recorded_on_the_user,
             refresh_tokens_round_trip_and_are_used_once,

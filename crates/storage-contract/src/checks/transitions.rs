@@ -187,8 +187,19 @@ pub async fn every_transition_appends_its_event(stores: Stores) {
         .await
         .unwrap();
     expected.push(event);
+    // Deleting an embedded user blocks its subject: the service logs the one write as
+    // `embedded_user.blocked`.
+    assert_eq!(
+        stores
+            .embedded
+            .embedded_subject_of(org_id, embedded.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sub-1")
+    );
     let event = next(
-        EventType::UserDeleted,
+        EventType::EmbeddedUserBlocked,
         Subject::User(embedded.id),
         by(owner),
     );
