@@ -43,6 +43,8 @@ pub enum EventType {
     LoginSucceeded,
     /// A password sign-in checked a user's hash and it did not match.
     LoginFailed,
+    /// The login throttle started refusing an account or address (once per burst).
+    LoginThrottled,
     /// A rotated refresh token was presented again: its family is revoked.
     SessionRefreshReused,
     /// A user signed out: its refresh token's family was revoked (`/auth/revoke`).
@@ -65,7 +67,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 29] = [
+    pub const ALL: [EventType; 30] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -84,6 +86,7 @@ impl EventType {
         EventType::PasswordSet,
         EventType::LoginSucceeded,
         EventType::LoginFailed,
+        EventType::LoginThrottled,
         EventType::SessionRefreshReused,
         EventType::SessionRevoked,
         EventType::SigningKeyCreated,
@@ -118,6 +121,7 @@ impl EventType {
             EventType::PasswordSet => "password.set",
             EventType::LoginSucceeded => "login.succeeded",
             EventType::LoginFailed => "login.failed",
+            EventType::LoginThrottled => "login.throttled",
             EventType::SessionRefreshReused => "session.refresh_reused",
             EventType::SessionRevoked => "session.revoked",
             EventType::SigningKeyCreated => "signing_key.created",

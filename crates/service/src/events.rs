@@ -89,6 +89,14 @@ pub(crate) enum Change<'a> {
         user: &'a User,
         address: &'a str,
     },
+    /// The throttle started refusing logins from `address` (for `user`'s email, when it
+    /// names one user), callers told to wait `retry_after_seconds`.
+    LoginThrottled {
+        organization: domain::OrganizationId,
+        user: Option<&'a User>,
+        address: &'a str,
+        retry_after_seconds: u64,
+    },
     /// `token`, already rotated, was presented again: its family is revoked at `at`.
     RefreshReused {
         token: &'a RefreshToken,
@@ -348,6 +356,26 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             None,
             Some(wire::snapshot::failed_login(address)),
+        ),
+        Change::LoginThrottled {
+            organization,
+            user,
+            address,
+            retry_after_seconds,
+        } => (
+            EventType::LoginThrottled,
+            organization,
+            user.map_or(Subject::Organization(organization), |user| {
+                Subject::User(user.id)
+            }),
+            user.and_then(|user| user.customer_id),
+            domain::now(),
+            None,
+            None,
+            Some(wire::snapshot::throttled_login(
+                address,
+                retry_after_seconds,
+            )),
         ),
         Change::RefreshReused { token, at } => (
             EventType::SessionRefreshReused,

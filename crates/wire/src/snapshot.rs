@@ -318,6 +318,12 @@ pub fn revoked_family(family: uuid::Uuid) -> Value {
     json!({ "family": family.to_string(), "revoked": true })
 }
 
+/// A login throttled from `address`, callers told to wait `retry_after_seconds` (a burst's
+/// first refusal; its `after`).
+pub fn throttled_login(address: &str, retry_after_seconds: u64) -> Value {
+    json!({ "address": address, "retryAfterSeconds": retry_after_seconds })
+}
+
 /// A time in the API's spelling (RFC 3339), for the log's smaller snapshots.
 pub fn time(at: Timestamp) -> String {
     at.to_rfc3339()
