@@ -26,8 +26,13 @@ pub enum EventType {
     UserReactivated,
     /// An embedded sign-in created the user its JWT names.
     EmbeddedUserCreated,
+    /// An embedded user was deleted, which blocks its subject (one write, one event: it
+    /// stands for the deletion too, no `user.deleted`).
+    EmbeddedUserBlocked,
     /// A blocked embedded subject may sign in again.
     EmbeddedUserUnblocked,
+    /// An invitation's mail was delivered (handed to the mailer).
+    InvitationSent,
     /// A pending invitation got a new link.
     InvitationResent,
     /// An invitation link was spent, setting the user's password.
@@ -38,8 +43,12 @@ pub enum EventType {
     LoginSucceeded,
     /// A password sign-in checked a user's hash and it did not match.
     LoginFailed,
+    /// The login throttle started refusing an account or address (once per burst).
+    LoginThrottled,
     /// A rotated refresh token was presented again: its family is revoked.
     SessionRefreshReused,
+    /// A user signed out: its refresh token's family was revoked (`/auth/revoke`).
+    SessionRevoked,
     /// A signing key was generated.
     SigningKeyCreated,
     /// A signing key's public half was registered.
@@ -58,7 +67,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 26] = [
+    pub const ALL: [EventType; 30] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -69,13 +78,17 @@ impl EventType {
         EventType::UserDeactivated,
         EventType::UserReactivated,
         EventType::EmbeddedUserCreated,
+        EventType::EmbeddedUserBlocked,
         EventType::EmbeddedUserUnblocked,
+        EventType::InvitationSent,
         EventType::InvitationResent,
         EventType::InvitationAccepted,
         EventType::PasswordSet,
         EventType::LoginSucceeded,
         EventType::LoginFailed,
+        EventType::LoginThrottled,
         EventType::SessionRefreshReused,
+        EventType::SessionRevoked,
         EventType::SigningKeyCreated,
         EventType::SigningKeyImported,
         EventType::SigningKeyDeleted,
@@ -100,13 +113,17 @@ impl EventType {
             EventType::UserDeactivated => "user.deactivated",
             EventType::UserReactivated => "user.reactivated",
             EventType::EmbeddedUserCreated => "embedded_user.created",
+            EventType::EmbeddedUserBlocked => "embedded_user.blocked",
             EventType::EmbeddedUserUnblocked => "embedded_user.unblocked",
+            EventType::InvitationSent => "invitation.sent",
             EventType::InvitationResent => "invitation.resent",
             EventType::InvitationAccepted => "invitation.accepted",
             EventType::PasswordSet => "password.set",
             EventType::LoginSucceeded => "login.succeeded",
             EventType::LoginFailed => "login.failed",
+            EventType::LoginThrottled => "login.throttled",
             EventType::SessionRefreshReused => "session.refresh_reused",
+            EventType::SessionRevoked => "session.revoked",
             EventType::SigningKeyCreated => "signing_key.created",
             EventType::SigningKeyImported => "signing_key.imported",
             EventType::SigningKeyDeleted => "signing_key.deleted",

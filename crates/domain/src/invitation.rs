@@ -105,6 +105,9 @@ pub struct OutboxMail {
     pub attempts: u32,
     /// When it was queued.
     pub created_at: Timestamp,
+    /// The user it invites, so its delivery can be logged (`None`: not an invitation, or
+    /// queued before mails named their user).
+    pub invitee: Option<(OrganizationId, UserId)>,
 }
 
 impl OutboxMail {
@@ -115,6 +118,15 @@ impl OutboxMail {
             mail,
             attempts: 0,
             created_at: now,
+            invitee: None,
+        }
+    }
+
+    /// A new outbox entry for `invitation`'s mail, queued at `now`.
+    pub fn invitation(mail: Mail, invitation: &Invitation, now: Timestamp) -> Self {
+        OutboxMail {
+            invitee: Some((invitation.organization_id, invitation.user_id)),
+            ..OutboxMail::queue(mail, now)
         }
     }
 }

@@ -326,6 +326,14 @@ pub trait EmbeddedUserRepository: Send + Sync {
         event: &EventDraft,
     ) -> Result<(), RepoError>;
 
+    /// The subject (`sub`) `user` signs in as, when it is an embedded user (fixed at its
+    /// creation), so deleting it can be logged as the block it is; `None` for other users.
+    async fn embedded_subject_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError>;
+
     /// True when `subject` is blocked in `customer`: deleting its embedded user blocks it
     /// (storage does so in the same statement, whoever deletes the user), so its JWTs are
     /// refused instead of creating a new user.
@@ -397,8 +405,8 @@ pub trait CredentialRepository: Send + Sync {
 
     /// Revokes every not yet revoked token of `token`'s family; returns how many. Reports
     /// `AccessChange::User` so the family's access tokens end at their next request. With
-    /// `event` (a reuse detected), appends it in the same transaction when at least one
-    /// token was revoked, and nothing when none was (a sign-out appends nothing).
+    /// `event` (a reuse detected, or a sign-out), appends it in the same transaction when at
+    /// least one token was revoked, and nothing when none was.
     async fn revoke_refresh_family<'a>(
         &self,
         token: &RefreshToken,
@@ -462,8 +470,13 @@ pub trait InvitationRepository: Send + Sync {
         lease_until: Timestamp,
     ) -> Result<Option<OutboxMail>, RepoError>;
 
-    /// Removes a delivered mail.
-    async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError>;
+    /// Removes a delivered mail. With `event` (an invitation's `invitation.sent`), appends it
+    /// in the same transaction when the row was removed, and nothing when it was gone.
+    async fn mail_delivered<'a>(
+        &self,
+        id: Uuid,
+        event: Option<&'a EventDraft>,
+    ) -> Result<(), RepoError>;
 
     /// Records a failed attempt: the mail is due again at `retry_at`.
     async fn mail_failed(

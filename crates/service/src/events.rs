@@ -45,10 +45,21 @@ pub(crate) enum Change<'a> {
         user: &'a User,
         subject: &'a str,
     },
+    /// An embedded user, as read, deleted at its version: its `subject` is blocked.
+    EmbeddedUserBlocked {
+        user: &'a User,
+        subject: &'a str,
+    },
     /// `subject` may sign in to `customer` again.
     EmbeddedUserUnblocked {
         customer: &'a Customer,
         subject: &'a str,
+    },
+    /// The mail inviting `user` of `organization` was delivered at `at`.
+    InvitationSent {
+        organization: domain::OrganizationId,
+        user: UserId,
+        at: Timestamp,
     },
     /// `user`'s pending invitation `before` gets the new link `after`.
     InvitationResent {
@@ -78,8 +89,21 @@ pub(crate) enum Change<'a> {
         user: &'a User,
         address: &'a str,
     },
+    /// The throttle started refusing logins from `address` (for `user`'s email, when it
+    /// names one user), callers told to wait `retry_after_seconds`.
+    LoginThrottled {
+        organization: domain::OrganizationId,
+        user: Option<&'a User>,
+        address: &'a str,
+        retry_after_seconds: u64,
+    },
     /// `token`, already rotated, was presented again: its family is revoked at `at`.
     RefreshReused {
+        token: &'a RefreshToken,
+        at: Timestamp,
+    },
+    /// `token`'s holder signed out: its family is revoked at `at`.
+    SessionRevoked {
         token: &'a RefreshToken,
         at: Timestamp,
     },
@@ -235,6 +259,16 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             Some(wire::snapshot::embedded_user(user, subject)),
         ),
+        Change::EmbeddedUserBlocked { user, subject } => (
+            EventType::EmbeddedUserBlocked,
+            user.organization_id,
+            Subject::User(user.id),
+            user.customer_id,
+            domain::now(),
+            Some(user.version),
+            Some(wire::snapshot::embedded_user(user, subject)),
+            Some(wire::snapshot::blocked_subject(subject)),
+        ),
         Change::EmbeddedUserUnblocked { customer, subject } => (
             EventType::EmbeddedUserUnblocked,
             customer.organization_id,
@@ -244,6 +278,20 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             Some(wire::snapshot::blocked_subject(subject)),
             None,
+        ),
+        Change::InvitationSent {
+            organization,
+            user,
+            at,
+        } => (
+            EventType::InvitationSent,
+            organization,
+            Subject::User(user),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::invitation_delivered(at)),
         ),
         Change::InvitationResent {
             user,
@@ -309,8 +357,38 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             Some(wire::snapshot::failed_login(address)),
         ),
+        Change::LoginThrottled {
+            organization,
+            user,
+            address,
+            retry_after_seconds,
+        } => (
+            EventType::LoginThrottled,
+            organization,
+            user.map_or(Subject::Organization(organization), |user| {
+                Subject::User(user.id)
+            }),
+            user.and_then(|user| user.customer_id),
+            domain::now(),
+            None,
+            None,
+            Some(wire::snapshot::throttled_login(
+                address,
+                retry_after_seconds,
+            )),
+        ),
         Change::RefreshReused { token, at } => (
             EventType::SessionRefreshReused,
+            token.organization_id,
+            Subject::User(token.user_id),
+            None,
+            at,
+            None,
+            None,
+            Some(wire::snapshot::revoked_family(token.family)),
+        ),
+        Change::SessionRevoked { token, at } => (
+            EventType::SessionRevoked,
             token.organization_id,
             Subject::User(token.user_id),
             None,
@@ -802,6 +880,63 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn deleting_an_embedded_user_is_one_embedded_user_blocked_not_a_user_deleted() {
+        let org = OrganizationId::generate();
+        let (owner, _) = actor(org, None, RoleKind::Owner);
+        let acme = customer(org, "Acme");
+        let doomed = user(org, Some(acme.id), RoleKind::MarketplaceUser);
+        let id = doomed.id;
+        let mut mocks = Mocks::default();
+        let read = doomed.clone();
+        mocks
+            .users
+            .expect_user()
+            .returning(move |_, _| Ok(Some(read.clone())));
+        mocks
+            .embedded
+            .expect_embedded_subject_of()
+            .withf(move |organization, user| *organization == org && *user == id)
+            .times(1)
+            .returning(|_, _| Ok(Some("sub-7".into())));
+        let drafts = seen();
+        let log = drafts.clone();
+        let gone = doomed.clone();
+        mocks
+            .users
+            .expect_delete_user()
+            .times(1)
+            .returning(move |_, _, _, event| {
+                log.lock().unwrap().push(event.clone());
+                Ok(Conditional::Done(gone.clone()))
+            });
+        mocks
+            .directory()
+            .delete_user(&tagged(owner), id, None)
+            .await
+            .unwrap();
+        let drafts = drafts.lock().unwrap();
+        assert_eq!(drafts.len(), 1, "one write, one event");
+        let event = &drafts[0];
+        assert_eq!(event.kind, EventType::EmbeddedUserBlocked);
+        assert_eq!(event.subject, Subject::User(id));
+        assert_eq!(event.customer_id, Some(acme.id));
+        assert_eq!(
+            event.actor,
+            EventActor {
+                user: Some(owner.user_id),
+                kind: ActorKind::User
+            }
+        );
+        assert_eq!(event.request.request_id, Tag::parse("req-1"));
+        assert_eq!(event.version, Some(doomed.version));
+        assert_eq!(
+            event.before,
+            Some(wire::snapshot::embedded_user(&doomed, "sub-7"))
+        );
+        assert_eq!(event.after, Some(wire::snapshot::blocked_subject("sub-7")));
+    }
+
+    #[tokio::test]
     async fn a_deletion_retried_after_a_stale_read_records_the_row_it_deleted() {
         let org = OrganizationId::generate();
         let (owner, _) = actor(org, None, RoleKind::Owner);
@@ -819,6 +954,10 @@ mod tests {
                 rows[0].clone()
             }))
         });
+        mocks
+            .embedded
+            .expect_embedded_subject_of()
+            .returning(|_, _| Ok(None));
         let drafts = seen();
         let log = drafts.clone();
         let gone = second.clone();

@@ -28,7 +28,11 @@ impl Directory {
         let token = new_refresh_token();
         let invitation = Invitation::issue(user.organization_id, user.id, token_hash(&token), now);
         let invited = Invited {
-            mail: OutboxMail::queue(self.invitation_mail(user, &invitation, &token), now),
+            mail: OutboxMail::invitation(
+                self.invitation_mail(user, &invitation, &token),
+                &invitation,
+                now,
+            ),
             invitation,
         };
         (invited, token)

@@ -61,8 +61,8 @@ pub use provisioning::{
 };
 pub use sessions::{SessionService, hash_password};
 pub use throttle::{
-    ACCOUNT_BURST, ACCOUNT_REFILL, ADDRESS_FAILURES, ADDRESS_WINDOW, LoginThrottle, Refused,
-    Reservation, ThrottleKeys,
+    ACCOUNT_BURST, ACCOUNT_REFILL, ADDRESS_FAILURES, ADDRESS_WINDOW, BURST_QUIET, LoginThrottle,
+    Refused, Reservation, ThrottleKeys, Throttled,
 };
 pub use tokens::{
     ACCESS_TOKEN_CLOCK_SKEW, AccessToken, BearerAuthenticator, DEFAULT_ACCESS_TOKEN_TTL,

@@ -7,9 +7,11 @@ use std::future::Future;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use domain::events::{ActorKind, EventActor};
 use domain::{OutboxMail, Timestamp};
 use ports::{InvitationRepository, Mailer, RepoError};
 
+use crate::events::{self, Change};
 use crate::lease::DeliverySettings;
 use crate::lease::{LeaseQueue, LeaseWorker};
 
@@ -51,7 +53,18 @@ impl LeaseQueue for MailQueue {
     }
 
     async fn succeeded(&self, claimed: &OutboxMail, (): ()) -> Result<(), RepoError> {
-        self.outbox.mail_delivered(claimed.id).await
+        // An invitation's delivery is logged, by Roster, with the row's removal.
+        let event = claimed.invitee.map(|(organization, user)| {
+            events::untagged(
+                EventActor::without_user(ActorKind::System),
+                Change::InvitationSent {
+                    organization,
+                    user,
+                    at: domain::now(),
+                },
+            )
+        });
+        self.outbox.mail_delivered(claimed.id, event.as_ref()).await
     }
 
     async fn failed(
@@ -101,7 +114,8 @@ impl OutboxWorker {
 mod tests {
     use std::time::Duration;
 
-    use domain::{Mail, OutboxMail};
+    use domain::events::{EventType, Subject};
+    use domain::{Mail, OrganizationId, OutboxMail, UserId};
     use ports::MailError;
     use ports::directory::MockMailer;
     use ports::repository::MockInvitationRepository;
@@ -141,9 +155,9 @@ mod tests {
         let id = mail.id;
         outbox
             .expect_mail_delivered()
-            .withf(move |delivered| *delivered == id)
+            .withf(move |delivered, event| *delivered == id && event.is_none())
             .times(1)
-            .returning(|_| Ok(()));
+            .returning(|_, _| Ok(()));
         outbox.expect_mail_failed().times(0);
         let mut mailer = MockMailer::new();
         mailer.expect_send().times(1).returning(|_| Ok(()));
@@ -167,6 +181,59 @@ mod tests {
                     && wait < chrono::TimeDelta::seconds(50)
                     && error.contains("refused")
             })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer
+            .expect_send()
+            .times(1)
+            .returning(|_| Err(MailError("connection refused".into())));
+        let worker = OutboxWorker::new(Arc::new(outbox), Arc::new(mailer), settings());
+        assert_eq!(worker.deliver_due().await, 0);
+    }
+
+    #[tokio::test]
+    async fn a_delivered_invitation_logs_invitation_sent_about_its_user_and_a_failed_one_nothing() {
+        let (organization, user) = (OrganizationId::generate(), UserId::generate());
+        let mut mail = queued();
+        mail.invitee = Some((organization, user));
+        let id = mail.id;
+        let before = domain::now();
+        let mut outbox = MockInvitationRepository::new();
+        let mut pending = Some(mail.clone());
+        outbox
+            .expect_claim_mail()
+            .returning(move |_, _| Ok(pending.take()));
+        outbox
+            .expect_mail_delivered()
+            .withf(move |delivered, event| {
+                *delivered == id
+                    && event.is_some_and(|event| {
+                        event.kind == EventType::InvitationSent
+                            && event.organization_id == organization
+                            && event.subject == Subject::User(user)
+                            && event.actor == EventActor::without_user(ActorKind::System)
+                            && event.at >= before
+                            && event.before.is_none()
+                            && event.after == Some(wire::snapshot::invitation_delivered(event.at))
+                    })
+            })
+            .times(1)
+            .returning(|_, _| Ok(()));
+        let mut mailer = MockMailer::new();
+        mailer.expect_send().times(1).returning(|_| Ok(()));
+        let worker = OutboxWorker::new(Arc::new(outbox), Arc::new(mailer), settings());
+        assert_eq!(worker.deliver_due().await, 1);
+
+        // Not delivered: the row stays, nothing is logged.
+        let mut outbox = MockInvitationRepository::new();
+        let mut pending = Some(mail);
+        outbox
+            .expect_claim_mail()
+            .returning(move |_, _| Ok(pending.take()));
+        outbox.expect_mail_delivered().times(0);
+        outbox
+            .expect_mail_failed()
             .times(1)
             .returning(|_, _, _| Ok(()));
         let mut mailer = MockMailer::new();

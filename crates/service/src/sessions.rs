@@ -329,6 +329,79 @@ impl SessionService {
         }
     }
 
+    /// Appends `login.throttled` for a burst `request` starts: about the user its email
+    /// names (within the organization it names, if any), else about the organization it
+    /// names; with neither, nothing (no organization's log to write to). A storage failure
+    /// here is logged: the attempt is refused either way.
+    async fn log_throttled(
+        &self,
+        request: &LoginRequest,
+        email: Option<&Email>,
+        retry_after_seconds: u64,
+    ) {
+        let (organization, users) = match self.throttled_subject(request, email).await {
+            Ok(found) => found,
+            Err(error) => {
+                tracing::warn!(error = %error, "could not name a throttled login's subject");
+                return;
+            }
+        };
+        let (organization, user) = match (organization, users.as_slice()) {
+            (_, [user]) => (user.organization_id, Some(user)),
+            (Some(organization), _) => (organization, None),
+            (None, _) => return,
+        };
+        let event = events::tagged(
+            EventActor::without_user(ActorKind::System),
+            request.request.clone(),
+            Change::LoginThrottled {
+                organization,
+                user,
+                address: &request.client,
+                retry_after_seconds,
+            },
+        );
+        if let Err(error) = self.repos.events.append_event(&event).await {
+            tracing::warn!(error = %error, "could not log a throttled login");
+        }
+    }
+
+    /// The organization `request` names (when it exists) and the users its email is, in
+    /// that organization or else anywhere.
+    async fn throttled_subject(
+        &self,
+        request: &LoginRequest,
+        email: Option<&Email>,
+    ) -> Result<(Option<OrganizationId>, Vec<User>), RepoError> {
+        let named = request
+            .organization
+            .as_deref()
+            .map(str::trim)
+            .filter(|name| !name.is_empty());
+        let Some(name) = named else {
+            let users = match email {
+                Some(email) => self.repos.users.users_by_email_anywhere(email).await?,
+                None => Vec::new(),
+            };
+            return Ok((None, users));
+        };
+        let organization = match OrganizationName::parse(name) {
+            Ok(name) => self.repos.organizations.organization_by_name(&name).await?,
+            Err(_) => None,
+        };
+        let users = match (&organization, email) {
+            (Some(organization), Some(email)) => self
+                .repos
+                .users
+                .user_by_email(organization.id, email)
+                .await?
+                .into_iter()
+                .collect(),
+            _ => Vec::new(),
+        };
+        Ok((organization.map(|organization| organization.id), users))
+    }
+
     /// A new refresh token of `previous`'s family (or of a new one, a login's), and an
     /// access token of that session at the user's current token generation.
     async fn open(
@@ -386,12 +459,20 @@ impl Sessions for SessionService {
         );
         // Counted (as a failure) before anything is looked up or hashed; refunded below
         // only for a right password or when nothing was tested.
-        let reservation: Reservation =
-            self.throttle
-                .reserve(&keys, domain::now())
-                .map_err(|refused| SessionError::Throttled {
-                    retry_after_seconds: refused.retry_after_seconds,
-                })?;
+        let reservation: Reservation = match self.throttle.reserve_attempt(&keys, domain::now()) {
+            Ok(reservation) => reservation,
+            Err(throttled) => {
+                let retry_after_seconds = throttled.refused.retry_after_seconds;
+                // A burst is logged once, at its first refusal; the rest append nothing.
+                if throttled.starts_burst {
+                    self.log_throttled(request, email.as_ref(), retry_after_seconds)
+                        .await;
+                }
+                return Err(SessionError::Throttled {
+                    retry_after_seconds,
+                });
+            }
+        };
         let user = match self.check(request, email.as_ref()).await {
             Ok(Checked::Signed(user)) => user,
             Ok(Checked::OrganizationRequired) => {
@@ -518,8 +599,15 @@ impl Sessions for SessionService {
             .await
             .map_err(unavailable)?
         {
+            // The holder signs itself out; a family already revoked appends nothing (the
+            // storage guard), an unknown token reaches no storage write at all.
+            let at = domain::now();
+            let event = events::untagged(
+                events::by_user(token.user_id),
+                Change::SessionRevoked { token: &token, at },
+            );
             credentials
-                .revoke_refresh_family(&token, domain::now(), None)
+                .revoke_refresh_family(&token, at, Some(&event))
                 .await
                 .map_err(unavailable)?;
         }
@@ -730,10 +818,11 @@ mod tests {
         let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
         let mut mocks = Mocks::default();
         let found = me.clone();
+        // Five checks, and once more to name the throttled burst's subject.
         mocks
             .users
             .expect_users_by_email_anywhere()
-            .times(5)
+            .times(6)
             .returning(move |_| Ok(vec![found.clone()]));
         mocks
             .credentials
@@ -741,7 +830,27 @@ mod tests {
             .returning(|users| Ok(users.iter().map(|user| (*user, stored_hash())).collect()));
         mocks.credentials.expect_record_login().times(0);
         // Each checked hash that failed is logged once for the user; the throttled sixth
-        // attempt checks nothing and logs nothing.
+        // attempt checks nothing and starts a burst, logged once (`login.throttled`, by
+        // Roster, about the user); the seventh, in the same burst, logs nothing.
+        let my_id = me.id;
+        mocks
+            .events
+            .expect_append_event()
+            .withf(move |event| {
+                event.kind == EventType::LoginThrottled
+                    && event.request == request(PASSWORD).request
+                    && event.subject == Subject::User(my_id)
+                    && event.actor == EventActor::without_user(ActorKind::System)
+                    && event.after
+                        == Some(wire::snapshot::throttled_login(
+                            "127.0.0.1",
+                            event.after.as_ref().unwrap()["retryAfterSeconds"]
+                                .as_u64()
+                                .unwrap(),
+                        ))
+            })
+            .times(1)
+            .returning(|_| Ok(()));
         let my_id = me.id;
         mocks
             .events
@@ -769,11 +878,71 @@ mod tests {
                 "{error:?}"
             );
         }
-        let error = sessions.login(&request(PASSWORD)).await.unwrap_err();
-        assert!(
-            matches!(error, SessionError::Throttled { retry_after_seconds } if retry_after_seconds > 0),
-            "{error:?}"
-        );
+        for _ in 0..2 {
+            let error = sessions.login(&request(PASSWORD)).await.unwrap_err();
+            assert!(
+                matches!(error, SessionError::Throttled { retry_after_seconds } if retry_after_seconds > 0),
+                "{error:?}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_throttled_burst_names_the_organization_or_nothing_when_no_user_is_known() {
+        let organization = Organization {
+            id: OrganizationId::generate(),
+            name: OrganizationName::parse("Acme Corp").unwrap(),
+            created_at: domain::now(),
+            version: domain::Version::FIRST,
+        };
+        let org_id = organization.id;
+        for named in [true, false] {
+            let mut mocks = Mocks::default();
+            let found = organization.clone();
+            mocks
+                .organizations
+                .expect_organization_by_name()
+                .returning(move |_| Ok(Some(found.clone())));
+            // Unknown everywhere, so every attempt hashes the decoy and fails.
+            mocks
+                .users
+                .expect_user_by_email()
+                .returning(|_, _| Ok(None));
+            mocks
+                .users
+                .expect_users_by_email_anywhere()
+                .returning(|_| Ok(Vec::new()));
+            mocks
+                .credentials
+                .expect_password_hashes()
+                .returning(|_| Ok(Vec::new()));
+            mocks
+                .events
+                .expect_append_event()
+                .withf(move |event| {
+                    event.kind == EventType::LoginThrottled
+                        && event.organization_id == org_id
+                        && event.subject == Subject::Organization(org_id)
+                        && event.customer_id.is_none()
+                })
+                .times(usize::from(named))
+                .returning(|_| Ok(()));
+            let sessions = service(mocks);
+            let mut attempt = request("wrong password!");
+            attempt.email = "nobody@example.com".into();
+            attempt.organization = named.then(|| "Acme Corp".into());
+            for _ in 0..ACCOUNT_BURST {
+                let error = sessions.login(&attempt).await.unwrap_err();
+                assert!(
+                    matches!(error, SessionError::InvalidCredentials),
+                    "{error:?}"
+                );
+            }
+            for _ in 0..3 {
+                let error = sessions.login(&attempt).await.unwrap_err();
+                assert!(matches!(error, SessionError::Throttled { .. }), "{error:?}");
+            }
+        }
     }
 
     #[tokio::test]
@@ -1025,15 +1194,26 @@ mod tests {
     async fn revoke_revokes_a_known_tokens_family_and_ignores_unknown_ones() {
         let me = user(OrganizationId::generate(), None, RoleKind::Integrator);
         let token = active(&me);
+        let (user, family) = (me.id, token.family);
         let mut mocks = Mocks::default();
         mocks
             .credentials
             .expect_refresh_token()
             .returning(move |hash| Ok((hash == token_hash("old")).then(|| token.clone())));
+        // One `session.revoked` by the holder, handed to the family's revocation (which
+        // appends it only when it revokes something).
         mocks
             .credentials
             .expect_revoke_refresh_family()
-            .withf(|_, _, event| event.is_none())
+            .withf(move |_, at, event| {
+                event.is_some_and(|event| {
+                    event.kind == EventType::SessionRevoked
+                        && event.subject == Subject::User(user)
+                        && event.actor == events::by_user(user)
+                        && event.at == *at
+                        && event.after == Some(wire::snapshot::revoked_family(family))
+                })
+            })
             .times(1)
             .returning(|_, _, _| Ok(1));
         let sessions = service(mocks);

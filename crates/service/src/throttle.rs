@@ -31,6 +31,9 @@ pub const ACCOUNT_REFILL: TimeDelta = TimeDelta::seconds(5);
 pub const ADDRESS_FAILURES: u32 = 20;
 /// The address window: counting restarts this long after an address's first failure.
 pub const ADDRESS_WINDOW: TimeDelta = TimeDelta::minutes(15);
+/// A key's burst of refusals ends after this long without one: its next refusal starts a
+/// new burst (one `login.throttled` event per burst, not one per refused attempt).
+pub const BURST_QUIET: TimeDelta = TimeDelta::minutes(15);
 /// Below this many tracked keys, nothing is pruned; above it, pruning is amortized.
 const PRUNE_ABOVE: usize = 10_000;
 
@@ -48,6 +51,9 @@ struct State {
     accounts: HashMap<String, Timestamp>,
     /// Per address: failures counted in the current window.
     addresses: HashMap<String, Window>,
+    /// Per key (account or address) being refused: its latest refusal, while its burst
+    /// lasts ([`BURST_QUIET`]).
+    refusing: HashMap<String, Timestamp>,
     /// Prune when more keys than this are tracked (doubles, so pruning stays amortized).
     prune_above: usize,
 }
@@ -57,20 +63,32 @@ impl Default for State {
         State {
             accounts: HashMap::new(),
             addresses: HashMap::new(),
+            refusing: HashMap::new(),
             prune_above: PRUNE_ABOVE,
         }
     }
 }
 
 impl State {
+    fn tracked(&self) -> usize {
+        self.accounts.len() + self.addresses.len() + self.refusing.len()
+    }
+
     fn prune(&mut self, now: Timestamp) {
-        if self.accounts.len() + self.addresses.len() <= self.prune_above {
+        if self.tracked() <= self.prune_above {
             return;
         }
         self.accounts.retain(|_, full_at| *full_at > now);
         self.addresses
             .retain(|_, window| now < window.since + ADDRESS_WINDOW);
-        self.prune_above = PRUNE_ABOVE.max(2 * (self.accounts.len() + self.addresses.len()));
+        self.refusing.retain(|_, last| now - *last < BURST_QUIET);
+        self.prune_above = PRUNE_ABOVE.max(2 * self.tracked());
+    }
+
+    /// Notes a refusal of `key` at `now`; true when it starts the key's burst.
+    fn refuse(&mut self, key: &str, now: Timestamp) -> bool {
+        let previous = self.refusing.insert(key.to_owned(), now);
+        previous.is_none_or(|last| now - last >= BURST_QUIET)
     }
 }
 
@@ -128,6 +146,14 @@ pub struct Refused {
     pub retry_after_seconds: u64,
 }
 
+/// A refused attempt, and whether it starts a burst: a key (account or address) refused
+/// that was not refused in the last [`BURST_QUIET`], so the burst is logged once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Throttled {
+    pub refused: Refused,
+    pub starts_burst: bool,
+}
+
 /// Whole seconds to wait for `wait`, rounded up, at least one.
 fn seconds(wait: TimeDelta) -> u64 {
     let millis = u64::try_from(wait.num_milliseconds()).unwrap_or(0);
@@ -143,6 +169,16 @@ impl LoginThrottle {
     /// Counts one attempt against the account and the address, or refuses it (counting
     /// nothing) when either has none left. Check and count happen under one lock.
     pub fn reserve(&self, keys: &ThrottleKeys, now: Timestamp) -> Result<Reservation, Refused> {
+        self.reserve_attempt(keys, now)
+            .map_err(|throttled| throttled.refused)
+    }
+
+    /// [`LoginThrottle::reserve`], saying of a refusal whether it starts a burst.
+    pub fn reserve_attempt(
+        &self,
+        keys: &ThrottleKeys,
+        now: Timestamp,
+    ) -> Result<Reservation, Throttled> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         state.prune(now);
         let burst = ACCOUNT_REFILL * i32::try_from(ACCOUNT_BURST).unwrap_or(i32::MAX);
@@ -162,8 +198,14 @@ impl LoginThrottle {
             .filter(|window| window.count >= ADDRESS_FAILURES)
             .map(|window| window.since + ADDRESS_WINDOW - now);
         if let Some(wait) = account_wait.into_iter().chain(address_wait).max() {
-            return Err(Refused {
-                retry_after_seconds: seconds(wait),
+            // Both keys noted (no short-circuit): each has its own burst.
+            let account = account_wait.is_some() && state.refuse(&keys.account, now);
+            let address = address_wait.is_some() && state.refuse(&keys.address, now);
+            return Err(Throttled {
+                refused: Refused {
+                    retry_after_seconds: seconds(wait),
+                },
+                starts_burst: account || address,
             });
         }
         state.accounts.insert(keys.account.clone(), next_full_at);
@@ -203,7 +245,7 @@ impl LoginThrottle {
     #[cfg(test)]
     fn tracked(&self) -> usize {
         let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        state.accounts.len() + state.addresses.len()
+        state.tracked()
     }
 }
 
@@ -353,6 +395,62 @@ mod tests {
         throttle.refund(early, at(900_000));
         let next = keys("next@example.com", "10.0.0.1");
         assert!(throttle.reserve(&next, at(900_001)).is_err());
+    }
+
+    #[test]
+    fn a_burst_of_refusals_starts_once_per_key_until_a_quiet_spell() {
+        let throttle = LoginThrottle::new();
+        let ada = keys("ada@example.com", "10.0.0.1");
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve_attempt(&ada, at(0)).unwrap());
+        }
+        let starts = |now: i64, keys: &ThrottleKeys| {
+            throttle
+                .reserve_attempt(keys, at(now))
+                .unwrap_err()
+                .starts_burst
+        };
+        assert!(starts(0, &ada), "the first refusal starts the burst");
+        for n in 1..100 {
+            assert!(!starts(n, &ada), "later refusals are the same burst");
+        }
+        // An attempt let through by the refill does not end the burst: refused again soon
+        // after, it is still the same one.
+        drop(throttle.reserve_attempt(&ada, at(5_000)).unwrap());
+        assert!(!starts(5_001, &ada));
+        // Another account refused from the same address is a key of its own.
+        let bob = keys("bob@example.com", "10.0.0.1");
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve_attempt(&bob, at(10_001)).unwrap());
+        }
+        assert!(starts(10_002, &bob));
+        // After a quiet spell, the key's next refusal starts a new burst.
+        let later = 10_001 + BURST_QUIET.num_milliseconds();
+        for _ in 0..ACCOUNT_BURST {
+            drop(throttle.reserve_attempt(&ada, at(later)).unwrap());
+        }
+        assert!(starts(later, &ada));
+        assert!(!starts(later + 1, &ada));
+    }
+
+    #[test]
+    fn an_address_refused_starts_its_own_burst() {
+        let throttle = LoginThrottle::new();
+        for n in 0..ADDRESS_FAILURES {
+            let spray = keys(&format!("user{n}@example.com"), "10.0.0.9");
+            drop(throttle.reserve_attempt(&spray, at(0)).unwrap());
+        }
+        let next = |n: u32| keys(&format!("next{n}@example.com"), "10.0.0.9");
+        assert!(
+            throttle
+                .reserve_attempt(&next(0), at(1))
+                .unwrap_err()
+                .starts_burst
+        );
+        for n in 1..50 {
+            let refused = throttle.reserve_attempt(&next(n), at(2)).unwrap_err();
+            assert!(!refused.starts_burst, "one burst for the address");
+        }
     }
 
     #[test]

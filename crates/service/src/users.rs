@@ -306,7 +306,22 @@ impl UserDirectory for Directory {
                     return Err(DirectoryError::Forbidden);
                 }
                 check_expected(expected, current.version)?;
-                let event = draft(origin, Change::UserDeleted(&current));
+                // Deleting an embedded user blocks its subject in the same statement (a
+                // storage trigger): one write, so one event, `embedded_user.blocked`.
+                let subject = self
+                    .repos
+                    .embedded
+                    .embedded_subject_of(actor.organization_id, id)
+                    .await
+                    .map_err(storage)?;
+                let change = match &subject {
+                    Some(subject) => Change::EmbeddedUserBlocked {
+                        user: &current,
+                        subject,
+                    },
+                    None => Change::UserDeleted(&current),
+                };
+                let event = draft(origin, change);
                 self.repos
                     .users
                     .delete_user(actor.organization_id, id, Some(current.version), &event)

@@ -538,6 +538,8 @@ pub(crate) const OUTBOX_COLUMNS: &[&str] = &[
     "body",
     "attempts",
     "created_at",
+    "organization_id",
+    "user_id",
 ];
 
 /// An [`Invitation`] as column values.
@@ -577,6 +579,14 @@ pub(crate) fn outbox_values(mail: &OutboxMail) -> Vec<(&'static str, Bind)> {
         ("attempts", Bind::int(i64::from(mail.attempts))),
         ("created_at", Bind::time(mail.created_at)),
         ("next_attempt_at", Bind::time(mail.created_at)),
+        (
+            "organization_id",
+            Bind::Uuid(mail.invitee.map(|(organization, _)| organization.uuid())),
+        ),
+        (
+            "user_id",
+            Bind::Uuid(mail.invitee.map(|(_, user)| user.uuid())),
+        ),
     ]
 }
 
@@ -593,6 +603,13 @@ pub(crate) fn outbox_mail(row: &impl SqlRow) -> Result<OutboxMail, RepoError> {
         attempts: u32::try_from(attempts)
             .map_err(|_| CorruptRow(format!("outbox attempts {attempts}")).into_repo())?,
         created_at: row.time("created_at")?,
+        invitee: match (row.opt_uuid("organization_id")?, row.opt_uuid("user_id")?) {
+            (Some(organization), Some(user)) => Some((
+                OrganizationId::from_uuid(organization),
+                UserId::from_uuid(user),
+            )),
+            _ => None,
+        },
     })
 }
 

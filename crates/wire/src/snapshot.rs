@@ -266,6 +266,11 @@ pub fn invitation_link(invitation: &Invitation) -> Value {
     })
 }
 
+/// An invitation mail handed to the mailer at `at` (its `after`; never the link).
+pub fn invitation_delivered(at: Timestamp) -> Value {
+    json!({ "mailDeliveredAt": time(at) })
+}
+
 /// An embedded sign-in's new user, whole, with the subject (`sub`) it signs in as.
 pub fn embedded_user(user: &User, subject: &str) -> Value {
     let mut value = self::user(user);
@@ -311,6 +316,12 @@ pub fn failed_login(address: &str) -> Value {
 /// A refresh-token family revoked because a rotated token was reused (its `after`).
 pub fn revoked_family(family: uuid::Uuid) -> Value {
     json!({ "family": family.to_string(), "revoked": true })
+}
+
+/// A login throttled from `address`, callers told to wait `retry_after_seconds` (a burst's
+/// first refusal; its `after`).
+pub fn throttled_login(address: &str, retry_after_seconds: u64) -> Value {
+    json!({ "address": address, "retryAfterSeconds": retry_after_seconds })
 }
 
 /// A time in the API's spelling (RFC 3339), for the log's smaller snapshots.

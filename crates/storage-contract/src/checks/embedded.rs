@@ -460,3 +460,60 @@ pub async fn deleting_an_embedded_user_blocks_its_subject_until_unblocked(stores
         );
     }
 }
+
+/// An embedded user's subject is read by its user, within its organization only; a plain
+/// user has none, and a deleted embedded user none either.
+pub async fn embedded_subjects_are_read_by_their_user(stores: Stores) {
+    let org = organization(&stores, "Subjects Of").await;
+    let other = organization(&stores, "Subjects Elsewhere").await;
+    let acme = org.customer("Acme");
+    insert_customer(&stores, &acme).await;
+    let signed_in = org.user(
+        Some(acme.id),
+        "e@embedded.invalid",
+        RoleKind::MarketplaceUser,
+    );
+    stores
+        .embedded
+        .insert_embedded_user(&signed_in, "Sub-9", &draft(org.id))
+        .await
+        .unwrap();
+    let plain = org.user(Some(acme.id), "plain@example.com", RoleKind::CustomerMember);
+    insert_user(&stores, &plain).await;
+    let embedded = &stores.embedded;
+    assert_eq!(
+        embedded
+            .embedded_subject_of(org.id, signed_in.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("Sub-9")
+    );
+    assert_eq!(
+        embedded
+            .embedded_subject_of(org.id, plain.id)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        embedded
+            .embedded_subject_of(other.id, signed_in.id)
+            .await
+            .unwrap(),
+        None,
+        "another organization's"
+    );
+    stores
+        .users
+        .delete_user(org.id, signed_in.id, None, &draft(org.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        embedded
+            .embedded_subject_of(org.id, signed_in.id)
+            .await
+            .unwrap(),
+        None
+    );
+}

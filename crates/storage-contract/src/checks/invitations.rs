@@ -159,7 +159,7 @@ pub async fn invitations_are_accepted_once_and_renewal_replaces_the_link(stores:
     let mails = claim_all(&stores, 11).await;
     assert_eq!(mails.len(), 2, "the first mail and the renewal's");
     for mail in mails {
-        invitations.mail_delivered(mail.id).await.unwrap();
+        invitations.mail_delivered(mail.id, None).await.unwrap();
     }
 
     assert_eq!(
@@ -289,7 +289,7 @@ pub async fn claimed_mails_are_leased_retried_and_deleted(stores: Stores) {
         1,
         "leased, still queued"
     );
-    outbox.mail_delivered(third.id).await.unwrap();
+    outbox.mail_delivered(third.id, None).await.unwrap();
     assert_eq!(stores.stats.outbox_depth().await.unwrap(), 0);
     assert!(
         outbox

@@ -187,8 +187,19 @@ pub async fn every_transition_appends_its_event(stores: Stores) {
         .await
         .unwrap();
     expected.push(event);
+    // Deleting an embedded user blocks its subject: the service logs the one write as
+    // `embedded_user.blocked`.
+    assert_eq!(
+        stores
+            .embedded
+            .embedded_subject_of(org_id, embedded.id)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("sub-1")
+    );
     let event = next(
-        EventType::UserDeleted,
+        EventType::EmbeddedUserBlocked,
         Subject::User(embedded.id),
         by(owner),
     );
@@ -562,4 +573,94 @@ pub async fn transitions_that_write_nothing_append_nothing(stores: Stores) {
 
 fn draft_about_user(org: OrganizationId, user: UserId) -> EventDraft {
     crate::support::draft_about(org, Subject::User(user))
+}
+
+/// A delivered invitation mail appends its `invitation.sent` with the row's removal, once:
+/// the mail, read back from the outbox, names its invitee; a mail already removed (a second
+/// delivery report) appends nothing, and a mail without an event is removed silently.
+pub async fn delivered_invitation_mails_append_invitation_sent_once(stores: Stores) {
+    let org = organization(&stores, "Sent Invitations").await;
+    let invitee = org.user(None, "ivy@example.com", RoleKind::Guest);
+    let mut first = invited(&org, &invitee, "sent", 0);
+    first.mail = OutboxMail::invitation(first.mail.mail.clone(), &first.invitation, at(0, 0));
+    stores
+        .users
+        .insert_user(&invitee, Some(first), &draft(org.id))
+        .await
+        .unwrap();
+    let logged = whole_log(&stores, org.id).await;
+    let claimed = stores
+        .invitations
+        .claim_mail(at(1, 0), at(61, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.invitee, Some((org.id, invitee.id)));
+
+    let event = drafted(
+        org.id,
+        EventType::InvitationSent,
+        Subject::User(invitee.id),
+        SYSTEM,
+        at(2, 0),
+    );
+    stores
+        .invitations
+        .mail_delivered(claimed.id, Some(&event))
+        .await
+        .unwrap();
+    let after = whole_log(&stores, org.id).await;
+    assert_eq!(after.len(), logged.len() + 1);
+    // Its time is kept non-decreasing along the log (the user's creation was drafted now).
+    let mut appended = after.last().map(|event| event.draft.clone()).unwrap();
+    assert!(appended.at >= event.at);
+    appended.at = event.at;
+    assert_eq!(appended, event);
+    assert_eq!(
+        stores
+            .invitations
+            .claim_mail(at(100, 0), at(160, 0))
+            .await
+            .unwrap(),
+        None,
+        "the mail is gone"
+    );
+
+    let again = drafted(
+        org.id,
+        EventType::InvitationSent,
+        Subject::User(invitee.id),
+        SYSTEM,
+        at(3, 0),
+    );
+    stores
+        .invitations
+        .mail_delivered(claimed.id, Some(&again))
+        .await
+        .unwrap();
+    assert_eq!(whole_log(&stores, org.id).await, after, "already removed");
+
+    // A plain mail (no invitee) is removed without an event.
+    let jo = org.user(None, "jo@example.com", RoleKind::Guest);
+    let plain = invited(&org, &jo, "p", 4);
+    assert_eq!(plain.mail.invitee, None);
+    stores
+        .users
+        .insert_user(&jo, Some(plain), &draft(org.id))
+        .await
+        .unwrap();
+    let logged = whole_log(&stores, org.id).await;
+    let claimed = stores
+        .invitations
+        .claim_mail(at(200, 0), at(260, 0))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(claimed.invitee, None);
+    stores
+        .invitations
+        .mail_delivered(claimed.id, None)
+        .await
+        .unwrap();
+    assert_eq!(whole_log(&stores, org.id).await, logged);
 }

@@ -2,11 +2,11 @@
 //! blocked when their user was deleted.
 
 use async_trait::async_trait;
-use domain::{CustomerId, OrganizationId, User};
+use domain::{CustomerId, OrganizationId, User, UserId};
 use ports::{EmbeddedUserRepository, EventDraft, RepoError};
 
-use super::SqlStore;
-use crate::driver::{Driver, Step, Written};
+use super::{SqlStore, org_and_id};
+use crate::driver::{Driver, SqlRow, Step, Written};
 use crate::records;
 use crate::statement::Bind;
 
@@ -54,6 +54,18 @@ impl<D: Driver> EmbeddedUserRepository for SqlStore<D> {
         self.commit(user.organization_id, steps, event)
             .await
             .map(drop)
+    }
+
+    async fn embedded_subject_of(
+        &self,
+        organization: OrganizationId,
+        user: UserId,
+    ) -> Result<Option<String>, RepoError> {
+        let statement = self.statement(
+            "SELECT subject FROM embedded_subjects WHERE organization_id = ? AND user_id = ?",
+            org_and_id(organization, user.uuid()),
+        );
+        self.fetch_one(statement, |row| row.text("subject")).await
     }
 
     async fn embedded_subject_blocked(

@@ -137,9 +137,26 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
             .await
     }
 
-    async fn mail_delivered(&self, id: Uuid) -> Result<(), RepoError> {
-        let statement = self.statement("DELETE FROM outbox WHERE id = ?", [Bind::uuid(id)]);
-        self.driver.execute(&statement).await.map(drop)
+    async fn mail_delivered<'a>(
+        &self,
+        id: Uuid,
+        event: Option<&'a EventDraft>,
+    ) -> Result<(), RepoError> {
+        let sql = "DELETE FROM outbox WHERE id = ?";
+        match event {
+            None => {
+                let statement = self.statement(sql, [Bind::uuid(id)]);
+                self.driver.execute(&statement).await.map(drop)
+            }
+            // Logged only when this call removed the row (the guard: one row), so a mail
+            // delivered twice by racing servers appends one event.
+            Some(event) => {
+                let statement = self.statement(&format!("{sql} RETURNING id"), [Bind::uuid(id)]);
+                self.commit(event.organization_id, vec![Step::one(statement)], event)
+                    .await
+                    .map(drop)
+            }
+        }
     }
 
     async fn mail_failed(
