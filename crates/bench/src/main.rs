@@ -18,7 +18,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use wire::Global as _;
 
-use crate::raw::RawDatabase;
+use crate::raw::{Baseline, RawDatabase};
 use crate::seed::Seeded;
 
 /// What to measure, and where.
@@ -150,6 +150,10 @@ struct Measurement {
     raw: Load,
     /// Roster's rate as a share of the raw baseline's.
     roster_over_raw: f64,
+    /// Creates only: the raw create with its event in the same transaction (the floor
+    /// once every change is logged, issue 10), and Roster's rate as a share of it.
+    raw_with_event: Option<Load>,
+    roster_over_raw_with_event: Option<f64>,
 }
 
 #[tokio::main]
@@ -249,26 +253,39 @@ async fn bench_engine(args: &Args, engine: &str, url: &str) -> anyhow::Result<Ve
                 let cpu_share = (cpu_seconds(roster.pid()) - cpu_before)
                     / (wall.elapsed().as_secs_f64() * cores as f64);
                 let peak = rss.finish().await;
-                raw::drive(&database, &seeded, operation, connections, warmup, run * 2).await?;
-                let raw_load = raw::drive(
-                    &database,
-                    &seeded,
-                    operation,
-                    connections,
-                    measured,
-                    run * 2 + 1,
-                )
-                .await?;
+                let raw_run = |baseline, duration, tag| {
+                    raw::drive(
+                        &database,
+                        &seeded,
+                        operation,
+                        baseline,
+                        connections,
+                        duration,
+                        tag,
+                    )
+                };
+                raw_run(Baseline::Plain, warmup, run * 4).await?;
+                let raw_load = raw_run(Baseline::Plain, measured, run * 4 + 1).await?;
+                let raw_with_event = if operation == Operation::Create {
+                    raw_run(Baseline::CreateWithEvent, warmup, run * 4 + 2).await?;
+                    Some(raw_run(Baseline::CreateWithEvent, measured, run * 4 + 3).await?)
+                } else {
+                    None
+                };
                 let row = Measurement {
                     engine: engine.to_owned(),
                     operation,
                     connections,
                     roster_over_raw: load.requests_per_second
                         / raw_load.requests_per_second.max(1e-9),
+                    roster_over_raw_with_event: raw_with_event
+                        .as_ref()
+                        .map(|raw| load.requests_per_second / raw.requests_per_second.max(1e-9)),
                     roster: load,
                     roster_cpu_share: cpu_share,
                     roster_peak_rss_mib: peak,
                     raw: raw_load,
+                    raw_with_event,
                 };
                 eprintln!("{}", line(&row));
                 rows.push(row);
@@ -304,12 +321,12 @@ async fn check_answer(
     Ok(())
 }
 
-const HEADER: &str = "engine    operation              conns | roster req/s     p50      p99   cpu%  rss MiB | raw req/s     p50      p99 | roster/raw";
+const HEADER: &str = "engine    operation              conns | roster req/s     p50      p99   cpu%  rss MiB | raw req/s     p50      p99 | roster/raw | raw+event req/s  roster/raw+event";
 
 fn line(row: &Measurement) -> String {
     let ms = |duration: Duration| format!("{:.2}ms", duration.as_secs_f64() * 1e3);
     format!(
-        "{:<9} {:<22} {:>5} | {:>12.0} {:>7} {:>8} {:>5.0}% {:>8.1} | {:>9.0} {:>7} {:>8} | {:>9.0}%{}",
+        "{:<9} {:<22} {:>5} | {:>12.0} {:>7} {:>8} {:>5.0}% {:>8.1} | {:>9.0} {:>7} {:>8} | {:>9.0}%{}{}",
         row.engine,
         row.operation.label(),
         row.connections,
@@ -322,6 +339,14 @@ fn line(row: &Measurement) -> String {
         ms(row.raw.p50),
         ms(row.raw.p99),
         row.roster_over_raw * 100.0,
+        match (&row.raw_with_event, row.roster_over_raw_with_event) {
+            (Some(raw), Some(ratio)) => format!(
+                " | {:>14.0} {:>16.0}%",
+                raw.requests_per_second,
+                ratio * 100.0
+            ),
+            _ => String::new(),
+        },
         if row.roster.failed > 0 {
             format!("  ({} failed)", row.roster.failed)
         } else {

@@ -16,6 +16,40 @@ use std::str::FromStr;
 use crate::seed::Seeded;
 use crate::{Load, Operation};
 
+/// Which floor a raw loop measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Baseline {
+    /// The fewest statements the operation needs, with no event log.
+    Plain,
+    /// `createCustomer` with the event that issue 10 requires in the same transaction: the
+    /// insert, the organization's counter bumped and the event inserted (on PostgreSQL one
+    /// statement of data-modifying CTEs, on SQLite one `BEGIN IMMEDIATE` transaction), as
+    /// Roster's storage writes them. The floor for a create once every change is logged.
+    CreateWithEvent,
+}
+
+/// The customer insert of every raw create, with its parameters last: id, organization,
+/// name, name key, then the time (PostgreSQL: `$5` twice; SQLite: two `?`).
+const INSERT_CUSTOMER_PG: &str = "INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES ($1, $2, $3, $4, '', NULL, '[]'::jsonb, false, NULL, false, false, NULL, false, '[]'::jsonb, $5, $5)";
+const INSERT_CUSTOMER_SQLITE: &str = "INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES (?, ?, ?, ?, '', NULL, '[]', 0, NULL, 0, 0, NULL, 0, '[]', ?, ?)";
+
+/// The PostgreSQL create and its event in one statement, as Roster's storage sends it:
+/// `$1`-`$5` as in the plain insert, then the event's id, actor, request id and `after`.
+const CREATE_WITH_EVENT_PG: &str = "WITH w AS (INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES ($1, $2, $3, $4, '', NULL, '[]'::jsonb, false, NULL, false, false, NULL, false, '[]'::jsonb, $5, $5) RETURNING 1), c AS (INSERT INTO event_counters (organization_id, last_seq, last_at) SELECT $2, 1, $5 WHERE EXISTS (SELECT 1 FROM w) ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + 1, last_at = GREATEST(event_counters.last_at, excluded.last_at) RETURNING organization_id, last_seq, last_at), e AS (INSERT INTO events (organization_id, seq, occurred_at, id, type, subject_kind, subject_id, customer_id, actor_id, actor_kind, request_id, client_id, entity_version, before, after) SELECT c.organization_id, c.last_seq, c.last_at, $6, 'customer.created', 'customer', $1, $1, $7, 'user', $8, NULL, 1, NULL, $9::jsonb FROM c RETURNING seq) SELECT e.seq FROM w CROSS JOIN e";
+
+/// What a create's event holds as `after`: the whole record, about as large as the one
+/// Roster renders (`wire::snapshot::customer`).
+fn created_snapshot(id: uuid::Uuid, name: &str, at: &str) -> String {
+    serde_json::json!({
+        "id": format!("Q3VzdG9tZXI6{id}"), "name": name, "description": "",
+        "externalId": null, "labels": [], "isSystem": false, "avatarUrl": null,
+        "allowEmbeddedDesigner": false, "allowWorkflowCopilot": false,
+        "concurrentExecutionLimit": null, "starred": false, "attachments": [],
+        "createdAt": at, "updatedAt": at, "version": 1,
+    })
+    .to_string()
+}
+
 /// A pool on the benchmark's database, of either engine.
 #[derive(Clone)]
 pub(crate) enum RawDatabase {
@@ -67,7 +101,13 @@ impl RawDatabase {
     }
 
     /// Runs `operation` once; `n` makes created names unique.
-    async fn run(&self, operation: Operation, seeded: &Seeded, n: u64) -> anyhow::Result<()> {
+    async fn run(
+        &self,
+        operation: Operation,
+        baseline: Baseline,
+        seeded: &Seeded,
+        n: u64,
+    ) -> anyhow::Result<()> {
         let organization = seeded.organization.uuid();
         let owner = seeded.owner.uuid();
         let customer = seeded.customer.uuid();
@@ -107,16 +147,67 @@ impl RawDatabase {
             (RawDatabase::Postgres(pool), Operation::Create) => {
                 let name = format!("raw {n}");
                 let now = chrono::Utc::now();
-                sqlx::query("INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES ($1, $2, $3, $4, '', NULL, '[]'::jsonb, false, NULL, false, false, NULL, false, '[]'::jsonb, $5, $5)")
-                    .bind(uuid::Uuid::now_v7()).bind(organization).bind(&name).bind(name.to_lowercase()).bind(now)
-                    .execute(pool).await?;
+                let id = uuid::Uuid::now_v7();
+                match baseline {
+                    Baseline::Plain => {
+                        sqlx::query(INSERT_CUSTOMER_PG)
+                            .bind(id)
+                            .bind(organization)
+                            .bind(&name)
+                            .bind(name.to_lowercase())
+                            .bind(now)
+                            .execute(pool)
+                            .await?;
+                    }
+                    Baseline::CreateWithEvent => {
+                        let after = created_snapshot(id, &name, &now.to_rfc3339());
+                        sqlx::query(CREATE_WITH_EVENT_PG)
+                            .bind(id)
+                            .bind(organization)
+                            .bind(&name)
+                            .bind(name.to_lowercase())
+                            .bind(now)
+                            .bind(uuid::Uuid::now_v7())
+                            .bind(owner)
+                            .bind(format!("raw-{n}"))
+                            .bind(after)
+                            .fetch_one(pool)
+                            .await?;
+                    }
+                }
             }
             (RawDatabase::Sqlite(pool), Operation::Create) => {
                 let name = format!("raw {n}");
-                let now = chrono::Utc::now().timestamp_micros();
-                sqlx::query("INSERT INTO customers (id, organization_id, name, name_key, description, external_id, labels, is_system, avatar_url, allow_embedded_designer, allow_workflow_copilot, concurrent_execution_limit, starred, attachments, created_at, updated_at) VALUES (?, ?, ?, ?, '', NULL, '[]', 0, NULL, 0, 0, NULL, 0, '[]', ?, ?)")
-                    .bind(uuid::Uuid::now_v7().to_string()).bind(organization.to_string()).bind(&name).bind(name.to_lowercase()).bind(now).bind(now)
-                    .execute(pool).await?;
+                let now = chrono::Utc::now();
+                let micros = now.timestamp_micros();
+                let id = uuid::Uuid::now_v7();
+                let insert = sqlx::query(INSERT_CUSTOMER_SQLITE)
+                    .bind(id.to_string())
+                    .bind(organization.to_string())
+                    .bind(&name)
+                    .bind(name.to_lowercase())
+                    .bind(micros)
+                    .bind(micros);
+                match baseline {
+                    Baseline::Plain => {
+                        insert.execute(pool).await?;
+                    }
+                    Baseline::CreateWithEvent => {
+                        let after = created_snapshot(id, &name, &now.to_rfc3339());
+                        let mut connection = pool.acquire().await?;
+                        sqlx::query("BEGIN IMMEDIATE")
+                            .execute(&mut *connection)
+                            .await?;
+                        insert.execute(&mut *connection).await?;
+                        sqlx::query("INSERT INTO event_counters (organization_id, last_seq, last_at) VALUES (?, 1, ?) ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + 1, last_at = MAX(event_counters.last_at, excluded.last_at)")
+                            .bind(organization.to_string()).bind(micros)
+                            .execute(&mut *connection).await?;
+                        sqlx::query("INSERT INTO events (organization_id, seq, occurred_at, id, type, subject_kind, subject_id, customer_id, actor_id, actor_kind, request_id, client_id, entity_version, before, after) SELECT c.organization_id, c.last_seq, c.last_at, ?, 'customer.created', 'customer', ?, ?, ?, 'user', ?, NULL, 1, NULL, ? FROM event_counters c WHERE c.organization_id = ? RETURNING seq")
+                            .bind(uuid::Uuid::now_v7().to_string()).bind(id.to_string()).bind(id.to_string()).bind(owner.to_string()).bind(format!("raw-{n}")).bind(after).bind(organization.to_string())
+                            .fetch_one(&mut *connection).await?;
+                        sqlx::query("COMMIT").execute(&mut *connection).await?;
+                    }
+                }
             }
         }
         Ok(())
@@ -129,6 +220,7 @@ pub(crate) async fn drive(
     database: &RawDatabase,
     seeded: &Seeded,
     operation: Operation,
+    baseline: Baseline,
     connections: u32,
     duration: Duration,
     run: u64,
@@ -149,6 +241,7 @@ pub(crate) async fn drive(
                 database
                     .run(
                         operation,
+                        baseline,
                         &seeded,
                         run * 1_000_000_000 + worker * 10_000_000 + n,
                     )
