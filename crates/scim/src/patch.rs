@@ -422,19 +422,19 @@ fn apply_at(
         },
     };
     if let Some(urn) = &attr.schema {
-        drop_empty_extension(root, urn);
+        sync_extension(root, urn);
     } else if attr
         .name
         .get(..4)
         .is_some_and(|p| p.eq_ignore_ascii_case("urn:"))
     {
-        drop_empty_extension(root, &attr.name);
+        sync_extension(root, &attr.name);
     }
     result
 }
 
-/// The object holding a path's attribute: the resource, or its extension's object (created,
-/// and named in `schemas`, when `create`).
+/// The object holding a path's attribute: the resource, or its extension's object (created
+/// when `create`; [`sync_extension`] names it in `schemas`).
 fn container_mut<'r>(
     root: &'r mut Map<String, Value>,
     schema: Option<&str>,
@@ -446,13 +446,6 @@ fn container_mut<'r>(
     let key = match key_ci(root, urn) {
         Some(key) => key,
         None if create => {
-            if let Some(Value::Array(schemas)) = root.get_mut("schemas")
-                && !schemas
-                    .iter()
-                    .any(|s| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)))
-            {
-                schemas.push(Value::String(urn.to_owned()));
-            }
             root.insert(urn.to_owned(), Value::Object(Map::new()));
             urn.to_owned()
         }
@@ -464,20 +457,25 @@ fn container_mut<'r>(
     }
 }
 
-/// Removes an extension's object once it is empty, and its URN from `schemas`.
-fn drop_empty_extension(root: &mut Map<String, Value>, urn: &str) {
+/// Keeps an extension's object and `schemas` in step: an extension with attributes is named
+/// in `schemas`; an empty one is removed, and its URN with it.
+fn sync_extension(root: &mut Map<String, Value>, urn: &str) {
     let key = key_ci(root, urn);
-    let gone = match key.as_ref().and_then(|k| root.get(k)) {
-        None => true,
-        Some(v) => v.as_object().is_some_and(Map::is_empty),
+    let present = key
+        .as_ref()
+        .and_then(|k| root.get(k))
+        .is_some_and(|v| !v.is_null() && !v.as_object().is_some_and(Map::is_empty));
+    if !present && let Some(key) = &key {
+        root.remove(key);
+    }
+    let Some(Value::Array(schemas)) = root.get_mut("schemas") else {
+        return;
     };
-    if gone {
-        if let Some(key) = key {
-            root.remove(&key);
-        }
-        if let Some(Value::Array(schemas)) = root.get_mut("schemas") {
-            schemas.retain(|s| !s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn)));
-        }
+    let named = |s: &Value| s.as_str().is_some_and(|s| s.eq_ignore_ascii_case(urn));
+    if present && !schemas.iter().any(named) {
+        schemas.push(Value::String(key.unwrap_or_else(|| urn.to_owned())));
+    } else if !present {
+        schemas.retain(|s| !named(s));
     }
 }
 
