@@ -131,11 +131,7 @@ impl<'a> Lexer<'a> {
             ok = false;
         }
         let text = self.rest().get(..i).unwrap_or("");
-        let number = if ok {
-            text.parse::<Number>().ok()
-        } else {
-            None
-        };
+        let number = if ok { parse_number(text) } else { None };
         match number {
             Some(n) => {
                 self.pos += i;
@@ -231,4 +227,19 @@ fn hex4(chars: &mut impl Iterator<Item = (usize, char)>) -> Option<u32> {
         value = value * 16 + c.to_digit(16)?;
     }
     Some(value)
+}
+
+/// A JSON number's value: an integer when it is one that fits, else the correctly rounded
+/// double (std's parser; serde_json's own is not always exact without `float_roundtrip`, and
+/// its printed form must parse back to the same number); `None` when infinite.
+fn parse_number(text: &str) -> Option<Number> {
+    if !text.contains(['.', 'e', 'E']) {
+        if let Ok(n) = text.parse::<i64>() {
+            return Some(Number::from(n));
+        }
+        if let Ok(n) = text.parse::<u64>() {
+            return Some(Number::from(n));
+        }
+    }
+    Number::from_f64(text.parse::<f64>().ok()?)
 }

@@ -1,5 +1,10 @@
 //! Filters evaluated on resources as JSON, as a table of (filter, matches?), and the filters
 //! storage can answer with an index.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a table row that does not hold panics"
+)]
 
 use scim::{IndexedFilter, parse_filter};
 use serde_json::{Value, json};

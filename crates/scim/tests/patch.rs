@@ -1,5 +1,10 @@
 //! PATCH as tables: the path grammar, the request body (with Entra ID's and Okta's shapes),
 //! and operations applied to resources.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: a table row that does not hold panics"
+)]
 
 use scim::{
     AttrPath, CompValue, CompareOp, ENTERPRISE_USER_SCHEMA, Filter, PatchOp, PatchPath,
@@ -123,7 +128,8 @@ fn the_path_table() {
 #[test]
 fn the_request_table() {
     let schema = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
-    let rows: Vec<(&str, Value, Result<Vec<PatchOp>, ScimType>)> = vec![
+    type Row = (&'static str, Value, Result<Vec<PatchOp>, ScimType>);
+    let rows: Vec<Row> = vec![
         (
             "Entra ID: capitalised op, string boolean",
             body(json!([{"op": "Replace", "path": "active", "value": "False"}])),
