@@ -362,8 +362,14 @@ fn apply_members(
             apply_members(root, op, inner)?;
             continue;
         }
-        let is_container = is_known_schema(key)
-            || (key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:")) && value.is_object());
+        // A URN key is an extension's object, unless it is an attribute of a known schema
+        // (`urn:...:enterprise:2.0:User:manager`); an unknown URN is an object if its value is.
+        let in_known_schema = key
+            .rfind(':')
+            .is_some_and(|colon| is_known_schema(&key[..colon]));
+        let is_urn = key.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("urn:"));
+        let is_container =
+            is_known_schema(key) || (is_urn && !in_known_schema && value.is_object());
         let attr = if is_container {
             AttrPath::new(key.clone())
         } else {

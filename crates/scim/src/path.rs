@@ -48,6 +48,23 @@ impl AttrPath {
         }
     }
 
+    /// Parses an attribute path in standard attribute notation (RFC 7644 §3.10), as `sortBy`,
+    /// `attributes` and `excludedAttributes` name them; a core schema prefix is dropped.
+    pub fn parse(text: &str) -> Result<Self, FilterError> {
+        let trimmed = text.trim();
+        if trimmed.is_empty() {
+            return Err(FilterError::new(FilterErrorKind::Empty, 0, "empty"));
+        }
+        if trimmed.len() > crate::MAX_INPUT {
+            return Err(FilterError::new(
+                FilterErrorKind::TooLong,
+                crate::MAX_INPUT,
+                format!("longer than {} bytes", crate::MAX_INPUT),
+            ));
+        }
+        parse_attr_path(trimmed, text.len() - text.trim_start().len())
+    }
+
     /// Whether this is the core attribute `name` (no sub-attribute), ignoring case.
     pub fn is(&self, name: &str) -> bool {
         self.schema.is_none() && self.sub.is_none() && self.name.eq_ignore_ascii_case(name)

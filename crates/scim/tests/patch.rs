@@ -601,6 +601,18 @@ fn the_apply_table() {
             })),
         ),
         (
+            "path-less keys that are attributes of the extension, complex or simple",
+            user(),
+            json!([{"op": "add", "value": {
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager": {"value": "m1"},
+                "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department": "R&D"
+            }}]),
+            Ok(user_with(|u| {
+                u["schemas"].as_array_mut().unwrap().push(json!(enterprise));
+                u[enterprise] = json!({"manager": {"value": "m1"}, "department": "R&D"});
+            })),
+        ),
+        (
             "a path-less key that is no attribute name",
             user(),
             json!([{"op": "add", "value": {"bad name": 1}}]),
@@ -682,4 +694,35 @@ fn the_apply_table() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn attribute_paths_for_sort_by_and_attributes() {
+    let ok = |text: &str, want: AttrPath| assert_eq!(AttrPath::parse(text), Ok(want), "{text}");
+    ok("userName", AttrPath::new("userName"));
+    ok(" name.givenName ", AttrPath::with_sub("name", "givenName"));
+    ok(
+        "urn:ietf:params:scim:schemas:core:2.0:User:meta.lastModified",
+        AttrPath::with_sub("meta", "lastModified"),
+    );
+    ok(
+        "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:employeeNumber",
+        AttrPath {
+            schema: Some(ENTERPRISE_USER_SCHEMA.to_owned()),
+            name: "employeeNumber".to_owned(),
+            sub: None,
+        },
+    );
+    for bad in [
+        "",
+        " ",
+        "name givenName",
+        "emails[type eq \"x\"]",
+        "a.b.c",
+        "9a",
+        "x:y",
+    ] {
+        assert!(AttrPath::parse(bad).is_err(), "{bad:?}");
+    }
+    assert!(AttrPath::parse(&"a".repeat(5000)).is_err());
 }
