@@ -26,8 +26,10 @@
 //! `add` with a value filter and no match adds a value built from the filter's `eq` terms
 //! (`emails[type eq "work"].value` adds `{"type": "work", "value": ...}`); `remove` needs a
 //! path (`noTarget` otherwise) and removing what is not there changes nothing. A
-//! multi-valued attribute left empty is removed. At most one value keeps `primary: true`: the
-//! one just written. Operations are atomic: one failing leaves the resource unchanged.
+//! multi-valued attribute left empty is removed. A sub-attribute path without filter on a
+//! multi-valued attribute (`emails.type`) applies to each of its values. At most one value
+//! keeps `primary: true`: the one just written. Operations are atomic: one failing leaves the
+//! resource unchanged.
 //! `id` and `meta` are read-only: a path naming them is a `mutability` error, and path-less
 //! values for them (and for `schemas`) are ignored.
 
@@ -522,6 +524,10 @@ fn write(
                 single_primary(items, last);
             }
             (_, Value::Object(old), Value::Object(new)) => merge(old, new),
+            (PatchOp::Replace, slot @ Value::Array(_), value) if !value.is_array() => {
+                // One value for a multi-valued attribute: it becomes the only value.
+                *slot = Value::Array(vec![value]);
+            }
             (_, slot, mut value) => {
                 if let Value::Array(items) = &mut value {
                     single_primary(items, None);
@@ -702,12 +708,12 @@ fn filtered(
         PatchOp::Remove => {
             match &attr.sub {
                 None => {
-                    let mut i = 0;
-                    items.retain(|_| {
-                        let keep = !matched.contains(&i);
-                        i += 1;
-                        keep
-                    });
+                    let mut gone = vec![false; items.len()];
+                    for &i in &matched {
+                        gone[i] = true;
+                    }
+                    let mut flags = gone.into_iter();
+                    items.retain(|_| !flags.next().unwrap_or(false));
                 }
                 Some(sub) => {
                     for &i in &matched {

@@ -412,6 +412,32 @@ fn the_apply_table() {
             Ok(user_with(|u| u["emails"] = json!([{"value": "only@x.y"}]))),
         ),
         (
+            "replace the emails with one value, not a list",
+            user(),
+            json!([{"op": "replace", "path": "emails", "value": {"value": "only@x.y"}}]),
+            Ok(user_with(|u| u["emails"] = json!([{"value": "only@x.y"}]))),
+        ),
+        (
+            "a sub-attribute of every value",
+            user(),
+            json!([{"op": "replace", "path": "emails.type", "value": "other"}]),
+            Ok(user_with(|u| {
+                u["emails"][0]["type"] = json!("other");
+                u["emails"][1]["type"] = json!("other");
+            })),
+        ),
+        (
+            "remove matching members among many, keeping order",
+            group_with(|g| {
+                g["members"] =
+                    json!([{"value": "a"}, {"value": "b"}, {"value": "a"}, {"value": "c"}])
+            }),
+            json!([{"op": "remove", "path": "members[value eq \"a\"]"}]),
+            Ok(group_with(|g| {
+                g["members"] = json!([{"value": "b"}, {"value": "c"}])
+            })),
+        ),
+        (
             "add one email (appended); one already there is not added twice",
             user(),
             json!([{"op": "add", "path": "emails", "value": [{"value": "o@x.y", "type": "other"}, {"value": "babs@jensen.org"}]}]),
