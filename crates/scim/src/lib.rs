@@ -8,6 +8,29 @@
 //!   `emails[type eq "work"].value`), and [`apply_patch`] on a resource as JSON;
 //! - [`ScimType`]: the `scimType` an error maps to (RFC 7644 §3.12), always with status 400.
 //!
+//! ```
+//! use scim::{IndexedFilter, PatchRequest, apply_patch, parse_filter};
+//! use serde_json::json;
+//!
+//! let filter = parse_filter(r#"emails[type eq "work" and value ew "@example.com"]"#).unwrap();
+//! let mut user = json!({"userName": "b@example.com", "active": true,
+//!     "emails": [{"type": "work", "value": "b@example.com"}]});
+//! assert!(filter.matches(&user));
+//! assert_eq!(
+//!     parse_filter(r#"userName eq "b@example.com""#).unwrap().indexed(),
+//!     Some(IndexedFilter::UserName("b@example.com"))
+//! );
+//!
+//! let body = json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"],
+//!     "Operations": [{"op": "Replace", "path": "active", "value": "False"}]});
+//! let request = PatchRequest::from_json(&body).unwrap();
+//! apply_patch(&mut user, &request.operations).unwrap();
+//! assert_eq!(user["active"], json!(false));
+//!
+//! let error = parse_filter("userName eq").unwrap_err();
+//! assert_eq!(error.scim_type().as_str(), "invalidFilter");
+//! ```
+//!
 //! Attribute names are case-insensitive (RFC 7643 §2.1): names keep the spelling the client
 //! sent (so an added attribute is stored as written) and every lookup ignores ASCII case. A
 //! name prefixed with the core User or Group schema URN is the plain name; one prefixed with
