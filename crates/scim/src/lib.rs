@@ -34,7 +34,8 @@
 //! Attribute names are case-insensitive (RFC 7643 §2.1): names keep the spelling the client
 //! sent (so an added attribute is stored as written) and every lookup ignores ASCII case. A
 //! name prefixed with the core User or Group schema URN is the plain name; one prefixed with
-//! another schema URN (the enterprise extension) lives in that URN's object of the resource.
+//! another schema URN (the enterprise extension) lives in that URN's object of the resource,
+//! and a known schema URN sent in another case is read in its canonical spelling.
 //!
 //! Every input is bounded before it is parsed: a filter or path is at most [`MAX_INPUT`]
 //! bytes and nests at most [`MAX_DEPTH`] deep, the parser is recursive descent with one token

@@ -41,7 +41,9 @@ use crate::eval::matches_value;
 use crate::filter::Parser;
 use crate::filter::{CompValue, CompareOp, Filter, FilterError};
 use crate::lex::Tok;
-use crate::path::{AttrPath, is_core_schema, is_known_schema, key_ci, parse_attr_path};
+use crate::path::{
+    AttrPath, canonical_schema, is_core_schema, is_known_schema, key_ci, parse_attr_path,
+};
 use crate::{PATCH_OP_SCHEMA, ScimType};
 
 /// The most operations one PATCH request may carry: bounds the work of one request.
@@ -279,7 +281,7 @@ fn parse_path(input: &str) -> Result<PatchPath, FilterError> {
     }
     if is_known_schema(trimmed) {
         return Ok(PatchPath {
-            attr: AttrPath::new(trimmed),
+            attr: AttrPath::new(canonical_schema(trimmed)),
             filter: None,
         });
     }
@@ -373,7 +375,7 @@ fn apply_members(
         let is_container =
             is_known_schema(key) || (is_urn && !in_known_schema && value.is_object());
         let attr = if is_container {
-            AttrPath::new(key.clone())
+            AttrPath::new(canonical_schema(key))
         } else {
             parse_attr_path(key, 0).map_err(|e| {
                 PatchError::InvalidPath(format!("{key:?} is no attribute name: {}", e.message))

@@ -113,6 +113,16 @@ pub(crate) fn is_known_schema(text: &str) -> bool {
     is_core_schema(text) || text.eq_ignore_ascii_case(ENTERPRISE_USER_SCHEMA)
 }
 
+/// A schema URN in its canonical spelling when it is one of the known schemas (a client may
+/// send `...:enterprise:2.0:user`), else as written.
+pub(crate) fn canonical_schema(urn: &str) -> String {
+    [CORE_USER_SCHEMA, CORE_GROUP_SCHEMA, ENTERPRISE_USER_SCHEMA]
+        .into_iter()
+        .find(|known| known.eq_ignore_ascii_case(urn))
+        .unwrap_or(urn)
+        .to_owned()
+}
+
 /// Whether `name` is an ATTRNAME: `ALPHA *("-" / "_" / DIGIT / ALPHA)`, or `$ref`.
 fn is_attr_name(name: &str) -> bool {
     let mut chars = name.chars();
@@ -145,7 +155,7 @@ pub(crate) fn parse_attr_path(word: &str, pos: usize) -> Result<AttrPath, Filter
             if is_core_schema(urn) {
                 (None, rest)
             } else {
-                (Some(urn.to_owned()), rest)
+                (Some(canonical_schema(urn)), rest)
             }
         }
     };

@@ -289,6 +289,10 @@ fn table() -> Vec<(String, Want)> {
             },
         ),
         ok(
+            "urn:ietf:params:scim:schemas:extension:enterprise:2.0:user:employeeNumber pr",
+            Filter::Present(ext("employeeNumber", None)),
+        ),
+        ok(
             "URN:IETF:PARAMS:SCIM:SCHEMAS:CORE:2.0:USER:name.givenName pr",
             pr("name.givenName"),
         ),

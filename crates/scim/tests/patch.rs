@@ -591,6 +591,18 @@ fn the_apply_table() {
             })),
         ),
         (
+            "a known schema URN in another case is stored in its canonical spelling",
+            user(),
+            json!([
+                {"op": "add", "path": "URN:IETF:PARAMS:SCIM:SCHEMAS:EXTENSION:ENTERPRISE:2.0:USER:employeeNumber", "value": "1"},
+                {"op": "add", "value": {"urn:ietf:params:scim:schemas:extension:enterprise:2.0:user": {"division": "X"}}}
+            ]),
+            Ok(user_with(|u| {
+                u["schemas"].as_array_mut().unwrap().push(json!(enterprise));
+                u[enterprise] = json!({"employeeNumber": "1", "division": "X"});
+            })),
+        ),
+        (
             "Entra ID: the manager by path",
             user(),
             json!([{"op": "Add", "path": "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager", "value": {"value": "m1"}}]),
