@@ -26,7 +26,11 @@ enum Scope {
 }
 
 impl Filter {
-    /// Whether `resource` (a SCIM resource as JSON) satisfies this filter.
+    /// Whether `resource` (a SCIM resource as JSON) satisfies this filter, with RFC 7644's
+    /// semantics: strings ignore case except the top-level `id` and `externalId`; a
+    /// multi-valued attribute matches if any value does; `ne` is the complement of `eq` (true
+    /// when absent), `eq null` holds when the attribute has no value; `gt`/`ge`/`lt`/`le` order
+    /// numbers as numbers and RFC 3339 date-times as instants; `pr` needs a non-empty value.
     pub fn matches(&self, resource: &Value) -> bool {
         eval(self, resource, Scope::Resource)
     }
