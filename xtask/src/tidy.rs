@@ -6,7 +6,7 @@
 //!   (normal and build dependencies); its dev-dependencies may add itself (features for its
 //!   own tests) and the contract suites. A workspace crate without a row fails too, so a new
 //!   crate is placed on purpose.
-//! - **Pure centre.** `domain` and `ports` depend on no I/O, HTTP, SQL or GraphQL crate
+//! - **Pure centre.** `domain`, `ports` and `scim` depend on no I/O, HTTP, SQL or GraphQL crate
 //!   ([`NO_IO`]); `domain` also on no serde and no async crate ([`DOMAIN_ONLY`]).
 //!
 //! [`check`] is a pure function over the parsed metadata, so the rules have unit tests.
@@ -52,6 +52,11 @@ const LAYERS: &[Layer] = &[
         name: "wire",
         may_use: MayUse::Only(&["domain"]),
         why: "the wire contract only spells domain values",
+    },
+    Layer {
+        name: "scim",
+        may_use: MayUse::Only(&[]),
+        why: "the SCIM protocol pieces are pure: filters and PATCH over JSON, no workspace crate",
     },
     Layer {
         name: "ports",
@@ -134,7 +139,7 @@ const LAYERS: &[Layer] = &[
 const TEST_SUPPORT: &[&str] = &["storage-contract", "directory-contract"];
 
 /// The crates held to [`NO_IO`] (and `domain` to [`DOMAIN_ONLY`] too).
-const PURE: &[&str] = &["domain", "ports"];
+const PURE: &[&str] = &["domain", "ports", "scim"];
 
 /// I/O, HTTP, SQL and GraphQL crates; `*` ends a prefix.
 const NO_IO: &[&str] = &[
@@ -299,7 +304,7 @@ pub(crate) fn check(workspace: &[Package]) -> Vec<Violation> {
             }
             if matches_any(NO_IO, name) {
                 violations.push(Violation(format!(
-                    "purity rule: {} may not depend on {name} (domain and ports name no I/O, HTTP, SQL or GraphQL crate)",
+                    "purity rule: {} may not depend on {name} (domain, ports and scim name no I/O, HTTP, SQL or GraphQL crate)",
                     package.name
                 )));
             } else if package.name == "domain" && matches_any(DOMAIN_ONLY, name) {
@@ -442,10 +447,10 @@ mod tests {
         assert_eq!(
             messages(&workspace),
             [
-                "purity rule: domain may not depend on tokio (domain and ports name no I/O, HTTP, SQL or GraphQL crate)",
+                "purity rule: domain may not depend on tokio (domain, ports and scim name no I/O, HTTP, SQL or GraphQL crate)",
                 "purity rule: domain may not depend on serde (domain has no serde and no async)",
-                "purity rule: ports may not depend on sqlx-core (domain and ports name no I/O, HTTP, SQL or GraphQL crate)",
-                "purity rule: ports may not depend on async-graphql (domain and ports name no I/O, HTTP, SQL or GraphQL crate)",
+                "purity rule: ports may not depend on sqlx-core (domain, ports and scim name no I/O, HTTP, SQL or GraphQL crate)",
+                "purity rule: ports may not depend on async-graphql (domain, ports and scim name no I/O, HTTP, SQL or GraphQL crate)",
             ]
         );
         // Only the centre is held to it, and only by its normal dependencies.
