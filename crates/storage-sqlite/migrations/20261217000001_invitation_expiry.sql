@@ -1,0 +1,8 @@
+-- when the sweep logged an invitation's expiry (issue 10: `invitation.expired`, once per
+-- link); null while the link is pending or accepted, cleared when a renewal replaces it.
+
+alter table invitations add column expired_at integer;
+
+-- the sweep's search: pending links whose expiry is not logged, by expiry.
+create index invitations_expiring on invitations (expires_at)
+    where accepted_at is null and expired_at is null;
