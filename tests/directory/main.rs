@@ -1,6 +1,6 @@
-//! The directory contract suite, four ways: the local `service::Directory` over SQLite and
-//! PostgreSQL, and the GraphQL client talking to a real spawned server on SQLite and
-//! PostgreSQL. Same checks each time; PostgreSQL variants skip loudly without
+//! The directory contract suite, four ways: the local `service::Directory` (with the
+//! `WebhookService` beside it, as a server wires them) over SQLite and PostgreSQL, and the
+//! GraphQL client talking to a real spawned server on SQLite and PostgreSQL. Same checks each time; PostgreSQL variants skip loudly without
 //! `ROSTER_TEST_POSTGRES_URL` (and fail under `CI`).
 #![allow(
     clippy::unwrap_used,
@@ -10,15 +10,27 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use app::{Application, ServeSettings};
 use async_trait::async_trait;
 use directory_client::{Client, ClientConfig};
 use directory_contract::{Harness, Session};
-use domain::{Actor, User};
+use domain::events::{EventType, Origin};
+use domain::listing::{CustomerQuery, Page, UserQuery};
+use domain::webhooks::{WebhookEndpoint, WebhookEndpointDraft, WebhookEndpointPatchDraft};
+use domain::{
+    Actor, Customer, CustomerId, CustomerPatch, NewCustomer, NewUser, Organization, Role, RoleId,
+    Timestamp, User, UserId, UserPatch, Version, WebhookEndpointId,
+};
 use http_api::ApiConfig;
+use ports::{
+    DeliveryPage, DirectoryError, EndpointPage, EndpointWithSecret, EventPage, EventQuery,
+};
+use service::WebhookService;
 use service::{Directory, Provisioning, Repositories, TokenService};
 use tokio::sync::oneshot;
+use uuid::Uuid;
 
 #[derive(Debug, Clone, Copy)]
 enum Engine {
@@ -60,9 +72,79 @@ impl Drop for Cleanup {
     }
 }
 
+/// The local use-case layer as a server wires it: the directory, and the webhook endpoints'
+/// own service beside it, as one object.
+struct LocalDirectories {
+    directory: Directory,
+    webhooks: WebhookService,
+}
+
+/// Implements a port for [`LocalDirectories`] by forwarding each method to the part that
+/// implements it.
+macro_rules! forward {
+    ($port:path, $part:ident: $( async fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ret:ty; )*) => {
+        #[async_trait]
+        impl $port for LocalDirectories {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> $ret {
+                    self.$part.$name($($arg),*).await
+                }
+            )*
+        }
+    };
+}
+
+forward! { ports::CustomerDirectory, directory:
+    async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError>;
+    async fn customers_by_ids(&self, actor: &Actor, ids: &[CustomerId]) -> Result<Vec<Customer>, DirectoryError>;
+    async fn customers(&self, actor: &Actor, query: &CustomerQuery) -> Result<Page<Customer>, DirectoryError>;
+    async fn create_customer(&self, origin: &Origin, customer: NewCustomer) -> Result<Customer, DirectoryError>;
+    async fn update_customer(&self, origin: &Origin, id: CustomerId, patch: CustomerPatch, expected: Option<Version>) -> Result<Customer, DirectoryError>;
+    async fn delete_customer(&self, origin: &Origin, id: CustomerId, expected: Option<Version>) -> Result<Customer, DirectoryError>;
+}
+
+forward! { ports::UserDirectory, directory:
+    async fn me(&self, actor: &Actor) -> Result<User, DirectoryError>;
+    async fn user(&self, actor: &Actor, id: UserId) -> Result<User, DirectoryError>;
+    async fn users(&self, actor: &Actor, query: &UserQuery) -> Result<Page<User>, DirectoryError>;
+    async fn users_of_customers(&self, actor: &Actor, customers: &[CustomerId], query: &UserQuery) -> Result<Vec<(CustomerId, Page<User>)>, DirectoryError>;
+    async fn create_organization_user(&self, origin: &Origin, user: NewUser) -> Result<User, DirectoryError>;
+    async fn create_customer_user(&self, origin: &Origin, customer: Option<CustomerId>, user: NewUser) -> Result<User, DirectoryError>;
+    async fn update_user(&self, origin: &Origin, id: UserId, patch: UserPatch, expected: Option<Version>) -> Result<User, DirectoryError>;
+    async fn set_user_active(&self, origin: &Origin, id: UserId, active: bool, expected: Option<Version>) -> Result<User, DirectoryError>;
+    async fn delete_user(&self, origin: &Origin, id: UserId, expected: Option<Version>) -> Result<User, DirectoryError>;
+}
+
+forward! { ports::RoleDirectory, directory:
+    async fn organization_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError>;
+    async fn customer_roles(&self, actor: &Actor) -> Result<Vec<Role>, DirectoryError>;
+    async fn role(&self, actor: &Actor, id: RoleId) -> Result<Role, DirectoryError>;
+}
+
+forward! { ports::OrganizationDirectory, directory:
+    async fn organization(&self, actor: &Actor) -> Result<Organization, DirectoryError>;
+}
+
+forward! { ports::EventDirectory, directory:
+    async fn events(&self, actor: &Actor, query: &EventQuery) -> Result<EventPage, DirectoryError>;
+    async fn next_events(&self, actor: &Actor, after: Option<u64>, types: &[EventType], limit: u32, wait: Duration) -> Result<EventPage, DirectoryError>;
+}
+
+forward! { ports::WebhookDirectory, webhooks:
+    async fn create_webhook_endpoint(&self, origin: &Origin, draft: WebhookEndpointDraft) -> Result<EndpointWithSecret, DirectoryError>;
+    async fn update_webhook_endpoint(&self, origin: &Origin, id: WebhookEndpointId, patch: WebhookEndpointPatchDraft) -> Result<WebhookEndpoint, DirectoryError>;
+    async fn delete_webhook_endpoint(&self, origin: &Origin, id: WebhookEndpointId) -> Result<WebhookEndpoint, DirectoryError>;
+    async fn rotate_webhook_secret(&self, origin: &Origin, id: WebhookEndpointId) -> Result<EndpointWithSecret, DirectoryError>;
+    async fn webhook_endpoint(&self, actor: &Actor, id: WebhookEndpointId) -> Result<WebhookEndpoint, DirectoryError>;
+    async fn webhook_endpoints(&self, actor: &Actor, after: Option<WebhookEndpointId>, first: u32) -> Result<EndpointPage, DirectoryError>;
+    async fn deliveries(&self, actor: &Actor, endpoint: WebhookEndpointId, before: Option<Uuid>, first: u32) -> Result<DeliveryPage, DirectoryError>;
+    async fn redeliver_event(&self, actor: &Actor, endpoint: WebhookEndpointId, event: Uuid) -> Result<(), DirectoryError>;
+    async fn replay_webhook(&self, actor: &Actor, endpoint: WebhookEndpointId, since: Timestamp) -> Result<u64, DirectoryError>;
+}
+
 /// The local use-case layer over real storage.
 struct Local {
-    directory: Arc<Directory>,
+    directory: Arc<LocalDirectories>,
     owner: Actor,
     _cleanup: Cleanup,
 }
@@ -87,14 +169,27 @@ impl Harness for Local {
 async fn local(engine: Engine) -> Option<Box<dyn Harness>> {
     let url = fresh_database(engine).await?;
     let cleanup = Cleanup(url.clone());
-    let repos = app::open_repositories(&url).await.expect("storage opens");
+    let storage = app::open_storage(&url, &app::PoolSettings::default(), None)
+        .await
+        .expect("storage opens");
+    let repos = storage.repos;
     let (_, owner) = Provisioning::new(repos.clone())
         .bootstrap()
         .await
         .expect("bootstrap")
         .expect("an empty database is bootstrapped");
+    // As a server without `--webhooks-allow-private`.
+    let webhooks = WebhookService::new(
+        storage.webhooks,
+        repos.customers.clone(),
+        repos.events.clone(),
+        false,
+    );
     Some(Box::new(Local {
-        directory: Arc::new(Directory::new(repos)),
+        directory: Arc::new(LocalDirectories {
+            directory: Directory::new(repos),
+            webhooks,
+        }),
         owner: Actor::of(&owner),
         _cleanup: cleanup,
     }))
@@ -152,6 +247,21 @@ impl Harness for Remote {
     }
 }
 
+/// A webhook sender that sends nothing: every attempt fails at once.
+struct NoSender;
+
+#[async_trait]
+impl ports::WebhookSender for NoSender {
+    async fn post(
+        &self,
+        _request: &ports::WebhookRequest,
+    ) -> Result<ports::WebhookResponse, ports::WebhookSendError> {
+        Err(ports::WebhookSendError::Failed(
+            "the contract harness sends nothing".into(),
+        ))
+    }
+}
+
 async fn remote(engine: Engine) -> Option<Box<dyn Harness>> {
     Some(Box::new(spawn_remote(engine).await?))
 }
@@ -173,7 +283,9 @@ async fn spawn_remote(engine: Engine) -> Option<Remote> {
         webhooks: app::WebhookSettings::default(),
     })
     .await
-    .expect("server builds");
+    .expect("server builds")
+    // Deliveries go nowhere: no traffic leaves the machine.
+    .with_webhook_sender(Arc::new(NoSender));
     let address = app.local_addr().expect("bound");
     let owner_token = app.bootstrap().expect("bootstrapped").token.token.clone();
     let (shutdown, stopped) = oneshot::channel::<()>();

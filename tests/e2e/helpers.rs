@@ -80,6 +80,22 @@ impl TestServer {
         .await
     }
 
+    /// Starts a server on `database_url` that sweeps for expired invitations every 100 ms.
+    pub(crate) async fn spawn_with_fast_expiry(database_url: String) -> TestServer {
+        TestServer::spawn_full(
+            database_url,
+            app::MailSettings::default(),
+            |_| {},
+            |app| {
+                app.with_invitation_expiry(service::ExpirySettings {
+                    every: std::time::Duration::from_millis(100),
+                    ..service::ExpirySettings::default()
+                })
+            },
+        )
+        .await
+    }
+
     /// Starts a server with the test settings changed by `adjust`, the application by
     /// `prepare` before it runs.
     async fn spawn_full(

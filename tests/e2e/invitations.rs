@@ -371,8 +371,92 @@ async fn mail_waits_for_an_smtp_outage_to_end(engine: Engine) {
     sink.stop().await;
 }
 
+/// Moves every invitation's expiry 73 hours back with raw SQL, as if that time had passed.
+async fn age_invitations(engine: Engine, database_url: &str) {
+    let written = match engine {
+        Engine::Sqlite => {
+            // Times are microseconds there.
+            let pool = sqlx::SqlitePool::connect(database_url).await.unwrap();
+            let written =
+                sqlx::query("UPDATE invitations SET expires_at = expires_at - 262800000000")
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
+            pool.close().await;
+            written
+        }
+        Engine::Postgres => {
+            let pool = sqlx::PgPool::connect(database_url).await.unwrap();
+            let written =
+                sqlx::query("UPDATE invitations SET expires_at = expires_at - interval '73 hours'")
+                    .execute(&pool)
+                    .await
+                    .unwrap()
+                    .rows_affected();
+            pool.close().await;
+            written
+        }
+    };
+    assert_eq!(written, 1);
+}
+
+const EXPIRED_EVENTS: &str = r#"{ events(first: 100, types: ["invitation.expired", "invitation.resent"]) {
+    nodes { type subjectId actor { id kind } before after } } }"#;
+
+/// The events of `types` about invitations, once `count` of them are there.
+async fn wait_for_events(server: &TestServer, count: usize) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + DEADLINE;
+    loop {
+        let data = server.gql(EXPIRED_EVENTS, json!({})).await;
+        let nodes = data["events"]["nodes"].as_array().unwrap().clone();
+        if nodes.len() >= count {
+            return nodes;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{count} event(s) expected: {nodes:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// A link left unused past its expiry is logged once as `invitation.expired` by the
+/// server's sweep (by `SYSTEM`, about the user); resending renews it as before.
+async fn an_unused_link_is_logged_expired_once(engine: Engine) {
+    let database = fresh_database(engine).await;
+    let server = TestServer::spawn_with_fast_expiry(database.clone()).await;
+    let id = create_user(&server, "ivy@example.com").await;
+    age_invitations(engine, &database).await;
+    let expired = invitation(&server, &id).await;
+    assert_eq!(expired["status"], "EXPIRED", "{expired}");
+
+    let [event] = wait_for_events(&server, 1).await.try_into().unwrap();
+    assert_eq!(event["type"], "invitation.expired");
+    assert_eq!(event["subjectId"], id.as_str());
+    assert_eq!(event["actor"], json!({ "id": null, "kind": "SYSTEM" }));
+    assert_eq!(event["before"]["status"], "PENDING");
+    assert_eq!(event["after"]["status"], "EXPIRED");
+    assert_eq!(event["after"]["expiresAt"], expired["expiresAt"]);
+
+    // Resending still renews an expired link; the renewal is logged, the expiry not again.
+    let resent = server
+        .gql(
+            "mutation($id: ID) { resendInvitation(input: {user: $id}) { user { id } errors { field messages } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(resent["resendInvitation"]["errors"], json!([]), "{resent}");
+    assert_eq!(invitation(&server, &id).await["status"], "PENDING");
+    let events = wait_for_events(&server, 2).await;
+    let kinds: Vec<&Value> = events.iter().map(|event| &event["type"]).collect();
+    assert_eq!(kinds, ["invitation.expired", "invitation.resent"]);
+    server.stop().await;
+}
+
 on_both_engines!(
     an_invitation_mail_leads_to_a_password_that_logs_in,
     resending_replaces_the_link,
     mail_waits_for_an_smtp_outage_to_end,
+    an_unused_link_is_logged_expired_once,
 );

@@ -12,9 +12,9 @@ use http_api::{ApiConfig, Services};
 use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
-    DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, LoginThrottle, OutboxWorker,
-    Provisioning, SessionService, TokenAuthenticator, TokenService, TokenSettings, WebhookQueue,
-    WebhookService, WebhookWorker, webhook_delivery_settings,
+    DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, ExpirySettings, InvitationExpiry,
+    LoginThrottle, OutboxWorker, Provisioning, SessionService, TokenAuthenticator, TokenService,
+    TokenSettings, WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -177,6 +177,8 @@ pub struct Application {
     outbox: OutboxWorker,
     /// Purges events past their retention, beside the outbox worker.
     retention: EventRetention,
+    /// Logs the expiry of pending invitations (`invitation.expired`), every minute.
+    expiry: InvitationExpiry,
     connections: ConnectionSettings,
     drain: Duration,
     /// On PostgreSQL, the task following other servers' access changes and events; stops
@@ -324,6 +326,7 @@ impl Application {
             settings.mail.delivery,
         );
         let retention = EventRetention::new(repos.events.clone(), RetentionSettings::default());
+        let expiry = InvitationExpiry::new(repos.invitations.clone(), ExpirySettings::default());
         if settings.webhooks.allow_private {
             tracing::warn!(
                 "webhooks may reach private and loopback addresses (--webhooks-allow-private): \
@@ -376,6 +379,7 @@ impl Application {
             bootstrap,
             outbox,
             retention,
+            expiry,
             connections: settings.connections,
             drain,
             access_feed,
@@ -425,9 +429,18 @@ impl Application {
         self
     }
 
-    /// Serves, and delivers the mail outbox and purges old events in the background, until
-    /// `shutdown` completes; then finishes in-flight requests (for at most the request
-    /// timeout and 5 s), the delivery in progress and the purge's current batch.
+    /// Sweeps for expired invitations as `settings` say instead of every minute (tests make
+    /// it sweep sooner).
+    #[must_use]
+    pub fn with_invitation_expiry(mut self, settings: ExpirySettings) -> Self {
+        self.expiry = self.expiry.with_settings(settings);
+        self
+    }
+
+    /// Serves, and delivers the mail outbox, purges old events and logs expired invitations
+    /// in the background, until `shutdown` completes; then finishes in-flight requests (for
+    /// at most the request timeout and 5 s), the delivery in progress and the purge's and
+    /// sweep's current batch.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -448,6 +461,10 @@ impl Application {
         let retention = tokio::spawn(self.retention.run_until(async move {
             let _ = retention_stopped.await;
         }));
+        let (stop_expiry, expiry_stopped) = tokio::sync::oneshot::channel::<()>();
+        let expiry = tokio::spawn(self.expiry.run_until(async move {
+            let _ = expiry_stopped.await;
+        }));
         let served = crate::connections::serve(
             self.listener,
             self.router,
@@ -459,6 +476,7 @@ impl Application {
                 let _ = stop_outbox.send(());
                 let _ = stop_webhooks.send(());
                 let _ = stop_retention.send(());
+                let _ = stop_expiry.send(());
             },
         )
         .await;
@@ -473,6 +491,9 @@ impl Application {
         }
         if let Err(error) = retention.await {
             tracing::error!(%error, "the event retention task failed");
+        }
+        if let Err(error) = expiry.await {
+            tracing::error!(%error, "the invitation expiry task failed");
         }
         drop(self.access_feed);
         drop(self.event_notifier);

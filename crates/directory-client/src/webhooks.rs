@@ -365,21 +365,30 @@ impl WebhookDirectory for Client {
 
     async fn webhook_endpoint(
         &self,
-        actor: &Actor,
+        _actor: &Actor,
         id: WebhookEndpointId,
     ) -> Result<WebhookEndpoint, DirectoryError> {
-        // No single-endpoint query: the caller's endpoints are few, so page through them.
-        let mut after = None;
-        loop {
-            let page = self.webhook_endpoints(actor, after, 100).await?;
-            if let Some(found) = page.endpoints.iter().find(|endpoint| endpoint.id == id) {
-                return Ok(found.clone());
-            }
-            if !page.has_next_page {
-                return Err(DirectoryError::NotFound);
-            }
-            after = page.endpoints.last().map(|endpoint| endpoint.id);
-        }
+        let organization = self.actor().await?.organization_id;
+        let document = format!(
+            "query($id: ID!) {{ node(id: $id) {{ ... on WebhookEndpoint {{ {ENDPOINT_FIELDS} }} }} }}"
+        );
+        let data: Value = self
+            .run(
+                Kind::Query,
+                &document,
+                json!({ "id": id.global().to_string() }),
+            )
+            .await
+            .map_err(directory_error)?;
+        // `null` (with `NOT_FOUND`, already an error above) when the caller cannot see it.
+        let node: Option<WireEndpoint> = field(data, "node")
+            .and_then(parse)
+            .map_err(directory_error)?;
+        let (endpoint, _) = node
+            .ok_or(DirectoryError::NotFound)?
+            .into_domain(organization)
+            .map_err(directory_error)?;
+        Ok(endpoint)
     }
 
     async fn webhook_endpoints(

@@ -14,6 +14,10 @@ use ports::DirectoryError;
 
 use crate::{Harness, Session};
 
+mod webhooks;
+
+pub use webhooks::*;
+
 fn new_customer(name: &str) -> NewCustomer {
     NewCustomer::parse(CustomerDraft {
         name: name.into(),

@@ -25,16 +25,31 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use domain::{Actor, User};
-use ports::{CustomerDirectory, OrganizationDirectory, RoleDirectory, UserDirectory};
+use ports::{
+    CustomerDirectory, EventDirectory, OrganizationDirectory, RoleDirectory, UserDirectory,
+    WebhookDirectory,
+};
 
-/// Every directory port in one object, as a caller (the CLI, sync) holds them.
+/// Every directory port in one object, as a caller (the CLI, sync) holds them: customers,
+/// users, roles, the organization, webhook endpoints, and the event log (which the webhook
+/// checks read their events' ids from).
 pub trait Directories:
-    CustomerDirectory + UserDirectory + RoleDirectory + OrganizationDirectory
+    CustomerDirectory
+    + UserDirectory
+    + RoleDirectory
+    + OrganizationDirectory
+    + WebhookDirectory
+    + EventDirectory
 {
 }
 
 impl<T> Directories for T where
-    T: CustomerDirectory + UserDirectory + RoleDirectory + OrganizationDirectory
+    T: CustomerDirectory
+        + UserDirectory
+        + RoleDirectory
+        + OrganizationDirectory
+        + WebhookDirectory
+        + EventDirectory
 {
 }
 
@@ -77,6 +92,10 @@ macro_rules! directory_contract_tests {
             organization_is_the_callers,
             expected_versions_guard_writes,
             users_are_deactivated_and_reactivated,
+            webhook_endpoints_round_trip_through_the_ports,
+            webhook_payload_errors_have_codes,
+            webhook_endpoints_are_managed_within_reach,
+            webhook_deliveries_are_listed_and_redelivered,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

@@ -37,6 +37,8 @@ pub enum EventType {
     InvitationResent,
     /// An invitation link was spent, setting the user's password.
     InvitationAccepted,
+    /// A pending invitation's link passed its expiry unused (logged once, by Roster).
+    InvitationExpired,
     /// A user's password was set (by the operator).
     PasswordSet,
     /// A password sign-in succeeded.
@@ -67,7 +69,7 @@ pub enum EventType {
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 30] = [
+    pub const ALL: [EventType; 31] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -83,6 +85,7 @@ impl EventType {
         EventType::InvitationSent,
         EventType::InvitationResent,
         EventType::InvitationAccepted,
+        EventType::InvitationExpired,
         EventType::PasswordSet,
         EventType::LoginSucceeded,
         EventType::LoginFailed,
@@ -118,6 +121,7 @@ impl EventType {
             EventType::InvitationSent => "invitation.sent",
             EventType::InvitationResent => "invitation.resent",
             EventType::InvitationAccepted => "invitation.accepted",
+            EventType::InvitationExpired => "invitation.expired",
             EventType::PasswordSet => "password.set",
             EventType::LoginSucceeded => "login.succeeded",
             EventType::LoginFailed => "login.failed",

@@ -37,9 +37,9 @@ pub use events::{
 };
 pub use repository::{
     Conditional, CredentialRepository, CustomerRepository, EmbeddedUserRepository,
-    InvitationRepository, OrganizationRepository, PoolStats, RepoError, RoleRepository,
-    SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey, UniqueField,
-    UserRepository,
+    ExpiringInvitation, InvitationRepository, OrganizationRepository, PoolStats, RepoError,
+    RoleRepository, SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey,
+    UniqueField, UserRepository,
 };
 pub use webhook_store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOrigin, DeliveryPage, EndpointBehind,

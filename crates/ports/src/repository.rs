@@ -425,6 +425,17 @@ pub trait CredentialRepository: Send + Sync {
     ) -> Result<Option<Caller>, RepoError>;
 }
 
+/// A pending invitation past its expiry whose expiry is not logged yet, as the sweep that
+/// logs it finds it: with its user's customer, which the event names for customer-scoped
+/// readers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExpiringInvitation {
+    /// The invitation as read (its link's token hash identifies the link that expired).
+    pub invitation: Invitation,
+    /// The invited user's customer (`None`: an organization user).
+    pub customer_id: Option<CustomerId>,
+}
+
 /// Invitations and the outbox of mails waiting for delivery.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
@@ -458,6 +469,25 @@ pub trait InvitationRepository: Send + Sync {
         token_hash: &str,
         password_hash: &str,
         at: Timestamp,
+        event: &EventDraft,
+    ) -> Result<bool, RepoError>;
+
+    /// Up to `limit` invitations, of every organization, not accepted and expired at `now`
+    /// (`expires_at <= now`) whose expiry is not marked yet, the earliest expiry first.
+    async fn expiring_invitations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ExpiringInvitation>, RepoError>;
+
+    /// Marks `invitation`'s expiry logged and appends `event` (its `invitation.expired`),
+    /// atomically, while it is still that link (same token hash), not accepted, expired at
+    /// `now` and not marked; false (nothing written or appended) otherwise, so of servers
+    /// sweeping at once one logs it. A renewal clears the mark (its new link expires anew).
+    async fn expire_invitation(
+        &self,
+        invitation: &Invitation,
+        now: Timestamp,
         event: &EventDraft,
     ) -> Result<bool, RepoError>;
 

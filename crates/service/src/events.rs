@@ -72,6 +72,13 @@ pub(crate) enum Change<'a> {
         invitation: &'a Invitation,
         at: Timestamp,
     },
+    /// A pending invitation of a user of `customer` (or of the organization) was found
+    /// expired at `at` by the sweep.
+    InvitationExpired {
+        invitation: &'a Invitation,
+        customer: Option<CustomerId>,
+        at: Timestamp,
+    },
     /// `user` of the organization got a password (never its hash).
     PasswordSet {
         organization: domain::OrganizationId,
@@ -314,6 +321,23 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
                 invitation.organization_id,
                 Subject::User(invitation.user_id),
                 None,
+                at,
+                None,
+                Some(old),
+                Some(new),
+            )
+        }
+        Change::InvitationExpired {
+            invitation,
+            customer,
+            at,
+        } => {
+            let (old, new) = wire::snapshot::expired_invitation(invitation);
+            (
+                EventType::InvitationExpired,
+                invitation.organization_id,
+                Subject::User(invitation.user_id),
+                customer,
                 at,
                 None,
                 Some(old),

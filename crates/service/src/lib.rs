@@ -18,6 +18,7 @@ mod embedded;
 mod errors;
 mod event_hub;
 mod events;
+mod expiry;
 mod hash_pool;
 mod invitations;
 mod lease;
@@ -52,6 +53,7 @@ pub use actor_cache::{
 pub use embedded::{CLOCK_SKEW_SECONDS, EmbeddedAuthenticator};
 pub use event_hub::{EventHub, FEED_DOWN_POLL};
 pub use events::MAX_EVENTS_PAGE;
+pub use expiry::{ExpirySettings, InvitationExpiry};
 pub use hash_pool::{HashPool, MAX_DEFAULT_SLOTS};
 pub use invitations::{DEFAULT_PUBLIC_URL, set_password_link};
 pub use lease::{DeliverySettings, LeaseQueue, LeaseWorker};

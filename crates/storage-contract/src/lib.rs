@@ -230,6 +230,7 @@ macro_rules! contract_tests {
             concurrent_uses_of_a_refresh_token_give_one_success,
             invited_users_are_written_with_invitation_and_mail_or_not_at_all,
             invitations_are_accepted_once_and_renewal_replaces_the_link,
+            invitation_expiries_are_logged_once,
             claimed_mails_are_leased_retried_and_deleted,
             concurrent_claimers_never_get_the_same_mail,
             versions_start_at_one_and_count_every_write,

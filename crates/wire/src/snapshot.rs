@@ -294,6 +294,20 @@ pub fn accepted_invitation(invitation: &Invitation, at: Timestamp) -> (Value, Va
     )
 }
 
+/// A pending invitation whose link passed its expiry, as `(before, after)`: its state
+/// (status, when its link was sent and until when it worked) before and after the sweep
+/// marked it (never the token or its hash).
+pub fn expired_invitation(invitation: &Invitation) -> (Value, Value) {
+    let state = |status: &str| {
+        json!({
+            "status": status,
+            "sentAt": time(invitation.sent_at),
+            "expiresAt": time(invitation.expires_at),
+        })
+    };
+    (state("PENDING"), state("EXPIRED"))
+}
+
 /// A password set (its `after`; never the password or its hash).
 pub fn password_set() -> Value {
     json!({ "passwordSet": true })

@@ -1,7 +1,9 @@
 //! The Relay `Node` interface and `node(id:)` lookup over every type with a global ID.
 
 use async_graphql::{ID, Interface};
-use domain::{CustomerId, OrganizationId, Permission, PermissionId, RoleId, UserId};
+use domain::{
+    CustomerId, OrganizationId, Permission, PermissionId, RoleId, UserId, WebhookEndpointId,
+};
 use wire::{GlobalId, NodeKind};
 
 use super::context::Scope;
@@ -11,6 +13,7 @@ use super::event::EventNode;
 use super::organization::OrganizationNode;
 use super::role::{PermissionNode, RoleNode};
 use super::user::UserNode;
+use super::webhook::WebhookEndpointNode;
 
 /// Any object with a global ID.
 #[derive(Interface)]
@@ -22,6 +25,7 @@ pub(crate) enum Node {
     Permission(PermissionNode),
     Organization(OrganizationNode),
     Event(EventNode),
+    WebhookEndpoint(WebhookEndpointNode),
 }
 
 /// The object `id` names, if the caller may see it.
@@ -58,13 +62,21 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
             let organization = scope.organization().await?;
             Ok(Node::Organization(OrganizationNode(organization)))
         }
+        // As `webhookEndpoints` shows it (never its secret): to an Owner or Admin, or a
+        // customer Admin when it is its customer's.
+        NodeKind::WebhookEndpoint => {
+            let endpoint = services
+                .webhooks
+                .webhook_endpoint(actor, WebhookEndpointId::from_uuid(id.uuid))
+                .await?;
+            Ok(Node::WebhookEndpoint(WebhookEndpointNode(endpoint.into())))
+        }
         // Another organization, a signing key (listed under `organization.signingKeys` only)
-        // or an event (read through the `events` connections only), a webhook endpoint or
-        // delivery (listed under `webhookEndpoints` only).
+        // or an event (read through the `events` connections only), a webhook delivery
+        // (listed under its endpoint's `deliveries` only).
         NodeKind::Organization
         | NodeKind::OrganizationSigningKey
         | NodeKind::Event
-        | NodeKind::WebhookEndpoint
         | NodeKind::WebhookDelivery => Err(ApiError::NotFound),
     }
 }

@@ -69,7 +69,7 @@ impl FlatFields for WebhookEndpointNode {
 
 #[Object(name = "WebhookEndpoint")]
 impl WebhookEndpointNode {
-    async fn id(&self) -> ID {
+    pub(crate) async fn id(&self) -> ID {
         ID(self.0.endpoint.id.global().to_string())
     }
 

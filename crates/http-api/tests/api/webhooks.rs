@@ -234,3 +234,54 @@ async fn deliveries_list_attempts_and_recovery_mutations_queue() {
     assert_eq!(body["data"]["redeliverEvent"]["queued"], 1);
     assert_eq!(body["data"]["replayWebhook"]["queued"], 12);
 }
+
+#[tokio::test]
+async fn node_resolves_a_webhook_endpoint_without_its_secret() {
+    let mut mocks = Mocks::new();
+    let found = endpoint();
+    let id = found.id;
+    let unknown = domain::WebhookEndpointId::generate();
+    let returned = found.clone();
+    mocks
+        .webhooks
+        .expect_webhook_endpoint()
+        .withf(move |caller, asked| *caller == actor() && *asked == id)
+        .times(1)
+        .returning(move |_, _| Ok(returned.clone()));
+    mocks
+        .webhooks
+        .expect_webhook_endpoint()
+        .withf(move |_, asked| *asked == unknown)
+        .times(1)
+        .returning(|_, _| Err(DirectoryError::NotFound));
+    let router = mocks.router();
+    let body = graphql_ok(
+        router.clone(),
+        "query($id: ID!) { node(id: $id) { __typename id ... on WebhookEndpoint { url secret \
+         eventTypes excludeClientId enabled version } } }",
+        json!({ "id": id.global().to_string() }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["node"],
+        json!({
+            "__typename": "WebhookEndpoint",
+            "id": id.global().to_string(),
+            "url": "https://hooks.example.com/roster",
+            "secret": null,
+            "eventTypes": ["customer.created"],
+            "excludeClientId": "sync-1",
+            "enabled": true,
+            "version": 1,
+        }),
+        "{body}"
+    );
+    let body = graphql_ok(
+        router,
+        "query($id: ID!) { node(id: $id) { id } }",
+        json!({ "id": unknown.global().to_string() }),
+    )
+    .await;
+    assert_eq!(body["data"]["node"], json!(null), "{body}");
+    assert_eq!(only_error(&body).1, "NOT_FOUND");
+}

@@ -1,14 +1,16 @@
 //! Checks on invitations and the mail outbox: atomic writes with the user, single use,
-//! renewal, and claims that never hand one mail to two claimers at once.
+//! renewal, expiry logged once, and claims that never hand one mail to two claimers at
+//! once.
 
 use std::collections::HashSet;
 
-use domain::events::Subject;
-use domain::{Invitation, Invited, Mail, OutboxMail, RoleKind, User};
-use ports::{RepoError, UniqueField};
+use chrono::TimeDelta;
+use domain::events::{EventType, Subject};
+use domain::{Invitation, Invited, Mail, OrganizationId, OutboxMail, RoleKind, Timestamp, User};
+use ports::{Event, EventDraft, EventQuery, ExpiringInvitation, RepoError, UniqueField};
 
 use crate::Stores;
-use crate::support::{Org, at, draft, draft_about, insert_user, organization};
+use crate::support::{Org, at, draft, draft_about, insert_customer, insert_user, organization};
 
 fn invited(org: &Org, user: &User, token_hash: &str, seconds: i64) -> Invited {
     Invited {
@@ -331,4 +333,241 @@ pub async fn concurrent_claimers_never_get_the_same_mail(stores: Stores) {
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!(all.len(), 20, "every mail claimed once: {all:?}");
     assert_eq!(distinct.len(), 20);
+}
+
+/// The `invitation.expired` event about `user`'s invitation, by the system, at `at`.
+fn expired_event(org: OrganizationId, user: &User, at: Timestamp) -> EventDraft {
+    EventDraft {
+        kind: EventType::InvitationExpired,
+        customer_id: user.customer_id,
+        at,
+        after: Some(serde_json::json!({ "status": "EXPIRED", "user": user.id.to_string() })),
+        ..draft_about(org, Subject::User(user.id))
+    }
+}
+
+/// The log of `org` from sequence 1.
+async fn log_of(stores: &Stores, org: OrganizationId) -> Vec<Event> {
+    let query = EventQuery {
+        first: 100,
+        ..EventQuery::default()
+    };
+    stores.events.events(org, &query).await.unwrap().events
+}
+
+/// The sweep finds the pending invitations of every organization past their expiry, not
+/// accepted or unexpired ones; marking one appends its event once (not again, not for a
+/// replaced link, not when its event fails, and once between racing sweeps); a renewal
+/// clears the mark, so the new link's expiry is logged in its turn.
+pub async fn invitation_expiries_are_logged_once(stores: Stores) {
+    let org = organization(&stores, "Expiring").await;
+    let other = organization(&stores, "Other Expiring").await;
+    let acme = org.customer("Acme");
+    insert_customer(&stores, &acme).await;
+    let ivy = org.user(Some(acme.id), "ivy@example.com", RoleKind::Guest);
+    let bo = org.user(None, "bo@example.com", RoleKind::Guest);
+    let cy = org.user(None, "cy@example.com", RoleKind::Guest);
+    let dee = other.user(None, "dee@example.com", RoleKind::Guest);
+    for (owner, user, hash, seconds) in [
+        (&org, &ivy, "ivy-1", 0),
+        (&org, &bo, "bo-1", 0),
+        (&org, &cy, "cy-1", 300),
+        (&other, &dee, "dee-1", 1),
+    ] {
+        stores
+            .users
+            .insert_user(
+                user,
+                Some(invited(owner, user, hash, seconds)),
+                &draft(owner.id),
+            )
+            .await
+            .unwrap();
+    }
+    let invitations = &stores.invitations;
+    assert!(
+        invitations
+            .accept_invitation(
+                "bo-1",
+                "$argon2id$bo",
+                at(5, 0),
+                &draft_about(org.id, Subject::User(bo.id))
+            )
+            .await
+            .unwrap()
+    );
+    let read = |user: &User| {
+        let stores = stores.clone();
+        let (organization, id) = (user.organization_id, user.id);
+        async move {
+            stores
+                .invitations
+                .invitation(organization, id)
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let now = at(10, 0) + domain::INVITATION_TTL;
+    let expiring = invitations.expiring_invitations(now, 500).await.unwrap();
+    assert_eq!(
+        expiring,
+        [
+            ExpiringInvitation {
+                invitation: read(&ivy).await,
+                customer_id: Some(acme.id),
+            },
+            ExpiringInvitation {
+                invitation: read(&dee).await,
+                customer_id: None,
+            },
+        ],
+        "pending and expired, of every organization, the earliest expiry first"
+    );
+    assert_eq!(
+        invitations.expiring_invitations(now, 1).await.unwrap(),
+        expiring[..1]
+    );
+    assert!(
+        invitations
+            .expiring_invitations(
+                at(0, 0) + domain::INVITATION_TTL - TimeDelta::seconds(1),
+                500
+            )
+            .await
+            .unwrap()
+            .is_empty(),
+        "nothing has expired yet"
+    );
+
+    // An invitation not expired at `now`, or accepted, is not marked, and logs nothing.
+    let logged = log_of(&stores, org.id).await;
+    for user in [&cy, &bo] {
+        assert!(
+            !invitations
+                .expire_invitation(&read(user).await, now, &expired_event(org.id, user, now))
+                .await
+                .unwrap()
+        );
+    }
+    // Nor one whose link was replaced since it was read.
+    let mut replaced = read(&ivy).await;
+    replaced.token_hash = "ivy-0".into();
+    assert!(
+        !invitations
+            .expire_invitation(&replaced, now, &expired_event(org.id, &ivy, now))
+            .await
+            .unwrap()
+    );
+    // An event that cannot be appended (another organization's) leaves it unmarked.
+    assert!(
+        invitations
+            .expire_invitation(&read(&ivy).await, now, &expired_event(other.id, &ivy, now))
+            .await
+            .is_err()
+    );
+    assert_eq!(log_of(&stores, org.id).await, logged);
+    assert_eq!(
+        invitations.expiring_invitations(now, 500).await.unwrap(),
+        expiring
+    );
+
+    // Marked once, with its event; not twice.
+    let event = expired_event(org.id, &ivy, now);
+    assert!(
+        invitations
+            .expire_invitation(&read(&ivy).await, now, &event)
+            .await
+            .unwrap()
+    );
+    let after = log_of(&stores, org.id).await;
+    assert_eq!(after.len(), logged.len() + 1);
+    // Its time is kept non-decreasing along the log (the writes before were drafted now).
+    let mut appended = after.last().map(|logged| logged.draft.clone()).unwrap();
+    assert!(appended.at >= event.at);
+    appended.at = event.at;
+    assert_eq!(appended, event);
+    assert!(
+        !invitations
+            .expire_invitation(&read(&ivy).await, now, &expired_event(org.id, &ivy, now))
+            .await
+            .unwrap()
+    );
+    assert_eq!(log_of(&stores, org.id).await, after);
+    assert_eq!(
+        invitations.expiring_invitations(now, 500).await.unwrap(),
+        expiring[1..]
+    );
+    assert_eq!(
+        read(&ivy).await,
+        expiring[0].invitation,
+        "still expired, not spent"
+    );
+
+    // Sweeps racing over one invitation: one marks it, one event.
+    let logged = log_of(&stores, other.id).await;
+    let dee_invitation = read(&dee).await;
+    let racers: Vec<_> = (0..4)
+        .map(|_| {
+            let invitations = stores.invitations.clone();
+            let invitation = dee_invitation.clone();
+            let event = expired_event(other.id, &dee, now);
+            tokio::spawn(async move {
+                invitations
+                    .expire_invitation(&invitation, now, &event)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    let mut marked = 0;
+    for racer in racers {
+        marked += usize::from(racer.await.unwrap());
+    }
+    assert_eq!(marked, 1);
+    assert_eq!(log_of(&stores, other.id).await.len(), logged.len() + 1);
+    assert!(
+        invitations
+            .expiring_invitations(now, 500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A renewal gives a new link, whose expiry is logged in its turn.
+    let renewed = Invited {
+        invitation: read(&ivy).await.renewed("ivy-2".into(), at(200, 0)),
+        mail: invited(&org, &ivy, "ivy-2", 200).mail,
+    };
+    assert!(
+        invitations
+            .renew_invitation(&renewed, &draft(org.id))
+            .await
+            .unwrap()
+    );
+    assert!(
+        invitations
+            .expiring_invitations(now, 500)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let later = at(200, 0) + domain::INVITATION_TTL;
+    let [again] = invitations
+        .expiring_invitations(later, 500)
+        .await
+        .unwrap()
+        .try_into()
+        .unwrap();
+    assert_eq!(again.invitation, renewed.invitation);
+    assert!(
+        invitations
+            .expire_invitation(
+                &again.invitation,
+                later,
+                &expired_event(org.id, &ivy, later)
+            )
+            .await
+            .unwrap()
+    );
 }

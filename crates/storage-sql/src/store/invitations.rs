@@ -1,14 +1,14 @@
-//! [`InvitationRepository`]: invitations (renewed, accepted) and the mail outbox with its
-//! claim and lease.
+//! [`InvitationRepository`]: invitations (renewed, accepted, their expiry logged) and the
+//! mail outbox with its claim and lease.
 
 use async_trait::async_trait;
 use domain::events::Subject;
-use domain::{Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
-use ports::{AccessChange, EventDraft, InvitationRepository, RepoError};
+use domain::{CustomerId, Invitation, Invited, OrganizationId, OutboxMail, Timestamp, UserId};
+use ports::{AccessChange, EventDraft, ExpiringInvitation, InvitationRepository, RepoError};
 use uuid::Uuid;
 
 use super::{SqlStore, org_and_id};
-use crate::driver::{Driver, Step, Written};
+use crate::driver::{Driver, SqlRow, Step, Written};
 use crate::records::{self, INVITATION_COLUMNS, OUTBOX_COLUMNS, column_list};
 use crate::statement::Bind;
 
@@ -42,9 +42,10 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
         event: &EventDraft,
     ) -> Result<bool, RepoError> {
         let invitation = &invited.invitation;
-        // The guard: exactly the user's pending invitation is renewed.
+        // The guard: exactly the user's pending invitation is renewed. Its new link has not
+        // expired: a logged expiry is the old link's.
         let renew = self.statement(
-            "UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ? \
+            "UPDATE invitations SET token_hash = ?, sent_at = ?, expires_at = ?, expired_at = NULL \
              WHERE organization_id = ? AND user_id = ? AND accepted_at IS NULL RETURNING user_id",
             [
                 Bind::text(invitation.token_hash.as_str()),
@@ -125,6 +126,57 @@ impl<D: Driver> InvitationRepository for SqlStore<D> {
             }
             Written::Unmet { .. } => Ok(false),
         }
+    }
+
+    async fn expiring_invitations(
+        &self,
+        now: Timestamp,
+        limit: u32,
+    ) -> Result<Vec<ExpiringInvitation>, RepoError> {
+        // Through `invitations_expiring` (pending, unmarked, by expiry); the user's customer
+        // by its primary key.
+        let sql = format!(
+            "SELECT {}, u.customer_id AS user_customer_id FROM invitations i \
+             JOIN users u ON u.id = i.user_id \
+             WHERE i.accepted_at IS NULL AND i.expired_at IS NULL AND i.expires_at <= ? \
+             ORDER BY i.expires_at, i.user_id LIMIT ?",
+            column_list("i", INVITATION_COLUMNS)
+        );
+        let statement = self.statement(&sql, [Bind::time(now), Bind::int(i64::from(limit))]);
+        self.fetch_all(statement, |row| {
+            Ok(ExpiringInvitation {
+                invitation: records::invitation(row)?,
+                customer_id: row.opt_uuid("user_customer_id")?.map(CustomerId::from_uuid),
+            })
+        })
+        .await
+    }
+
+    async fn expire_invitation(
+        &self,
+        invitation: &Invitation,
+        now: Timestamp,
+        event: &EventDraft,
+    ) -> Result<bool, RepoError> {
+        // The guard: that very link, still pending, expired and unmarked; of sweeps racing
+        // over it, the one whose mark lands appends the event.
+        let mark = self.statement(
+            "UPDATE invitations SET expired_at = ? \
+             WHERE organization_id = ? AND user_id = ? AND token_hash = ? \
+             AND accepted_at IS NULL AND expired_at IS NULL AND expires_at <= ? \
+             RETURNING user_id",
+            [
+                Bind::time(now),
+                Bind::uuid(invitation.organization_id.uuid()),
+                Bind::uuid(invitation.user_id.uuid()),
+                Bind::text(invitation.token_hash.as_str()),
+                Bind::time(now),
+            ],
+        );
+        let written = self
+            .commit(invitation.organization_id, vec![Step::one(mark)], event)
+            .await?;
+        Ok(matches!(written, Written::Committed(_)))
     }
 
     async fn claim_mail(
