@@ -60,11 +60,12 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
         }
         // Another organization, a signing key (listed under `organization.signingKeys` only)
         // or an event (read through the `events` connections only), a webhook endpoint or
-        // delivery (listed under `webhookEndpoints` only).
+        // delivery (listed under `webhookEndpoints` only), a SCIM token (`scimTokens` only).
         NodeKind::Organization
         | NodeKind::OrganizationSigningKey
         | NodeKind::Event
         | NodeKind::WebhookEndpoint
-        | NodeKind::WebhookDelivery => Err(ApiError::NotFound),
+        | NodeKind::WebhookDelivery
+        | NodeKind::ScimToken => Err(ApiError::NotFound),
     }
 }
