@@ -13,8 +13,8 @@ use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, LoginThrottle, OutboxWorker,
-    Provisioning, SessionService, TokenAuthenticator, TokenService, TokenSettings, WebhookQueue,
-    WebhookService, WebhookWorker, webhook_delivery_settings,
+    Provisioning, ScimTokenService, SessionService, TokenAuthenticator, TokenService,
+    TokenSettings, WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
@@ -345,6 +345,10 @@ impl Application {
             repos.events.clone(),
             settings.webhooks.allow_private,
         );
+        let scim_tokens = Arc::new(ScimTokenService::new(
+            storage.scim_tokens.clone(),
+            repos.customers.clone(),
+        ));
         let services = Services {
             customers: directory.clone(),
             users: directory.clone(),
@@ -366,6 +370,7 @@ impl Application {
             health: directory,
             storage_stats: storage.stats,
             webhooks: Arc::new(webhooks),
+            scim_tokens,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let sockets = http_api::LiveSockets::new();

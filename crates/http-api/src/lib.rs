@@ -40,8 +40,8 @@ use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, EmbeddedUserDirectory, EventDirectory, HealthCheck,
-    InvitationDirectory, OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory,
-    StorageStats, UserDirectory, WebhookDirectory,
+    InvitationDirectory, OrganizationDirectory, RoleDirectory, ScimTokenDirectory, Sessions,
+    SigningKeyDirectory, StorageStats, UserDirectory, WebhookDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -78,6 +78,8 @@ pub struct Services {
     /// Webhook endpoints and their deliveries, for `webhookEndpoints` and the webhook
     /// mutations.
     pub webhooks: Arc<dyn WebhookDirectory>,
+    /// Customers' SCIM tokens, for `scimTokens`, `createScimToken` and `deleteScimToken`.
+    pub scim_tokens: Arc<dyn ScimTokenDirectory>,
 }
 
 /// Transport and cost limits, so operators can tune them without touching the router.
