@@ -370,7 +370,8 @@ impl Application {
             health: directory,
             storage_stats: storage.stats,
             webhooks: Arc::new(webhooks),
-            scim_tokens,
+            scim_tokens: scim_tokens.clone(),
+            scim_authenticator: scim_tokens,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let sockets = http_api::LiveSockets::new();

@@ -1014,7 +1014,9 @@ async fn webhooks_are_created_listed_redelivered_and_deleted() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim_tokens_are_created_listed_refused_at_the_api_and_deleted() {
     let server = Server::spawn().await;
-    let customer = server.json(&["customers", "create", "--name", "Acme"]).await;
+    let customer = server
+        .json(&["customers", "create", "--name", "Acme"])
+        .await;
     let customer = customer["id"].as_str().unwrap().to_owned();
     let created = server
         .roster(&[
@@ -1044,7 +1046,14 @@ async fn scim_tokens_are_created_listed_refused_at_the_api_and_deleted() {
     assert!(!stdout(&created).contains(&secret));
 
     let bad = server
-        .roster(&["scim-tokens", "create", "--customer", &customer, "--description", ""])
+        .roster(&[
+            "scim-tokens",
+            "create",
+            "--customer",
+            &customer,
+            "--description",
+            "",
+        ])
         .await;
     assert_eq!(code(&bad), 1);
     assert!(stderr(&bad).contains("description"), "{}", stderr(&bad));

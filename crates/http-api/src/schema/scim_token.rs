@@ -29,10 +29,7 @@ impl FlatFields for ScimTokenNode {
             "description" => text(token.description.as_str()),
             "preview" => text(&token.preview),
             "createdAt" => scalar(&token.created_at),
-            "lastUsedAt" => token
-                .last_used_at
-                .as_ref()
-                .map_or(Value::Null, |at| scalar(at)),
+            "lastUsedAt" => token.last_used_at.as_ref().map_or(Value::Null, scalar),
             "sendInvitations" => scalar(&token.send_invitations),
             _ => return None,
         })

@@ -19,7 +19,7 @@ use ports::directory::{
 };
 use ports::events::MockEventDirectory;
 use ports::repository::MockStorageStats;
-use ports::scim::MockScimTokenDirectory;
+use ports::scim::{MockScimAuthenticator, MockScimTokenDirectory};
 use ports::webhook_store::MockWebhookDirectory;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -43,6 +43,7 @@ pub(crate) struct Mocks {
     pub(crate) events: MockEventDirectory,
     pub(crate) webhooks: MockWebhookDirectory,
     pub(crate) scim_tokens: MockScimTokenDirectory,
+    pub(crate) scim_authenticator: MockScimAuthenticator,
 }
 
 impl Mocks {
@@ -72,6 +73,7 @@ impl Mocks {
             events: MockEventDirectory::new(),
             webhooks: MockWebhookDirectory::new(),
             scim_tokens: MockScimTokenDirectory::new(),
+            scim_authenticator: MockScimAuthenticator::new(),
         }
     }
 
@@ -108,6 +110,7 @@ impl Mocks {
             events: Arc::new(self.events),
             webhooks: Arc::new(self.webhooks),
             scim_tokens: Arc::new(self.scim_tokens),
+            scim_authenticator: Arc::new(self.scim_authenticator),
         }
     }
 }
