@@ -285,7 +285,7 @@ async fn deleting_logs_the_token_as_it_was_and_other_customers_tokens_are_not_fo
     let (acme_admin, _) = actor(org, Some(acme.id), RoleKind::CustomerAdmin);
     let seen: Seen = Arc::default();
     let mut tokens = MockScimTokenRepository::new();
-    let known = vec![acme_token.clone(), globex_token.clone()];
+    let known = [acme_token.clone(), globex_token.clone()];
     tokens
         .expect_scim_token()
         .returning(move |_, id| Ok(known.iter().find(|token| token.id == id).cloned()));

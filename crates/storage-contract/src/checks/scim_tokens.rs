@@ -135,7 +135,7 @@ pub async fn scim_tokens_are_written_with_their_events_and_found_by_hash(stores:
         .scim_tokens(org.id, globex.id, None, 10)
         .await
         .unwrap();
-    assert_eq!(globex_page.tokens, [globex_token.clone()]);
+    assert_eq!(globex_page.tokens, std::slice::from_ref(&globex_token));
     let foreign = stores
         .scim_tokens
         .scim_tokens(other_org.id, acme.id, None, 10)
