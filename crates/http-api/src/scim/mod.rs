@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::middleware::{Next, from_fn_with_state, map_response};
@@ -55,7 +55,8 @@ pub(crate) struct ScimLimits {
 }
 
 /// Every route under [`BASE`] (any other path there is SCIM's 404), each with the
-/// SCIM layers: to be merged beside the API's routes, after their layers.
+/// SCIM layers: to be merged beside the API's routes, after their layers. Route layers
+/// only, so the merged router's fallback (the rest of the site's 404) stays as it was.
 pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
     let path = |rest: &str| format!("{BASE}{rest}");
     Router::new()
@@ -73,14 +74,16 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))
         .route(&path("/{*rest}"), any(unknown))
-        .layer(from_fn_with_state(state, authenticate))
-        .layer(from_fn_with_state(limits.body_budget, limit_bodies))
-        .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
+        .route_layer(from_fn_with_state(state, authenticate))
+        // The body limit below is the one that counts, as on the other routes.
+        .route_layer(DefaultBodyLimit::disable())
+        .route_layer(from_fn_with_state(limits.body_budget, limit_bodies))
+        .route_layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
+        .route_layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             limits.request_timeout,
         ))
-        .layer(map_response(as_scim_errors))
+        .route_layer(map_response(as_scim_errors))
 }
 
 /// Any other path under the base: SCIM's 404.

@@ -429,3 +429,21 @@ async fn storage_trouble_while_authenticating_is_a_scim_503() {
     assert_scim_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
     assert!(answer.headers.contains_key("retry-after"));
 }
+
+#[tokio::test]
+async fn paths_outside_the_base_never_reach_scim() {
+    // No SCIM expectations: a call to the SCIM authenticator would panic.
+    let router = Mocks::new().router();
+    for path in ["/nowhere", "/scim", "/scim/v1/Users", "/scim/v20"] {
+        let request = Request::get(path).body(Body::empty()).unwrap();
+        let response = router.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}");
+        assert!(
+            response
+                .headers()
+                .get("content-type")
+                .is_none_or(|value| value != "application/scim+json"),
+            "{path}"
+        );
+    }
+}
