@@ -21,6 +21,7 @@ mod invitations;
 mod isolation;
 mod paging;
 mod revocation;
+mod scim;
 mod seed;
 mod sessions;
 mod subscriptions;

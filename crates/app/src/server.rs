@@ -13,7 +13,8 @@ use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, ExpirySettings, InvitationExpiry,
-    LoginThrottle, OutboxWorker, Provisioning, SessionService, TokenAuthenticator, TokenService,
+    LoginThrottle, OutboxWorker, Provisioning, ScimTokenService, SessionService, TokenAuthenticator,
+    TokenService,
     TokenSettings, WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
@@ -348,6 +349,10 @@ impl Application {
             repos.events.clone(),
             settings.webhooks.allow_private,
         );
+        let scim_tokens = Arc::new(ScimTokenService::new(
+            storage.scim_tokens.clone(),
+            repos.customers.clone(),
+        ));
         let services = Services {
             customers: directory.clone(),
             users: directory.clone(),
@@ -369,6 +374,8 @@ impl Application {
             health: directory,
             storage_stats: storage.stats,
             webhooks: Arc::new(webhooks),
+            scim_tokens: scim_tokens.clone(),
+            scim_authenticator: scim_tokens,
         };
         let drain = settings.api.request_timeout + DRAIN_MARGIN;
         let sockets = http_api::LiveSockets::new();

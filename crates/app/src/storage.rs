@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use ports::{AccessObserver, EventObserver, StorageStats, WebhookRepository};
+use ports::{AccessObserver, EventObserver, ScimTokenRepository, StorageStats, WebhookRepository};
 use service::Repositories;
 use storage_postgres::PostgresStorage;
 use storage_sql::{Driver, PoolSettings, SqlStore};
@@ -54,6 +54,8 @@ pub struct Storage {
     pub stats: Arc<dyn StorageStats>,
     /// Webhook endpoints and their deliveries.
     pub webhooks: Arc<dyn WebhookRepository>,
+    /// Customers' SCIM tokens.
+    pub scim_tokens: Arc<dyn ScimTokenRepository>,
 }
 
 impl Storage {
@@ -71,6 +73,7 @@ impl Storage {
         Storage {
             stats: Arc::new(store.clone()),
             webhooks: Arc::new(store.clone()),
+            scim_tokens: Arc::new(store.clone()),
             repos: Repositories::from_store(store),
         }
     }

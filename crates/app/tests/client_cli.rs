@@ -925,6 +925,9 @@ async fn every_client_command_has_help() {
         &["sync", "--help"],
         &["events", "list", "--help"],
         &["events", "tail", "--help"],
+        &["scim-tokens", "create", "--help"],
+        &["scim-tokens", "list", "--help"],
+        &["scim-tokens", "delete", "--help"],
     ] {
         let output = run(args, &[]).await;
         assert_eq!(code(&output), 0, "{args:?}");
@@ -1003,4 +1006,93 @@ async fn webhooks_are_created_listed_redelivered_and_deleted() {
         server.json(&["webhooks", "list"]).await,
         serde_json::json!([])
     );
+}
+
+/// `roster scim-tokens`: create shows the token once (stderr) and its preview; list shows
+/// previews only; the token is no access token for `/api` (exit 3, the 401); the log has
+/// both events and never the token; delete revokes it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn scim_tokens_are_created_listed_refused_at_the_api_and_deleted() {
+    let server = Server::spawn().await;
+    let customer = server
+        .json(&["customers", "create", "--name", "Acme"])
+        .await;
+    let customer = customer["id"].as_str().unwrap().to_owned();
+    let created = server
+        .roster(&[
+            "scim-tokens",
+            "create",
+            "--customer",
+            &customer,
+            "--description",
+            "Okta production",
+            "-o",
+            "json",
+        ])
+        .await;
+    assert_eq!(code(&created), 0, "{}", stderr(&created));
+    let shown = stderr(&created);
+    let secret = shown
+        .split_whitespace()
+        .find(|word| word.starts_with("roster_scim_"))
+        .unwrap_or_else(|| panic!("no token in {shown}"))
+        .to_owned();
+    let token: Value = serde_json::from_slice(&created.stdout).unwrap();
+    let id = token["id"].as_str().unwrap().to_owned();
+    assert_eq!(token["customerId"], customer.as_str());
+    assert_eq!(token["description"], "Okta production");
+    assert_eq!(token["sendInvitations"], false);
+    assert_eq!(token["preview"], secret[..20]);
+    assert!(!stdout(&created).contains(&secret));
+
+    let bad = server
+        .roster(&[
+            "scim-tokens",
+            "create",
+            "--customer",
+            &customer,
+            "--description",
+            "",
+        ])
+        .await;
+    assert_eq!(code(&bad), 1);
+    assert!(stderr(&bad).contains("description"), "{}", stderr(&bad));
+
+    let listed = server
+        .json(&["scim-tokens", "list", "--customer", &customer])
+        .await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert_eq!(listed[0]["lastUsedAt"], Value::Null);
+    assert!(!listed.to_string().contains(&secret));
+
+    // A SCIM token opens no door of the API.
+    let refused = run(
+        &["whoami"],
+        &[("ROSTER_URL", &server.url), ("ROSTER_TOKEN", &secret)],
+    )
+    .await;
+    assert_eq!(code(&refused), 3, "{}", stderr(&refused));
+
+    let events = server.json(&["events", "list"]).await;
+    let deleted = server.json(&["scim-tokens", "delete", &id]).await;
+    assert_eq!(deleted["id"], id.as_str());
+    let after = server.json(&["events", "list"]).await;
+    let types: Vec<&str> = after
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|event| event["type"].as_str().unwrap())
+        .collect();
+    assert!(types.contains(&"scim_token.created"), "{types:?}");
+    assert_eq!(types.last(), Some(&"scim_token.deleted"));
+    assert!(!events.to_string().contains(&secret[12..]), "{events}");
+    assert_eq!(
+        server
+            .json(&["scim-tokens", "list", "--customer", &customer])
+            .await,
+        serde_json::json!([])
+    );
+    let again = server.roster(&["scim-tokens", "delete", &id]).await;
+    assert_eq!(code(&again), 1, "{}", stderr(&again));
 }

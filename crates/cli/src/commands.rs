@@ -37,6 +37,7 @@ pub async fn run(command: ClientCommand) -> Result<(), Exit> {
         ClientCommand::Sync(args) => sync::run(args).await,
         ClientCommand::Events(command) => events::run(command).await,
         ClientCommand::Webhooks(command) => crate::webhooks::run(command).await,
+        ClientCommand::ScimTokens(command) => crate::scim_tokens::run(command).await,
     }
 }
 

@@ -1,5 +1,5 @@
 //! The `roster` command line's client side: `customers`, `users`, `roles`, `whoami`,
-//! `query`, `sync` and `events` talk to a server (Roster or any server speaking the API) through the
+//! `query`, `sync`, `events`, `webhooks` and `scim-tokens` talk to a server (Roster or any server speaking the API) through the
 //! GraphQL client, and so through the same directory ports the server itself implements.
 //! The `roster` binary (crate `app`) flattens [`ClientCommand`] into its own subcommands
 //! and calls [`run`].
@@ -14,6 +14,7 @@ mod commands;
 mod events;
 mod import;
 mod output;
+mod scim_tokens;
 mod sync;
 mod webhooks;
 
@@ -50,6 +51,9 @@ pub enum ClientCommand {
     /// Manage webhook endpoints and look at their deliveries.
     #[command(subcommand)]
     Webhooks(WebhooksCommand),
+    /// Manage the SCIM tokens a customer's identity provider provisions its users with.
+    #[command(subcommand)]
+    ScimTokens(ScimTokensCommand),
 }
 
 /// How output is printed.
@@ -409,6 +413,46 @@ pub enum WebhooksCommand {
         /// The event's ID (as `roster events list --output json` shows it).
         #[arg(long)]
         event: String,
+    },
+}
+
+/// `roster scim-tokens ...`: a customer's SCIM tokens (Owner and Admin: any customer's; a
+/// customer Admin: its own).
+#[derive(Debug, Subcommand)]
+pub enum ScimTokensCommand {
+    /// Create a token for a customer; prints it, and the token itself (shown once) on
+    /// stderr.
+    Create {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The customer's ID.
+        #[arg(long)]
+        customer: String,
+        /// What the token is for ("Okta production").
+        #[arg(long)]
+        description: String,
+        /// Send an invitation mail to the users this token creates (off by default: the
+        /// identity provider signs them in).
+        #[arg(long)]
+        send_invitations: bool,
+    },
+    /// List a customer's tokens (their previews, never the tokens).
+    List {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The customer's ID.
+        #[arg(long)]
+        customer: String,
+    },
+    /// Revoke a token at once.
+    Delete {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The token's ID.
+        id: String,
     },
 }
 

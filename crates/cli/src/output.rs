@@ -188,6 +188,7 @@ pub(crate) fn event_record(event: &Event) -> (Vec<String>, Value) {
         Subject::SigningKey(id) => id.global().to_string(),
         Subject::Organization(id) => id.global().to_string(),
         Subject::WebhookEndpoint(id) => id.global().to_string(),
+        Subject::ScimToken(id) => id.global().to_string(),
     };
     let actor_id = draft.actor.user.map(|user| user.global().to_string());
     let tag = |tag: Option<&Tag>| tag.map(|tag| tag.as_str().to_owned());

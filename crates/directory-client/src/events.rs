@@ -8,7 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
 use domain::{
-    Actor, CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version, WebhookEndpointId,
+    Actor, CustomerId, OrganizationId, ScimTokenId, SigningKeyId, Timestamp, UserId, Version,
+    WebhookEndpointId,
 };
 use ports::{DirectoryError, Event, EventDirectory, EventDraft, EventPage, EventQuery};
 use serde::Deserialize;
@@ -126,6 +127,10 @@ impl WireEvent {
                 kind: NodeKind::WebhookEndpoint,
                 uuid,
             }) => Subject::WebhookEndpoint(WebhookEndpointId::from_uuid(uuid)),
+            Ok(GlobalId {
+                kind: NodeKind::ScimToken,
+                uuid,
+            }) => Subject::ScimToken(ScimTokenId::from_uuid(uuid)),
             _ => return Err(decode_error(format!("subject {:?}", self.subject_id))),
         };
         let user = self

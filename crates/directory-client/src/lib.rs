@@ -21,6 +21,7 @@ mod documents;
 mod error;
 mod events;
 mod operations;
+mod scim_tokens;
 mod transport;
 mod webhooks;
 mod wire;

@@ -130,6 +130,22 @@ impl Actor {
         self.can_manage_organization_users()
     }
 
+    /// True when the caller may create, list and delete the SCIM tokens of `customer` (in
+    /// its own organization): whoever holds one provisions that customer's users, so only
+    /// an organization Owner or Admin, or that customer's own Admin.
+    pub fn can_manage_scim_tokens_of(&self, customer: CustomerId) -> bool {
+        self.can_manage_scim_tokens() && self.customer_id.is_none_or(|own| own == customer)
+    }
+
+    /// True when the caller may manage some customer's SCIM tokens (see
+    /// [`Actor::can_manage_scim_tokens_of`]); anyone else is refused outright.
+    pub fn can_manage_scim_tokens(&self) -> bool {
+        matches!(
+            (self.role, self.customer_id),
+            (RoleKind::Owner | RoleKind::Admin, None) | (RoleKind::CustomerAdmin, Some(_))
+        )
+    }
+
     /// Which users the caller may see in a listing.
     pub fn user_scope(&self) -> UserScope {
         let customers = match self.customer_id {
@@ -481,6 +497,41 @@ mod tests {
                 !customer_actor(&world, kind).can_manage_signing_keys(),
                 "{kind:?}"
             );
+        }
+    }
+
+    #[test]
+    fn scim_tokens_are_managed_by_owners_admins_and_the_customers_own_admin() {
+        let w = world();
+        let actor = |customer, kind| Actor::of(&user(w.org, customer, kind));
+        for kind in [RoleKind::Owner, RoleKind::Admin] {
+            assert!(
+                actor(None, kind).can_manage_scim_tokens_of(w.acme.id),
+                "{kind:?}"
+            );
+        }
+        for kind in [
+            RoleKind::CustomerManager,
+            RoleKind::Integrator,
+            RoleKind::Guest,
+        ] {
+            assert!(
+                !actor(None, kind).can_manage_scim_tokens_of(w.acme.id),
+                "{kind:?}"
+            );
+        }
+        let acme_admin = actor(Some(w.acme.id), RoleKind::CustomerAdmin);
+        assert!(acme_admin.can_manage_scim_tokens());
+        assert!(acme_admin.can_manage_scim_tokens_of(w.acme.id));
+        assert!(!acme_admin.can_manage_scim_tokens_of(w.other.id));
+        for kind in [
+            RoleKind::CustomerMember,
+            RoleKind::MarketplaceAdmin,
+            RoleKind::MarketplaceUser,
+        ] {
+            let member = actor(Some(w.acme.id), kind);
+            assert!(!member.can_manage_scim_tokens(), "{kind:?}");
+            assert!(!member.can_manage_scim_tokens_of(w.acme.id), "{kind:?}");
         }
     }
 }

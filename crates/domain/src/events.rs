@@ -6,7 +6,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::access::Actor;
-use crate::id::{CustomerId, OrganizationId, SigningKeyId, UserId, WebhookEndpointId};
+use crate::id::{CustomerId, OrganizationId, ScimTokenId, SigningKeyId, UserId, WebhookEndpointId};
 
 /// What happened, named as the log and its readers spell it (`customer.created`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -65,11 +65,15 @@ pub enum EventType {
     WebhookEndpointSecretRotated,
     /// An endpoint failed for days and Roster stopped delivering to it.
     WebhookEndpointDisabled,
+    /// A customer got a SCIM token (never its text).
+    ScimTokenCreated,
+    /// A SCIM token was revoked.
+    ScimTokenDeleted,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 31] = [
+    pub const ALL: [EventType; 33] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -101,6 +105,8 @@ impl EventType {
         EventType::WebhookEndpointDeleted,
         EventType::WebhookEndpointSecretRotated,
         EventType::WebhookEndpointDisabled,
+        EventType::ScimTokenCreated,
+        EventType::ScimTokenDeleted,
     ];
 
     /// The dotted name, stored and shown as is.
@@ -137,6 +143,8 @@ impl EventType {
             EventType::WebhookEndpointDeleted => "webhook_endpoint.deleted",
             EventType::WebhookEndpointSecretRotated => "webhook_endpoint.secret_rotated",
             EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
+            EventType::ScimTokenCreated => "scim_token.created",
+            EventType::ScimTokenDeleted => "scim_token.deleted",
         }
     }
 
@@ -160,6 +168,7 @@ pub enum Subject {
     SigningKey(SigningKeyId),
     Organization(OrganizationId),
     WebhookEndpoint(WebhookEndpointId),
+    ScimToken(ScimTokenId),
 }
 
 impl Subject {
@@ -171,6 +180,7 @@ impl Subject {
             Subject::SigningKey(id) => id.uuid(),
             Subject::Organization(id) => id.uuid(),
             Subject::WebhookEndpoint(id) => id.uuid(),
+            Subject::ScimToken(id) => id.uuid(),
         }
     }
 }

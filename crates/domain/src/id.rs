@@ -71,6 +71,10 @@ typed_id!(
     /// Identifies a webhook endpoint of an organization.
     WebhookEndpointId
 );
+typed_id!(
+    /// Identifies a SCIM token of a customer (what an identity provider provisions with).
+    ScimTokenId
+);
 
 #[cfg(test)]
 mod tests {

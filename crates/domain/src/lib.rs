@@ -18,6 +18,7 @@ pub mod listing;
 pub mod net;
 pub mod organization;
 pub mod role;
+pub mod scim;
 pub mod signing_key;
 pub mod text;
 pub mod user;
@@ -35,7 +36,7 @@ pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};
 pub use field_rules::{CustomerField, UserField};
 pub use id::{
-    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId,
+    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, ScimTokenId, SigningKeyId, UserId,
     WebhookEndpointId,
 };
 pub use invitation::{

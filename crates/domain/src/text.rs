@@ -17,7 +17,7 @@ fn char_len(text: &str) -> usize {
     text.chars().count()
 }
 
-fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
+pub(crate) fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
     if char_len(text) > max {
         return Err(FieldError::too_long(field, max));
     }

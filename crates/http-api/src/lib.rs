@@ -2,7 +2,8 @@
 //! subscriptions over WebSocket on `GET /api`, graphql-transport-ws), the embedded
 //! users' sign-in (`POST /embedded/authenticate`), password login and refresh tokens
 //! (`/auth/*`), the invitation's set-password page, a GraphiQL page, the health probes and,
-//! with a scrape token, Prometheus metrics (`/metrics`), over axum and async-graphql.
+//! with a scrape token, Prometheus metrics (`/metrics`), and SCIM 2.0 for customers' identity
+//! providers (`/scim/v2`, SCIM tokens only), over axum and async-graphql.
 //! Each document's shape and cost are checked before it runs, and its cost is taken from a
 //! bucket per token (`limits`); the sign-in routes have a bucket per client address.
 //! Every request has an id (`X-Request-Id`, sent back on every response) and a span that
@@ -19,6 +20,7 @@ mod pages;
 mod request_id;
 mod routes;
 mod schema;
+mod scim;
 mod sessions;
 mod set_password;
 mod subscriptions;
@@ -40,8 +42,9 @@ use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, EmbeddedUserDirectory, EventDirectory, HealthCheck,
-    InvitationDirectory, OrganizationDirectory, RoleDirectory, Sessions, SigningKeyDirectory,
-    StorageStats, UserDirectory, WebhookDirectory,
+    InvitationDirectory, OrganizationDirectory, RoleDirectory, ScimAuthenticator,
+    ScimTokenDirectory, Sessions, SigningKeyDirectory, StorageStats, UserDirectory,
+    WebhookDirectory,
 };
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
@@ -78,6 +81,11 @@ pub struct Services {
     /// Webhook endpoints and their deliveries, for `webhookEndpoints` and the webhook
     /// mutations.
     pub webhooks: Arc<dyn WebhookDirectory>,
+    /// Customers' SCIM tokens, for `scimTokens`, `createScimToken` and `deleteScimToken`.
+    pub scim_tokens: Arc<dyn ScimTokenDirectory>,
+    /// Turns the bearer token of every `/scim/v2` request into its SCIM client (customers'
+    /// SCIM tokens only).
+    pub scim_authenticator: Arc<dyn ScimAuthenticator>,
 }
 
 /// Transport and cost limits, so operators can tune them without touching the router.
@@ -177,6 +185,26 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
             storage: services.storage_stats.clone(),
             storage_timeout: config.readiness_timeout,
         });
+    let scim_state = Arc::new(scim::ScimState {
+        authenticator: services.scim_authenticator.clone(),
+        buckets: Buckets::new(
+            rates.token_bucket,
+            rates.token_restore_per_second,
+            rates.max_buckets,
+        ),
+    });
+    let body_budget = Arc::new(BodyBudget::new(
+        config.body_budget_bytes,
+        config.body_limit_bytes,
+    ));
+    let scim_router = scim::router(
+        scim_state,
+        scim::ScimLimits {
+            body_limit_bytes: config.body_limit_bytes,
+            request_timeout: config.request_timeout,
+            body_budget: body_budget.clone(),
+        },
+    );
     let state = Arc::new(routes::AppState {
         schema: schema::build(services.clone(), config.query_limits.root_field_concurrency),
         services,
@@ -233,18 +261,14 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
     let router = routes
         .with_state(state)
         .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(
-            Arc::new(BodyBudget::new(
-                config.body_budget_bytes,
-                config.body_limit_bytes,
-            )),
-            limit_bodies,
-        ))
+        .layer(from_fn_with_state(body_budget.clone(), limit_bodies))
         .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             config.request_timeout,
-        ));
+        ))
+        // Merged after those layers, so its own (which answer in SCIM's error JSON) apply.
+        .merge(scim_router);
     // Outside the timeout and body limits, so their refusals are timed and counted too.
     let router = match api_metrics {
         Some(api_metrics) => router.layer(from_fn_with_state(api_metrics, metrics::record_api)),

@@ -357,7 +357,7 @@ fn answer(
 }
 
 /// The `X-RateLimit-*` headers of `status`.
-fn rate_limit_headers(headers: &mut HeaderMap, status: Status) {
+pub(crate) fn rate_limit_headers(headers: &mut HeaderMap, status: Status) {
     insert_number(headers, RATE_LIMIT_LIMIT, status.limit);
     insert_number(headers, RATE_LIMIT_REMAINING, status.remaining);
     insert_number(headers, RATE_LIMIT_RESET, status.reset_seconds);

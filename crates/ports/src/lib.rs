@@ -11,6 +11,8 @@
 //!   in the `app` crate, with its SSRF guard).
 //! - [`webhook_store`]: [`WebhookRepository`], webhook endpoints and the deliveries' lease
 //!   queue in storage.
+//! - [`scim`]: [`ScimTokenRepository`], [`ScimTokenDirectory`] and [`ScimAuthenticator`],
+//!   the customers' SCIM tokens in storage, their use cases and their check.
 //! - [`access`]: [`AccessChange`]s that storage reports to an [`AccessObserver`] (the
 //!   service's actor cache), in-process and, on PostgreSQL, from other servers; likewise
 //!   committed events to an [`EventObserver`] (the service's hub of live readers).
@@ -22,6 +24,7 @@ pub mod access;
 pub mod directory;
 pub mod events;
 pub mod repository;
+pub mod scim;
 pub mod webhook_store;
 pub mod webhooks;
 
@@ -40,6 +43,9 @@ pub use repository::{
     ExpiringInvitation, InvitationRepository, OrganizationRepository, PoolStats, RepoError,
     RoleRepository, SecretRepository, SigningKeyRepository, StorageStats, StoredTokenKey,
     UniqueField, UserRepository,
+};
+pub use scim::{
+    ScimAuthenticator, ScimTokenDirectory, ScimTokenPage, ScimTokenRepository, ScimTokenWithSecret,
 };
 pub use webhook_store::{
     ClaimedDelivery, Delivery, DeliveryAttempt, DeliveryOrigin, DeliveryPage, EndpointBehind,

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, Origin, RequestMeta, Subject};
+use domain::scim::ScimToken;
 use domain::webhooks::WebhookEndpoint;
 use domain::{
     Actor, Customer, CustomerChanges, CustomerId, Invitation, Organization, RefreshToken, RoleKind,
@@ -140,6 +141,10 @@ pub(crate) enum Change<'a> {
         endpoint: &'a WebhookEndpoint,
         at: Timestamp,
     },
+    /// A new SCIM token (never its text).
+    ScimTokenCreated(&'a ScimToken),
+    /// A SCIM token, as read, deleted.
+    ScimTokenDeleted(&'a ScimToken),
 }
 
 /// The draft of the event `change` makes, by `origin`'s actor through its request.
@@ -520,6 +525,26 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
                 "disabledAt": wire::snapshot::time(at),
                 "failingSince": endpoint.failing_since.map(wire::snapshot::time),
             })),
+        ),
+        Change::ScimTokenCreated(token) => (
+            EventType::ScimTokenCreated,
+            token.organization_id,
+            Subject::ScimToken(token.id),
+            Some(token.customer_id),
+            token.created_at,
+            None,
+            None,
+            Some(wire::snapshot::scim_token(token)),
+        ),
+        Change::ScimTokenDeleted(token) => (
+            EventType::ScimTokenDeleted,
+            token.organization_id,
+            Subject::ScimToken(token.id),
+            Some(token.customer_id),
+            domain::now(),
+            None,
+            Some(wire::snapshot::scim_token(token)),
+            None,
         ),
     };
     EventDraft {

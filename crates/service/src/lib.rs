@@ -27,6 +27,7 @@ mod outbox;
 mod provisioning;
 mod roles;
 mod row_locks;
+mod scim_tokens;
 mod sessions;
 mod signing_keys;
 mod throttle;
@@ -60,6 +61,9 @@ pub use lease::{DeliverySettings, LeaseQueue, LeaseWorker};
 pub use outbox::OutboxWorker;
 pub use provisioning::{
     DEFAULT_ORGANIZATION, DEFAULT_OWNER_EMAIL, Provisioning, ProvisioningError,
+};
+pub use scim_tokens::{
+    MAX_SCIM_TOKEN_PAGE, MAX_SCIM_TOKENS_PER_CUSTOMER, ScimTokenService, new_scim_secret,
 };
 pub use sessions::{SessionService, hash_password};
 pub use throttle::{

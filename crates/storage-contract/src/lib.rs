@@ -31,8 +31,8 @@ use std::sync::Arc;
 
 use ports::{
     CredentialRepository, CustomerRepository, EmbeddedUserRepository, EventRepository,
-    InvitationRepository, OrganizationRepository, RoleRepository, SecretRepository,
-    SigningKeyRepository, StorageStats, UserRepository, WebhookRepository,
+    InvitationRepository, OrganizationRepository, RoleRepository, ScimTokenRepository,
+    SecretRepository, SigningKeyRepository, StorageStats, UserRepository, WebhookRepository,
 };
 
 pub use support::{draft, draft_about};
@@ -50,6 +50,7 @@ pub trait Storage:
     + InvitationRepository
     + EventRepository
     + WebhookRepository
+    + ScimTokenRepository
     + StorageStats
     + Clone
     + 'static
@@ -68,6 +69,7 @@ impl<S> Storage for S where
         + InvitationRepository
         + EventRepository
         + WebhookRepository
+        + ScimTokenRepository
         + StorageStats
         + Clone
         + 'static
@@ -99,6 +101,8 @@ pub struct Stores {
     pub events: Arc<dyn EventRepository>,
     /// Webhook endpoints and their deliveries.
     pub webhooks: Arc<dyn WebhookRepository>,
+    /// Customers' SCIM tokens.
+    pub scim_tokens: Arc<dyn ScimTokenRepository>,
     /// Pool occupancy and outbox depth, for metrics.
     pub stats: Arc<dyn StorageStats>,
 }
@@ -118,6 +122,7 @@ impl Stores {
             invitations: Arc::new(storage.clone()),
             events: Arc::new(storage.clone()),
             webhooks: Arc::new(storage.clone()),
+            scim_tokens: Arc::new(storage.clone()),
             stats: Arc::new(storage),
         }
     }
@@ -251,6 +256,9 @@ macro_rules! contract_tests {
             deliveries_are_claimed_in_order_per_subject_and_recorded,
             failing_endpoints_are_disabled_once,
             events_are_redelivered_and_replayed_on_request,
+            scim_tokens_are_written_with_their_events_and_found_by_hash,
+            scim_token_uses_are_recorded_at_most_once_a_minute,
+            deleting_a_customer_deletes_its_scim_tokens,
         );
     };
     (@checks $factory:path; $($check:ident),* $(,)?) => {

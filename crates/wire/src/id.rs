@@ -5,7 +5,7 @@ use std::fmt;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use domain::{
-    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, SigningKeyId, UserId,
+    CustomerId, InvalidId, OrganizationId, PermissionId, RoleId, ScimTokenId, SigningKeyId, UserId,
     WebhookEndpointId,
 };
 use uuid::Uuid;
@@ -35,6 +35,8 @@ pub enum NodeKind {
     WebhookEndpoint,
     /// One delivery of one event to one webhook endpoint.
     WebhookDelivery,
+    /// A customer's SCIM token.
+    ScimToken,
 }
 
 impl NodeKind {
@@ -118,6 +120,7 @@ global!(
     OrganizationId => Organization,
     SigningKeyId => OrganizationSigningKey,
     WebhookEndpointId => WebhookEndpoint,
+    ScimTokenId => ScimToken,
 );
 
 #[cfg(test)]
@@ -181,7 +184,8 @@ mod tests {
                 "OrganizationSigningKey",
                 "Event",
                 "WebhookEndpoint",
-                "WebhookDelivery"
+                "WebhookDelivery",
+                "ScimToken"
             ]
         );
         for kind in NodeKind::iter() {

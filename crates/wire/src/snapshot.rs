@@ -4,6 +4,7 @@
 //! an update's are only the fields it changed (with the version), as they were and are.
 //! Never a password hash or token: records hold none, and nothing else is rendered.
 
+use domain::scim::ScimToken;
 use domain::webhooks::WebhookEndpoint;
 use domain::{
     Attachment, Customer, CustomerChanges, CustomerId, Invitation, Organization, Role, SigningKey,
@@ -255,6 +256,18 @@ pub fn webhook_endpoint(endpoint: &WebhookEndpoint) -> Value {
         "excludeClientId": endpoint.exclude_client_id.as_ref().map(|tag| tag.as_str()),
         "enabled": endpoint.enabled,
         "version": endpoint.version.get(),
+    })
+}
+
+/// A SCIM token as listed: never its text or hash, only its preview.
+pub fn scim_token(token: &ScimToken) -> Value {
+    json!({
+        "id": token.id.global().to_string(),
+        "customer": token.customer_id.global().to_string(),
+        "description": token.description.as_str(),
+        "preview": token.preview,
+        "sendInvitations": token.send_invitations,
+        "createdAt": time(token.created_at),
     })
 }
 

@@ -471,6 +471,8 @@ impl<'a> Walker<'a> {
             // attempts, per endpoint (unbatched).
             (Context::QueryRoot, "webhookEndpoints") => Cost::each(LISTING_PRICE),
             (Context::Nested, "deliveries") => Cost::each(2 * LISTING_PRICE),
+            // A page of one customer's SCIM tokens (their `customer`: the batch above).
+            (Context::QueryRoot, "scimTokens") => Cost::each(LISTING_PRICE),
             _ => Cost::default(),
         }
     }

@@ -36,6 +36,7 @@ impl EventNode {
             Subject::SigningKey(id) => id.global().to_string(),
             Subject::Organization(id) => id.global().to_string(),
             Subject::WebhookEndpoint(id) => id.global().to_string(),
+            Subject::ScimToken(id) => id.global().to_string(),
         }
     }
 

@@ -12,6 +12,7 @@ mod node;
 mod organization;
 mod query;
 mod role;
+mod scim_token;
 mod signing_key;
 mod subscription;
 mod user;

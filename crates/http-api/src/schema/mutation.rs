@@ -6,8 +6,9 @@
 
 use async_graphql::{Context, Object, SimpleObject};
 use domain::events::Origin;
+use domain::scim::ScimToken;
 use domain::{Customer, SigningKey, User};
-use ports::{DirectoryError, GeneratedSigningKey};
+use ports::{DirectoryError, GeneratedSigningKey, ScimTokenWithSecret};
 
 use super::context::Scope;
 use super::customer::CustomerNode;
@@ -18,6 +19,7 @@ use super::inputs::{
     DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, ResendInvitationInput,
     SetUserActiveInput, UnblockEmbeddedUserInput, UpdateCustomerInput, UpdateUserInput,
 };
+use super::scim_token::{CreateScimTokenInput, DeleteScimTokenInput, ScimTokenNode};
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
 use super::webhook::{
@@ -128,6 +130,43 @@ payload!(
     /// Result of `rotateWebhookSecret`: the endpoint with its new secret, shown this once.
     RotateWebhookSecretPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
 );
+
+payload!(
+    /// Result of `deleteScimToken`: the token as it was (revoked at once).
+    DeleteScimTokenPayload { scim_token: ScimTokenNode(ScimToken) }
+);
+
+/// Result of `createScimToken`: the token, and its text, shown this once.
+#[derive(SimpleObject)]
+pub(crate) struct CreateScimTokenPayload {
+    /// The new token; `null` when `errors` is not empty.
+    scim_token: Option<ScimTokenNode>,
+    /// The bearer token for the identity provider (`roster_scim_...`): shown here and never
+    /// again (Roster keeps only its SHA-256).
+    token: Option<String>,
+    /// Why nothing was written; empty on success.
+    errors: Vec<ErrorType>,
+    client_mutation_id: Option<String>,
+}
+
+impl Payload<ScimTokenWithSecret> for CreateScimTokenPayload {
+    fn new(outcome: Outcome<ScimTokenWithSecret>, client_mutation_id: Option<String>) -> Self {
+        let (scim_token, token, errors) = match outcome {
+            Outcome::Done(created) => (
+                Some(ScimTokenNode(created.token)),
+                Some(created.secret.as_str().to_owned()),
+                Vec::new(),
+            ),
+            Outcome::Rejected(errors) => (None, None, errors),
+        };
+        CreateScimTokenPayload {
+            scim_token,
+            token,
+            errors,
+            client_mutation_id,
+        }
+    }
+}
 
 /// Result of `redeliverEvent` and `replayWebhook`: how many deliveries were queued.
 #[derive(SimpleObject)]
@@ -575,6 +614,37 @@ impl Mutation {
                     .webhooks
                     .replay_webhook(&origin.actor, endpoint, since)
             },
+        )
+        .await
+    }
+
+    /// Roster: creates a SCIM token for a customer's identity provider; the token is in this
+    /// payload and never again.
+    async fn create_scim_token(
+        &self,
+        ctx: &Context<'_>,
+        input: CreateScimTokenInput,
+    ) -> Option<CreateScimTokenPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, draft| services.scim_tokens.create_scim_token(origin, draft),
+        )
+        .await
+    }
+
+    /// Roster: revokes a SCIM token at once.
+    async fn delete_scim_token(
+        &self,
+        ctx: &Context<'_>,
+        input: DeleteScimTokenInput,
+    ) -> Option<DeleteScimTokenPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, id| services.scim_tokens.delete_scim_token(origin, id),
         )
         .await
     }

@@ -73,10 +73,11 @@ pub(crate) async fn resolve(scope: &Scope<'_>, id: &str) -> Result<Node, ApiErro
         }
         // Another organization, a signing key (listed under `organization.signingKeys` only)
         // or an event (read through the `events` connections only), a webhook delivery
-        // (listed under its endpoint's `deliveries` only).
+        // (listed under its endpoint's `deliveries` only), a SCIM token (`scimTokens` only).
         NodeKind::Organization
         | NodeKind::OrganizationSigningKey
         | NodeKind::Event
-        | NodeKind::WebhookDelivery => Err(ApiError::NotFound),
+        | NodeKind::WebhookDelivery
+        | NodeKind::ScimToken => Err(ApiError::NotFound),
     }
 }

@@ -13,6 +13,7 @@ use super::event::{EventArguments, EventNode, list_events, subject_uuid};
 use super::node::{self, Node};
 use super::organization::OrganizationNode;
 use super::role::RoleNode;
+use super::scim_token::{ScimTokenNode, list_scim_tokens};
 use super::user::{UserNode, UserOrder, list_users, user_sort};
 use super::webhook::{WebhookEndpointNode, list_endpoints};
 
@@ -230,5 +231,17 @@ impl Query {
         after: Option<String>,
     ) -> Result<Connection<WebhookEndpointNode>> {
         list_endpoints(ctx, first, after).await
+    }
+
+    /// Roster: one customer's SCIM tokens (Owner and Admin: any customer's; a customer
+    /// Admin: its own), oldest first. `first` defaults to 20, at most 100.
+    async fn scim_tokens(
+        &self,
+        ctx: &Context<'_>,
+        customer_id: ID,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> Result<Connection<ScimTokenNode>> {
+        list_scim_tokens(ctx, &customer_id, first, after).await
     }
 }

@@ -19,6 +19,7 @@ use ports::directory::{
 };
 use ports::events::MockEventDirectory;
 use ports::repository::MockStorageStats;
+use ports::scim::{MockScimAuthenticator, MockScimTokenDirectory};
 use ports::webhook_store::MockWebhookDirectory;
 use serde_json::{Value, json};
 use tower::ServiceExt;
@@ -41,6 +42,8 @@ pub(crate) struct Mocks {
     pub(crate) storage_stats: MockStorageStats,
     pub(crate) events: MockEventDirectory,
     pub(crate) webhooks: MockWebhookDirectory,
+    pub(crate) scim_tokens: MockScimTokenDirectory,
+    pub(crate) scim_authenticator: MockScimAuthenticator,
 }
 
 impl Mocks {
@@ -69,6 +72,8 @@ impl Mocks {
             storage_stats: MockStorageStats::new(),
             events: MockEventDirectory::new(),
             webhooks: MockWebhookDirectory::new(),
+            scim_tokens: MockScimTokenDirectory::new(),
+            scim_authenticator: MockScimAuthenticator::new(),
         }
     }
 
@@ -104,6 +109,8 @@ impl Mocks {
             storage_stats: Arc::new(self.storage_stats),
             events: Arc::new(self.events),
             webhooks: Arc::new(self.webhooks),
+            scim_tokens: Arc::new(self.scim_tokens),
+            scim_authenticator: Arc::new(self.scim_authenticator),
         }
     }
 }

@@ -12,6 +12,8 @@ mod listing;
 mod metrics;
 mod request_ids;
 mod schema;
+mod scim;
+mod scim_tokens;
 mod seeds;
 mod sessions;
 mod set_password;

@@ -14,6 +14,7 @@ fn subject_id(subject: Subject) -> String {
         Subject::SigningKey(id) => id.global().to_string(),
         Subject::Organization(id) => id.global().to_string(),
         Subject::WebhookEndpoint(id) => id.global().to_string(),
+        Subject::ScimToken(id) => id.global().to_string(),
     }
 }
 

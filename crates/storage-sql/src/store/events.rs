@@ -11,7 +11,8 @@
 use async_trait::async_trait;
 use domain::events::{ActorKind, EventActor, EventType, RequestMeta, Subject, Tag};
 use domain::{
-    CustomerId, OrganizationId, SigningKeyId, Timestamp, UserId, Version, WebhookEndpointId,
+    CustomerId, OrganizationId, ScimTokenId, SigningKeyId, Timestamp, UserId, Version,
+    WebhookEndpointId,
 };
 use ports::{Event, EventDraft, EventPage, EventQuery, EventRepository, RepoError};
 
@@ -307,6 +308,7 @@ fn subject_parts(subject: Subject) -> (&'static str, uuid::Uuid) {
         Subject::SigningKey(id) => ("signing_key", id.uuid()),
         Subject::Organization(id) => ("organization", id.uuid()),
         Subject::WebhookEndpoint(id) => ("webhook_endpoint", id.uuid()),
+        Subject::ScimToken(id) => ("scim_token", id.uuid()),
     }
 }
 
@@ -331,6 +333,7 @@ fn event(row: &impl SqlRow) -> Result<Event, RepoError> {
         "signing_key" => Subject::SigningKey(SigningKeyId::from_uuid(subject_id)),
         "organization" => Subject::Organization(OrganizationId::from_uuid(subject_id)),
         "webhook_endpoint" => Subject::WebhookEndpoint(WebhookEndpointId::from_uuid(subject_id)),
+        "scim_token" => Subject::ScimToken(ScimTokenId::from_uuid(subject_id)),
         other => return Err(corrupt(seq, format!("subject kind {other:?}"))),
     };
     let actor_kind = row.text("actor_kind")?;

@@ -22,6 +22,7 @@ mod events;
 mod invitations;
 mod organizations;
 mod roles;
+mod scim_tokens;
 mod secrets;
 mod signing_keys;
 mod users;
