@@ -77,11 +77,18 @@ impl Visit for Summary {
     }
 }
 
-/// The page without totals, as the benchmark sends it.
+/// The page without totals, its users' roles through their resolvers.
 const PAGE: &str = "{ customers(first: 100) { nodes { id name users { nodes { id email name externalId role { name } } } } } }";
 
 /// The page with both totals: the customers' and each customer's users'.
 const PAGE_WITH_TOTALS: &str = "{ customers(first: 100) { totalCount nodes { id name users { totalCount nodes { id email name externalId role { name } } } } } }";
+
+/// The page as the benchmark sends it, every field plain: answered without resolvers
+/// (`http-api`'s `connection::flat`).
+const FLAT_PAGE: &str = "{ customers(first: 100) { nodes { id name externalId users { nodes { id email name externalId } } } } }";
+
+/// The flat page with both totals.
+const FLAT_PAGE_WITH_TOTALS: &str = "{ customers(first: 100) { totalCount nodes { id name externalId users { totalCount nodes { id email name externalId } } } } }";
 
 /// Statements `document` runs, and its data.
 async fn statements_for(server: &TestServer, document: &str) -> (usize, serde_json::Value) {
@@ -91,9 +98,10 @@ async fn statements_for(server: &TestServer, document: &str) -> (usize, serde_js
     (after - before, data)
 }
 
-/// Statements a page costs, without and with the totals; the caller is in the actor cache
-/// (checked: a request that reads nothing runs no statement).
-async fn statements_for_a_page(server: &TestServer, customers: usize) -> (usize, usize) {
+/// Statements a page costs, without and with the totals, through the resolvers and flat;
+/// the caller is in the actor cache (checked: a request that reads nothing runs no
+/// statement).
+async fn statements_for_a_page(server: &TestServer, customers: usize) -> [usize; 4] {
     let (baseline, _) = statements_for(server, "{ __typename }").await;
     assert_eq!(
         baseline, 0,
@@ -108,14 +116,27 @@ async fn statements_for_a_page(server: &TestServer, customers: usize) -> (usize,
             .all(|c| c["users"]["nodes"].as_array().unwrap().len() == 2),
         "{data:#}"
     );
-    let (counted, data) = statements_for(server, PAGE_WITH_TOTALS).await;
-    assert_eq!(data["customers"]["totalCount"], customers, "{data:#}");
+    let (flat, data) = statements_for(server, FLAT_PAGE).await;
     let nodes = data["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), customers, "{data:#}");
     assert!(
-        nodes.iter().all(|c| c["users"]["totalCount"] == 2),
+        nodes
+            .iter()
+            .all(|c| c["users"]["nodes"].as_array().unwrap().len() == 2),
         "{data:#}"
     );
-    (plain, counted)
+    let mut counted = [0; 2];
+    for (at, page) in [PAGE_WITH_TOTALS, FLAT_PAGE_WITH_TOTALS].iter().enumerate() {
+        let (statements, data) = statements_for(server, page).await;
+        assert_eq!(data["customers"]["totalCount"], customers, "{data:#}");
+        let nodes = data["customers"]["nodes"].as_array().unwrap();
+        assert!(
+            nodes.iter().all(|c| c["users"]["totalCount"] == 2),
+            "{data:#}"
+        );
+        counted[at] = statements;
+    }
+    [plain, counted[0], flat, counted[1]]
 }
 
 async fn fill(server: &TestServer, from: usize, to: usize) {
@@ -162,7 +183,8 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
     let for_hundred = statements_for_a_page(&server, 100).await;
     eprintln!(
         "{engine:?}: statements for a page of customers with users \
-         (without totals, with both): of 10: {for_ten:?}; of 100: {for_hundred:?}"
+         (without totals, with both; then the same flat): of 10: {for_ten:?}; \
+         of 100: {for_hundred:?}"
     );
     let customer = server.create_customer("Looked up").await;
     let (lookup, data) = statements_for(
@@ -178,8 +200,8 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
     assert_eq!(for_ten, for_hundred, "no statement per customer");
     assert_eq!(
         for_hundred,
-        (2, 4),
-        "customers 1 + users 1, and 1 more for each selected totalCount"
+        [2, 4, 2, 4],
+        "customers 1 + users 1, and 1 more for each selected totalCount, flat or not"
     );
     server.stop().await;
 }
