@@ -30,7 +30,7 @@ impl FlatFields for CustomerNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let customer = &self.0;
         Some(match name {
-            "id" => Value::String(customer.id.global().to_string()),
+            "id" => Value::String(customer.id.global().encode()),
             "name" => text(customer.name.as_str()),
             "description" => text(customer.description.as_str()),
             "externalId" => optional_text(customer.external_id.as_ref().map(|id| id.as_str())),
@@ -71,7 +71,7 @@ pub(crate) struct AttachmentObject {
 #[Object(name = "Customer")]
 impl CustomerNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     async fn name(&self) -> &str {
@@ -390,13 +390,25 @@ async fn prefetch_users(
         else {
             continue;
         };
-        let mut found: HashMap<CustomerId, Page<User>> = pages.into_iter().collect();
-        let connections = customers
-            .iter()
-            .map(|customer| {
-                let page = found.remove(customer).unwrap_or_else(Page::empty);
-                Connection::from_page(page, UserNode)
-            })
+        // Storage answers in the order asked, one page per customer; anything else is
+        // matched by id.
+        let in_order = pages.len() == customers.len()
+            && pages
+                .iter()
+                .zip(&customers)
+                .all(|((customer, _), asked)| customer == asked);
+        let pages: Vec<Page<User>> = if in_order {
+            pages.into_iter().map(|(_, page)| page).collect()
+        } else {
+            let mut found: HashMap<CustomerId, Page<User>> = pages.into_iter().collect();
+            customers
+                .iter()
+                .map(|customer| found.remove(customer).unwrap_or_else(Page::empty))
+                .collect()
+        };
+        let connections = pages
+            .into_iter()
+            .map(|page| Connection::from_page(page, UserNode))
             .collect();
         listings.push((query, connections));
     }

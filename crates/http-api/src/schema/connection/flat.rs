@@ -149,7 +149,8 @@ pub(crate) enum PageInfoField {
 
 /// What a nested connection holds, for the flat path to build its value from.
 pub(crate) struct ConnectionParts<'a, T> {
-    pub(crate) type_name: &'a str,
+    /// The connection type's name, made only when `__typename` is selected.
+    pub(crate) type_name: &'a dyn Fn() -> Cow<'static, str>,
     pub(crate) nodes: &'a [T],
     pub(crate) total: Option<u64>,
     pub(crate) has_next_page: bool,
@@ -197,7 +198,9 @@ impl ConnectionPlan {
         let mut object = IndexMap::with_capacity(self.0.len());
         for item in &self.0 {
             let (key, value) = match item {
-                ConnectionItem::Typename(key) => (key, Value::String(parts.type_name.to_owned())),
+                ConnectionItem::Typename(key) => {
+                    (key, Value::String((parts.type_name)().into_owned()))
+                }
                 ConnectionItem::TotalCount(key) => {
                     let total = parts.total?;
                     (key, Value::from(i32::try_from(total).unwrap_or(i32::MAX)))

@@ -180,9 +180,8 @@ impl<T: FlatFields + Clone> Connection<T> {
     /// The connection's value as `plan` selects it, when it is a nested connection the flat
     /// path answers (see `flat`); `None` when part of it needs the resolvers.
     pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
-        let type_name = <Self as TypeName>::type_name();
         plan.value(&ConnectionParts {
-            type_name: &type_name,
+            type_name: &<Self as TypeName>::type_name,
             nodes: &self.nodes.nodes,
             total: self.total,
             has_next_page: self.has_next_page,
