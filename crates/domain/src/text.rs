@@ -35,13 +35,31 @@ pub fn is_refused_char(c: char) -> bool {
         || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
 }
 
+/// True when `text` holds an [`is_refused_char`] character, or one but those `allowed`.
+/// Plain ASCII, nearly every stored value, is checked byte by byte (there the refused
+/// characters are exactly the C0 controls and DEL); other text character by character.
+/// Every stored customer and user is checked again as it is read, so this is on the path
+/// of every page.
+fn has_refused_char(text: &str, allowed: &[char]) -> bool {
+    if text.is_ascii() {
+        let control = |b: u8| b < 0x20 || b == 0x7f;
+        text.bytes().any(control)
+            && text
+                .bytes()
+                .any(|b| control(b) && !allowed.contains(&char::from(b)))
+    } else {
+        text.chars()
+            .any(|c| is_refused_char(c) && !allowed.contains(&c))
+    }
+}
+
 /// The message of the `INVALID` error a refused character causes.
 const CONTROL_MESSAGE: &str =
     "Remove the control characters (line breaks, tabs, bidirectional overrides).";
 
 /// Refuses, on `field`, a single-line text holding any [`is_refused_char`] character.
 pub(crate) fn check_single_line(field: Field, text: &str) -> Result<(), FieldError> {
-    if text.chars().any(is_refused_char) {
+    if has_refused_char(text, &[]) {
         return Err(FieldError::invalid(field, CONTROL_MESSAGE));
     }
     Ok(())
@@ -50,10 +68,7 @@ pub(crate) fn check_single_line(field: Field, text: &str) -> Result<(), FieldErr
 /// Refuses, on `field`, a multi-line text holding any [`is_refused_char`] character other
 /// than line feed and tab.
 fn check_multi_line(field: Field, text: &str) -> Result<(), FieldError> {
-    if text
-        .chars()
-        .any(|c| is_refused_char(c) && !matches!(c, '\n' | '\t'))
-    {
+    if has_refused_char(text, &['\n', '\t']) {
         return Err(FieldError::invalid(
             field,
             "Remove the control characters (line feeds and tabs are allowed).",
@@ -65,7 +80,7 @@ fn check_multi_line(field: Field, text: &str) -> Result<(), FieldError> {
 /// `text` with every [`is_refused_char`] character replaced by a space, for a mail header
 /// or a line of a mail: stored text is not trusted to be clean (it may predate the rule).
 pub fn single_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(is_refused_char) {
+    if has_refused_char(text, &[]) {
         text.chars()
             .map(|c| if is_refused_char(c) { ' ' } else { c })
             .collect::<String>()
@@ -80,7 +95,7 @@ pub fn single_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
 /// (descriptions, feature flags).
 pub fn multi_line_lossy(text: &str) -> std::borrow::Cow<'_, str> {
     let refused = |c: char| is_refused_char(c) && !matches!(c, '\n' | '\t');
-    if text.chars().any(refused) {
+    if has_refused_char(text, &['\n', '\t']) {
         text.replace("\r\n", "\n")
             .chars()
             .map(|c| if refused(c) { ' ' } else { c })
@@ -754,6 +769,36 @@ mod tests {
             'a', ' ', 'é', '\u{200d}', '\u{200e}', '\u{200f}', '\u{61c}', 'ש', '😀',
         ] {
             assert!(!is_refused_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn the_ascii_shortcut_finds_what_the_character_check_finds() {
+        let samples = [
+            "",
+            "plain text",
+            "ada@example.com",
+            "é",
+            "a\u{2028}b",
+            "ש😀",
+        ];
+        let mut texts: Vec<String> = samples.iter().map(|text| (*text).to_owned()).collect();
+        for c in (0..=0x7f_u8).map(char::from).chain(REFUSED) {
+            for sample in samples {
+                texts.push(format!("{sample}{c}{sample}"));
+            }
+        }
+        for text in &texts {
+            for allowed in [&[][..], &['\n', '\t'][..]] {
+                let by_char = text
+                    .chars()
+                    .any(|c| is_refused_char(c) && !allowed.contains(&c));
+                assert_eq!(
+                    has_refused_char(text, allowed),
+                    by_char,
+                    "{text:?} {allowed:?}"
+                );
+            }
         }
     }
 

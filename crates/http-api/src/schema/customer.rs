@@ -1,16 +1,19 @@
 //! The `Customer` type, its ordering inputs and the `customers` listing.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, SimpleObject, Value};
-use domain::listing::{CustomerQuery, CustomerSortField, Page, Sort, UserQuery};
-use domain::{Customer, CustomerId, Timestamp};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use async_graphql::{
+    Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject, Value,
+};
+use domain::listing::{CustomerQuery, CustomerSortField, Page, PageRequest, Sort, UserQuery};
+use domain::{Customer, CustomerId, Timestamp, User};
+use futures::future::BoxFuture;
 use wire::Global as _;
 
-use async_graphql::Lookahead;
-use domain::listing::PageRequest;
-
 use super::connection::{
-    Connection, FlatFields, OrderDirection, check_cursors, counts_total, int_argument,
-    optional_text, page_request, scalar, text, text_argument,
+    Connection, ConnectionPlan, FlatFields, FlatNested, OrderDirection, check_cursors,
+    counts_total, int_argument, optional_text, page_request, scalar, text, text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
@@ -27,7 +30,7 @@ impl FlatFields for CustomerNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let customer = &self.0;
         Some(match name {
-            "id" => Value::String(customer.id.global().to_string()),
+            "id" => Value::String(customer.id.global().encode()),
             "name" => text(customer.name.as_str()),
             "description" => text(customer.description.as_str()),
             "externalId" => optional_text(customer.external_id.as_ref().map(|id| id.as_str())),
@@ -68,7 +71,7 @@ pub(crate) struct AttachmentObject {
 #[Object(name = "Customer")]
 impl CustomerNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     async fn name(&self) -> &str {
@@ -260,13 +263,16 @@ pub(crate) async fn list_customers(
         .customers(scope.actor, &query)
         .await?;
     let ids: Vec<CustomerId> = page.edges.iter().map(|edge| edge.node.id).collect();
-    prefetch_users(ctx, scope, &ids).await;
-    Ok(Connection::from_page(page, CustomerNode))
+    let users = prefetch_users(ctx, scope, ids).await;
+    let connection = Connection::from_page(page, CustomerNode);
+    Ok(match users {
+        Some(users) => connection.with_nested(Box::new(users)),
+        None => connection,
+    })
 }
 
 /// The listing behind `Customer.users(...)`, counted when `count_total`; a cursor of
-/// another sort is refused. It is the loader's key, so the prefetch and the field build it
-/// from the same selection.
+/// another sort is refused. The prefetch and the field build it from the same selection.
 fn users_query(page: PageRequest, count_total: bool) -> Result<UserQuery, ApiError> {
     let query = UserQuery {
         page,
@@ -277,16 +283,82 @@ fn users_query(page: PageRequest, count_total: bool) -> Result<UserQuery, ApiErr
     Ok(query)
 }
 
-/// Loads every `users` page the selection under the `customers` field asks for, in one
-/// batch, so the DataLoader's cache answers each `Customer.users` however long the page
-/// takes to resolve. Failures are left for the fields themselves to report.
-async fn prefetch_users(ctx: &Context<'_>, scope: &Scope<'_>, customers: &[CustomerId]) {
+/// The listing the `users` field at `ctx` asks for, its arguments decoded as its resolver
+/// decodes them; `None` when they are in error (the resolver reports it).
+fn users_field_query(ctx: &Context<'_>) -> Option<UserQuery> {
+    let first = ctx.param_value::<Option<i32>>("first", None).ok()?.1;
+    let last = ctx.param_value::<Option<i32>>("last", None).ok()?.1;
+    let after = ctx.param_value::<Option<String>>("after", None).ok()?.1;
+    let before = ctx.param_value::<Option<String>>("before", None).ok()?.1;
+    let offset = ctx.param_value::<Option<i32>>("offset", None).ok()?.1;
+    let page = page_request(first, last, after.as_deref(), before.as_deref(), offset).ok()?;
+    users_query(page, counts_total(ctx)).ok()
+}
+
+/// The `users` pages of a page of customers, loaded with it: for each distinct listing the
+/// selection asks for, every customer's page as a connection, in the customers' order.
+struct PrefetchedUsers {
+    customers: Vec<CustomerId>,
+    listings: Vec<(UserQuery, Vec<Connection<UserNode>>)>,
+    /// Set once the pages are in the DataLoader's cache.
+    fed: AtomicBool,
+}
+
+impl FlatNested for PrefetchedUsers {
+    fn listing(&self, ctx: &Context<'_>) -> Option<usize> {
+        if ctx.item.node.name.node != "users" {
+            return None;
+        }
+        let query = users_field_query(ctx)?;
+        self.listings
+            .iter()
+            .position(|(loaded, _)| *loaded == query)
+    }
+
+    fn value(&self, listing: usize, index: usize, plan: &ConnectionPlan) -> Option<Value> {
+        self.listings.get(listing)?.1.get(index)?.flat_value(plan)
+    }
+
+    fn before_resolvers<'a>(&'a self, ctx: &'a Context<'a>) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            if self.fed.swap(true, Ordering::Relaxed) {
+                return;
+            }
+            let Ok(loader) = Scope::of(ctx).and_then(|scope| scope.users_of_customers()) else {
+                return;
+            };
+            let mut pages = Vec::with_capacity(self.customers.len() * self.listings.len());
+            for (query, connections) in &self.listings {
+                for (customer, connection) in self.customers.iter().zip(connections) {
+                    if let Some(page) = connection.to_page(|user| user.0.clone()) {
+                        pages.push(((*customer, query.clone()), page));
+                    }
+                }
+            }
+            loader.feed_many(pages).await;
+        })
+    }
+}
+
+/// Loads every `users` page the selection under the `customers` field asks for, one
+/// directory call (one statement) per distinct listing, before the customers resolve: the
+/// flat path answers from them, and the resolvers find them in the DataLoader's cache (fed
+/// only when they run). `None` when no `users` is selected. A listing that fails is left
+/// out, for its fields to report when their resolvers load it again.
+async fn prefetch_users(
+    ctx: &Context<'_>,
+    scope: &Scope<'_>,
+    customers: Vec<CustomerId>,
+) -> Option<PrefetchedUsers> {
+    if customers.is_empty() {
+        return None;
+    }
     let look_ahead = ctx.look_ahead();
     let selections = [
         look_ahead.field("nodes").field("users"),
         look_ahead.field("edges").field("node").field("users"),
     ];
-    let mut keys = Vec::new();
+    let mut queries: Vec<UserQuery> = Vec::new();
     for field in selections.iter().flat_map(|users| users.selection_fields()) {
         let Ok(arguments) = field.arguments() else {
             continue;
@@ -299,15 +371,50 @@ async fn prefetch_users(ctx: &Context<'_>, scope: &Scope<'_>, customers: &[Custo
             int_argument(&arguments, "offset"),
         );
         let count_total = Lookahead::from(field).field("totalCount").exists();
-        if let Ok(query) = page.and_then(|page| users_query(page, count_total)) {
-            keys.extend(customers.iter().map(|id| (*id, query.clone())));
+        if let Ok(query) = page.and_then(|page| users_query(page, count_total))
+            && !queries.contains(&query)
+        {
+            queries.push(query);
         }
     }
-    if keys.is_empty() {
-        return;
+    if queries.is_empty() {
+        return None;
     }
-    if let Ok(loader) = scope.users_of_customers() {
-        // An error here is reported by each `users` field when it loads again.
-        let _ = loader.load_many(keys).await;
+    let mut listings = Vec::with_capacity(queries.len());
+    for query in queries {
+        let Ok(pages) = scope
+            .services
+            .users
+            .users_of_customers(scope.actor, &customers, &query)
+            .await
+        else {
+            continue;
+        };
+        // Storage answers in the order asked, one page per customer; anything else is
+        // matched by id.
+        let in_order = pages.len() == customers.len()
+            && pages
+                .iter()
+                .zip(&customers)
+                .all(|((customer, _), asked)| customer == asked);
+        let pages: Vec<Page<User>> = if in_order {
+            pages.into_iter().map(|(_, page)| page).collect()
+        } else {
+            let mut found: HashMap<CustomerId, Page<User>> = pages.into_iter().collect();
+            customers
+                .iter()
+                .map(|customer| found.remove(customer).unwrap_or_else(Page::empty))
+                .collect()
+        };
+        let connections = pages
+            .into_iter()
+            .map(|page| Connection::from_page(page, UserNode))
+            .collect();
+        listings.push((query, connections));
     }
+    Some(PrefetchedUsers {
+        customers,
+        listings,
+        fed: AtomicBool::new(false),
+    })
 }

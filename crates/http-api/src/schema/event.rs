@@ -31,12 +31,12 @@ impl EventNode {
 
     fn subject_global_id(&self) -> String {
         match self.0.draft.subject {
-            Subject::Customer(id) => id.global().to_string(),
-            Subject::User(id) => id.global().to_string(),
-            Subject::SigningKey(id) => id.global().to_string(),
-            Subject::Organization(id) => id.global().to_string(),
-            Subject::WebhookEndpoint(id) => id.global().to_string(),
-            Subject::ScimToken(id) => id.global().to_string(),
+            Subject::Customer(id) => id.global().encode(),
+            Subject::User(id) => id.global().encode(),
+            Subject::SigningKey(id) => id.global().encode(),
+            Subject::Organization(id) => id.global().encode(),
+            Subject::WebhookEndpoint(id) => id.global().encode(),
+            Subject::ScimToken(id) => id.global().encode(),
         }
     }
 
@@ -134,7 +134,7 @@ impl EventNode {
     async fn actor(&self) -> EventActorObject {
         let actor = self.0.draft.actor;
         EventActorObject {
-            id: actor.user.map(|id| ID(id.global().to_string())),
+            id: actor.user.map(|id| ID(id.global().encode())),
             kind: actor.kind.into(),
         }
     }

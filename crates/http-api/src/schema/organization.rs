@@ -18,7 +18,7 @@ pub(crate) struct OrganizationNode(pub(crate) Organization);
 #[Object(name = "Organization")]
 impl OrganizationNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     async fn name(&self) -> &str {
@@ -95,7 +95,7 @@ impl OrganizationNode {
             .map_err(ApiError::from)?;
         Ok(Connection::complete(
             keys.into_iter().map(SigningKeyNode).collect(),
-            |key| key.0.id.global().to_string(),
+            |key| key.0.id.global().encode(),
         ))
     }
 }

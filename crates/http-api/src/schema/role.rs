@@ -14,7 +14,7 @@ pub(crate) struct RoleNode(pub(crate) Role);
 #[Object(name = "Role")]
 impl RoleNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     async fn name(&self) -> &'static str {
@@ -61,7 +61,7 @@ impl FlatFields for PermissionNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let permission = &self.0;
         Some(match name {
-            "id" => Value::String(permission.id().global().to_string()),
+            "id" => Value::String(permission.id().global().encode()),
             "name" => text(permission.name()),
             "description" => text(permission.description()),
             "tag" => text(permission.tag()),
@@ -73,7 +73,7 @@ impl FlatFields for PermissionNode {
 #[Object(name = "Permission")]
 impl PermissionNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id().global().to_string())
+        ID(self.0.id().global().encode())
     }
 
     async fn name(&self) -> &'static str {

@@ -16,7 +16,7 @@ impl FlatFields for SigningKeyNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let key = &self.0;
         Some(match name {
-            "id" => Value::String(key.id.global().to_string()),
+            "id" => Value::String(key.id.global().encode()),
             "publicKey" => text(&key.public_key),
             "privateKeyPreview" => optional_text(key.private_key_preview.as_deref()),
             "issuedAt" => scalar(&key.issued_at),
@@ -29,7 +29,7 @@ impl FlatFields for SigningKeyNode {
 #[Object(name = "OrganizationSigningKey")]
 impl SigningKeyNode {
     async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     /// The RSA public key, PEM.

@@ -20,7 +20,7 @@ impl FlatFields for UserNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let user = &self.0;
         Some(match name {
-            "id" => Value::String(user.id.global().to_string()),
+            "id" => Value::String(user.id.global().encode()),
             "email" => text(user.email.as_str()),
             "name" => text(user.name.as_str()),
             "phone" => text(user.phone.as_str()),
@@ -32,7 +32,7 @@ impl FlatFields for UserNode {
             "lastLogin" => user.last_login.as_ref().map_or(Value::Null, scalar),
             "active" => scalar(&user.is_active()),
             "deactivatedAt" => user.deactivated_at.as_ref().map_or(Value::Null, scalar),
-            "tenantId" => Value::String(user.organization_id.global().to_string()),
+            "tenantId" => Value::String(user.organization_id.global().encode()),
             "darkMode" => scalar(&user.dark_mode),
             "darkModeSyncWithOs" => scalar(&user.dark_mode_sync_with_os),
             "featureFlags" => text(user.feature_flags.as_str()),
@@ -84,7 +84,7 @@ pub(crate) struct UserNode(pub(crate) User);
 #[Object(name = "User")]
 impl UserNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.id.global().to_string())
+        ID(self.0.id.global().encode())
     }
 
     async fn email(&self) -> &str {
@@ -190,7 +190,7 @@ impl UserNode {
 
     /// The global ID of the user's organization.
     async fn tenant_id(&self) -> String {
-        self.0.organization_id.global().to_string()
+        self.0.organization_id.global().encode()
     }
 
     async fn dark_mode(&self) -> bool {

@@ -49,12 +49,12 @@ impl FlatFields for WebhookEndpointNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let endpoint = &self.0.endpoint;
         Some(match name {
-            "id" => Value::String(endpoint.id.global().to_string()),
+            "id" => Value::String(endpoint.id.global().encode()),
             "url" => text(endpoint.url.as_str()),
             "secret" => optional_text(self.0.secret.as_deref()),
             "customerId" => endpoint
                 .customer_id
-                .map_or(Value::Null, |id| Value::String(id.global().to_string())),
+                .map_or(Value::Null, |id| Value::String(id.global().encode())),
             "excludeClientId" => {
                 optional_text(endpoint.exclude_client_id.as_ref().map(|tag| tag.as_str()))
             }
@@ -70,7 +70,7 @@ impl FlatFields for WebhookEndpointNode {
 #[Object(name = "WebhookEndpoint")]
 impl WebhookEndpointNode {
     pub(crate) async fn id(&self) -> ID {
-        ID(self.0.endpoint.id.global().to_string())
+        ID(self.0.endpoint.id.global().encode())
     }
 
     /// Where events are POSTed.
@@ -99,7 +99,7 @@ impl WebhookEndpointNode {
         self.0
             .endpoint
             .customer_id
-            .map(|id| ID(id.global().to_string()))
+            .map(|id| ID(id.global().encode()))
     }
 
     /// Events written by requests with this `Roster-Client-Id` are not delivered.
@@ -341,7 +341,7 @@ pub(crate) async fn list_endpoints(
     let cursors = page
         .endpoints
         .iter()
-        .map(|endpoint| endpoint.id.global().to_string())
+        .map(|endpoint| endpoint.id.global().encode())
         .collect();
     Ok(Connection::with_cursors(
         page.endpoints

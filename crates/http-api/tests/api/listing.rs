@@ -601,3 +601,216 @@ async fn flat_nodes_answer_as_their_resolvers() {
         }
     }
 }
+
+/// The customers and users of the nested-connection tests: a customer without users, one
+/// with every field set and three users (more than a page of two), and a plain one with one.
+fn nested_fixture() -> (Vec<domain::Customer>, Vec<domain::User>) {
+    let bare = customer("Bare");
+    let full = NewCustomer::parse(CustomerDraft {
+        name: "Full".into(),
+        description: Some("Line one\nline two".into()),
+        external_id: Some("crm-1".into()),
+        labels: Some(vec![Some("vip".into()), Some("eu".into())]),
+        allow_embedded_designer: Some(true),
+        allow_workflow_copilot: Some(true),
+        concurrent_execution_limit: Some(3),
+    })
+    .unwrap()
+    .into_customer(organization_id(), domain::now());
+    let plain = customer("Plain");
+    let mut named = user("named@example.com", Some(full.id), RoleKind::CustomerAdmin);
+    named.name = domain::PersonName::parse("Ada Lovelace").unwrap();
+    named.phone = domain::Phone::parse("+15555550100").unwrap();
+    named.external_id = domain::ExternalId::parse_optional("hr-7").unwrap();
+    named.last_login = Some(domain::now());
+    let users = vec![
+        user("a@example.com", Some(full.id), RoleKind::CustomerMember),
+        named,
+        user("z@example.com", Some(full.id), RoleKind::CustomerMember),
+        user("p@example.com", Some(plain.id), RoleKind::CustomerMember),
+    ];
+    (vec![bare, full, plain], users)
+}
+
+/// Mocks listing `customers` and answering `users_of_customers` from `users` as storage
+/// would: each customer's users in order, cut at `first` (or the last `last`), counted when
+/// asked; `calls` counts the directory calls.
+fn nested_mocks(
+    customers: &[domain::Customer],
+    users: &[domain::User],
+    calls: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) -> Mocks {
+    let mut mocks = Mocks::new();
+    let listed = customers.to_vec();
+    mocks
+        .customers
+        .expect_customers()
+        .returning(move |_, _| Ok(customer_page(listed.clone())));
+    let users = users.to_vec();
+    let calls = calls.clone();
+    mocks
+        .users
+        .expect_users_of_customers()
+        .returning(move |_, asked, query| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(asked
+                .iter()
+                .filter_map(|customer| {
+                    let theirs: Vec<_> = users
+                        .iter()
+                        .filter(|user| user.customer_id == Some(*customer))
+                        .cloned()
+                        .collect();
+                    if theirs.is_empty() {
+                        // Storage leaves out customers without users.
+                        return None;
+                    }
+                    let total = theirs.len();
+                    let (kept, more): (Vec<_>, bool) = match (query.page.first, query.page.last) {
+                        (Some(first), _) => {
+                            let first = usize::try_from(first).unwrap();
+                            (theirs.iter().take(first).cloned().collect(), total > first)
+                        }
+                        (None, Some(last)) => {
+                            let last = usize::try_from(last).unwrap();
+                            let skip = total.saturating_sub(last);
+                            (theirs.iter().skip(skip).cloned().collect(), false)
+                        }
+                        (None, None) => (theirs, false),
+                    };
+                    let mut page = user_page(kept);
+                    page.has_next_page = more;
+                    page.has_previous_page = query.page.last.is_some() && total > page.edges.len();
+                    page.total_count = query.count_total.then_some(total as u64);
+                    Some((*customer, page))
+                })
+                .collect())
+        });
+    mocks
+}
+
+/// The body's `data` as sent (its keys in order), without the `extensions` that follow it
+/// (the cost, which moves with the bucket); the whole body when it has errors.
+async fn answer_text(router: axum::Router, query: &str, variables: Value) -> String {
+    let request = graphql_request(&json!({ "query": query, "variables": variables }));
+    let (_, body) = send(router, request).await;
+    match body.split_once(",\"extensions\":") {
+        Some((data, _)) if !body.contains("\"errors\"") => format!("{data}}}"),
+        _ => body,
+    }
+}
+
+/// A page of customers whose `nodes` select plain fields and nested `users` connections
+/// (through `nodes`, `pageInfo`, `totalCount`, `__typename`) is answered without the
+/// resolvers (`connection::flat`). Each document here is sent as is (flat) and with its last
+/// customer field in an inline fragment, which sends every customer through the resolvers
+/// without changing the answer's shape: both answers must be the same text, keys in the
+/// same order. The users are
+/// loaded with one directory call per distinct `users(...)` either way.
+#[tokio::test]
+async fn nested_connections_answer_flat_as_through_resolvers() {
+    let customer_fields = plain_fields("Customer").await.join(" ");
+    let user_fields = plain_fields("User").await.join(" ");
+    let (customers, users) = nested_fixture();
+    let page_info = "pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }";
+    // `<...>` marks the last field of the customers' selection.
+    let cases = [
+        // The benchmark's page.
+        (
+            "{ customers(first: 50) { nodes { id name users { nodes { id email name externalId } } <externalId> } } }".to_owned(),
+            json!({}),
+            1,
+        ),
+        // Every plain field, a nested page shorter than a customer's users, and everything
+        // of the connection the flat path answers.
+        (
+            format!(
+                "{{ customers {{ nodes {{ {customer_fields} __typename
+                    users(first: 2) {{ __typename totalCount {page_info}
+                      nodes {{ {user_fields} __typename }} }} <id> }} }} }}"
+            ),
+            json!({}),
+            1,
+        ),
+        // Aliases, two listings of users, the last ones, a page size from a variable.
+        (
+            format!(
+                "query ($n: Int) {{ customers {{ nodes {{
+                    few: users(first: $n) {{ total: totalCount list: nodes {{ mail: email }} }}
+                    last: users(last: 1) {{ {page_info} nodes {{ email }} }}
+                    users {{ nodes {{ email email }} }} <name> }} }} }}"
+            ),
+            json!({ "n": 1 }),
+            3,
+        ),
+    ];
+    for (template, variables, listings) in cases {
+        let query = template.replace(['<', '>'], "");
+        let resolved = template.replace('<', "... { ").replace('>', " }");
+        let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let router = nested_mocks(&customers, &users, &calls).router();
+        let flat = answer_text(router.clone(), &query, variables.clone()).await;
+        assert_eq!(
+            calls.swap(0, std::sync::atomic::Ordering::SeqCst),
+            listings,
+            "{query}"
+        );
+        let through_resolvers = answer_text(router, &resolved, variables).await;
+        assert_eq!(
+            calls.load(std::sync::atomic::Ordering::SeqCst),
+            listings,
+            "{resolved}"
+        );
+        assert!(!flat.contains("\"errors\""), "{flat}");
+        assert!(flat.contains("a@example.com"), "{flat}");
+        assert_eq!(flat, through_resolvers, "{query}");
+    }
+}
+
+/// When the nested users fail to load, or their arguments are refused, every `users` field
+/// reports its error as it did through the resolvers: the same answer, flat or not.
+#[tokio::test]
+async fn nested_connections_in_error_answer_as_through_resolvers() {
+    let (customers, _) = nested_fixture();
+    let cases = [
+        (
+            "{ customers { nodes { users { nodes { email } } name } } }",
+            true,
+        ),
+        (
+            "{ customers { nodes { users(first: 101) { nodes { email } } name } } }",
+            false,
+        ),
+    ];
+    for (query, fails) in cases {
+        let resolved = query.replace("name }", "... { name } }");
+        let mut answers = Vec::new();
+        for document in [query, resolved.as_str()] {
+            let mut mocks = Mocks::new();
+            let listed = customers.clone();
+            mocks
+                .customers
+                .expect_customers()
+                .returning(move |_, _| Ok(customer_page(listed.clone())));
+            mocks
+                .users
+                .expect_users_of_customers()
+                .returning(move |_, asked, _| {
+                    if fails {
+                        return Err(ports::DirectoryError::Forbidden);
+                    }
+                    Ok(asked.iter().map(|c| (*c, user_page(vec![]))).collect())
+                });
+            let (_, mut body) = graphql(mocks.router(), document, json!({})).await;
+            for error in body["errors"].as_array_mut().unwrap() {
+                error["extensions"]
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("requestId");
+            }
+            answers.push(body);
+        }
+        assert!(!answers[0]["errors"].as_array().unwrap().is_empty());
+        assert_eq!(answers[0], answers[1], "{query}");
+    }
+}

@@ -1,23 +1,27 @@
 //! A page's `nodes` answered without a future per field when the document selects only plain
-//! scalar fields of them, as list pages mostly do (`nodes { id email name externalId }`).
+//! scalar fields of them, as list pages mostly do (`nodes { id email name externalId }`), or
+//! plain fields and nested connections loaded with the page (`users { nodes { ... } }`).
 //!
 //! async-graphql resolves each object of a list as a set of boxed futures, one per selected
 //! field, polled together; for a page of 50 customers with 5 users each that is over a
 //! thousand futures, most of them returning a string the node already holds, and it was most
 //! of the page's CPU. [`Nodes`] looks at the selection once per list: when every selection is
-//! a field without arguments, directives or sub-selection that the node type answers in
-//! [`FlatFields::flat_field`] (or `__typename`), it builds the objects directly; anything else
-//! (fragments, `@include`, a nested object, an unknown field) goes through async-graphql's
-//! own list resolution, unchanged.
+//! either a field without arguments, directives or sub-selection that the node type answers in
+//! [`FlatFields::flat_field`] (or `__typename`), or a nested connection that the listing
+//! loaded ahead ([`FlatNested`]) selected only through `nodes` (plain fields), `pageInfo`,
+//! `totalCount` and `__typename`, it builds the objects directly; anything else (fragments,
+//! `@include`, `edges`, an unknown field, a nested listing that failed to load) goes through
+//! async-graphql's own list resolution, unchanged.
 
 use std::borrow::Cow;
 
 use async_graphql::indexmap::IndexMap;
-use async_graphql::parser::types::{Field, Selection};
+use async_graphql::parser::types::{Field, Selection, SelectionSet};
 use async_graphql::registry::Registry;
 use async_graphql::{
-    ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
+    Context, ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
 };
+use futures::future::BoxFuture;
 
 /// A GraphQL object whose plain scalar fields can be read without running its resolvers.
 pub(crate) trait FlatFields: OutputType {
@@ -26,8 +30,45 @@ pub(crate) trait FlatFields: OutputType {
     fn flat_field(&self, name: &str) -> Option<Value>;
 }
 
+/// The nested connections of a page's nodes that its listing loaded ahead, so the flat path
+/// can answer them too (the customers' `users`).
+pub(crate) trait FlatNested: Send + Sync {
+    /// Which of the loaded listings is the one the nested field at `ctx` asks for, decoding
+    /// its arguments as its resolver does; `None` when none is (another field, other
+    /// arguments, a listing that failed to load, arguments in error).
+    fn listing(&self, ctx: &Context<'_>) -> Option<usize>;
+
+    /// The nested connection of the `index`th node in `listing`, as `plan` selects it.
+    fn value(&self, listing: usize, index: usize, plan: &ConnectionPlan) -> Option<Value>;
+
+    /// Hands what was loaded to the resolvers, when they answer instead (the DataLoader's
+    /// cache), so they run no statement the flat path would not have.
+    fn before_resolvers<'a>(&'a self, ctx: &'a Context<'a>) -> BoxFuture<'a, ()>;
+}
+
 /// A page's nodes: in the schema exactly `[T!]!`, resolved flat when the selection allows.
-pub(crate) struct Nodes<T>(pub(crate) Vec<T>);
+pub(crate) struct Nodes<T> {
+    pub(crate) nodes: Vec<T>,
+    /// What was loaded ahead for their nested connections, if anything.
+    pub(crate) nested: Option<Box<dyn FlatNested>>,
+}
+
+impl<T> Nodes<T> {
+    /// Nodes with nothing loaded ahead.
+    pub(crate) fn plain(nodes: Vec<T>) -> Self {
+        Nodes {
+            nodes,
+            nested: None,
+        }
+    }
+
+    /// Lets the resolvers find what was loaded ahead, when they run instead of the flat path.
+    pub(crate) async fn before_resolvers(&self, ctx: &Context<'_>) {
+        if let Some(nested) = &self.nested {
+            nested.before_resolvers(ctx).await;
+        }
+    }
+}
 
 impl<T: FlatFields> OutputType for Nodes<T> {
     fn type_name() -> Cow<'static, str> {
@@ -47,53 +88,272 @@ impl<T: FlatFields> OutputType for Nodes<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if let Some(selection) = flat_selection(ctx) {
+        if let Some(selection) = flat_selection(ctx, self.nested.as_deref()) {
             let objects: Option<Vec<Value>> = self
-                .0
+                .nodes
                 .iter()
-                .map(|node| flat_object(node, &selection))
+                .enumerate()
+                .map(|(index, node)| flat_object(node, index, &selection, self.nested.as_deref()))
                 .collect();
             // `None`: a selected field the type does not answer flat.
             if let Some(objects) = objects {
                 return Ok(Value::List(objects));
             }
         }
-        <Vec<T> as OutputType>::resolve(&self.0, ctx, field).await
+        self.before_resolvers(&ctx.with_field(field)).await;
+        <Vec<T> as OutputType>::resolve(&self.nodes, ctx, field).await
     }
 }
 
+/// One selected field of a node, as the flat path answers it.
+enum Item<'a> {
+    /// A plain field: (response key, field name).
+    Plain(Name, &'a str),
+    /// A nested connection: its response key, the loaded listing and what it selects.
+    Nested(Name, usize, ConnectionPlan),
+}
+
+/// What a nested connection's selection asks for, when the flat path can answer it all.
+pub(crate) struct ConnectionPlan(Vec<ConnectionItem>);
+
+/// One selected field of a nested connection.
+enum ConnectionItem {
+    Typename(Name),
+    TotalCount(Name),
+    /// `nodes`, with its plain fields as (response key, field name).
+    Nodes(Name, Vec<(Name, String)>),
+    /// `pageInfo`, with each selected field.
+    PageInfo(Name, Vec<(Name, PageInfoField)>),
+}
+
+impl ConnectionItem {
+    fn key(&self) -> &Name {
+        match self {
+            ConnectionItem::Typename(key)
+            | ConnectionItem::TotalCount(key)
+            | ConnectionItem::Nodes(key, _)
+            | ConnectionItem::PageInfo(key, _) => key,
+        }
+    }
+}
+
+/// A field of `PageInfo`.
+#[derive(Clone, Copy)]
+pub(crate) enum PageInfoField {
+    Typename,
+    HasNextPage,
+    HasPreviousPage,
+    StartCursor,
+    EndCursor,
+}
+
+/// What a nested connection holds, for the flat path to build its value from.
+pub(crate) struct ConnectionParts<'a, T> {
+    /// The connection type's name, made only when `__typename` is selected.
+    pub(crate) type_name: &'a dyn Fn() -> Cow<'static, str>,
+    pub(crate) nodes: &'a [T],
+    pub(crate) total: Option<u64>,
+    pub(crate) has_next_page: bool,
+    pub(crate) has_previous_page: bool,
+    /// The first and the last node's cursor, encoded only when selected.
+    pub(crate) start_cursor: &'a dyn Fn() -> Option<String>,
+    pub(crate) end_cursor: &'a dyn Fn() -> Option<String>,
+}
+
+impl ConnectionPlan {
+    /// The plan of a nested connection's selection, when it selects only `__typename`,
+    /// `totalCount`, `nodes` (plain fields) and `pageInfo` (its scalar fields), each without
+    /// argument or directive, and no key twice (async-graphql would merge them).
+    fn of(selection: &SelectionSet) -> Option<ConnectionPlan> {
+        let mut items = Vec::with_capacity(selection.items.len());
+        for selection in &selection.items {
+            let field = plain_field(&selection.node)?;
+            let key = field.response_key().node.clone();
+            let item = match field.name.node.as_str() {
+                "__typename" if is_leaf(field) => ConnectionItem::Typename(key),
+                "totalCount" if is_leaf(field) => ConnectionItem::TotalCount(key),
+                "nodes" => ConnectionItem::Nodes(key, leaf_fields(&field.selection_set.node)?),
+                "pageInfo" => {
+                    let fields = leaf_fields(&field.selection_set.node)?
+                        .into_iter()
+                        .map(|(key, name)| Some((key, page_info_field(&name)?)))
+                        .collect::<Option<Vec<_>>>()?;
+                    ConnectionItem::PageInfo(key, fields)
+                }
+                _ => return None,
+            };
+            items.push(item);
+        }
+        let keys: Vec<&Name> = items.iter().map(ConnectionItem::key).collect();
+        let repeated = keys
+            .iter()
+            .enumerate()
+            .any(|(at, key)| keys[at + 1..].contains(key));
+        (!repeated && !items.is_empty()).then_some(ConnectionPlan(items))
+    }
+
+    /// The connection's value as the plan selects it; `None` when a node field is not flat
+    /// or the total was not counted.
+    pub(crate) fn value<T: FlatFields>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
+        let mut object = IndexMap::with_capacity(self.0.len());
+        for item in &self.0 {
+            let (key, value) = match item {
+                ConnectionItem::Typename(key) => {
+                    (key, Value::String((parts.type_name)().into_owned()))
+                }
+                ConnectionItem::TotalCount(key) => {
+                    let total = parts.total?;
+                    (key, Value::from(i32::try_from(total).unwrap_or(i32::MAX)))
+                }
+                ConnectionItem::Nodes(key, fields) => {
+                    let nodes = parts
+                        .nodes
+                        .iter()
+                        .map(|node| leaf_object(node, fields))
+                        .collect::<Option<Vec<Value>>>()?;
+                    (key, Value::List(nodes))
+                }
+                ConnectionItem::PageInfo(key, fields) => {
+                    let mut info = IndexMap::with_capacity(fields.len());
+                    for (key, field) in fields {
+                        let value = match field {
+                            PageInfoField::Typename => Value::String("PageInfo".to_owned()),
+                            PageInfoField::HasNextPage => Value::Boolean(parts.has_next_page),
+                            PageInfoField::HasPreviousPage => {
+                                Value::Boolean(parts.has_previous_page)
+                            }
+                            PageInfoField::StartCursor => {
+                                (parts.start_cursor)().map_or(Value::Null, Value::String)
+                            }
+                            PageInfoField::EndCursor => {
+                                (parts.end_cursor)().map_or(Value::Null, Value::String)
+                            }
+                        };
+                        info.insert(key.clone(), value);
+                    }
+                    (key, Value::Object(info))
+                }
+            };
+            // A scalar selected twice keeps its first place, as async-graphql's merge does.
+            object.insert(key.clone(), value);
+        }
+        Some(Value::Object(object))
+    }
+}
+
+/// The field a selection is when it is one without directives (fragments are not).
+fn plain_field(selection: &Selection) -> Option<&Field> {
+    match selection {
+        Selection::Field(field) => field.node.directives.is_empty().then_some(&field.node),
+        Selection::FragmentSpread(_) | Selection::InlineFragment(_) => None,
+    }
+}
+
+/// True for a field without arguments or sub-selection.
+fn is_leaf(field: &Field) -> bool {
+    field.arguments.is_empty() && field.selection_set.node.items.is_empty()
+}
+
 /// Each selected field as (response key, field name), when the selection holds only plain
-/// fields: no fragment, directive, argument or sub-selection.
-fn flat_selection<'a>(ctx: &ContextSelectionSet<'a>) -> Option<Vec<(Name, &'a str)>> {
-    ctx.item
-        .node
+/// leaf fields: no fragment, directive, argument or sub-selection.
+fn leaf_fields(selection: &SelectionSet) -> Option<Vec<(Name, String)>> {
+    selection
         .items
         .iter()
-        .map(|selection| match &selection.node {
-            Selection::Field(field) => {
-                let field = &field.node;
-                let plain = field.arguments.is_empty()
-                    && field.directives.is_empty()
-                    && field.selection_set.node.items.is_empty();
-                plain.then(|| (field.response_key().node.clone(), field.name.node.as_str()))
-            }
-            Selection::FragmentSpread(_) | Selection::InlineFragment(_) => None,
+        .map(|selection| {
+            let field = plain_field(&selection.node)?;
+            is_leaf(field).then(|| {
+                (
+                    field.response_key().node.clone(),
+                    field.name.node.to_string(),
+                )
+            })
         })
         .collect()
 }
 
+fn page_info_field(name: &str) -> Option<PageInfoField> {
+    Some(match name {
+        "__typename" => PageInfoField::Typename,
+        "hasNextPage" => PageInfoField::HasNextPage,
+        "hasPreviousPage" => PageInfoField::HasPreviousPage,
+        "startCursor" => PageInfoField::StartCursor,
+        "endCursor" => PageInfoField::EndCursor,
+        _ => return None,
+    })
+}
+
+/// Each selected field of the list's nodes, when the selection holds only plain leaf fields
+/// and nested connections `nested` loaded ahead (each under a key of its own).
+fn flat_selection<'a>(
+    ctx: &ContextSelectionSet<'a>,
+    nested: Option<&dyn FlatNested>,
+) -> Option<Vec<Item<'a>>> {
+    let mut items = Vec::with_capacity(ctx.item.node.items.len());
+    for selection in &ctx.item.node.items {
+        let Selection::Field(positioned) = &selection.node else {
+            return None;
+        };
+        let field = plain_field(&selection.node)?;
+        let key = field.response_key().node.clone();
+        if is_leaf(field) {
+            items.push(Item::Plain(key, field.name.node.as_str()));
+            continue;
+        }
+        let nested = nested?;
+        let listing = nested.listing(&ctx.with_field(positioned))?;
+        let plan = ConnectionPlan::of(&field.selection_set.node)?;
+        items.push(Item::Nested(key, listing, plan));
+    }
+    let repeated_nested = items.iter().any(|item| match item {
+        Item::Nested(key, ..) => {
+            items
+                .iter()
+                .filter(|other| match other {
+                    Item::Plain(other, _) | Item::Nested(other, ..) => other == key,
+                })
+                .count()
+                > 1
+        }
+        Item::Plain(..) => false,
+    });
+    (!repeated_nested).then_some(items)
+}
+
 /// One node as the object its selected fields make, or `None` when one of them is not flat.
-fn flat_object<T: FlatFields>(node: &T, selection: &[(Name, &str)]) -> Option<Value> {
+fn flat_object<T: FlatFields>(
+    node: &T,
+    index: usize,
+    selection: &[Item<'_>],
+    nested: Option<&dyn FlatNested>,
+) -> Option<Value> {
     let mut object = IndexMap::with_capacity(selection.len());
-    for (key, name) in selection {
-        let value = match *name {
-            "__typename" => Value::String(node.introspection_type_name().into_owned()),
-            name => node.flat_field(name)?,
+    for item in selection {
+        let (key, value) = match item {
+            Item::Plain(key, name) => (key, leaf_value(node, name)?),
+            Item::Nested(key, listing, plan) => (key, nested?.value(*listing, index, plan)?),
         };
         // A key selected twice keeps its first place, as async-graphql's own merge does.
         object.insert(key.clone(), value);
     }
     Some(Value::Object(object))
+}
+
+/// One node with plain leaf fields only.
+fn leaf_object<T: FlatFields>(node: &T, fields: &[(Name, String)]) -> Option<Value> {
+    let mut object = IndexMap::with_capacity(fields.len());
+    for (key, name) in fields {
+        object.insert(key.clone(), leaf_value(node, name)?);
+    }
+    Some(Value::Object(object))
+}
+
+/// A plain field's value: `__typename` or what the type answers flat.
+fn leaf_value<T: FlatFields>(node: &T, name: &str) -> Option<Value> {
+    match name {
+        "__typename" => Some(Value::String(node.introspection_type_name().into_owned())),
+        name => node.flat_field(name),
+    }
 }
 
 /// A text field's value.
@@ -113,10 +373,15 @@ pub(crate) fn scalar<S: ScalarType>(value: &S) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use async_graphql::Value;
-    use domain::{CustomerDraft, NewCustomer, NewUser, OrganizationId, Role, RoleKind, UserDraft};
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use super::FlatFields;
+    use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, Value};
+    use domain::{CustomerDraft, NewCustomer, NewUser, OrganizationId, Role, RoleKind, UserDraft};
+    use futures::future::BoxFuture;
+
+    use super::super::{Connection, Cursor};
+    use super::{ConnectionPlan, FlatFields, FlatNested, Nodes};
     use crate::schema::customer::CustomerNode;
     use crate::schema::user::UserNode;
 
@@ -162,6 +427,179 @@ mod tests {
             .filter(|name| node.flat_field(name).is_none())
             .cloned()
             .collect()
+    }
+
+    /// A node type with one plain field and a nested connection, for the planner's tests.
+    #[derive(Clone)]
+    struct Leaf(i32);
+
+    #[Object]
+    impl Leaf {
+        async fn n(&self) -> i32 {
+            self.0
+        }
+    }
+
+    impl FlatFields for Leaf {
+        fn flat_field(&self, name: &str) -> Option<Value> {
+            (name == "n").then(|| Value::from(self.0))
+        }
+    }
+
+    /// Branch `i` has leaves `0..i`.
+    #[derive(Clone)]
+    struct Branch(i32);
+
+    #[Object]
+    impl Branch {
+        async fn n(&self) -> i32 {
+            self.0
+        }
+
+        async fn leaves(&self, first: Option<i32>) -> Connection<Leaf> {
+            leaves(self.0, first)
+        }
+    }
+
+    impl FlatFields for Branch {
+        fn flat_field(&self, name: &str) -> Option<Value> {
+            (name == "n").then(|| Value::from(self.0))
+        }
+    }
+
+    /// The first `first` leaves of branch `branch`, counted, with cursors.
+    fn leaves(branch: i32, first: Option<i32>) -> Connection<Leaf> {
+        let all: Vec<Leaf> = (0..branch).map(Leaf).collect();
+        let kept = first.map_or(all.len(), |first| usize::try_from(first).unwrap_or(0));
+        let kept = kept.min(all.len());
+        Connection {
+            nodes: Nodes::plain(all[..kept].to_vec()),
+            cursors: (0..kept).map(|at| Cursor::Text(format!("c{at}"))).collect(),
+            has_next_page: kept < all.len(),
+            has_previous_page: false,
+            total: u64::try_from(all.len()).ok(),
+        }
+    }
+
+    /// How often the flat path and the resolvers used what was loaded ahead.
+    #[derive(Default)]
+    struct Uses {
+        flat: AtomicUsize,
+        fed: AtomicUsize,
+    }
+
+    /// The branches' leaves loaded ahead, for `leaves(first: <first>)` only.
+    struct Loaded {
+        first: Option<i32>,
+        pages: Vec<Connection<Leaf>>,
+        uses: Arc<Uses>,
+    }
+
+    impl FlatNested for Loaded {
+        fn listing(&self, ctx: &Context<'_>) -> Option<usize> {
+            let first = ctx.param_value::<Option<i32>>("first", None).ok()?.1;
+            (ctx.item.node.name.node == "leaves" && first == self.first).then_some(0)
+        }
+
+        fn value(&self, _: usize, index: usize, plan: &ConnectionPlan) -> Option<Value> {
+            self.uses.flat.fetch_add(1, Ordering::SeqCst);
+            self.pages.get(index)?.flat_value(plan)
+        }
+
+        fn before_resolvers<'a>(&'a self, _: &'a Context<'a>) -> BoxFuture<'a, ()> {
+            self.uses.fed.fetch_add(1, Ordering::SeqCst);
+            Box::pin(async {})
+        }
+    }
+
+    struct Root {
+        uses: Arc<Uses>,
+    }
+
+    #[Object]
+    impl Root {
+        /// Three branches, their `leaves(first: 1)` loaded ahead.
+        async fn branches(&self) -> Connection<Branch> {
+            let branches: Vec<Branch> = (0..3).map(Branch).collect();
+            let pages = branches
+                .iter()
+                .map(|branch| leaves(branch.0, Some(1)))
+                .collect();
+            let cursors = (0..branches.len()).map(|at| format!("b{at}")).collect();
+            Connection::with_cursors(branches, cursors, false, false).with_nested(Box::new(
+                Loaded {
+                    first: Some(1),
+                    pages,
+                    uses: self.uses.clone(),
+                },
+            ))
+        }
+    }
+
+    /// The answer to `query` as text (keys in order), and how often each path ran.
+    async fn run(query: &str) -> (String, usize, usize) {
+        let uses = Arc::new(Uses::default());
+        let schema = Schema::new(
+            Root { uses: uses.clone() },
+            EmptyMutation,
+            EmptySubscription,
+        );
+        let response = schema.execute(query).await;
+        let text = serde_json::to_string(&response).expect("json");
+        (
+            text,
+            uses.flat.load(Ordering::SeqCst),
+            uses.fed.load(Ordering::SeqCst),
+        )
+    }
+
+    #[tokio::test]
+    async fn nested_connections_loaded_ahead_are_answered_flat_when_plain() {
+        let flat = [
+            "leaves(first: 1) { nodes { n } }",
+            "leaves(first: 1) { __typename totalCount nodes { n m: n __typename } \
+             pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } }",
+            "l: leaves(first: 1) { t: totalCount p: pageInfo { e: endCursor } }",
+            // `@include` and `@skip` are applied before execution: no directive is left.
+            "leaves(first: 1) { totalCount @include(if: true) n: totalCount @skip(if: true) }",
+            "leaves(first: 1) @skip(if: false) { nodes { n } }",
+        ];
+        let resolved = [
+            // Arguments other than those loaded ahead.
+            "leaves(first: 2) { nodes { n } }",
+            "leaves { nodes { n } }",
+            // What the flat path does not answer.
+            "leaves(first: 1) { edges { node { n } cursor } }",
+            "leaves(first: 1) { ... on LeafConnection { totalCount } }",
+            "leaves(first: 1) { nodes { ... on Leaf { n } } }",
+            "leaves(first: 1) { pageInfo { hasNextPage } pageInfo { endCursor } }",
+            "leaves(first: 1) { nodes { n } } leaves(first: 1) { totalCount }",
+        ];
+        for (selection, answered_flat) in flat
+            .iter()
+            .map(|selection| (selection, true))
+            .chain(resolved.iter().map(|selection| (selection, false)))
+        {
+            let (answer, flat_uses, fed) =
+                run(&format!("{{ branches {{ nodes {{ n {selection} }} }} }}")).await;
+            // A fragment sends every node through the resolvers, the answer's shape unchanged.
+            let (through_resolvers, flat_uses_then, fed_then) = run(&format!(
+                "{{ branches {{ nodes {{ ... {{ n }} {selection} }} }} }}"
+            ))
+            .await;
+            assert_eq!((flat_uses_then, fed_then), (0, 1), "{selection}");
+            assert!(!answer.contains("errors"), "{answer}");
+            assert_eq!(answer, through_resolvers, "{selection}");
+            if answered_flat {
+                assert_eq!((flat_uses, fed), (3, 0), "{selection}");
+            } else {
+                assert_eq!((flat_uses, fed), (0, 1), "{selection}");
+            }
+        }
+        // Through `edges`, the resolvers answer, and find what was loaded ahead.
+        let (_, flat_uses, fed) =
+            run("{ branches { edges { node { leaves(first: 1) { totalCount } } } } }").await;
+        assert_eq!((flat_uses, fed), (0, 1));
     }
 
     #[tokio::test]

@@ -9,15 +9,15 @@ mod paging;
 
 use std::borrow::Cow;
 
-use async_graphql::{ComplexObject, OutputType, Result, SimpleObject, TypeName};
+use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject, TypeName, Value};
 use domain::listing::{CursorKey, Page};
 
-pub(crate) use flat::{FlatFields, optional_text, scalar, text};
+pub(crate) use flat::{ConnectionPlan, FlatFields, FlatNested, optional_text, scalar, text};
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
 
 use super::error::ApiError;
-use flat::Nodes;
+use flat::{ConnectionParts, Nodes};
 
 /// Where a page sits in the whole listing.
 #[derive(Debug, Clone, SimpleObject)]
@@ -78,9 +78,11 @@ impl Cursor {
 #[ComplexObject]
 impl<T: FlatFields + Clone> Connection<T> {
     // The page's nodes, each with its cursor.
-    async fn edges(&self) -> Vec<Edge<T>> {
+    async fn edges(&self, ctx: &Context<'_>) -> Vec<Edge<T>> {
+        // The nodes' resolvers answer here: they find what was loaded ahead for them.
+        self.nodes.before_resolvers(ctx).await;
         self.nodes
-            .0
+            .nodes
             .iter()
             .zip(&self.cursors)
             .map(|(node, cursor)| Edge {
@@ -129,7 +131,7 @@ impl<T: FlatFields + Clone> Connection<T> {
             .map(|edge| (wrap(edge.node), Cursor::Key(edge.cursor)))
             .unzip();
         Connection {
-            nodes: Nodes(nodes),
+            nodes: Nodes::plain(nodes),
             cursors,
             has_next_page: page.has_next_page,
             has_previous_page: page.has_previous_page,
@@ -145,7 +147,7 @@ impl<T: FlatFields + Clone> Connection<T> {
         has_previous_page: bool,
     ) -> Self {
         Connection {
-            nodes: Nodes(nodes),
+            nodes: Nodes::plain(nodes),
             cursors: cursors.into_iter().map(Cursor::Text).collect(),
             has_next_page,
             has_previous_page,
@@ -164,7 +166,52 @@ impl<T: FlatFields + Clone> Connection<T> {
             has_next_page: false,
             has_previous_page: false,
             total: u64::try_from(nodes.len()).ok(),
-            nodes: Nodes(nodes),
+            nodes: Nodes::plain(nodes),
         }
+    }
+
+    /// The connection with what its listing loaded ahead for its nodes' nested connections,
+    /// for the flat path (and, when resolvers answer instead, for them).
+    pub(crate) fn with_nested(mut self, nested: Box<dyn FlatNested>) -> Self {
+        self.nodes.nested = Some(nested);
+        self
+    }
+
+    /// The connection's value as `plan` selects it, when it is a nested connection the flat
+    /// path answers (see `flat`); `None` when part of it needs the resolvers.
+    pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
+        plan.value(&ConnectionParts {
+            type_name: &<Self as TypeName>::type_name,
+            nodes: &self.nodes.nodes,
+            total: self.total,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: &|| self.cursors.first().map(Cursor::encode),
+            end_cursor: &|| self.cursors.last().map(Cursor::encode),
+        })
+    }
+
+    /// The page back as the directory gave it (its nodes unwrapped by `unwrap`), for the
+    /// DataLoader's cache; `None` when its cursors are not keys (it was not a listing's).
+    pub(crate) fn to_page<U>(&self, unwrap: impl Fn(&T) -> U) -> Option<Page<U>> {
+        let edges = self
+            .nodes
+            .nodes
+            .iter()
+            .zip(&self.cursors)
+            .map(|(node, cursor)| match cursor {
+                Cursor::Key(key) => Some(domain::listing::Edge {
+                    node: unwrap(node),
+                    cursor: key.clone(),
+                }),
+                Cursor::Text(_) => None,
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Page {
+            edges,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            total_count: self.total,
+        })
     }
 }
