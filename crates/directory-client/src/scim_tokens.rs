@@ -13,7 +13,7 @@ use wire::Global as _;
 
 use crate::error::{ClientError, PayloadError, directory_error};
 use crate::transport::{Client, Kind};
-use crate::wire::PageInfo;
+use crate::wire::{NodeConnection as WireConnection, field, parse};
 
 const TOKEN_FIELDS: &str =
     "id description preview createdAt lastUsedAt sendInvitations customer { id }";
@@ -80,31 +80,6 @@ struct WirePayload {
     token: Option<String>,
     #[serde(default)]
     errors: Vec<PayloadError>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Node<T> {
-    node: T,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireConnection<T> {
-    edges: Vec<Node<T>>,
-    page_info: PageInfo,
-}
-
-fn field(data: Value, name: &str) -> Result<Value, ClientError> {
-    match data {
-        Value::Object(mut map) => map
-            .remove(name)
-            .ok_or_else(|| decode_error(format!("no `{name}` in the answer"))),
-        _ => Err(decode_error("data is not an object")),
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ClientError> {
-    serde_json::from_value(value).map_err(decode_error)
 }
 
 impl Client {

@@ -19,7 +19,7 @@ use wire::{Global as _, GlobalId, NodeKind};
 
 use crate::error::{ClientError, PayloadError, directory_error};
 use crate::transport::{Client, Kind};
-use crate::wire::PageInfo;
+use crate::wire::{NodeConnection as WireConnection, field, parse};
 
 const ENDPOINT_FIELDS: &str = "id url secret eventTypes customerId excludeClientId enabled \
      failingSince disabledAt createdAt updatedAt version";
@@ -181,31 +181,6 @@ impl WireDelivery {
                 .collect::<Result<Vec<_>, ClientError>>()?,
         })
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct Node<T> {
-    node: T,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct WireConnection<T> {
-    edges: Vec<Node<T>>,
-    page_info: PageInfo,
-}
-
-fn field(data: Value, name: &str) -> Result<Value, ClientError> {
-    match data {
-        Value::Object(mut map) => map
-            .remove(name)
-            .ok_or_else(|| decode_error(format!("no `{name}` in the answer"))),
-        _ => Err(decode_error("data is not an object")),
-    }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, ClientError> {
-    serde_json::from_value(value).map_err(decode_error)
 }
 
 impl Client {

@@ -377,3 +377,32 @@ mod tests {
         assert_eq!(customer.labels.to_strings(), ["x y"]);
     }
 }
+
+/// `{ node }` of an edge whose cursor is not selected.
+#[derive(Debug, Deserialize)]
+pub(crate) struct NodeOnly<T> {
+    pub(crate) node: T,
+}
+
+/// A connection selected as `edges { node }` and `pageInfo`, without cursors or totals.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct NodeConnection<T> {
+    pub(crate) edges: Vec<NodeOnly<T>>,
+    pub(crate) page_info: PageInfo,
+}
+
+/// The root field `name` of an answer's `data`.
+pub(crate) fn field(data: serde_json::Value, name: &str) -> Result<serde_json::Value, ClientError> {
+    match data {
+        serde_json::Value::Object(mut map) => map
+            .remove(name)
+            .ok_or_else(|| ClientError::Decode(format!("no `{name}` in the answer"))),
+        _ => Err(ClientError::Decode("data is not an object".into())),
+    }
+}
+
+/// `value` as the wire shape `T`.
+pub(crate) fn parse<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ClientError> {
+    serde_json::from_value(value).map_err(|e| ClientError::Decode(e.to_string()))
+}
