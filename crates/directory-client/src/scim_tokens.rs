@@ -158,12 +158,9 @@ impl ScimTokenDirectory for Client {
             "first": first.clamp(1, 100),
             "after": after.map(|id| id.global().to_string()),
         });
-        let data: Value = self
-            .run(Kind::Query, &document, variables)
+        let connection: WireConnection<WireToken> = self
+            .node_connection(&document, variables, "scimTokens")
             .await
-            .map_err(directory_error)?;
-        let connection: WireConnection<WireToken> = field(data, "scimTokens")
-            .and_then(parse)
             .map_err(directory_error)?;
         let tokens = connection
             .edges

@@ -201,6 +201,18 @@ impl Client {
             .await
     }
 
+    /// Runs the query `document` and reads the connection (`edges { node }`, `pageInfo`) at
+    /// its root field `name`.
+    pub(crate) async fn node_connection<T: DeserializeOwned>(
+        &self,
+        document: &str,
+        variables: Value,
+        name: &str,
+    ) -> Result<crate::wire::NodeConnection<T>, ClientError> {
+        let data: Value = self.run(Kind::Query, document, variables).await?;
+        crate::wire::field(data, name).and_then(crate::wire::parse)
+    }
+
     /// Sends `document` and decodes `data` as `T`.
     pub(crate) async fn run<T: DeserializeOwned>(
         &self,

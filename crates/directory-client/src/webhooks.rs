@@ -381,12 +381,9 @@ impl WebhookDirectory for Client {
             "first": first.clamp(1, 100),
             "after": after.map(|id| id.global().to_string()),
         });
-        let data: Value = self
-            .run(Kind::Query, &document, variables)
+        let connection: WireConnection<WireEndpoint> = self
+            .node_connection(&document, variables, "webhookEndpoints")
             .await
-            .map_err(directory_error)?;
-        let connection: WireConnection<WireEndpoint> = field(data, "webhookEndpoints")
-            .and_then(parse)
             .map_err(directory_error)?;
         let endpoints = connection
             .edges
