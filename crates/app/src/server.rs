@@ -13,9 +13,9 @@ use ports::{Mailer, WebhookSender};
 use service::{
     AccessToken, ActorCache, ActorCacheSettings, BearerAuthenticator, ChangeSources,
     DeliverySettings, Directory, EmbeddedAuthenticator, EventHub, ExpirySettings, InvitationExpiry,
-    LoginThrottle, OutboxWorker, Provisioning, ScimTokenService, SessionService, TokenAuthenticator,
-    TokenService,
-    TokenSettings, WebhookQueue, WebhookService, WebhookWorker, webhook_delivery_settings,
+    LoginThrottle, OutboxWorker, Provisioning, ScimTokenService, SessionService,
+    TokenAuthenticator, TokenService, TokenSettings, WebhookQueue, WebhookService, WebhookWorker,
+    webhook_delivery_settings,
 };
 use storage_sql::PoolSettings;
 use tokio::net::TcpListener;
