@@ -3,7 +3,7 @@
 
 use async_graphql::{Context, Enum, ID, Json, Object, Result, SimpleObject, Value};
 use domain::events::{ActorKind, EventType, Subject};
-use domain::{ScimTokenId, Timestamp, UserId};
+use domain::{Timestamp, UserId};
 use ports::{Event, EventQuery};
 use wire::{Global as _, GlobalId, NodeKind};
 
@@ -138,10 +138,7 @@ impl EventNode {
     async fn actor(&self) -> EventActorObject {
         let actor = self.0.draft.actor;
         EventActorObject {
-            id: actor.user.map(|id| match actor.kind {
-                ActorKind::Scim => ID(ScimTokenId::from_uuid(id.uuid()).global().to_string()),
-                _ => ID(id.global().to_string()),
-            }),
+            id: wire::actor_global_id(actor).map(|id| ID(id.to_string())),
             kind: actor.kind.into(),
         }
     }
