@@ -342,6 +342,47 @@ async fn users_are_provisioned_read_back_and_switched_off(engine: Engine) {
         json!({"email": "ann.lee@acme.example", "name": "Anne Lee", "phone": "+15555550100"})
     );
 
+    // A filtered remove takes only the matching value.
+    let two = scim(
+        &server,
+        &token,
+        Method::PATCH,
+        &path,
+        Some(patch(json!([
+            {"op": "add", "path": "emails",
+             "value": [{"value": "a@work.example", "type": "work"},
+                       {"value": "a@home.example", "type": "home"}]},
+            {"op": "remove", "path": "emails[type eq \"home\"]"},
+        ]))),
+        None,
+    )
+    .await;
+    assert_eq!(two.status, 200, "{:#}", two.body);
+    assert_eq!(
+        two.body["emails"],
+        json!([{"value": "a@work.example", "type": "work"}])
+    );
+
+    // The API's rename keeps the SCIM attributes; SCIM shows the new name.
+    let renamed = server
+        .gql(
+            "mutation($id: ID!) { updateUser(input: {id: $id, name: \"Anne L.\"}) { errors { field } } }",
+            json!({ "id": id }),
+        )
+        .await;
+    assert_eq!(renamed["updateUser"]["errors"], json!([]), "{renamed:#}");
+    let seen = scim(&server, &token, Method::GET, &path, None, None).await;
+    assert_eq!(seen.body["displayName"], "Anne L.");
+    assert_eq!(
+        seen.body["name"],
+        json!({"givenName": "Anne", "familyName": "Lee"})
+    );
+    assert_eq!(
+        seen.body["phoneNumbers"],
+        json!([{"value": "+15555550100"}])
+    );
+    assert_eq!(seen.body["emails"], two.body["emails"]);
+
     // Deactivate with Entra ID's string, then reactivate: sign-in refused, then allowed.
     server
         .set_password("ann.lee@acme.example", None, PASSWORD)
@@ -397,6 +438,7 @@ async fn users_are_provisioned_read_back_and_switched_off(engine: Engine) {
         by_scim,
         [
             "user.created",
+            "user.updated",
             "user.updated",
             "user.updated",
             "user.updated",

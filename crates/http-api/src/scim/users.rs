@@ -192,7 +192,8 @@ struct UserInput {
     external_id: Option<ExternalId>,
     /// `None` when the resource leaves `active` out.
     active: Option<bool>,
-    profile: ScimProfile,
+    /// `None` keeps the stored attributes (a PATCH that did not touch them).
+    profile: Option<ScimProfile>,
     name: PersonName,
     phone: domain::Phone,
 }
@@ -236,7 +237,7 @@ fn user_input(body: &Value) -> Result<UserInput, ScimError> {
         email,
         external_id,
         active,
-        profile,
+        profile: Some(profile),
         name,
         phone,
     })
@@ -332,7 +333,7 @@ pub(crate) async fn create_user(
         name: input.name,
         phone: input.phone,
         external_id: input.external_id,
-        scim: Some(input.profile),
+        scim: input.profile,
         invite: client.send_invitations,
     };
     let mut user = state
@@ -365,8 +366,11 @@ async fn replace(
         phone: changed(current.phone == input.phone).map(|()| input.phone.clone()),
         external_id: changed(current.external_id == input.external_id)
             .map(|()| input.external_id.clone()),
-        scim: changed(current.scim.as_ref() == Some(&input.profile))
-            .map(|()| Some(input.profile.clone())),
+        scim: input
+            .profile
+            .as_ref()
+            .filter(|profile| current.scim.as_ref() != Some(*profile))
+            .map(|profile| Some(profile.clone())),
         ..UserPatch::default()
     };
     let mut user = current;
@@ -448,6 +452,19 @@ pub(crate) async fn patch_user(
         .map_err(|e| bad(e.scim_type().as_str(), e.to_string()))?;
     check_read_only(&current, &document)?;
     let mut input = user_input(&document)?;
+    // What the operations left as it was stays as stored: a PATCH of `active` writes
+    // nothing else, even where the resource shows values derived for the API's changes.
+    if let Ok(before) = user_input(&resource(&current)) {
+        if input.profile == before.profile {
+            input.profile = None;
+        }
+        if input.name == before.name {
+            input.name = current.name.clone();
+        }
+        if input.phone == before.phone {
+            input.phone = current.phone.clone();
+        }
+    }
     if input.active.is_none() {
         // Removing `active` (required) leaves the user as it is.
         input.active = Some(current.is_active());
