@@ -13,8 +13,8 @@ const PASSWORD: &str = "correct horse battery staple";
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const PATCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
 
-const CREATE_TOKEN: &str = "mutation($c: ID!) {
-  createScimToken(input: {customerId: $c, description: \"IdP\"}) {
+const CREATE_TOKEN: &str = "mutation($c: ID!, $i: Boolean) {
+  createScimToken(input: {customerId: $c, description: \"IdP\", sendInvitations: $i}) {
     scimToken { id } token errors { field code } } }";
 
 /// A SCIM answer: status, `ETag`, `Location`, JSON body (`Null` when empty).
@@ -73,8 +73,16 @@ async fn scim(
 }
 
 async fn token_for(server: &TestServer, customer: &str) -> (String, String) {
+    token_inviting(server, customer, false).await
+}
+
+async fn token_inviting(server: &TestServer, customer: &str, invite: bool) -> (String, String) {
     let created = server
-        .gql_ok(&server.owner_token, CREATE_TOKEN, json!({ "c": customer }))
+        .gql_ok(
+            &server.owner_token,
+            CREATE_TOKEN,
+            json!({ "c": customer, "i": invite }),
+        )
         .await["createScimToken"]
         .clone();
     assert_eq!(created["errors"], json!([]), "{created:#}");
@@ -526,7 +534,62 @@ async fn a_token_never_reaches_another_customer_nor_team_members(engine: Engine)
     server.stop().await;
 }
 
+/// SCIM's users get no invitation unless their token says so; a user created inactive is
+/// listed so.
+async fn only_an_inviting_token_invites(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let acme = server.create_customer("Acme").await;
+    let (quiet, _) = token_for(&server, &acme).await;
+    let (inviting, _) = token_inviting(&server, &acme, true).await;
+    let invitation = |id: String| {
+        let server = &server;
+        async move {
+            server
+                .gql(
+                    "query($id: ID!) { user(id: $id) { active invitation { status } } }",
+                    json!({ "id": id }),
+                )
+                .await["user"]
+                .clone()
+        }
+    };
+    let body = |name: &str, active: bool| json!({"schemas": [USER_URN], "userName": name, "active": active});
+    let made = scim(
+        &server,
+        &quiet,
+        Method::POST,
+        "/Users",
+        Some(body("q@acme.example", false)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (made.status, made.body["active"].clone()),
+        (201, json!(false))
+    );
+    assert_eq!(
+        invitation(made.body["id"].as_str().unwrap().to_owned()).await,
+        json!({"active": false, "invitation": null})
+    );
+    let made = scim(
+        &server,
+        &inviting,
+        Method::POST,
+        "/Users",
+        Some(body("i@acme.example", true)),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    assert_eq!(
+        invitation(made.body["id"].as_str().unwrap().to_owned()).await,
+        json!({"active": true, "invitation": {"status": "PENDING"}})
+    );
+    server.stop().await;
+}
+
 on_both_engines!(
     users_are_provisioned_read_back_and_switched_off,
+    only_an_inviting_token_invites,
     a_token_never_reaches_another_customer_nor_team_members,
 );
