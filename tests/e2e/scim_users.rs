@@ -523,6 +523,23 @@ async fn a_token_never_reaches_another_customer_nor_team_members(engine: Engine)
         user_names(&list(&server, &globex_token, "").await),
         ["gus@globex.example"]
     );
+    // `.search` is the listing, in a body: the same scope.
+    let searched = scim(
+        &server,
+        &acme_token,
+        Method::POST,
+        "/Users/.search",
+        Some(json!({
+            "schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],
+            "filter": "userName co \"example\"",
+            "attributes": ["userName"],
+            "count": 10,
+        })),
+        None,
+    )
+    .await;
+    assert_eq!(searched.status, 200, "{:#}", searched.body);
+    assert_eq!(user_names(&searched.body), ["ann@acme.example"]);
     // Untouched.
     let still = server
         .gql(
