@@ -592,3 +592,15 @@ async fn malformed_writes_and_filters_are_400s_that_write_nothing() {
     let response = router.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
 }
+
+#[tokio::test]
+async fn storage_trouble_reading_users_is_a_scim_503_with_retry_after() {
+    let mut mocks = mocks();
+    mocks
+        .users
+        .expect_users()
+        .returning(|_, _| Err(ports::DirectoryError::Unavailable("down".into())));
+    let answer = get(&mocks.router(), "/scim/v2/Users").await;
+    assert_scim_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers["retry-after"], "1");
+}
