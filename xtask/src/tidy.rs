@@ -55,8 +55,8 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         name: "scim",
-        may_use: MayUse::Only(&[]),
-        why: "the SCIM protocol pieces are pure: filters and PATCH over JSON, no workspace crate",
+        may_use: MayUse::Only(&["domain"]),
+        why: "the SCIM protocol pieces are pure: filters and PATCH over JSON, and the domain's SCIM values as JSON",
     },
     Layer {
         name: "ports",
@@ -70,8 +70,8 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         name: "storage-sql",
-        may_use: MayUse::Only(&["domain", "ports"]),
-        why: "storage implements the repository ports; it never knows GraphQL or the use cases",
+        may_use: MayUse::Only(&["domain", "ports", "scim"]),
+        why: "storage implements the repository ports (keeping a user's SCIM attributes as scim's JSON); it never knows GraphQL or the use cases",
     },
     Layer {
         name: "storage-sqlite",
@@ -105,7 +105,7 @@ const LAYERS: &[Layer] = &[
     },
     Layer {
         name: "http-api",
-        may_use: MayUse::Only(&["domain", "ports", "wire"]),
+        may_use: MayUse::Only(&["domain", "ports", "scim", "wire"]),
         why: "http-api never touches storage: it sees the directory ports only",
     },
     Layer {

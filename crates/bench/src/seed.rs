@@ -67,6 +67,8 @@ pub(crate) async fn seed(
                         .map_err(|error| anyhow::anyhow!("{error:?}"))?,
                     phone: Phone::empty(),
                     external_id: None,
+                    scim: None,
+                    invite: true,
                 }
                 .into_user(organization, Some(customer.id), member, now);
                 let event = seeded(

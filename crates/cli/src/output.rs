@@ -190,7 +190,7 @@ pub(crate) fn event_record(event: &Event) -> (Vec<String>, Value) {
         Subject::WebhookEndpoint(id) => id.global().to_string(),
         Subject::ScimToken(id) => id.global().to_string(),
     };
-    let actor_id = draft.actor.user.map(|user| user.global().to_string());
+    let actor_id = wire::actor_global_id(draft.actor).map(|id| id.to_string());
     let tag = |tag: Option<&Tag>| tag.map(|tag| tag.as_str().to_owned());
     let changed = match (&draft.before, &draft.after) {
         (Some(Value::Object(_)), Some(Value::Object(after))) => {

@@ -133,14 +133,22 @@ impl WireEvent {
             }) => Subject::ScimToken(ScimTokenId::from_uuid(uuid)),
             _ => return Err(decode_error(format!("subject {:?}", self.subject_id))),
         };
-        let user = self
-            .actor
-            .id
-            .as_deref()
-            .map(|id| UserId::parse_global(id).map_err(|_| decode_error(format!("actor {id:?}"))))
-            .transpose()?;
         let actor_kind = actor_kind(&self.actor.kind)
             .ok_or_else(|| decode_error(format!("actor kind {:?}", self.actor.kind)))?;
+        // A SCIM write's actor is its token, kept in the actor's id as its uuid.
+        let user =
+            self.actor
+                .id
+                .as_deref()
+                .map(|id| {
+                    match actor_kind {
+                        ActorKind::Scim => ScimTokenId::parse_global(id)
+                            .map(|token| UserId::from_uuid(token.uuid())),
+                        _ => UserId::parse_global(id),
+                    }
+                    .map_err(|_| decode_error(format!("actor {id:?}")))
+                })
+                .transpose()?;
         let version = self
             .version
             .map(|n| Version::new(n).ok_or_else(|| decode_error(format!("version {n}"))))
@@ -336,6 +344,37 @@ mod tests {
         .unwrap();
         assert!(matches!(
             unknown.into_domain(organization),
+            Err(ClientError::Decode(_))
+        ));
+    }
+
+    #[test]
+    fn a_scim_writes_actor_is_its_token() {
+        let user = UserId::generate();
+        let token = ScimTokenId::generate();
+        let wire = |actor: String| -> WireEvent {
+            serde_json::from_value(json!({
+                "id": GlobalId { kind: NodeKind::Event, uuid: uuid::Uuid::now_v7() }.to_string(),
+                "sequence": 9,
+                "type": "user.created",
+                "occurredAt": "2026-01-01T00:00:00Z",
+                "subjectId": user.global().to_string(),
+                "actor": {"id": actor, "kind": "SCIM"},
+            }))
+            .unwrap()
+        };
+        let event = wire(token.global().to_string())
+            .into_domain(OrganizationId::generate())
+            .unwrap();
+        assert_eq!(
+            event.draft.actor,
+            EventActor {
+                user: Some(UserId::from_uuid(token.uuid())),
+                kind: ActorKind::Scim
+            }
+        );
+        assert!(matches!(
+            wire(user.global().to_string()).into_domain(OrganizationId::generate()),
             Err(ClientError::Decode(_))
         ));
     }

@@ -252,6 +252,8 @@ impl WireUser {
                 Some(false) => Some(self.deactivated_at.unwrap_or(self.updated_at)),
                 _ => None,
             },
+            // The API does not show a user's SCIM attributes (SCIM does).
+            scim: None,
             version: version(self.version)?,
         })
     }

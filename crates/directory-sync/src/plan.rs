@@ -311,6 +311,8 @@ impl Plan {
                         name: user.name.clone(),
                         phone: user.phone.clone(),
                         external_id: user.external_id.clone(),
+                        scim: None,
+                        invite: true,
                     },
                 }),
             }

@@ -6,6 +6,7 @@ use crate::Timestamp;
 use crate::customer::{Attachment, Customer};
 use crate::id::CustomerId;
 use crate::role::Role;
+use crate::scim_user::ScimProfile;
 use crate::text::{
     AvatarUrl, CustomerName, Description, Email, ExecutionLimit, ExternalId, FeatureFlags, Labels,
     PersonName, Phone,
@@ -82,6 +83,8 @@ pub struct UserChanges {
     pub last_login: Option<Option<Timestamp>>,
     /// `Some(Some(at))` deactivates, `Some(None)` reactivates.
     pub deactivated_at: Option<Option<Timestamp>>,
+    /// The SCIM attributes kept as sent (`Some(None)` drops them).
+    pub scim: Option<Option<ScimProfile>>,
     /// Always written.
     pub updated_at: Timestamp,
 }
@@ -106,6 +109,7 @@ impl UserChanges {
             feature_flags: changed(&before.feature_flags, &after.feature_flags),
             last_login: changed(&before.last_login, &after.last_login),
             deactivated_at: changed(&before.deactivated_at, &after.deactivated_at),
+            scim: changed(&before.scim, &after.scim),
             updated_at: after.updated_at,
         }
     }
@@ -132,6 +136,7 @@ impl UserChanges {
             feature_flags,
             last_login,
             deactivated_at,
+            scim,
             updated_at: _,
         } = self;
         customer_id.is_none()
@@ -146,6 +151,7 @@ impl UserChanges {
             && feature_flags.is_none()
             && last_login.is_none()
             && deactivated_at.is_none()
+            && scim.is_none()
     }
 }
 

@@ -141,6 +141,7 @@ impl EmbeddedLogin {
             updated_at: now,
             last_login: Some(now),
             deactivated_at: None,
+            scim: None,
             version: crate::Version::FIRST,
         }
     }

@@ -196,15 +196,19 @@ pub enum ActorKind {
     Operator,
     /// Roster itself (workers, bootstrap).
     System,
+    /// A customer's identity provider, through one of the customer's SCIM tokens; the
+    /// actor's id is then the token's ([`EventActor::user`]).
+    Scim,
 }
 
 impl ActorKind {
     /// Every kind.
-    pub const ALL: [ActorKind; 4] = [
+    pub const ALL: [ActorKind; 5] = [
         ActorKind::User,
         ActorKind::Embedded,
         ActorKind::Operator,
         ActorKind::System,
+        ActorKind::Scim,
     ];
 
     /// The stored name.
@@ -214,6 +218,7 @@ impl ActorKind {
             ActorKind::Embedded => "embedded",
             ActorKind::Operator => "operator",
             ActorKind::System => "system",
+            ActorKind::Scim => "scim",
         }
     }
 
@@ -226,6 +231,8 @@ impl ActorKind {
 /// Who made a change: a user (of either kind), or the operator or Roster without one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EventActor {
+    /// The acting user; for [`ActorKind::Scim`] the SCIM token's id in a [`UserId`]
+    /// (no user has it: ids are random), rendered as the token's global id.
     pub user: Option<UserId>,
     pub kind: ActorKind,
 }

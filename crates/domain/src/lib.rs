@@ -19,6 +19,7 @@ pub mod net;
 pub mod organization;
 pub mod role;
 pub mod scim;
+pub mod scim_user;
 pub mod signing_key;
 pub mod text;
 pub mod user;

@@ -8,8 +8,11 @@ use std::fmt;
 use chrono::TimeDelta;
 
 use crate::Timestamp;
+use crate::access::Actor;
 use crate::error::{Field, FieldError, ValidationErrors};
-use crate::id::{CustomerId, InvalidId, OrganizationId, ScimTokenId};
+use crate::events::{ActorKind, Origin, RequestMeta};
+use crate::id::{CustomerId, InvalidId, OrganizationId, ScimTokenId, UserId};
+use crate::role::RoleKind;
 use crate::text::{check_max, check_single_line};
 
 /// How often a token's `last_used_at` is written at most: a busy identity provider sends
@@ -129,6 +132,32 @@ pub struct ScimClient {
     pub token_id: ScimTokenId,
     /// Whether users this client creates get an invitation mail.
     pub send_invitations: bool,
+}
+
+impl ScimClient {
+    /// The directory caller a SCIM request acts as, so SCIM writes go through the same
+    /// use cases (and access rules) as the API's: an Admin of the token's customer, whose
+    /// id is the token's. No user has that id (ids are random), so the rules that compare
+    /// the caller's id ("yourself", the caller who always sees itself) match no user; the
+    /// SCIM routes call only the user use cases, and never `me`.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            user_id: UserId::from_uuid(self.token_id.uuid()),
+            organization_id: self.organization_id,
+            customer_id: Some(self.customer_id),
+            role: RoleKind::CustomerAdmin,
+        }
+    }
+
+    /// The origin of a SCIM write through `request`: [`ScimClient::actor`], of kind
+    /// [`ActorKind::Scim`], so the event log names the token as the author.
+    pub fn origin(&self, request: RequestMeta) -> Origin {
+        Origin {
+            actor: self.actor(),
+            kind: ActorKind::Scim,
+            request,
+        }
+    }
 }
 
 /// A token as a caller asks for it, unchecked.
@@ -257,6 +286,85 @@ mod tests {
             (organization, customer, token.id)
         );
         assert!(client.send_invitations);
+    }
+
+    fn client(organization: OrganizationId, customer: CustomerId) -> ScimClient {
+        ScimClient {
+            organization_id: organization,
+            customer_id: customer,
+            token_id: ScimTokenId::generate(),
+            send_invitations: false,
+        }
+    }
+
+    fn person(
+        organization: OrganizationId,
+        customer: Option<CustomerId>,
+        kind: RoleKind,
+    ) -> crate::User {
+        let email = crate::Email::parse("p@example.com").unwrap();
+        let draft = crate::UserDraft {
+            email: email.as_str().into(),
+            role: Ok(crate::RoleId::generate()),
+            name: None,
+            phone: None,
+            external_id: None,
+        };
+        crate::NewUser::parse(draft).unwrap().into_user(
+            organization,
+            customer,
+            crate::Role::generate(kind),
+            crate::now(),
+        )
+    }
+
+    #[test]
+    fn a_scim_actor_acts_on_its_customers_users_only() {
+        let organization = OrganizationId::generate();
+        let acme = CustomerId::generate();
+        let scim = client(organization, acme);
+        let origin = scim.origin(RequestMeta::default());
+        assert_eq!(origin.kind, ActorKind::Scim);
+        let actor = origin.actor;
+        assert_eq!(actor.user_id.uuid(), scim.token_id.uuid());
+        assert_eq!(
+            origin.event_actor().user.map(UserId::uuid),
+            Some(scim.token_id.uuid())
+        );
+        for kind in [RoleKind::CustomerAdmin, RoleKind::CustomerMember] {
+            let own = person(organization, Some(acme), kind);
+            assert!(
+                actor.can_view_user(&own) && actor.can_manage_user(&own),
+                "{kind:?}"
+            );
+            assert!(actor.can_delete_user(&own), "{kind:?}");
+        }
+        let other_customer = person(
+            organization,
+            Some(CustomerId::generate()),
+            RoleKind::CustomerMember,
+        );
+        let other_organization = person(
+            OrganizationId::generate(),
+            Some(acme),
+            RoleKind::CustomerMember,
+        );
+        let mut outside = vec![other_customer, other_organization];
+        for kind in [RoleKind::Owner, RoleKind::Admin, RoleKind::Guest] {
+            outside.push(person(organization, None, kind));
+        }
+        for user in &outside {
+            assert!(!actor.can_view_user(user), "{user:?}");
+            assert!(!actor.can_manage_user(user), "{user:?}");
+            assert!(!actor.can_delete_user(user), "{user:?}");
+        }
+        assert!(!actor.can_create_customer());
+        assert!(!actor.can_manage_organization_users());
+        assert!(!actor.can_manage_signing_keys());
+        assert!(!actor.can_manage_users_of(CustomerId::generate()));
+        let scope = actor.user_scope();
+        assert!(!scope.organization_users);
+        assert_eq!(scope.customers, crate::access::CustomerScope::Only(acme));
     }
 
     #[test]

@@ -4,6 +4,7 @@ use crate::Timestamp;
 use crate::error::{Field, ValidationErrors};
 use crate::id::{CustomerId, InvalidId, OrganizationId, RoleId, UserId};
 use crate::role::Role;
+use crate::scim_user::ScimProfile;
 use crate::text::{AvatarUrl, Email, ExternalId, FeatureFlags, PersonName, Phone};
 use crate::version::Version;
 
@@ -28,6 +29,9 @@ pub struct User {
     /// When the user was deactivated (SCIM's `active: false`); `None` while active. A
     /// deactivated user keeps its data but cannot sign in.
     pub deactivated_at: Option<Timestamp>,
+    /// The SCIM attributes its customer's identity provider sent, kept as sent; `None` for
+    /// users SCIM never wrote.
+    pub scim: Option<ScimProfile>,
     /// How many times the row was written (see [`Version`]).
     pub version: Version,
 }
@@ -77,6 +81,12 @@ pub struct NewUser {
     pub name: PersonName,
     pub phone: Phone,
     pub external_id: Option<ExternalId>,
+    /// The SCIM attributes as sent, for a user SCIM creates.
+    pub scim: Option<ScimProfile>,
+    /// Whether the user is invited (a set-password link, mailed): always through the API;
+    /// through SCIM only when the token says so, since the identity provider signs its
+    /// users in.
+    pub invite: bool,
 }
 
 impl NewUser {
@@ -110,6 +120,8 @@ impl NewUser {
                 name: name?,
                 phone: phone?,
                 external_id: external_id?,
+                scim: None,
+                invite: true,
             })
         })
     }
@@ -139,6 +151,7 @@ impl NewUser {
             updated_at: now,
             last_login: None,
             deactivated_at: None,
+            scim: self.scim,
             version: Version::FIRST,
         }
     }
@@ -173,6 +186,11 @@ pub struct UserPatch {
     /// Deactivates (`false`) or reactivates (`true`) the user; no transport's `updateUser`
     /// input sets it (`UserDirectory::set_user_active` does, and SCIM's `active` will).
     pub active: Option<bool>,
+    /// A new email (SCIM's `userName`); no transport's `updateUser` input sets it.
+    pub email: Option<Email>,
+    /// The SCIM attributes as sent (`Some(None)` drops them); only SCIM sets them, and
+    /// other updates keep them.
+    pub scim: Option<Option<ScimProfile>>,
 }
 
 impl UserPatch {
@@ -219,6 +237,8 @@ impl UserPatch {
                 dark_mode_sync_with_os: draft.dark_mode_sync_with_os,
                 feature_flags: feature_flags?,
                 active: None,
+                email: None,
+                scim: None,
             })
         })
     }
@@ -249,6 +269,12 @@ impl UserPatch {
         }
         if let Some(flags) = &self.feature_flags {
             next.feature_flags = flags.clone();
+        }
+        if let Some(email) = &self.email {
+            next.email = email.clone();
+        }
+        if let Some(scim) = &self.scim {
+            next.scim = scim.clone();
         }
         match self.active {
             // Deactivated once: a repeated deactivation keeps the first time.

@@ -187,6 +187,8 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
         });
     let scim_state = Arc::new(scim::ScimState {
         authenticator: services.scim_authenticator.clone(),
+        users: services.users.clone(),
+        roles: services.roles.clone(),
         buckets: Buckets::new(
             rates.token_bucket,
             rates.token_restore_per_second,

@@ -6,6 +6,7 @@
 //! - [`patch`]: PATCH requests (RFC 7644 §3.5.2): the body ([`PatchRequest::from_json`], with
 //!   the spellings Entra ID and Okta send), the path grammar ([`parse_patch_path`]:
 //!   `emails[type eq "work"].value`), and [`apply_patch`] on a resource as JSON;
+//! - [`user`]: the SCIM attributes Roster keeps of a user, read from and written to JSON;
 //! - [`ScimType`]: the `scimType` an error maps to (RFC 7644 §3.12), always with status 400.
 //!
 //! ```
@@ -51,6 +52,7 @@
 
 pub mod filter;
 pub mod patch;
+pub mod user;
 
 mod eval;
 mod lex;

@@ -99,6 +99,7 @@ impl Provisioning {
             updated_at: now,
             last_login: None,
             deactivated_at: None,
+            scim: None,
             version: domain::Version::FIRST,
         };
         let event = events::untagged(

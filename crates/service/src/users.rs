@@ -70,19 +70,25 @@ impl Directory {
         })
     }
 
-    /// Stores a new user together with its invitation and the invitation mail.
-    async fn insert_user(&self, origin: &Origin, user: User) -> Result<User, DirectoryError> {
-        let (invited, _token) = self.invite(&user, user.created_at);
+    /// Stores a new user together with its invitation and the invitation mail, when
+    /// `invite` (else the user alone).
+    async fn insert_user(
+        &self,
+        origin: &Origin,
+        user: User,
+        invite: bool,
+    ) -> Result<User, DirectoryError> {
+        let invited = invite.then(|| self.invite(&user, user.created_at).0);
         let event = draft(
             origin,
-            Change::UserCreated(&user, Some(&invited.invitation)),
+            Change::UserCreated(&user, invited.as_ref().map(|i| &i.invitation)),
         );
         self.repos
             .users
-            .insert_user(&user, Some(invited), &event)
+            .insert_user(&user, invited, &event)
             .await
             .map_err(storage)?;
-        tracing::info!(user = %user.id, actor = %origin.actor.user_id, "user created and invited");
+        tracing::info!(user = %user.id, actor = %origin.actor.user_id, invite, "user created");
         Ok(user)
     }
 
@@ -205,8 +211,9 @@ impl UserDirectory for Directory {
         let role = self
             .grantable_role(actor, user.role, RoleScope::Organization)
             .await??;
+        let invite = user.invite;
         let user = user.into_user(actor.organization_id, None, role, domain::now());
-        self.insert_user(origin, user).await
+        self.insert_user(origin, user, invite).await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "users.create_customer_user")]
@@ -237,13 +244,14 @@ impl UserDirectory for Directory {
         let role = self
             .grantable_role(actor, user.role, RoleScope::Customer)
             .await??;
+        let invite = user.invite;
         let user = user.into_user(
             actor.organization_id,
             Some(customer.id),
             role,
             domain::now(),
         );
-        self.insert_user(origin, user).await
+        self.insert_user(origin, user, invite).await
     }
 
     #[tracing::instrument(level = "error", skip_all, name = "users.update")]
@@ -467,6 +475,116 @@ mod tests {
                 Some(other.id),
                 new_user("a@example.com", member),
             )
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("customer", ErrorCode::NotFound)]);
+    }
+
+    fn scim_client(org: OrganizationId, customer: CustomerId) -> domain::scim::ScimClient {
+        domain::scim::ScimClient {
+            organization_id: org,
+            customer_id: customer,
+            token_id: domain::ScimTokenId::generate(),
+            send_invitations: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_scim_client_creates_its_customers_users_uninvited_as_itself() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let scim = scim_client(org, own.id);
+        let member = Role::generate(RoleKind::CustomerMember);
+        let mut mocks = Mocks::default();
+        let stored = own.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        role_lookup(&mut mocks, member);
+        let (own_id, token) = (own.id, scim.token_id);
+        mocks
+            .users
+            .expect_insert_user()
+            .withf(move |u, invited, event| {
+                u.customer_id == Some(own_id)
+                    && invited.is_none()
+                    && event.actor.kind == domain::events::ActorKind::Scim
+                    && event.actor.user.map(UserId::uuid) == Some(token.uuid())
+            })
+            .times(1)
+            .returning(|_, _, _| Ok(()));
+        let mut new = new_user("a@example.com", member);
+        new.invite = false;
+        mocks
+            .directory()
+            .create_customer_user(&scim.origin(Default::default()), None, new)
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_scim_client_touches_no_team_member_nor_another_customers_user() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let scim = scim_client(org, own.id);
+        let origin = scim.origin(Default::default());
+        let member = Role::generate(RoleKind::CustomerMember);
+        for target in [
+            user(org, None, RoleKind::Guest),
+            user(
+                org,
+                Some(customer(org, "Other").id),
+                RoleKind::CustomerMember,
+            ),
+        ] {
+            let mut mocks = Mocks::default();
+            let stored = target.clone();
+            mocks
+                .users
+                .expect_user()
+                .returning(move |_, _| Ok(Some(stored.clone())));
+            mocks.users.expect_update_user().times(0);
+            mocks.users.expect_delete_user().times(0);
+            let directory = mocks.directory();
+            let actor = origin.actor;
+            assert!(matches!(
+                directory.user(&actor, target.id).await,
+                Err(DirectoryError::NotFound)
+            ));
+            let patch = UserPatch {
+                active: Some(false),
+                ..UserPatch::default()
+            };
+            let errors = [
+                directory
+                    .update_user(&origin, target.id, patch, None)
+                    .await
+                    .unwrap_err(),
+                directory
+                    .set_user_active(&origin, target.id, false, None)
+                    .await
+                    .unwrap_err(),
+                directory
+                    .delete_user(&origin, target.id, None)
+                    .await
+                    .unwrap_err(),
+            ];
+            for error in errors {
+                assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+            }
+        }
+        let other = customer(org, "Other");
+        let mut mocks = Mocks::default();
+        let stored = other.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .returning(move |_, _| Ok(Some(stored.clone())));
+        mocks.users.expect_insert_user().times(0);
+        let error = mocks
+            .directory()
+            .create_customer_user(&origin, Some(other.id), new_user("a@example.com", member))
             .await
             .unwrap_err();
         assert_eq!(codes(error), [("customer", ErrorCode::NotFound)]);

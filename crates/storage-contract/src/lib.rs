@@ -230,6 +230,7 @@ macro_rules! contract_tests {
             revoking_a_family_revokes_only_that_family,
             callers_carry_their_generation_and_recently_revoked_sessions,
             deactivated_users_have_no_caller_and_lose_their_sessions,
+            scim_attributes_round_trip_and_survive_other_updates,
             deactivated_users_cannot_accept_their_invitation,
             token_keys_are_added_listed_and_retired,
             concurrent_uses_of_a_refresh_token_give_one_success,

@@ -6,6 +6,7 @@
 //! as corrupt ones.
 
 use domain::error::Field;
+use domain::scim_user::ScimProfile;
 use domain::text::{multi_line_lossy, single_line_lossy};
 use domain::{
     Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, Description, Email,
@@ -59,6 +60,7 @@ pub(crate) const USER_COLUMNS: &[&str] = &[
     "updated_at",
     "last_login",
     "deactivated_at",
+    "scim",
     "version",
 ];
 
@@ -143,6 +145,33 @@ pub(crate) fn customer_values(customer: &Customer) -> Vec<(&'static str, Bind)> 
 
 fn external_id(external_id: Option<&ExternalId>) -> Bind {
     Bind::Text(external_id.map(|e| e.as_str().to_owned()))
+}
+
+/// A user's SCIM attributes as the `scim` crate's JSON text, or null.
+fn scim_profile(profile: Option<&ScimProfile>) -> Bind {
+    Bind::Text(profile.map(|profile| {
+        let mut object = serde_json::Map::new();
+        scim::user::profile_to_json(profile, &mut object);
+        Value::Object(object).to_string()
+    }))
+}
+
+/// A stored `scim` column read back (checked when it was stored).
+fn read_scim_profile(
+    id: &uuid::Uuid,
+    text: Option<&str>,
+) -> Result<Option<ScimProfile>, RepoError> {
+    let Some(text) = text else {
+        return Ok(None);
+    };
+    let bad = |why: String| CorruptRow(format!("user {id}: scim {why}")).into_repo();
+    match serde_json::from_str::<Value>(text) {
+        Ok(Value::Object(object)) => scim::user::profile_from_json(&object)
+            .map(Some)
+            .map_err(|error| bad(error.to_string())),
+        Ok(_) => Err(bad("is not an object".to_owned())),
+        Err(error) => Err(bad(error.to_string())),
+    }
 }
 
 fn avatar_url(url: Option<&AvatarUrl>) -> Bind {
@@ -271,6 +300,9 @@ pub(crate) fn user_change_values(changes: &UserChanges) -> Vec<(&'static str, Bi
     });
     set(c, "last_login", changes.last_login, Bind::Time);
     set(c, "deactivated_at", changes.deactivated_at, Bind::Time);
+    set(c, "scim", changes.scim.as_ref(), |p| {
+        scim_profile(p.as_ref())
+    });
     columns.push(("updated_at", Bind::time(changes.updated_at)));
     columns
 }
@@ -312,6 +344,7 @@ pub(crate) fn user_values(user: &User) -> Vec<(&'static str, Bind)> {
         ("updated_at", Bind::time(user.updated_at)),
         ("last_login", Bind::Time(user.last_login)),
         ("deactivated_at", Bind::Time(user.deactivated_at)),
+        ("scim", scim_profile(user.scim.as_ref())),
         ("version", version(user.version)),
     ]
 }
@@ -417,6 +450,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
     let updated_at = c.time("updated_at")?;
     let last_login = c.opt_time("last_login")?;
     let deactivated_at = c.opt_time("deactivated_at")?;
+    let scim = read_scim_profile(&id, c.opt_str("scim")?)?;
     let version = checked_version(c.int("version")?, || format!("user {id}"))?;
     let kind = role_kind(c.str(ROLE_KIND)?)?;
     Ok(User {
@@ -436,6 +470,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         updated_at,
         last_login,
         deactivated_at,
+        scim,
         version,
     })
 }
@@ -667,6 +702,7 @@ pub(crate) mod tests {
             .with("updated_at", Cell::Time(now))
             .with("last_login", Cell::Null)
             .with("deactivated_at", Cell::Null)
+            .with("scim", Cell::Null)
             .with("version", Cell::Int(1))
             .with(ROLE_KIND, text(RoleKind::CustomerAdmin.key()))
     }

@@ -138,11 +138,41 @@ global!(
     ScimTokenId => ScimToken,
 );
 
+/// The global id of an event's author, as the API and webhooks spell `actor.id`: a user's,
+/// or for [`domain::events::ActorKind::Scim`] the SCIM token's (kept in the actor's id).
+pub fn actor_global_id(actor: domain::events::EventActor) -> Option<GlobalId> {
+    actor.user.map(|id| match actor.kind {
+        domain::events::ActorKind::Scim => ScimTokenId::from_uuid(id.uuid()).global(),
+        _ => id.global(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use strum::IntoEnumIterator as _;
 
     use super::*;
+
+    #[test]
+    fn a_scim_actor_is_its_token() {
+        use domain::events::{ActorKind, EventActor};
+        let token = ScimTokenId::generate();
+        let user = UserId::from_uuid(token.uuid());
+        let scim = EventActor {
+            user: Some(user),
+            kind: ActorKind::Scim,
+        };
+        assert_eq!(actor_global_id(scim), Some(token.global()));
+        let person = EventActor {
+            user: Some(user),
+            kind: ActorKind::User,
+        };
+        assert_eq!(actor_global_id(person), Some(user.global()));
+        assert_eq!(
+            actor_global_id(EventActor::without_user(ActorKind::System)),
+            None
+        );
+    }
 
     #[test]
     fn encodes_the_contracts_example() {

@@ -22,6 +22,6 @@ pub mod snapshot;
 
 pub use cursor::InvalidCursor;
 pub use domain::InvalidId;
-pub use id::{Global, GlobalId, NodeKind};
+pub use id::{Global, GlobalId, NodeKind, actor_global_id};
 pub use names::{code_name, field_name, parse_code, parse_field};
 pub use page::InvalidPage;

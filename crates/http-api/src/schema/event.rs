@@ -78,6 +78,9 @@ pub(crate) enum ActorKindValue {
     Operator,
     /// Roster itself (workers, bootstrap).
     System,
+    /// A customer's identity provider, through one of its SCIM tokens (the actor's id is
+    /// the token's).
+    Scim,
 }
 
 impl From<ActorKind> for ActorKindValue {
@@ -87,6 +90,7 @@ impl From<ActorKind> for ActorKindValue {
             ActorKind::Embedded => ActorKindValue::Embedded,
             ActorKind::Operator => ActorKindValue::Operator,
             ActorKind::System => ActorKindValue::System,
+            ActorKind::Scim => ActorKindValue::Scim,
         }
     }
 }
@@ -95,8 +99,8 @@ impl From<ActorKind> for ActorKindValue {
 #[derive(SimpleObject)]
 #[graphql(name = "EventActor")]
 pub(crate) struct EventActorObject {
-    /// The acting user's global ID; `null` for the operator and Roster itself (and an
-    /// embedded sign-in that created the user's customer).
+    /// The acting user's global ID (a `ScimToken`'s for kind `SCIM`); `null` for the
+    /// operator and Roster itself (and an embedded sign-in that created the user's customer).
     id: Option<ID>,
     kind: ActorKindValue,
 }
@@ -134,7 +138,7 @@ impl EventNode {
     async fn actor(&self) -> EventActorObject {
         let actor = self.0.draft.actor;
         EventActorObject {
-            id: actor.user.map(|id| ID(id.global().encode())),
+            id: wire::actor_global_id(actor).map(|id| ID(id.encode())),
             kind: actor.kind.into(),
         }
     }

@@ -60,7 +60,7 @@ fn list(resources: Vec<Value>) -> Value {
 
 /// `GET /ServiceProviderConfig`: what the SCIM service does. Filtering and sorting of
 /// `Users` and `Groups`, PATCH, and a page of at most [`MAX_PAGE`]; no bulk, no password
-/// changes, no ETags.
+/// changes; ETags (`W/"<version>"`, honoured in `If-Match`).
 pub(crate) async fn service_provider_config() -> Response {
     scim_json(&json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
@@ -69,7 +69,7 @@ pub(crate) async fn service_provider_config() -> Response {
         "filter": { "supported": true, "maxResults": MAX_PAGE },
         "changePassword": { "supported": false },
         "sort": { "supported": true },
-        "etag": { "supported": false },
+        "etag": { "supported": true },
         "authenticationSchemes": [{
             "type": "oauthbearertoken",
             "name": "OAuth Bearer Token",

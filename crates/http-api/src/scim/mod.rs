@@ -1,11 +1,12 @@
 //! SCIM 2.0 under `/scim/v2` (RFC 7644): authenticated by customers' SCIM tokens only
 //! (`ScimAuthenticator`; Roster's access tokens and embedded JWTs are refused), each request
 //! charged to its token's bucket, answered as `application/scim+json`, every refusal as
-//! SCIM's error JSON ([`error`]). Served so far: the discovery endpoints ([`discovery`]);
-//! anything else under the base is a SCIM 404.
+//! SCIM's error JSON ([`error`]). Served: the discovery endpoints ([`discovery`]) and the
+//! customer's users ([`users`]); anything else under the base is a SCIM 404.
 
 mod discovery;
 pub(crate) mod error;
+mod users;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,8 +17,8 @@ use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::middleware::{Next, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get};
-use ports::{AuthError, ScimAuthenticator};
+use axum::routing::{any, get, post};
+use ports::{AuthError, RoleDirectory, ScimAuthenticator, UserDirectory};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -44,6 +45,10 @@ pub(crate) struct ScimState {
     pub(crate) authenticator: Arc<dyn ScimAuthenticator>,
     /// Per SCIM token, keyed by a keyed hash of it (never the token).
     pub(crate) buckets: Buckets,
+    /// The user use cases SCIM's `/Users` acts through, as the token.
+    pub(crate) users: Arc<dyn UserDirectory>,
+    /// The customer's roles (a new user gets its Member role).
+    pub(crate) roles: Arc<dyn RoleDirectory>,
 }
 
 /// Limits the SCIM router applies itself: it is nested beside the API's routes, not under
@@ -71,10 +76,22 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
         )
         .route(&path("/Schemas"), get(discovery::list_schemas))
         .route(&path("/Schemas/{id}"), get(discovery::schema_by_id))
+        .route(
+            &path("/Users"),
+            get(users::list_users).post(users::create_user),
+        )
+        .route(&path("/Users/.search"), post(users::search_users))
+        .route(
+            &path("/Users/{id}"),
+            get(users::get_user)
+                .put(users::replace_user)
+                .patch(users::patch_user)
+                .delete(users::delete_user),
+        )
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))
         .route(&path("/{*rest}"), any(unknown))
-        .route_layer(from_fn_with_state(state, authenticate))
+        .route_layer(from_fn_with_state(state.clone(), authenticate))
         // The body limit below is the one that counts, as on the other routes.
         .route_layer(DefaultBodyLimit::disable())
         .route_layer(from_fn_with_state(limits.body_budget, limit_bodies))
@@ -84,6 +101,7 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
             limits.request_timeout,
         ))
         .route_layer(map_response(as_scim_errors))
+        .with_state(state)
 }
 
 /// Any other path under the base: SCIM's 404.

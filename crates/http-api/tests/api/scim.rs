@@ -147,7 +147,7 @@ async fn the_service_provider_config_says_what_is_supported() {
         json!({"supported": true, "maxResults": 100})
     );
     assert_eq!(config["changePassword"]["supported"], false);
-    assert_eq!(config["etag"]["supported"], false);
+    assert_eq!(config["etag"]["supported"], true);
     assert_eq!(
         config["authenticationSchemes"][0]["type"],
         "oauthbearertoken"
@@ -329,7 +329,7 @@ async fn unknown_paths_are_scim_404s_and_writes_to_discovery_405s() {
         "/scim/v2",
         "/scim/v2/",
         "/scim/v2/Nothing",
-        "/scim/v2/Users",
+        "/scim/v2/Users/x/y",
         "/scim/v2/Groups/1",
         "/scim/v2/ServiceProviderConfig/x",
         "/scim/v2/ResourceTypes/User/x",
@@ -446,4 +446,161 @@ async fn paths_outside_the_base_never_reach_scim() {
             "{path}"
         );
     }
+}
+
+fn scim_user_mocks(stored: domain::User) -> Mocks {
+    let mut mocks = mocks();
+    mocks.users.expect_user().returning(move |actor, id| {
+        // The use case sees the token's customer Admin, never a user of Roster.
+        assert_eq!(actor.role, domain::RoleKind::CustomerAdmin);
+        if id == stored.id {
+            Ok(stored.clone())
+        } else {
+            Err(ports::DirectoryError::NotFound)
+        }
+    });
+    mocks
+}
+
+#[tokio::test]
+async fn a_user_is_served_as_a_scim_resource_with_its_version_as_etag() {
+    let user = user(
+        "ann@example.com",
+        Some(CustomerId::generate()),
+        domain::RoleKind::CustomerMember,
+    );
+    let id = wire::Global::global(user.id).to_string();
+    let router = scim_user_mocks(user).router();
+    let answer = get(&router, &format!("/scim/v2/Users/{id}")).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+    assert_eq!(answer.headers["content-type"], "application/scim+json");
+    assert_eq!(answer.headers["etag"], "W/\"1\"");
+    assert_eq!(answer.body["userName"], "ann@example.com");
+    assert_eq!(answer.body["active"], true);
+    assert_eq!(answer.body["groups"][0]["display"], "Member");
+    assert_eq!(
+        answer.body["meta"]["location"],
+        format!("/scim/v2/Users/{id}")
+    );
+    assert_eq!(answer.body["schemas"], json!([USER_URN]));
+    let projected = get(&router, &format!("/scim/v2/Users/{id}?attributes=userName")).await;
+    let mut keys: Vec<&str> = projected
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["active", "id", "schemas", "userName"]);
+    for unknown in [
+        "/scim/v2/Users/nope",
+        &format!(
+            "/scim/v2/Users/{}",
+            wire::Global::global(domain::UserId::generate())
+        ),
+    ] {
+        assert_scim_error(&get(&router, unknown).await, StatusCode::NOT_FOUND);
+    }
+}
+
+#[tokio::test]
+async fn malformed_writes_and_filters_are_400s_that_write_nothing() {
+    let user = user(
+        "ann@example.com",
+        Some(CustomerId::generate()),
+        domain::RoleKind::CustomerMember,
+    );
+    let id = wire::Global::global(user.id).to_string();
+    let mut mocks = scim_user_mocks(user);
+    mocks.users.expect_create_customer_user().times(0);
+    mocks.users.expect_update_user().times(0);
+    mocks.users.expect_set_user_active().times(0);
+    let router = mocks.router();
+    let post = |body: Value| {
+        call(
+            &router,
+            Method::POST,
+            "/scim/v2/Users",
+            Some(SCIM_TOKEN),
+            Some(body.to_string()),
+        )
+    };
+    for (body, scim_type) in [
+        (json!({"userName": "ann"}), "invalidValue"),
+        (json!({"displayName": "Ann"}), "invalidValue"),
+        (
+            json!({"userName": "a@example.com", "emails": "a@example.com"}),
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "a@example.com", "name": {"givenName": "a\u{0}"}}),
+            "invalidValue",
+        ),
+        (
+            json!({"userName": "a@example.com", "active": "maybe"}),
+            "invalidValue",
+        ),
+        (json!(["not", "a", "resource"]), "invalidSyntax"),
+    ] {
+        let answer = post(body.clone()).await;
+        assert_scim_error(&answer, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["scimType"], scim_type, "{body}");
+    }
+    for filter in ["userName%20eq", "%28", "userName%20zz%20%22a%22"] {
+        let answer = get(&router, &format!("/scim/v2/Users?filter={filter}")).await;
+        assert_scim_error(&answer, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["scimType"], "invalidFilter", "{filter}");
+    }
+    let path = format!("/scim/v2/Users/{id}");
+    let patch = |ops: Value| {
+        json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], "Operations": ops})
+            .to_string()
+    };
+    for (body, scim_type) in [
+        (
+            patch(json!([{"op": "replace", "path": "id", "value": "x"}])),
+            "mutability",
+        ),
+        (patch(json!([{"op": "remove"}])), "noTarget"),
+        (json!({"Operations": []}).to_string(), "invalidSyntax"),
+    ] {
+        let answer = call(
+            &router,
+            Method::PATCH,
+            &path,
+            Some(SCIM_TOKEN),
+            Some(body.clone()),
+        )
+        .await;
+        assert_scim_error(&answer, StatusCode::BAD_REQUEST);
+        assert_eq!(answer.body["scimType"], scim_type, "{body}");
+    }
+    // If-Match naming another version: 412 before any write.
+    let mut request = Request::builder()
+        .method(Method::PUT)
+        .uri(&path)
+        .header("authorization", format!("Bearer {SCIM_TOKEN}"))
+        .header("if-match", "W/\"7\"")
+        .body(Body::from(
+            json!({"userName": "ann@example.com"}).to_string(),
+        ))
+        .unwrap();
+    request
+        .headers_mut()
+        .insert("content-type", "application/scim+json".parse().unwrap());
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PRECONDITION_FAILED);
+}
+
+#[tokio::test]
+async fn storage_trouble_reading_users_is_a_scim_503_with_retry_after() {
+    let mut mocks = mocks();
+    mocks
+        .users
+        .expect_users()
+        .returning(|_, _| Err(ports::DirectoryError::Unavailable("down".into())));
+    let answer = get(&mocks.router(), "/scim/v2/Users").await;
+    assert_scim_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(answer.headers["retry-after"], "1");
 }

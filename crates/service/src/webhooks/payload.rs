@@ -31,7 +31,7 @@ pub fn event_body(event: &Event) -> Value {
         "subjectId": subject_id(draft.subject),
         "customerId": draft.customer_id.map(|id| id.global().to_string()),
         "actor": {
-            "id": draft.actor.user.map(|id| id.global().to_string()),
+            "id": wire::actor_global_id(draft.actor).map(|id| id.to_string()),
             "kind": draft.actor.kind.key(),
         },
         "requestId": draft.request.request_id.as_ref().map(|tag| tag.as_str()),

@@ -614,6 +614,7 @@ mod tests {
             feature_flags: None,
             last_login: None,
             deactivated_at: None,
+            scim: None,
             updated_at: domain::now(),
         };
         let new_customer = domain::NewCustomer::parse(domain::CustomerDraft {
