@@ -1,18 +1,21 @@
 //! SCIM tokens: the bearer tokens a customer's identity provider (Okta, Entra ID...)
 //! provisions that customer's users with, one customer per token ([`ScimToken`]), and who a
 //! SCIM request acts as once its token is checked ([`ScimClient`]). The token's text is made
-//! by the service and shown once; storage keeps only its SHA-256.
+//! by the service and shown once; storage keeps only its SHA-256. Which roles SCIM serves as
+//! groups, and who may be their members ([`is_scim_group`], [`scim_group_of`]).
 
 use std::fmt;
 
 use chrono::TimeDelta;
 
 use crate::Timestamp;
+use crate::User;
 use crate::access::Actor;
+use crate::embedded::is_placeholder_email;
 use crate::error::{Field, FieldError, ValidationErrors};
 use crate::events::{ActorKind, Origin, RequestMeta};
 use crate::id::{CustomerId, InvalidId, OrganizationId, ScimTokenId, UserId};
-use crate::role::RoleKind;
+use crate::role::{Role, RoleKind};
 use crate::text::{check_max, check_single_line};
 
 /// How often a token's `last_used_at` is written at most: a busy identity provider sends
@@ -158,6 +161,32 @@ impl ScimClient {
             request,
         }
     }
+}
+
+/// The customer roles SCIM serves as groups, highest first: the roles of a customer's own
+/// users, which its identity provider manages. The Marketplace roles are left out: they are
+/// embedded users' (an embedded sign-in's JWT names one), and no identity provider knows
+/// those users.
+pub const SCIM_GROUP_ROLES: [RoleKind; 2] = [RoleKind::CustomerAdmin, RoleKind::CustomerMember];
+
+/// The group a user falls back to when it leaves another (every user holds one role).
+pub const SCIM_DEFAULT_GROUP: RoleKind = RoleKind::CustomerMember;
+
+/// Whether SCIM serves `kind` as a group (see [`SCIM_GROUP_ROLES`]).
+pub fn is_scim_group(kind: RoleKind) -> bool {
+    SCIM_GROUP_ROLES.contains(&kind)
+}
+
+/// Whether `user` can be a member of a SCIM group: a customer's user that is not embedded
+/// (an embedded user's role is its platform's business, not the identity provider's).
+pub fn joins_scim_groups(user: &User) -> bool {
+    user.customer_id.is_some() && !is_placeholder_email(&user.email)
+}
+
+/// The SCIM group `user` is a member of: its role, when that is a group and the user can
+/// be a member of one; `None` otherwise (an embedded user, a Marketplace role).
+pub fn scim_group_of(user: &User) -> Option<Role> {
+    (joins_scim_groups(user) && is_scim_group(user.role.kind)).then_some(user.role)
 }
 
 /// A token as a caller asks for it, unchecked.
@@ -365,6 +394,34 @@ mod tests {
         let scope = actor.user_scope();
         assert!(!scope.organization_users);
         assert_eq!(scope.customers, crate::access::CustomerScope::Only(acme));
+    }
+
+    #[test]
+    fn groups_are_the_roles_of_a_customers_own_users() {
+        let groups: Vec<RoleKind> = RoleKind::ALL
+            .into_iter()
+            .filter(|kind| is_scim_group(*kind))
+            .collect();
+        assert_eq!(groups, [RoleKind::CustomerAdmin, RoleKind::CustomerMember]);
+        assert!(is_scim_group(SCIM_DEFAULT_GROUP));
+        let organization = OrganizationId::generate();
+        let acme = CustomerId::generate();
+        for kind in [RoleKind::CustomerAdmin, RoleKind::CustomerMember] {
+            let user = person(organization, Some(acme), kind);
+            assert_eq!(scim_group_of(&user), Some(user.role), "{kind:?}");
+        }
+        for kind in [RoleKind::MarketplaceAdmin, RoleKind::MarketplaceUser] {
+            let user = person(organization, Some(acme), kind);
+            assert!(joins_scim_groups(&user));
+            assert_eq!(scim_group_of(&user), None, "{kind:?}");
+        }
+        let team_member = person(organization, None, RoleKind::Admin);
+        assert!(!joins_scim_groups(&team_member));
+        assert_eq!(scim_group_of(&team_member), None);
+        let mut embedded = person(organization, Some(acme), RoleKind::CustomerAdmin);
+        embedded.email = crate::embedded::placeholder_email(embedded.id);
+        assert!(!joins_scim_groups(&embedded));
+        assert_eq!(scim_group_of(&embedded), None);
     }
 
     #[test]

@@ -627,3 +627,41 @@ impl Filter {
         }
     }
 }
+
+impl Filter {
+    /// Whether the filter reads the core attribute `name` anywhere (`members.value eq ...`,
+    /// `members[value eq ...]`, `members pr`), ignoring case; so a router loads what only
+    /// some filters read (a group's members) when one does.
+    pub fn mentions(&self, name: &str) -> bool {
+        let names = |path: &AttrPath| path.schema.is_none() && path.name.eq_ignore_ascii_case(name);
+        match self {
+            Self::Compare { path, .. } | Self::Present(path) => names(path),
+            Self::And(terms) | Self::Or(terms) => terms.iter().any(|t| t.mentions(name)),
+            Self::Not(inner) => inner.mentions(name),
+            // The inner filter's paths are the values' sub-attributes, not resource's.
+            Self::ValuePath { path, .. } => names(path),
+        }
+    }
+
+    /// The strings this filter selects `attribute` by, when it is nothing but `attribute eq
+    /// "x"` terms joined by `or` (`value eq "a" or value eq "b"`, as in `members[value eq
+    /// "a"]`); `None` for any other filter. Lets a router find the few values such a filter
+    /// can match without reading every value.
+    pub fn equal_strings(&self, attribute: &str) -> Option<Vec<&str>> {
+        match self {
+            Self::Compare {
+                path,
+                op: CompareOp::Eq,
+                value: CompValue::String(s),
+            } if path.is(attribute) => Some(vec![s.as_str()]),
+            Self::Or(terms) => {
+                let mut all = Vec::new();
+                for term in terms {
+                    all.extend(term.equal_strings(attribute)?);
+                }
+                Some(all)
+            }
+            _ => None,
+        }
+    }
+}
