@@ -60,7 +60,8 @@ fn list(resources: Vec<Value>) -> Value {
 
 /// `GET /ServiceProviderConfig`: what the SCIM service does. Filtering and sorting of
 /// `Users` and `Groups`, PATCH, and a page of at most [`MAX_PAGE`]; no bulk, no password
-/// changes; ETags (`W/"<version>"`, honoured in `If-Match`).
+/// changes; ETags (`W/"<version>"`, honoured in `If-Match`) on users (roles, and so
+/// groups, have no versions).
 pub(crate) async fn service_provider_config() -> Response {
     scim_json(&json!({
         "schemas": [SERVICE_PROVIDER_CONFIG_URN],
@@ -285,10 +286,15 @@ fn user_attributes() -> Vec<Attribute> {
                         .read_only()
                 },
                 Attribute::string("display", "The group's name.").read_only(),
+                Attribute {
+                    canonical_values: &["direct"],
+                    ..Attribute::string("type", "How the user is a member: direct.").read_only()
+                },
             ],
             ..Attribute::string(
                 "groups",
-                "The user's role, as its one group; set through Groups.",
+                "The user's role, as its one group (Admin or Member; none for embedded \
+                 users); set through Groups.",
             )
             .read_only()
         },
@@ -300,7 +306,12 @@ fn group_attributes() -> Vec<Attribute> {
         Attribute {
             required: true,
             uniqueness: "server",
-            ..Attribute::string("displayName", "The role's name; roles are fixed.").read_only()
+            mutability: "immutable",
+            ..Attribute::string(
+                "displayName",
+                "The role's name (Admin, Member). Roles are fixed: a PUT or PATCH may send \
+                 it unchanged; another name is refused (403).",
+            )
         },
         Attribute {
             kind: "complex",
@@ -315,11 +326,17 @@ fn group_attributes() -> Vec<Attribute> {
                     mutability: "immutable",
                     ..Attribute::string("$ref", "The member user's URI.").kind("reference")
                 },
-                Attribute::string("display", "The member's name.").read_only(),
+                Attribute {
+                    canonical_values: &["User"],
+                    mutability: "immutable",
+                    ..Attribute::string("type", "What the member is: always User.")
+                },
+                Attribute::string("display", "The member's name (else its email).").read_only(),
             ],
             ..Attribute::string(
                 "members",
-                "The customer's users with this role; adding a user sets its role.",
+                "The customer's users with this role; adding a user sets its role, \
+                 removing one from Admin makes it a Member.",
             )
         },
     ]

@@ -61,6 +61,15 @@ impl ScimError {
     }
 }
 
+/// A 400 of `scim_type` (`invalidValue`, `invalidFilter`, `tooMany`...).
+pub(crate) fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
+    ScimError {
+        status: StatusCode::BAD_REQUEST,
+        scim_type: Some(scim_type),
+        detail: detail.into(),
+    }
+}
+
 impl IntoResponse for ScimError {
     fn into_response(self) -> Response {
         let mut body = json!({

@@ -1,11 +1,14 @@
 //! SCIM 2.0 under `/scim/v2` (RFC 7644): authenticated by customers' SCIM tokens only
 //! (`ScimAuthenticator`; Roster's access tokens and embedded JWTs are refused), each request
 //! charged to its token's bucket, answered as `application/scim+json`, every refusal as
-//! SCIM's error JSON ([`error`]). Served: the discovery endpoints ([`discovery`]) and the
-//! customer's users ([`users`]); anything else under the base is a SCIM 404.
+//! SCIM's error JSON ([`error`]). Served: the discovery endpoints ([`discovery`]), the
+//! customer's users ([`users`]) and its roles as groups ([`groups`]), which share how a
+//! request is read ([`request`]); anything else under the base is a SCIM 404.
 
 mod discovery;
 pub(crate) mod error;
+mod groups;
+mod request;
 mod users;
 
 use std::sync::Arc;
@@ -47,7 +50,8 @@ pub(crate) struct ScimState {
     pub(crate) buckets: Buckets,
     /// The user use cases SCIM's `/Users` acts through, as the token.
     pub(crate) users: Arc<dyn UserDirectory>,
-    /// The customer's roles (a new user gets its Member role).
+    /// The customer's roles (a new user gets its Member role; Admin and Member are the
+    /// groups).
     pub(crate) roles: Arc<dyn RoleDirectory>,
 }
 
@@ -87,6 +91,18 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
                 .put(users::replace_user)
                 .patch(users::patch_user)
                 .delete(users::delete_user),
+        )
+        .route(
+            &path("/Groups"),
+            get(groups::list_groups).post(groups::create_group),
+        )
+        .route(&path("/Groups/.search"), post(groups::search_groups))
+        .route(
+            &path("/Groups/{id}"),
+            get(groups::get_group)
+                .put(groups::replace_group)
+                .patch(groups::patch_group)
+                .delete(groups::delete_group),
         )
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use ::scim::user::{get_ci, profile_from_json, profile_to_json};
-use ::scim::{AttrPath, Filter, IndexedFilter, PatchRequest, apply_patch, parse_filter};
+use ::scim::{Filter, IndexedFilter, PatchRequest, apply_patch};
 use axum::Extension;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -15,7 +15,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use domain::events::Origin;
 use domain::listing::{Direction, PageRequest, Sort, UserFilter, UserQuery, UserSortField};
-use domain::scim::ScimClient;
+use domain::scim::{ScimClient, scim_group_of};
 use domain::scim_user::ScimProfile;
 use domain::{
     Email, ErrorCode, ExternalId, NewUser, PersonName, RoleKind, User, UserId, UserPatch, Version,
@@ -25,30 +25,19 @@ use serde_json::{Map, Value, json};
 use wire::Global as _;
 
 use super::discovery::USER_URN;
-use super::error::{SCIM_JSON, ScimError};
+use super::error::{SCIM_JSON, ScimError, bad};
+use super::request::{
+    ListRequest, Projection, SCAN_BOUND, ScanError, json_body, list_request, list_response,
+    scan_users, search_params,
+};
 use super::{BASE, MAX_PAGE, ScimState};
 use crate::request_id::{RequestId, request_meta};
 use crate::schema::log_unavailable;
 
-const LIST_URN: &str = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
-const SEARCH_URN: &str = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
-
-/// Most users a filter that storage cannot answer reads (in pages) before giving up with
-/// `tooMany`: bounds the work of one request.
-pub(crate) const SCAN_BOUND: usize = 10_000;
-
-/// Rows read per page while scanning.
-const SCAN_PAGE: u32 = 100;
+/// What a User answer always shows, whatever `attributes` asks.
+const ALWAYS: &[&str] = &["schemas", "id", "active"];
 
 // ---- errors ---------------------------------------------------------------------------
-
-fn bad(scim_type: &'static str, detail: impl Into<String>) -> ScimError {
-    ScimError {
-        status: StatusCode::BAD_REQUEST,
-        scim_type: Some(scim_type),
-        detail: detail.into(),
-    }
-}
 
 fn user_not_found() -> ScimError {
     ScimError::not_found("No such user.")
@@ -57,7 +46,7 @@ fn user_not_found() -> ScimError {
 /// A use case's refusal as SCIM's answer: a taken email or external id is 409
 /// `uniqueness`, a stale version 412, an unknown or invisible user 404, any other field
 /// error 400 `invalidValue`, storage trouble 503.
-fn directory_error(error: DirectoryError) -> ScimError {
+pub(super) fn directory_error(error: DirectoryError) -> ScimError {
     match error {
         DirectoryError::Invalid(errors) => {
             let list = errors.errors();
@@ -145,13 +134,18 @@ pub(crate) fn resource(user: &User) -> Value {
         }
     }
     object.insert("active".into(), user.is_active().into());
-    object.insert(
-        "groups".into(),
-        json!([{
-            "value": user.role.id.global().to_string(),
-            "display": user.role.kind.name(),
-        }]),
-    );
+    if let Some(group) = scim_group_of(user) {
+        let id = group.id.global().to_string();
+        object.insert(
+            "groups".into(),
+            json!([{
+                "value": id,
+                "$ref": format!("{BASE}/Groups/{id}"),
+                "display": group.kind.name(),
+                "type": "direct",
+            }]),
+        );
+    }
     object.insert(
         "meta".into(),
         json!({
@@ -243,10 +237,6 @@ fn user_input(body: &Value) -> Result<UserInput, ScimError> {
     })
 }
 
-fn json_body(body: &Bytes) -> Result<Value, ScimError> {
-    serde_json::from_slice(body).map_err(|_| bad("invalidSyntax", "The body is not JSON."))
-}
-
 /// The version `If-Match` names (`W/"3"`, `"3"` or `*`); `None` without one or for `*`.
 fn if_match(headers: &HeaderMap) -> Result<Option<Version>, ScimError> {
     let Some(value) = headers.get(IF_MATCH) else {
@@ -276,7 +266,11 @@ fn user_id(id: &str) -> Result<UserId, ScimError> {
     UserId::parse_global(id).map_err(|_| user_not_found())
 }
 
-fn origin(client: &ScimClient, headers: &HeaderMap, request_id: Option<&RequestId>) -> Origin {
+pub(super) fn origin(
+    client: &ScimClient,
+    headers: &HeaderMap,
+    request_id: Option<&RequestId>,
+) -> Origin {
     client.origin(request_meta(headers, request_id))
 }
 
@@ -298,7 +292,7 @@ pub(crate) async fn get_user(
     let projection = Projection::from_query(&query)?;
     let mut response = answer(StatusCode::OK, &user);
     if !projection.is_all() {
-        let body = projection.apply(resource(&user));
+        let body = projection.apply(resource(&user), ALWAYS);
         *response.body_mut() = axum::body::Body::from(body.to_string());
         response
             .headers_mut()
@@ -506,110 +500,6 @@ pub(crate) async fn delete_user(
 
 // ---- listing --------------------------------------------------------------------------
 
-/// Which attributes an answer shows (`attributes` / `excludedAttributes`); `schemas`,
-/// `id` and `active` always.
-#[derive(Debug, Default)]
-struct Projection {
-    only: Vec<AttrPath>,
-    except: Vec<AttrPath>,
-}
-
-fn paths(list: &str) -> Result<Vec<AttrPath>, ScimError> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(|s| AttrPath::parse(s).map_err(|e| bad("invalidValue", e.to_string())))
-        .collect()
-}
-
-impl Projection {
-    fn from_query(query: &[(String, String)]) -> Result<Projection, ScimError> {
-        let mut projection = Projection::default();
-        for (name, value) in query {
-            if name.eq_ignore_ascii_case("attributes") {
-                projection.only = paths(value)?;
-            } else if name.eq_ignore_ascii_case("excludedAttributes") {
-                projection.except = paths(value)?;
-            }
-        }
-        Ok(projection)
-    }
-
-    fn is_all(&self) -> bool {
-        self.only.is_empty() && self.except.is_empty()
-    }
-
-    fn apply(&self, resource: Value) -> Value {
-        let Value::Object(object) = resource else {
-            return resource;
-        };
-        let always = |key: &str| matches!(key, "schemas" | "id" | "active");
-        let named =
-            |list: &[AttrPath], key: &str| list.iter().any(|p| p.name.eq_ignore_ascii_case(key));
-        let kept = object
-            .into_iter()
-            .filter(|(key, _)| {
-                always(key)
-                    || ((self.only.is_empty() || named(&self.only, key))
-                        && !named(&self.except, key))
-            })
-            .collect();
-        Value::Object(kept)
-    }
-}
-
-/// What a listing asks: filter, page (1-based `startIndex`, `count`), order, projection.
-struct ListRequest {
-    filter: Option<Filter>,
-    start_index: usize,
-    count: usize,
-    sort_descending: Option<bool>,
-    projection: Projection,
-}
-
-fn list_request(params: &[(String, String)]) -> Result<ListRequest, ScimError> {
-    let get = |key: &str| {
-        params
-            .iter()
-            .rev()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-            .map(|(_, value)| value.as_str())
-    };
-    let filter = get("filter")
-        .map(|text| parse_filter(text).map_err(|e| bad("invalidFilter", e.to_string())))
-        .transpose()?;
-    let number = |key: &str| -> Result<Option<i64>, ScimError> {
-        get(key)
-            .map(|text| {
-                text.trim()
-                    .parse::<i64>()
-                    .map_err(|_| bad("invalidValue", format!("{key} must be an integer.")))
-            })
-            .transpose()
-    };
-    let start_index = number("startIndex")?.unwrap_or(1).max(1);
-    let count = number("count")?
-        .unwrap_or(i64::from(MAX_PAGE))
-        .clamp(0, i64::from(MAX_PAGE));
-    let sort_descending = match get("sortBy") {
-        None => None,
-        Some(path) => {
-            let path = AttrPath::parse(path).map_err(|e| bad("invalidValue", e.to_string()))?;
-            if !path.is("userName") {
-                return Err(bad("invalidValue", "Only sortBy=userName is supported."));
-            }
-            Some(get("sortOrder").is_some_and(|o| o.eq_ignore_ascii_case("descending")))
-        }
-    };
-    Ok(ListRequest {
-        filter,
-        start_index: usize::try_from(start_index).unwrap_or(usize::MAX),
-        count: usize::try_from(count).unwrap_or(0),
-        sort_descending,
-        projection: Projection::from_query(params)?,
-    })
-}
-
 /// The storage filter for an index-friendly SCIM filter; `None` when storage cannot
 /// answer it alone (emails are kept as sent, so they are scanned).
 fn pushed_down(filter: &Filter) -> Option<UserFilter> {
@@ -669,44 +559,22 @@ async fn list(
         None => {
             let filter = request.filter.as_ref();
             let mut matched = Vec::new();
-            let mut seen = 0usize;
-            let mut offset = 0u64;
-            loop {
-                let query = UserQuery {
-                    filter: UserFilter::default(),
-                    sort: sort.clone(),
-                    page: PageRequest {
-                        first: Some(SCAN_PAGE),
-                        offset,
-                        ..PageRequest::default()
-                    },
-                    count_total: false,
-                };
-                let page = state
-                    .users
-                    .users(&actor, &query)
-                    .await
-                    .map_err(directory_error)?;
-                let rows = page.edges.len();
-                seen += rows;
-                if seen > SCAN_BOUND {
-                    return Err(bad(
-                        "tooMany",
-                        "The filter would read more than 10000 users; filter on userName, \
-                         externalId or active.",
-                    ));
+            scan_users(state.users.as_ref(), &actor, direction, |user| {
+                if filter.is_none_or(|f| f.matches(&resource(&user))) {
+                    matched.push(user);
                 }
-                for edge in page.edges {
-                    let user = edge.node;
-                    if filter.is_none_or(|f| f.matches(&resource(&user))) {
-                        matched.push(user);
-                    }
-                }
-                if !page.has_next_page || rows == 0 {
-                    break;
-                }
-                offset += u64::try_from(rows).unwrap_or(u64::MAX);
-            }
+            })
+            .await
+            .map_err(|error| match error {
+                ScanError::TooMany => bad(
+                    "tooMany",
+                    format!(
+                        "The filter would read more than {SCAN_BOUND} users; filter on \
+                         userName, externalId or active."
+                    ),
+                ),
+                ScanError::Directory(error) => directory_error(error),
+            })?;
             let total = matched.len();
             let users = matched
                 .into_iter()
@@ -718,21 +586,9 @@ async fn list(
     };
     let resources: Vec<Value> = users
         .iter()
-        .map(|user| request.projection.apply(resource(user)))
+        .map(|user| request.projection.apply(resource(user), ALWAYS))
         .collect();
-    let body = json!({
-        "schemas": [LIST_URN],
-        "totalResults": total,
-        "startIndex": request.start_index,
-        "itemsPerPage": resources.len(),
-        "Resources": resources,
-    });
-    Ok((
-        StatusCode::OK,
-        [(CONTENT_TYPE, SCIM_JSON)],
-        body.to_string(),
-    )
-        .into_response())
+    Ok(list_response(total, request.start_index, resources))
 }
 
 /// `GET /Users`.
@@ -741,7 +597,7 @@ pub(crate) async fn list_users(
     Extension(client): Extension<ScimClient>,
     Query(params): Query<Vec<(String, String)>>,
 ) -> Result<Response, ScimError> {
-    list(&state, &client, list_request(&params)?).await
+    list(&state, &client, list_request(&params, "userName")?).await
 }
 
 /// `POST /Users/.search` (RFC 7644 §3.4.3): the same as `GET /Users`, its parameters in a
@@ -751,38 +607,6 @@ pub(crate) async fn search_users(
     Extension(client): Extension<ScimClient>,
     body: Bytes,
 ) -> Result<Response, ScimError> {
-    let Value::Object(object) = json_body(&body)? else {
-        return Err(bad("invalidSyntax", "The body must be a SearchRequest."));
-    };
-    let schemas_ok = get_ci(&object, "schemas")
-        .and_then(Value::as_array)
-        .is_some_and(|s| s.iter().any(|u| u.as_str() == Some(SEARCH_URN)));
-    if !schemas_ok {
-        return Err(bad(
-            "invalidSyntax",
-            "schemas must name the SearchRequest URN.",
-        ));
-    }
-    let mut params = Vec::new();
-    for key in [
-        "filter",
-        "startIndex",
-        "count",
-        "sortBy",
-        "sortOrder",
-        "attributes",
-        "excludedAttributes",
-    ] {
-        match get_ci(&object, key) {
-            None | Some(Value::Null) => {}
-            Some(Value::String(s)) => params.push((key.to_owned(), s.clone())),
-            Some(Value::Number(n)) => params.push((key.to_owned(), n.to_string())),
-            Some(Value::Array(items)) => {
-                let joined: Vec<&str> = items.iter().filter_map(Value::as_str).collect();
-                params.push((key.to_owned(), joined.join(",")));
-            }
-            Some(_) => return Err(bad("invalidValue", format!("{key} has the wrong type."))),
-        }
-    }
-    list(&state, &client, list_request(&params)?).await
+    let params = search_params(&body)?;
+    list(&state, &client, list_request(&params, "userName")?).await
 }

@@ -13,6 +13,7 @@ mod metrics;
 mod request_ids;
 mod schema;
 mod scim;
+mod scim_groups;
 mod scim_tokens;
 mod seeds;
 mod sessions;

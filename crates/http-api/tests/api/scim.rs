@@ -19,12 +19,12 @@ use tower::ServiceExt;
 use crate::helpers::*;
 
 /// The SCIM token the mocked authenticator accepts.
-const SCIM_TOKEN: &str = "roster_scim_good";
+pub(crate) const SCIM_TOKEN: &str = "roster_scim_good";
 const USER_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const GROUP_URN: &str = "urn:ietf:params:scim:schemas:core:2.0:Group";
-const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
+pub(crate) const ERROR_URN: &str = "urn:ietf:params:scim:api:messages:2.0:Error";
 
-fn client() -> ScimClient {
+pub(crate) fn client() -> ScimClient {
     ScimClient {
         organization_id: organization_id(),
         customer_id: CustomerId::generate(),
@@ -35,8 +35,12 @@ fn client() -> ScimClient {
 
 /// Mocks whose SCIM authenticator takes [`SCIM_TOKEN`] and nothing else.
 fn mocks() -> Mocks {
+    mocks_for(client())
+}
+
+/// Mocks whose SCIM authenticator takes [`SCIM_TOKEN`] as `client`, and nothing else.
+pub(crate) fn mocks_for(client: ScimClient) -> Mocks {
     let mut mocks = Mocks::new();
-    let client = client();
     mocks
         .scim_authenticator
         .expect_authenticate_scim()
@@ -50,13 +54,13 @@ fn mocks() -> Mocks {
     mocks
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: axum::http::HeaderMap,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: axum::http::HeaderMap,
+    pub(crate) body: Value,
 }
 
-async fn call(
+pub(crate) async fn call(
     router: &Router,
     method: Method,
     path: &str,
@@ -90,12 +94,12 @@ async fn call(
     }
 }
 
-async fn get(router: &Router, path: &str) -> Answer {
+pub(crate) async fn get(router: &Router, path: &str) -> Answer {
     call(router, Method::GET, path, Some(SCIM_TOKEN), None).await
 }
 
 /// Asserts `answer` is SCIM's error JSON of `status`.
-fn assert_scim_error(answer: &Answer, status: StatusCode) {
+pub(crate) fn assert_scim_error(answer: &Answer, status: StatusCode) {
     assert_eq!(answer.status, status, "{}", answer.body);
     assert_eq!(
         answer.headers["content-type"], "application/scim+json",
