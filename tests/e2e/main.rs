@@ -22,6 +22,7 @@ mod isolation;
 mod paging;
 mod revocation;
 mod scim;
+mod scim_groups;
 mod scim_users;
 mod seed;
 mod sessions;

@@ -18,14 +18,14 @@ const CREATE_TOKEN: &str = "mutation($c: ID!, $i: Boolean) {
     scimToken { id } token errors { field code } } }";
 
 /// A SCIM answer: status, `ETag`, `Location`, JSON body (`Null` when empty).
-struct Answer {
-    status: u16,
-    etag: Option<String>,
-    location: Option<String>,
-    body: Value,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) etag: Option<String>,
+    pub(crate) location: Option<String>,
+    pub(crate) body: Value,
 }
 
-async fn scim(
+pub(crate) async fn scim(
     server: &TestServer,
     token: &str,
     method: Method,
@@ -72,7 +72,7 @@ async fn scim(
     }
 }
 
-async fn token_for(server: &TestServer, customer: &str) -> (String, String) {
+pub(crate) async fn token_for(server: &TestServer, customer: &str) -> (String, String) {
     token_inviting(server, customer, false).await
 }
 
