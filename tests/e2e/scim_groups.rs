@@ -108,15 +108,26 @@ async fn groups_are_the_customers_roles_and_membership_is_the_role(engine: Engin
     );
 
     // Entra ID's look-up: by name, without members.
-    let found = get(
+    for (name, id) in [("Admin", &admin), ("Member", &member)] {
+        let found = get(
+            &server,
+            &token,
+            &format!("/Groups?excludedAttributes=members&filter=displayName%20eq%20%22{name}%22"),
+        )
+        .await;
+        assert_eq!(found["totalResults"], 1, "{found:#}");
+        assert_eq!(found["Resources"][0]["id"], id.as_str());
+        assert_eq!(found["Resources"][0]["displayName"], name);
+        assert_eq!(found["Resources"][0].get("members"), None);
+    }
+    let by_id = get(
         &server,
         &token,
-        "/Groups?excludedAttributes=members&filter=displayName%20eq%20%22Member%22",
+        &format!("/Groups?filter=id%20eq%20%22{admin}%22&attributes=displayName"),
     )
     .await;
-    assert_eq!(found["totalResults"], 1);
-    assert_eq!(found["Resources"][0]["id"], member.as_str());
-    assert_eq!(found["Resources"][0].get("members"), None);
+    assert_eq!(by_id["totalResults"], 1);
+    assert_eq!(by_id["Resources"][0]["displayName"], "Admin");
     let one = get(&server, &token, &format!("/Groups/{member}")).await;
     assert_eq!(&one, &groups[1]);
     let by_member = get(
