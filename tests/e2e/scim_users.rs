@@ -551,12 +551,12 @@ async fn a_token_never_reaches_another_customer_nor_team_members(engine: Engine)
     server.stop().await;
 }
 
-/// SCIM's users get no invitation unless their token says so; a user created inactive is
-/// listed so.
+/// SCIM's users get no invitation unless their token says so (from creation, or turned on
+/// with `updateScimToken`); a user created inactive is listed so.
 async fn only_an_inviting_token_invites(engine: Engine) {
     let server = TestServer::spawn(engine).await;
     let acme = server.create_customer("Acme").await;
-    let (quiet, _) = token_for(&server, &acme).await;
+    let (quiet, quiet_id) = token_for(&server, &acme).await;
     let (inviting, _) = token_inviting(&server, &acme, true).await;
     let invitation = |id: String| {
         let server = &server;
@@ -594,6 +594,33 @@ async fn only_an_inviting_token_invites(engine: Engine) {
         Method::POST,
         "/Users",
         Some(body("i@acme.example", true)),
+        None,
+    )
+    .await;
+    assert_eq!(made.status, 201, "{:#}", made.body);
+    assert_eq!(
+        invitation(made.body["id"].as_str().unwrap().to_owned()).await,
+        json!({"active": true, "invitation": {"status": "PENDING"}})
+    );
+
+    // Turned on after creation: the token's next users are invited.
+    let updated = server
+        .gql(
+            "mutation($id: ID!) { updateScimToken(input: {id: $id, sendInvitations: true}) { \
+             scimToken { id sendInvitations } errors { field code } } }",
+            json!({ "id": quiet_id }),
+        )
+        .await;
+    assert_eq!(
+        updated["updateScimToken"],
+        json!({"scimToken": {"id": quiet_id, "sendInvitations": true}, "errors": []})
+    );
+    let made = scim(
+        &server,
+        &quiet,
+        Method::POST,
+        "/Users",
+        Some(body("later@acme.example", true)),
         None,
     )
     .await;

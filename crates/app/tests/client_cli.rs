@@ -1009,8 +1009,9 @@ async fn webhooks_are_created_listed_redelivered_and_deleted() {
 }
 
 /// `roster scim-tokens`: create shows the token once (stderr) and its preview; list shows
-/// previews only; the token is no access token for `/api` (exit 3, the 401); the log has
-/// both events and never the token; delete revokes it.
+/// previews only; the token is no access token for `/api` (exit 3, the 401); update turns
+/// invitations on (one event; the same again, none); the log has the events and never the
+/// token; delete revokes it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scim_tokens_are_created_listed_refused_at_the_api_and_deleted() {
     let server = Server::spawn().await;
@@ -1074,7 +1075,29 @@ async fn scim_tokens_are_created_listed_refused_at_the_api_and_deleted() {
     .await;
     assert_eq!(code(&refused), 3, "{}", stderr(&refused));
 
+    // Invitations turned on after creation, then the same again (no change, no event).
+    let updated = server
+        .json(&["scim-tokens", "update", &id, "--send-invitations", "true"])
+        .await;
+    assert_eq!(
+        (updated["id"].as_str(), updated["sendInvitations"].as_bool()),
+        (Some(id.as_str()), Some(true))
+    );
+    let again = server
+        .json(&["scim-tokens", "update", &id, "--send-invitations", "true"])
+        .await;
+    assert_eq!(again["sendInvitations"], true);
+    let missing = server.roster(&["scim-tokens", "update", &id]).await;
+    assert_eq!(code(&missing), 2, "{}", stderr(&missing));
+
     let events = server.json(&["events", "list"]).await;
+    let updates = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["type"] == "scim_token.updated")
+        .count();
+    assert_eq!(updates, 1, "{events}");
     let deleted = server.json(&["scim-tokens", "delete", &id]).await;
     assert_eq!(deleted["id"], id.as_str());
     let after = server.json(&["events", "list"]).await;

@@ -446,6 +446,19 @@ pub enum ScimTokensCommand {
         #[arg(long)]
         customer: String,
     },
+    /// Change a token's settings: whether users it creates from now on get an invitation
+    /// mail.
+    Update {
+        /// Which server, with which token.
+        #[command(flatten)]
+        connection: ConnectionArgs,
+        /// The token's ID.
+        id: String,
+        /// `true` to mail the users this token creates the set-password link, `false` not
+        /// to (the identity provider signs them in).
+        #[arg(long, action = clap::ArgAction::Set, value_name = "true|false")]
+        send_invitations: bool,
+    },
     /// Revoke a token at once.
     Delete {
         /// Which server, with which token.

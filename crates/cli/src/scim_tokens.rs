@@ -1,4 +1,4 @@
-//! `roster scim-tokens create|list|delete`: a customer's SCIM tokens through the client's
+//! `roster scim-tokens create|list|update|delete`: a customer's SCIM tokens through the client's
 //! `ScimTokenDirectory`, as the token's caller may manage them.
 
 use domain::scim::{ScimToken, ScimTokenDraft};
@@ -111,6 +111,22 @@ pub(crate) async fn run(command: ScimTokensCommand) -> Result<(), Exit> {
                 }
             }
             records.print_list(connection.output);
+            Ok(())
+        }
+        ScimTokensCommand::Update {
+            connection,
+            id,
+            send_invitations,
+        } => {
+            let id = ScimTokenId::parse_global(id.trim()).map_err(|_| invalid(Field::Id))?;
+            let (client, actor) = connect(&connection).await?;
+            let updated = client
+                .update_scim_token(&origin(&actor), id, Some(send_invitations))
+                .await
+                .map_err(|e| report(&e))?;
+            let mut records = Records::new(TOKEN_HEADERS);
+            push_token(&mut records, &updated);
+            records.print_one(connection.output);
             Ok(())
         }
         ScimTokensCommand::Delete { connection, id } => {

@@ -1,6 +1,6 @@
 //! SCIM tokens over the wire: [`ScimTokenDirectory`] with Roster's `createScimToken`,
-//! `scimTokens` and `deleteScimToken` (Roster-only: a Prismatic server has none), so
-//! `roster scim-tokens` manages any Roster server's tokens.
+//! `scimTokens`, `updateScimToken` and `deleteScimToken` (Roster-only: a Prismatic server
+//! has none), so `roster scim-tokens` manages any Roster server's tokens.
 
 use async_trait::async_trait;
 use domain::events::Origin;
@@ -172,6 +172,26 @@ impl ScimTokenDirectory for Client {
             tokens,
             has_next_page: connection.page_info.has_next_page,
         })
+    }
+
+    async fn update_scim_token(
+        &self,
+        origin: &Origin,
+        id: ScimTokenId,
+        send_invitations: Option<bool>,
+    ) -> Result<ScimToken, DirectoryError> {
+        let document = format!(
+            "mutation($input: UpdateScimTokenInput!) {{ updateScimToken(input: $input) \
+             {{ scimToken {{ {TOKEN_FIELDS} }} errors {{ field messages code }} }} }}"
+        );
+        let variables = json!({ "input": {
+            "id": id.global().to_string(),
+            "sendInvitations": send_invitations,
+        }});
+        let (token, _) = self
+            .scim_token_mutation("updateScimToken", &document, variables, origin)
+            .await?;
+        Ok(token)
     }
 
     async fn delete_scim_token(

@@ -67,13 +67,15 @@ pub enum EventType {
     WebhookEndpointDisabled,
     /// A customer got a SCIM token (never its text).
     ScimTokenCreated,
+    /// A SCIM token's settings changed (`sendInvitations`).
+    ScimTokenUpdated,
     /// A SCIM token was revoked.
     ScimTokenDeleted,
 }
 
 impl EventType {
     /// Every type, in the order the documentation lists them.
-    pub const ALL: [EventType; 33] = [
+    pub const ALL: [EventType; 34] = [
         EventType::CustomerCreated,
         EventType::CustomerUpdated,
         EventType::CustomerDeleted,
@@ -106,6 +108,7 @@ impl EventType {
         EventType::WebhookEndpointSecretRotated,
         EventType::WebhookEndpointDisabled,
         EventType::ScimTokenCreated,
+        EventType::ScimTokenUpdated,
         EventType::ScimTokenDeleted,
     ];
 
@@ -144,6 +147,7 @@ impl EventType {
             EventType::WebhookEndpointSecretRotated => "webhook_endpoint.secret_rotated",
             EventType::WebhookEndpointDisabled => "webhook_endpoint.disabled",
             EventType::ScimTokenCreated => "scim_token.created",
+            EventType::ScimTokenUpdated => "scim_token.updated",
             EventType::ScimTokenDeleted => "scim_token.deleted",
         }
     }

@@ -54,6 +54,16 @@ pub trait ScimTokenRepository: Send + Sync {
         first: u32,
     ) -> Result<ScimTokenPage, RepoError>;
 
+    /// Sets whether the token's new users are invited, with `event`; `Missing` (and no
+    /// event) when the organization has no such token.
+    async fn update_scim_token(
+        &self,
+        organization: OrganizationId,
+        id: ScimTokenId,
+        send_invitations: bool,
+        event: &EventDraft,
+    ) -> Result<Conditional<()>, RepoError>;
+
     /// Deletes the token with `event`; `Missing` (and no event) when the organization has
     /// no such token.
     async fn delete_scim_token(
@@ -98,6 +108,16 @@ pub trait ScimTokenDirectory: Send + Sync {
         after: Option<ScimTokenId>,
         first: u32,
     ) -> Result<ScimTokenPage, DirectoryError>;
+
+    /// Changes a token's settings (`send_invitations`: whether users it creates from now on
+    /// are invited; `None` keeps it) and answers the token as it is; a change to what it
+    /// already is writes nothing and logs nothing.
+    async fn update_scim_token(
+        &self,
+        origin: &Origin,
+        id: ScimTokenId,
+        send_invitations: Option<bool>,
+    ) -> Result<ScimToken, DirectoryError>;
 
     /// Revokes a token at once; answers it as it was.
     async fn delete_scim_token(

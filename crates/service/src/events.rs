@@ -143,6 +143,11 @@ pub(crate) enum Change<'a> {
     },
     /// A new SCIM token (never its text).
     ScimTokenCreated(&'a ScimToken),
+    /// A SCIM token, as read, whose `send_invitations` became `send_invitations`.
+    ScimTokenUpdated {
+        token: &'a ScimToken,
+        send_invitations: bool,
+    },
     /// A SCIM token, as read, deleted.
     ScimTokenDeleted(&'a ScimToken),
 }
@@ -535,6 +540,19 @@ fn record(actor: EventActor, request: RequestMeta, change: Change<'_>) -> EventD
             None,
             None,
             Some(wire::snapshot::scim_token(token)),
+        ),
+        Change::ScimTokenUpdated {
+            token,
+            send_invitations,
+        } => (
+            EventType::ScimTokenUpdated,
+            token.organization_id,
+            Subject::ScimToken(token.id),
+            Some(token.customer_id),
+            domain::now(),
+            None,
+            Some(serde_json::json!({ "sendInvitations": token.send_invitations })),
+            Some(serde_json::json!({ "sendInvitations": send_invitations })),
         ),
         Change::ScimTokenDeleted(token) => (
             EventType::ScimTokenDeleted,

@@ -1,8 +1,8 @@
 //! [`ScimTokenService`]: the customers' SCIM tokens. Who may manage them: an organization
 //! Owner or Admin any customer's, a customer Admin its own customer's (another customer is
 //! not found); anyone else is `Forbidden`. A token is `roster_scim_` and 32 random bytes,
-//! shown once; storage keeps its SHA-256. Creating and deleting one appends
-//! `scim_token.created`/`scim_token.deleted` (never the token). The same service
+//! shown once; storage keeps its SHA-256. Creating, changing (`sendInvitations`) and
+//! deleting one appends `scim_token.created`/`.updated`/`.deleted` (never the token). The same service
 //! authenticates SCIM requests ([`ScimAuthenticator`]), recording a token's use at most
 //! once a minute.
 
@@ -80,6 +80,21 @@ impl ScimTokenService {
             .map_err(storage)?;
         Ok(found.is_some())
     }
+
+    /// The token `id`, if `actor` may manage its customer's tokens; not found (on `id`)
+    /// otherwise, so another customer's token is never revealed.
+    async fn managed_token(
+        &self,
+        actor: &Actor,
+        id: ScimTokenId,
+    ) -> Result<ScimToken, DirectoryError> {
+        self.tokens
+            .scim_token(actor.organization_id, id)
+            .await
+            .map_err(storage)?
+            .filter(|token| actor.can_manage_scim_tokens_of(token.customer_id))
+            .ok_or_else(|| record_not_found(Field::Id))
+    }
 }
 
 #[async_trait]
@@ -152,6 +167,47 @@ impl ScimTokenDirectory for ScimTokenService {
             .map_err(storage)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "scim_tokens.update")]
+    async fn update_scim_token(
+        &self,
+        origin: &Origin,
+        id: ScimTokenId,
+        send_invitations: Option<bool>,
+    ) -> Result<ScimToken, DirectoryError> {
+        let actor = &origin.actor;
+        if !actor.can_manage_scim_tokens() {
+            return Err(DirectoryError::Forbidden);
+        }
+        let token = self.managed_token(actor, id).await?;
+        let Some(send_invitations) =
+            send_invitations.filter(|wanted| *wanted != token.send_invitations)
+        else {
+            return Ok(token);
+        };
+        let event = draft(
+            origin,
+            Change::ScimTokenUpdated {
+                token: &token,
+                send_invitations,
+            },
+        );
+        match self
+            .tokens
+            .update_scim_token(actor.organization_id, id, send_invitations, &event)
+            .await
+            .map_err(storage)?
+        {
+            Conditional::Done(()) => {
+                tracing::info!(token = %token.id, send_invitations, "SCIM token updated");
+                Ok(ScimToken {
+                    send_invitations,
+                    ..token
+                })
+            }
+            Conditional::Stale | Conditional::Missing => Err(record_not_found(Field::Id)),
+        }
+    }
+
     #[tracing::instrument(level = "error", skip_all, name = "scim_tokens.delete")]
     async fn delete_scim_token(
         &self,
@@ -162,13 +218,7 @@ impl ScimTokenDirectory for ScimTokenService {
         if !actor.can_manage_scim_tokens() {
             return Err(DirectoryError::Forbidden);
         }
-        let token = self
-            .tokens
-            .scim_token(actor.organization_id, id)
-            .await
-            .map_err(storage)?
-            .filter(|token| actor.can_manage_scim_tokens_of(token.customer_id))
-            .ok_or_else(|| record_not_found(Field::Id))?;
+        let token = self.managed_token(actor, id).await?;
         let event = draft(origin, Change::ScimTokenDeleted(&token));
         match self
             .tokens

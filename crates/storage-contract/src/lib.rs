@@ -259,6 +259,7 @@ macro_rules! contract_tests {
             events_are_redelivered_and_replayed_on_request,
             scim_tokens_are_written_with_their_events_and_found_by_hash,
             scim_token_uses_are_recorded_at_most_once_a_minute,
+            scim_token_settings_change_with_their_event,
             deleting_a_customer_deletes_its_scim_tokens,
         );
     };

@@ -19,7 +19,9 @@ use super::inputs::{
     DeleteUserInput, ImportOrganizationSigningKeyInput, Parsed, ResendInvitationInput,
     SetUserActiveInput, UnblockEmbeddedUserInput, UpdateCustomerInput, UpdateUserInput,
 };
-use super::scim_token::{CreateScimTokenInput, DeleteScimTokenInput, ScimTokenNode};
+use super::scim_token::{
+    CreateScimTokenInput, DeleteScimTokenInput, ScimTokenNode, UpdateScimTokenInput,
+};
 use super::signing_key::{CreateOrganizationSigningKeyResult, SigningKeyNode};
 use super::user::UserNode;
 use super::webhook::{
@@ -131,6 +133,10 @@ payload!(
     RotateWebhookSecretPayload { webhook_endpoint: WebhookEndpointNode(EndpointShown) }
 );
 
+payload!(
+    /// Result of `updateScimToken`: the token as it is now.
+    UpdateScimTokenPayload { scim_token: ScimTokenNode(ScimToken) }
+);
 payload!(
     /// Result of `deleteScimToken`: the token as it was (revoked at once).
     DeleteScimTokenPayload { scim_token: ScimTokenNode(ScimToken) }
@@ -630,6 +636,25 @@ impl Mutation {
             input.parse(),
             input.client_mutation_id,
             |services, origin, draft| services.scim_tokens.create_scim_token(origin, draft),
+        )
+        .await
+    }
+
+    /// Roster: changes a SCIM token's settings (`sendInvitations`), from its next request on.
+    async fn update_scim_token(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateScimTokenInput,
+    ) -> Option<UpdateScimTokenPayload> {
+        mutate(
+            ctx,
+            input.parse(),
+            input.client_mutation_id,
+            |services, origin, (id, send_invitations)| {
+                services
+                    .scim_tokens
+                    .update_scim_token(origin, id, send_invitations)
+            },
         )
         .await
     }

@@ -1,6 +1,6 @@
 //! SCIM tokens in the schema (Roster's own): the `ScimToken` type, the `scimTokens`
 //! connection of one customer, and the inputs and payload of `createScimToken` (the token
-//! shown in it once) and `deleteScimToken`.
+//! shown in it once), `updateScimToken` and `deleteScimToken`.
 
 use async_graphql::{Context, ID, InputObject, Object, Result, Value};
 use domain::scim::{ScimToken, ScimTokenDraft};
@@ -148,6 +148,26 @@ impl CreateScimTokenInput {
             description: self.description.clone(),
             send_invitations: self.send_invitations,
         })
+    }
+}
+
+/// Input of `updateScimToken`: the token, and what to change (absent: unchanged).
+#[derive(InputObject)]
+pub(crate) struct UpdateScimTokenInput {
+    id: ID,
+    /// Whether users the token creates from now on get an invitation mail.
+    send_invitations: Option<bool>,
+    pub(crate) client_mutation_id: Option<String>,
+}
+
+impl UpdateScimTokenInput {
+    /// The token and its new `sendInvitations`.
+    pub(crate) fn parse(&self) -> Parsed<(ScimTokenId, Option<bool>)> {
+        let id = Some(self.id.clone());
+        Ok((
+            required_id_of(&id, Field::Id, ScimTokenId::parse_global)?,
+            self.send_invitations,
+        ))
     }
 }
 

@@ -191,6 +191,51 @@ async fn deleting_answers_the_token_as_it_was() {
 }
 
 #[tokio::test]
+async fn updating_answers_the_token_as_it_is_and_bad_ids_write_nothing() {
+    let mut mocks = Mocks::new();
+    let mut changed = token(CustomerId::generate());
+    changed.send_invitations = true;
+    let id = changed.id;
+    mocks
+        .scim_tokens
+        .expect_update_scim_token()
+        .withf(move |origin, asked, send| {
+            origin.actor == actor() && *asked == id && *send == Some(true)
+        })
+        .times(1)
+        .returning(move |_, _, _| Ok(changed.clone()));
+    let router = mocks.router();
+    let body = graphql_ok(
+        router.clone(),
+        "mutation($id: ID!) { updateScimToken(input: {id: $id, sendInvitations: true, \
+         clientMutationId: \"m1\"}) { scimToken { id sendInvitations } errors { field } \
+         clientMutationId } }",
+        json!({ "id": id.global().to_string() }),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["updateScimToken"],
+        json!({
+            "scimToken": { "id": id.global().to_string(), "sendInvitations": true },
+            "errors": [],
+            "clientMutationId": "m1",
+        })
+    );
+    // An id that names no token: a payload error on id, no call.
+    let body = graphql_ok(
+        router,
+        "mutation { updateScimToken(input: {id: \"nope\", sendInvitations: false}) { \
+         scimToken { id } errors { field } } }",
+        json!({}),
+    )
+    .await;
+    assert_eq!(
+        body["data"]["updateScimToken"],
+        json!({ "scimToken": null, "errors": [{ "field": "id" }] })
+    );
+}
+
+#[tokio::test]
 async fn listing_arguments_are_checked_and_refusals_are_top_level_errors() {
     let mut mocks = Mocks::new();
     let after = ScimTokenId::generate();

@@ -193,6 +193,15 @@ async fn a_customer_admin_manages_only_its_own_customers_tokens_and_members_none
             ),
             "{kind:?}"
         );
+        assert!(
+            matches!(
+                directory
+                    .update_scim_token(&origin(&member), ScimTokenId::generate(), Some(true))
+                    .await,
+                Err(DirectoryError::Forbidden)
+            ),
+            "{kind:?}"
+        );
     }
 }
 
@@ -332,6 +341,87 @@ async fn deleting_logs_the_token_as_it_was_and_other_customers_tokens_are_not_fo
             .unwrap_err();
         assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
     }
+}
+
+#[tokio::test]
+async fn a_change_of_send_invitations_is_logged_and_no_change_writes_nothing() {
+    let org = OrganizationId::generate();
+    let acme = customer(org, "Acme");
+    let globex = customer(org, "Globex");
+    let acme_token = token(org, acme.id);
+    assert!(!acme_token.send_invitations);
+    let globex_token = token(org, globex.id);
+    let (acme_admin, _) = actor(org, Some(acme.id), RoleKind::CustomerAdmin);
+    let seen: Seen = Arc::default();
+    let mut tokens = MockScimTokenRepository::new();
+    let known = [acme_token.clone(), globex_token.clone()];
+    tokens
+        .expect_scim_token()
+        .returning(move |_, id| Ok(known.iter().find(|token| token.id == id).cloned()));
+    let (log, updated) = (seen.clone(), acme_token.id);
+    tokens
+        .expect_update_scim_token()
+        .withf(move |o, id, send, _| (*o, *id, *send) == (org, updated, true))
+        .times(2)
+        .returning({
+            let mut calls = 0;
+            move |_, _, _, event| {
+                calls += 1;
+                log.lock().unwrap().push(event.clone());
+                Ok(if calls == 1 {
+                    Conditional::Done(())
+                } else {
+                    Conditional::Missing
+                })
+            }
+        });
+    let directory = service(tokens, MockCustomerRepository::new());
+
+    let changed = directory
+        .update_scim_token(&origin(&acme_admin), acme_token.id, Some(true))
+        .await
+        .unwrap();
+    assert_eq!(
+        changed,
+        ScimToken {
+            send_invitations: true,
+            ..acme_token.clone()
+        }
+    );
+    let event = seen.lock().unwrap()[0].clone();
+    assert_eq!(event.kind, EventType::ScimTokenUpdated);
+    assert_eq!(event.subject, Subject::ScimToken(acme_token.id));
+    assert_eq!(event.customer_id, Some(acme.id));
+    assert_eq!(
+        (event.before, event.after),
+        (
+            Some(serde_json::json!({"sendInvitations": false})),
+            Some(serde_json::json!({"sendInvitations": true}))
+        )
+    );
+    // What it already is, or nothing asked: no write (the stored token says false).
+    for unchanged in [Some(false), None] {
+        let same = directory
+            .update_scim_token(&origin(&acme_admin), acme_token.id, unchanged)
+            .await
+            .unwrap();
+        assert_eq!(same, acme_token);
+    }
+    // Deleted meanwhile: not found.
+    let error = directory
+        .update_scim_token(&origin(&acme_admin), acme_token.id, Some(true))
+        .await
+        .unwrap_err();
+    assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+    // Another customer's token, or none at all: not found, nothing written.
+    for id in [globex_token.id, ScimTokenId::generate()] {
+        let error = directory
+            .update_scim_token(&origin(&acme_admin), id, Some(true))
+            .await
+            .unwrap_err();
+        assert_eq!(codes(error), [("id", ErrorCode::NotFound)]);
+    }
+    assert_eq!(seen.lock().unwrap().len(), 2);
 }
 
 #[tokio::test]

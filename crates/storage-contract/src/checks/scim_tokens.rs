@@ -303,3 +303,79 @@ pub async fn deleting_a_customer_deletes_its_scim_tokens(stores: Stores) {
         Some(kept_token)
     );
 }
+
+/// A token's `send_invitations` changes with its event, read back by id and by hash; an
+/// unknown token, or another organization's, changes nothing and appends nothing.
+pub async fn scim_token_settings_change_with_their_event(stores: Stores) {
+    let org = organization(&stores, "Settings").await;
+    let other = organization(&stores, "Other").await;
+    let acme = org.customer("Acme");
+    insert_customer(&stores, &acme).await;
+    let token = new_token(&org, acme.id, 2);
+    assert!(!token.send_invitations);
+    create(&stores, &org, &token, "hash-settings").await;
+    let events = event_types(&stores, &org).await.len();
+
+    let updated = about(&org, &token, EventType::ScimTokenUpdated);
+    assert_eq!(
+        stores
+            .scim_tokens
+            .update_scim_token(org.id, token.id, true, &updated)
+            .await
+            .unwrap(),
+        Conditional::Done(())
+    );
+    let expected = ScimToken {
+        send_invitations: true,
+        ..token.clone()
+    };
+    assert_eq!(
+        stores
+            .scim_tokens
+            .scim_token(org.id, token.id)
+            .await
+            .unwrap(),
+        Some(expected.clone())
+    );
+    assert_eq!(
+        stores
+            .scim_tokens
+            .scim_token_by_hash("hash-settings")
+            .await
+            .unwrap()
+            .map(|found| found.client().send_invitations),
+        Some(true)
+    );
+    for (organization, id) in [(other.id, token.id), (org.id, ScimTokenId::generate())] {
+        let missing = stores
+            .scim_tokens
+            .update_scim_token(
+                organization,
+                id,
+                false,
+                &draft_about(organization, Subject::ScimToken(id)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(missing, Conditional::Missing);
+    }
+    assert_eq!(
+        stores
+            .scim_tokens
+            .scim_token(org.id, token.id)
+            .await
+            .unwrap(),
+        Some(expected)
+    );
+    let logged = event_types(&stores, &org).await;
+    assert_eq!(
+        logged[events..],
+        [(EventType::ScimTokenUpdated, Subject::ScimToken(token.id))]
+    );
+    assert!(
+        event_types(&stores, &other)
+            .await
+            .iter()
+            .all(|(kind, _)| *kind == EventType::OrganizationCreated)
+    );
+}

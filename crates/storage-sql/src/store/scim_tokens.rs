@@ -1,6 +1,7 @@
 //! [`ScimTokenRepository`]: customers' SCIM tokens, kept as the SHA-256 of their text
-//! (never the text), each write with its event; found by that hash to authenticate, and
-//! their last use recorded at most once a minute.
+//! (never the text), each write (creation, a change of `send_invitations`, deletion) with
+//! its event; found by that hash to authenticate, and their last use recorded at most once
+//! a minute.
 
 use async_trait::async_trait;
 use domain::scim::{ScimToken, ScimTokenDescription, TOUCH_INTERVAL};
@@ -8,7 +9,7 @@ use domain::{CustomerId, OrganizationId, ScimTokenId, Timestamp};
 use ports::{Conditional, EventDraft, RepoError, ScimTokenPage, ScimTokenRepository};
 
 use super::{SqlStore, org_and_id};
-use crate::driver::{Driver, SqlRow, Step};
+use crate::driver::{Driver, SqlRow, Step, Written};
 use crate::records::column_list;
 use crate::statement::{Bind, Sql};
 
@@ -104,6 +105,32 @@ impl<D: Driver> ScimTokenRepository for SqlStore<D> {
             tokens,
             has_next_page,
         })
+    }
+
+    async fn update_scim_token(
+        &self,
+        organization: OrganizationId,
+        id: ScimTokenId,
+        send_invitations: bool,
+        event: &EventDraft,
+    ) -> Result<Conditional<()>, RepoError> {
+        // Guarded: a vanished token writes nothing and appends nothing.
+        let statement = self.statement(
+            "UPDATE scim_tokens SET send_invitations = ? \
+             WHERE organization_id = ? AND id = ? RETURNING id",
+            [
+                Bind::Bool(send_invitations),
+                Bind::uuid(organization.uuid()),
+                Bind::uuid(id.uuid()),
+            ],
+        );
+        match self
+            .commit(organization, vec![Step::one(statement)], event)
+            .await?
+        {
+            Written::Committed(_) => Ok(Conditional::Done(())),
+            Written::Unmet { .. } => Ok(Conditional::Missing),
+        }
     }
 
     async fn delete_scim_token(
