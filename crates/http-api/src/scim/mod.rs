@@ -2,8 +2,10 @@
 //! (`ScimAuthenticator`; Roster's access tokens and embedded JWTs are refused), each request
 //! charged to its token's bucket, answered as `application/scim+json`, every refusal as
 //! SCIM's error JSON ([`error`]). Served: the discovery endpoints ([`discovery`]) and the
-//! customer's users ([`users`]); anything else under the base is a SCIM 404.
+//! customer's users ([`users`]); `POST /.search` is 501; anything else under the base is a
+//! SCIM 404. Bodies are read before routing ([`bodies`]), so connections stay reusable.
 
+mod bodies;
 mod discovery;
 pub(crate) mod error;
 mod users;
@@ -15,7 +17,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
-use axum::middleware::{Next, from_fn_with_state, map_response};
+use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use ports::{AuthError, RoleDirectory, ScimAuthenticator, UserDirectory};
@@ -88,9 +90,11 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
                 .patch(users::patch_user)
                 .delete(users::delete_user),
         )
+        .route(&path("/.search"), post(search_everywhere))
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))
         .route(&path("/{*rest}"), any(unknown))
+        .route_layer(from_fn(bodies::read_body_first))
         .route_layer(from_fn_with_state(state.clone(), authenticate))
         // The body limit below is the one that counts, as on the other routes.
         .route_layer(DefaultBodyLimit::disable())
@@ -107,6 +111,16 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
 /// Any other path under the base: SCIM's 404.
 async fn unknown() -> ScimError {
     ScimError::not_found("No such resource under /scim/v2.")
+}
+
+/// `POST /.search` (a search across resource types, RFC 7644 §3.4.3): 501, as RFC 7644
+/// §3.12 answers an operation a service does not support, so a client knows to search each
+/// resource type (`POST /Users/.search`) instead of taking it for an unknown path.
+async fn search_everywhere() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "Search each resource type instead: POST /scim/v2/Users/.search.",
+    )
 }
 
 /// Every SCIM request: an empty bucket is refused before the token is checked (sparing
