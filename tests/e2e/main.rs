@@ -22,6 +22,7 @@ mod isolation;
 mod paging;
 mod revocation;
 mod scim;
+mod scim_library;
 mod scim_users;
 mod seed;
 mod sessions;
