@@ -2,8 +2,9 @@
 //! of `tests/scim-suite` run against a real server, with the venv `cargo xtask
 //! scim-suite-env` builds (`target/scim-suite-venv`). `client_e2e.py` drives `/scim/v2`
 //! through a SCIM client library (scim2-client, with scim2-models' typed resources and
-//! messages) and checks it reads back what it wrote. A missing or stale venv fails the test,
-//! saying how to build it.
+//! messages) and checks it reads back what it wrote; `compliance.py` runs a compliance suite
+//! (scim2-tester's `check_server`), every check passing but the documented allow-list in
+//! the script. A missing or stale venv fails the test, saying how to build it.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -148,4 +149,15 @@ async fn a_scim_client_library_reads_back_what_it_wrote(engine: Engine) {
     server.stop().await;
 }
 
-on_both_engines!(a_scim_client_library_reads_back_what_it_wrote,);
+async fn a_scim_compliance_suite_passes(engine: Engine) {
+    let suite = suite();
+    let (server, token) = server_with_token(engine).await;
+    let stdout = run(&suite, "compliance.py", &server, &token).await;
+    assert_summary(&stdout, "compliance");
+    server.stop().await;
+}
+
+on_both_engines!(
+    a_scim_client_library_reads_back_what_it_wrote,
+    a_scim_compliance_suite_passes,
+);
