@@ -23,6 +23,7 @@ mod paging;
 mod revocation;
 mod scim;
 mod scim_groups;
+mod scim_library;
 mod scim_users;
 mod seed;
 mod sessions;

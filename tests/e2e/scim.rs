@@ -1,9 +1,13 @@
 //! SCIM tokens and the `/scim/v2` base end to end, on both engines: a token made through the
 //! API opens `/scim/v2` (its use recorded), and only it: the owner's access token is refused
 //! there and the SCIM token at `/api`; a customer Admin manages only its own customer's
-//! tokens; a deleted token, or one whose customer is deleted, is refused at once.
+//! tokens; a deleted token, or one whose customer is deleted, is refused at once; a refused
+//! request leaves its keep-alive connection serving the next one.
+
+use std::time::Duration;
 
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use crate::helpers::{Engine, TestServer, on_both_engines, payload_errors, top_error};
 
@@ -158,7 +162,59 @@ async fn a_customer_admin_manages_only_its_own_customers_tokens(engine: Engine) 
     server.stop().await;
 }
 
+/// A refused request whose body comes after its head (an unknown path, a method a resource
+/// does not take, an invalid user, the search across resource types) leaves its keep-alive
+/// connection serving the next request: the body is read before the answer, so the server
+/// never closes a connection on an unread body under a client that already sent more (found
+/// by the compliance suite, `tests/scim-suite`).
+async fn a_refused_request_leaves_its_connection_reusable(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let acme = server.create_customer("Acme").await;
+    let created = create_token(&server, &server.owner_token, &acme).await;
+    let secret = created["token"].as_str().unwrap();
+    let body = r#"{"displayName": "late"}"#;
+    for (path, refused) in [
+        ("/scim/v2/Nothing", "404"),
+        ("/scim/v2/ServiceProviderConfig", "405"),
+        ("/scim/v2/Users", "400"),
+        ("/scim/v2/.search", "501"),
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(server.address)
+            .await
+            .unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nhost: 127.0.0.1\r\nauthorization: Bearer {secret}\r\n\
+             content-type: application/scim+json\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        );
+        socket.write_all(head.as_bytes()).await.unwrap();
+        // The body comes a moment later, as over a real network; then the next request,
+        // after which the server closes.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let next = format!(
+            "GET /scim/v2/ServiceProviderConfig HTTP/1.1\r\nhost: 127.0.0.1\r\n\
+             authorization: Bearer {secret}\r\nconnection: close\r\n\r\n"
+        );
+        // A server that closed already makes this write (or the read) fail: the statuses
+        // below tell.
+        let _ = socket.write_all(format!("{body}{next}").as_bytes()).await;
+        let mut answers = Vec::new();
+        let _ = tokio::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answers))
+            .await
+            .expect("the server closes the connection after the second answer");
+        let answers = String::from_utf8_lossy(&answers);
+        // A body is not followed by a line break: find the status lines anywhere.
+        let statuses: Vec<&str> = answers
+            .match_indices("HTTP/1.1 ")
+            .filter_map(|(at, _)| answers.get(at + 9..at + 12))
+            .collect();
+        assert_eq!(statuses, [refused, "200"], "POST {path}:\n{answers}");
+    }
+    server.stop().await;
+}
+
 on_both_engines!(
     a_scim_token_opens_scim_and_nothing_else,
     a_customer_admin_manages_only_its_own_customers_tokens,
+    a_refused_request_leaves_its_connection_reusable,
 );

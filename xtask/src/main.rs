@@ -2,11 +2,13 @@
 //!
 //! `ci` is what CI runs: formatting, the layer rules (`tidy`), lints, the SDL check,
 //! cargo-deny and every test, on SQLite and on PostgreSQL. When `ROSTER_TEST_POSTGRES_URL` is not set, it starts a
-//! throwaway PostgreSQL on 127.0.0.1 for the tests and stops it afterwards.
+//! throwaway PostgreSQL on 127.0.0.1 for the tests and stops it afterwards. Before the tests
+//! it makes sure the SCIM suite's Python environment is built (`scim-suite-env`).
 //!
 //! Invariant: depends on no workspace crate; it only runs tools.
 
 mod postgres;
+mod scim_suite;
 mod tidy;
 
 use std::path::{Path, PathBuf};
@@ -21,7 +23,10 @@ tasks:
   ci        fmt --check, tidy, clippy -D warnings, SDL check, cargo-deny, all tests (starts PostgreSQL if needed)
   tidy      the layer rules: which workspace crates may depend on which, and that domain and
             ports name no I/O, HTTP, SQL or GraphQL crate (from cargo metadata)
-  test      all tests only (starts PostgreSQL if needed)
+  test      all tests only (builds the SCIM suite's environment and starts PostgreSQL if needed)
+  scim-suite-env
+            build target/scim-suite-venv (python3 >= 3.11 with venv; packages pinned with
+            hashes in tests/scim-suite/requirements.txt, from PyPI) when missing or stale
   schema    regenerate schema.graphql from the server
   postgres  start a throwaway PostgreSQL, print its URL, and wait for Ctrl-C
   bench     release build, then load-test roster against the raw-SQL baseline on SQLite and
@@ -35,7 +40,8 @@ fn main() -> anyhow::Result<()> {
     std::env::set_current_dir(&root)?;
     match task.as_str() {
         "ci" => ci(&root),
-        "test" => test(),
+        "test" => test(&root),
+        "scim-suite-env" => scim_suite::ensure_env(&root),
         "tidy" => tidy::tidy(&mut cargo()),
         "schema" => schema(&root, false),
         "postgres" => postgres::serve_until_interrupted(),
@@ -98,7 +104,7 @@ fn ci(root: &Path) -> anyhow::Result<()> {
     )?;
     schema(root, true)?;
     deny()?;
-    test()?;
+    test(root)?;
     eprintln!("\n==> ci passed in {:.0?}", started.elapsed());
     Ok(())
 }
@@ -155,7 +161,9 @@ fn schema(root: &Path, check: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn test() -> anyhow::Result<()> {
+fn test(root: &Path) -> anyhow::Result<()> {
+    // tests/e2e/scim_library.rs runs the SCIM suite in it, and fails without it.
+    scim_suite::ensure_env(root)?;
     let mut command = cargo();
     command.args(["test", "--workspace", "--all-targets", "--no-fail-fast"]);
     if std::env::var_os("ROSTER_TEST_POSTGRES_URL").is_some() {

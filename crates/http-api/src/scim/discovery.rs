@@ -268,12 +268,17 @@ fn user_attributes() -> Vec<Attribute> {
                 "The identity provider's id of the user, unique within the customer.",
             )
         },
-        Attribute::string(
-            "active",
-            "False deactivates the user (kept, but signed out and unable to sign in); true \
-             restores it. Always returned.",
-        )
-        .kind("boolean"),
+        // Required: every user is active or not, so `active` is always returned and cannot
+        // be removed (a PATCH removing it is 400 mutability).
+        Attribute {
+            required: true,
+            ..Attribute::string(
+                "active",
+                "False deactivates the user (kept, but signed out and unable to sign in); \
+                 true restores it. Always returned; cannot be removed.",
+            )
+            .kind("boolean")
+        },
         Attribute {
             kind: "complex",
             multi_valued: true,

@@ -3,8 +3,10 @@
 //! charged to its token's bucket, answered as `application/scim+json`, every refusal as
 //! SCIM's error JSON ([`error`]). Served: the discovery endpoints ([`discovery`]), the
 //! customer's users ([`users`]) and its roles as groups ([`groups`]), which share how a
-//! request is read ([`request`]); anything else under the base is a SCIM 404.
+//! request is read ([`request`]); `POST /.search` is 501; anything else under the base is a
+//! SCIM 404. Bodies are read before routing ([`bodies`]), so connections stay reusable.
 
+mod bodies;
 mod discovery;
 pub(crate) mod error;
 mod groups;
@@ -18,7 +20,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
-use axum::middleware::{Next, from_fn_with_state, map_response};
+use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use ports::{AuthError, RoleDirectory, ScimAuthenticator, UserDirectory};
@@ -104,9 +106,11 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
                 .patch(groups::patch_group)
                 .delete(groups::delete_group),
         )
+        .route(&path("/.search"), post(search_everywhere))
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))
         .route(&path("/{*rest}"), any(unknown))
+        .route_layer(from_fn(bodies::read_body_first))
         .route_layer(from_fn_with_state(state.clone(), authenticate))
         // The body limit below is the one that counts, as on the other routes.
         .route_layer(DefaultBodyLimit::disable())
@@ -123,6 +127,16 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
 /// Any other path under the base: SCIM's 404.
 async fn unknown() -> ScimError {
     ScimError::not_found("No such resource under /scim/v2.")
+}
+
+/// `POST /.search` (a search across resource types, RFC 7644 §3.4.3): 501, as RFC 7644
+/// §3.12 answers an operation a service does not support, so a client knows to search each
+/// resource type (`POST /Users/.search`) instead of taking it for an unknown path.
+async fn search_everywhere() -> ScimError {
+    ScimError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        "Search each resource type instead: POST /scim/v2/Users/.search.",
+    )
 }
 
 /// Every SCIM request: an empty bucket is refused before the token is checked (sparing

@@ -460,8 +460,14 @@ pub(crate) async fn patch_user(
         }
     }
     if input.active.is_none() {
-        // Removing `active` (required) leaves the user as it is.
-        input.active = Some(current.is_active());
+        // `active` is required (RFC 7644 §3.5.2: a required attribute that a PATCH removes or
+        // unassigns is 400 mutability); answering 200 with the user still active would tell
+        // the client its removal happened.
+        return Err(bad(
+            "mutability",
+            "active is required and cannot be removed; replace it with false to deactivate \
+             the user.",
+        ));
     }
     let origin = origin(&client, &headers, request_id.as_ref().map(|e| &e.0));
     let user = replace(&state, &origin, current, input).await?;

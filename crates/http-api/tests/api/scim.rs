@@ -277,7 +277,10 @@ async fn schemas_publish_only_what_roster_stores() {
             "boolean"
         );
     }
-    assert_eq!(attribute(attributes, "active")["type"], "boolean");
+    let active = attribute(attributes, "active");
+    assert_eq!(active["type"], "boolean");
+    // Every user is active or not: required, so a client never tries to remove it.
+    assert_eq!(active["required"], true);
     let groups = attribute(attributes, "groups");
     assert_eq!(groups["mutability"], "readOnly");
     assert!(
@@ -385,6 +388,18 @@ async fn large_bodies_are_refused_with_a_scim_413() {
     )
     .await;
     assert_scim_error(&answer, StatusCode::PAYLOAD_TOO_LARGE);
+    // Without a Content-Length the limit is met while the body is read (before routing).
+    let chunks = futures::stream::iter(
+        (0..4).map(|_| Ok::<_, std::io::Error>(axum::body::Bytes::from(vec![b' '; 512]))),
+    );
+    let request = Request::post("/scim/v2/Users")
+        .header("authorization", format!("Bearer {SCIM_TOKEN}"))
+        .header("content-type", "application/scim+json")
+        .body(Body::from_stream(chunks))
+        .unwrap();
+    let response = router.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(response.headers()["content-type"], "application/scim+json");
 }
 
 #[tokio::test]
@@ -567,6 +582,15 @@ async fn malformed_writes_and_filters_are_400s_that_write_nothing() {
             "mutability",
         ),
         (patch(json!([{"op": "remove"}])), "noTarget"),
+        // `active` is required: removing or unassigning it is refused, not ignored.
+        (
+            patch(json!([{"op": "remove", "path": "active"}])),
+            "mutability",
+        ),
+        (
+            patch(json!([{"op": "replace", "path": "active", "value": null}])),
+            "mutability",
+        ),
         (json!({"Operations": []}).to_string(), "invalidSyntax"),
     ] {
         let answer = call(
@@ -607,4 +631,29 @@ async fn storage_trouble_reading_users_is_a_scim_503_with_retry_after() {
     let answer = get(&mocks.router(), "/scim/v2/Users").await;
     assert_scim_error(&answer, StatusCode::SERVICE_UNAVAILABLE);
     assert_eq!(answer.headers["retry-after"], "1");
+}
+
+#[tokio::test]
+async fn a_search_across_resource_types_is_a_scim_501() {
+    let router = mocks().router();
+    let answer = call(
+        &router,
+        Method::POST,
+        "/scim/v2/.search",
+        Some(SCIM_TOKEN),
+        Some(
+            json!({"schemas": ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"]}).to_string(),
+        ),
+    )
+    .await;
+    assert_scim_error(&answer, StatusCode::NOT_IMPLEMENTED);
+    assert!(
+        answer.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("/Users/.search")
+    );
+    // Only POST searches.
+    let answer = get(&router, "/scim/v2/.search").await;
+    assert_scim_error(&answer, StatusCode::METHOD_NOT_ALLOWED);
 }
