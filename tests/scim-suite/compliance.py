@@ -128,7 +128,6 @@ def main() -> None:
     client = SyncSCIMClient(settings.http())
     results = check_server(client, resource_types=["User", "Group"])
 
-    allowed = ALLOWED
     passed: dict[str | None, set[str]] = {}
     for result in results:
         line = describe(result)
@@ -137,14 +136,14 @@ def main() -> None:
             check.check(True, line)
             print("ok        " + line)
             continue
-        entry = next((entry for entry in allowed if entry.matches(result)), None)
+        entry = next((entry for entry in ALLOWED if entry.matches(result)), None)
         if entry is not None:
             entry.used += 1
             print(f"allowed   {line}\n    why: {entry.why}")
             continue
         check.check(False, line)
 
-    for entry in allowed:
+    for entry in ALLOWED:
         check.check(
             entry.used > 0,
             f"allow-list entry {entry.resource_type} {sorted(entry.titles)} matched nothing: "
