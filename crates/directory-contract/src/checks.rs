@@ -4,11 +4,11 @@
 use std::collections::HashSet;
 
 use domain::events::{Origin, RequestMeta};
-use domain::listing::{CustomerQuery, Position, UserFilter, UserQuery};
+use domain::listing::{CustomerQuery, Page, Position, UserFilter, UserQuery};
 use domain::{
     Actor, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field,
     NewCustomer, NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft,
-    Version,
+    UserSummary, Version,
 };
 use ports::DirectoryError;
 
@@ -392,7 +392,8 @@ pub async fn user_payload_errors_have_codes(harness: &dyn Harness) {
     );
 }
 
-/// Users of one customer, through the `customer` filter and `users_of_customers`.
+/// Users of one customer, through the `customer` filter, `users_of_customers` and
+/// `user_summaries_of_customers`.
 pub async fn user_listings_filter_by_customer(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let (d, a) = (&owner.directory, &owner.actor);
@@ -457,6 +458,16 @@ pub async fn user_listings_filter_by_customer(harness: &dyn Harness) {
         .collect();
     assert!(counts.contains(&(acme.id, Some(2))), "{counts:?}");
     assert!(counts.contains(&(globex.id, Some(1))), "{counts:?}");
+    // Summaries: the same pages, each user summarized.
+    let summaries = d
+        .user_summaries_of_customers(a, &[acme.id, globex.id], &counted)
+        .await
+        .unwrap();
+    let summarized: Vec<(CustomerId, Page<UserSummary>)> = per_customer
+        .into_iter()
+        .map(|(id, page)| (id, page.map(UserSummary::from)))
+        .collect();
+    assert_eq!(summaries, summarized);
 }
 
 /// A customer member may not create customers or manage users: `Forbidden`.

@@ -50,7 +50,7 @@ pub use text::{
     AvatarUrl, CustomerName, Description, Email, ExecutionLimit, ExternalId, FeatureFlags, Label,
     Labels, OrganizationName, PersonName, Phone,
 };
-pub use user::{NewUser, User, UserDraft, UserPatch, UserPatchDraft};
+pub use user::{NewUser, User, UserDraft, UserPatch, UserPatchDraft, UserSummary};
 pub use version::Version;
 
 /// A point in time as Roster stores it: UTC, truncated to whole microseconds so that every

@@ -9,7 +9,7 @@ use domain::events::{ActorKind, Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
-    Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch,
+    Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch, UserSummary,
     ValidationErrors, Version,
 };
 
@@ -107,6 +107,22 @@ pub trait UserDirectory: Send + Sync {
         customers: &[CustomerId],
         query: &UserQuery,
     ) -> Result<Vec<(CustomerId, Page<User>)>, DirectoryError>;
+
+    /// [`users_of_customers`](Self::users_of_customers), each user as a [`UserSummary`],
+    /// for listings that show nothing else of them. The service reads only the summaries'
+    /// columns; this default reads whole users and drops the rest.
+    async fn user_summaries_of_customers(
+        &self,
+        actor: &Actor,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<UserSummary>)>, DirectoryError> {
+        let pages = self.users_of_customers(actor, customers, query).await?;
+        Ok(pages
+            .into_iter()
+            .map(|(customer, page)| (customer, page.map(UserSummary::from)))
+            .collect())
+    }
 
     /// Creates a team member with an organization role.
     async fn create_organization_user(

@@ -9,7 +9,7 @@ use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
     Caller, Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited,
     Organization, OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId,
-    SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, Version,
+    SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, UserSummary, Version,
 };
 use uuid::Uuid;
 
@@ -226,6 +226,25 @@ pub trait UserRepository: Send + Sync {
         customers: &[CustomerId],
         query: &UserQuery,
     ) -> Result<Vec<(CustomerId, Page<User>)>, RepoError>;
+
+    /// [`list_users_of_customers`](Self::list_users_of_customers), each user as a
+    /// [`UserSummary`]: the same pages, cursors and totals. Storage overrides it to read
+    /// only the summary's columns; this default reads the whole rows and drops the rest.
+    async fn list_user_summaries_of_customers(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<UserSummary>)>, RepoError> {
+        let pages = self
+            .list_users_of_customers(organization, scope, customers, query)
+            .await?;
+        Ok(pages
+            .into_iter()
+            .map(|(customer, page)| (customer, page.map(UserSummary::from)))
+            .collect())
+    }
 }
 
 /// The organization's instances of the built-in roles.

@@ -5,7 +5,7 @@ use domain::events::Origin;
 use domain::listing::{Page, UserQuery};
 use domain::{
     Actor, CustomerId, Field, FieldError, NewUser, Role, RoleId, RoleScope, User, UserChanges,
-    UserId, UserPatch, Version,
+    UserId, UserPatch, UserSummary, Version,
 };
 use ports::{Conditional, DirectoryError, UserDirectory};
 
@@ -194,6 +194,28 @@ impl UserDirectory for Directory {
         self.repos
             .users
             .list_users_of_customers(actor.organization_id, actor.user_scope(), customers, query)
+            .await
+            .map_err(storage)
+    }
+
+    #[tracing::instrument(level = "error", skip_all, name = "users.summaries_of_customers")]
+    async fn user_summaries_of_customers(
+        &self,
+        actor: &Actor,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<UserSummary>)>, DirectoryError> {
+        if customers.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.repos
+            .users
+            .list_user_summaries_of_customers(
+                actor.organization_id,
+                actor.user_scope(),
+                customers,
+                query,
+            )
             .await
             .map_err(storage)
     }

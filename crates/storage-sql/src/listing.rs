@@ -25,7 +25,9 @@ use ports::RepoError;
 
 use crate::columns::Columns;
 use crate::driver::SqlRow;
-use crate::records::{CUSTOMER_COLUMNS, ROLE_KIND, USER_COLUMNS, USER_ROW_WIDTH, column_list};
+use crate::records::{
+    CUSTOMER_COLUMNS, ROLE_KIND, USER_COLUMNS, USER_ROW_WIDTH, USER_SUMMARY_COLUMNS, column_list,
+};
 use crate::statement::{Bind, Dialect, Sql, Statement};
 
 /// One key of a listing's order: the SQL expression, its direction and its value type.
@@ -159,17 +161,41 @@ impl Source {
     /// Users `u` with their role `r`, and their customer `cu` only when the order needs
     /// its name (nothing else reads it).
     pub(crate) fn users(sort: &[Sort<UserSortField>]) -> Source {
-        let by_customer = sort.iter().any(|key| key.field == UserSortField::Customer);
         Source {
             columns: format!("{}, r.kind AS {ROLE_KIND}", column_list("u", USER_COLUMNS)),
-            from: if by_customer {
-                "users u JOIN roles r ON r.id = u.role_id \
-                 LEFT JOIN customers cu ON cu.id = u.customer_id"
-            } else {
-                "users u JOIN roles r ON r.id = u.role_id"
-            },
+            from: users_from(true, sorts_by(sort, UserSortField::Customer)),
             table: "users u",
         }
+    }
+
+    /// Users `u` as summaries ([`USER_SUMMARY_COLUMNS`]): their role `r` and their customer
+    /// `cu` joined only when the order needs them.
+    pub(crate) fn user_summaries(sort: &[Sort<UserSortField>]) -> Source {
+        Source {
+            columns: column_list("u", USER_SUMMARY_COLUMNS),
+            from: users_from(
+                sorts_by(sort, UserSortField::Role),
+                sorts_by(sort, UserSortField::Customer),
+            ),
+            table: "users u",
+        }
+    }
+}
+
+fn sorts_by(sort: &[Sort<UserSortField>], field: UserSortField) -> bool {
+    sort.iter().any(|key| key.field == field)
+}
+
+/// `users u`, joined with its role `r` and its customer `cu` as asked.
+fn users_from(role: bool, customer: bool) -> &'static str {
+    match (role, customer) {
+        (true, true) => {
+            "users u JOIN roles r ON r.id = u.role_id \
+             LEFT JOIN customers cu ON cu.id = u.customer_id"
+        }
+        (true, false) => "users u JOIN roles r ON r.id = u.role_id",
+        (false, true) => "users u LEFT JOIN customers cu ON cu.id = u.customer_id",
+        (false, false) => "users u",
     }
 }
 
@@ -345,6 +371,12 @@ impl<'a> Listing<'a> {
     /// A user listing for `page` in the order `sort` (one customer's, or each of a batch's).
     pub(crate) fn users(sort: &[Sort<UserSortField>], page: &'a PageRequest) -> Self {
         Listing::new(sort_keys(sort, user_key), USER_ROW_WIDTH, "u.id", page)
+    }
+
+    /// A listing of user summaries (rows of [`Source::user_summaries`]), as [`Listing::users`].
+    pub(crate) fn user_summaries(sort: &[Sort<UserSortField>], page: &'a PageRequest) -> Self {
+        let key_start = USER_SUMMARY_COLUMNS.len();
+        Listing::new(sort_keys(sort, user_key), key_start, "u.id", page)
     }
 
     fn new(

@@ -12,7 +12,7 @@ use domain::{
     Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, Description, Email,
     ExecutionLimit, ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization,
     OrganizationId, OrganizationName, OutboxMail, PersonName, Phone, RefreshToken, Role, RoleId,
-    RoleKind, SigningKey, SigningKeyId, User, UserChanges, UserId, Version,
+    RoleKind, SigningKey, SigningKeyId, User, UserChanges, UserId, UserSummary, Version,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -69,6 +69,11 @@ pub(crate) const ROLE_KIND: &str = "role_kind";
 
 /// How many columns a user row has before anything a statement adds after it.
 pub(crate) const USER_ROW_WIDTH: usize = USER_COLUMNS.len() + 1;
+
+/// The columns of `users` that make a [`UserSummary`]; a summary row has nothing else
+/// before what a statement adds after it.
+pub(crate) const USER_SUMMARY_COLUMNS: &[&str] =
+    &["id", "customer_id", "email", "name", "external_id"];
 
 /// The columns of `signing_keys` that make a [`SigningKey`].
 pub(crate) const SIGNING_KEY_COLUMNS: &[&str] = &[
@@ -475,6 +480,28 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
     })
 }
 
+/// A `users` row of [`USER_SUMMARY_COLUMNS`], in that order, as a [`UserSummary`]: each
+/// value checked as [`user`] checks it.
+pub(crate) fn user_summary(row: &impl SqlRow) -> Result<UserSummary, RepoError> {
+    let mut c = Columns::new(row);
+    let id = c.uuid("id")?;
+    let bad = |error: FieldError| corrupt("user", &id, error);
+    let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
+    let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
+    let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
+    let external_id = optional(c.opt_str("external_id")?, |id| {
+        ExternalId::parse_optional(&single_line_lossy(id))
+    })
+    .map_err(bad)?;
+    Ok(UserSummary {
+        id: UserId::from_uuid(id),
+        customer_id,
+        email,
+        name,
+        external_id,
+    })
+}
+
 fn role_kind(key: &str) -> Result<RoleKind, RepoError> {
     RoleKind::from_key(key)
         .ok_or_else(|| CorruptRow(format!("unknown role kind {key:?}")).into_repo())
@@ -748,6 +775,27 @@ pub(crate) mod tests {
         assert_eq!(user.role.kind, RoleKind::CustomerAdmin);
         assert!(user.dark_mode && !user.dark_mode_sync_with_os);
         assert_eq!(user.last_login, None);
+    }
+
+    #[test]
+    fn a_user_summary_row_reads_as_the_summary_of_the_whole_user() {
+        let id = Uuid::now_v7();
+        let whole = user_row(id);
+        let summary_row = FakeRow(
+            USER_SUMMARY_COLUMNS
+                .iter()
+                .map(|name| {
+                    let (name, cell) = whole.0.iter().find(|(n, _)| n == name).unwrap();
+                    (*name, cell.clone())
+                })
+                .collect(),
+        );
+        let summary = user_summary(&summary_row).unwrap();
+        assert_eq!(summary, UserSummary::from(user(&whole).unwrap()));
+        let bad_email = detail(user_summary(
+            &summary_row.replaced("email", text("not an address")),
+        ));
+        assert!(bad_email.contains(&format!("user {id}")), "{bad_email}");
     }
 
     /// The detail of a decoding failure (its source, as logged).

@@ -208,6 +208,16 @@ async fn main_reads_use_indexes() {
         .await
         .unwrap();
     checked.push(("users of 50 customers", driver.take()));
+    store
+        .list_user_summaries_of_customers(
+            organization,
+            all_users,
+            &customers[..50],
+            &UserQuery::default(),
+        )
+        .await
+        .unwrap();
+    checked.push(("user summaries of 50 customers", driver.take()));
     let email = Email::parse("u1-42@seeded.example.com").unwrap();
     let found = store.user_by_email(organization, &email).await.unwrap();
     assert!(found.is_some(), "the seeded user is found");

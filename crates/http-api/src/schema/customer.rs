@@ -7,18 +7,19 @@ use async_graphql::{
     Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject, Value,
 };
 use domain::listing::{CustomerQuery, CustomerSortField, Page, PageRequest, Sort, UserQuery};
-use domain::{Customer, CustomerId, Timestamp, User};
+use domain::{Customer, CustomerId, Timestamp};
 use futures::future::BoxFuture;
 use wire::Global as _;
 
 use super::connection::{
-    Connection, ConnectionPlan, FlatFields, FlatNested, OrderDirection, check_cursors,
-    counts_total, int_argument, optional_text, page_request, scalar, text, text_argument,
+    Connection, ConnectionPlan, FlatFields, FlatNested, FlatPage, OrderDirection, check_cursors,
+    counts_total, int_argument, nodes_answer_flat, optional_text, page_request, scalar, text,
+    text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
 use super::event::{EventArguments, EventNode, list_events};
-use super::user::UserNode;
+use super::user::{SUMMARY_FIELDS, UserNode, UserSummaryNode};
 
 /// A customer as the API shows it to the caller.
 #[derive(Clone)]
@@ -263,7 +264,11 @@ pub(crate) async fn list_customers(
         .customers(scope.actor, &query)
         .await?;
     let ids: Vec<CustomerId> = page.edges.iter().map(|edge| edge.node.id).collect();
-    let users = prefetch_users(ctx, scope, ids).await;
+    let summaries = page
+        .edges
+        .first()
+        .is_some_and(|edge| summaries_suffice(ctx, &edge.node));
+    let users = prefetch_users(ctx, scope, ids, summaries).await;
     let connection = Connection::from_page(page, CustomerNode);
     Ok(match users {
         Some(users) => connection.with_nested(Box::new(users)),
@@ -295,13 +300,40 @@ fn users_field_query(ctx: &Context<'_>) -> Option<UserQuery> {
     users_query(page, counts_total(ctx)).ok()
 }
 
+/// True when the `customers` field at `ctx` will be answered by the flat path, customers
+/// like `customer`, and its `users` select nothing a [`domain::UserSummary`] does not hold:
+/// then reading summaries spares each user row all its other columns. When this is wrong
+/// the answer is still right: the resolvers read whole users, in one more statement.
+fn summaries_suffice(ctx: &Context<'_>, customer: &Customer) -> bool {
+    nodes_answer_flat(
+        &ctx.item.node,
+        &CustomerNode(customer.clone()),
+        |field, plan| {
+            field == "users"
+                && plan
+                    .node_fields()
+                    .all(|name| name == "__typename" || SUMMARY_FIELDS.contains(&name))
+        },
+    )
+}
+
 /// The `users` pages of a page of customers, loaded with it: for each distinct listing the
-/// selection asks for, every customer's page as a connection, in the customers' order.
+/// selection asks for, every customer's page, in the customers' order.
 struct PrefetchedUsers {
     customers: Vec<CustomerId>,
-    listings: Vec<(UserQuery, Vec<Connection<UserNode>>)>,
+    listings: Vec<(UserQuery, UserPages)>,
     /// Set once the pages are in the DataLoader's cache.
     fed: AtomicBool,
+}
+
+/// One listing's pages, one per customer.
+enum UserPages {
+    /// Whole users: for the flat path, and for the resolvers through the DataLoader.
+    Users(Vec<Connection<UserNode>>),
+    /// Summaries, read when the flat path answers the customers' nodes and their `users`
+    /// select nothing a summary does not hold (see [`summaries_suffice`]): for the flat
+    /// path alone. Should the resolvers answer after all, they read whole users.
+    Summaries(Vec<FlatPage<UserSummaryNode>>),
 }
 
 impl FlatNested for PrefetchedUsers {
@@ -316,7 +348,10 @@ impl FlatNested for PrefetchedUsers {
     }
 
     fn value(&self, listing: usize, index: usize, plan: &ConnectionPlan) -> Option<Value> {
-        self.listings.get(listing)?.1.get(index)?.flat_value(plan)
+        match &self.listings.get(listing)?.1 {
+            UserPages::Users(pages) => pages.get(index)?.flat_value(plan),
+            UserPages::Summaries(pages) => pages.get(index)?.flat_value(plan),
+        }
     }
 
     fn before_resolvers<'a>(&'a self, ctx: &'a Context<'a>) -> BoxFuture<'a, ()> {
@@ -328,7 +363,10 @@ impl FlatNested for PrefetchedUsers {
                 return;
             };
             let mut pages = Vec::with_capacity(self.customers.len() * self.listings.len());
-            for (query, connections) in &self.listings {
+            for (query, listing) in &self.listings {
+                let UserPages::Users(connections) = listing else {
+                    continue;
+                };
                 for (customer, connection) in self.customers.iter().zip(connections) {
                     if let Some(page) = connection.to_page(|user| user.0.clone()) {
                         pages.push(((*customer, query.clone()), page));
@@ -343,12 +381,14 @@ impl FlatNested for PrefetchedUsers {
 /// Loads every `users` page the selection under the `customers` field asks for, one
 /// directory call (one statement) per distinct listing, before the customers resolve: the
 /// flat path answers from them, and the resolvers find them in the DataLoader's cache (fed
-/// only when they run). `None` when no `users` is selected. A listing that fails is left
-/// out, for its fields to report when their resolvers load it again.
+/// only when they run). With `summaries`, users are read as summaries, for the flat path
+/// alone. `None` when no `users` is selected. A listing that fails is left out, for its
+/// fields to report when their resolvers load it again.
 async fn prefetch_users(
     ctx: &Context<'_>,
     scope: &Scope<'_>,
     customers: Vec<CustomerId>,
+    summaries: bool,
 ) -> Option<PrefetchedUsers> {
     if customers.is_empty() {
         return None;
@@ -371,9 +411,10 @@ async fn prefetch_users(
             int_argument(&arguments, "offset"),
         );
         let count_total = Lookahead::from(field).field("totalCount").exists();
-        if let Ok(query) = page.and_then(|page| users_query(page, count_total))
-            && !queries.contains(&query)
-        {
+        let Ok(query) = page.and_then(|page| users_query(page, count_total)) else {
+            continue;
+        };
+        if !queries.contains(&query) {
             queries.push(query);
         }
     }
@@ -381,40 +422,59 @@ async fn prefetch_users(
         return None;
     }
     let mut listings = Vec::with_capacity(queries.len());
+    let users = &scope.services.users;
     for query in queries {
-        let Ok(pages) = scope
-            .services
-            .users
-            .users_of_customers(scope.actor, &customers, &query)
-            .await
-        else {
-            continue;
-        };
-        // Storage answers in the order asked, one page per customer; anything else is
-        // matched by id.
-        let in_order = pages.len() == customers.len()
-            && pages
-                .iter()
-                .zip(&customers)
-                .all(|((customer, _), asked)| customer == asked);
-        let pages: Vec<Page<User>> = if in_order {
-            pages.into_iter().map(|(_, page)| page).collect()
+        let pages = if summaries {
+            let Ok(pages) = users
+                .user_summaries_of_customers(scope.actor, &customers, &query)
+                .await
+            else {
+                continue;
+            };
+            let pages = in_customer_order(&customers, pages)
+                .into_iter()
+                .map(|page| FlatPage::from_page::<Connection<UserNode>, _>(page, UserSummaryNode))
+                .collect();
+            UserPages::Summaries(pages)
         } else {
-            let mut found: HashMap<CustomerId, Page<User>> = pages.into_iter().collect();
-            customers
-                .iter()
-                .map(|customer| found.remove(customer).unwrap_or_else(Page::empty))
-                .collect()
+            let Ok(pages) = users
+                .users_of_customers(scope.actor, &customers, &query)
+                .await
+            else {
+                continue;
+            };
+            let pages = in_customer_order(&customers, pages)
+                .into_iter()
+                .map(|page| Connection::from_page(page, UserNode))
+                .collect();
+            UserPages::Users(pages)
         };
-        let connections = pages
-            .into_iter()
-            .map(|page| Connection::from_page(page, UserNode))
-            .collect();
-        listings.push((query, connections));
+        listings.push((query, pages));
     }
     Some(PrefetchedUsers {
         customers,
         listings,
         fed: AtomicBool::new(false),
     })
+}
+
+/// One page per customer of `customers`, in their order: storage answers in the order
+/// asked, one page per customer; anything else is matched by id.
+fn in_customer_order<T>(
+    customers: &[CustomerId],
+    pages: Vec<(CustomerId, Page<T>)>,
+) -> Vec<Page<T>> {
+    let in_order = pages.len() == customers.len()
+        && pages
+            .iter()
+            .zip(customers)
+            .all(|((customer, _), asked)| customer == asked);
+    if in_order {
+        return pages.into_iter().map(|(_, page)| page).collect();
+    }
+    let mut found: HashMap<CustomerId, Page<T>> = pages.into_iter().collect();
+    customers
+        .iter()
+        .map(|customer| found.remove(customer).unwrap_or_else(Page::empty))
+        .collect()
 }

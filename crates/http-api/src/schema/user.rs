@@ -1,12 +1,17 @@
 //! The `User` type, its ordering inputs and the `users` listings.
 
-use async_graphql::{Context, Enum, ID, InputObject, Object, Result, Value};
+use std::borrow::Cow;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, OutputType, Result, Value};
 use domain::listing::{Sort, UserQuery, UserSortField};
-use domain::{CustomerId, Invitation, InvitationStatus, Timestamp, User};
+use domain::{
+    CustomerId, Email, ExternalId, Invitation, InvitationStatus, PersonName, Timestamp, User,
+    UserId, UserSummary,
+};
 use wire::Global as _;
 
 use super::connection::{
-    Connection, FlatFields, OrderDirection, check_cursors, optional_text, scalar, text,
+    Connection, FlatFields, FlatNode, OrderDirection, check_cursors, optional_text, scalar, text,
 };
 use super::context::Scope;
 use super::customer::CustomerNode;
@@ -19,12 +24,17 @@ use super::role::RoleNode;
 impl FlatFields for UserNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let user = &self.0;
+        if SUMMARY_FIELDS.contains(&name) {
+            return summary_field(
+                user.id,
+                &user.email,
+                &user.name,
+                user.external_id.as_ref(),
+                name,
+            );
+        }
         Some(match name {
-            "id" => Value::String(user.id.global().encode()),
-            "email" => text(user.email.as_str()),
-            "name" => text(user.name.as_str()),
             "phone" => text(user.phone.as_str()),
-            "externalId" => optional_text(user.external_id.as_ref().map(|id| id.as_str())),
             "avatarUrl" => optional_text(user.avatar_url.as_ref().map(|url| url.as_str())),
             "dateJoined" | "createdAt" => scalar(&user.created_at),
             "updatedAt" => scalar(&user.updated_at),
@@ -38,6 +48,47 @@ impl FlatFields for UserNode {
             "featureFlags" => text(user.feature_flags.as_str()),
             _ => return None,
         })
+    }
+}
+
+/// The fields of `User` that a [`UserSummary`] answers: a listing whose nodes select
+/// nothing else (and `__typename`) reads summaries.
+pub(crate) const SUMMARY_FIELDS: [&str; 4] = ["id", "email", "name", "externalId"];
+
+/// One of [`SUMMARY_FIELDS`], as `User`'s resolvers answer it.
+fn summary_field(
+    id: UserId,
+    email: &Email,
+    name: &PersonName,
+    external_id: Option<&ExternalId>,
+    field: &str,
+) -> Option<Value> {
+    Some(match field {
+        "id" => Value::String(id.global().encode()),
+        "email" => text(email.as_str()),
+        "name" => text(name.as_str()),
+        "externalId" => optional_text(external_id.map(ExternalId::as_str)),
+        _ => return None,
+    })
+}
+
+/// A user read as a summary, answered flat as a `User` holding only [`SUMMARY_FIELDS`].
+pub(crate) struct UserSummaryNode(pub(crate) UserSummary);
+
+impl FlatNode for UserSummaryNode {
+    fn flat_type_name(&self) -> Cow<'static, str> {
+        <UserNode as OutputType>::type_name()
+    }
+
+    fn flat_node_field(&self, name: &str) -> Option<Value> {
+        let user = &self.0;
+        summary_field(
+            user.id,
+            &user.email,
+            &user.name,
+            user.external_id.as_ref(),
+            name,
+        )
     }
 }
 

@@ -1,9 +1,9 @@
 //! Connections: arguments, filters, sorting, cursors, batching and nested objects.
 
 use domain::listing::{
-    CursorKey, Direction, PageRequest, Position, Sort, SortValue, UserSortField,
+    CursorKey, Direction, Page, PageRequest, Position, Sort, SortValue, UserQuery, UserSortField,
 };
-use domain::{CustomerDraft, NewCustomer, Permission, Role, RoleKind};
+use domain::{CustomerDraft, CustomerId, NewCustomer, Permission, Role, RoleKind};
 use serde_json::{Value, json};
 use wire::Global as _;
 
@@ -183,68 +183,111 @@ async fn an_absent_concurrent_execution_limit_leaves_it_unchanged() {
     assert_eq!(body["data"]["updateCustomer"]["errors"], json!([]));
 }
 
+/// One page of the member `m@example.com` for each customer asked.
+fn member_pages(asked: &[CustomerId]) -> Vec<(CustomerId, Page<domain::User>)> {
+    asked
+        .iter()
+        .map(|customer| {
+            let member = user("m@example.com", Some(*customer), RoleKind::CustomerMember);
+            (*customer, user_page(vec![member]))
+        })
+        .collect()
+}
+
+/// The users of a page of customers cost one directory call: for summaries when their
+/// nodes select nothing else, for whole users otherwise.
 #[tokio::test]
 async fn users_of_a_page_of_customers_are_loaded_with_one_directory_call() {
-    let mut mocks = Mocks::new();
     let customers: Vec<_> = (0..100)
         .map(|n| customer(&format!("Customer {n:03}")))
         .collect();
-    let listed = customers.clone();
-    mocks
-        .customers
-        .expect_customers()
-        .times(1)
-        .returning(move |_, _| Ok(customer_page(listed.clone())));
-    mocks
-        .users
-        .expect_users_of_customers()
-        .withf(|_, asked, query| asked.len() == 100 && query.page.first == Some(5))
-        .times(1)
-        .returning(|_, asked, _| {
-            Ok(asked
+    for (nodes, summaries) in [
+        ("email", true),
+        ("__typename id email name externalId", true),
+        ("email role { name }", false),
+        ("email phone", false),
+    ] {
+        let mut mocks = Mocks::new();
+        let listed = customers.clone();
+        mocks
+            .customers
+            .expect_customers()
+            .times(1)
+            .returning(move |_, _| Ok(customer_page(listed.clone())));
+        let batch = |asked: &[CustomerId], query: &UserQuery| {
+            asked.len() == 100 && query.page.first == Some(5)
+        };
+        if summaries {
+            mocks
+                .users
+                .expect_user_summaries_of_customers()
+                .withf(move |_, asked, query| batch(asked, query))
+                .times(1)
+                .returning(|_, asked, _| {
+                    Ok(member_pages(asked)
+                        .into_iter()
+                        .map(|(customer, page)| (customer, page.map(Into::into)))
+                        .collect())
+                });
+        } else {
+            mocks
+                .users
+                .expect_users_of_customers()
+                .withf(move |_, asked, query| batch(asked, query))
+                .times(1)
+                .returning(|_, asked, _| Ok(member_pages(asked)));
+        }
+        let query = format!(
+            "{{ customers {{ nodes {{ name users(first: 5) {{ totalCount nodes {{ {nodes} }} }} }} }} }}"
+        );
+        let body = graphql_ok(mocks.router(), &query, json!({})).await;
+        let nodes = body["data"]["customers"]["nodes"].as_array().unwrap();
+        assert_eq!(nodes.len(), 100);
+        assert!(nodes.iter().all(|node| node["users"]["totalCount"] == 1));
+        assert!(
+            nodes
                 .iter()
-                .map(|customer| {
-                    let member = user("m@example.com", Some(*customer), RoleKind::CustomerMember);
-                    (*customer, user_page(vec![member]))
-                })
-                .collect())
-        });
-    let query = "{ customers { nodes { name users(first: 5) { totalCount nodes { email } } } } }";
-    let body = graphql_ok(mocks.router(), query, json!({})).await;
-    let nodes = body["data"]["customers"]["nodes"].as_array().unwrap();
-    assert_eq!(nodes.len(), 100);
-    assert!(nodes.iter().all(|node| node["users"]["totalCount"] == 1));
+                .all(|node| node["users"]["nodes"][0]["email"] == "m@example.com"),
+            "{body}"
+        );
+    }
 }
 
 /// `totalCount` is asked of the directory only when the document selects it, on the
 /// connection itself or through a fragment, for each connection on its own.
 #[tokio::test]
 async fn totals_are_asked_for_only_when_selected() {
+    // (document, customers counted, users counted, users read as summaries)
     let cases = [
         (
             "{ customers { nodes { name users { nodes { email } } } } }",
             false,
             false,
+            true,
         ),
         (
             "{ customers { totalCount nodes { users { nodes { email } } } } }",
             true,
             false,
+            true,
         ),
         (
             "{ customers { nodes { users { totalCount } } } }",
             false,
             true,
+            true,
         ),
+        // Fragments take the resolvers, which read whole users.
         (
             "{ customers { ...C nodes { users { ...U } } } } \
              fragment C on CustomerConnection { totalCount } \
              fragment U on UserConnection { totalCount }",
             true,
             true,
+            false,
         ),
     ];
-    for (query, customers_counted, users_counted) in cases {
+    for (query, customers_counted, users_counted, summaries) in cases {
         let mut mocks = Mocks::new();
         let acme = customer("Acme");
         mocks
@@ -253,12 +296,23 @@ async fn totals_are_asked_for_only_when_selected() {
             .withf(move |_, query| query.count_total == customers_counted)
             .times(1)
             .returning(move |_, _| Ok(customer_page(vec![acme.clone()])));
-        mocks
-            .users
-            .expect_users_of_customers()
-            .withf(move |_, _, query| query.count_total == users_counted)
-            .times(1)
-            .returning(|_, asked, _| Ok(asked.iter().map(|c| (*c, user_page(vec![]))).collect()));
+        if summaries {
+            mocks
+                .users
+                .expect_user_summaries_of_customers()
+                .withf(move |_, _, query| query.count_total == users_counted)
+                .times(1)
+                .returning(|_, asked, _| Ok(asked.iter().map(|c| (*c, Page::empty())).collect()));
+        } else {
+            mocks
+                .users
+                .expect_users_of_customers()
+                .withf(move |_, _, query| query.count_total == users_counted)
+                .times(1)
+                .returning(|_, asked, _| {
+                    Ok(asked.iter().map(|c| (*c, user_page(vec![]))).collect())
+                });
+        }
         let body = graphql_ok(mocks.router(), query, json!({})).await;
         assert!(body.get("errors").is_none(), "{query}: {body}");
     }
@@ -632,8 +686,9 @@ fn nested_fixture() -> (Vec<domain::Customer>, Vec<domain::User>) {
     (vec![bare, full, plain], users)
 }
 
-/// Mocks listing `customers` and answering `users_of_customers` from `users` as storage
-/// would: each customer's users in order, cut at `first` (or the last `last`), counted when
+/// Mocks listing `customers` and answering `users_of_customers` (and
+/// `user_summaries_of_customers`, the same pages summarized) from `users` as storage would:
+/// each customer's users in order, cut at `first` (or the last `last`), counted when
 /// asked; `calls` counts the directory calls.
 fn nested_mocks(
     customers: &[domain::Customer],
@@ -646,6 +701,17 @@ fn nested_mocks(
         .customers
         .expect_customers()
         .returning(move |_, _| Ok(customer_page(listed.clone())));
+    let (users_for_summaries, summary_calls) = (users.to_vec(), calls.clone());
+    mocks
+        .users
+        .expect_user_summaries_of_customers()
+        .returning(move |_, asked, query| {
+            summary_calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            Ok(nested_pages(&users_for_summaries, asked, query)
+                .into_iter()
+                .map(|(customer, page)| (customer, page.map(Into::into)))
+                .collect())
+        });
     let users = users.to_vec();
     let calls = calls.clone();
     mocks
@@ -653,40 +719,49 @@ fn nested_mocks(
         .expect_users_of_customers()
         .returning(move |_, asked, query| {
             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            Ok(asked
-                .iter()
-                .filter_map(|customer| {
-                    let theirs: Vec<_> = users
-                        .iter()
-                        .filter(|user| user.customer_id == Some(*customer))
-                        .cloned()
-                        .collect();
-                    if theirs.is_empty() {
-                        // Storage leaves out customers without users.
-                        return None;
-                    }
-                    let total = theirs.len();
-                    let (kept, more): (Vec<_>, bool) = match (query.page.first, query.page.last) {
-                        (Some(first), _) => {
-                            let first = usize::try_from(first).unwrap();
-                            (theirs.iter().take(first).cloned().collect(), total > first)
-                        }
-                        (None, Some(last)) => {
-                            let last = usize::try_from(last).unwrap();
-                            let skip = total.saturating_sub(last);
-                            (theirs.iter().skip(skip).cloned().collect(), false)
-                        }
-                        (None, None) => (theirs, false),
-                    };
-                    let mut page = user_page(kept);
-                    page.has_next_page = more;
-                    page.has_previous_page = query.page.last.is_some() && total > page.edges.len();
-                    page.total_count = query.count_total.then_some(total as u64);
-                    Some((*customer, page))
-                })
-                .collect())
+            Ok(nested_pages(&users, asked, query))
         });
     mocks
+}
+
+/// Each asked customer's page of `users` as storage answers `query`.
+fn nested_pages(
+    users: &[domain::User],
+    asked: &[CustomerId],
+    query: &UserQuery,
+) -> Vec<(CustomerId, Page<domain::User>)> {
+    asked
+        .iter()
+        .filter_map(|customer| {
+            let theirs: Vec<_> = users
+                .iter()
+                .filter(|user| user.customer_id == Some(*customer))
+                .cloned()
+                .collect();
+            if theirs.is_empty() {
+                // Storage leaves out customers without users.
+                return None;
+            }
+            let total = theirs.len();
+            let (kept, more): (Vec<_>, bool) = match (query.page.first, query.page.last) {
+                (Some(first), _) => {
+                    let first = usize::try_from(first).unwrap();
+                    (theirs.iter().take(first).cloned().collect(), total > first)
+                }
+                (None, Some(last)) => {
+                    let last = usize::try_from(last).unwrap();
+                    let skip = total.saturating_sub(last);
+                    (theirs.iter().skip(skip).cloned().collect(), false)
+                }
+                (None, None) => (theirs, false),
+            };
+            let mut page = user_page(kept);
+            page.has_next_page = more;
+            page.has_previous_page = query.page.last.is_some() && total > page.edges.len();
+            page.total_count = query.count_total.then_some(total as u64);
+            Some((*customer, page))
+        })
+        .collect()
 }
 
 /// The body's `data` as sent (its keys in order), without the `extensions` that follow it
@@ -800,6 +875,16 @@ async fn nested_connections_in_error_answer_as_through_resolvers() {
                         return Err(ports::DirectoryError::Forbidden);
                     }
                     Ok(asked.iter().map(|c| (*c, user_page(vec![]))).collect())
+                });
+            // The flat document reads summaries first; failing, the resolvers read again.
+            mocks
+                .users
+                .expect_user_summaries_of_customers()
+                .returning(move |_, asked, _| {
+                    if fails {
+                        return Err(ports::DirectoryError::Forbidden);
+                    }
+                    Ok(asked.iter().map(|c| (*c, Page::empty())).collect())
                 });
             let (_, mut body) = graphql(mocks.router(), document, json!({})).await;
             for error in body["errors"].as_array_mut().unwrap() {

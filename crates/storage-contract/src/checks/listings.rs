@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{
-    CursorKey, CustomerFilter, CustomerQuery, CustomerSortField, Direction, PageRequest, Position,
-    Sort, SortValue, UserFilter, UserQuery, UserSortField,
+    CursorKey, CustomerFilter, CustomerQuery, CustomerSortField, Direction, Page, PageRequest,
+    Position, Sort, SortValue, UserFilter, UserQuery, UserSortField,
 };
 use domain::{
     Customer, CustomerId, Description, ExecutionLimit, ExternalId, Labels, PersonName, RoleKind,
-    User, UserId,
+    User, UserId, UserSummary,
 };
 
 use crate::Stores;
@@ -1022,6 +1022,7 @@ pub async fn user_scope_restricts_rows_but_shows_me(stores: Stores) {
 
 /// `list_users_of_customers` gives, per requested customer and in request order, exactly
 /// the page `list_users` gives with that customer as filter: edges, cursors, flags, counts.
+/// `list_user_summaries_of_customers` gives the same pages, each user summarized.
 pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     let dir = directory(&stores).await;
     let requested = [
@@ -1126,6 +1127,16 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
                 .unwrap();
             let order: Vec<CustomerId> = batched.iter().map(|(id, _)| *id).collect();
             assert_eq!(order, requested.to_vec());
+            let summaries = stores
+                .users
+                .list_user_summaries_of_customers(dir.org.id, scope, &requested, query)
+                .await
+                .unwrap();
+            let summarized: Vec<(CustomerId, Page<UserSummary>)> = batched
+                .iter()
+                .map(|(id, page)| (*id, page.clone().map(UserSummary::from)))
+                .collect();
+            assert_eq!(summaries, summarized, "{query:?} {scope:?}");
             for (customer, page) in batched {
                 let mut single = query.clone();
                 single.filter.customer = Some(customer);
@@ -1142,6 +1153,14 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
         stores
             .users
             .list_users_of_customers(dir.org.id, scopes[0], &[], &UserQuery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        stores
+            .users
+            .list_user_summaries_of_customers(dir.org.id, scopes[0], &[], &UserQuery::default())
             .await
             .unwrap()
             .is_empty()

@@ -6,7 +6,9 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use domain::access::UserScope;
 use domain::listing::{Edge, Page, UserQuery};
-use domain::{CustomerId, Email, Invited, OrganizationId, User, UserChanges, UserId, Version};
+use domain::{
+    CustomerId, Email, Invited, OrganizationId, User, UserChanges, UserId, UserSummary, Version,
+};
 use ports::{AccessChange, Conditional, EventDraft, RepoError, UserRepository};
 use uuid::Uuid;
 
@@ -142,6 +144,56 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         customers: &[CustomerId],
         query: &UserQuery,
     ) -> Result<Vec<(CustomerId, Page<User>)>, RepoError> {
+        let sort = query.effective_sort();
+        let rows = PerCustomer {
+            listing: Listing::users(&sort, &query.page),
+            source: Source::users(&sort),
+            decode: records::user,
+            customer: |user: &User| user.customer_id,
+        };
+        self.pages_of_customers(organization, scope, customers, query, rows)
+            .await
+    }
+
+    async fn list_user_summaries_of_customers(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+    ) -> Result<Vec<(CustomerId, Page<UserSummary>)>, RepoError> {
+        let sort = query.effective_sort();
+        let rows = PerCustomer {
+            listing: Listing::user_summaries(&sort, &query.page),
+            source: Source::user_summaries(&sort),
+            decode: records::user_summary,
+            customer: |user: &UserSummary| user.customer_id,
+        };
+        self.pages_of_customers(organization, scope, customers, query, rows)
+            .await
+    }
+}
+
+/// What a batched listing of the users of several customers reads, and how.
+struct PerCustomer<'a, R, T> {
+    listing: Listing<'a>,
+    source: Source,
+    decode: fn(&R) -> Result<T, RepoError>,
+    /// The customer of a decoded user.
+    customer: fn(&T) -> Option<CustomerId>,
+}
+
+impl<D: Driver> SqlStore<D> {
+    /// The same page of users for each of `customers` (see
+    /// [`UserRepository::list_users_of_customers`]), rows read as `rows` says.
+    async fn pages_of_customers<T: Send>(
+        &self,
+        organization: OrganizationId,
+        scope: UserScope,
+        customers: &[CustomerId],
+        query: &UserQuery,
+        rows: PerCustomer<'_, D::Row, T>,
+    ) -> Result<Vec<(CustomerId, Page<T>)>, RepoError> {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
@@ -149,21 +201,24 @@ impl<D: Driver> UserRepository for SqlStore<D> {
         // each customer's read as a page of its own, and the totals, grouped by customer.
         let conditions = user_conditions(organization, scope, &query.filter, false);
         let ids = Bind::UuidList(customers.iter().map(|id| id.uuid()).collect());
-        let sort = query.effective_sort();
-        let listing = Listing::users(&sort, &query.page);
-        let source = Source::users(&sort);
+        let PerCustomer {
+            listing,
+            source,
+            decode,
+            customer,
+        } = rows;
         let page =
             listing.per_customer_statement(self.dialect(), &source, &conditions, ids.clone());
         let rows = self
             .fetch_all(page, |row| {
                 let edge = Edge {
-                    node: records::user(row)?,
+                    node: decode(row)?,
                     cursor: listing.cursor(row)?,
                 };
-                Ok((edge.node.customer_id, edge))
+                Ok((customer(&edge.node), edge))
             })
             .await?;
-        let mut groups: HashMap<CustomerId, Vec<Edge<User>>> = HashMap::new();
+        let mut groups: HashMap<CustomerId, Vec<Edge<T>>> = HashMap::new();
         for (customer, edge) in rows {
             if let Some(customer) = customer {
                 groups.entry(customer).or_default().push(edge);

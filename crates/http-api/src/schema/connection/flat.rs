@@ -30,6 +30,27 @@ pub(crate) trait FlatFields: OutputType {
     fn flat_field(&self, name: &str) -> Option<Value>;
 }
 
+/// What the flat path reads of a node: its `__typename` and its plain fields. Every
+/// [`FlatFields`] type is one; so are values the schema has no type of its own for, such as
+/// a user read as a summary, which answer only some of their type's fields.
+pub(crate) trait FlatNode {
+    /// The GraphQL type the node is an object of.
+    fn flat_type_name(&self) -> Cow<'static, str>;
+
+    /// As [`FlatFields::flat_field`]; `None` also for a field the value does not hold.
+    fn flat_node_field(&self, name: &str) -> Option<Value>;
+}
+
+impl<T: FlatFields> FlatNode for T {
+    fn flat_type_name(&self) -> Cow<'static, str> {
+        self.introspection_type_name()
+    }
+
+    fn flat_node_field(&self, name: &str) -> Option<Value> {
+        self.flat_field(name)
+    }
+}
+
 /// The nested connections of a page's nodes that its listing loaded ahead, so the flat path
 /// can answer them too (the customers' `users`).
 pub(crate) trait FlatNested: Send + Sync {
@@ -164,7 +185,7 @@ impl ConnectionPlan {
     /// The plan of a nested connection's selection, when it selects only `__typename`,
     /// `totalCount`, `nodes` (plain fields) and `pageInfo` (its scalar fields), each without
     /// argument or directive, and no key twice (async-graphql would merge them).
-    fn of(selection: &SelectionSet) -> Option<ConnectionPlan> {
+    pub(crate) fn of(selection: &SelectionSet) -> Option<ConnectionPlan> {
         let mut items = Vec::with_capacity(selection.items.len());
         for selection in &selection.items {
             let field = plain_field(&selection.node)?;
@@ -192,9 +213,20 @@ impl ConnectionPlan {
         (!repeated && !items.is_empty()).then_some(ConnectionPlan(items))
     }
 
+    /// The name of each field the plan selects of the nodes.
+    pub(crate) fn node_fields(&self) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .flat_map(|item| match item {
+                ConnectionItem::Nodes(_, fields) => fields.as_slice(),
+                _ => &[],
+            })
+            .map(|(_, name)| name.as_str())
+    }
+
     /// The connection's value as the plan selects it; `None` when a node field is not flat
     /// or the total was not counted.
-    pub(crate) fn value<T: FlatFields>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
+    pub(crate) fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
         let mut object = IndexMap::with_capacity(self.0.len());
         for item in &self.0 {
             let (key, value) = match item {
@@ -320,8 +352,40 @@ fn flat_selection<'a>(
     (!repeated_nested).then_some(items)
 }
 
+/// Whether the flat path will answer the `nodes` of the connection `field` for nodes like
+/// `node` (plain fields without fragments or directives that `node` answers flat, nested
+/// connections that [`ConnectionPlan::of`] accepts and `nested` accepts by field name and
+/// plan), looked at before the nodes are resolved. Conservative: `edges`, or fragments
+/// on the connection, say no.
+pub(crate) fn nodes_answer_flat<T: FlatFields>(
+    field: &Field,
+    node: &T,
+    nested: impl Fn(&str, &ConnectionPlan) -> bool,
+) -> bool {
+    field.selection_set.node.items.iter().all(|selection| {
+        let Some(field) = plain_field(&selection.node) else {
+            return false;
+        };
+        match field.name.node.as_str() {
+            "nodes" => field.selection_set.node.items.iter().all(|selection| {
+                let Some(field) = plain_field(&selection.node) else {
+                    return false;
+                };
+                let name = field.name.node.as_str();
+                if is_leaf(field) {
+                    return leaf_value(node, name).is_some();
+                }
+                ConnectionPlan::of(&field.selection_set.node)
+                    .is_some_and(|plan| nested(name, &plan))
+            }),
+            "edges" => false,
+            _ => true,
+        }
+    })
+}
+
 /// One node as the object its selected fields make, or `None` when one of them is not flat.
-fn flat_object<T: FlatFields>(
+fn flat_object<T: FlatNode>(
     node: &T,
     index: usize,
     selection: &[Item<'_>],
@@ -340,7 +404,7 @@ fn flat_object<T: FlatFields>(
 }
 
 /// One node with plain leaf fields only.
-fn leaf_object<T: FlatFields>(node: &T, fields: &[(Name, String)]) -> Option<Value> {
+fn leaf_object<T: FlatNode>(node: &T, fields: &[(Name, String)]) -> Option<Value> {
     let mut object = IndexMap::with_capacity(fields.len());
     for (key, name) in fields {
         object.insert(key.clone(), leaf_value(node, name)?);
@@ -349,10 +413,10 @@ fn leaf_object<T: FlatFields>(node: &T, fields: &[(Name, String)]) -> Option<Val
 }
 
 /// A plain field's value: `__typename` or what the type answers flat.
-fn leaf_value<T: FlatFields>(node: &T, name: &str) -> Option<Value> {
+fn leaf_value<T: FlatNode>(node: &T, name: &str) -> Option<Value> {
     match name {
-        "__typename" => Some(Value::String(node.introspection_type_name().into_owned())),
-        name => node.flat_field(name),
+        "__typename" => Some(Value::String(node.flat_type_name().into_owned())),
+        name => node.flat_node_field(name),
     }
 }
 
@@ -377,13 +441,15 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, Value};
-    use domain::{CustomerDraft, NewCustomer, NewUser, OrganizationId, Role, RoleKind, UserDraft};
+    use domain::{
+        CustomerDraft, NewCustomer, NewUser, OrganizationId, Role, RoleKind, UserDraft, UserSummary,
+    };
     use futures::future::BoxFuture;
 
     use super::super::{Connection, Cursor};
-    use super::{ConnectionPlan, FlatFields, FlatNested, Nodes};
+    use super::{ConnectionPlan, FlatFields, FlatNested, FlatNode, Nodes};
     use crate::schema::customer::CustomerNode;
-    use crate::schema::user::UserNode;
+    use crate::schema::user::{SUMMARY_FIELDS, UserNode, UserSummaryNode};
 
     /// Fields that depend on the caller, so they always take their resolvers.
     const CALLER_FIELDS: [&str; 4] = [
@@ -631,5 +697,21 @@ mod tests {
         assert_eq!(not_flat(&user, &user_fields), Vec::<String>::new());
         // A field that needs the caller is never answered flat.
         assert_eq!(user.flat_field("allowUpdate"), None::<Value>);
+
+        // A summary answers its fields as the whole user does, and no other.
+        let summary = UserSummaryNode(UserSummary::from(user.0.clone()));
+        assert_eq!(summary.flat_type_name(), user.flat_type_name());
+        for field in &user_fields {
+            let expected = SUMMARY_FIELDS
+                .contains(&field.as_str())
+                .then(|| user.flat_field(field))
+                .flatten();
+            assert_eq!(summary.flat_node_field(field), expected, "{field}");
+        }
+        assert!(
+            SUMMARY_FIELDS
+                .iter()
+                .all(|f| user_fields.contains(&(*f).to_owned()))
+        );
     }
 }

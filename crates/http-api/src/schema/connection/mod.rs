@@ -12,7 +12,10 @@ use std::borrow::Cow;
 use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject, TypeName, Value};
 use domain::listing::{CursorKey, Page};
 
-pub(crate) use flat::{ConnectionPlan, FlatFields, FlatNested, optional_text, scalar, text};
+pub(crate) use flat::{
+    ConnectionPlan, FlatFields, FlatNested, FlatNode, nodes_answer_flat, optional_text, scalar,
+    text,
+};
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
 
@@ -212,6 +215,52 @@ impl<T: FlatFields + Clone> Connection<T> {
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
             total_count: self.total,
+        })
+    }
+}
+
+/// A listing's page kept only for the flat path, never resolved by async-graphql: its nodes
+/// are values without a schema type of their own (user summaries), answered as connection
+/// `C` answers them.
+pub(crate) struct FlatPage<T> {
+    nodes: Vec<T>,
+    cursors: Vec<CursorKey>,
+    has_next_page: bool,
+    has_previous_page: bool,
+    total: Option<u64>,
+    /// The connection type's name (`UserConnection`), for `__typename`.
+    type_name: fn() -> Cow<'static, str>,
+}
+
+impl<T: FlatNode> FlatPage<T> {
+    /// The page as connection `C` would hold it, each node wrapped by `wrap`.
+    pub(crate) fn from_page<C: TypeName, U>(page: Page<U>, mut wrap: impl FnMut(U) -> T) -> Self {
+        let (nodes, cursors) = page
+            .edges
+            .into_iter()
+            .map(|edge| (wrap(edge.node), edge.cursor))
+            .unzip();
+        FlatPage {
+            nodes,
+            cursors,
+            has_next_page: page.has_next_page,
+            has_previous_page: page.has_previous_page,
+            total: page.total_count,
+            type_name: C::type_name,
+        }
+    }
+
+    /// The connection's value as `plan` selects it, as [`Connection::flat_value`]; `None`
+    /// when a selected node field is one the nodes do not hold.
+    pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
+        plan.value(&ConnectionParts {
+            type_name: &self.type_name,
+            nodes: &self.nodes,
+            total: self.total,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: &|| self.cursors.first().map(wire::cursor::encode_key),
+            end_cursor: &|| self.cursors.last().map(wire::cursor::encode_key),
         })
     }
 }
