@@ -530,13 +530,21 @@ impl<'a> Walker<'a> {
             _ => return 0,
         };
         let mut total: u64 = 0;
+        // The answer's keys mostly come in the selection's order: each is first looked for
+        // where the previous one was found, one comparison, and only then by its hash.
+        let mut next = 0;
         for item in &set.items {
             let part = match &item.node {
                 Selection::Field(field) => {
-                    let key = field.node.alias.as_ref().unwrap_or(&field.node.name);
-                    let Some(value) = object.get(&key.node) else {
+                    let key = &field.node.alias.as_ref().unwrap_or(&field.node.name).node;
+                    let found = match object.get_index(next) {
+                        Some((at, value)) if at == key => Some((next, value)),
+                        _ => object.get_full(key).map(|(index, _, value)| (index, value)),
+                    };
+                    let Some((index, value)) = found else {
                         continue;
                     };
+                    next = index + 1;
                     let price = self.price(&field.node, context);
                     let once = if price.once > 0 && batched.insert(field.pos) {
                         price.once

@@ -266,6 +266,40 @@ fn the_actual_cost_uses_real_list_lengths_and_the_same_prices() {
     assert_eq!(actual(query, serde_json::Value::Null), 0);
 }
 
+/// Keys are looked for in the selection's order first; an answer in another order, or with
+/// keys missing, costs what the same answer in order does.
+#[test]
+fn the_actual_cost_does_not_depend_on_the_order_of_the_answers_keys() {
+    let query = "{ customers { nodes { id name n: name users { totalCount nodes { id } } } } }";
+    // Parsed as async-graphql values, which keep the text's key order.
+    let cost_of = |answer: &str| {
+        let document = parse_query(query).unwrap();
+        let data: Value = serde_json::from_str(answer).unwrap();
+        actual_cost(&document, None, &variables(json!({})), &data)
+    };
+    let in_order = cost_of(
+        r#"{"customers": {"nodes": [{"id": "a", "name": "x", "n": "x",
+            "users": {"totalCount": 1, "nodes": [{"id": "u"}]}}]}}"#,
+    );
+    let shuffled = cost_of(
+        r#"{"customers": {"nodes": [{"users": {"nodes": [{"id": "u"}], "totalCount": 1},
+            "n": "x", "id": "a", "name": "x"}]}}"#,
+    );
+    let without_name = cost_of(
+        r#"{"customers": {"nodes": [{"id": "a", "n": "x",
+            "users": {"totalCount": 1, "nodes": [{"id": "u"}]}}]}}"#,
+    );
+    assert_eq!(shuffled, in_order);
+    assert_eq!(without_name, in_order - 1);
+    let query_cost = actual(
+        query,
+        json!({"customers": {"nodes": [
+            {"id": "a", "name": "x", "n": "x", "users": {"totalCount": 1, "nodes": [{"id": "u"}]}},
+        ]}}),
+    );
+    assert_eq!(in_order, query_cost);
+}
+
 #[test]
 fn the_actual_cost_of_a_full_answer_is_at_most_the_requested_cost() {
     let query = "{ a: customers(first: 2) { nodes { ...C } } } fragment C on Customer { id name }";
