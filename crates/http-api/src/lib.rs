@@ -14,6 +14,7 @@
 //! rule lives in `domain` and behind those traits.
 
 mod auth;
+mod documents;
 mod limits;
 mod metrics;
 mod pages;
@@ -211,6 +212,7 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
         schema: schema::build(services.clone(), config.query_limits.root_field_concurrency),
         services,
         query_limits: config.query_limits,
+        documents: documents::Documents::default(),
         token_buckets: Buckets::new(
             rates.token_bucket,
             rates.token_restore_per_second,

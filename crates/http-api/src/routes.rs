@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::parser::parse_query;
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{ServerError, Value};
 use axum::body::Bytes;
 use axum::extract::{Extension, FromRequest, Request, State};
@@ -18,6 +18,7 @@ use wire::Global as _;
 
 use crate::Services;
 use crate::auth::{authenticate, authenticate_kind, bearer_token};
+use crate::documents::Documents;
 use crate::limits::bucket::{Buckets, Status, Throttled};
 use crate::limits::client::{TrustedProxy, bucket_key, client_address, peer};
 use crate::limits::cost::{actual_cost, analyze};
@@ -31,6 +32,8 @@ pub(crate) struct AppState {
     pub(crate) schema: ApiSchema,
     pub(crate) services: Services,
     pub(crate) query_limits: QueryLimits,
+    /// Documents parsed by earlier requests, by their text.
+    pub(crate) documents: Documents,
     /// Cost buckets of `/api`, per bearer token.
     pub(crate) token_buckets: Buckets,
     /// Request buckets of the sign-in routes, per client address.
@@ -118,7 +121,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         );
         return refused(&refusal, &state.token_buckets, key, never_ran, request_id);
     }
-    let document = match parse_query(&graphql_request.query) {
+    let document = match state.documents.parse(&graphql_request.query) {
         Ok(document) => document,
         Err(error) => {
             let errors = serde_json::to_value(vec![ServerError::from(error)]);
@@ -150,7 +153,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     if let Err(throttled) = state.token_buckets.take(key, requested) {
         return throttled_api(requested, throttled, request_id);
     }
-    graphql_request.set_parsed_query(document.clone());
+    graphql_request.set_parsed_query(ExecutableDocument::clone(&document));
     let graphql_request = schema::with_request_data(graphql_request, origin, &state.services);
     let response = state.schema.execute(graphql_request).await;
     let request_error = is_request_error(&response);
