@@ -1,6 +1,8 @@
 //! Statements as plain data: SQL text in one engine's dialect plus the values to bind, in
 //! order. Adapters bind each [`Bind`] with their own driver types.
 
+use std::fmt::Write as _;
+
 use domain::Timestamp;
 use uuid::Uuid;
 
@@ -16,11 +18,13 @@ pub enum Dialect {
 impl Dialect {
     /// The `n`th (1-based) bind parameter; numbered in both engines so a value can be
     /// referred to by position.
-    fn placeholder(self, n: usize) -> String {
-        match self {
-            Dialect::Sqlite => format!("?{n}"),
-            Dialect::Postgres => format!("${n}"),
-        }
+    fn push_placeholder(self, sql: &mut String, n: usize) {
+        let sigil = match self {
+            Dialect::Sqlite => '?',
+            Dialect::Postgres => '$',
+        };
+        // Writing to a `String` cannot fail.
+        let _ = write!(sql, "{sigil}{n}");
     }
 
     /// A condition: the JSON array of strings in `column` holds the next bound text.
@@ -148,14 +152,12 @@ impl Sql {
     /// statement with `taken` parameters in one combined text.
     pub(crate) fn finish_after(self, dialect: Dialect, taken: usize) -> Statement {
         let mut sql = String::with_capacity(self.text.len() + 3 * self.binds.len());
-        let mut number = taken;
-        for ch in self.text.chars() {
-            if ch == '?' {
-                number += 1;
-                sql.push_str(&dialect.placeholder(number));
-            } else {
-                sql.push(ch);
-            }
+        // Copied a run at a time between the `?`s: the column lists make long texts.
+        let mut runs = self.text.split('?');
+        sql.push_str(runs.next().unwrap_or_default());
+        for (number, run) in (taken + 1..).zip(runs) {
+            dialect.push_placeholder(&mut sql, number);
+            sql.push_str(run);
         }
         Statement {
             sql,
@@ -182,6 +184,10 @@ mod tests {
         assert_eq!(sqlite.binds.len(), 3);
         let postgres = sql.finish(Dialect::Postgres);
         assert_eq!(postgres.sql, "a = $1 AND (b = $2 OR c = $3)");
+        let edges = Sql::new("?, x = ?", [Bind::int(1), Bind::int(2)]);
+        assert_eq!(edges.finish_after(Dialect::Postgres, 9).sql, "$10, x = $11");
+        let none = Sql::new("SELECT 1", []);
+        assert_eq!(none.finish_after(Dialect::Sqlite, 3).sql, "SELECT 1");
     }
 
     #[test]
