@@ -429,7 +429,8 @@ impl<'a> Listing<'a> {
     ///
     /// Each customer's rows are read as a page of its own, with its `LIMIT` and `OFFSET`, so
     /// the index on `(organization_id, customer_id, <order>)` stops at the page's end: a
-    /// `LATERAL` join on PostgreSQL, a correlated `IN` on SQLite (which has no `LATERAL`).
+    /// `LATERAL` join on PostgreSQL, a correlated `IN` of rowids on SQLite (which has no
+    /// `LATERAL`).
     /// Rows come back grouped by customer, each group in page order.
     pub(crate) fn per_customer_statement(
         &self,
@@ -470,9 +471,11 @@ impl<'a> Listing<'a> {
             Dialect::Sqlite => {
                 sql = Sql::new(&format!("SELECT {}", source.columns), []);
                 self.push_key_columns(&mut sql);
+                // Matched by rowid, not by `id`: each row the subquery picks is then read
+                // with one seek of the table, not a seek of `id`'s index and one of the table.
                 sql.push(
                     &format!(
-                        " FROM json_each(?) ids, {} WHERE u.id IN (SELECT u.id FROM {} WHERE ",
+                        " FROM json_each(?) ids, {} WHERE u.rowid IN (SELECT u.rowid FROM {} WHERE ",
                         source.from, source.from
                     ),
                     [customers],
