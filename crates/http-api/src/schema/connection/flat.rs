@@ -110,11 +110,14 @@ impl<T: FlatFields> OutputType for Nodes<T> {
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
         if let Some(selection) = flat_selection(ctx, self.nested.as_deref()) {
+            let shape = ObjectShape::new(selection.iter().map(Item::key));
             let objects: Option<Vec<Value>> = self
                 .nodes
                 .iter()
                 .enumerate()
-                .map(|(index, node)| flat_object(node, index, &selection, self.nested.as_deref()))
+                .map(|(index, node)| {
+                    flat_object(node, index, &selection, &shape, self.nested.as_deref())
+                })
                 .collect();
             // `None`: a selected field the type does not answer flat.
             if let Some(objects) = objects {
@@ -134,6 +137,14 @@ enum Item<'a> {
     Nested(Name, usize, ConnectionPlan),
 }
 
+impl Item<'_> {
+    fn key(&self) -> &Name {
+        match self {
+            Item::Plain(key, _) | Item::Nested(key, ..) => key,
+        }
+    }
+}
+
 /// What a nested connection's selection asks for, when the flat path can answer it all.
 pub(crate) struct ConnectionPlan(Vec<ConnectionItem>);
 
@@ -141,8 +152,9 @@ pub(crate) struct ConnectionPlan(Vec<ConnectionItem>);
 enum ConnectionItem {
     Typename(Name),
     TotalCount(Name),
-    /// `nodes`, with its plain fields as (response key, field name).
-    Nodes(Name, Vec<(Name, String)>),
+    /// `nodes`, with its plain fields as (response key, field name), and the shape of the
+    /// nodes' objects.
+    Nodes(Name, Vec<(Name, String)>, ObjectShape),
     /// `pageInfo`, with each selected field.
     PageInfo(Name, Vec<(Name, PageInfoField)>),
 }
@@ -152,7 +164,7 @@ impl ConnectionItem {
         match self {
             ConnectionItem::Typename(key)
             | ConnectionItem::TotalCount(key)
-            | ConnectionItem::Nodes(key, _)
+            | ConnectionItem::Nodes(key, ..)
             | ConnectionItem::PageInfo(key, _) => key,
         }
     }
@@ -193,7 +205,11 @@ impl ConnectionPlan {
             let item = match field.name.node.as_str() {
                 "__typename" if is_leaf(field) => ConnectionItem::Typename(key),
                 "totalCount" if is_leaf(field) => ConnectionItem::TotalCount(key),
-                "nodes" => ConnectionItem::Nodes(key, leaf_fields(&field.selection_set.node)?),
+                "nodes" => {
+                    let fields = leaf_fields(&field.selection_set.node)?;
+                    let shape = ObjectShape::new(fields.iter().map(|(key, _)| key));
+                    ConnectionItem::Nodes(key, fields, shape)
+                }
                 "pageInfo" => {
                     let fields = leaf_fields(&field.selection_set.node)?
                         .into_iter()
@@ -218,7 +234,7 @@ impl ConnectionPlan {
         self.0
             .iter()
             .flat_map(|item| match item {
-                ConnectionItem::Nodes(_, fields) => fields.as_slice(),
+                ConnectionItem::Nodes(_, fields, _) => fields.as_slice(),
                 _ => &[],
             })
             .map(|(_, name)| name.as_str())
@@ -237,11 +253,11 @@ impl ConnectionPlan {
                     let total = parts.total?;
                     (key, Value::from(i32::try_from(total).unwrap_or(i32::MAX)))
                 }
-                ConnectionItem::Nodes(key, fields) => {
+                ConnectionItem::Nodes(key, fields, shape) => {
                     let nodes = parts
                         .nodes
                         .iter()
-                        .map(|node| leaf_object(node, fields))
+                        .map(|node| leaf_object(node, fields, shape))
                         .collect::<Option<Vec<Value>>>()?;
                     (key, Value::List(nodes))
                 }
@@ -384,32 +400,59 @@ pub(crate) fn nodes_answer_flat<T: FlatFields>(
     })
 }
 
+/// The keys of the objects a selection makes, in answer order, found once per selection:
+/// each object is a copy of `template` whose values are then set by position, so no key is
+/// hashed again per object (async-graphql's objects hash theirs with SipHash).
+pub(crate) struct ObjectShape {
+    template: IndexMap<Name, Value>,
+    /// The position in `template` of each selected key; a key selected twice has one place,
+    /// its first, as async-graphql's own merge gives it.
+    slots: Vec<usize>,
+}
+
+impl ObjectShape {
+    fn new<'k>(keys: impl Iterator<Item = &'k Name>) -> Self {
+        let mut template = IndexMap::new();
+        let slots = keys
+            .map(|key| template.insert_full(key.clone(), Value::Null).0)
+            .collect();
+        ObjectShape { template, slots }
+    }
+
+    /// The object whose `i`th selected key holds `value(i)`; `None` as soon as one is.
+    fn object(&self, mut value: impl FnMut(usize) -> Option<Value>) -> Option<Value> {
+        let mut object = self.template.clone();
+        for (index, slot) in self.slots.iter().enumerate() {
+            let value = value(index)?;
+            if let Some((_, place)) = object.get_index_mut(*slot) {
+                *place = value;
+            }
+        }
+        Some(Value::Object(object))
+    }
+}
+
 /// One node as the object its selected fields make, or `None` when one of them is not flat.
 fn flat_object<T: FlatNode>(
     node: &T,
     index: usize,
     selection: &[Item<'_>],
+    shape: &ObjectShape,
     nested: Option<&dyn FlatNested>,
 ) -> Option<Value> {
-    let mut object = IndexMap::with_capacity(selection.len());
-    for item in selection {
-        let (key, value) = match item {
-            Item::Plain(key, name) => (key, leaf_value(node, name)?),
-            Item::Nested(key, listing, plan) => (key, nested?.value(*listing, index, plan)?),
-        };
-        // A key selected twice keeps its first place, as async-graphql's own merge does.
-        object.insert(key.clone(), value);
-    }
-    Some(Value::Object(object))
+    shape.object(|at| match selection.get(at)? {
+        Item::Plain(_, name) => leaf_value(node, name),
+        Item::Nested(_, listing, plan) => nested?.value(*listing, index, plan),
+    })
 }
 
 /// One node with plain leaf fields only.
-fn leaf_object<T: FlatNode>(node: &T, fields: &[(Name, String)]) -> Option<Value> {
-    let mut object = IndexMap::with_capacity(fields.len());
-    for (key, name) in fields {
-        object.insert(key.clone(), leaf_value(node, name)?);
-    }
-    Some(Value::Object(object))
+fn leaf_object<T: FlatNode>(
+    node: &T,
+    fields: &[(Name, String)],
+    shape: &ObjectShape,
+) -> Option<Value> {
+    shape.object(|at| leaf_value(node, &fields.get(at)?.1))
 }
 
 /// A plain field's value: `__typename` or what the type answers flat.
@@ -626,6 +669,8 @@ mod tests {
             "leaves(first: 1) { __typename totalCount nodes { n m: n __typename } \
              pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor } }",
             "l: leaves(first: 1) { t: totalCount p: pageInfo { e: endCursor } }",
+            // A key selected twice keeps its first place.
+            "leaves(first: 1) { nodes { n m: n n } }",
             // `@include` and `@skip` are applied before execution: no directive is left.
             "leaves(first: 1) { totalCount @include(if: true) n: totalCount @skip(if: true) }",
             "leaves(first: 1) @skip(if: false) { nodes { n } }",
