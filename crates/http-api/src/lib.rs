@@ -15,6 +15,7 @@
 
 mod auth;
 mod documents;
+mod json;
 mod limits;
 mod metrics;
 mod pages;

@@ -209,7 +209,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             extensions: &response.extensions,
         })
     } else {
-        serde_json::to_string(&response)
+        crate::json::response_text(&response)
     };
     let mut answer = match body {
         Ok(body) => respond(http_status, body, status),
