@@ -411,10 +411,9 @@ async fn prefetch_users(
             int_argument(&arguments, "offset"),
         );
         let count_total = Lookahead::from(field).field("totalCount").exists();
-        let Ok(query) = page.and_then(|page| users_query(page, count_total)) else {
-            continue;
-        };
-        if !queries.contains(&query) {
+        if let Ok(query) = page.and_then(|page| users_query(page, count_total))
+            && !queries.contains(&query)
+        {
             queries.push(query);
         }
     }

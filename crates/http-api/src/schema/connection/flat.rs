@@ -403,7 +403,7 @@ pub(crate) fn nodes_answer_flat<T: FlatFields>(
 /// The keys of the objects a selection makes, in answer order, found once per selection:
 /// each object is a copy of `template` whose values are then set by position, so no key is
 /// hashed again per object (async-graphql's objects hash theirs with SipHash).
-pub(crate) struct ObjectShape {
+struct ObjectShape {
     template: IndexMap<Name, Value>,
     /// The position in `template` of each selected key; a key selected twice has one place,
     /// its first, as async-graphql's own merge gives it.
