@@ -22,6 +22,7 @@ use domain::listing::{
 use domain::text::fold_case;
 use domain::{OrganizationId, RoleKind};
 use ports::RepoError;
+use uuid::Uuid;
 
 use crate::columns::Columns;
 use crate::driver::SqlRow;
@@ -622,9 +623,9 @@ impl<'a> Listing<'a> {
         sql.push(" AND (", []).append(&chain).push(")", []);
     }
 
-    /// The cursor of a fetched row, from its `id` (the first column) and its `k0..kn`
-    /// columns (after the source's), read by position.
-    pub(crate) fn cursor(&self, row: &impl SqlRow) -> Result<CursorKey, RepoError> {
+    /// The cursor of a fetched row whose record has `id` (already decoded: the row's first
+    /// column), from its `k0..kn` columns (after the source's), read by position.
+    pub(crate) fn cursor(&self, row: &impl SqlRow, id: Uuid) -> Result<CursorKey, RepoError> {
         let mut columns = Columns::at(row, self.key_start);
         let mut values = Vec::with_capacity(self.keys.len());
         for (index, key) in self.keys.iter().enumerate() {
@@ -635,10 +636,7 @@ impl<'a> Listing<'a> {
                 SortValueKind::Time => SortValue::Time(columns.time(&column)?),
             });
         }
-        Ok(CursorKey {
-            values,
-            id: Columns::new(row).uuid("id")?,
-        })
+        Ok(CursorKey { values, id })
     }
 
     /// The page made of `edges` as fetched (one group's, in fetch order) and the total,
@@ -768,7 +766,7 @@ mod tests {
         let row = crate::records::tests::user_row(id)
             .with("k0", Cell::Text("ada@example.com".into()))
             .with("k1", Cell::Int(40));
-        let cursor = listing.cursor(&row).unwrap();
+        let cursor = listing.cursor(&row, id).unwrap();
         assert_eq!(cursor.id, id);
         assert_eq!(
             cursor.values,
@@ -779,7 +777,7 @@ mod tests {
         );
         // Windowed pages add their row numbers after the keys; they are not read.
         let windowed = row.with("row_index", Cell::Int(1));
-        assert_eq!(listing.cursor(&windowed).unwrap(), cursor);
+        assert_eq!(listing.cursor(&windowed, id).unwrap(), cursor);
     }
 
     #[test]
@@ -793,9 +791,9 @@ mod tests {
         }];
         // A customer listing over a user row: the keys are not where the listing expects.
         let listing = Listing::customers(&sort, &page);
-        let row = crate::records::tests::user_row(uuid::Uuid::now_v7())
-            .with("k0", Cell::Time(domain::now()));
-        let _ = listing.cursor(&row);
+        let id = uuid::Uuid::now_v7();
+        let row = crate::records::tests::user_row(id).with("k0", Cell::Time(domain::now()));
+        let _ = listing.cursor(&row, id);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use domain::{
 };
 use ports::RepoError;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use crate::columns::Columns;
 use crate::driver::{CorruptRow, SqlRow};
@@ -478,6 +479,30 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
         scim,
         version,
     })
+}
+
+/// A record a listing returns: its id is the last key of the record's cursor, taken from
+/// the decoded record rather than read from the row a second time.
+pub(crate) trait Listed {
+    fn listed_id(&self) -> Uuid;
+}
+
+impl Listed for Customer {
+    fn listed_id(&self) -> Uuid {
+        self.id.uuid()
+    }
+}
+
+impl Listed for User {
+    fn listed_id(&self) -> Uuid {
+        self.id.uuid()
+    }
+}
+
+impl Listed for UserSummary {
+    fn listed_id(&self) -> Uuid {
+        self.id.uuid()
+    }
 }
 
 /// A `users` row of [`USER_SUMMARY_COLUMNS`], in that order, as a [`UserSummary`]: each

@@ -12,7 +12,7 @@ use uuid::Uuid;
 use crate::driver::{CorruptRow, Driver, SqlRow, Step, Written};
 use crate::listing::{Listing, Source, count_statement};
 use crate::pool::PoolSettings;
-use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
+use crate::records::{self, Listed, ROLE_KIND, USER_COLUMNS, column_list};
 use crate::statement::{Bind, Sql, Statement, parameter_list};
 
 mod credentials;
@@ -153,7 +153,7 @@ impl<D: Driver> SqlStore<D> {
 
     /// One page of `source` under `conditions`, and its total when `count_total`: one
     /// statement, or two.
-    async fn list<T: Send>(
+    async fn list<T: Send + Listed>(
         &self,
         listing: &Listing<'_>,
         source: &Source,
@@ -164,10 +164,9 @@ impl<D: Driver> SqlStore<D> {
         let page = listing.page_statement(self.dialect(), source, conditions);
         let edges = self
             .fetch_all(page, |row| {
-                Ok(Edge {
-                    node: decode(row)?,
-                    cursor: listing.cursor(row)?,
-                })
+                let node = decode(row)?;
+                let cursor = listing.cursor(row, node.listed_id())?;
+                Ok(Edge { node, cursor })
             })
             .await?;
         let total = if count_total {

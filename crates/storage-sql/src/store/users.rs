@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::{SqlStore, org_and_id};
 use crate::driver::{Driver, SqlRow, Step};
 use crate::listing::{Listing, Source, count_statement, user_conditions};
-use crate::records::{self, ROLE_KIND, USER_COLUMNS, column_list};
+use crate::records::{self, Listed, ROLE_KIND, USER_COLUMNS, column_list};
 use crate::statement::Bind;
 
 #[async_trait]
@@ -186,7 +186,7 @@ struct PerCustomer<'a, R, T> {
 impl<D: Driver> SqlStore<D> {
     /// The same page of users for each of `customers` (see
     /// [`UserRepository::list_users_of_customers`]), rows read as `rows` says.
-    async fn pages_of_customers<T: Send>(
+    async fn pages_of_customers<T: Send + Listed>(
         &self,
         organization: OrganizationId,
         scope: UserScope,
@@ -211,11 +211,9 @@ impl<D: Driver> SqlStore<D> {
             listing.per_customer_statement(self.dialect(), &source, &conditions, ids.clone());
         let rows = self
             .fetch_all(page, |row| {
-                let edge = Edge {
-                    node: decode(row)?,
-                    cursor: listing.cursor(row)?,
-                };
-                Ok((customer(&edge.node), edge))
+                let node = decode(row)?;
+                let cursor = listing.cursor(row, node.listed_id())?;
+                Ok((customer(&node), Edge { node, cursor }))
             })
             .await?;
         let mut groups: HashMap<CustomerId, Vec<Edge<T>>> = HashMap::new();
