@@ -200,8 +200,64 @@ async fn connection_arguments_follow_the_contract(engine: Engine) {
     server.stop().await;
 }
 
+/// A page whose users select only what a summary holds reads summaries (the flat path);
+/// the same page with a fragment on the customers goes through the resolvers, which read
+/// whole users. Both answer the same: nodes, totals, page flags and cursors.
+async fn nested_users_read_as_summaries_answer_as_whole_users(engine: Engine) {
+    let server = TestServer::spawn(engine).await;
+    let member = server.role_id(&server.owner_token, true, "Member").await;
+    for c in 0..3 {
+        let customer = server.create_customer(&format!("Summary {c}")).await;
+        for u in 0..c + 2 {
+            let data = server
+                .gql(
+                    "mutation($c: ID, $e: String!, $r: ID!, $n: String, $x: String) { createCustomerUser(input: {customer: $c, email: $e, role: $r, name: $n, externalId: $x}) { errors { field messages } } }",
+                    json!({
+                        "c": customer,
+                        "e": format!("u{u}.c{c}@summary.example"),
+                        "r": member,
+                        // Text that JSON escapes, and a user without an external id.
+                        "n": format!("Zoë \"{u}\" \\ {c}"),
+                        "x": (u % 2 == 0).then(|| format!("ext-{c}-{u}")),
+                    }),
+                )
+                .await;
+            assert_eq!(data["createCustomerUser"]["errors"], json!([]), "{data:#}");
+        }
+    }
+    let users = "users(first: 2) { __typename totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor } nodes { __typename id email name externalId } }";
+    let flat = server
+        .gql(
+            &format!("{{ customers(first: 10) {{ nodes {{ id name {users} }} }} }}"),
+            json!({}),
+        )
+        .await;
+    let resolved = server
+        .gql(
+            &format!(
+                "{{ customers(first: 10) {{ nodes {{ ... on Customer {{ id }} name {users} }} }} }}"
+            ),
+            json!({}),
+        )
+        .await;
+    let nodes = flat["customers"]["nodes"].as_array().expect("nodes");
+    assert!(nodes.len() >= 3, "{flat:#}");
+    let summary = nodes
+        .iter()
+        .find(|node| node["name"] == "Summary 2")
+        .expect("the customer");
+    assert_eq!(summary["users"]["totalCount"], 4, "{flat:#}");
+    assert_eq!(
+        summary["users"]["pageInfo"]["hasNextPage"], true,
+        "{flat:#}"
+    );
+    assert_eq!(flat, resolved);
+    server.stop().await;
+}
+
 on_both_engines!(
     pages_of_100_return_each_customer_exactly_once,
     paging_stays_exact_while_customers_come_and_go,
     connection_arguments_follow_the_contract,
+    nested_users_read_as_summaries_answer_as_whole_users,
 );
