@@ -12,6 +12,7 @@
 mod files;
 #[cfg(feature = "testing")]
 pub mod testing;
+mod writer;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -27,11 +28,14 @@ use sqlx::sqlite::{
     SqliteRow, SqliteSynchronous,
 };
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Row as _, Sqlite, Type};
+use sqlx::{
+    AssertSqlSafe, Column, Connection as _, Decode, Row as _, Sqlite, SqliteConnection, Type,
+};
 use storage_sql::{
     Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters,
     Written,
 };
+use writer::{Outcome, Writer};
 
 /// Every repository port on SQLite. Cheap to clone: clones share the connections.
 pub type SqliteStorage = SqlStore<SqliteDriver>;
@@ -58,8 +62,9 @@ const ROW_BUFFER: usize = 256;
 /// one connection, shared by reads and writes.
 #[derive(Debug, Clone)]
 pub struct SqliteDriver {
-    writer: Connections,
-    readers: Connections,
+    writer: Writer,
+    /// `None` in memory: the writer's connection holds the database, so it reads too.
+    readers: Option<Connections>,
 }
 
 /// One pool of the driver and the callers waiting for it.
@@ -119,34 +124,28 @@ impl Driver for SqliteDriver {
         if !in_memory {
             files::protect(options.get_filename())?;
         }
-        // One connection that never closes: the in-memory database, or the file's writer.
-        // No ping before each use: a connection to a local file does not go stale, and the
-        // ping is one more round trip to the connection's thread on every call.
-        let writer = SqlitePoolOptions::new()
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None)
-            .test_before_acquire(false)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_with(
-                options
-                    .clone()
-                    .create_if_missing(true)
-                    .journal_mode(SqliteJournalMode::Wal)
-                    .synchronous(SqliteSynchronous::Normal),
-            )
-            .await
-            .map_err(RepoError::unavailable)?;
+        // One connection that never closes, owned by the writer task: the in-memory
+        // database, or the file's writer.
+        let mut connection = SqliteConnection::connect_with(
+            &options
+                .clone()
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal),
+        )
+        .await
+        .map_err(RepoError::unavailable)?;
+        // `run_direct` is `run` on a connection rather than a pool: `run`'s `Acquire` bound
+        // is not general enough inside `async_trait` (sqlx's own workaround).
         MIGRATOR
-            .run(&writer)
+            .run_direct(None, &mut connection, false)
             .await
             .map_err(RepoError::unavailable)?;
-        let writer = Connections::new(writer);
+        let writer = Writer::spawn(connection, pool.acquire_timeout);
         if in_memory {
             return Ok(SqliteDriver {
-                readers: writer.clone(),
                 writer,
+                readers: None,
             });
         }
         // Opened once the writer has put the file in WAL mode and migrated it; the journal
@@ -160,61 +159,45 @@ impl Driver for SqliteDriver {
             .map_err(RepoError::unavailable)?;
         Ok(SqliteDriver {
             writer,
-            readers: Connections::new(readers),
+            readers: Some(Connections::new(readers)),
         })
     }
 
+    /// On a reader; in memory, on the writer, which holds the database.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
-        fetch_on(&self.readers, statement).await
+        match &self.readers {
+            Some(readers) => fetch_on(readers, statement).await,
+            None => self.fetch_written(statement).await,
+        }
     }
 
     async fn fetch_written(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
-        fetch_on(&self.writer, statement).await
+        Ok(self.writer.run_one(statement).await?.rows)
     }
 
-    /// On the writer. A single statement needs no explicit transaction: a statement that
-    /// writes takes the write lock when it starts, before it reads, so it cannot fail
-    /// half-way on a lock another process holds; it waits in the busy handler instead.
+    /// On the writer, in a transaction of its own (or of its group: see [`writer`]).
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
-        let mut connection = self.writer.acquire().await?;
-        let done = query(statement)
-            .execute(&mut *connection)
-            .await
-            .map_err(map_error)?;
-        Ok(done.rows_affected())
+        Ok(self.writer.run_one(statement).await?.changes)
     }
 
-    /// On the writer, taking the write lock up front (`BEGIN IMMEDIATE`), so a database
-    /// that another process is writing makes the transaction wait for the busy timeout
-    /// instead of failing half-way. One writer connection: batches run one at a time.
+    /// On the writer, in one transaction taken with `BEGIN IMMEDIATE`, so a database that
+    /// another process is writing makes the transaction wait for the busy timeout instead
+    /// of failing half-way. Every step runs; a step whose rows break its expectation then
+    /// rolls the batch back (see [`writer`]).
     async fn write(&self, steps: &[Step]) -> Result<Written<SqliteRecord>, RepoError> {
-        let mut connection = self.writer.acquire().await?;
-        let mut transaction = connection
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(map_error)?;
-        let mut written = Vec::with_capacity(steps.len());
-        for (index, step) in steps.iter().enumerate() {
-            let rows = query(&step.statement)
-                .fetch_all(&mut *transaction)
-                .await
-                .map_err(map_error)?;
-            if !step.met_by(rows.len()) {
-                transaction.rollback().await.map_err(map_error)?;
-                return Ok(Written::Unmet { step: index });
+        Ok(match self.writer.run(steps).await? {
+            Outcome::Committed(results) => {
+                Written::Committed(results.into_iter().map(|result| result.rows).collect())
             }
-            written.push(rows.into_iter().map(SqliteRecord).collect());
-        }
-        transaction.commit().await.map_err(map_error)?;
-        Ok(Written::Committed(written))
+            Outcome::Unmet(step) => Written::Unmet { step },
+        })
     }
 
     /// `writer` and `readers` for a file; `shared` for the one in-memory connection.
     fn pools(&self) -> Vec<PoolStats> {
-        if Arc::ptr_eq(&self.writer.waiters, &self.readers.waiters) {
-            vec![self.writer.stats("shared")]
-        } else {
-            vec![self.writer.stats("writer"), self.readers.stats("readers")]
+        match &self.readers {
+            Some(readers) => vec![self.writer.stats("writer"), readers.stats("readers")],
+            None => vec![self.writer.stats("shared")],
         }
     }
 }
@@ -225,17 +208,17 @@ async fn fetch_on(
     statement: &Statement,
 ) -> Result<Vec<SqliteRecord>, RepoError> {
     let mut connection = connections.acquire().await?;
-    let rows = query(statement)
+    let rows = query(&statement.sql, &statement.binds)
         .fetch_all(&mut *connection)
         .await
         .map_err(map_error)?;
     Ok(rows.into_iter().map(SqliteRecord).collect())
 }
 
-/// `statement` with its values bound in SQLite's representation.
-fn query(statement: &Statement) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
-    let sql = sqlx::query(AssertSqlSafe(statement.sql.as_str()));
-    statement.binds.iter().fold(sql, |query, bind| match bind {
+/// `sql` with `binds`, its values, bound in SQLite's representation.
+fn query(sql: &str, binds: &[Bind]) -> sqlx::query::Query<'static, Sqlite, SqliteArguments> {
+    let sql = sqlx::query(AssertSqlSafe(sql));
+    binds.iter().fold(sql, |query, bind| match bind {
         Bind::Text(text) => query.bind(text.as_deref()),
         Bind::Int(int) => query.bind(*int),
         Bind::Bool(flag) => query.bind(*flag),
