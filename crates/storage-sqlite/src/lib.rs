@@ -54,9 +54,9 @@ const ROW_BUFFER: usize = 256;
 /// The SQLite engine under [`SqliteStorage`].
 ///
 /// A file database has one writer connection and a pool of read-only readers. SQLite runs
-/// one write at a time per file anyway; with a single writer connection, writes queue in
-/// this process in arrival order (the pool is fair) instead of sleeping and retrying in
-/// SQLite's busy handler, which is what made concurrent creates slow at the tail. Readers
+/// one write at a time per file anyway; with a single writer connection, owned by one task
+/// (`writer.rs`), writes queue in this process in arrival order instead of sleeping and
+/// retrying in SQLite's busy handler, and those queued together commit together. Readers
 /// run in parallel beside it (WAL). They are opened read-only, so a write routed to a reader
 /// fails loudly instead of silently competing for the lock. An in-memory database lives in
 /// one connection, shared by reads and writes.
@@ -175,7 +175,7 @@ impl Driver for SqliteDriver {
         Ok(self.writer.run_one(statement).await?.rows)
     }
 
-    /// On the writer, in a transaction of its own (or of its group: see [`writer`]).
+    /// On the writer, in a transaction of its own (or of its group: see `writer.rs`).
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
         Ok(self.writer.run_one(statement).await?.changes)
     }
@@ -183,7 +183,7 @@ impl Driver for SqliteDriver {
     /// On the writer, in one transaction taken with `BEGIN IMMEDIATE`, so a database that
     /// another process is writing makes the transaction wait for the busy timeout instead
     /// of failing half-way. Every step runs; a step whose rows break its expectation then
-    /// rolls the batch back (see [`writer`]).
+    /// rolls the batch back (see `writer.rs`).
     async fn write(&self, steps: &[Step]) -> Result<Written<SqliteRecord>, RepoError> {
         Ok(match self.writer.run(steps).await? {
             Outcome::Committed(results) => {

@@ -13,11 +13,11 @@
 //!
 //! A job is also what a caller cannot cancel half-way: once taken, its transaction runs to
 //! the end whatever its caller does, so the connection never returns with a transaction
-//! open. A job whose caller stopped waiting before it was taken is skipped, and one that
-//! waited longer than the acquire timeout is refused, as a pool refuses a late acquire.
+//! open. A job not taken within the acquire timeout is abandoned and never runs, as a pool
+//! refuses a late acquire; so is one whose caller stopped waiting.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt as _;
@@ -76,8 +76,36 @@ struct Job {
     text: Statement,
     /// What each statement's rows must be.
     expects: Vec<Expect>,
-    queued: Instant,
+    /// Whether the writer took the job or its caller gave up first: exactly one of them.
+    turn: Arc<Turn>,
     reply: Reply,
+}
+
+/// A job's turn at the writer: taken by the writer or abandoned by its caller, whichever
+/// comes first, so a caller told "timed out" knows its job never runs.
+#[derive(Debug, Default)]
+struct Turn(AtomicU8);
+
+impl Turn {
+    const WAITING: u8 = 0;
+    const TAKEN: u8 = 1;
+    const ABANDONED: u8 = 2;
+
+    /// The writer's side: whether the job is still wanted, and is now the writer's.
+    fn take(&self) -> bool {
+        self.settle(Turn::TAKEN)
+    }
+
+    /// The caller's side: whether the job had not been taken, and now never will be.
+    fn abandon(&self) -> bool {
+        self.settle(Turn::ABANDONED)
+    }
+
+    fn settle(&self, to: u8) -> bool {
+        self.0
+            .compare_exchange(Turn::WAITING, to, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
 }
 
 /// A failure shared by every job of a transaction (its `BEGIN` or `COMMIT` failed); each job
@@ -101,7 +129,7 @@ impl Writer {
     pub(crate) fn spawn(connection: SqliteConnection, acquire_timeout: Duration) -> Writer {
         let (jobs, queue) = mpsc::channel(QUEUE);
         let busy = Arc::new(AtomicBool::new(false));
-        tokio::spawn(run(connection, queue, busy.clone(), acquire_timeout));
+        tokio::spawn(run(connection, queue, busy.clone()));
         Writer {
             jobs,
             waiting: Arc::new(Waiters::default()),
@@ -131,28 +159,35 @@ impl Writer {
         }
     }
 
-    /// Queues a job (waiting at most the acquire timeout for room) and waits for its outcome.
+    /// Queues a job and waits for its outcome. If the writer has not taken it within the
+    /// acquire timeout (the queue full, or the writer busy that long), the job is abandoned
+    /// and never runs: the caller hears "unavailable", as from a pool with no connection.
     async fn submit(&self, text: Statement, expects: Vec<Expect>) -> Result<Outcome, RepoError> {
         let _waiting = self.waiting.enter();
-        let (reply, outcome) = oneshot::channel();
+        let deadline = Instant::now() + self.acquire_timeout;
+        let turn = Arc::new(Turn::default());
+        let (reply, mut outcome) = oneshot::channel();
         let job = Job {
             text,
             expects,
-            queued: Instant::now(),
+            turn: turn.clone(),
             reply,
         };
+        let timeout = || RepoError::unavailable(WriterTimeout(self.acquire_timeout));
         self.jobs
             .send_timeout(job, self.acquire_timeout)
             .await
             .map_err(|error| match error {
-                mpsc::error::SendTimeoutError::Timeout(_) => {
-                    RepoError::unavailable(WriterTimeout(self.acquire_timeout))
-                }
+                mpsc::error::SendTimeoutError::Timeout(_) => timeout(),
                 mpsc::error::SendTimeoutError::Closed(_) => RepoError::unavailable(WriterStopped),
             })?;
-        outcome
-            .await
-            .unwrap_or_else(|_| Err(RepoError::unavailable(WriterStopped)))
+        let answer = match tokio::time::timeout_at(deadline.into(), &mut outcome).await {
+            Ok(answer) => answer,
+            Err(_) if turn.abandon() => return Err(timeout()),
+            // Taken just in time: it runs, so its outcome is the answer.
+            Err(_) => outcome.await,
+        };
+        answer.unwrap_or_else(|_| Err(RepoError::unavailable(WriterStopped)))
     }
 
     /// The writer as a pool of one, for metrics: in use while it runs a transaction,
@@ -174,20 +209,11 @@ async fn run(
     mut connection: SqliteConnection,
     mut queue: mpsc::Receiver<Job>,
     busy: Arc<AtomicBool>,
-    acquire_timeout: Duration,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
     while queue.recv_many(&mut group, MAX_GROUP).await > 0 {
         busy.store(true, Ordering::Relaxed);
-        group.retain(|job: &Job| !job.reply.is_closed());
-        for late in group.extract_if(.., |job| job.queued.elapsed() > acquire_timeout) {
-            let _ = late
-                .reply
-                .send(Err(RepoError::unavailable(WriterTimeout(acquire_timeout))));
-        }
-        if !group.is_empty() {
-            commit_group(&mut connection, group.drain(..)).await;
-        }
+        commit_group(&mut connection, group.drain(..)).await;
         busy.store(false, Ordering::Relaxed);
     }
     let _ = connection.close().await;
@@ -195,11 +221,15 @@ async fn run(
 
 /// One transaction: each job in a savepoint of its own, then one commit for those that
 /// succeeded. A job that failed is answered at once (it wrote nothing); the rest after the
-/// commit. If the transaction itself fails, every job still unanswered hears why.
+/// commit. If the transaction itself fails, every job still unanswered hears why. Jobs
+/// whose callers gave up (timed out or cancelled) are skipped.
 async fn commit_group(connection: &mut SqliteConnection, mut jobs: impl Iterator<Item = Job>) {
     let mut succeeded = Vec::new();
     let mut first = true;
     while let Some(job) = jobs.next() {
+        if job.reply.is_closed() || !job.turn.take() {
+            continue;
+        }
         match run_job(connection, &job, first).await {
             Ran::NotBegun(error) => {
                 let replies = std::iter::once(job.reply).chain(jobs.map(|job| job.reply));
@@ -225,6 +255,10 @@ async fn commit_group(connection: &mut SqliteConnection, mut jobs: impl Iterator
             }
         }
         first = false;
+    }
+    if first {
+        // Every job was skipped: no transaction began.
+        return;
     }
     match connection.execute("COMMIT").await {
         Ok(_) => {

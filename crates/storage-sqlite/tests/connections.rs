@@ -8,9 +8,9 @@
 
 mod support;
 
-use ports::CustomerRepository;
+use ports::{CustomerRepository, RepoError, StorageStats as _, UniqueField};
 use storage_contract::draft;
-use storage_sql::{Bind, Driver, Statement};
+use storage_sql::{Bind, Driver, SqlRow as _, Statement};
 use storage_sqlite::SqliteStorage;
 use storage_sqlite::testing::TempDatabase;
 use support::Org;
@@ -126,4 +126,152 @@ async fn pools_are_reported_by_role() {
         (pools[0].pool, pools[0].max, pools[0].size),
         ("shared", 1, 1)
     );
+}
+
+/// Writes that queue together commit together, yet each stands alone: in a burst where
+/// half the names are taken twice, exactly one insert of each twice-taken name fails with
+/// the conflict, and every other insert commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failing_write_fails_alone_among_those_committed_with_it() {
+    let database = TempDatabase::new();
+    let storage = SqliteStorage::connect(&database.url()).await.unwrap();
+    let org = Org::create(&storage, "Burst").await;
+    let names = (0..24).map(|n| format!("Customer {:02}", if n < 16 { n / 2 } else { n }));
+    let mut tasks = tokio::task::JoinSet::new();
+    for name in names {
+        let storage = storage.clone();
+        let customer = org.customer(&name);
+        tasks.spawn(async move {
+            let event = draft(customer.organization_id);
+            (name, storage.insert_customer(&customer, &event).await)
+        });
+    }
+    let mut committed = std::collections::BTreeMap::<String, usize>::new();
+    let mut conflicts = 0;
+    while let Some(outcome) = tasks.join_next().await {
+        match outcome.unwrap() {
+            (name, Ok(())) => *committed.entry(name).or_default() += 1,
+            (_, Err(RepoError::Conflict(UniqueField::CustomerName))) => conflicts += 1,
+            (name, Err(error)) => panic!("{name}: {error:?}"),
+        }
+    }
+    assert_eq!(conflicts, 8, "one of each twice-taken name");
+    assert_eq!(committed.len(), 16, "{committed:?}");
+    assert!(committed.values().all(|&count| count == 1), "{committed:?}");
+    let (customers, events) = counts(&storage, org.id).await;
+    assert_eq!(customers, 16);
+    assert_eq!(
+        events,
+        16 + ORGANIZATION_EVENTS,
+        "an event with each, none without"
+    );
+}
+
+/// A write whose caller stops waiting at any point either commits whole (with its event)
+/// or not at all, and the writer goes on serving the next caller.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_write_is_whole_or_absent_and_the_writer_goes_on() {
+    let database = TempDatabase::new();
+    let storage = SqliteStorage::connect(&database.url()).await.unwrap();
+    let org = Org::create(&storage, "Cancelled").await;
+    for n in 0..40_u64 {
+        let customer = org.customer(&format!("Dropped {n:02}"));
+        let event = draft(org.id);
+        // From not at all to well past its end: the caller gives up at every stage.
+        let patience = std::time::Duration::from_micros(n * n * 5);
+        let _ = tokio::time::timeout(patience, storage.insert_customer(&customer, &event)).await;
+    }
+    let kept = org.customer("Kept");
+    storage
+        .insert_customer(&kept, &draft(org.id))
+        .await
+        .expect("the writer serves the next caller");
+    let (customers, events) = counts(&storage, org.id).await;
+    assert!(customers >= 1, "{customers}");
+    assert_eq!(
+        events,
+        customers + ORGANIZATION_EVENTS,
+        "each customer with its event"
+    );
+}
+
+/// A write the writer has not taken within the acquire timeout is abandoned: its caller
+/// hears "unavailable" and it never runs, even once the writer is free. The one the writer
+/// had taken commits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_not_taken_in_time_never_runs() {
+    use sqlx::{Connection as _, Executor as _};
+    use storage_sql::PoolSettings;
+    let database = TempDatabase::new();
+    let settings = PoolSettings {
+        acquire_timeout: std::time::Duration::from_secs(1),
+        ..PoolSettings::default()
+    };
+    let storage = SqliteStorage::connect_with(&database.url(), &settings)
+        .await
+        .unwrap();
+    let org = Org::create(&storage, "Held").await;
+    // Another process's write lock: the writer's next transaction waits for it (up to the
+    // busy timeout, 5 s) while later jobs queue behind.
+    let mut holder = sqlx::SqliteConnection::connect(&database.url())
+        .await
+        .unwrap();
+    holder.execute("BEGIN IMMEDIATE").await.unwrap();
+    let taken = org.customer("Taken");
+    let first = tokio::spawn({
+        let storage = storage.clone();
+        let taken = taken.clone();
+        async move {
+            storage
+                .insert_customer(&taken, &draft(taken.organization_id))
+                .await
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while storage.pools()[0].in_use == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the writer took the first job"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let late = org.customer("Late");
+    let error = storage
+        .insert_customer(&late, &draft(org.id))
+        .await
+        .expect_err("the second job waits past the acquire timeout");
+    let RepoError::Unavailable(cause) = &error else {
+        panic!("expected Unavailable, got {error:?}");
+    };
+    assert!(cause.to_string().contains("timed out"), "{cause}");
+    holder.execute("COMMIT").await.unwrap();
+    first
+        .await
+        .unwrap()
+        .expect("the job the writer had taken commits");
+    assert!(storage.customer(org.id, taken.id).await.unwrap().is_some());
+    assert!(
+        storage.customer(org.id, late.id).await.unwrap().is_none(),
+        "the abandoned job never ran"
+    );
+}
+
+/// Events an organization's creation writes (see `Org::create`).
+const ORGANIZATION_EVENTS: i64 = 1;
+
+/// The organization's customers and events, counted in the database.
+async fn counts(storage: &SqliteStorage, org: domain::OrganizationId) -> (i64, i64) {
+    let organization = Bind::Text(Some(org.uuid().hyphenated().to_string()));
+    let rows = storage
+        .driver()
+        .fetch(&Statement {
+            sql: "SELECT (SELECT COUNT(*) FROM customers WHERE organization_id = ?1) AS c, \
+                  (SELECT COUNT(*) FROM events WHERE organization_id = ?2) AS e"
+                .into(),
+            binds: vec![organization.clone(), organization],
+        })
+        .await
+        .unwrap();
+    let row = rows.first().unwrap();
+    (row.int("c").unwrap(), row.int("e").unwrap())
 }
