@@ -33,6 +33,7 @@ mod signing_keys;
 mod throttle;
 mod tokens;
 mod users;
+mod verified_tokens;
 mod versioned;
 pub mod webhooks;
 

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::actor_cache::ActorCache;
+use crate::verified_tokens::{Kept, VerifiedTokens};
 
 /// How long a login's access token lasts by default: short, since the refresh token renews it.
 pub const DEFAULT_ACCESS_TOKEN_TTL: TimeDelta = TimeDelta::minutes(15);
@@ -147,12 +148,14 @@ impl Key {
     }
 }
 
-/// The keys a server holds: the original one (tokens without `kid`) and the rotated ones.
-#[derive(Clone)]
+/// The keys a server holds: the original one (tokens without `kid`) and the rotated ones,
+/// and the tokens verified with them.
 struct Keyring {
     original: Key,
     /// Oldest first, with when each was created.
     rotated: Vec<(String, Key, Timestamp)>,
+    /// Tokens these keys verified: a reload builds a new keyring, so they go with the keys.
+    verified: VerifiedTokens<Verified>,
 }
 
 impl Keyring {
@@ -206,6 +209,7 @@ impl TokenService {
             keys: Arc::new(RwLock::new(Arc::new(Keyring {
                 original: Key::new(secret)?,
                 rotated: Vec::new(),
+                verified: VerifiedTokens::default(),
             }))),
         })
     }
@@ -308,10 +312,15 @@ impl TokenService {
 
     /// What a token says, if its key, signature, issuer, expiry and lifetime hold: its
     /// `iat` may not lie in the future (beyond [`ACCESS_TOKEN_CLOCK_SKEW`]) nor `exp - iat` exceed the
-    /// maximum lifetime.
+    /// maximum lifetime. A token verified before is found by its text instead, and only its
+    /// expiry and lifetime are checked again (see `verified_tokens`).
     fn verify(&self, token: &str) -> Option<Verified> {
-        let header = jsonwebtoken::decode_header(token).ok()?;
         let keyring = self.keyring();
+        let now = domain::now().timestamp();
+        if let Some(kept) = keyring.verified.find(token, now) {
+            return self.within_lifetime(&kept).then_some(kept.verified);
+        }
+        let header = jsonwebtoken::decode_header(token).ok()?;
         let key = keyring.verifying(header.kid.as_deref())?;
         let mut validation = Validation::new(Algorithm::HS256);
         validation.set_issuer(&[ISSUER]);
@@ -320,28 +329,48 @@ impl TokenService {
         let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
             .ok()?
             .claims;
-        let now = domain::now().timestamp();
-        let lifetime = claims.exp.checked_sub(claims.iat)?;
-        // A session's tokens last the access-token lifetime at most, so only sessions
-        // revoked that recently need checking (see `authenticate`).
-        let longest = match claims.sid {
+        if claims.iat > now + ACCESS_TOKEN_CLOCK_SKEW.num_seconds() {
+            return None;
+        }
+        let kept = Kept {
+            verified: Verified {
+                organization: OrganizationId::from_uuid(Uuid::try_parse(&claims.org).ok()?),
+                user: UserId::from_uuid(Uuid::try_parse(&claims.sub).ok()?),
+                generation: claims.r#gen,
+                session: match claims.sid {
+                    Some(sid) => Some(Uuid::try_parse(&sid).ok()?),
+                    None => None,
+                },
+            },
+            expires: claims.exp,
+            lifetime: claims.exp.checked_sub(claims.iat)?,
+        };
+        if !self.within_lifetime(&kept) {
+            return None;
+        }
+        keyring.verified.keep(token, kept);
+        Some(kept.verified)
+    }
+
+    /// Whether a token lasts no longer than these settings allow: a session's tokens last
+    /// the access-token lifetime at most, so only sessions revoked that recently need
+    /// checking (see `authenticate`).
+    fn within_lifetime(&self, kept: &Kept<Verified>) -> bool {
+        let longest = match kept.verified.session {
             Some(_) => self.settings.access_ttl,
             None => self.settings.max_lifetime,
         };
-        if claims.iat > now + ACCESS_TOKEN_CLOCK_SKEW.num_seconds()
-            || lifetime > longest.num_seconds()
-        {
-            return None;
-        }
-        Some(Verified {
-            organization: OrganizationId::from_uuid(Uuid::try_parse(&claims.org).ok()?),
-            user: UserId::from_uuid(Uuid::try_parse(&claims.sub).ok()?),
-            generation: claims.r#gen,
-            session: match claims.sid {
-                Some(sid) => Some(Uuid::try_parse(&sid).ok()?),
-                None => None,
-            },
-        })
+        kept.lifetime <= longest.num_seconds()
+    }
+
+    /// What a token verified before says, if this service kept it and it still holds;
+    /// `None` says nothing about a token not kept.
+    fn remembered(&self, token: &str) -> Option<Verified> {
+        let kept = self
+            .keyring()
+            .verified
+            .find(token, domain::now().timestamp())?;
+        self.within_lifetime(&kept).then_some(kept.verified)
     }
 }
 
@@ -368,7 +397,11 @@ async fn read_keyring(
         .into_iter()
         .map(|stored| Ok((stored.kid, Key::new(&stored.secret)?, stored.created_at)))
         .collect::<Result<_, TokenError>>()?;
-    Ok(Keyring { original, rotated })
+    Ok(Keyring {
+        original,
+        rotated,
+        verified: VerifiedTokens::default(),
+    })
 }
 
 /// One signing key as `roster token-key list` shows it.
@@ -558,6 +591,13 @@ impl Authenticator for BearerAuthenticator {
     }
 
     async fn authenticate_kind(&self, token: &str) -> Result<(Actor, ActorKind), AuthError> {
+        // A Roster token verified before needs no header read to know where it goes.
+        if let Some(verified) = self.roster.tokens.remembered(token) {
+            return Ok((
+                self.roster.accepting(&verified).await?.actor,
+                ActorKind::User,
+            ));
+        }
         match jsonwebtoken::decode_header(token).map(|header| header.alg) {
             Ok(Algorithm::HS256) => self.roster.authenticate_kind(token).await,
             Ok(Algorithm::RS256) => self.embedded.authenticate_kind(token).await,
@@ -898,6 +938,51 @@ mod tests {
             TokenService::load(Some("short"), &secrets).await,
             Err(TokenError::WeakSecret)
         ));
+    }
+
+    #[test]
+    fn a_token_verified_before_is_found_by_its_text_and_checked_again() {
+        let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Owner));
+        let lenient = TokenService::new(&[7; 32]).unwrap();
+        let token = lenient
+            .issue_lasting(&actor, 3, TimeDelta::days(2))
+            .unwrap()
+            .token;
+        let first = lenient.verify(&token).expect("a fresh token verifies");
+        assert_eq!(
+            lenient.remembered(&token),
+            Some(first),
+            "kept once verified"
+        );
+        assert_eq!(lenient.verify(&token), Some(first), "found again, the same");
+        // A clone sharing the keys under stricter settings refuses what the lenient one
+        // kept: the lifetime is checked again on every use.
+        let strict = lenient.clone().with_settings(TokenSettings {
+            max_lifetime: TimeDelta::days(1),
+            ..lenient.settings()
+        });
+        assert_eq!(strict.remembered(&token), None);
+        assert_eq!(strict.verify(&token), None);
+        // Another text (its signature altered) is not found, and fails to verify.
+        let forged = format!("{}x", token);
+        assert_eq!(lenient.remembered(&forged), None);
+        assert_eq!(lenient.verify(&forged), None);
+    }
+
+    #[tokio::test]
+    async fn a_kept_token_stops_at_its_expiry() {
+        let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Owner));
+        let tokens = TokenService::new(&[7; 32]).unwrap();
+        let token = tokens
+            .issue_lasting(&actor, 0, TimeDelta::seconds(1))
+            .unwrap()
+            .token;
+        assert!(tokens.verify(&token).is_some());
+        assert!(tokens.remembered(&token).is_some());
+        // `exp` is in whole seconds: past it, the kept token is refused like any other.
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(tokens.remembered(&token), None);
+        assert_eq!(tokens.verify(&token), None);
     }
 
     #[tokio::test]
