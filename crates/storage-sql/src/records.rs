@@ -100,17 +100,21 @@ pub(crate) const REFRESH_TOKEN_COLUMNS: &[&str] = &[
 
 /// `columns`, each qualified with `alias` (`c.id, c.name`), or bare when `alias` is empty.
 pub(crate) fn column_list(alias: &str, columns: &[&str]) -> String {
-    columns
-        .iter()
-        .map(|column| {
-            if alias.is_empty() {
-                (*column).to_owned()
-            } else {
-                format!("{alias}.{column}")
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
+    // Written into one buffer: lists are built for every statement, and a `String` per
+    // column cost as much as the rest of a `customer(id)` statement's text.
+    let width: usize = columns.iter().map(|column| column.len()).sum();
+    let mut list = String::with_capacity(width + columns.len() * (alias.len() + 3));
+    for (index, column) in columns.iter().enumerate() {
+        if index > 0 {
+            list.push_str(", ");
+        }
+        if !alias.is_empty() {
+            list.push_str(alias);
+            list.push('.');
+        }
+        list.push_str(column);
+    }
+    list
 }
 
 /// Every column written for a customer, and its value. Keys are folded in Rust
@@ -710,6 +714,14 @@ pub(crate) mod tests {
 
     fn text(text: &str) -> Cell {
         Cell::Text(text.to_owned())
+    }
+
+    #[test]
+    fn column_lists_qualify_each_column_with_the_alias() {
+        assert_eq!(column_list("c", &["id", "name"]), "c.id, c.name");
+        assert_eq!(column_list("", &["id", "name"]), "id, name");
+        assert_eq!(column_list("u", &["id"]), "u.id");
+        assert_eq!(column_list("u", &[]), "");
     }
 
     /// A customer row as its statements select it: [`CUSTOMER_COLUMNS`], in order.
