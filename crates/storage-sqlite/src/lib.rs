@@ -47,6 +47,13 @@ static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 /// admin commands may write the same file) before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// WAL pages after which a commit copies them back into the file (SQLite's default is
+/// 1,000). The copy runs inside the commit that crosses the mark, so the writes waiting
+/// behind it wait for it: smaller, more frequent copies cut the tail of concurrent writes
+/// (createCustomer p99 at 8 connections 10-11 ms -> 7.4-9.5 ms, at 1 connection 6.4-6.8 ms
+/// -> 3.6-3.9 ms) for about 8% of their rate.
+const WAL_CHECKPOINT_PAGES: u32 = 300;
+
 /// Rows a connection's thread may read ahead of the caller (sqlx's default is 50): a page
 /// of users is read without the thread parking and waking once per row.
 const ROW_BUFFER: usize = 256;
@@ -131,7 +138,8 @@ impl Driver for SqliteDriver {
                 .clone()
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal),
+                .synchronous(SqliteSynchronous::Normal)
+                .pragma("wal_autocheckpoint", WAL_CHECKPOINT_PAGES.to_string()),
         )
         .await
         .map_err(RepoError::unavailable)?;
