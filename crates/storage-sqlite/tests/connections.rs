@@ -275,3 +275,23 @@ async fn counts(storage: &SqliteStorage, org: domain::OrganizationId) -> (i64, i
     let row = rows.first().unwrap();
     (row.int("c").unwrap(), row.int("e").unwrap())
 }
+
+/// The writer copies the WAL back into the file every 300 pages, not SQLite's 1,000: the
+/// writes queued behind a copy wait for less.
+#[tokio::test]
+async fn the_writer_checkpoints_in_small_steps() {
+    let database = TempDatabase::new();
+    let storage = SqliteStorage::connect(&database.url()).await.unwrap();
+    let rows = storage
+        .driver()
+        .fetch_written(&Statement {
+            sql: "PRAGMA wal_autocheckpoint".into(),
+            binds: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows.first().unwrap().int("wal_autocheckpoint").unwrap(),
+        300
+    );
+}
