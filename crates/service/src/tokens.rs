@@ -530,6 +530,8 @@ impl TokenAuthenticator {
         }
     }
 
+    /// The caller as stored now; spanned, as the one storage call authentication makes.
+    #[tracing::instrument(level = "error", skip_all, name = "tokens.authenticate")]
     async fn load(&self, verified: &Verified) -> Result<Caller, AuthError> {
         // Taken before the read: a change reported while it runs keeps its result out.
         let ticket = self.cache.ticket();
@@ -554,7 +556,6 @@ impl TokenAuthenticator {
 
 #[async_trait]
 impl Authenticator for TokenAuthenticator {
-    #[tracing::instrument(level = "error", skip_all, name = "tokens.authenticate")]
     async fn authenticate(&self, token: &str) -> Result<Actor, AuthError> {
         let verified = self
             .tokens

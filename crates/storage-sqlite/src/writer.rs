@@ -146,7 +146,7 @@ impl Writer {
         self.submit(text, expects).await
     }
 
-    /// Runs one statement, which may return any rows, in a transaction of its own.
+    /// Runs one statement, which may return any rows, in a transaction (its group's).
     pub(crate) async fn run_one(&self, statement: &Statement) -> Result<StepResult, RepoError> {
         let text = one_text([statement].into_iter())?;
         match self.submit(text, vec![Expect::Any]).await? {
