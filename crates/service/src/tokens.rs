@@ -941,14 +941,16 @@ mod tests {
         ));
     }
 
+    /// An owner's operator token from `tokens`, lasting `ttl`.
+    fn owner_token(tokens: &TokenService, ttl: TimeDelta) -> String {
+        let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Owner));
+        tokens.issue_lasting(&actor, 3, ttl).unwrap().token
+    }
+
     #[test]
     fn a_token_verified_before_is_found_by_its_text_and_checked_again() {
-        let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Owner));
         let lenient = TokenService::new(&[7; 32]).unwrap();
-        let token = lenient
-            .issue_lasting(&actor, 3, TimeDelta::days(2))
-            .unwrap()
-            .token;
+        let token = owner_token(&lenient, TimeDelta::days(2));
         let first = lenient.verify(&token).expect("a fresh token verifies");
         assert_eq!(
             lenient.remembered(&token),
@@ -972,12 +974,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_kept_token_stops_at_its_expiry() {
-        let actor = Actor::of(&user(OrganizationId::generate(), None, RoleKind::Owner));
         let tokens = TokenService::new(&[7; 32]).unwrap();
-        let token = tokens
-            .issue_lasting(&actor, 0, TimeDelta::seconds(1))
-            .unwrap()
-            .token;
+        let token = owner_token(&tokens, TimeDelta::seconds(1));
         assert!(tokens.verify(&token).is_some());
         assert!(tokens.remembered(&token).is_some());
         // `exp` is in whole seconds: past it, the kept token is refused like any other.
