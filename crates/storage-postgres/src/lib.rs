@@ -33,11 +33,12 @@ use domain::Timestamp;
 use ports::{PoolStats, RepoError, UniqueField};
 use sqlx::migrate::Migrator;
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::{PgArguments, PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgArguments, PgConnectOptions, PgConnection, PgPool, PgPoolOptions, PgRow};
 use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Postgres, Row as _, Type};
 use storage_sql::{
-    Bind, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters, Written,
+    Bind, Dialect, Driver, Kept, Lease, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters,
+    Written,
 };
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
@@ -60,6 +61,8 @@ pub struct PostgresDriver {
     pool: PgPool,
     /// Storage calls waiting for a connection, for metrics.
     waiters: Arc<Waiters>,
+    /// Connections whose last call ran to its end, reused without sqlx's ping.
+    kept: Arc<Kept<PoolConnection<Postgres>>>,
 }
 
 #[async_trait]
@@ -73,7 +76,8 @@ impl Driver for PostgresDriver {
     /// covers opening one, which sqlx retries while the server refuses connections, so with
     /// PostgreSQL down calls fail within it, and succeed again once it is back. Idle
     /// connections (idle for [`PING_AFTER_IDLE`]) are pinged before use, so the ones a restart
-    /// broke are replaced (sqlx also tests each connection as it is returned, and closes a broken one).
+    /// broke are replaced. A connection whose call ran to its end is kept for the next call
+    /// (`kept.rs`); any other goes back to sqlx, which pings it and closes it when broken.
     ///
     /// At start only, a server that refuses or does not answer is waited for
     /// [`STARTUP_ACQUIRES`] acquire timeouts (30 s by default), as when both start together;
@@ -108,51 +112,43 @@ impl Driver for PostgresDriver {
         Ok(PostgresDriver {
             pool,
             waiters: Arc::new(Waiters::default()),
+            kept: Arc::new(Kept::default()),
         })
     }
 
     async fn fetch(&self, statement: &Statement) -> Result<Vec<PostgresRecord>, RepoError> {
-        let mut connection = self.acquire().await?;
+        let mut lease = self.acquire().await?;
         let rows = query(statement)
-            .fetch_all(&mut *connection)
+            .fetch_all(&mut **lease)
             .await
             .map_err(map_error)?;
+        lease.done();
         Ok(rows.into_iter().map(PostgresRecord).collect())
     }
 
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
-        let mut connection = self.acquire().await?;
+        let mut lease = self.acquire().await?;
         let done = query(statement)
-            .execute(&mut *connection)
+            .execute(&mut **lease)
             .await
             .map_err(map_error)?;
+        lease.done();
         Ok(done.rows_affected())
     }
 
     /// On one pooled connection, in a transaction (read committed): a batch's row locks
     /// are held to its commit, so writers of one event counter take turns.
     async fn write(&self, steps: &[Step]) -> Result<Written<PostgresRecord>, RepoError> {
-        let mut connection = self.acquire().await?;
-        let mut transaction = connection.begin().await.map_err(map_error)?;
-        let mut written = Vec::with_capacity(steps.len());
-        for (index, step) in steps.iter().enumerate() {
-            let rows = query(&step.statement)
-                .fetch_all(&mut *transaction)
-                .await
-                .map_err(map_error)?;
-            if !step.met_by(rows.len()) {
-                transaction.rollback().await.map_err(map_error)?;
-                return Ok(Written::Unmet { step: index });
-            }
-            written.push(rows.into_iter().map(PostgresRecord).collect());
-        }
-        transaction.commit().await.map_err(map_error)?;
-        Ok(Written::Committed(written))
+        let mut lease = self.acquire().await?;
+        let written = write_steps(&mut lease, steps).await?;
+        lease.done();
+        Ok(written)
     }
 
     fn pools(&self) -> Vec<PoolStats> {
         let size = self.pool.size();
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        let idle =
+            u32::try_from(self.pool.num_idle().saturating_add(self.kept.len())).unwrap_or(size);
         vec![PoolStats {
             pool: "main",
             max: self.pool.options().get_max_connections(),
@@ -164,11 +160,35 @@ impl Driver for PostgresDriver {
 }
 
 impl PostgresDriver {
-    /// A connection of the pool, counted as waiting until it is handed over.
-    async fn acquire(&self) -> Result<PoolConnection<Postgres>, RepoError> {
+    /// A connection: a kept one if any, else sqlx's; counted as waiting until handed over.
+    async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Postgres>>, RepoError> {
         let _waiting = self.waiters.enter();
-        self.pool.acquire().await.map_err(map_error)
+        let pool = async { self.pool.acquire().await.map_err(map_error) };
+        self.kept.lend(PING_AFTER_IDLE, pool).await
     }
+}
+
+/// `steps` in one transaction on `connection`, committed when each step's rows meet it,
+/// else rolled back; either way the transaction has ended when this returns `Ok`.
+async fn write_steps(
+    connection: &mut PgConnection,
+    steps: &[Step],
+) -> Result<Written<PostgresRecord>, RepoError> {
+    let mut transaction = connection.begin().await.map_err(map_error)?;
+    let mut written = Vec::with_capacity(steps.len());
+    for (index, step) in steps.iter().enumerate() {
+        let rows = query(&step.statement)
+            .fetch_all(&mut *transaction)
+            .await
+            .map_err(map_error)?;
+        if !step.met_by(rows.len()) {
+            transaction.rollback().await.map_err(map_error)?;
+            return Ok(Written::Unmet { step: index });
+        }
+        written.push(rows.into_iter().map(PostgresRecord).collect());
+    }
+    transaction.commit().await.map_err(map_error)?;
+    Ok(Written::Committed(written))
 }
 
 /// `statement` with its values bound in PostgreSQL's types.

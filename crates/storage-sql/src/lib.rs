@@ -11,6 +11,7 @@
 
 mod columns;
 mod driver;
+mod kept;
 mod listing;
 mod pool;
 mod records;
@@ -19,6 +20,7 @@ mod stats;
 mod store;
 
 pub use driver::{CorruptRow, Driver, Expect, SqlRow, Step, Written};
+pub use kept::{Kept, Lease};
 pub use pool::{PoolSettings, Waiters, Waiting};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;

@@ -32,8 +32,8 @@ use sqlx::{
     AssertSqlSafe, Column, Connection as _, Decode, Row as _, Sqlite, SqliteConnection, Type,
 };
 use storage_sql::{
-    Bind, CorruptRow, Dialect, Driver, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters,
-    Written,
+    Bind, CorruptRow, Dialect, Driver, Kept, Lease, PoolSettings, SqlRow, SqlStore, Statement,
+    Step, Waiters, Written,
 };
 use writer::{Outcome, Writer};
 
@@ -53,6 +53,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// (createCustomer p99 at 8 connections 10-11 ms -> 7.4-9.5 ms, at 1 connection 6.4-6.8 ms
 /// -> 3.6-3.9 ms) for about 8% of their rate.
 const WAL_CHECKPOINT_PAGES: u32 = 300;
+
+/// How long a reader is kept for the next read after its last one before it goes back to
+/// sqlx's pool (which pings it and closes it after its idle timeout).
+const KEEP_FOR: Duration = Duration::from_secs(1);
 
 /// Rows a connection's thread may read ahead of the caller (sqlx's default is 50): a page
 /// of users is read without the thread parking and waking once per row.
@@ -79,6 +83,8 @@ pub struct SqliteDriver {
 struct Connections {
     pool: SqlitePool,
     waiters: Arc<Waiters>,
+    /// Connections whose last call ran to its end, reused without sqlx's ping.
+    kept: Arc<Kept<PoolConnection<Sqlite>>>,
 }
 
 impl Connections {
@@ -86,13 +92,15 @@ impl Connections {
         Connections {
             pool,
             waiters: Arc::new(Waiters::default()),
+            kept: Arc::new(Kept::default()),
         }
     }
 
     /// This pool's occupancy now, named `pool`.
     fn stats(&self, pool: &'static str) -> PoolStats {
         let size = self.pool.size();
-        let idle = u32::try_from(self.pool.num_idle()).unwrap_or(size);
+        let idle =
+            u32::try_from(self.pool.num_idle().saturating_add(self.kept.len())).unwrap_or(size);
         PoolStats {
             pool,
             max: self.pool.options().get_max_connections(),
@@ -102,10 +110,12 @@ impl Connections {
         }
     }
 
-    /// A connection of this pool, counted as waiting until it is handed over.
-    async fn acquire(&self) -> Result<PoolConnection<Sqlite>, RepoError> {
+    /// A connection of this pool, a kept one if any (`storage_sql::Kept`), counted as
+    /// waiting until it is handed over.
+    async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Sqlite>>, RepoError> {
         let _waiting = self.waiters.enter();
-        self.pool.acquire().await.map_err(map_error)
+        let pool = async { self.pool.acquire().await.map_err(map_error) };
+        self.kept.lend(KEEP_FOR, pool).await
     }
 }
 
@@ -215,11 +225,12 @@ async fn fetch_on(
     connections: &Connections,
     statement: &Statement,
 ) -> Result<Vec<SqliteRecord>, RepoError> {
-    let mut connection = connections.acquire().await?;
+    let mut lease = connections.acquire().await?;
     let rows = query(&statement.sql, &statement.binds)
-        .fetch_all(&mut *connection)
+        .fetch_all(&mut **lease)
         .await
         .map_err(map_error)?;
+    lease.done();
     Ok(rows.into_iter().map(SqliteRecord).collect())
 }
 
