@@ -8,9 +8,10 @@
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use sqlx::pool::PoolConnection;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
-use sqlx::{PgPool, Row, SqlitePool};
+use sqlx::{PgPool, Postgres, Row, Sqlite, SqlitePool};
 use std::str::FromStr;
 
 use crate::seed::Seeded;
@@ -100,9 +101,27 @@ impl RawDatabase {
         Ok(())
     }
 
+    /// A connection for one loop.
+    async fn connection(&self) -> anyhow::Result<RawConnection> {
+        Ok(match self {
+            RawDatabase::Sqlite(pool) => RawConnection::Sqlite(pool.acquire().await?),
+            RawDatabase::Postgres(pool) => RawConnection::Postgres(pool.acquire().await?),
+        })
+    }
+}
+
+/// One connection of the raw pool, held by one loop for its whole run: each statement is
+/// one round trip, as sqlx's pool would add a ping (a second one) each time a connection is
+/// handed back to it.
+pub(crate) enum RawConnection {
+    Sqlite(PoolConnection<Sqlite>),
+    Postgres(PoolConnection<Postgres>),
+}
+
+impl RawConnection {
     /// Runs `operation` once; `n` makes created names unique.
     async fn run(
-        &self,
+        &mut self,
         operation: Operation,
         baseline: Baseline,
         seeded: &Seeded,
@@ -112,39 +131,39 @@ impl RawDatabase {
         let owner = seeded.owner.uuid();
         let customer = seeded.customer.uuid();
         match (self, operation) {
-            (RawDatabase::Postgres(pool), Operation::Customer) => {
+            (RawConnection::Postgres(connection), Operation::Customer) => {
                 sqlx::query("SELECT u.id, u.customer_id, r.kind FROM users u JOIN roles r ON r.organization_id = u.organization_id AND r.id = u.role_id WHERE u.organization_id = $1 AND u.id = $2")
-                    .bind(organization).bind(owner).fetch_one(pool).await?;
+                    .bind(organization).bind(owner).fetch_one(&mut **connection).await?;
                 sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = $1 AND id = $2")
-                    .bind(organization).bind(customer).fetch_one(pool).await?;
+                    .bind(organization).bind(customer).fetch_one(&mut **connection).await?;
             }
-            (RawDatabase::Sqlite(pool), Operation::Customer) => {
+            (RawConnection::Sqlite(connection), Operation::Customer) => {
                 sqlx::query("SELECT u.id, u.customer_id, r.kind FROM users u JOIN roles r ON r.organization_id = u.organization_id AND r.id = u.role_id WHERE u.organization_id = ? AND u.id = ?")
-                    .bind(organization.to_string()).bind(owner.to_string()).fetch_one(pool).await?;
+                    .bind(organization.to_string()).bind(owner.to_string()).fetch_one(&mut **connection).await?;
                 sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = ? AND id = ?")
-                    .bind(organization.to_string()).bind(customer.to_string()).fetch_one(pool).await?;
+                    .bind(organization.to_string()).bind(customer.to_string()).fetch_one(&mut **connection).await?;
             }
-            (RawDatabase::Postgres(pool), Operation::Page) => {
+            (RawConnection::Postgres(connection), Operation::Page) => {
                 let page = sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = $1 ORDER BY name_key, id LIMIT 50")
-                    .bind(organization).fetch_all(pool).await?;
+                    .bind(organization).fetch_all(&mut **connection).await?;
                 let ids: Vec<uuid::Uuid> = page
                     .iter()
                     .map(|row| row.try_get("id"))
                     .collect::<Result<_, _>>()?;
                 sqlx::query("SELECT id, customer_id, email, name, external_id FROM users WHERE organization_id = $1 AND customer_id = ANY($2) ORDER BY customer_id, name_key, id")
-                    .bind(organization).bind(ids).fetch_all(pool).await?;
+                    .bind(organization).bind(ids).fetch_all(&mut **connection).await?;
             }
-            (RawDatabase::Sqlite(pool), Operation::Page) => {
+            (RawConnection::Sqlite(connection), Operation::Page) => {
                 let page = sqlx::query("SELECT id, name, external_id FROM customers WHERE organization_id = ? ORDER BY name_key, id LIMIT 50")
-                    .bind(organization.to_string()).fetch_all(pool).await?;
+                    .bind(organization.to_string()).fetch_all(&mut **connection).await?;
                 let ids: Vec<String> = page
                     .iter()
                     .map(|row| row.try_get("id"))
                     .collect::<Result<_, _>>()?;
                 sqlx::query("SELECT id, customer_id, email, name, external_id FROM users WHERE organization_id = ? AND customer_id IN (SELECT value FROM json_each(?)) ORDER BY customer_id, name_key, id")
-                    .bind(organization.to_string()).bind(serde_json::to_string(&ids)?).fetch_all(pool).await?;
+                    .bind(organization.to_string()).bind(serde_json::to_string(&ids)?).fetch_all(&mut **connection).await?;
             }
-            (RawDatabase::Postgres(pool), Operation::Create) => {
+            (RawConnection::Postgres(connection), Operation::Create) => {
                 let name = format!("raw {n}");
                 let now = chrono::Utc::now();
                 let id = uuid::Uuid::now_v7();
@@ -156,7 +175,7 @@ impl RawDatabase {
                             .bind(&name)
                             .bind(name.to_lowercase())
                             .bind(now)
-                            .execute(pool)
+                            .execute(&mut **connection)
                             .await?;
                     }
                     Baseline::CreateWithEvent => {
@@ -171,12 +190,12 @@ impl RawDatabase {
                             .bind(owner)
                             .bind(format!("raw-{n}"))
                             .bind(after)
-                            .fetch_one(pool)
+                            .fetch_one(&mut **connection)
                             .await?;
                     }
                 }
             }
-            (RawDatabase::Sqlite(pool), Operation::Create) => {
+            (RawConnection::Sqlite(connection), Operation::Create) => {
                 let name = format!("raw {n}");
                 let now = chrono::Utc::now();
                 let micros = now.timestamp_micros();
@@ -190,22 +209,21 @@ impl RawDatabase {
                     .bind(micros);
                 match baseline {
                     Baseline::Plain => {
-                        insert.execute(pool).await?;
+                        insert.execute(&mut **connection).await?;
                     }
                     Baseline::CreateWithEvent => {
                         let after = created_snapshot(id, &name, &now.to_rfc3339());
-                        let mut connection = pool.acquire().await?;
                         sqlx::query("BEGIN IMMEDIATE")
-                            .execute(&mut *connection)
+                            .execute(&mut **connection)
                             .await?;
-                        insert.execute(&mut *connection).await?;
+                        insert.execute(&mut **connection).await?;
                         sqlx::query("INSERT INTO event_counters (organization_id, last_seq, last_at) VALUES (?, 1, ?) ON CONFLICT (organization_id) DO UPDATE SET last_seq = event_counters.last_seq + 1, last_at = MAX(event_counters.last_at, excluded.last_at)")
                             .bind(organization.to_string()).bind(micros)
-                            .execute(&mut *connection).await?;
+                            .execute(&mut **connection).await?;
                         sqlx::query("INSERT INTO events (organization_id, seq, occurred_at, id, type, subject_kind, subject_id, customer_id, actor_id, actor_kind, request_id, client_id, entity_version, before, after) SELECT c.organization_id, c.last_seq, c.last_at, ?, 'customer.created', 'customer', ?, ?, ?, 'user', ?, NULL, 1, NULL, ? FROM event_counters c WHERE c.organization_id = ? RETURNING seq")
                             .bind(uuid::Uuid::now_v7().to_string()).bind(id.to_string()).bind(id.to_string()).bind(owner.to_string()).bind(format!("raw-{n}")).bind(after).bind(organization.to_string())
-                            .fetch_one(&mut *connection).await?;
-                        sqlx::query("COMMIT").execute(&mut *connection).await?;
+                            .fetch_one(&mut **connection).await?;
+                        sqlx::query("COMMIT").execute(&mut **connection).await?;
                     }
                 }
             }
@@ -233,12 +251,13 @@ pub(crate) async fn drive(
         let database = database.clone();
         let seeded = seeded.clone();
         tokio::spawn(async move {
+            let mut connection = database.connection().await?;
             let mut latencies = Vec::new();
             let mut n = 0_u64;
             while Instant::now() < deadline {
                 n += 1;
                 let sent = Instant::now();
-                database
+                connection
                     .run(
                         operation,
                         baseline,
