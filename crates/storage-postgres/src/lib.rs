@@ -163,7 +163,7 @@ impl PostgresDriver {
     /// A connection: a kept one if any, else sqlx's; counted as waiting until handed over.
     async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Postgres>>, RepoError> {
         let _waiting = self.waiters.enter();
-        let pool = async { self.pool.acquire().await.map_err(map_error) };
+        let pool = || async { self.pool.acquire().await.map_err(map_error) };
         self.kept.lend(PING_AFTER_IDLE, pool).await
     }
 }

@@ -44,15 +44,21 @@ impl<C> Default for Kept<C> {
 
 impl<C> Kept<C> {
     /// A connection for one call: a kept one used less than `fresh` ago if any, else one
-    /// from `pool` (sqlx's acquire, only awaited then).
+    /// from `pool` (sqlx's acquire, only called then).
+    ///
+    /// sqlx's acquire is a large future, and a future is copied whole each time it is
+    /// moved; it is made, and boxed, only when needed, so the common case copies none of it.
     ///
     /// # Errors
     /// `pool`'s, when it is asked and fails.
-    pub async fn lend<E>(
+    pub async fn lend<E, F>(
         &self,
         fresh: Duration,
-        pool: impl Future<Output = Result<C, E>>,
-    ) -> Result<Lease<'_, C>, E> {
+        pool: impl FnOnce() -> F,
+    ) -> Result<Lease<'_, C>, E>
+    where
+        F: Future<Output = Result<C, E>>,
+    {
         if let Some(connection) = self.take(fresh) {
             return Ok(Lease::new(connection, self));
         }
@@ -61,7 +67,7 @@ impl<C> Kept<C> {
         let _in_pool = WaitingInPool::enter(self);
         let connection = match self.take(fresh) {
             Some(connection) => connection,
-            None => pool.await?,
+            None => Box::pin(pool()).await?,
         };
         Ok(Lease::new(connection, self))
     }
@@ -198,11 +204,11 @@ mod tests {
     async fn a_finished_call_leaves_its_connection_for_the_next() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept.lend(FRESH, pool(1, &handed_back)).await.unwrap();
+        let lease = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
         lease.done();
         assert_eq!(kept.len(), 1);
         assert_eq!(handed_back.load(Ordering::SeqCst), 0);
-        let lease = kept.lend(FRESH, pool(2, &handed_back)).await.unwrap();
+        let lease = kept.lend(FRESH, || pool(2, &handed_back)).await.unwrap();
         assert_eq!(lease.id, 1, "the kept connection, not a new one");
         assert!(kept.is_empty());
         lease.done();
@@ -212,7 +218,7 @@ mod tests {
     async fn an_unfinished_call_hands_its_connection_back() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept.lend(FRESH, pool(1, &handed_back)).await.unwrap();
+        let lease = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
         drop(lease);
         assert!(kept.is_empty());
         assert_eq!(handed_back.load(Ordering::SeqCst), 1);
@@ -222,12 +228,12 @@ mod tests {
     async fn a_connection_idle_too_long_is_handed_back_not_lent() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        kept.lend(Duration::ZERO, pool(1, &handed_back))
+        kept.lend(Duration::ZERO, || pool(1, &handed_back))
             .await
             .unwrap()
             .done();
         let lease = kept
-            .lend(Duration::ZERO, pool(2, &handed_back))
+            .lend(Duration::ZERO, || pool(2, &handed_back))
             .await
             .unwrap();
         assert_eq!(lease.id, 2, "a new connection from the pool");
@@ -239,7 +245,7 @@ mod tests {
     async fn a_caller_waiting_in_the_pool_gets_the_next_released_connection() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Arc::new(Kept::default());
-        let first = kept.lend(FRESH, pool(1, &handed_back)).await.unwrap();
+        let first = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
         // A second caller finds nothing kept and waits in the pool until it is told to go.
         let (release, released) = tokio::sync::oneshot::channel::<()>();
         let waiter = {
@@ -250,7 +256,7 @@ mod tests {
                     released.await.map_err(|_| ())?;
                     pool(2, &handed_back).await
                 };
-                kept.lend(FRESH, wait).await.map(|lease| lease.id)
+                kept.lend(FRESH, || wait).await.map(|lease| lease.id)
             })
         };
         while kept.waiting.load(Ordering::SeqCst) == 0 {

@@ -114,7 +114,7 @@ impl Connections {
     /// waiting until it is handed over.
     async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Sqlite>>, RepoError> {
         let _waiting = self.waiters.enter();
-        let pool = async { self.pool.acquire().await.map_err(map_error) };
+        let pool = || async { self.pool.acquire().await.map_err(map_error) };
         self.kept.lend(KEEP_FOR, pool).await
     }
 }
