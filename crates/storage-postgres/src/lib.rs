@@ -164,7 +164,9 @@ impl PostgresDriver {
     async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Postgres>>, RepoError> {
         let _waiting = self.waiters.enter();
         let pool = || async { self.pool.acquire().await.map_err(map_error) };
-        self.kept.lend(PING_AFTER_IDLE, pool).await
+        self.kept
+            .lend(PING_AFTER_IDLE, has_room(&self.pool), pool)
+            .await
     }
 }
 
@@ -189,6 +191,12 @@ async fn write_steps(
     }
     transaction.commit().await.map_err(map_error)?;
     Ok(Written::Committed(written))
+}
+
+/// Whether sqlx's pool can serve a caller without a connection being handed back first:
+/// it holds idle ones, or may open another (`storage_sql::Kept::lend`).
+fn has_room(pool: &PgPool) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
 }
 
 /// `statement` with its values bound in PostgreSQL's types.

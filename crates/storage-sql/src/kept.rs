@@ -9,9 +9,12 @@
 //! cancelled half-way) is dropped into sqlx as before, which pings it and closes it when
 //! broken.
 //!
-//! Kept connections stay checked out of sqlx's pool, so its size limit still holds. Callers
-//! waiting in sqlx's own acquire are counted ([`Kept::lend`]): a connection released while
-//! one waits goes back through sqlx, to that caller. A connection kept for `fresh` or longer
+//! Kept connections stay checked out of sqlx's pool, so its size limit still holds. A caller
+//! that finds none waits in line here and, at the same time, in sqlx's own acquire (which
+//! opens a connection while the pool is below its size, and bounds the wait by the acquire
+//! timeout): whichever comes first serves it. A finished call hands its connection straight
+//! to the first caller in line, so under a full pool connections still go from call to call
+//! without a ping, first come first served. A connection kept unused for `fresh` or longer
 //! goes back through sqlx (pinged) rather than to a caller, so one broken while idle (a
 //! database restart) is found as before, and a quiet server's connections return to the
 //! pool's own idle handling at its next call.
@@ -19,62 +22,82 @@
 //! Generic over the connection (a `PoolConnection` of either engine), so this crate names no
 //! driver type; dropping a `C` is what hands it back.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::ops::{Deref, DerefMut};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-/// Ready connections, the most recently used last.
+use tokio::sync::oneshot;
+
+/// Ready connections, and the callers waiting for one.
 #[derive(Debug)]
 pub struct Kept<C> {
-    idle: Mutex<Vec<(C, Instant)>>,
-    /// Callers waiting in sqlx's acquire, which a released connection must reach.
-    waiting: AtomicU32,
+    state: Mutex<State<C>>,
+}
+
+#[derive(Debug)]
+struct State<C> {
+    /// Ready connections, the most recently used last.
+    idle: Vec<(C, Instant)>,
+    /// Callers waiting for a connection, first in line first; a sender whose caller was
+    /// served by sqlx or gave up is closed, and skipped.
+    waiting: VecDeque<oneshot::Sender<C>>,
 }
 
 impl<C> Default for Kept<C> {
     fn default() -> Self {
         Kept {
-            idle: Mutex::new(Vec::new()),
-            waiting: AtomicU32::new(0),
+            state: Mutex::new(State {
+                idle: Vec::new(),
+                waiting: VecDeque::new(),
+            }),
         }
     }
 }
 
 impl<C> Kept<C> {
-    /// A connection for one call: a kept one used less than `fresh` ago if any, else one
-    /// from `pool` (sqlx's acquire, only called then).
+    /// A connection for one call: a kept one used less than `fresh` ago if any (and no one
+    /// is in line before this caller), else the first of one handed over by a finished call
+    /// and one from `pool` (sqlx's acquire, only called then).
+    ///
+    /// `pool_has_room`: whether sqlx's pool holds idle connections or may open another. Then
+    /// the caller takes no place in line and waits for `pool` alone: were it served by a
+    /// hand-over first, the connection sqlx is opening for it would be dropped half-open, and
+    /// under steady load the pool would never grow past its first connections.
     ///
     /// sqlx's acquire is a large future, and a future is copied whole each time it is
     /// moved; it is made, and boxed, only when needed, so the common case copies none of it.
     ///
     /// # Errors
-    /// `pool`'s, when it is asked and fails.
+    /// `pool`'s, when it is asked and fails before a connection is handed over.
     pub async fn lend<E, F>(
         &self,
         fresh: Duration,
+        pool_has_room: bool,
         pool: impl FnOnce() -> F,
     ) -> Result<Lease<'_, C>, E>
     where
         F: Future<Output = Result<C, E>>,
     {
-        if let Some(connection) = self.take(fresh) {
-            return Ok(Lease::new(connection, self));
-        }
-        // Counted before looking a last time: a connection kept after this look sees the
-        // count and goes to sqlx, where this caller waits.
-        let _in_pool = WaitingInPool::enter(self);
-        let connection = match self.take(fresh) {
-            Some(connection) => connection,
-            None => Box::pin(pool()).await?,
+        let mut handed = match self.take_or_wait(fresh, !pool_has_room) {
+            Ok(connection) => return Ok(Lease::new(connection, self)),
+            Err(None) => return Ok(Lease::new(Box::pin(pool()).await?, self)),
+            Err(Some(handed)) => handed,
+        };
+        let mut from_pool = Box::pin(pool());
+        let connection = tokio::select! {
+            biased;
+            // A closed sender (the keeper dropped) only disables this branch.
+            Ok(connection) = &mut handed => connection,
+            connection = &mut from_pool => connection?,
         };
         Ok(Lease::new(connection, self))
     }
 
     /// Connections kept now: checked out of sqlx's pool, yet idle.
     pub fn len(&self) -> usize {
-        self.idle.lock().map_or(0, |idle| idle.len())
+        self.lock().map_or(0, |state| state.idle.len())
     }
 
     /// Whether no connection is kept now.
@@ -82,58 +105,60 @@ impl<C> Kept<C> {
         self.len() == 0
     }
 
-    /// The most recently kept connection used less than `fresh` ago; older ones are handed
+    fn lock(&self) -> Option<MutexGuard<'_, State<C>>> {
+        self.state.lock().ok()
+    }
+
+    /// The most recently kept connection used less than `fresh` ago when no caller is in
+    /// line, else a place in line if `line` (`None` without). Older connections are handed
     /// back (dropped outside the lock).
-    fn take(&self, fresh: Duration) -> Option<C> {
-        let (taken, stale) = {
-            let Ok(mut idle) = self.idle.lock() else {
-                return None;
+    fn take_or_wait(&self, fresh: Duration, line: bool) -> Result<C, Option<oneshot::Receiver<C>>> {
+        let (stale, receiver) = {
+            let Some(mut state) = self.lock() else {
+                // Poisoned: no one can be handed a connection; sqlx serves the caller.
+                return Err(None);
             };
             let now = Instant::now();
             // Oldest first, so the stale ones are a prefix.
-            let stale_count = idle
+            let stale_count = state
+                .idle
                 .iter()
                 .take_while(|(_, since)| now.duration_since(*since) >= fresh)
                 .count();
-            let stale: Vec<(C, Instant)> = idle.drain(..stale_count).collect();
-            (idle.pop().map(|(connection, _)| connection), stale)
+            let stale: Vec<(C, Instant)> = state.idle.drain(..stale_count).collect();
+            state.waiting.retain(|sender| !sender.is_closed());
+            if state.waiting.is_empty()
+                && let Some((connection, _)) = state.idle.pop()
+            {
+                drop(state);
+                drop(stale);
+                return Ok(connection);
+            }
+            let receiver = line.then(|| {
+                let (sender, receiver) = oneshot::channel();
+                state.waiting.push_back(sender);
+                receiver
+            });
+            (stale, receiver)
         };
         drop(stale);
-        taken
+        Err(receiver)
     }
 
-    /// Keeps a connection whose work ran to its end, or hands it back when a caller is
-    /// waiting in sqlx for one.
-    fn keep(&self, connection: C) {
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            drop(connection);
+    /// Hands a connection whose work ran to its end to the first caller in line, or keeps
+    /// it when there is none.
+    fn keep(&self, mut connection: C) {
+        let Some(mut state) = self.lock() else {
             return;
+        };
+        while let Some(sender) = state.waiting.pop_front() {
+            match sender.send(connection) {
+                Ok(()) => return,
+                // That caller was served by sqlx, or gave up: the next one.
+                Err(back) => connection = back,
+            }
         }
-        if let Ok(mut idle) = self.idle.lock() {
-            idle.push((connection, Instant::now()));
-        }
-        // A caller that began waiting between the check above and the push did not see
-        // this connection: hand one back for it.
-        if self.waiting.load(Ordering::SeqCst) > 0 {
-            let handed = self.idle.lock().ok().and_then(|mut idle| idle.pop());
-            drop(handed);
-        }
-    }
-}
-
-/// One caller counted as waiting in sqlx's acquire until dropped.
-struct WaitingInPool<'a, C>(&'a Kept<C>);
-
-impl<'a, C> WaitingInPool<'a, C> {
-    fn enter(kept: &'a Kept<C>) -> Self {
-        kept.waiting.fetch_add(1, Ordering::SeqCst);
-        WaitingInPool(kept)
-    }
-}
-
-impl<C> Drop for WaitingInPool<'_, C> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
+        state.idle.push((connection, Instant::now()));
     }
 }
 
@@ -174,7 +199,7 @@ impl<C> DerefMut for Lease<'_, C> {
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
     use super::*;
 
@@ -204,11 +229,17 @@ mod tests {
     async fn a_finished_call_leaves_its_connection_for_the_next() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
+        let lease = kept
+            .lend(FRESH, false, || pool(1, &handed_back))
+            .await
+            .unwrap();
         lease.done();
         assert_eq!(kept.len(), 1);
         assert_eq!(handed_back.load(Ordering::SeqCst), 0);
-        let lease = kept.lend(FRESH, || pool(2, &handed_back)).await.unwrap();
+        let lease = kept
+            .lend(FRESH, false, || pool(2, &handed_back))
+            .await
+            .unwrap();
         assert_eq!(lease.id, 1, "the kept connection, not a new one");
         assert!(kept.is_empty());
         lease.done();
@@ -218,7 +249,10 @@ mod tests {
     async fn an_unfinished_call_hands_its_connection_back() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
+        let lease = kept
+            .lend(FRESH, false, || pool(1, &handed_back))
+            .await
+            .unwrap();
         drop(lease);
         assert!(kept.is_empty());
         assert_eq!(handed_back.load(Ordering::SeqCst), 1);
@@ -228,12 +262,12 @@ mod tests {
     async fn a_connection_idle_too_long_is_handed_back_not_lent() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        kept.lend(Duration::ZERO, || pool(1, &handed_back))
+        kept.lend(Duration::ZERO, false, || pool(1, &handed_back))
             .await
             .unwrap()
             .done();
         let lease = kept
-            .lend(Duration::ZERO, || pool(2, &handed_back))
+            .lend(Duration::ZERO, false, || pool(2, &handed_back))
             .await
             .unwrap();
         assert_eq!(lease.id, 2, "a new connection from the pool");
@@ -242,31 +276,92 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_caller_waiting_in_the_pool_gets_the_next_released_connection() {
+    async fn callers_waiting_get_finished_calls_connections_first_come_first_served() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Arc::new(Kept::default());
-        let first = kept.lend(FRESH, || pool(1, &handed_back)).await.unwrap();
-        // A second caller finds nothing kept and waits in the pool until it is told to go.
-        let (release, released) = tokio::sync::oneshot::channel::<()>();
-        let waiter = {
-            let kept = Arc::clone(&kept);
-            let handed_back = Arc::clone(&handed_back);
+        let first = kept
+            .lend(FRESH, false, || pool(1, &handed_back))
+            .await
+            .unwrap();
+        // Two more callers find nothing kept; the pool never answers them.
+        let waiter = |kept: &Arc<Kept<Connection>>| {
+            let kept = Arc::clone(kept);
             tokio::spawn(async move {
-                let wait = async move {
-                    released.await.map_err(|_| ())?;
-                    pool(2, &handed_back).await
-                };
-                kept.lend(FRESH, || wait).await.map(|lease| lease.id)
+                let lease = kept
+                    .lend(FRESH, false, std::future::pending::<Result<Connection, ()>>)
+                    .await?;
+                Ok::<u32, ()>(lease.id)
             })
         };
-        while kept.waiting.load(Ordering::SeqCst) == 0 {
+        let second = waiter(&kept);
+        while kept.lock().unwrap().waiting.is_empty() {
+            tokio::task::yield_now().await;
+        }
+        let third = waiter(&kept);
+        while kept.lock().unwrap().waiting.len() < 2 {
             tokio::task::yield_now().await;
         }
         first.done();
-        assert!(kept.is_empty(), "handed back to the waiting caller's pool");
-        assert_eq!(handed_back.load(Ordering::SeqCst), 1);
-        release.send(()).unwrap();
-        assert_eq!(waiter.await.unwrap(), Ok(2));
-        assert_eq!(kept.waiting.load(Ordering::SeqCst), 0);
+        assert_eq!(second.await.unwrap(), Ok(1), "handed over, not pinged");
+        assert!(!third.is_finished());
+        assert!(kept.is_empty());
+        assert_eq!(
+            handed_back.load(Ordering::SeqCst),
+            1,
+            "the second's lease dropped"
+        );
+        third.abort();
+    }
+
+    #[tokio::test]
+    async fn a_caller_served_by_the_pool_leaves_the_line() {
+        let handed_back = Arc::new(AtomicUsize::new(0));
+        let kept = Kept::default();
+        let first = kept
+            .lend(FRESH, false, || pool(1, &handed_back))
+            .await
+            .unwrap();
+        // The pool answers the second caller at once: it no longer waits in line.
+        let second = kept
+            .lend(FRESH, false, || pool(2, &handed_back))
+            .await
+            .unwrap();
+        assert_eq!(second.id, 2);
+        first.done();
+        assert_eq!(kept.len(), 1, "kept, not handed to the served caller");
+        assert!(kept.lock().unwrap().waiting.is_empty());
+        assert_eq!(handed_back.load(Ordering::SeqCst), 0);
+        second.done();
+        assert_eq!(kept.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_pool_with_room_serves_the_caller_alone() {
+        let handed_back = Arc::new(AtomicUsize::new(0));
+        let kept = Arc::new(Kept::default());
+        let first = kept
+            .lend(FRESH, false, || pool(1, &handed_back))
+            .await
+            .unwrap();
+        // The pool is opening a connection for the second caller, which takes no place in
+        // line, so the first call's connection is kept rather than handed to it.
+        let (open, opened) = oneshot::channel::<()>();
+        let second = {
+            let kept = Arc::clone(&kept);
+            let handed_back = Arc::clone(&handed_back);
+            tokio::spawn(async move {
+                let connect = || async move {
+                    opened.await.map_err(|_| ())?;
+                    pool(2, &handed_back).await
+                };
+                kept.lend(FRESH, true, connect).await.map(|lease| lease.id)
+            })
+        };
+        tokio::task::yield_now().await;
+        assert!(kept.lock().unwrap().waiting.is_empty());
+        first.done();
+        assert_eq!(kept.len(), 1);
+        open.send(()).unwrap();
+        assert_eq!(second.await.unwrap(), Ok(2));
     }
 }

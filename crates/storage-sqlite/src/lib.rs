@@ -115,7 +115,7 @@ impl Connections {
     async fn acquire(&self) -> Result<Lease<'_, PoolConnection<Sqlite>>, RepoError> {
         let _waiting = self.waiters.enter();
         let pool = || async { self.pool.acquire().await.map_err(map_error) };
-        self.kept.lend(KEEP_FOR, pool).await
+        self.kept.lend(KEEP_FOR, has_room(&self.pool), pool).await
     }
 }
 
@@ -218,6 +218,12 @@ impl Driver for SqliteDriver {
             None => vec![self.writer.stats("shared")],
         }
     }
+}
+
+/// Whether sqlx's pool can serve a caller without a connection being handed back first:
+/// it holds idle ones, or may open another (`storage_sql::Kept::lend`).
+fn has_room(pool: &SqlitePool) -> bool {
+    pool.num_idle() > 0 || pool.size() < pool.options().get_max_connections()
 }
 
 /// Runs `statement` on a connection of `connections` and returns all its rows.
