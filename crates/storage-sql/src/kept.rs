@@ -223,23 +223,29 @@ mod tests {
         async move { Ok(Connection { id, handed_back }) }
     }
 
+    /// A lease from `kept`: a kept connection, or the pool's new connection `id`.
+    async fn lend<'a>(
+        kept: &'a Kept<Connection>,
+        fresh: Duration,
+        id: u32,
+        handed_back: &Arc<AtomicUsize>,
+    ) -> Lease<'a, Connection> {
+        kept.lend(fresh, false, || pool(id, handed_back))
+            .await
+            .expect("the pool answers")
+    }
+
     const FRESH: Duration = Duration::from_secs(60);
 
     #[tokio::test]
     async fn a_finished_call_leaves_its_connection_for_the_next() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept
-            .lend(FRESH, false, || pool(1, &handed_back))
-            .await
-            .unwrap();
+        let lease = lend(&kept, FRESH, 1, &handed_back).await;
         lease.done();
         assert_eq!(kept.len(), 1);
         assert_eq!(handed_back.load(Ordering::SeqCst), 0);
-        let lease = kept
-            .lend(FRESH, false, || pool(2, &handed_back))
-            .await
-            .unwrap();
+        let lease = lend(&kept, FRESH, 2, &handed_back).await;
         assert_eq!(lease.id, 1, "the kept connection, not a new one");
         assert!(kept.is_empty());
         lease.done();
@@ -249,10 +255,7 @@ mod tests {
     async fn an_unfinished_call_hands_its_connection_back() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let lease = kept
-            .lend(FRESH, false, || pool(1, &handed_back))
-            .await
-            .unwrap();
+        let lease = lend(&kept, FRESH, 1, &handed_back).await;
         drop(lease);
         assert!(kept.is_empty());
         assert_eq!(handed_back.load(Ordering::SeqCst), 1);
@@ -262,14 +265,8 @@ mod tests {
     async fn a_connection_idle_too_long_is_handed_back_not_lent() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        kept.lend(Duration::ZERO, false, || pool(1, &handed_back))
-            .await
-            .unwrap()
-            .done();
-        let lease = kept
-            .lend(Duration::ZERO, false, || pool(2, &handed_back))
-            .await
-            .unwrap();
+        lend(&kept, Duration::ZERO, 1, &handed_back).await.done();
+        let lease = lend(&kept, Duration::ZERO, 2, &handed_back).await;
         assert_eq!(lease.id, 2, "a new connection from the pool");
         assert_eq!(handed_back.load(Ordering::SeqCst), 1, "the stale one");
         assert!(kept.is_empty());
@@ -279,10 +276,7 @@ mod tests {
     async fn callers_waiting_get_finished_calls_connections_first_come_first_served() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Arc::new(Kept::default());
-        let first = kept
-            .lend(FRESH, false, || pool(1, &handed_back))
-            .await
-            .unwrap();
+        let first = lend(&kept, FRESH, 1, &handed_back).await;
         // Two more callers find nothing kept; the pool never answers them.
         let waiter = |kept: &Arc<Kept<Connection>>| {
             let kept = Arc::clone(kept);
@@ -317,15 +311,9 @@ mod tests {
     async fn a_caller_served_by_the_pool_leaves_the_line() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Kept::default();
-        let first = kept
-            .lend(FRESH, false, || pool(1, &handed_back))
-            .await
-            .unwrap();
+        let first = lend(&kept, FRESH, 1, &handed_back).await;
         // The pool answers the second caller at once: it no longer waits in line.
-        let second = kept
-            .lend(FRESH, false, || pool(2, &handed_back))
-            .await
-            .unwrap();
+        let second = lend(&kept, FRESH, 2, &handed_back).await;
         assert_eq!(second.id, 2);
         first.done();
         assert_eq!(kept.len(), 1, "kept, not handed to the served caller");
@@ -339,10 +327,7 @@ mod tests {
     async fn a_pool_with_room_serves_the_caller_alone() {
         let handed_back = Arc::new(AtomicUsize::new(0));
         let kept = Arc::new(Kept::default());
-        let first = kept
-            .lend(FRESH, false, || pool(1, &handed_back))
-            .await
-            .unwrap();
+        let first = lend(&kept, FRESH, 1, &handed_back).await;
         // The pool is opening a connection for the second caller, which takes no place in
         // line, so the first call's connection is kept rather than handed to it.
         let (open, opened) = oneshot::channel::<()>();
