@@ -9,12 +9,13 @@
 //! cancelled half-way) is dropped into sqlx as before, which pings it and closes it when
 //! broken.
 //!
-//! Kept connections stay checked out of sqlx's pool, so its size limit still holds. A caller
-//! that finds none waits in line here and, at the same time, in sqlx's own acquire (which
-//! opens a connection while the pool is below its size, and bounds the wait by the acquire
-//! timeout): whichever comes first serves it. A finished call hands its connection straight
-//! to the first caller in line, so under a full pool connections still go from call to call
-//! without a ping, first come first served. A connection kept unused for `fresh` or longer
+//! Kept connections stay checked out of sqlx's pool, so its size limit still holds. While
+//! the pool has room, a caller that finds none kept waits for sqlx alone (which opens a
+//! connection for it). Once the pool is full, it waits in line here and, at the same time,
+//! in sqlx's own acquire (which bounds the wait by the acquire timeout, and serves a
+//! connection another call handed back): whichever comes first serves it. A finished call
+//! hands its connection straight to the first caller in line, so under a full pool
+//! connections still go from call to call without a ping, first come first served. A connection kept unused for `fresh` or longer
 //! goes back through sqlx (pinged) rather than to a caller, so one broken while idle (a
 //! database restart) is found as before, and a quiet server's connections return to the
 //! pool's own idle handling at its next call.
