@@ -12,7 +12,10 @@
 //! At the cap, a new connection first evicts the open connection that has waited longest
 //! without a request in flight (a slow request head first, then the longest idle), so slow
 //! clients holding every slot cannot keep `/healthz` or anyone else out; only when every
-//! connection is busy with a request is the new one refused.
+//! connection is busy with a request is the new one refused. The new connection waits for
+//! the slot that frees in its own task, already in the slots' line, so the accept loop keeps
+//! draining the listen backlog (a full backlog drops SYNs, which clients resend only after a
+//! second) and no later connection takes that slot.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -34,13 +37,14 @@ use futures::future::BoxFuture;
 use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Notify, Semaphore, watch};
+use tokio::net::{TcpListener, TcpSocket, TcpStream};
+use tokio::sync::{AcquireError, Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt as _;
 
 /// File descriptors kept free below the soft open-file limit for the storage pool, log
-/// files, the database file and the outbox's SMTP connection.
+/// files, the database file, the outbox's SMTP connection and the connections waiting for
+/// an evicted connection's slot.
 pub const FD_HEADROOM: u64 = 128;
 
 /// The most connections the derived default allows, however high the open-file limit: each
@@ -50,6 +54,27 @@ pub const DEFAULT_CONNECTION_CEILING: usize = 4096;
 /// The largest request head (request line and headers) read, and the read buffer's size:
 /// bounds what a slow client can make a connection hold. Bearer tokens are ~2 KiB.
 pub const MAX_HEAD_BYTES: usize = 64 * 1024;
+
+/// How many handshaken connections the kernel queues for the accept loop. Beyond it the
+/// kernel drops a client's SYN and the client retries only a second later; tokio's default
+/// (1024) is raised so a burst as large as the default cap still gets in. The kernel lowers
+/// it to `net.core.somaxconn`.
+const LISTEN_BACKLOG: u32 = 4096;
+
+/// Listens on `address` with a backlog of [`LISTEN_BACKLOG`].
+///
+/// # Errors
+/// When the socket cannot be created, bound (e.g. the address is in use) or listened on.
+pub fn listen(address: SocketAddr) -> io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        TcpSocket::new_v4()?
+    } else {
+        TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(LISTEN_BACKLOG)
+}
 
 /// The fewest connections any cap allows, so a tiny open-file limit still serves.
 const MIN_CONNECTIONS: usize = 16;
@@ -144,15 +169,21 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send,
 ) -> io::Result<()> {
     let cap = connection_cap(settings.max_connections);
-    let permits = Arc::new(Semaphore::new(cap));
     let registry = Arc::new(Registry::default());
+    let mut gate = Gate {
+        cap,
+        slots: Arc::new(Semaphore::new(cap)),
+        line: Arc::new(Semaphore::new(EVICTION_LINE)),
+        registry: registry.clone(),
+        warned: Warned::default(),
+    };
     let timeouts = Timeouts {
         header_read: settings.header_read_timeout,
         idle: settings.idle_timeout,
     };
     let (stop, stopping) = watch::channel(false);
     let mut connections = JoinSet::new();
-    let (mut warned_cap, mut warned_accept) = (Warned::default(), Warned::default());
+    let mut warned_accept = Warned::default();
     tokio::pin!(shutdown);
     loop {
         tokio::select! {
@@ -171,32 +202,14 @@ pub async fn serve(
                         stopping: stopping.clone(),
                         registry: registry.clone(),
                     };
-                    // At the cap, evict the longest-waiting idle connection and take its
-                    // slot as soon as it closes (at once, in practice); connections are
-                    // accepted one at a time meanwhile, so a flood cannot outrun eviction.
-                    let permit = match permits.clone().try_acquire_owned() {
-                        Ok(permit) => Some(permit),
-                        Err(_) if registry.evict_one() => {
-                            tokio::time::timeout(EVICTION_WAIT, permits.clone().acquire_owned())
-                                .await
-                                .ok()
-                                .and_then(Result::ok)
+                    match gate.admit().await {
+                        Admission::Now(slot) => {
+                            connections.spawn(connection.run(stream, slot));
                         }
-                        Err(_) => None,
-                    };
-                    match permit {
-                        Some(permit) => {
-                            connections.spawn(async move {
-                                connection.serve(stream).await;
-                                drop(permit);
-                            });
+                        Admission::AfterEviction(slot, place) => {
+                            connections.spawn(connection.run_after_eviction(stream, slot, place));
                         }
-                        None => {
-                            if warned_cap.now() {
-                                tracing::warn!(cap, "connection cap reached and every connection busy: refusing new connections");
-                            }
-                            refuse(&stream);
-                        }
+                        Admission::Refused => gate.refuse(&stream),
                     }
                 }
                 Err(error) if is_per_connection(&error) => {
@@ -237,6 +250,64 @@ fn is_per_connection(error: &io::Error) -> bool {
     )
 }
 
+/// Who of the accepted connections gets one of the cap's slots.
+struct Gate {
+    cap: usize,
+    slots: Arc<Semaphore>,
+    /// Places for connections beyond the cap waiting for an evicted connection's slot.
+    line: Arc<Semaphore>,
+    registry: Arc<Registry>,
+    warned: Warned,
+}
+
+impl Gate {
+    /// A free slot for a new connection; at the cap, evicts the longest-waiting idle
+    /// connection for it, and the new connection waits in its own task for the slot that
+    /// frees, so the accept loop goes on draining the listen backlog meanwhile. While
+    /// [`EVICTION_LINE`] connections already wait, it waits for a place in that line first.
+    async fn admit(&mut self) -> Admission {
+        if let Ok(slot) = self.slots.clone().try_acquire_owned() {
+            return Admission::Now(slot);
+        }
+        let Some(place) = take_place(&self.line).await else {
+            return Admission::Refused;
+        };
+        // In the semaphore's line before evicting, so the slot the eviction frees comes to
+        // this connection, not to a later one that finds it free.
+        let mut slot: Slot = Box::pin(self.slots.clone().acquire_owned());
+        match futures::poll!(slot.as_mut()) {
+            Poll::Ready(Ok(slot)) => Admission::Now(slot),
+            Poll::Pending if self.registry.evict_one() => Admission::AfterEviction(slot, place),
+            Poll::Ready(Err(_)) | Poll::Pending => Admission::Refused,
+        }
+    }
+
+    /// Refuses a connection at the cap, warning at most every [`WARN_EVERY`].
+    fn refuse(&mut self, stream: &TcpStream) {
+        if self.warned.now() {
+            tracing::warn!(
+                cap = self.cap,
+                "connection cap reached and every connection busy: refusing new connections"
+            );
+        }
+        refuse(stream);
+    }
+}
+
+/// What [`Gate::admit`] decided for a new connection.
+enum Admission {
+    /// Serve it in this slot.
+    Now(OwnedSemaphorePermit),
+    /// Serve it once this wait for the slot an eviction frees completes; it holds this place
+    /// in the line meanwhile.
+    AfterEviction(Slot, OwnedSemaphorePermit),
+    /// Every connection is busy: refuse it.
+    Refused,
+}
+
+/// A connection's wait for a slot under the cap.
+type Slot = BoxFuture<'static, Result<OwnedSemaphorePermit, AcquireError>>;
+
 /// Answers a connection beyond the cap with a minimal 503 and closes it, without waiting:
 /// what the client already sent is read and dropped first, so closing sends no reset
 /// ahead of the answer.
@@ -253,6 +324,22 @@ fn refuse(stream: &TcpStream) {
 
 /// How long a connection beyond the cap waits for the slot its eviction frees.
 const EVICTION_WAIT: Duration = Duration::from_millis(100);
+
+/// The most connections beyond the cap waiting at once for the slot their eviction frees;
+/// their descriptors come out of [`FD_HEADROOM`].
+const EVICTION_LINE: usize = 32;
+
+/// A place in the line of connections waiting for an evicted one's slot; while the line is
+/// full, waits up to [`EVICTION_WAIT`] for one (`None`: the line did not move).
+async fn take_place(line: &Arc<Semaphore>) -> Option<OwnedSemaphorePermit> {
+    match line.clone().try_acquire_owned() {
+        Ok(place) => Some(place),
+        Err(_) => tokio::time::timeout(EVICTION_WAIT, line.clone().acquire_owned())
+            .await
+            .ok()
+            .and_then(Result::ok),
+    }
+}
 
 /// The open connections' activity, so that a connection beyond the cap can evict one.
 #[derive(Default)]
@@ -341,6 +428,23 @@ struct Connection {
 }
 
 impl Connection {
+    /// Serves the connection, holding its slot under the cap until it closes.
+    async fn run(self, stream: TcpStream, slot: OwnedSemaphorePermit) {
+        self.serve(stream).await;
+        drop(slot);
+    }
+
+    /// Serves a connection accepted beyond the cap once the slot of the connection it evicted
+    /// frees (at once, in practice), or refuses it after [`EVICTION_WAIT`].
+    async fn run_after_eviction(self, stream: TcpStream, slot: Slot, place: OwnedSemaphorePermit) {
+        let slot = tokio::time::timeout(EVICTION_WAIT, slot).await;
+        drop(place);
+        match slot {
+            Ok(Ok(slot)) => self.run(stream, slot).await,
+            _ => refuse(&stream),
+        }
+    }
+
     /// Serves requests until the client closes, a timeout expires, or a graceful shutdown
     /// finishes the request in flight.
     async fn serve(mut self, stream: TcpStream) {
@@ -677,6 +781,32 @@ mod tests {
         assert_eq!(cap_for(Some(5000), 1024), 896);
         assert_eq!(cap_for(Some(100_000), 1_048_576), 100_000);
         assert_eq!(cap_for(None, 100), MIN_CONNECTIONS);
+    }
+
+    #[tokio::test]
+    async fn the_slot_an_eviction_frees_goes_to_the_connection_that_evicted() {
+        let registry = Arc::new(Registry::default());
+        let mut gate = Gate {
+            cap: 1,
+            slots: Arc::new(Semaphore::new(1)),
+            line: Arc::new(Semaphore::new(EVICTION_LINE)),
+            registry: registry.clone(),
+            warned: Warned::default(),
+        };
+        let Admission::Now(held) = gate.admit().await else {
+            panic!("the first connection has a free slot");
+        };
+        let victim = Arc::new(Activity::new());
+        let _registered = registry.register(victim.clone());
+        let Admission::AfterEviction(slot, _place) = gate.admit().await else {
+            panic!("the second connection evicts the first");
+        };
+        assert!(victim.evicted.load(Ordering::Acquire));
+        // The evicted connection closes before the second one's task has run; a third
+        // connection arriving now finds no free slot and nothing left to evict.
+        drop(held);
+        assert!(matches!(gate.admit().await, Admission::Refused));
+        assert!(slot.await.is_ok());
     }
 
     #[test]

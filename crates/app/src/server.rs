@@ -314,8 +314,7 @@ impl Application {
             }
             None => None,
         };
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = crate::connections::listen(settings.listen)
             .with_context(|| format!("binding {}", settings.listen))?;
         let public_url = match &settings.mail.public_url {
             Some(url) => url.clone(),

@@ -252,6 +252,51 @@ async fn at_the_cap_new_connections_evict_the_longest_waiting_and_healthz_answer
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_cap_takes_exactly_the_slots_of_the_silent_connections() {
+    let server = Server::start(ConnectionSettings {
+        max_connections: Some(16),
+        header_read_timeout: Duration::from_secs(120),
+        ..ConnectionSettings::default()
+    })
+    .await;
+    let address = server.address;
+    let mut holders = Vec::new();
+    for _ in 0..16 {
+        holders.push(TcpStream::connect(address).await.unwrap());
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // 16 at once: each evicts one holder and takes the slot its eviction frees, even while
+    // the accept loop goes on taking the others (none of them may take another's slot and
+    // leave it refused with a holder still open).
+    let burst: Vec<_> = (0..16)
+        .map(|_| tokio::spawn(TcpStream::connect(address)))
+        .collect();
+    let mut newcomers = Vec::new();
+    for connecting in burst {
+        newcomers.push(connecting.await.unwrap().unwrap());
+    }
+    for (index, holder) in holders.iter_mut().enumerate() {
+        let answer = closed_within(holder, Duration::from_secs(5)).await;
+        assert_eq!(
+            answer,
+            Some(Vec::new()),
+            "holder {index} is evicted unanswered"
+        );
+    }
+    // A refusal would come within 100 ms; a newcomer still open after 500 ms was admitted.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (index, newcomer) in newcomers.iter_mut().enumerate() {
+        let answer = closed_within(newcomer, Duration::from_millis(10)).await;
+        assert!(answer.is_none(), "newcomer {index} got {answer:?}");
+    }
+    let took = time_healthz(address).await;
+    assert!(took < Duration::from_secs(1), "/healthz took {took:?}");
+    drop(newcomers);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn when_every_connection_is_busy_a_new_one_is_refused_with_503() {
     let (address, shutdown, task) = serve_slow_router(ConnectionSettings {
         max_connections: Some(16),
