@@ -8,6 +8,10 @@
 //! newer one is full the older one is dropped. A document used once in a while stays; a
 //! flood of distinct documents only evicts, and longer documents are parsed every time.
 //! Documents that do not parse are never kept.
+//!
+//! Each kept document also remembers which of its operations passed async-graphql's strict
+//! validation, so that later requests may skip the rules that cannot change their verdict
+//! (see [`crate::validation`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -29,13 +33,57 @@ pub(crate) struct Documents {
 
 #[derive(Default)]
 struct Generations {
-    newer: HashMap<Box<str>, Arc<ExecutableDocument>>,
-    older: HashMap<Box<str>, Arc<ExecutableDocument>>,
+    newer: HashMap<Box<str>, Arc<Parsed>>,
+    older: HashMap<Box<str>, Arc<Parsed>>,
+}
+
+/// A parsed document and the operations of it that passed strict validation.
+#[derive(Debug)]
+pub(crate) struct Parsed {
+    pub(crate) document: ExecutableDocument,
+    /// The operation names (as requests gave them) whose strict validation passed: at most
+    /// one per operation, and `None` once.
+    validated: Mutex<Vec<Option<Box<str>>>>,
+}
+
+impl Parsed {
+    pub(crate) fn new(document: ExecutableDocument) -> Parsed {
+        Parsed {
+            document,
+            validated: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Whether a request for `operation_name` passed strict validation before.
+    pub(crate) fn validated(&self, operation_name: Option<&str>) -> bool {
+        self.lock()
+            .iter()
+            .any(|name| name.as_deref() == operation_name)
+    }
+
+    /// Notes that a request for `operation_name` passed strict validation; only operation
+    /// names the document has pass it, which bounds the list.
+    pub(crate) fn note_validated(&self, operation_name: Option<&str>) {
+        let mut validated = self.lock();
+        if !validated
+            .iter()
+            .any(|name| name.as_deref() == operation_name)
+        {
+            validated.push(operation_name.map(Box::from));
+        }
+    }
+
+    /// The list; a panic while it was held left it whole (one `push`).
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Option<Box<str>>>> {
+        self.validated
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
 }
 
 impl Generations {
     /// Keeps `document` in the newer generation, first dropping the older one when full.
-    fn keep(&mut self, text: Box<str>, document: Arc<ExecutableDocument>) {
+    fn keep(&mut self, text: Box<str>, document: Arc<Parsed>) {
         if self.newer.len() >= GENERATION {
             self.older = std::mem::take(&mut self.newer);
         }
@@ -45,20 +93,20 @@ impl Generations {
 
 impl Documents {
     /// The parsed document of `text`, kept from an earlier request or parsed now.
-    pub(crate) fn parse(&self, text: &str) -> Result<Arc<ExecutableDocument>, parser::Error> {
+    pub(crate) fn parse(&self, text: &str) -> Result<Arc<Parsed>, parser::Error> {
         if text.len() > MAX_CACHED_BYTES {
-            return parse_query(text).map(Arc::new);
+            return parse_query(text).map(|document| Arc::new(Parsed::new(document)));
         }
         if let Some(document) = self.find(text) {
             return Ok(document);
         }
         // Parsed outside the lock: parsing is the slow part.
-        let document = Arc::new(parse_query(text)?);
+        let document = Arc::new(Parsed::new(parse_query(text)?));
         self.lock().keep(text.into(), document.clone());
         Ok(document)
     }
 
-    fn find(&self, text: &str) -> Option<Arc<ExecutableDocument>> {
+    fn find(&self, text: &str) -> Option<Arc<Parsed>> {
         let mut generations = self.lock();
         if let Some(document) = generations.newer.get(text) {
             return Some(document.clone());
@@ -100,12 +148,30 @@ mod tests {
         let other = documents.parse("{ customers { nodes { name } } }").unwrap();
         assert!(!Arc::ptr_eq(&first, &other));
         assert_eq!(
-            format!("{:?}", *first),
+            format!("{:?}", first.document),
             format!(
                 "{:?}",
                 parse_query("{ customers { nodes { id } } }").unwrap()
             )
         );
+    }
+
+    #[test]
+    fn validation_is_remembered_per_operation_name() {
+        let documents = Documents::default();
+        let parsed = documents
+            .parse("query A { viewer { id } } query B { viewer { name } }")
+            .unwrap();
+        assert!(!parsed.validated(Some("A")));
+        parsed.note_validated(Some("A"));
+        parsed.note_validated(Some("A"));
+        let again = documents
+            .parse("query A { viewer { id } } query B { viewer { name } }")
+            .unwrap();
+        assert!(again.validated(Some("A")));
+        assert!(!again.validated(Some("B")));
+        assert!(!again.validated(None));
+        assert_eq!(again.lock().len(), 1);
     }
 
     #[test]

@@ -26,6 +26,7 @@ mod scim;
 mod sessions;
 mod set_password;
 mod subscriptions;
+mod validation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -210,7 +211,16 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
         },
     );
     let state = Arc::new(routes::AppState {
-        schema: schema::build(services.clone(), config.query_limits.root_field_concurrency),
+        schema: schema::build(
+            services.clone(),
+            config.query_limits.root_field_concurrency,
+            async_graphql::ValidationMode::Strict,
+        ),
+        fast_schema: schema::build(
+            services.clone(),
+            config.query_limits.root_field_concurrency,
+            async_graphql::ValidationMode::Fast,
+        ),
         services,
         query_limits: config.query_limits,
         documents: documents::Documents::default(),

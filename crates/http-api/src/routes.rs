@@ -26,10 +26,14 @@ use crate::limits::{QueryLimits, Refusal, RefusalCode, parse_price};
 use crate::metrics::{self, ApiMetrics, Scraping};
 use crate::request_id::{RequestId, request_meta};
 use crate::schema::{self, ApiSchema, UNAVAILABLE_CODE, name_request, name_request_in_json};
+use crate::validation::{Validation, validation};
 
 /// What every handler shares: the schema, the services behind it and the limits.
 pub(crate) struct AppState {
     pub(crate) schema: ApiSchema,
+    /// The same schema validating fast, for documents that passed strict validation before
+    /// (see [`crate::validation`]).
+    pub(crate) fast_schema: ApiSchema,
     pub(crate) services: Services,
     pub(crate) query_limits: QueryLimits,
     /// Documents parsed by earlier requests, by their text.
@@ -140,10 +144,15 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     };
     let operation_name = graphql_request.operation_name.clone();
     if let Some(api_metrics) = &state.api_metrics {
-        api_metrics.note_operation(&document, operation_name.as_deref());
+        api_metrics.note_operation(&document.document, operation_name.as_deref());
     }
     let variables = graphql_request.variables.clone();
-    let analysis = match analyze(&document, operation_name.as_deref(), &variables, &limits) {
+    let analysis = match analyze(
+        &document.document,
+        operation_name.as_deref(),
+        &variables,
+        &limits,
+    ) {
         Ok(analysis) => analysis,
         Err(refusal) => {
             return refused(&refusal, &state.token_buckets, key, never_ran, request_id);
@@ -153,10 +162,18 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     if let Err(throttled) = state.token_buckets.take(key, requested) {
         return throttled_api(requested, throttled, request_id);
     }
-    graphql_request.set_parsed_query(ExecutableDocument::clone(&document));
+    let validation = validation(&document, operation_name.as_deref(), &variables);
+    graphql_request.set_parsed_query(ExecutableDocument::clone(&document.document));
     let graphql_request = schema::with_request_data(graphql_request, origin, &state.services);
-    let response = state.schema.execute(graphql_request).await;
+    let response = match validation {
+        Validation::Fast => state.fast_schema.execute(graphql_request).await,
+        Validation::Strict { .. } => state.schema.execute(graphql_request).await,
+    };
     let request_error = is_request_error(&response);
+    // Past validation (a request error is where a refusal would show).
+    if validation == (Validation::Strict { remember: true }) && !request_error {
+        document.note_validated(operation_name.as_deref());
+    }
     if !response.errors.is_empty() {
         metrics::note_errors();
     }
@@ -164,7 +181,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         never_ran
     } else {
         actual_cost(
-            &document,
+            &document.document,
             operation_name.as_deref(),
             &variables,
             &response.data,

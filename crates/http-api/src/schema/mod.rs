@@ -18,7 +18,7 @@ mod subscription;
 mod user;
 mod webhook;
 
-use async_graphql::{Schema, SchemaBuilder};
+use async_graphql::{Schema, SchemaBuilder, ValidationMode};
 
 pub(crate) use context::with_request_data;
 pub(crate) use error::{
@@ -49,9 +49,17 @@ fn builder(
 }
 
 /// The schema with its services, ready to execute requests; the root fields of one request
-/// resolve at most `root_field_concurrency` at a time.
-pub(crate) fn build(services: Services, root_field_concurrency: usize) -> ApiSchema {
-    builder(root_field_concurrency).data(services).finish()
+/// resolve at most `root_field_concurrency` at a time. `Fast` validation is only for
+/// documents that passed `Strict` before (see [`crate::validation`]).
+pub(crate) fn build(
+    services: Services,
+    root_field_concurrency: usize,
+    validation: ValidationMode,
+) -> ApiSchema {
+    builder(root_field_concurrency)
+        .data(services)
+        .validation_mode(validation)
+        .finish()
 }
 
 /// The schema's SDL.

@@ -244,3 +244,37 @@ async fn a_forbidden_mutation_nulls_only_its_own_payload() {
     );
     assert_eq!(only_error(&body).1, "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn a_document_validated_before_still_refuses_a_variable_of_the_wrong_type() {
+    let mut mocks = Mocks::new();
+    mocks
+        .customers
+        .expect_customer()
+        .times(2)
+        .returning(|_, _| Err(DirectoryError::NotFound));
+    let router = mocks.router();
+    // Validated strictly once; the second request may skip the rules that passed.
+    for _ in 0..2 {
+        let body = graphql_ok(router.clone(), CUSTOMER, json!({ "id": SEED_CUSTOMER_ID })).await;
+        assert_eq!(body["errors"][0]["path"], json!(["customer"]), "{body}");
+    }
+    let wrong = json!({ "id": true });
+    let (status, mut body) = graphql(router, CUSTOMER, wrong.clone()).await;
+    let (fresh_status, mut fresh) = graphql(Mocks::new().router(), CUSTOMER, wrong).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert_eq!(fresh_status, StatusCode::BAD_REQUEST, "{fresh}");
+    for body in [&mut body, &mut fresh] {
+        body["errors"][0]["extensions"]
+            .as_object_mut()
+            .map(|extensions| extensions.remove("requestId"));
+    }
+    assert_eq!(body, fresh);
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .is_some_and(|message| message.starts_with("Invalid value for argument")),
+        "{body}"
+    );
+    assert!(body.get("data").is_none(), "{body}");
+}
