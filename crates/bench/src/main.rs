@@ -18,6 +18,8 @@ use serde::Serialize;
 use serde_json::{Value, json};
 use wire::Global as _;
 
+use storage_postgres::testing::TestDatabase;
+
 use crate::raw::{Baseline, RawDatabase};
 use crate::seed::Seeded;
 
@@ -52,6 +54,10 @@ struct Args {
     /// Where the database file, the wrk scripts and the JSON report go.
     #[arg(long, default_value = "target/bench")]
     out: PathBuf,
+    /// Keep each engine's seeded database (the SQLite file, the PostgreSQL database) after
+    /// its run, e.g. to profile the server against it; by default both are removed.
+    #[arg(long)]
+    keep_databases: bool,
 }
 
 /// The operations measured.
@@ -163,23 +169,29 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.out)?;
     let mut rows = Vec::new();
     for engine in &args.engines {
-        let url = match engine.as_str() {
+        let database = match engine.as_str() {
             "sqlite" => {
                 let path = args
                     .out
                     .join(format!("bench-{}.db", uuid::Uuid::new_v4().simple()));
-                format!("sqlite://{}", std::path::absolute(path)?.display())
+                BenchDatabase::Sqlite(std::path::absolute(path)?)
             }
             "postgres" => {
                 let Some(admin) = &args.postgres_admin_url else {
                     eprintln!("skipping PostgreSQL: no --postgres-admin-url");
                     continue;
                 };
-                storage_postgres::testing::fresh_database(admin).await?
+                BenchDatabase::Postgres(TestDatabase::create(admin).await?)
             }
             other => bail!("unknown engine {other:?}: sqlite or postgres"),
         };
-        rows.extend(bench_engine(&args, engine, &url).await?);
+        let measured = bench_engine(&args, engine, &database.url()).await;
+        if args.keep_databases {
+            eprintln!("{engine}: kept {}", database.url());
+        } else {
+            database.remove().await;
+        }
+        rows.extend(measured?);
     }
     print_table(&rows);
     let report = json!({
@@ -199,6 +211,46 @@ async fn main() -> anyhow::Result<()> {
         args.out.join(format!("bench-{stamp}.json")).display()
     );
     Ok(())
+}
+
+/// One engine's seeded database, removed after its run unless `--keep-databases`.
+enum BenchDatabase {
+    Sqlite(PathBuf),
+    Postgres(TestDatabase),
+}
+
+impl BenchDatabase {
+    fn url(&self) -> String {
+        match self {
+            BenchDatabase::Sqlite(path) => format!("sqlite://{}", path.display()),
+            BenchDatabase::Postgres(database) => database.url().to_owned(),
+        }
+    }
+
+    /// Removes the database (the SQLite file with its journal files), warning on failure:
+    /// the measurements stand either way.
+    async fn remove(self) {
+        match self {
+            BenchDatabase::Sqlite(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let mut file = path.clone().into_os_string();
+                    file.push(suffix);
+                    match std::fs::remove_file(&file) {
+                        Err(error) if error.kind() != std::io::ErrorKind::NotFound => {
+                            eprintln!("could not remove {}: {error}", file.display());
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            BenchDatabase::Postgres(database) => {
+                let name = database.name().to_owned();
+                if let Err(error) = database.drop_database().await {
+                    eprintln!("could not drop the database {name}: {error}");
+                }
+            }
+        }
+    }
 }
 
 /// Roster's per-token cost bucket, lifted so the benchmark measures serving rather than
