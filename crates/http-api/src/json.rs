@@ -6,27 +6,58 @@
 //! go through serde_json itself.
 
 use async_graphql::{Response, Value};
+use serde::Serialize;
 
-/// `response` as `serde_json::to_string(response)` writes it.
-pub(crate) fn response_text(response: &Response) -> Result<String, serde_json::Error> {
+/// `response` as `serde_json::to_string(response)` writes it, with `extension` under `name`
+/// in its extensions as if inserted there: written straight from its `Serialize`, without
+/// building it as a `Value` first.
+pub(crate) fn response_text(
+    response: &Response,
+    name: &str,
+    extension: &impl Serialize,
+) -> Result<String, serde_json::Error> {
     let mut out = Vec::with_capacity(1024);
     out.extend_from_slice(b"{\"data\":");
     write_value(&mut out, &response.data)?;
-    // async-graphql's field order, each skipped when empty.
-    if !response.extensions.is_empty() {
-        out.extend_from_slice(b",\"extensions\":");
-        serde_json::to_writer(&mut out, &response.extensions)?;
+    // async-graphql's field order; the extensions in their map's (sorted) key order.
+    out.extend_from_slice(b",\"extensions\":{");
+    let mut written = false;
+    let mut first = true;
+    for (key, value) in &response.extensions {
+        if !written && name <= key.as_str() {
+            write_entry(&mut out, &mut first, name, extension)?;
+            written = true;
+        }
+        if key != name {
+            write_entry(&mut out, &mut first, key, value)?;
+        }
     }
+    if !written {
+        write_entry(&mut out, &mut first, name, extension)?;
+    }
+    out.push(b'}');
     if !response.errors.is_empty() {
         out.extend_from_slice(b",\"errors\":");
         serde_json::to_writer(&mut out, &response.errors)?;
     }
     out.push(b'}');
     // Only valid UTF-8 was written: whole `str`s, ASCII and serde_json's own output.
-    match String::from_utf8(out) {
-        Ok(text) => Ok(text),
-        Err(_) => serde_json::to_string(response),
+    String::from_utf8(out).map_err(|error| serde::ser::Error::custom(error.utf8_error()))
+}
+
+/// `"key":value` of a JSON object, after a comma unless `first`.
+fn write_entry(
+    out: &mut Vec<u8>,
+    first: &mut bool,
+    key: &str,
+    value: &impl Serialize,
+) -> Result<(), serde_json::Error> {
+    if !std::mem::take(first) {
+        out.push(b',');
     }
+    write_str(out, key)?;
+    out.push(b':');
+    serde_json::to_writer(&mut *out, value)
 }
 
 fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_json::Error> {
@@ -102,9 +133,20 @@ mod tests {
 
     use super::*;
 
-    fn same_as_serde(response: &Response) {
+    /// `response_text` with an extension `cost` against serde_json's text of the response
+    /// with that extension inserted.
+    fn same_as_serde(response: &mut Response) {
+        let cost = serde_json::json!({ "requestedQueryCost": 7, "actualQueryCost": null });
+        let ours = response_text(response, "cost", &cost).unwrap();
+        let replaced = response
+            .extensions
+            .insert("cost".into(), Value::from_json(cost).unwrap());
         let expected = serde_json::to_string(response).unwrap();
-        assert_eq!(response_text(response).unwrap(), expected);
+        match replaced {
+            Some(value) => response.extensions.insert("cost".into(), value),
+            None => response.extensions.remove("cost"),
+        };
+        assert_eq!(ours, expected);
     }
 
     fn object(fields: Vec<(&str, Value)>) -> Value {
@@ -143,7 +185,7 @@ mod tests {
         );
         for text in texts {
             let data = object(vec![(text.as_str(), Value::String(text.clone()))]);
-            same_as_serde(&Response::new(data));
+            same_as_serde(&mut Response::new(data));
         }
     }
 
@@ -169,16 +211,18 @@ mod tests {
             ),
         ]);
         let mut response = Response::new(data);
-        same_as_serde(&response);
-        response.extensions.insert(
-            "cost".into(),
-            object(vec![("requestedQueryCost", Value::from(7))]),
-        );
-        same_as_serde(&response);
+        same_as_serde(&mut response);
+        // Other extensions before and after it, and one it replaces.
+        for key in ["aaa", "zzz", "cost"] {
+            response
+                .extensions
+                .insert(key.into(), object(vec![("n", Value::from(1))]));
+            same_as_serde(&mut response);
+        }
         response
             .errors
             .push(ServerError::new("Something \"quoted\"", None));
-        same_as_serde(&response);
-        same_as_serde(&Response::default());
+        same_as_serde(&mut response);
+        same_as_serde(&mut Response::default());
     }
 }

@@ -216,17 +216,19 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             tracing::info!(codes = %error_codes(&response.errors), "answered with GraphQL errors");
         }
     }
-    response.extensions.insert(
-        "cost".to_owned(),
-        cost_value(requested, Some(actual), status),
-    );
+    let cost = Cost::new(requested, Some(actual), status);
     let body = if request_error {
-        serde_json::to_string(&ErrorsOnly {
-            errors: &response.errors,
-            extensions: &response.extensions,
-        })
+        serde_json::to_value(&cost)
+            .and_then(|cost| Value::from_json(cost).map_err(serde::ser::Error::custom))
+            .and_then(|cost| {
+                response.extensions.insert("cost".to_owned(), cost);
+                serde_json::to_string(&ErrorsOnly {
+                    errors: &response.errors,
+                    extensions: &response.extensions,
+                })
+            })
     } else {
-        crate::json::response_text(&response)
+        crate::json::response_text(&response, "cost", &cost)
     };
     let mut answer = match body {
         Ok(body) => respond(http_status, body, status),
@@ -268,34 +270,34 @@ struct ErrorsOnly<'a> {
 }
 
 /// `extensions.cost`, with Shopify's names so existing tooling reads it.
-fn cost_value(requested: u64, actual: Option<u64>, status: Status) -> Value {
-    let mut throttle = async_graphql::indexmap::IndexMap::new();
-    throttle.insert(
-        async_graphql::Name::new("maximumAvailable"),
-        Value::from(status.limit),
-    );
-    throttle.insert(
-        async_graphql::Name::new("currentlyAvailable"),
-        Value::from(status.remaining),
-    );
-    throttle.insert(
-        async_graphql::Name::new("restoreRate"),
-        Value::from(status.restore_rate),
-    );
-    let mut cost = async_graphql::indexmap::IndexMap::new();
-    cost.insert(
-        async_graphql::Name::new("requestedQueryCost"),
-        Value::from(requested),
-    );
-    cost.insert(
-        async_graphql::Name::new("actualQueryCost"),
-        actual.map_or(Value::Null, Value::from),
-    );
-    cost.insert(
-        async_graphql::Name::new("throttleStatus"),
-        Value::Object(throttle),
-    );
-    Value::Object(cost)
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Cost {
+    requested_query_cost: u64,
+    actual_query_cost: Option<u64>,
+    throttle_status: ThrottleStatus,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct ThrottleStatus {
+    maximum_available: u64,
+    currently_available: u64,
+    restore_rate: u64,
+}
+
+impl Cost {
+    fn new(requested: u64, actual: Option<u64>, status: Status) -> Cost {
+        Cost {
+            requested_query_cost: requested,
+            actual_query_cost: actual,
+            throttle_status: ThrottleStatus {
+                maximum_available: status.limit,
+                currently_available: status.remaining,
+                restore_rate: status.restore_rate,
+            },
+        }
+    }
 }
 
 /// A JSON body with the `X-RateLimit-*` headers of `status`.
@@ -368,7 +370,7 @@ fn answer(
             .or_insert_with(|| serde_json::Value::Object(serde_json::Map::new()));
         if let (Some(extensions), Ok(cost)) = (
             extensions.as_object_mut(),
-            cost_value(requested, actual, status).into_json(),
+            serde_json::to_value(Cost::new(requested, actual, status)),
         ) {
             extensions.insert("cost".to_owned(), cost);
         }
