@@ -247,13 +247,7 @@ async fn a_forbidden_mutation_nulls_only_its_own_payload() {
 
 #[tokio::test]
 async fn a_document_validated_before_still_refuses_a_variable_of_the_wrong_type() {
-    let mut mocks = Mocks::new();
-    mocks
-        .customers
-        .expect_customer()
-        .times(2)
-        .returning(|_, _| Err(DirectoryError::NotFound));
-    let router = mocks.router();
+    let router = Mocks::new().with_customers_not_found(2).router();
     // Validated strictly once; the second request may skip the rules that passed.
     for _ in 0..2 {
         let body = graphql_ok(router.clone(), CUSTOMER, json!({ "id": SEED_CUSTOMER_ID })).await;

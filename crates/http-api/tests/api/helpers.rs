@@ -77,6 +77,15 @@ impl Mocks {
         }
     }
 
+    /// The same mocks, expecting `times` customer lookups, each of an unknown customer.
+    pub(crate) fn with_customers_not_found(mut self, times: usize) -> Self {
+        self.customers
+            .expect_customer()
+            .times(times)
+            .returning(|_, _| Err(ports::DirectoryError::NotFound));
+        self
+    }
+
     /// The same mocks, with a fresh authenticator that has no expectations.
     pub(crate) fn without_authenticator(mut self) -> Self {
         self.authenticator = MockAuthenticator::new();

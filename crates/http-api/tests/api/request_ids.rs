@@ -159,12 +159,7 @@ async fn every_top_level_graphql_error_names_the_request() {
     errors_name(&body, "deep");
 
     // Resolver errors, beside `data`: each keeps its code.
-    let mut mocks = Mocks::new();
-    mocks
-        .customers
-        .expect_customer()
-        .times(2)
-        .returning(|_, _| Err(DirectoryError::NotFound));
+    let mocks = Mocks::new().with_customers_not_found(2);
     let query = format!(
         r#"{{ a: customer(id: "{SEED_CUSTOMER_ID}") {{ id }} b: customer(id: "{SEED_CUSTOMER_ID}") {{ id }} }}"#
     );
