@@ -201,22 +201,28 @@ async fn slow_headers_are_cut_by_the_header_read_timeout_while_healthz_answers()
     server.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn at_the_cap_new_connections_evict_the_longest_waiting_and_healthz_answers() {
+/// A server capped at `cap` connections and `count` connections to it that send nothing,
+/// opened 5 ms apart so they are accepted in order (the first have waited longest). The
+/// header timeout is long: they stay open for the whole test unless evicted.
+async fn silent_connections_at_cap(cap: usize, count: usize) -> (Server, Vec<TcpStream>) {
     let server = Server::start(ConnectionSettings {
-        max_connections: Some(20),
-        // Held connections stay open for the whole test unless evicted.
+        max_connections: Some(cap),
         header_read_timeout: Duration::from_secs(120),
         ..ConnectionSettings::default()
     })
     .await;
-    let address = server.address;
     let mut streams = Vec::new();
-    for _ in 0..30 {
-        streams.push(TcpStream::connect(address).await.unwrap());
-        // Accepted in order, so the first ones have waited longest for their heads.
+    for _ in 0..count {
+        streams.push(TcpStream::connect(server.address).await.unwrap());
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    (server, streams)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn at_the_cap_new_connections_evict_the_longest_waiting_and_healthz_answers() {
+    let (server, streams) = silent_connections_at_cap(20, 30).await;
+    let address = server.address;
     // The 10 beyond the cap each evict the oldest silent connection: the first 10 are
     // closed without an answer, the 20 newest stay open.
     let mut closed = Vec::new();
@@ -253,18 +259,8 @@ async fn at_the_cap_new_connections_evict_the_longest_waiting_and_healthz_answer
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_burst_beyond_the_cap_takes_exactly_the_slots_of_the_silent_connections() {
-    let server = Server::start(ConnectionSettings {
-        max_connections: Some(16),
-        header_read_timeout: Duration::from_secs(120),
-        ..ConnectionSettings::default()
-    })
-    .await;
+    let (server, mut holders) = silent_connections_at_cap(16, 16).await;
     let address = server.address;
-    let mut holders = Vec::new();
-    for _ in 0..16 {
-        holders.push(TcpStream::connect(address).await.unwrap());
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
     tokio::time::sleep(Duration::from_millis(200)).await;
     // 16 at once: each evicts one holder and takes the slot its eviction frees, even while
     // the accept loop goes on taking the others (none of them may take another's slot and
