@@ -22,12 +22,11 @@
 //!
 //! [`ValidationMode::Fast`]: async_graphql::ValidationMode::Fast
 
-use async_graphql::parser::types::{
-    BaseType, DocumentOperations, ExecutableDocument, OperationDefinition, Type,
-};
+use async_graphql::parser::types::{BaseType, Type};
 use async_graphql::{Value, Variables};
 
 use crate::documents::Parsed;
+use crate::limits::cost::selected_operation;
 
 /// How a request is validated, and whether its outcome is remembered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,12 +43,12 @@ pub(crate) fn validation(
     operation_name: Option<&str>,
     variables: &Variables,
 ) -> Validation {
-    let Some(operation) = operation(&parsed.document, operation_name) else {
+    let Some(operation) = selected_operation(&parsed.document, operation_name) else {
         return Validation::Strict { remember: false };
     };
     let mut given = true;
     let mut plain = true;
-    for definition in &operation.variable_definitions {
+    for definition in &operation.node.variable_definitions {
         let definition = &definition.node;
         match variables.get(definition.name.node.as_str()) {
             Some(value) => plain &= plainly_valid(&definition.var_type.node, value),
@@ -62,23 +61,6 @@ pub(crate) fn validation(
         Validation::Fast
     } else {
         Validation::Strict { remember: true }
-    }
-}
-
-/// The operation a request runs, as async-graphql picks it (`None`: it would refuse).
-fn operation<'a>(
-    document: &'a ExecutableDocument,
-    operation_name: Option<&str>,
-) -> Option<&'a OperationDefinition> {
-    match (&document.operations, operation_name) {
-        (DocumentOperations::Single(operation), None) => Some(&operation.node),
-        (DocumentOperations::Multiple(operations), Some(name)) => {
-            operations.get(name).map(|operation| &operation.node)
-        }
-        (DocumentOperations::Multiple(operations), None) if operations.len() == 1 => {
-            operations.values().next().map(|operation| &operation.node)
-        }
-        _ => None,
     }
 }
 
@@ -132,10 +114,11 @@ mod tests {
             validation(&parsed, None, &variables(json!({}))),
             Validation::Strict { remember: false }
         );
-        // Another operation name is another verdict (here: one async-graphql refuses).
+        // Another operation name is another verdict: strictly (async-graphql refuses this
+        // one, so no pass is ever remembered for it).
         assert_eq!(
             validation(&parsed, Some("Other"), &id),
-            Validation::Strict { remember: false }
+            Validation::Strict { remember: true }
         );
     }
 
@@ -193,15 +176,18 @@ mod tests {
     }
 
     #[test]
-    fn the_operation_is_picked_as_async_graphql_picks_it() {
-        let two = parse_query("query A { a } query B { b }").unwrap();
-        assert!(operation(&two, None).is_none());
-        assert!(operation(&two, Some("B")).is_some());
-        assert!(operation(&two, Some("C")).is_none());
-        let one = parse_query("query A { a }").unwrap();
-        assert!(operation(&one, None).is_some());
-        let single = parse_query("{ a }").unwrap();
-        assert!(operation(&single, None).is_some());
-        assert!(operation(&single, Some("A")).is_none());
+    fn an_operation_name_async_graphql_refuses_is_never_validated_fast() {
+        let parsed = parsed("query A { a } query B { b }");
+        let none = variables(json!({}));
+        assert_eq!(
+            validation(&parsed, Some("C"), &none),
+            Validation::Strict { remember: false }
+        );
+        parsed.note_validated(Some("A"));
+        assert_eq!(validation(&parsed, Some("A"), &none), Validation::Fast);
+        assert_eq!(
+            validation(&parsed, Some("B"), &none),
+            Validation::Strict { remember: true }
+        );
     }
 }

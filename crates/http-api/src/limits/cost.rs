@@ -204,7 +204,7 @@ pub(crate) fn actual_cost(
 }
 
 /// The operation async-graphql will run, if the document and name determine one.
-fn selected_operation<'a>(
+pub(crate) fn selected_operation<'a>(
     document: &'a ExecutableDocument,
     operation_name: Option<&str>,
 ) -> Option<&'a Positioned<OperationDefinition>> {
