@@ -208,7 +208,13 @@ impl Description {
     /// Checks a description; it is kept as written, except that CRLF line ends (as HTML
     /// forms send them) become LF. Line feeds and tabs are its only control characters.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let text = text.replace("\r\n", "\n");
+        // Searched for first: `replace` sets up a substring search and copies either way, and
+        // every stored description is parsed again as it is read.
+        let text = if text.contains('\r') {
+            text.replace("\r\n", "\n")
+        } else {
+            text.to_owned()
+        };
         check_max(Field::Description, &text, Self::MAX)?;
         check_multi_line(Field::Description, &text)?;
         Ok(Description(text))
