@@ -6,9 +6,9 @@ use std::collections::HashSet;
 use domain::events::{Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Page, Position, UserFilter, UserQuery};
 use domain::{
-    Actor, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, ErrorCode, Field,
-    NewCustomer, NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch, UserPatchDraft,
-    UserSummary, Version,
+    Actor, CustomerDraft, CustomerId, CustomerPatch, CustomerPatchDraft, CustomerSummary,
+    ErrorCode, Field, NewCustomer, NewUser, Role, RoleKind, User, UserDraft, UserId, UserPatch,
+    UserPatchDraft, UserSummary, Version,
 };
 use ports::DirectoryError;
 
@@ -238,7 +238,8 @@ pub async fn unknown_customers_are_not_found(harness: &dyn Harness) {
 }
 
 /// Paging through the ports with `first` and the last edge's cursor returns every row once,
-/// in name order, and `total_count` counts them all when asked (and is `None` when not).
+/// in name order, and `total_count` counts them all when asked (and is `None` when not);
+/// `customer_summaries` gives the same pages, each customer summarized.
 pub async fn customer_listings_page_through_every_row(harness: &dyn Harness) {
     let owner = harness.owner().await;
     let (d, a) = (&owner.directory, &owner.actor);
@@ -258,6 +259,8 @@ pub async fn customer_listings_page_through_every_row(harness: &dyn Harness) {
     let mut pages = 0;
     loop {
         let page = d.customers(a, &query).await.unwrap();
+        let summaries = d.customer_summaries(a, &query).await.unwrap();
+        assert_eq!(summaries, page.clone().map(CustomerSummary::from));
         pages += 1;
         assert_eq!(page.total_count, Some(7));
         seen.extend(page.edges.iter().map(|e| e.node.name.to_string()));
@@ -527,6 +530,11 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     let page = d.customers(a, &CustomerQuery::default()).await.unwrap();
     let ids: Vec<CustomerId> = page.edges.iter().map(|e| e.node.id).collect();
     assert_eq!(ids, [acme.id]);
+    let summaries = d
+        .customer_summaries(a, &CustomerQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(summaries, page.map(CustomerSummary::from));
     assert_eq!(
         codes(d.delete_customer(&origin(a), globex.id, None).await),
         [(Field::Id, ErrorCode::NotFound)]

@@ -67,6 +67,26 @@ pub struct Customer {
     pub version: Version,
 }
 
+/// The part of a customer that lists of customers show (which one, its name and external
+/// id), so a listing that selects nothing else reads three columns of its row instead of
+/// all of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomerSummary {
+    pub id: CustomerId,
+    pub name: CustomerName,
+    pub external_id: Option<ExternalId>,
+}
+
+impl From<Customer> for CustomerSummary {
+    fn from(customer: Customer) -> Self {
+        CustomerSummary {
+            id: customer.id,
+            name: customer.name,
+            external_id: customer.external_id,
+        }
+    }
+}
+
 /// `createCustomer`'s input as it arrives, before any rule is checked.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CustomerDraft {

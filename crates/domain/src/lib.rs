@@ -31,7 +31,7 @@ pub use changes::{CustomerChanges, UserChanges};
 pub use credentials::{Caller, Password, RefreshState, RefreshToken};
 pub use customer::{
     Attachment, AttachmentDraft, Customer, CustomerDraft, CustomerPatch, CustomerPatchDraft,
-    NewCustomer,
+    CustomerSummary, NewCustomer,
 };
 pub use embedded::{EmbeddedClaims, EmbeddedLogin, EmbeddedRejection};
 pub use error::{ErrorCode, Field, FieldError, ValidationErrors};

@@ -8,9 +8,9 @@ use async_trait::async_trait;
 use domain::events::{ActorKind, Origin, RequestMeta};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Actor, Customer, CustomerId, CustomerPatch, Invitation, Mail, NewCustomer, NewUser,
-    Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch, UserSummary,
-    ValidationErrors, Version,
+    Actor, Customer, CustomerId, CustomerPatch, CustomerSummary, Invitation, Mail, NewCustomer,
+    NewUser, Organization, Role, RoleId, SigningKey, SigningKeyId, User, UserId, UserPatch,
+    UserSummary, ValidationErrors, Version,
 };
 
 /// Why a directory operation failed: each variant has one documented answer in the API.
@@ -56,6 +56,20 @@ pub trait CustomerDirectory: Send + Sync {
         actor: &Actor,
         query: &CustomerQuery,
     ) -> Result<Page<Customer>, DirectoryError>;
+
+    /// [`customers`](Self::customers), each customer as a [`CustomerSummary`], for listings
+    /// that show nothing else of them. The service reads only the summaries' columns; this
+    /// default reads whole customers and drops the rest.
+    async fn customer_summaries(
+        &self,
+        actor: &Actor,
+        query: &CustomerQuery,
+    ) -> Result<Page<CustomerSummary>, DirectoryError> {
+        Ok(self
+            .customers(actor, query)
+            .await?
+            .map(CustomerSummary::from))
+    }
 
     /// Creates a customer. `Invalid` with `TAKEN` errors when its name or external id is.
     async fn create_customer(

@@ -7,9 +7,9 @@ use async_trait::async_trait;
 use domain::access::{CustomerScope, UserScope};
 use domain::listing::{CustomerQuery, Page, UserQuery};
 use domain::{
-    Caller, Customer, CustomerChanges, CustomerId, Email, ExternalId, Invitation, Invited,
-    Organization, OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role, RoleId,
-    SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, UserSummary, Version,
+    Caller, Customer, CustomerChanges, CustomerId, CustomerSummary, Email, ExternalId, Invitation,
+    Invited, Organization, OrganizationId, OrganizationName, OutboxMail, RefreshToken, Role,
+    RoleId, SigningKey, SigningKeyId, Timestamp, User, UserChanges, UserId, UserSummary, Version,
 };
 use uuid::Uuid;
 
@@ -143,6 +143,19 @@ pub trait CustomerRepository: Send + Sync {
         scope: CustomerScope,
         query: &CustomerQuery,
     ) -> Result<Page<Customer>, RepoError>;
+
+    /// [`list_customers`](Self::list_customers), each customer as a [`CustomerSummary`]:
+    /// the same page, cursors and total. Storage overrides it to read only the summary's
+    /// columns; this default reads the whole rows and drops the rest.
+    async fn list_customer_summaries(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+    ) -> Result<Page<CustomerSummary>, RepoError> {
+        let page = self.list_customers(organization, scope, query).await?;
+        Ok(page.map(CustomerSummary::from))
+    }
 }
 
 /// Users in storage; each is read together with its role.

@@ -5,7 +5,8 @@ use domain::access::CustomerScope;
 use domain::events::Origin;
 use domain::listing::{CustomerQuery, Page};
 use domain::{
-    Actor, Customer, CustomerChanges, CustomerId, CustomerPatch, Field, NewCustomer, Version,
+    Actor, Customer, CustomerChanges, CustomerId, CustomerPatch, CustomerSummary, Field,
+    NewCustomer, Version,
 };
 use ports::{CustomerDirectory, DirectoryError};
 
@@ -74,6 +75,23 @@ impl CustomerDirectory for Directory {
         self.repos
             .customers
             .list_customers(actor.organization_id, scope, query)
+            .await
+            .map_err(storage)
+    }
+
+    #[tracing::instrument(level = "error", skip_all, name = "customers.summaries")]
+    async fn customer_summaries(
+        &self,
+        actor: &Actor,
+        query: &CustomerQuery,
+    ) -> Result<Page<CustomerSummary>, DirectoryError> {
+        let scope = actor.customer_scope();
+        if scope == CustomerScope::Nothing {
+            return Ok(Page::empty());
+        }
+        self.repos
+            .customers
+            .list_customer_summaries(actor.organization_id, scope, query)
             .await
             .map_err(storage)
     }

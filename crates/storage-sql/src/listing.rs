@@ -27,7 +27,8 @@ use uuid::Uuid;
 use crate::columns::Columns;
 use crate::driver::SqlRow;
 use crate::records::{
-    CUSTOMER_COLUMNS, ROLE_KIND, USER_COLUMNS, USER_ROW_WIDTH, USER_SUMMARY_COLUMNS, column_list,
+    CUSTOMER_COLUMNS, CUSTOMER_SUMMARY_COLUMNS, ROLE_KIND, USER_COLUMNS, USER_ROW_WIDTH,
+    USER_SUMMARY_COLUMNS, column_list,
 };
 use crate::statement::{Bind, Dialect, Sql, Statement};
 
@@ -154,6 +155,15 @@ impl Source {
     pub(crate) fn customers() -> Source {
         Source {
             columns: column_list("c", CUSTOMER_COLUMNS),
+            from: "customers c",
+            table: "customers c",
+        }
+    }
+
+    /// Customers `c` as summaries ([`CUSTOMER_SUMMARY_COLUMNS`]).
+    pub(crate) fn customer_summaries() -> Source {
+        Source {
+            columns: column_list("c", CUSTOMER_SUMMARY_COLUMNS),
             from: "customers c",
             table: "customers c",
         }
@@ -366,6 +376,16 @@ impl<'a> Listing<'a> {
     /// A customer listing for `page` in the order `sort`.
     pub(crate) fn customers(sort: &[Sort<CustomerSortField>], page: &'a PageRequest) -> Self {
         let key_start = CUSTOMER_COLUMNS.len();
+        Listing::new(sort_keys(sort, customer_key), key_start, "c.id", page)
+    }
+
+    /// A listing of customer summaries (rows of [`Source::customer_summaries`]), as
+    /// [`Listing::customers`].
+    pub(crate) fn customer_summaries(
+        sort: &[Sort<CustomerSortField>],
+        page: &'a PageRequest,
+    ) -> Self {
+        let key_start = CUSTOMER_SUMMARY_COLUMNS.len();
         Listing::new(sort_keys(sort, customer_key), key_start, "c.id", page)
     }
 

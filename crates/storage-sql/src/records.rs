@@ -9,10 +9,11 @@ use domain::error::Field;
 use domain::scim_user::ScimProfile;
 use domain::text::{multi_line_lossy, single_line_lossy};
 use domain::{
-    Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, Description, Email,
-    ExecutionLimit, ExternalId, FeatureFlags, FieldError, Invitation, Labels, Mail, Organization,
-    OrganizationId, OrganizationName, OutboxMail, PersonName, Phone, RefreshToken, Role, RoleId,
-    RoleKind, SigningKey, SigningKeyId, User, UserChanges, UserId, UserSummary, Version,
+    Attachment, AvatarUrl, Customer, CustomerChanges, CustomerId, CustomerName, CustomerSummary,
+    Description, Email, ExecutionLimit, ExternalId, FeatureFlags, FieldError, Invitation, Labels,
+    Mail, Organization, OrganizationId, OrganizationName, OutboxMail, PersonName, Phone,
+    RefreshToken, Role, RoleId, RoleKind, SigningKey, SigningKeyId, User, UserChanges, UserId,
+    UserSummary, Version,
 };
 use ports::RepoError;
 use serde_json::{Value, json};
@@ -41,6 +42,10 @@ pub(crate) const CUSTOMER_COLUMNS: &[&str] = &[
     "updated_at",
     "version",
 ];
+
+/// The columns of `customers` that make a [`CustomerSummary`]; a summary row has nothing
+/// else before what a statement adds after it.
+pub(crate) const CUSTOMER_SUMMARY_COLUMNS: &[&str] = &["id", "name", "external_id"];
 
 /// The columns of `users` that make a [`User`]; a user row has its role's kind
 /// ([`ROLE_KIND`]) after them.
@@ -373,12 +378,9 @@ pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
     Ok(Customer {
         id: CustomerId::from_uuid(id),
         organization_id: OrganizationId::from_uuid(c.uuid("organization_id")?),
-        name: CustomerName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?,
+        name: stored_customer_name(c.str("name")?).map_err(bad)?,
         description: Description::parse(&multi_line_lossy(c.str("description")?)).map_err(bad)?,
-        external_id: optional(c.opt_str("external_id")?, |id| {
-            ExternalId::parse_optional(&single_line_lossy(id))
-        })
-        .map_err(bad)?,
+        external_id: stored_external_id(c.opt_str("external_id")?).map_err(bad)?,
         labels: Labels::from_stored(
             serde_json::from_value(c.json("labels")?)
                 .map_err(|e| CorruptRow(format!("customer {id}: labels: {e}")).into_repo())?,
@@ -400,6 +402,31 @@ pub(crate) fn customer(row: &impl SqlRow) -> Result<Customer, RepoError> {
         created_at: c.time("created_at")?,
         updated_at: c.time("updated_at")?,
         version: checked_version(c.int("version")?, || format!("customer {id}"))?,
+    })
+}
+
+/// A `customers` row of [`CUSTOMER_SUMMARY_COLUMNS`], in that order, as a
+/// [`CustomerSummary`]: each value checked as [`customer`] checks it.
+pub(crate) fn customer_summary(row: &impl SqlRow) -> Result<CustomerSummary, RepoError> {
+    let mut c = Columns::new(row);
+    let id = c.uuid("id")?;
+    let bad = |error: FieldError| corrupt("customer", &id, error);
+    Ok(CustomerSummary {
+        id: CustomerId::from_uuid(id),
+        name: stored_customer_name(c.str("name")?).map_err(bad)?,
+        external_id: stored_external_id(c.opt_str("external_id")?).map_err(bad)?,
+    })
+}
+
+/// A stored customer name, read as [`single_line_lossy`] says.
+fn stored_customer_name(text: &str) -> Result<CustomerName, FieldError> {
+    CustomerName::parse(&single_line_lossy(text))
+}
+
+/// A stored (nullable) external id, read as [`single_line_lossy`] says; `""` is none.
+fn stored_external_id(text: Option<&str>) -> Result<Option<ExternalId>, FieldError> {
+    optional(text, |id| {
+        ExternalId::parse_optional(&single_line_lossy(id))
     })
 }
 
@@ -443,10 +470,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
     let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
     let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
     let phone = Phone::parse(c.str("phone")?).map_err(bad)?;
-    let external_id = optional(c.opt_str("external_id")?, |id| {
-        ExternalId::parse_optional(&single_line_lossy(id))
-    })
-    .map_err(bad)?;
+    let external_id = stored_external_id(c.opt_str("external_id")?).map_err(bad)?;
     let avatar_url = optional(c.opt_str("avatar_url")?, |url| {
         AvatarUrl::parse_optional(Field::AvatarUrl, &single_line_lossy(url))
     })
@@ -497,6 +521,12 @@ impl Listed for Customer {
     }
 }
 
+impl Listed for CustomerSummary {
+    fn listed_id(&self) -> Uuid {
+        self.id.uuid()
+    }
+}
+
 impl Listed for User {
     fn listed_id(&self) -> Uuid {
         self.id.uuid()
@@ -518,10 +548,7 @@ pub(crate) fn user_summary(row: &impl SqlRow) -> Result<UserSummary, RepoError> 
     let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
     let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
     let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
-    let external_id = optional(c.opt_str("external_id")?, |id| {
-        ExternalId::parse_optional(&single_line_lossy(id))
-    })
-    .map_err(bad)?;
+    let external_id = stored_external_id(c.opt_str("external_id")?).map_err(bad)?;
     Ok(UserSummary {
         id: UserId::from_uuid(id),
         customer_id,

@@ -9,8 +9,8 @@ use domain::listing::{
     Position, Sort, SortValue, UserFilter, UserQuery, UserSortField,
 };
 use domain::{
-    Customer, CustomerId, Description, ExecutionLimit, ExternalId, Labels, PersonName, RoleKind,
-    User, UserId, UserSummary,
+    Customer, CustomerId, CustomerSummary, Description, ExecutionLimit, ExternalId, Labels,
+    PersonName, RoleKind, User, UserId, UserSummary,
 };
 
 use crate::Stores;
@@ -41,16 +41,39 @@ fn user_query(sort: &[Sort<UserSortField>], page: PageRequest) -> UserQuery {
     }
 }
 
+/// The page `query` asks for, each check made on customer summaries too: the same page,
+/// cursors and total, each customer summarized.
 async fn list_customers(
     stores: &Stores,
     org: &Org,
     query: &CustomerQuery,
 ) -> domain::listing::Page<Customer> {
-    stores
+    list_customers_in(stores, org, CustomerScope::All, query).await
+}
+
+/// [`list_customers`] within `scope`.
+async fn list_customers_in(
+    stores: &Stores,
+    org: &Org,
+    scope: CustomerScope,
+    query: &CustomerQuery,
+) -> domain::listing::Page<Customer> {
+    let page = stores
         .customers
-        .list_customers(org.id, CustomerScope::All, query)
+        .list_customers(org.id, scope, query)
         .await
-        .unwrap()
+        .unwrap();
+    let summaries = stores
+        .customers
+        .list_customer_summaries(org.id, scope, query)
+        .await
+        .unwrap();
+    assert_eq!(
+        summaries,
+        page.clone().map(CustomerSummary::from),
+        "summaries of {query:?} in {scope:?}"
+    );
+    page
 }
 
 /// Customers named `c00`, `c01`, ... in name order.
@@ -885,17 +908,9 @@ pub async fn total_count_honours_filters_and_scope(stores: Stores) {
     query.page.after = after_last(&page);
     let next = list_customers(&stores, &org, &query).await;
     assert_eq!((next.edges.len(), next.total_count), (2, Some(6)));
-    let only = stores
-        .customers
-        .list_customers(org.id, CustomerScope::Only(gold[1]), &query)
-        .await
-        .unwrap();
+    let only = list_customers_in(&stores, &org, CustomerScope::Only(gold[1]), &query).await;
     assert_eq!(only.total_count, Some(1));
-    let nothing = stores
-        .customers
-        .list_customers(org.id, CustomerScope::Nothing, &query)
-        .await
-        .unwrap();
+    let nothing = list_customers_in(&stores, &org, CustomerScope::Nothing, &query).await;
     assert_eq!((nothing.edges.len(), nothing.total_count), (0, Some(0)));
 
     let team_member = org.user(None, "team@example.com", RoleKind::Guest);
@@ -950,11 +965,8 @@ pub async fn customer_scope_restricts_rows(stores: Stores) {
         (CustomerScope::Nothing, vec![]),
     ];
     for (scope, expected) in cases {
-        let page = stores
-            .customers
-            .list_customers(org.id, scope, &customer_query(&[], PageRequest::default()))
-            .await
-            .unwrap();
+        let query = customer_query(&[], PageRequest::default());
+        let page = list_customers_in(&stores, &org, scope, &query).await;
         assert_eq!(customer_ids(&page), expected, "{scope:?}");
         assert_eq!(page.total_count, Some(expected.len() as u64), "{scope:?}");
     }

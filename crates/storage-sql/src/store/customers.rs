@@ -4,7 +4,9 @@
 use async_trait::async_trait;
 use domain::access::CustomerScope;
 use domain::listing::{CustomerQuery, Page};
-use domain::{Customer, CustomerChanges, CustomerId, ExternalId, OrganizationId, Version};
+use domain::{
+    Customer, CustomerChanges, CustomerId, CustomerSummary, ExternalId, OrganizationId, Version,
+};
 use ports::{AccessChange, Conditional, CustomerRepository, EventDraft, RepoError};
 
 use super::{SqlStore, org_and_id};
@@ -139,6 +141,24 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
             &conditions,
             query.count_total,
             records::customer,
+        )
+        .await
+    }
+
+    async fn list_customer_summaries(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+    ) -> Result<Page<CustomerSummary>, RepoError> {
+        let conditions = customer_conditions(self.dialect(), organization, scope, &query.filter);
+        let listing = Listing::customer_summaries(&query.effective_sort(), &query.page);
+        self.list(
+            &listing,
+            &Source::customer_summaries(),
+            &conditions,
+            query.count_total,
+            records::customer_summary,
         )
         .await
     }
