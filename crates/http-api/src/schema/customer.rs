@@ -1,25 +1,29 @@
 //! The `Customer` type, its ordering inputs and the `customers` listing.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use async_graphql::parser::types::Field;
+use async_graphql::registry::Registry;
 use async_graphql::{
-    Context, Enum, ID, InputObject, Lookahead, Object, Result, SimpleObject, Value,
+    Context, ContextSelectionSet, Enum, ID, InputObject, Lookahead, Object, OutputType, Positioned,
+    Result, ServerResult, SimpleObject, Value,
 };
 use domain::listing::{CustomerQuery, CustomerSortField, Page, PageRequest, Sort, UserQuery};
-use domain::{Customer, CustomerId, Timestamp};
+use domain::{Customer, CustomerId, CustomerName, CustomerSummary, ExternalId, Timestamp};
 use futures::future::BoxFuture;
 use wire::Global as _;
 
 use super::connection::{
-    Connection, ConnectionPlan, FlatFields, FlatNested, FlatPage, OrderDirection, check_cursors,
-    counts_total, int_argument, nodes_answer_flat, optional_text, page_request, scalar, text,
-    text_argument,
+    Connection, ConnectionPlan, FlatFields, FlatNested, FlatNode, FlatPage, OrderDirection,
+    check_cursors, counts_total, int_argument, nodes_answer_flat, nodes_answer_flat_by,
+    optional_text, page_request, scalar, text, text_argument,
 };
 use super::context::Scope;
 use super::error::ApiError;
 use super::event::{EventArguments, EventNode, list_events};
-use super::user::{SUMMARY_FIELDS, UserNode, UserSummaryNode};
+use super::user::{SUMMARY_FIELDS as USER_SUMMARY_FIELDS, UserNode, UserSummaryNode};
 
 /// A customer as the API shows it to the caller.
 #[derive(Clone)]
@@ -30,11 +34,16 @@ pub(crate) struct CustomerNode(pub(crate) Customer);
 impl FlatFields for CustomerNode {
     fn flat_field(&self, name: &str) -> Option<Value> {
         let customer = &self.0;
+        if SUMMARY_FIELDS.contains(&name) {
+            return summary_field(
+                customer.id,
+                &customer.name,
+                customer.external_id.as_ref(),
+                name,
+            );
+        }
         Some(match name {
-            "id" => Value::String(customer.id.global().encode()),
-            "name" => text(customer.name.as_str()),
             "description" => text(customer.description.as_str()),
-            "externalId" => optional_text(customer.external_id.as_ref().map(|id| id.as_str())),
             "labels" => Value::List(
                 customer
                     .labels
@@ -58,6 +67,51 @@ impl FlatFields for CustomerNode {
             "starred" => scalar(&customer.starred),
             _ => return None,
         })
+    }
+}
+
+/// The fields of `Customer` that a [`CustomerSummary`] answers: a `customers` listing whose
+/// nodes select nothing else (but `__typename` and `users` the flat path answers) reads
+/// summaries.
+const SUMMARY_FIELDS: [&str; 3] = ["id", "name", "externalId"];
+
+/// One of [`SUMMARY_FIELDS`], as `Customer`'s resolvers answer it.
+fn summary_field(
+    id: CustomerId,
+    name: &CustomerName,
+    external_id: Option<&ExternalId>,
+    field: &str,
+) -> Option<Value> {
+    Some(match field {
+        "id" => Value::String(id.global().encode()),
+        "name" => text(name.as_str()),
+        "externalId" => optional_text(external_id.map(ExternalId::as_str)),
+        _ => return None,
+    })
+}
+
+/// True for the plain fields a [`CustomerSummaryNode`] answers.
+fn is_summary_field(name: &str) -> bool {
+    name == "__typename" || SUMMARY_FIELDS.contains(&name)
+}
+
+/// A customer read as a summary, answered flat as a `Customer` holding only
+/// [`SUMMARY_FIELDS`].
+pub(crate) struct CustomerSummaryNode(CustomerSummary);
+
+impl FlatNode for CustomerSummaryNode {
+    fn flat_type_name(&self) -> Cow<'static, str> {
+        <CustomerNode as OutputType>::type_name()
+    }
+
+    fn flat_node_field(&self, name: &str) -> Option<Value> {
+        let customer = &self.0;
+        summary_field(
+            customer.id,
+            &customer.name,
+            customer.external_id.as_ref(),
+            name,
+        )
     }
 }
 
@@ -250,18 +304,105 @@ pub(crate) fn customer_sort(
         .collect()
 }
 
-/// One page of the customers the caller can see; a cursor of another sort is refused first.
-/// The users the selection asks for on them are loaded in one batch before they resolve.
+/// One page of the customers the caller can see, read as summaries when the selection
+/// allows (see [`CustomerListing`]); a cursor of another sort is refused first. The users
+/// the selection asks for on them are loaded in one batch before they resolve.
 pub(crate) async fn list_customers(
     ctx: &Context<'_>,
     scope: &Scope<'_>,
     query: CustomerQuery,
-) -> Result<Connection<CustomerNode>, ApiError> {
+) -> Result<CustomerListing, ApiError> {
     check_cursors(query.cursors_fit())?;
+    let field = &ctx.item.node;
+    if !nodes_answer_flat_by(field, is_summary_field, |name, _| name == "users") {
+        return Ok(CustomerListing::Whole(
+            whole_customers(ctx, scope, &query).await?,
+        ));
+    }
     let page = scope
         .services
         .customers
-        .customers(scope.actor, &query)
+        .customer_summaries(scope.actor, &query)
+        .await?;
+    let ids: Vec<CustomerId> = page.edges.iter().map(|edge| edge.node.id).collect();
+    let user_summaries = nodes_answer_flat_by(field, is_summary_field, users_as_summaries);
+    Ok(CustomerListing::Summaries(Box::new(SummaryListing {
+        page: FlatPage::from_page::<Connection<CustomerNode>, _>(page, CustomerSummaryNode),
+        users: prefetch_users(ctx, scope, ids, user_summaries).await,
+        query,
+    })))
+}
+
+/// What the `customers` field answers: a page of whole customers, or, when the selection
+/// holds only what the flat path answers from summaries (see [`SUMMARY_FIELDS`]), a page
+/// of customer summaries, which spares each row all its other columns.
+pub(crate) enum CustomerListing {
+    /// Whole customers, resolved as any connection.
+    Whole(Connection<CustomerNode>),
+    /// Summaries (boxed: the variant is large, and taken for most listings).
+    Summaries(Box<SummaryListing>),
+}
+
+/// A page of customer summaries, with the users loaded ahead for them, and the listing
+/// they were read with, should the resolvers have to answer after all.
+pub(crate) struct SummaryListing {
+    page: FlatPage<CustomerSummaryNode>,
+    users: Option<PrefetchedUsers>,
+    query: CustomerQuery,
+}
+
+impl OutputType for CustomerListing {
+    fn type_name() -> Cow<'static, str> {
+        <Connection<CustomerNode> as OutputType>::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        <Connection<CustomerNode> as OutputType>::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        <Connection<CustomerNode> as OutputType>::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        match self {
+            CustomerListing::Whole(connection) => connection.resolve(ctx, field).await,
+            CustomerListing::Summaries(listing) => {
+                let SummaryListing { page, users, query } = listing.as_ref();
+                let nested = users.as_ref().map(|users| users as &dyn FlatNested);
+                if let Some(value) = page.connection_value(ctx, nested) {
+                    return Ok(value);
+                }
+                // The selection looked flat but is not (the users' arguments in error, a
+                // user field that needs its resolver): whole customers, read again.
+                let at = ctx.with_field(field);
+                let whole = async {
+                    let scope = Scope::of(&at)?;
+                    whole_customers(&at, &scope, query).await
+                };
+                let whole = whole.await.map_err(|error| {
+                    async_graphql::Error::from(error).into_server_error(field.pos)
+                })?;
+                whole.resolve(ctx, field).await
+            }
+        }
+    }
+}
+
+/// A page of whole customers, with the users its selection asks for loaded ahead.
+async fn whole_customers(
+    ctx: &Context<'_>,
+    scope: &Scope<'_>,
+    query: &CustomerQuery,
+) -> Result<Connection<CustomerNode>, ApiError> {
+    let page = scope
+        .services
+        .customers
+        .customers(scope.actor, query)
         .await?;
     let ids: Vec<CustomerId> = page.edges.iter().map(|edge| edge.node.id).collect();
     let summaries = page
@@ -308,18 +449,22 @@ fn summaries_suffice(ctx: &Context<'_>, customer: &Customer) -> bool {
     nodes_answer_flat(
         &ctx.item.node,
         &CustomerNode(customer.clone()),
-        |field, plan| {
-            field == "users"
-                && plan
-                    .node_fields()
-                    .all(|name| name == "__typename" || SUMMARY_FIELDS.contains(&name))
-        },
+        users_as_summaries,
     )
+}
+
+/// True when `field` of a customer is `users` and `plan` selects of them nothing a
+/// [`domain::UserSummary`] does not hold.
+fn users_as_summaries(field: &str, plan: &ConnectionPlan) -> bool {
+    field == "users"
+        && plan
+            .node_fields()
+            .all(|name| name == "__typename" || USER_SUMMARY_FIELDS.contains(&name))
 }
 
 /// The `users` pages of a page of customers, loaded with it: for each distinct listing the
 /// selection asks for, every customer's page, in the customers' order.
-struct PrefetchedUsers {
+pub(crate) struct PrefetchedUsers {
     customers: Vec<CustomerId>,
     listings: Vec<(UserQuery, UserPages)>,
     /// Set once the pages are in the DataLoader's cache.

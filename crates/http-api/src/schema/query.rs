@@ -7,7 +7,9 @@ use wire::Global as _;
 
 use super::connection::{Connection, counts_total, page_request};
 use super::context::Scope;
-use super::customer::{CustomerNode, CustomerOrder, customer_sort, list_customers};
+use super::customer::{
+    CustomerListing, CustomerNode, CustomerOrder, customer_sort, list_customers,
+};
 use super::error::{ApiError, or_null};
 use super::event::{EventArguments, EventNode, list_events, subject_uuid};
 use super::node::{self, Node};
@@ -56,7 +58,7 @@ impl Query {
         #[graphql(name = "updatedAt_Lte")] updated_at_lte: Option<Timestamp>,
         sort_by: Option<Vec<Option<CustomerOrder>>>,
         #[graphql(deprecation = "Use `sortBy`.")] order_by: Option<CustomerOrder>,
-    ) -> Result<Connection<CustomerNode>> {
+    ) -> Result<CustomerListing> {
         let scope = Scope::of(ctx)?;
         let query = CustomerQuery {
             filter: CustomerFilter {

@@ -6,7 +6,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, StatusCode};
 use domain::events::ActorKind;
-use domain::listing::{CursorKey, Edge, Page, SortValue};
+use domain::listing::{CursorKey, CustomerQuery, Edge, Page, SortValue};
 use domain::{
     Actor, Customer, CustomerDraft, CustomerId, NewCustomer, NewUser, Organization, OrganizationId,
     OrganizationName, Role, RoleKind, User, UserDraft, UserId,
@@ -84,6 +84,43 @@ impl Mocks {
             .times(times)
             .returning(|_, _| Err(ports::DirectoryError::NotFound));
         self
+    }
+
+    /// Expects one listing of customers, of which `check` approves, answered with
+    /// `customers`: read as summaries when `summaries` (the path a selection the flat path
+    /// answers from summaries takes), as whole customers otherwise; the other is not read.
+    pub(crate) fn expect_customer_listing(
+        &mut self,
+        summaries: bool,
+        customers: Vec<Customer>,
+        check: impl Fn(&Actor, &CustomerQuery) -> bool + Send + 'static,
+    ) {
+        if summaries {
+            self.customers
+                .expect_customer_summaries()
+                .withf(move |who, query| check(who, query))
+                .times(1)
+                .returning(move |_, _| Ok(customer_page(customers.clone()).map(Into::into)));
+        } else {
+            self.customers
+                .expect_customers()
+                .withf(move |who, query| check(who, query))
+                .times(1)
+                .returning(move |_, _| Ok(customer_page(customers.clone())));
+        }
+    }
+
+    /// Answers every listing of customers, whole or as summaries, with `customers`, as
+    /// often as asked.
+    pub(crate) fn list_customers(&mut self, customers: &[Customer]) {
+        let whole = customers.to_vec();
+        self.customers
+            .expect_customers()
+            .returning(move |_, _| Ok(customer_page(whole.clone())));
+        let summarized = customers.to_vec();
+        self.customers
+            .expect_customer_summaries()
+            .returning(move |_, _| Ok(customer_page(summarized.clone()).map(Into::into)));
     }
 
     /// The same mocks, with a fresh authenticator that has no expectations.

@@ -224,11 +224,7 @@ async fn every_answer_reports_its_cost_and_the_buckets_state() {
 async fn what_an_answer_did_not_use_is_given_back() {
     let config = small_bucket(1000);
     let mut mocks = Mocks::new();
-    mocks
-        .customers
-        .expect_customers()
-        .times(1)
-        .returning(|_, _| Ok(customer_page(vec![customer("Acme")])));
+    mocks.expect_customer_listing(true, vec![customer("Acme")], |_, _| true);
     let query = "{ customers(first: 100) { nodes { id name } } }";
     let (status, _, body) = graphql_raw(mocks.router_with(config), query, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -342,11 +338,7 @@ async fn graphiqls_introspection_query_runs_within_the_limits() {
 #[tokio::test]
 async fn a_page_of_100_customers_with_100_users_each_is_admitted_twice_over() {
     let mut mocks = Mocks::new();
-    mocks
-        .customers
-        .expect_customers()
-        .times(1)
-        .returning(|_, _| Ok(customer_page(vec![])));
+    mocks.expect_customer_listing(true, vec![], |_, _| true);
     let (status, _, body) = graphql_raw(mocks.router(), HUNDRED_BY_HUNDRED, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let requested = body["extensions"]["cost"]["requestedQueryCost"]

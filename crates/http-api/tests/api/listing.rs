@@ -26,14 +26,9 @@ async fn first_above_100_is_an_error_that_names_the_limit() {
 #[tokio::test]
 async fn an_empty_after_starts_from_the_beginning() {
     let mut mocks = Mocks::new();
-    mocks
-        .customers
-        .expect_customers()
-        .withf(|_, query| {
-            query.page == PageRequest::default() && query.filter.is_system == Some(false)
-        })
-        .times(1)
-        .returning(|_, _| Ok(customer_page(vec![])));
+    mocks.expect_customer_listing(true, vec![], |_, query| {
+        query.page == PageRequest::default() && query.filter.is_system == Some(false)
+    });
     let query = r#"query ($after: String) {
         customers(after: $after, isSystem: false) { nodes { id } pageInfo { hasNextPage endCursor } }
     }"#;
@@ -96,12 +91,9 @@ async fn filters_sorting_and_a_returned_cursor_reach_the_directory() {
 async fn the_deprecated_order_by_still_sorts() {
     let mut mocks = Mocks::new();
     mocks.users.expect_users().never();
-    mocks
-        .customers
-        .expect_customers()
-        .withf(|_, query| query.sort.len() == 1 && query.sort[0].direction == Direction::Desc)
-        .times(1)
-        .returning(|_, _| Ok(customer_page(vec![])));
+    mocks.expect_customer_listing(true, vec![], |_, query| {
+        query.sort.len() == 1 && query.sort[0].direction == Direction::Desc
+    });
     let query = "{ customers(orderBy: {field: NAME, direction: DESC}) { totalCount } }";
     let body = graphql_ok(mocks.router(), query, json!({})).await;
     assert_eq!(body["data"]["customers"]["totalCount"], 0);
@@ -201,19 +193,15 @@ async fn users_of_a_page_of_customers_are_loaded_with_one_directory_call() {
     let customers: Vec<_> = (0..100)
         .map(|n| customer(&format!("Customer {n:03}")))
         .collect();
-    for (nodes, summaries) in [
-        ("email", true),
-        ("__typename id email name externalId", true),
-        ("email role { name }", false),
-        ("email phone", false),
+    // (the users' selection, customers read as summaries, users read as summaries)
+    for (nodes, customer_summaries, summaries) in [
+        ("email", true, true),
+        ("__typename id email name externalId", true, true),
+        ("email role { name }", false, false),
+        ("email phone", true, false),
     ] {
         let mut mocks = Mocks::new();
-        let listed = customers.clone();
-        mocks
-            .customers
-            .expect_customers()
-            .times(1)
-            .returning(move |_, _| Ok(customer_page(listed.clone())));
+        mocks.expect_customer_listing(customer_summaries, customers.clone(), |_, _| true);
         let batch = |asked: &[CustomerId], query: &UserQuery| {
             asked.len() == 100 && query.page.first == Some(5)
         };
@@ -289,13 +277,11 @@ async fn totals_are_asked_for_only_when_selected() {
     ];
     for (query, customers_counted, users_counted, summaries) in cases {
         let mut mocks = Mocks::new();
-        let acme = customer("Acme");
-        mocks
-            .customers
-            .expect_customers()
-            .withf(move |_, query| query.count_total == customers_counted)
-            .times(1)
-            .returning(move |_, _| Ok(customer_page(vec![acme.clone()])));
+        // Customers are read as summaries exactly when their users are: fragments take
+        // the resolvers, for both.
+        mocks.expect_customer_listing(summaries, vec![customer("Acme")], move |_, query| {
+            query.count_total == customers_counted
+        });
         if summaries {
             mocks
                 .users
@@ -696,11 +682,18 @@ fn nested_mocks(
     calls: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
 ) -> Mocks {
     let mut mocks = Mocks::new();
-    let listed = customers.to_vec();
+    mocks.list_customers(customers);
+    expect_nested_users(&mut mocks, users, calls);
     mocks
-        .customers
-        .expect_customers()
-        .returning(move |_, _| Ok(customer_page(listed.clone())));
+}
+
+/// The users part of [`nested_mocks`]: `users_of_customers` and
+/// `user_summaries_of_customers` answered from `users`, each call counted in `calls`.
+fn expect_nested_users(
+    mocks: &mut Mocks,
+    users: &[domain::User],
+    calls: &std::sync::Arc<std::sync::atomic::AtomicUsize>,
+) {
     let (users_for_summaries, summary_calls) = (users.to_vec(), calls.clone());
     mocks
         .users
@@ -721,7 +714,6 @@ fn nested_mocks(
             calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             Ok(nested_pages(&users, asked, query))
         });
-    mocks
 }
 
 /// Each asked customer's page of `users` as storage answers `query`.
@@ -842,6 +834,112 @@ async fn nested_connections_answer_flat_as_through_resolvers() {
     }
 }
 
+/// A `customers` selection that the flat path answers from summaries (see
+/// `CustomerListing`) reads customer summaries, and answers exactly as whole customers
+/// through the resolvers do, keys in the same order: every field of the connection,
+/// aliases, `__typename`, nested users, repeated listings, an empty page. The resolved
+/// variant puts the connection's selection in an inline fragment, which reads whole
+/// customers.
+#[tokio::test]
+async fn customer_summaries_answer_as_whole_customers_through_resolvers() {
+    let (customers, users) = nested_fixture();
+    let page_info = "pageInfo { __typename hasNextPage hasPreviousPage startCursor endCursor }";
+    // (the selections of each `customers` field, the page, listings of customers)
+    let cases = [
+        (
+            vec![format!(
+                "__typename total: totalCount {page_info} nodes {{ __typename id name
+                 ref: externalId users(first: 2) {{ totalCount nodes {{ email }} }} }}"
+            )],
+            customers.clone(),
+            1,
+        ),
+        (
+            vec!["nodes { name } totalCount".to_owned()],
+            customers.clone(),
+            1,
+        ),
+        (
+            vec![
+                "nodes { id }".to_owned(),
+                "nodes { name users { nodes { email phone } } }".to_owned(),
+            ],
+            customers.clone(),
+            2,
+        ),
+        (
+            vec![format!(
+                "{page_info} nodes {{ name users {{ nodes {{ email }} }} }}"
+            )],
+            Vec::new(),
+            1,
+        ),
+    ];
+    for (selections, page, listings) in cases {
+        let document = |wrap: bool| {
+            let fields: Vec<String> = selections
+                .iter()
+                .enumerate()
+                .map(|(at, selection)| match wrap {
+                    false => format!("c{at}: customers {{ {selection} }}"),
+                    true => format!(
+                        "c{at}: customers {{ ... on CustomerConnection {{ {selection} }} }}"
+                    ),
+                })
+                .collect();
+            format!("{{ {} }}", fields.join(" "))
+        };
+        let mut answers = Vec::new();
+        for wrap in [false, true] {
+            let mut mocks = Mocks::new();
+            let listed = page.clone();
+            if wrap {
+                mocks
+                    .customers
+                    .expect_customers()
+                    .times(listings)
+                    .returning(move |_, _| Ok(customer_page(listed.clone())));
+            } else {
+                mocks
+                    .customers
+                    .expect_customer_summaries()
+                    .times(listings)
+                    .returning(move |_, _| Ok(customer_page(listed.clone()).map(Into::into)));
+            }
+            let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+            expect_nested_users(&mut mocks, &users, &calls);
+            answers.push(answer_text(mocks.router(), &document(wrap), json!({})).await);
+        }
+        assert!(!answers[0].contains("\"errors\""), "{}", answers[0]);
+        assert_eq!(answers[0], answers[1], "{}", document(false));
+    }
+}
+
+/// A selection that looked flat but is not (here the users' arguments are refused) reads
+/// whole customers after the summaries, and answers as the resolvers do.
+#[tokio::test]
+async fn a_summary_listing_the_flat_path_cannot_answer_is_read_again_whole() {
+    let (customers, _) = nested_fixture();
+    let query = "{ customers { nodes { name users(first: 101) { nodes { email } } } } }";
+    let mut mocks = Mocks::new();
+    let listed = customers.clone();
+    mocks
+        .customers
+        .expect_customer_summaries()
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(listed.clone()).map(Into::into)));
+    mocks
+        .customers
+        .expect_customers()
+        .times(1)
+        .returning(move |_, _| Ok(customer_page(customers.clone())));
+    let body = graphql_raw(mocks.router(), query, json!({})).await.2;
+    let nodes = body["data"]["customers"]["nodes"].as_array().unwrap();
+    assert_eq!(nodes.len(), 3, "{body}");
+    assert!(nodes.iter().all(|node| node["users"].is_null()), "{body}");
+    assert_eq!(body["errors"].as_array().map(Vec::len), Some(3), "{body}");
+}
+
 /// When the nested users fail to load, or their arguments are refused, every `users` field
 /// reports its error as it did through the resolvers: the same answer, flat or not.
 #[tokio::test]
@@ -862,11 +960,7 @@ async fn nested_connections_in_error_answer_as_through_resolvers() {
         let mut answers = Vec::new();
         for document in [query, resolved.as_str()] {
             let mut mocks = Mocks::new();
-            let listed = customers.clone();
-            mocks
-                .customers
-                .expect_customers()
-                .returning(move |_, _| Ok(customer_page(listed.clone())));
+            mocks.list_customers(&customers);
             mocks
                 .users
                 .expect_users_of_customers()

@@ -71,12 +71,9 @@ async fn fetch_all_customers_lists_the_first_page_in_the_default_order() {
         .iter()
         .map(|c| c.id.global().to_string())
         .collect();
-    mocks
-        .customers
-        .expect_customers()
-        .withf(|who, query| *who == actor() && *query == CustomerQuery::default())
-        .times(1)
-        .returning(move |_, _| Ok(customer_page(customers.clone())));
+    mocks.expect_customer_listing(true, customers, |who, query| {
+        *who == actor() && *query == CustomerQuery::default()
+    });
     let body = graphql_ok(mocks.router(), FETCH_ALL_CUSTOMERS, json!({})).await;
     assert_eq!(
         body,
@@ -270,12 +267,7 @@ async fn list_all_customer_users_by_customer_loads_every_customers_users_in_one_
     let ids: Vec<CustomerId> = customers.iter().map(|c| c.id).collect();
     let acme_user = user("ann@acme.test", Some(ids[0]), RoleKind::CustomerAdmin);
     let crux_user = user("cy@crux.test", Some(ids[2]), RoleKind::CustomerMember);
-    let listed = customers.clone();
-    mocks
-        .customers
-        .expect_customers()
-        .times(1)
-        .returning(move |_, _| Ok(customer_page(listed.clone())));
+    mocks.expect_customer_listing(true, customers.clone(), |_, _| true);
     let (expected_ids, acme, crux) = (ids.clone(), acme_user.clone(), crux_user.clone());
     mocks
         .users

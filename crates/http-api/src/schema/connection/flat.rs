@@ -109,20 +109,8 @@ impl<T: FlatFields> OutputType for Nodes<T> {
         ctx: &ContextSelectionSet<'_>,
         field: &Positioned<Field>,
     ) -> ServerResult<Value> {
-        if let Some(selection) = flat_selection(ctx, self.nested.as_deref()) {
-            let shape = ObjectShape::new(selection.iter().map(Item::key));
-            let objects: Option<Vec<Value>> = self
-                .nodes
-                .iter()
-                .enumerate()
-                .map(|(index, node)| {
-                    flat_object(node, index, &selection, &shape, self.nested.as_deref())
-                })
-                .collect();
-            // `None`: a selected field the type does not answer flat.
-            if let Some(objects) = objects {
-                return Ok(Value::List(objects));
-            }
+        if let Some(nodes) = flat_nodes(ctx, &self.nodes, self.nested.as_deref()) {
+            return Ok(nodes);
         }
         self.before_resolvers(&ctx.with_field(field)).await;
         <Vec<T> as OutputType>::resolve(&self.nodes, ctx, field).await
@@ -200,26 +188,7 @@ impl ConnectionPlan {
     pub(crate) fn of(selection: &SelectionSet) -> Option<ConnectionPlan> {
         let mut items = Vec::with_capacity(selection.items.len());
         for selection in &selection.items {
-            let field = plain_field(&selection.node)?;
-            let key = field.response_key().node.clone();
-            let item = match field.name.node.as_str() {
-                "__typename" if is_leaf(field) => ConnectionItem::Typename(key),
-                "totalCount" if is_leaf(field) => ConnectionItem::TotalCount(key),
-                "nodes" => {
-                    let fields = leaf_fields(&field.selection_set.node)?;
-                    let shape = ObjectShape::new(fields.iter().map(|(key, _)| key));
-                    ConnectionItem::Nodes(key, fields, shape)
-                }
-                "pageInfo" => {
-                    let fields = leaf_fields(&field.selection_set.node)?
-                        .into_iter()
-                        .map(|(key, name)| Some((key, page_info_field(&name)?)))
-                        .collect::<Option<Vec<_>>>()?;
-                    ConnectionItem::PageInfo(key, fields)
-                }
-                _ => return None,
-            };
-            items.push(item);
+            items.push(ConnectionItem::of(plain_field(&selection.node)?)?);
         }
         let keys: Vec<&Name> = items.iter().map(ConnectionItem::key).collect();
         let repeated = keys
@@ -245,48 +214,109 @@ impl ConnectionPlan {
     pub(crate) fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
         let mut object = IndexMap::with_capacity(self.0.len());
         for item in &self.0 {
-            let (key, value) = match item {
-                ConnectionItem::Typename(key) => {
-                    (key, Value::String((parts.type_name)().into_owned()))
-                }
-                ConnectionItem::TotalCount(key) => {
-                    let total = parts.total?;
-                    (key, Value::from(i32::try_from(total).unwrap_or(i32::MAX)))
-                }
-                ConnectionItem::Nodes(key, fields, shape) => {
-                    let nodes = parts
-                        .nodes
-                        .iter()
-                        .map(|node| leaf_object(node, fields, shape))
-                        .collect::<Option<Vec<Value>>>()?;
-                    (key, Value::List(nodes))
-                }
-                ConnectionItem::PageInfo(key, fields) => {
-                    let mut info = IndexMap::with_capacity(fields.len());
-                    for (key, field) in fields {
-                        let value = match field {
-                            PageInfoField::Typename => Value::String("PageInfo".to_owned()),
-                            PageInfoField::HasNextPage => Value::Boolean(parts.has_next_page),
-                            PageInfoField::HasPreviousPage => {
-                                Value::Boolean(parts.has_previous_page)
-                            }
-                            PageInfoField::StartCursor => {
-                                (parts.start_cursor)().map_or(Value::Null, Value::String)
-                            }
-                            PageInfoField::EndCursor => {
-                                (parts.end_cursor)().map_or(Value::Null, Value::String)
-                            }
-                        };
-                        info.insert(key.clone(), value);
-                    }
-                    (key, Value::Object(info))
-                }
-            };
-            // A scalar selected twice keeps its first place, as async-graphql's merge does.
-            object.insert(key.clone(), value);
+            object.insert(item.key().clone(), item.value(parts)?);
         }
         Some(Value::Object(object))
     }
+}
+
+impl ConnectionItem {
+    /// The item a selected field of a connection is, when the flat path answers it:
+    /// `__typename`, `totalCount`, `nodes` with plain leaf fields, `pageInfo`.
+    fn of(field: &Field) -> Option<ConnectionItem> {
+        let key = field.response_key().node.clone();
+        Some(match field.name.node.as_str() {
+            "__typename" if is_leaf(field) => ConnectionItem::Typename(key),
+            "totalCount" if is_leaf(field) => ConnectionItem::TotalCount(key),
+            "nodes" => {
+                let fields = leaf_fields(&field.selection_set.node)?;
+                let shape = ObjectShape::new(fields.iter().map(|(key, _)| key));
+                ConnectionItem::Nodes(key, fields, shape)
+            }
+            "pageInfo" => {
+                let fields = leaf_fields(&field.selection_set.node)?
+                    .into_iter()
+                    .map(|(key, name)| Some((key, page_info_field(&name)?)))
+                    .collect::<Option<Vec<_>>>()?;
+                ConnectionItem::PageInfo(key, fields)
+            }
+            _ => return None,
+        })
+    }
+
+    /// The item's value in the connection `parts` describes; `None` when a node field is
+    /// not flat or the total was not counted.
+    fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
+        Some(match self {
+            ConnectionItem::Typename(_) => Value::String((parts.type_name)().into_owned()),
+            ConnectionItem::TotalCount(_) => {
+                Value::from(i32::try_from(parts.total?).unwrap_or(i32::MAX))
+            }
+            ConnectionItem::Nodes(_, fields, shape) => Value::List(
+                parts
+                    .nodes
+                    .iter()
+                    .map(|node| leaf_object(node, fields, shape))
+                    .collect::<Option<Vec<Value>>>()?,
+            ),
+            ConnectionItem::PageInfo(_, fields) => {
+                let mut info = IndexMap::with_capacity(fields.len());
+                for (key, field) in fields {
+                    let value = match field {
+                        PageInfoField::Typename => Value::String("PageInfo".to_owned()),
+                        PageInfoField::HasNextPage => Value::Boolean(parts.has_next_page),
+                        PageInfoField::HasPreviousPage => Value::Boolean(parts.has_previous_page),
+                        PageInfoField::StartCursor => {
+                            (parts.start_cursor)().map_or(Value::Null, Value::String)
+                        }
+                        PageInfoField::EndCursor => {
+                            (parts.end_cursor)().map_or(Value::Null, Value::String)
+                        }
+                    };
+                    // A scalar selected twice keeps its first place, as async-graphql's
+                    // merge does.
+                    info.insert(key.clone(), value);
+                }
+                Value::Object(info)
+            }
+        })
+    }
+}
+
+/// A whole connection's value built flat, as async-graphql would resolve the selection at
+/// `ctx` (the connection field's): when it selects only `__typename`, `totalCount`,
+/// `pageInfo` (its scalar fields) and `nodes` that the flat path answers (plain fields and
+/// nested connections `nested` loaded ahead), each once, without fragments or directives.
+/// `None` otherwise: the caller answers through the resolvers.
+pub(crate) fn connection_value<T: FlatNode>(
+    ctx: &ContextSelectionSet<'_>,
+    parts: &ConnectionParts<'_, T>,
+    nested: Option<&dyn FlatNested>,
+) -> Option<Value> {
+    let mut object = IndexMap::with_capacity(ctx.item.node.items.len());
+    for selection in &ctx.item.node.items {
+        let Selection::Field(positioned) = &selection.node else {
+            return None;
+        };
+        let field = plain_field(&selection.node)?;
+        let key = field.response_key().node.clone();
+        // async-graphql would merge a key selected twice.
+        if object.contains_key(&key) {
+            return None;
+        }
+        let value = if field.name.node == "nodes" {
+            let nodes = ctx.with_field(positioned);
+            flat_nodes(
+                &nodes.with_selection_set(&field.selection_set),
+                parts.nodes,
+                nested,
+            )?
+        } else {
+            ConnectionItem::of(field)?.value(parts)?
+        };
+        object.insert(key, value);
+    }
+    Some(Value::Object(object))
 }
 
 /// The field a selection is when it is one without directives (fragments are not).
@@ -378,6 +408,16 @@ pub(crate) fn nodes_answer_flat<T: FlatFields>(
     node: &T,
     nested: impl Fn(&str, &ConnectionPlan) -> bool,
 ) -> bool {
+    nodes_answer_flat_by(field, |name| leaf_value(node, name).is_some(), nested)
+}
+
+/// As [`nodes_answer_flat`], for nodes that answer the plain fields `leaf` accepts by name
+/// (`__typename` among them, when they do), so it can be asked before any node is read.
+pub(crate) fn nodes_answer_flat_by(
+    field: &Field,
+    leaf: impl Fn(&str) -> bool,
+    nested: impl Fn(&str, &ConnectionPlan) -> bool,
+) -> bool {
     field.selection_set.node.items.iter().all(|selection| {
         let Some(field) = plain_field(&selection.node) else {
             return false;
@@ -389,7 +429,7 @@ pub(crate) fn nodes_answer_flat<T: FlatFields>(
                 };
                 let name = field.name.node.as_str();
                 if is_leaf(field) {
-                    return leaf_value(node, name).is_some();
+                    return leaf(name);
                 }
                 ConnectionPlan::of(&field.selection_set.node)
                     .is_some_and(|plan| nested(name, &plan))
@@ -430,6 +470,27 @@ impl ObjectShape {
         }
         Some(Value::Object(object))
     }
+}
+
+/// The list of `nodes` as the flat path answers the selection at `ctx` (the nodes' own
+/// fields), or `None` when part of it needs the resolvers. An empty list is `[]` whatever
+/// the selection, as async-graphql answers it.
+fn flat_nodes<T: FlatNode>(
+    ctx: &ContextSelectionSet<'_>,
+    nodes: &[T],
+    nested: Option<&dyn FlatNested>,
+) -> Option<Value> {
+    if nodes.is_empty() {
+        return Some(Value::List(Vec::new()));
+    }
+    let selection = flat_selection(ctx, nested)?;
+    let shape = ObjectShape::new(selection.iter().map(Item::key));
+    nodes
+        .iter()
+        .enumerate()
+        .map(|(index, node)| flat_object(node, index, &selection, &shape, nested))
+        .collect::<Option<Vec<Value>>>()
+        .map(Value::List)
 }
 
 /// One node as the object its selected fields make, or `None` when one of them is not flat.

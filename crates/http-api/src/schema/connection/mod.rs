@@ -9,12 +9,14 @@ mod paging;
 
 use std::borrow::Cow;
 
-use async_graphql::{ComplexObject, Context, OutputType, Result, SimpleObject, TypeName, Value};
+use async_graphql::{
+    ComplexObject, Context, ContextSelectionSet, OutputType, Result, SimpleObject, TypeName, Value,
+};
 use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
-    ConnectionPlan, FlatFields, FlatNested, FlatNode, nodes_answer_flat, optional_text, scalar,
-    text,
+    ConnectionPlan, FlatFields, FlatNested, FlatNode, nodes_answer_flat, nodes_answer_flat_by,
+    optional_text, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
@@ -253,7 +255,23 @@ impl<T: FlatNode> FlatPage<T> {
     /// The connection's value as `plan` selects it, as [`Connection::flat_value`]; `None`
     /// when a selected node field is one the nodes do not hold.
     pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
-        plan.value(&ConnectionParts {
+        self.with_parts(|parts| plan.value(parts))
+    }
+
+    /// The value of the connection field whose selection is at `ctx`, built flat with the
+    /// nodes' nested connections `nested` loaded ahead (see [`flat::connection_value`]);
+    /// `None` when part of the selection needs the resolvers.
+    pub(crate) fn connection_value(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        nested: Option<&dyn FlatNested>,
+    ) -> Option<Value> {
+        self.with_parts(|parts| flat::connection_value(ctx, parts, nested))
+    }
+
+    /// `answer` given the page as the flat path reads a connection.
+    fn with_parts<R>(&self, answer: impl FnOnce(&ConnectionParts<'_, T>) -> R) -> R {
+        answer(&ConnectionParts {
             type_name: &self.type_name,
             nodes: &self.nodes,
             total: self.total,
