@@ -18,7 +18,8 @@ fn char_len(text: &str) -> usize {
 }
 
 pub(crate) fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
-    if char_len(text) > max {
+    // A character is at least one byte: text of `max` bytes or fewer needs no counting.
+    if text.len() > max && char_len(text) > max {
         return Err(FieldError::too_long(field, max));
     }
     Ok(())
@@ -41,6 +42,9 @@ pub fn is_refused_char(c: char) -> bool {
 /// Every stored customer and user is checked again as it is read, so this is on the path
 /// of every page.
 fn has_refused_char(text: &str, allowed: &[char]) -> bool {
+    if is_printable_ascii(text.as_bytes()) {
+        return false;
+    }
     if text.is_ascii() {
         let control = |b: u8| b < 0x20 || b == 0x7f;
         text.bytes().any(control)
@@ -51,6 +55,25 @@ fn has_refused_char(text: &str, allowed: &[char]) -> bool {
         text.chars()
             .any(|c| is_refused_char(c) && !allowed.contains(&c))
     }
+}
+
+/// True when every byte is printable ASCII (0x20..=0x7E), which holds no refused
+/// character: checked eight bytes at a time, as nearly all stored text is.
+fn is_printable_ascii(bytes: &[u8]) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
+    const HIGH: u64 = u64::from_ne_bytes([0x80; 8]);
+    let (chunks, rest) = bytes.as_chunks::<8>();
+    chunks.iter().all(|chunk| {
+        let x = u64::from_ne_bytes(*chunk);
+        // Each test sets the high bit of a byte it finds (and at worst of one just after
+        // it, which only sends the text to the exact check): below 0x20 (subtracting
+        // borrows into a byte whose high bit was clear), 0x80 and above, DEL (zero once
+        // XORed with 0x7F).
+        let below_space = x.wrapping_sub(ONES * 0x20) & !x;
+        let del = x ^ (ONES * 0x7f);
+        let del = del.wrapping_sub(ONES) & !del;
+        (below_space | x | del) & HIGH == 0
+    }) && rest.iter().all(|&byte| (0x20..0x7f).contains(&byte))
 }
 
 /// The message of the `INVALID` error a refused character causes.
@@ -402,7 +425,22 @@ fn is_valid_email(address: &str) -> bool {
 /// (lengths, then one regular expression per part), so answering `true` here changes no
 /// verdict; this shape is every address Roster stores in practice, checked again on each read.
 fn is_plain_ascii_address(address: &str) -> bool {
-    const LOCAL_SPECIALS: &[u8] = b".!#$%&'*+/=?^_`{|}~-";
+    // The local part's characters, one flag per byte: a lookup, not a search of the list.
+    const LOCAL: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = (byte as u8).is_ascii_alphanumeric();
+            byte += 1;
+        }
+        let specials = b".!#$%&'*+/=?^_`{|}~-";
+        let mut at = 0;
+        while at < specials.len() {
+            table[specials[at] as usize] = true;
+            at += 1;
+        }
+        table
+    };
     let Some((local, domain)) = address.rsplit_once('@') else {
         return false;
     };
@@ -421,9 +459,7 @@ fn is_plain_ascii_address(address: &str) -> bool {
         }
     };
     (1..=64).contains(&local.len())
-        && local
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || LOCAL_SPECIALS.contains(&b))
+        && local.bytes().all(|b| LOCAL[usize::from(b)])
         && domain.len() <= 255
         && domain.split('.').all(label)
 }
@@ -775,6 +811,25 @@ mod tests {
             'a', ' ', 'é', '\u{200d}', '\u{200e}', '\u{200f}', '\u{61c}', 'ש', '😀',
         ] {
             assert!(!is_refused_char(c), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn printable_ascii_is_told_apart_at_every_position() {
+        let printable: Vec<u8> = (0x20..0x7f).collect();
+        assert!(is_printable_ascii(&printable));
+        for length in 1..=24 {
+            for at in 0..length {
+                for byte in 0..=u8::MAX {
+                    let mut text = vec![b'a'; length];
+                    text[at] = byte;
+                    assert_eq!(
+                        is_printable_ascii(&text),
+                        (0x20..0x7f).contains(&byte),
+                        "{byte:#x} at {at} of {length}"
+                    );
+                }
+            }
         }
     }
 
