@@ -520,11 +520,52 @@ impl<'a> Walker<'a> {
         batched: &mut HashSet<Pos>,
         nesting: usize,
     ) -> u64 {
+        if !matches!(data, Value::Object(_) | Value::List(_)) {
+            return 0;
+        }
+        let priced = self.priced(set, context);
+        self.actual_priced(&priced, data, context, batched, nesting)
+    }
+
+    /// What each selection of `set` costs, in `context`: found once per list of objects,
+    /// not once per object.
+    fn priced(&self, set: &'a SelectionSet, context: Context) -> Vec<Priced<'a>> {
+        set.items
+            .iter()
+            .map(|item| match &item.node {
+                Selection::Field(field) => Priced::Field {
+                    key: &field.node.alias.as_ref().unwrap_or(&field.node.name).node,
+                    price: self.price(&field.node, context),
+                    pos: field.pos,
+                    selection: &field.node.selection_set.node,
+                },
+                Selection::FragmentSpread(spread) => Priced::Spread(
+                    self.document
+                        .fragments
+                        .get(&spread.node.fragment_name.node)
+                        .map(|fragment| &fragment.node.selection_set.node),
+                ),
+                Selection::InlineFragment(inline) => {
+                    Priced::Inline(&inline.node.selection_set.node)
+                }
+            })
+            .collect()
+    }
+
+    /// The actual cost of a selection priced as `priced` over `data`.
+    fn actual_priced(
+        &mut self,
+        priced: &[Priced<'a>],
+        data: &Value,
+        context: Context,
+        batched: &mut HashSet<Pos>,
+        nesting: usize,
+    ) -> u64 {
         let object = match data {
             Value::Object(object) => object,
             Value::List(items) => {
                 return items.iter().fold(0, |sum, item| {
-                    sum.saturating_add(self.actual_set(set, item, context, batched, nesting))
+                    sum.saturating_add(self.actual_priced(priced, item, context, batched, nesting))
                 });
             }
             _ => return 0,
@@ -533,10 +574,14 @@ impl<'a> Walker<'a> {
         // The answer's keys mostly come in the selection's order: each is first looked for
         // where the previous one was found, one comparison, and only then by its hash.
         let mut next = 0;
-        for item in &set.items {
-            let part = match &item.node {
-                Selection::Field(field) => {
-                    let key = &field.node.alias.as_ref().unwrap_or(&field.node.name).node;
+        for item in priced {
+            let part = match *item {
+                Priced::Field {
+                    key,
+                    price,
+                    pos,
+                    selection,
+                } => {
                     let found = match object.get_index(next) {
                         Some((at, value)) if at == key => Some((next, value)),
                         _ => object.get_full(key).map(|(index, _, value)| (index, value)),
@@ -545,49 +590,48 @@ impl<'a> Walker<'a> {
                         continue;
                     };
                     next = index + 1;
-                    let price = self.price(&field.node, context);
-                    let once = if price.once > 0 && batched.insert(field.pos) {
+                    let once = if price.once > 0 && batched.insert(pos) {
                         price.once
                     } else {
                         0
                     };
-                    let sub = self.actual_set(
-                        &field.node.selection_set.node,
-                        value,
-                        context.below(),
-                        batched,
-                        nesting,
-                    );
+                    let sub = if selection.items.is_empty() {
+                        0
+                    } else {
+                        self.actual_set(selection, value, context.below(), batched, nesting)
+                    };
                     FIELD_PRICE
                         .saturating_add(price.each)
                         .saturating_add(once)
                         .saturating_add(sub)
                 }
-                Selection::FragmentSpread(spread) => {
-                    let fragment = self.document.fragments.get(&spread.node.fragment_name.node);
-                    match fragment {
-                        Some(fragment) if nesting < MAX_SPREAD_NESTING => self.actual_set(
-                            &fragment.node.selection_set.node,
-                            data,
-                            context,
-                            batched,
-                            nesting + 1,
-                        ),
-                        _ => 0,
-                    }
+                Priced::Spread(Some(fragment)) if nesting < MAX_SPREAD_NESTING => {
+                    self.actual_set(fragment, data, context, batched, nesting + 1)
                 }
-                Selection::InlineFragment(inline) => self.actual_set(
-                    &inline.node.selection_set.node,
-                    data,
-                    context,
-                    batched,
-                    nesting,
-                ),
+                Priced::Spread(_) => 0,
+                Priced::Inline(selection) => {
+                    self.actual_set(selection, data, context, batched, nesting)
+                }
             };
             total = total.saturating_add(part);
         }
         total
     }
+}
+
+/// One selection of a set as the actual pass walks it: a field with its response key, its
+/// price, its place (for what is charged once) and its own selection; a fragment's
+/// selection (`None` for an unknown fragment), spread or inline.
+#[derive(Clone, Copy)]
+enum Priced<'a> {
+    Field {
+        key: &'a Name,
+        price: Cost,
+        pos: Pos,
+        selection: &'a SelectionSet,
+    },
+    Spread(Option<&'a SelectionSet>),
+    Inline(&'a SelectionSet),
 }
 
 /// `name_Icontains`, `email_Icontains`, `name_Istartswith`, `description_Icontains`,
