@@ -79,14 +79,21 @@ impl GlobalId {
     /// formatting machinery: a page prints hundreds of ids, and `format!` of the raw text
     /// cost several times the encoding itself.
     pub fn encode(&self) -> String {
-        let kind = self.kind.as_str();
-        let mut uuid = Uuid::encode_buffer();
-        let uuid = self.uuid.hyphenated().encode_lower(&mut uuid);
-        let mut raw = Vec::with_capacity(kind.len() + 1 + uuid.len());
-        raw.extend_from_slice(kind.as_bytes());
-        raw.push(b':');
-        raw.extend_from_slice(uuid.as_bytes());
-        STANDARD.encode(raw)
+        // The raw text is built on the stack (the longest kind is far shorter than the
+        // room left for it) and encoded into a string of its exact size.
+        let kind = self.kind.as_str().as_bytes();
+        let mut raw = [0_u8; 64];
+        let length = kind.len() + 1 + uuid::fmt::Hyphenated::LENGTH;
+        let Some(text) = raw.get_mut(..length) else {
+            return STANDARD.encode(format!("{}:{}", self.kind.as_str(), self.uuid));
+        };
+        let (prefix, uuid) = text.split_at_mut(kind.len() + 1);
+        prefix[..kind.len()].copy_from_slice(kind);
+        prefix[kind.len()] = b':';
+        self.uuid.hyphenated().encode_lower(uuid);
+        let mut encoded = String::with_capacity(length.div_ceil(3) * 4);
+        STANDARD.encode_string(&*text, &mut encoded);
+        encoded
     }
 }
 
