@@ -2,6 +2,9 @@
 //! the macro that runs one test body on both. Mounted as `crate::engines` by each test binary
 //! (`#[path = "../common/engines.rs"] mod engines;`).
 
+#[path = "scratch.rs"]
+pub(crate) mod scratch;
+
 /// The storage engine a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Engine {
@@ -43,11 +46,7 @@ pub(crate) fn postgres_admin_url() -> Option<String> {
 /// A fresh database URL for `engine`.
 pub(crate) async fn fresh_database(engine: Engine) -> String {
     match engine {
-        Engine::Sqlite => {
-            let path = std::env::temp_dir()
-                .join(format!("roster-test-{}.db", uuid::Uuid::new_v4().simple()));
-            format!("sqlite://{}", path.display())
-        }
+        Engine::Sqlite => format!("sqlite://{}", scratch::sqlite_file("roster-test").display()),
         Engine::Postgres => {
             let admin = postgres_admin_url().expect("PostgreSQL admin URL");
             storage_postgres::testing::fresh_database(&admin)

@@ -8,6 +8,9 @@
     reason = "tests: a failed expectation panics"
 )]
 
+#[path = "../common/scratch.rs"]
+mod scratch;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,13 +44,10 @@ enum Engine {
 /// A fresh database URL, or `None` to skip PostgreSQL outside CI.
 async fn fresh_database(engine: Engine) -> Option<String> {
     match engine {
-        Engine::Sqlite => {
-            let path = std::env::temp_dir().join(format!(
-                "roster-directory-{}.db",
-                uuid::Uuid::new_v4().simple()
-            ));
-            Some(format!("sqlite://{}", path.display()))
-        }
+        Engine::Sqlite => Some(format!(
+            "sqlite://{}",
+            scratch::sqlite_file("roster-directory").display()
+        )),
         Engine::Postgres => {
             let admin = storage_postgres::testing::admin_url()?;
             Some(

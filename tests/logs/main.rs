@@ -105,8 +105,7 @@ async fn post(server: &TestServer, path: &str, body: &Value) -> Value {
 
 async fn a_whole_session_logs_no_token_password_or_key(engine: Engine) {
     captured();
-    let mail_dir: PathBuf =
-        std::env::temp_dir().join(format!("roster-logs-{}", uuid::Uuid::new_v4().simple()));
+    let mail_dir: PathBuf = crate::engines::scratch::fresh_path("roster-logs", "");
     let mail = app::MailSettings {
         mail_dir: Some(mail_dir.clone()),
         delivery: service::DeliverySettings {

@@ -35,10 +35,7 @@ impl Served {
     async fn start(env: &[(&str, &str)]) -> Served {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let binary = roster_beside_current_exe().expect("the roster binary");
-        let log = std::env::temp_dir().join(format!(
-            "roster-request-ids-{}.log",
-            uuid::Uuid::new_v4().simple()
-        ));
+        let log = crate::engines::scratch::fresh_path("roster-request-ids", ".log");
         let file = std::fs::File::create(&log).unwrap();
         let mut command = Command::new(binary);
         command
