@@ -199,6 +199,11 @@ async fn main_reads_use_indexes() {
         .unwrap();
     checked.push(("customers page by name", driver.take()));
     store
+        .list_customer_summaries(organization, CustomerScope::All, &CustomerQuery::default())
+        .await
+        .unwrap();
+    checked.push(("customer summaries page by name", driver.take()));
+    store
         .list_users_of_customers(
             organization,
             all_users,

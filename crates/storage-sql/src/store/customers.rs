@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use domain::access::CustomerScope;
-use domain::listing::{CustomerQuery, Page};
+use domain::listing::{CustomerQuery, CustomerSortField, Page, PageRequest, Sort};
 use domain::{
     Customer, CustomerChanges, CustomerId, CustomerSummary, ExternalId, OrganizationId, Version,
 };
@@ -12,7 +12,7 @@ use ports::{AccessChange, Conditional, CustomerRepository, EventDraft, RepoError
 use super::{SqlStore, org_and_id};
 use crate::driver::{Driver, Step};
 use crate::listing::{Listing, Source, customer_conditions};
-use crate::records::{self, CUSTOMER_COLUMNS, column_list};
+use crate::records::{self, CUSTOMER_COLUMNS, Listed, column_list};
 use crate::statement::{Bind, Statement};
 
 impl<D: Driver> SqlStore<D> {
@@ -133,16 +133,12 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         scope: CustomerScope,
         query: &CustomerQuery,
     ) -> Result<Page<Customer>, RepoError> {
-        let conditions = customer_conditions(self.dialect(), organization, scope, &query.filter);
-        let listing = Listing::customers(&query.effective_sort(), &query.page);
-        self.list(
-            &listing,
-            &Source::customers(),
-            &conditions,
-            query.count_total,
-            records::customer,
-        )
-        .await
+        let rows = Rows {
+            listing: |sort, page| Listing::customers(sort, page),
+            source: Source::customers(),
+            decode: records::customer,
+        };
+        self.customer_page(organization, scope, query, rows).await
     }
 
     async fn list_customer_summaries(
@@ -151,14 +147,39 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
         scope: CustomerScope,
         query: &CustomerQuery,
     ) -> Result<Page<CustomerSummary>, RepoError> {
+        let rows = Rows {
+            listing: |sort, page| Listing::customer_summaries(sort, page),
+            source: Source::customer_summaries(),
+            decode: records::customer_summary,
+        };
+        self.customer_page(organization, scope, query, rows).await
+    }
+}
+
+/// How a customer listing reads its rows: whole customers or summaries.
+struct Rows<R, T> {
+    listing: for<'a> fn(&[Sort<CustomerSortField>], &'a PageRequest) -> Listing<'a>,
+    source: Source,
+    decode: fn(&R) -> Result<T, RepoError>,
+}
+
+impl<D: Driver> SqlStore<D> {
+    /// The page of customers `query` asks for within `scope`, read as `rows` says.
+    async fn customer_page<T: Send + Listed>(
+        &self,
+        organization: OrganizationId,
+        scope: CustomerScope,
+        query: &CustomerQuery,
+        rows: Rows<D::Row, T>,
+    ) -> Result<Page<T>, RepoError> {
         let conditions = customer_conditions(self.dialect(), organization, scope, &query.filter);
-        let listing = Listing::customer_summaries(&query.effective_sort(), &query.page);
+        let listing = (rows.listing)(&query.effective_sort(), &query.page);
         self.list(
             &listing,
-            &Source::customer_summaries(),
+            &rows.source,
             &conditions,
             query.count_total,
-            records::customer_summary,
+            rows.decode,
         )
         .await
     }

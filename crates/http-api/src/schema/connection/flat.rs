@@ -11,7 +11,9 @@
 //! loaded ahead ([`FlatNested`]) selected only through `nodes` (plain fields), `pageInfo`,
 //! `totalCount` and `__typename`, it builds the objects directly; anything else (fragments,
 //! `@include`, `edges`, an unknown field, a nested listing that failed to load) goes through
-//! async-graphql's own list resolution, unchanged.
+//! async-graphql's own list resolution, unchanged. [`connection_value`] builds a whole
+//! connection the same way, for nodes that have no resolvers to fall back on (customers read
+//! as summaries): its caller reads whole nodes when it answers `None`.
 
 use std::borrow::Cow;
 
@@ -294,12 +296,9 @@ pub(crate) fn connection_value<T: FlatNode>(
     nested: Option<&dyn FlatNested>,
 ) -> Option<Value> {
     let mut object = IndexMap::with_capacity(ctx.item.node.items.len());
-    for selection in &ctx.item.node.items {
-        let Selection::Field(positioned) = &selection.node else {
-            return None;
-        };
-        let field = plain_field(&selection.node)?;
-        let key = field.response_key().node.clone();
+    for selection in plain_selections(&ctx.item.node) {
+        let (positioned, key) = selection?;
+        let field = &positioned.node;
         // async-graphql would merge a key selected twice.
         if object.contains_key(&key) {
             return None;
@@ -325,6 +324,19 @@ fn plain_field(selection: &Selection) -> Option<&Field> {
         Selection::Field(field) => field.node.directives.is_empty().then_some(&field.node),
         Selection::FragmentSpread(_) | Selection::InlineFragment(_) => None,
     }
+}
+
+/// Each selection of `set` as a field without directives and its response key; `None`
+/// for a fragment or a field with directives, which the flat path leaves to the resolvers.
+fn plain_selections(
+    set: &SelectionSet,
+) -> impl Iterator<Item = Option<(&Positioned<Field>, Name)>> {
+    set.items.iter().map(|selection| match &selection.node {
+        Selection::Field(field) if field.node.directives.is_empty() => {
+            Some((field, field.node.response_key().node.clone()))
+        }
+        _ => None,
+    })
 }
 
 /// True for a field without arguments or sub-selection.
@@ -368,12 +380,9 @@ fn flat_selection<'a>(
     nested: Option<&dyn FlatNested>,
 ) -> Option<Vec<Item<'a>>> {
     let mut items = Vec::with_capacity(ctx.item.node.items.len());
-    for selection in &ctx.item.node.items {
-        let Selection::Field(positioned) = &selection.node else {
-            return None;
-        };
-        let field = plain_field(&selection.node)?;
-        let key = field.response_key().node.clone();
+    for selection in plain_selections(&ctx.item.node) {
+        let (positioned, key) = selection?;
+        let field = &positioned.node;
         if is_leaf(field) {
             items.push(Item::Plain(key, field.name.node.as_str()));
             continue;
