@@ -2,6 +2,8 @@
 //! request, the actor and its origin (the request it came through), the DataLoaders and
 //! the caller's organization.
 
+use std::sync::OnceLock;
+
 use async_graphql::Context;
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use domain::events::Origin;
@@ -15,9 +17,15 @@ use super::loader::{CustomersById, CustomersLoader, UsersLoader, UsersOfCustomer
 use crate::Services;
 use crate::limits::fairness::RootFieldTurns;
 
-/// The caller's organization, fetched at most once per request.
-#[derive(Default)]
-pub(crate) struct OrganizationCache(OnceCell<Organization>);
+/// What one request's resolvers share: its origin (the actor, how it signed in and the
+/// request's tags, built once per request), its caching DataLoaders, made on first use (most
+/// requests batch nothing), and the caller's organization, fetched at most once.
+pub(crate) struct RequestData {
+    origin: Origin,
+    users: OnceLock<UsersLoader>,
+    customers: OnceLock<CustomersLoader>,
+    organization: OnceCell<Organization>,
+}
 
 /// Everything a request's resolvers need, borrowed from the context.
 pub(crate) struct Scope<'a> {
@@ -25,44 +33,44 @@ pub(crate) struct Scope<'a> {
     /// The actor with how it signed in and the request's tags, for writes (events).
     pub(crate) origin: &'a Origin,
     pub(crate) services: &'a Services,
-    ctx: &'a Context<'a>,
+    request: &'a RequestData,
 }
 
 impl<'a> Scope<'a> {
     /// Reads the request data; missing data is a wiring bug, reported as an internal error.
     pub(crate) fn of(ctx: &'a Context<'a>) -> Result<Self, ApiError> {
-        let origin = ctx.data::<Origin>().map_err(|_| missing("origin"))?;
+        let request = ctx
+            .data::<RequestData>()
+            .map_err(|_| missing("request data"))?;
         let services = ctx.data::<Services>().map_err(|_| missing("services"))?;
         Ok(Scope {
-            actor: &origin.actor,
-            origin,
+            actor: &request.origin.actor,
+            origin: &request.origin,
             services,
-            ctx,
+            request,
         })
     }
 
     /// The batching loader behind `Customer.users`.
-    pub(crate) fn users_of_customers(&self) -> Result<&'a UsersLoader, ApiError> {
-        self.ctx
-            .data::<UsersLoader>()
-            .map_err(|_| missing("users loader"))
+    pub(crate) fn users_of_customers(&self) -> &'a UsersLoader {
+        self.request.users.get_or_init(|| {
+            let users = UsersOfCustomers::new(self.services.users.clone(), *self.actor);
+            DataLoader::with_cache(users, spawn_batch, HashMapCache::default())
+        })
     }
 
     /// The batching loader behind `User.customer`.
-    pub(crate) fn customers_by_id(&self) -> Result<&'a CustomersLoader, ApiError> {
-        self.ctx
-            .data::<CustomersLoader>()
-            .map_err(|_| missing("customers loader"))
+    pub(crate) fn customers_by_id(&self) -> &'a CustomersLoader {
+        self.request.customers.get_or_init(|| {
+            let customers = CustomersById::new(self.services.customers.clone(), *self.actor);
+            DataLoader::with_cache(customers, spawn_batch, HashMapCache::default())
+        })
     }
 
     /// The caller's organization, from one directory call per request.
     pub(crate) async fn organization(&self) -> Result<Organization, ApiError> {
-        let cache = self
-            .ctx
-            .data::<OrganizationCache>()
-            .map_err(|_| missing("organization cache"))?;
-        cache
-            .0
+        self.request
+            .organization
             .get_or_try_init(|| async {
                 self.services
                     .organizations
@@ -75,37 +83,28 @@ impl<'a> Scope<'a> {
     }
 }
 
+/// Runs a loader's batch on a task of its own, carrying the request's span, so that what
+/// a batch logs names its request.
+fn spawn_batch(batch: BoxFuture<'static, ()>) {
+    tokio::spawn(batch.in_current_span());
+}
+
 fn missing(what: &str) -> ApiError {
     tracing::error!("GraphQL request data is missing the {what}");
     ApiError::Internal
 }
 
-/// Attaches the per-request data: the origin (the actor, how it signed in and the request's
-/// tags, built once per request), fresh caching DataLoaders, an empty organization cache
-/// and the root fields' turns.
+/// Attaches the per-request data: the request's [`RequestData`] and its root fields' turns.
 pub(crate) fn with_request_data(
     request: async_graphql::Request,
     origin: Origin,
-    services: &Services,
 ) -> async_graphql::Request {
-    let actor = origin.actor;
-    // The loaders run their batches on tasks of their own: each carries the request's span,
-    // so what a batch logs names its request.
-    let spawn = |batch: BoxFuture<'static, ()>| tokio::spawn(batch.in_current_span());
-    let users = UsersOfCustomers::new(services.users.clone(), actor);
-    let customers = CustomersById::new(services.customers.clone(), actor);
     request
-        .data(origin)
-        .data(DataLoader::with_cache(
-            users,
-            spawn,
-            HashMapCache::default(),
-        ))
-        .data(DataLoader::with_cache(
-            customers,
-            spawn,
-            HashMapCache::default(),
-        ))
-        .data(OrganizationCache::default())
+        .data(RequestData {
+            origin,
+            users: OnceLock::new(),
+            customers: OnceLock::new(),
+            organization: OnceCell::new(),
+        })
         .data(RootFieldTurns::default())
 }

@@ -213,7 +213,7 @@ impl CustomerNode {
         let page = page_request(first, last, after.as_deref(), before.as_deref(), offset)?;
         let query = users_query(page, counts_total(ctx))?;
         let page = scope
-            .users_of_customers()?
+            .users_of_customers()
             .load_one((self.0.id, query))
             .await
             .map_err(|error| ApiError::from_directory(&error))?
@@ -504,9 +504,10 @@ impl FlatNested for PrefetchedUsers {
             if self.fed.swap(true, Ordering::Relaxed) {
                 return;
             }
-            let Ok(loader) = Scope::of(ctx).and_then(|scope| scope.users_of_customers()) else {
+            let Ok(scope) = Scope::of(ctx) else {
                 return;
             };
+            let loader = scope.users_of_customers();
             let mut pages = Vec::with_capacity(self.customers.len() * self.listings.len());
             for (query, listing) in &self.listings {
                 let UserPages::Users(connections) = listing else {

@@ -72,7 +72,7 @@ impl ScimTokenNode {
     async fn customer(&self, ctx: &Context<'_>) -> Option<CustomerNode> {
         let customer = async {
             Scope::of(ctx)?
-                .customers_by_id()?
+                .customers_by_id()
                 .load_one(self.0.customer_id)
                 .await
                 .map_err(|error| ApiError::from_directory(&error))

@@ -169,7 +169,7 @@ impl UserNode {
         let id = self.0.customer_id?;
         let customer = async {
             Scope::of(ctx)?
-                .customers_by_id()?
+                .customers_by_id()
                 .load_one(id)
                 .await
                 .map_err(|error| ApiError::from_directory(&error))
@@ -355,9 +355,9 @@ pub(crate) async fn list_users(
             .collect();
         customers.sort_unstable();
         customers.dedup();
-        if let (false, Ok(loader)) = (customers.is_empty(), scope.customers_by_id()) {
+        if !customers.is_empty() {
             // An error here is reported by each `customer` field when it loads again.
-            let _ = loader.load_many(customers).await;
+            let _ = scope.customers_by_id().load_many(customers).await;
         }
     }
     Ok(Connection::from_page(page, UserNode))
