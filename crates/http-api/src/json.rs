@@ -4,9 +4,17 @@
 //! (a twentieth of the page's CPU). Strings are scanned eight bytes at a time and copied
 //! whole when they need no escape; the rare one that does, and `errors` and `extensions`,
 //! go through serde_json itself.
+//!
+//! A `Value::Binary` in `data` is a JSON fragment the flat path wrote ([`Fragments`]) and is
+//! copied as it is: the schema has no binary scalar, so nothing else puts one there.
 
 use async_graphql::{Response, Value};
 use serde::Serialize;
+
+/// Request data saying that the answer is written by [`response_text`], so the flat path may
+/// hand over objects as JSON fragments (`Value::Binary`) rather than maps of values: only the
+/// POST route's requests carry it, never a socket's, whose answers serde writes.
+pub(crate) struct Fragments;
 
 /// `response` as `serde_json::to_string(response)` writes it, with `extension` under `name`
 /// in its extensions as if inserted there: written straight from its `Serialize`, without
@@ -60,7 +68,8 @@ fn write_entry(
     serde_json::to_writer(&mut *out, value)
 }
 
-fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_json::Error> {
+/// `value` as JSON; a `Value::Binary` is a fragment already written ([`Fragments`]).
+pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_json::Error> {
     match value {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Boolean(true) => out.extend_from_slice(b"true"),
@@ -89,15 +98,16 @@ fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_json::Error
             }
             out.push(b'}');
         }
-        // Numbers as serde_json formats them; bytes as its list of numbers.
-        Value::Number(_) | Value::Binary(_) => serde_json::to_writer(&mut *out, value)?,
+        Value::Binary(fragment) => out.extend_from_slice(fragment),
+        // Numbers as serde_json formats them.
+        Value::Number(_) => serde_json::to_writer(&mut *out, value)?,
     }
     Ok(())
 }
 
 /// `text` as a JSON string: copied whole between quotes when nothing in it needs an escape
 /// (a control character, `"` or `\`), else written by serde_json.
-fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
+pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json::Error> {
     if needs_escape(text.as_bytes()) {
         return serde_json::to_writer(&mut *out, text);
     }
@@ -199,7 +209,6 @@ mod tests {
             ("big", Value::from(u64::MAX)),
             ("float", Value::from(1.5e-7)),
             ("enum", Value::Enum(Name::new("CUSTOMER_ADMIN"))),
-            ("bytes", Value::Binary(vec![0, 1, 255].into())),
             ("empty list", Value::List(vec![])),
             ("empty object", object(vec![])),
             (
@@ -224,5 +233,26 @@ mod tests {
             .push(ServerError::new("Something \"quoted\"", None));
         same_as_serde(&mut response);
         same_as_serde(&mut Response::default());
+    }
+
+    #[test]
+    fn binary_values_are_fragments_copied_as_they_are() {
+        let fragment = |text: &'static str| Value::Binary(text.as_bytes().into());
+        let written = object(vec![(
+            "nodes",
+            Value::List(vec![fragment(r#"{"id":"a"}"#), fragment(r#"{"id":"b"}"#)]),
+        )]);
+        let values = object(vec![(
+            "nodes",
+            Value::List(vec![
+                object(vec![("id", Value::String("a".into()))]),
+                object(vec![("id", Value::String("b".into()))]),
+            ]),
+        )]);
+        let cost = serde_json::json!(null);
+        assert_eq!(
+            response_text(&Response::new(written), "cost", &cost).unwrap(),
+            response_text(&Response::new(values), "cost", &cost).unwrap()
+        );
     }
 }

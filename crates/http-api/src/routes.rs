@@ -164,7 +164,9 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     }
     let validation = validation(&document, operation_name.as_deref(), &variables);
     graphql_request.set_parsed_query(ExecutableDocument::clone(&document.document));
-    let graphql_request = schema::with_request_data(graphql_request, origin);
+    // Written by `json::response_text`, which splices the flat path's JSON fragments.
+    let graphql_request =
+        schema::with_request_data(graphql_request, origin).data(crate::json::Fragments);
     let response = match validation {
         Validation::Fast => state.fast_schema.execute(graphql_request).await,
         Validation::Strict { .. } => state.schema.execute(graphql_request).await,

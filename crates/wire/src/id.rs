@@ -79,23 +79,45 @@ impl GlobalId {
     /// formatting machinery: a page prints hundreds of ids, and `format!` of the raw text
     /// cost several times the encoding itself.
     pub fn encode(&self) -> String {
-        // The raw text is built on the stack (the longest kind is far shorter than the
-        // room left for it) and encoded into a string of its exact size.
+        self.with_raw(|raw| {
+            let mut encoded = String::with_capacity(raw.len().div_ceil(3) * 4);
+            STANDARD.encode_string(raw, &mut encoded);
+            encoded
+        })
+    }
+
+    /// [`GlobalId::encode`]'s text appended to `out`, for answers written straight as JSON
+    /// (the base64 alphabet needs no escape there).
+    pub fn encode_into(&self, out: &mut Vec<u8>) {
+        self.with_raw(|raw| {
+            let start = out.len();
+            out.resize(start + raw.len().div_ceil(3) * 4, 0);
+            // The room is exactly the padded length, which `encode_slice` needs.
+            if let Ok(written) = STANDARD.encode_slice(raw, &mut out[start..]) {
+                out.truncate(start + written);
+            }
+        });
+    }
+
+    /// `use_raw` given the raw text, `<Type>:<uuid>`, built on the stack (the longest kind
+    /// is far shorter than the room left for it).
+    fn with_raw<R>(&self, use_raw: impl FnOnce(&[u8]) -> R) -> R {
         let kind = self.kind.as_str().as_bytes();
-        let mut raw = [0_u8; 64];
+        let mut raw = [0_u8; RAW_ROOM];
         let length = kind.len() + 1 + uuid::fmt::Hyphenated::LENGTH;
         let Some(text) = raw.get_mut(..length) else {
-            return STANDARD.encode(format!("{}:{}", self.kind.as_str(), self.uuid));
+            return use_raw(format!("{}:{}", self.kind.as_str(), self.uuid).as_bytes());
         };
         let (prefix, uuid) = text.split_at_mut(kind.len() + 1);
         prefix[..kind.len()].copy_from_slice(kind);
         prefix[kind.len()] = b':';
         self.uuid.hyphenated().encode_lower(uuid);
-        let mut encoded = String::with_capacity(length.div_ceil(3) * 4);
-        STANDARD.encode_string(&*text, &mut encoded);
-        encoded
+        use_raw(text)
     }
 }
+
+/// Room for the raw text of any kind's id on the stack.
+const RAW_ROOM: usize = 64;
 
 /// The global ID as clients see it (base64).
 impl fmt::Display for GlobalId {
@@ -209,6 +231,9 @@ mod tests {
                 let id = GlobalId { kind, uuid };
                 let expected = STANDARD.encode(format!("{}:{}", kind.as_str(), uuid.hyphenated()));
                 assert_eq!(id.encode(), expected);
+                let mut written = b"x".to_vec();
+                id.encode_into(&mut written);
+                assert_eq!(written, format!("x{expected}").into_bytes());
                 assert_eq!(id.to_string(), expected);
                 assert_eq!(GlobalId::parse(&id.encode()), Ok(id));
             }

@@ -520,7 +520,7 @@ impl<'a> Walker<'a> {
         batched: &mut HashSet<Pos>,
         nesting: usize,
     ) -> u64 {
-        if !matches!(data, Value::Object(_) | Value::List(_)) {
+        if !matches!(data, Value::Object(_) | Value::List(_) | Value::Binary(_)) {
             return 0;
         }
         let priced = self.priced(set, context);
@@ -562,7 +562,10 @@ impl<'a> Walker<'a> {
         nesting: usize,
     ) -> u64 {
         let object = match data {
-            Value::Object(object) => object,
+            Value::Object(object) => Some(object),
+            // An object the flat path wrote as JSON (`json::Fragments`): it holds every field
+            // selected, each a leaf.
+            Value::Binary(_) => None,
             Value::List(items) => {
                 return items.iter().fold(0, |sum, item| {
                     sum.saturating_add(self.actual_priced(priced, item, context, batched, nesting))
@@ -582,14 +585,20 @@ impl<'a> Walker<'a> {
                     pos,
                     selection,
                 } => {
-                    let found = match object.get_index(next) {
-                        Some((at, value)) if at == key => Some((next, value)),
-                        _ => object.get_full(key).map(|(index, _, value)| (index, value)),
+                    let value = match object {
+                        Some(object) => {
+                            let found = match object.get_index(next) {
+                                Some((at, value)) if at == key => Some((next, value)),
+                                _ => object.get_full(key).map(|(index, _, value)| (index, value)),
+                            };
+                            let Some((index, value)) = found else {
+                                continue;
+                            };
+                            next = index + 1;
+                            value
+                        }
+                        None => &Value::Null,
                     };
-                    let Some((index, value)) = found else {
-                        continue;
-                    };
-                    next = index + 1;
                     let once = if price.once > 0 && batched.insert(pos) {
                         price.once
                     } else {

@@ -266,6 +266,43 @@ fn the_actual_cost_uses_real_list_lengths_and_the_same_prices() {
     assert_eq!(actual(query, serde_json::Value::Null), 0);
 }
 
+/// Nodes the flat path wrote as JSON (`Value::Binary`) hold every field selected: they cost
+/// what the same nodes as objects do, the users batch still charged once.
+#[test]
+fn nodes_written_as_json_cost_what_the_same_objects_do() {
+    let query = "{ customers { nodes { id users { totalCount nodes { id e: email id } } } } }";
+    let document = parse_query(query).unwrap();
+    // The answer with each user (`"U"`) as `user`.
+    fn with(value: Value, user: &Value) -> Value {
+        match value {
+            Value::String(text) if text == "U" => user.clone(),
+            Value::List(items) => Value::List(items.into_iter().map(|i| with(i, user)).collect()),
+            Value::Object(fields) => Value::Object(
+                fields
+                    .into_iter()
+                    .map(|(k, v)| (k, with(v, user)))
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+    let cost_of = |users: [&[&str]; 3], user: &Value| {
+        let customers: Vec<_> = users
+            .iter()
+            .map(|nodes| json!({"id": "c", "users": {"totalCount": nodes.len(), "nodes": nodes}}))
+            .collect();
+        let data = Value::from_json(json!({"customers": {"nodes": customers}})).unwrap();
+        actual_cost(&document, None, &variables(json!({})), &with(data, user))
+    };
+    let object = Value::from_json(json!({"id": "u", "e": "x@y"})).unwrap();
+    let written = Value::Binary(r#"{"id":"u","e":"x@y"}"#.as_bytes().into());
+    let users: [&[&str]; 3] = [&["U", "U", "U"], &[], &["U", "U"]];
+    assert_eq!(cost_of(users, &written), cost_of(users, &object));
+    // The lists' lengths count: one user fewer is three fields fewer (`id` twice, `e`).
+    let fewer: [&[&str]; 3] = [&["U", "U"], &[], &["U", "U"]];
+    assert_eq!(cost_of(fewer, &written), cost_of(users, &object) - 3);
+}
+
 /// Keys are looked for in the selection's order first; an answer in another order, or with
 /// keys missing, costs what the same answer in order does.
 #[test]

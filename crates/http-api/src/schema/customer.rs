@@ -16,8 +16,8 @@ use futures::future::BoxFuture;
 use wire::Global as _;
 
 use super::connection::{
-    Connection, ConnectionPlan, FlatFields, FlatNested, FlatNode, FlatPage, OrderDirection,
-    check_cursors, counts_total, int_argument, nodes_answer_flat, nodes_answer_flat_by,
+    Connection, ConnectionPlan, FlatFields, FlatNested, FlatNode, FlatPage, Leaf, OrderDirection,
+    Output, check_cursors, counts_total, int_argument, nodes_answer_flat, nodes_answer_flat_by,
     optional_text, page_request, scalar, text, text_argument,
 };
 use super::context::Scope;
@@ -40,7 +40,8 @@ impl FlatFields for CustomerNode {
                 &customer.name,
                 customer.external_id.as_ref(),
                 name,
-            );
+            )
+            .map(Leaf::value);
         }
         Some(match name {
             "description" => text(customer.description.as_str()),
@@ -76,16 +77,16 @@ impl FlatFields for CustomerNode {
 const SUMMARY_FIELDS: [&str; 3] = ["id", "name", "externalId"];
 
 /// One of [`SUMMARY_FIELDS`], as `Customer`'s resolvers answer it.
-fn summary_field(
+fn summary_field<'a>(
     id: CustomerId,
-    name: &CustomerName,
-    external_id: Option<&ExternalId>,
+    name: &'a CustomerName,
+    external_id: Option<&'a ExternalId>,
     field: &str,
-) -> Option<Value> {
+) -> Option<Leaf<'a>> {
     Some(match field {
-        "id" => Value::String(id.global().encode()),
-        "name" => text(name.as_str()),
-        "externalId" => optional_text(external_id.map(ExternalId::as_str)),
+        "id" => Leaf::Id(id.global()),
+        "name" => Leaf::Text(Some(name.as_str())),
+        "externalId" => Leaf::Text(external_id.map(ExternalId::as_str)),
         _ => return None,
     })
 }
@@ -97,7 +98,7 @@ fn is_summary_field(name: &str) -> bool {
 
 /// A customer read as a summary, answered flat as a `Customer` holding only
 /// [`SUMMARY_FIELDS`].
-pub(crate) struct CustomerSummaryNode(CustomerSummary);
+pub(crate) struct CustomerSummaryNode(pub(crate) CustomerSummary);
 
 impl FlatNode for CustomerSummaryNode {
     fn flat_type_name(&self) -> Cow<'static, str> {
@@ -105,6 +106,17 @@ impl FlatNode for CustomerSummaryNode {
     }
 
     fn flat_node_field(&self, name: &str) -> Option<Value> {
+        self.leaf(name).map(Leaf::value)
+    }
+
+    fn write_flat_field(&self, name: &str, out: &mut Vec<u8>) -> Option<()> {
+        self.leaf(name)?.write(out)
+    }
+}
+
+impl CustomerSummaryNode {
+    /// Field `name`, when the summary holds it.
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let customer = &self.0;
         summary_field(
             customer.id,
@@ -492,10 +504,16 @@ impl FlatNested for PrefetchedUsers {
             .position(|(loaded, _)| *loaded == query)
     }
 
-    fn value(&self, listing: usize, index: usize, plan: &ConnectionPlan) -> Option<Value> {
+    fn value(
+        &self,
+        listing: usize,
+        index: usize,
+        plan: &ConnectionPlan,
+        output: Output,
+    ) -> Option<Value> {
         match &self.listings.get(listing)?.1 {
-            UserPages::Users(pages) => pages.get(index)?.flat_value(plan),
-            UserPages::Summaries(pages) => pages.get(index)?.flat_value(plan),
+            UserPages::Users(pages) => pages.get(index)?.flat_value(plan, output),
+            UserPages::Summaries(pages) => pages.get(index)?.flat_value(plan, output),
         }
     }
 

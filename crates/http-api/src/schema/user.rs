@@ -11,7 +11,8 @@ use domain::{
 use wire::Global as _;
 
 use super::connection::{
-    Connection, FlatFields, FlatNode, OrderDirection, check_cursors, optional_text, scalar, text,
+    Connection, FlatFields, FlatNode, Leaf, OrderDirection, check_cursors, optional_text, scalar,
+    text,
 };
 use super::context::Scope;
 use super::customer::CustomerNode;
@@ -31,7 +32,8 @@ impl FlatFields for UserNode {
                 &user.name,
                 user.external_id.as_ref(),
                 name,
-            );
+            )
+            .map(Leaf::value);
         }
         Some(match name {
             "phone" => text(user.phone.as_str()),
@@ -56,18 +58,18 @@ impl FlatFields for UserNode {
 pub(crate) const SUMMARY_FIELDS: [&str; 4] = ["id", "email", "name", "externalId"];
 
 /// One of [`SUMMARY_FIELDS`], as `User`'s resolvers answer it.
-fn summary_field(
+fn summary_field<'a>(
     id: UserId,
-    email: &Email,
-    name: &PersonName,
-    external_id: Option<&ExternalId>,
+    email: &'a Email,
+    name: &'a PersonName,
+    external_id: Option<&'a ExternalId>,
     field: &str,
-) -> Option<Value> {
+) -> Option<Leaf<'a>> {
     Some(match field {
-        "id" => Value::String(id.global().encode()),
-        "email" => text(email.as_str()),
-        "name" => text(name.as_str()),
-        "externalId" => optional_text(external_id.map(ExternalId::as_str)),
+        "id" => Leaf::Id(id.global()),
+        "email" => Leaf::Text(Some(email.as_str())),
+        "name" => Leaf::Text(Some(name.as_str())),
+        "externalId" => Leaf::Text(external_id.map(ExternalId::as_str)),
         _ => return None,
     })
 }
@@ -81,6 +83,17 @@ impl FlatNode for UserSummaryNode {
     }
 
     fn flat_node_field(&self, name: &str) -> Option<Value> {
+        self.leaf(name).map(Leaf::value)
+    }
+
+    fn write_flat_field(&self, name: &str, out: &mut Vec<u8>) -> Option<()> {
+        self.leaf(name)?.write(out)
+    }
+}
+
+impl UserSummaryNode {
+    /// Field `name`, when the summary holds it.
+    fn leaf(&self, name: &str) -> Option<Leaf<'_>> {
         let user = &self.0;
         summary_field(
             user.id,

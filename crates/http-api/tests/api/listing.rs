@@ -756,13 +756,18 @@ fn nested_pages(
         .collect()
 }
 
-/// The body's `data` as sent (its keys in order), without the `extensions` that follow it
-/// (the cost, which moves with the bucket); the whole body when it has errors.
+/// The body's `data` as sent (its keys in order) and its actual cost, without the rest of the
+/// `extensions` that follow it (the bucket's state, which moves); the whole body when it has
+/// errors.
 async fn answer_text(router: axum::Router, query: &str, variables: Value) -> String {
     let request = graphql_request(&json!({ "query": query, "variables": variables }));
     let (_, body) = send(router, request).await;
+    let parsed: Value = serde_json::from_str(&body).expect("json");
+    let actual = &parsed["extensions"]["cost"]["actualQueryCost"];
     match body.split_once(",\"extensions\":") {
-        Some((data, _)) if !body.contains("\"errors\"") => format!("{data}}}"),
+        Some((data, _)) if !body.contains("\"errors\"") => {
+            format!("{data}}} (actual cost {actual})")
+        }
         _ => body,
     }
 }

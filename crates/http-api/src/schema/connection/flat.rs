@@ -14,6 +14,11 @@
 //! async-graphql's own list resolution, unchanged. [`connection_value`] builds a whole
 //! connection the same way, for nodes that have no resolvers to fall back on (customers read
 //! as summaries): its caller reads whole nodes when it answers `None`.
+//!
+//! When the request's answer is written by `json::response_text` ([`Output::Json`]), an object
+//! of plain fields (a page's users) is written as its JSON text, one buffer per list, instead
+//! of a map holding a string per field: on a page of customers with their users, building and
+//! dropping those maps and strings was a sixth of the CPU.
 
 use std::borrow::Cow;
 
@@ -23,7 +28,11 @@ use async_graphql::registry::Registry;
 use async_graphql::{
     Context, ContextSelectionSet, Name, OutputType, Positioned, ScalarType, ServerResult, Value,
 };
+use bytes::Bytes;
 use futures::future::BoxFuture;
+use wire::GlobalId;
+
+use crate::json::{self, Fragments};
 
 /// A GraphQL object whose plain scalar fields can be read without running its resolvers.
 pub(crate) trait FlatFields: OutputType {
@@ -41,6 +50,67 @@ pub(crate) trait FlatNode {
 
     /// As [`FlatFields::flat_field`]; `None` also for a field the value does not hold.
     fn flat_node_field(&self, name: &str) -> Option<Value>;
+
+    /// Writes plain field `name` as JSON, the text `json::write_value` makes of
+    /// [`FlatNode::flat_node_field`]'s value; `None` when that is `None`. Nodes that hold their
+    /// fields as text write them without making a `Value` first.
+    fn write_flat_field(&self, name: &str, out: &mut Vec<u8>) -> Option<()> {
+        json::write_value(out, &self.flat_node_field(name)?).ok()
+    }
+}
+
+/// How the flat path hands over an object of plain fields.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Output {
+    /// As a map of async-graphql values, which any writer of the answer can write.
+    Values,
+    /// As its JSON text, a `Value::Binary` that only `json::response_text` writes (as it is).
+    Json,
+}
+
+impl Output {
+    /// [`Output::Json`] when the request's answer is written by `json::response_text`
+    /// ([`Fragments`]); values otherwise (sockets, schema tests).
+    pub(crate) fn of<T>(ctx: &async_graphql::ContextBase<'_, T>) -> Output {
+        match ctx.data_opt::<Fragments>() {
+            Some(_) => Output::Json,
+            None => Output::Values,
+        }
+    }
+}
+
+/// A plain field's value borrowed from its node: made into a `Value`, or written as JSON
+/// without one.
+pub(crate) enum Leaf<'a> {
+    /// A node's id, as clients see it.
+    Id(GlobalId),
+    /// Text, or null.
+    Text(Option<&'a str>),
+}
+
+impl Leaf<'_> {
+    /// The value the field's resolver answers.
+    pub(crate) fn value(self) -> Value {
+        match self {
+            Leaf::Id(id) => Value::String(id.encode()),
+            Leaf::Text(text) => optional_text(text),
+        }
+    }
+
+    /// Writes the field's value as JSON, as `json::write_value` writes [`Leaf::value`].
+    pub(crate) fn write(self, out: &mut Vec<u8>) -> Option<()> {
+        match self {
+            // The base64 alphabet needs no escape.
+            Leaf::Id(id) => {
+                out.push(b'"');
+                id.encode_into(out);
+                out.push(b'"');
+            }
+            Leaf::Text(Some(text)) => json::write_str(out, text).ok()?,
+            Leaf::Text(None) => out.extend_from_slice(b"null"),
+        }
+        Some(())
+    }
 }
 
 impl<T: FlatFields> FlatNode for T {
@@ -61,8 +131,15 @@ pub(crate) trait FlatNested: Send + Sync {
     /// arguments, a listing that failed to load, arguments in error).
     fn listing(&self, ctx: &Context<'_>) -> Option<usize>;
 
-    /// The nested connection of the `index`th node in `listing`, as `plan` selects it.
-    fn value(&self, listing: usize, index: usize, plan: &ConnectionPlan) -> Option<Value>;
+    /// The nested connection of the `index`th node in `listing`, as `plan` selects it, its
+    /// nodes handed over as `output`.
+    fn value(
+        &self,
+        listing: usize,
+        index: usize,
+        plan: &ConnectionPlan,
+        output: Output,
+    ) -> Option<Value>;
 
     /// Hands what was loaded to the resolvers, when they answer instead (the DataLoader's
     /// cache), so they run no statement the flat path would not have.
@@ -211,12 +288,16 @@ impl ConnectionPlan {
             .map(|(_, name)| name.as_str())
     }
 
-    /// The connection's value as the plan selects it; `None` when a node field is not flat
-    /// or the total was not counted.
-    pub(crate) fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
+    /// The connection's value as the plan selects it, its nodes handed over as `output`;
+    /// `None` when a node field is not flat or the total was not counted.
+    pub(crate) fn value<T: FlatNode>(
+        &self,
+        parts: &ConnectionParts<'_, T>,
+        output: Output,
+    ) -> Option<Value> {
         let mut object = IndexMap::with_capacity(self.0.len());
         for item in &self.0 {
-            object.insert(item.key().clone(), item.value(parts)?);
+            object.insert(item.key().clone(), item.value(parts, output)?);
         }
         Some(Value::Object(object))
     }
@@ -246,21 +327,26 @@ impl ConnectionItem {
         })
     }
 
-    /// The item's value in the connection `parts` describes; `None` when a node field is
-    /// not flat or the total was not counted.
-    fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>) -> Option<Value> {
+    /// The item's value in the connection `parts` describes, its nodes handed over as
+    /// `output`; `None` when a node field is not flat or the total was not counted.
+    fn value<T: FlatNode>(&self, parts: &ConnectionParts<'_, T>, output: Output) -> Option<Value> {
         Some(match self {
             ConnectionItem::Typename(_) => Value::String((parts.type_name)().into_owned()),
             ConnectionItem::TotalCount(_) => {
                 Value::from(i32::try_from(parts.total?).unwrap_or(i32::MAX))
             }
-            ConnectionItem::Nodes(_, fields, shape) => Value::List(
-                parts
-                    .nodes
-                    .iter()
-                    .map(|node| leaf_object(node, fields, shape))
-                    .collect::<Option<Vec<Value>>>()?,
-            ),
+            ConnectionItem::Nodes(_, fields, shape) => match output {
+                Output::Json => fragments(parts.nodes, |node, out| {
+                    shape.write(out, |at, out| write_leaf(node, &fields.get(at)?.1, out))
+                })?,
+                Output::Values => Value::List(
+                    parts
+                        .nodes
+                        .iter()
+                        .map(|node| leaf_object(node, fields, shape))
+                        .collect::<Option<Vec<Value>>>()?,
+                ),
+            },
             ConnectionItem::PageInfo(_, fields) => {
                 let mut info = IndexMap::with_capacity(fields.len());
                 for (key, field) in fields {
@@ -295,6 +381,7 @@ pub(crate) fn connection_value<T: FlatNode>(
     parts: &ConnectionParts<'_, T>,
     nested: Option<&dyn FlatNested>,
 ) -> Option<Value> {
+    let output = Output::of(ctx);
     let mut object = IndexMap::with_capacity(ctx.item.node.items.len());
     for selection in plain_selections(&ctx.item.node) {
         let (positioned, key) = selection?;
@@ -311,7 +398,7 @@ pub(crate) fn connection_value<T: FlatNode>(
                 nested,
             )?
         } else {
-            ConnectionItem::of(field)?.value(parts)?
+            ConnectionItem::of(field)?.value(parts, output)?
         };
         object.insert(key, value);
     }
@@ -454,18 +541,34 @@ pub(crate) fn nodes_answer_flat_by(
 /// hashed again per object (async-graphql's objects hash theirs with SipHash).
 struct ObjectShape {
     template: IndexMap<Name, Value>,
-    /// The position in `template` of each selected key; a key selected twice has one place,
-    /// its first, as async-graphql's own merge gives it.
     slots: Vec<usize>,
+    /// For each key of `template` in order: its JSON text (`"key":`), and the selection
+    /// whose value it holds (of a key selected twice, the last, as [`ObjectShape::object`]
+    /// leaves it).
+    json: Vec<(Box<[u8]>, usize)>,
 }
 
 impl ObjectShape {
     fn new<'k>(keys: impl Iterator<Item = &'k Name>) -> Self {
         let mut template = IndexMap::new();
-        let slots = keys
+        let slots: Vec<usize> = keys
             .map(|key| template.insert_full(key.clone(), Value::Null).0)
             .collect();
-        ObjectShape { template, slots }
+        // A response key is a GraphQL name (letters, digits, `_`): nothing to escape.
+        let mut json: Vec<(Box<[u8]>, usize)> = template
+            .keys()
+            .map(|key| (format!("\"{key}\":").into_bytes().into_boxed_slice(), 0))
+            .collect();
+        for (selection, slot) in slots.iter().enumerate() {
+            if let Some(entry) = json.get_mut(*slot) {
+                entry.1 = selection;
+            }
+        }
+        ObjectShape {
+            template,
+            slots,
+            json,
+        }
     }
 
     /// The object whose `i`th selected key holds `value(i)`; `None` as soon as one is.
@@ -479,6 +582,53 @@ impl ObjectShape {
         }
         Some(Value::Object(object))
     }
+
+    /// Writes the same object as JSON, `write(i, out)` writing the `i`th selection's value;
+    /// `None` as soon as one does not.
+    fn write(
+        &self,
+        out: &mut Vec<u8>,
+        mut write: impl FnMut(usize, &mut Vec<u8>) -> Option<()>,
+    ) -> Option<()> {
+        out.push(b'{');
+        for (at, (key, selection)) in self.json.iter().enumerate() {
+            if at > 0 {
+                out.push(b',');
+            }
+            out.extend_from_slice(key);
+            write(*selection, out)?;
+        }
+        out.push(b'}');
+        Some(())
+    }
+}
+
+/// Bytes of JSON reserved per node written: a user's id, email, name and external id.
+const NODE_TEXT_GUESS: usize = 160;
+
+/// A list of JSON fragments (`Value::Binary`), one per node, written by `write` into one
+/// buffer they share; `None` as soon as one node is not written.
+fn fragments<T>(
+    nodes: &[T],
+    mut write: impl FnMut(&T, &mut Vec<u8>) -> Option<()>,
+) -> Option<Value> {
+    let mut text = Vec::with_capacity(nodes.len().saturating_mul(NODE_TEXT_GUESS));
+    let mut ends = Vec::with_capacity(nodes.len());
+    for node in nodes {
+        write(node, &mut text)?;
+        ends.push(text.len());
+    }
+    let text = Bytes::from(text);
+    let mut start = 0;
+    let items = ends
+        .into_iter()
+        .map(|end| {
+            let fragment = text.slice(start..end);
+            start = end;
+            Value::Binary(fragment)
+        })
+        .collect();
+    Some(Value::List(items))
 }
 
 /// The list of `nodes` as the flat path answers the selection at `ctx` (the nodes' own
@@ -494,25 +644,37 @@ fn flat_nodes<T: FlatNode>(
     }
     let selection = flat_selection(ctx, nested)?;
     let shape = ObjectShape::new(selection.iter().map(Item::key));
+    let output = Output::of(ctx);
+    let plain = selection.iter().all(|item| matches!(item, Item::Plain(..)));
+    if output == Output::Json && plain {
+        return fragments(nodes, |node, out| {
+            shape.write(out, |at, out| match selection.get(at)? {
+                Item::Plain(_, name) => write_leaf(node, name, out),
+                Item::Nested(..) => None,
+            })
+        });
+    }
     nodes
         .iter()
         .enumerate()
-        .map(|(index, node)| flat_object(node, index, &selection, &shape, nested))
+        .map(|(index, node)| flat_object(node, index, &selection, &shape, nested, output))
         .collect::<Option<Vec<Value>>>()
         .map(Value::List)
 }
 
-/// One node as the object its selected fields make, or `None` when one of them is not flat.
+/// One node as the object its selected fields make, or `None` when one of them is not flat;
+/// its nested connections' nodes handed over as `output`.
 fn flat_object<T: FlatNode>(
     node: &T,
     index: usize,
     selection: &[Item<'_>],
     shape: &ObjectShape,
     nested: Option<&dyn FlatNested>,
+    output: Output,
 ) -> Option<Value> {
     shape.object(|at| match selection.get(at)? {
         Item::Plain(_, name) => leaf_value(node, name),
-        Item::Nested(_, listing, plan) => nested?.value(*listing, index, plan),
+        Item::Nested(_, listing, plan) => nested?.value(*listing, index, plan, output),
     })
 }
 
@@ -530,6 +692,14 @@ fn leaf_value<T: FlatNode>(node: &T, name: &str) -> Option<Value> {
     match name {
         "__typename" => Some(Value::String(node.flat_type_name().into_owned())),
         name => node.flat_node_field(name),
+    }
+}
+
+/// Writes a plain field's value as JSON, as `json::write_value` writes [`leaf_value`]'s.
+fn write_leaf<T: FlatNode>(node: &T, name: &str, out: &mut Vec<u8>) -> Option<()> {
+    match name {
+        "__typename" => json::write_str(out, &node.flat_type_name()).ok(),
+        name => node.write_flat_field(name, out),
     }
 }
 
@@ -555,13 +725,14 @@ mod tests {
 
     use async_graphql::{Context, EmptyMutation, EmptySubscription, Object, Schema, Value};
     use domain::{
-        CustomerDraft, NewCustomer, NewUser, OrganizationId, Role, RoleKind, UserDraft, UserSummary,
+        CustomerDraft, CustomerSummary, NewCustomer, NewUser, OrganizationId, Role, RoleKind,
+        UserDraft, UserSummary,
     };
     use futures::future::BoxFuture;
 
     use super::super::{Connection, Cursor};
-    use super::{ConnectionPlan, FlatFields, FlatNested, FlatNode, Nodes};
-    use crate::schema::customer::CustomerNode;
+    use super::{ConnectionPlan, FlatFields, FlatNested, FlatNode, Nodes, Output};
+    use crate::schema::customer::{CustomerNode, CustomerSummaryNode};
     use crate::schema::user::{SUMMARY_FIELDS, UserNode, UserSummaryNode};
 
     /// Fields that depend on the caller, so they always take their resolvers.
@@ -680,9 +851,15 @@ mod tests {
             (ctx.item.node.name.node == "leaves" && first == self.first).then_some(0)
         }
 
-        fn value(&self, _: usize, index: usize, plan: &ConnectionPlan) -> Option<Value> {
+        fn value(
+            &self,
+            _: usize,
+            index: usize,
+            plan: &ConnectionPlan,
+            output: Output,
+        ) -> Option<Value> {
             self.uses.flat.fetch_add(1, Ordering::SeqCst);
-            self.pages.get(index)?.flat_value(plan)
+            self.pages.get(index)?.flat_value(plan, output)
         }
 
         fn before_resolvers<'a>(&'a self, _: &'a Context<'a>) -> BoxFuture<'a, ()> {
@@ -781,6 +958,122 @@ mod tests {
         let (_, flat_uses, fed) =
             run("{ branches { edges { node { leaves(first: 1) { totalCount } } } } }").await;
         assert_eq!((flat_uses, fed), (0, 1));
+    }
+
+    /// The answer to `query`, as `json::response_text` writes it, with the request marked
+    /// for JSON fragments or not, its actual cost, and how many fragments its data holds.
+    async fn written(query: &str, fragments: bool) -> (String, u64, usize) {
+        fn count(value: &Value) -> usize {
+            match value {
+                Value::Binary(_) => 1,
+                Value::List(items) => items.iter().map(count).sum(),
+                Value::Object(fields) => fields.values().map(count).sum(),
+                _ => 0,
+            }
+        }
+        let schema = Schema::new(
+            Root {
+                uses: Arc::default(),
+            },
+            EmptyMutation,
+            EmptySubscription,
+        );
+        let mut request = async_graphql::Request::new(query);
+        if fragments {
+            request = request.data(crate::json::Fragments);
+        }
+        let response = schema.execute(request).await;
+        assert!(response.errors.is_empty(), "{:?}", response.errors);
+        let document = async_graphql::parser::parse_query(query).expect("document");
+        let cost = crate::limits::cost::actual_cost(
+            &document,
+            None,
+            &async_graphql::Variables::default(),
+            &response.data,
+        );
+        let text = crate::json::response_text(&response, "cost", &()).expect("text");
+        (text, cost, count(&response.data))
+    }
+
+    #[tokio::test]
+    async fn nodes_written_as_json_answer_as_values_do_at_the_same_cost() {
+        let cases = [
+            ("{ branches { nodes { n m: n __typename n } } }", 3),
+            (
+                "{ branches { nodes { n leaves(first: 1) { totalCount nodes { n __typename m: n } } } } }",
+                2,
+            ),
+            (
+                "{ branches { nodes { leaves(first: 1) { nodes { n } } } } }",
+                2,
+            ),
+            // Without `Fragments`, or with nothing plain to write, values all the same.
+            ("{ branches { pageInfo { hasNextPage } } }", 0),
+        ];
+        for (query, written_nodes) in cases {
+            let (values, values_cost, none) = written(query, false).await;
+            let (json, json_cost, fragments) = written(query, true).await;
+            assert_eq!(json, values, "{query}");
+            assert_eq!(json_cost, values_cost, "{query}");
+            assert_eq!((none, fragments), (0, written_nodes), "{query}");
+        }
+    }
+
+    /// A node that writes its fields itself writes the text of the values it answers.
+    fn assert_writes_its_values(node: &impl FlatNode, fields: &[&str]) {
+        for field in fields.iter().chain(&["unknown"]) {
+            let mut written = b"[".to_vec();
+            let wrote = node.write_flat_field(field, &mut written);
+            let mut expected = b"[".to_vec();
+            if let Some(value) = node.flat_node_field(field) {
+                crate::json::write_value(&mut expected, &value).expect("json");
+            }
+            assert_eq!(
+                wrote.is_some(),
+                node.flat_node_field(field).is_some(),
+                "{field}"
+            );
+            assert_eq!(
+                String::from_utf8(written),
+                String::from_utf8(expected),
+                "{field}"
+            );
+        }
+    }
+
+    #[test]
+    fn user_summaries_write_the_values_they_answer() {
+        let organization = OrganizationId::from_uuid(uuid::Uuid::from_u128(1));
+        let role = Role::generate(RoleKind::CustomerMember);
+        for (name, external_id) in [("Ada \"Countess\" \\ L", Some("ext\"1\\")), ("Ada", None)] {
+            let user = NewUser::parse(UserDraft {
+                email: "ada@example.com".into(),
+                name: Some(name.into()),
+                external_id: external_id.map(Into::into),
+                role: Ok(role.id),
+                ..UserDraft::default()
+            })
+            .expect("user")
+            .into_user(organization, None, role, domain::now());
+            let summary = UserSummaryNode(UserSummary::from(user));
+            assert_writes_its_values(&summary, &SUMMARY_FIELDS);
+        }
+    }
+
+    #[test]
+    fn customer_summaries_write_the_values_they_answer() {
+        let organization = OrganizationId::from_uuid(uuid::Uuid::from_u128(1));
+        for external_id in [Some("ext\"1\\"), None] {
+            let customer = NewCustomer::parse(CustomerDraft {
+                name: "Acme \"Holdings\" \\ Ltd".into(),
+                external_id: external_id.map(Into::into),
+                ..CustomerDraft::default()
+            })
+            .expect("customer")
+            .into_customer(organization, domain::now());
+            let summary = CustomerSummaryNode(CustomerSummary::from(customer));
+            assert_writes_its_values(&summary, &["id", "name", "externalId"]);
+        }
     }
 
     #[tokio::test]

@@ -15,8 +15,8 @@ use async_graphql::{
 use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
-    ConnectionPlan, FlatFields, FlatNested, FlatNode, nodes_answer_flat, nodes_answer_flat_by,
-    optional_text, scalar, text,
+    ConnectionPlan, FlatFields, FlatNested, FlatNode, Leaf, Output, nodes_answer_flat,
+    nodes_answer_flat_by, optional_text, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
@@ -184,16 +184,19 @@ impl<T: FlatFields + Clone> Connection<T> {
 
     /// The connection's value as `plan` selects it, when it is a nested connection the flat
     /// path answers (see `flat`); `None` when part of it needs the resolvers.
-    pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
-        plan.value(&ConnectionParts {
-            type_name: &<Self as TypeName>::type_name,
-            nodes: &self.nodes.nodes,
-            total: self.total,
-            has_next_page: self.has_next_page,
-            has_previous_page: self.has_previous_page,
-            start_cursor: &|| self.cursors.first().map(Cursor::encode),
-            end_cursor: &|| self.cursors.last().map(Cursor::encode),
-        })
+    pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
+        plan.value(
+            &ConnectionParts {
+                type_name: &<Self as TypeName>::type_name,
+                nodes: &self.nodes.nodes,
+                total: self.total,
+                has_next_page: self.has_next_page,
+                has_previous_page: self.has_previous_page,
+                start_cursor: &|| self.cursors.first().map(Cursor::encode),
+                end_cursor: &|| self.cursors.last().map(Cursor::encode),
+            },
+            output,
+        )
     }
 
     /// The page back as the directory gave it (its nodes unwrapped by `unwrap`), for the
@@ -254,8 +257,8 @@ impl<T: FlatNode> FlatPage<T> {
 
     /// The connection's value as `plan` selects it, as [`Connection::flat_value`]; `None`
     /// when a selected node field is one the nodes do not hold.
-    pub(crate) fn flat_value(&self, plan: &ConnectionPlan) -> Option<Value> {
-        self.with_parts(|parts| plan.value(parts))
+    pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
+        self.with_parts(|parts| plan.value(parts, output))
     }
 
     /// The value of the connection field whose selection is at `ctx`, built flat with the
