@@ -14,6 +14,7 @@
 //! (see [`crate::validation`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use async_graphql::parser::types::ExecutableDocument;
@@ -24,6 +25,9 @@ pub(crate) const GENERATION: usize = 64;
 
 /// Longest document text kept, in bytes; real clients' documents are well below it.
 pub(crate) const MAX_CACHED_BYTES: usize = 4 * 1024;
+
+/// Bounds of the room reserved for an answer ([`Parsed::answer_capacity`]).
+const ANSWER_ROOM: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
 
 /// Parsed documents by their text (see the module docs).
 #[derive(Default)]
@@ -44,6 +48,8 @@ pub(crate) struct Parsed {
     /// The operation names (as requests gave them) whose strict validation passed: at most
     /// one per operation, and `None` once.
     validated: Mutex<Vec<Option<Box<str>>>>,
+    /// The length of the last answer written to it, in bytes.
+    answer_length: AtomicUsize,
 }
 
 impl Parsed {
@@ -51,7 +57,22 @@ impl Parsed {
         Parsed {
             document,
             validated: Mutex::new(Vec::new()),
+            answer_length: AtomicUsize::new(0),
         }
+    }
+
+    /// Room to reserve for the next answer: about the last one's length, within
+    /// [`ANSWER_ROOM`]. A page of customers with their users is tens of KiB, which a
+    /// buffer grown from 1 KiB copied six times over.
+    pub(crate) fn answer_capacity(&self) -> usize {
+        let last = self.answer_length.load(Ordering::Relaxed);
+        last.saturating_add(last / 8)
+            .clamp(*ANSWER_ROOM.start(), *ANSWER_ROOM.end())
+    }
+
+    /// Notes the length of an answer written.
+    pub(crate) fn note_answer_length(&self, length: usize) {
+        self.answer_length.store(length, Ordering::Relaxed);
     }
 
     /// Whether a request for `operation_name` passed strict validation before.
@@ -154,6 +175,16 @@ mod tests {
                 parse_query("{ customers { nodes { id } } }").unwrap()
             )
         );
+    }
+
+    #[test]
+    fn the_room_for_an_answer_follows_the_last_within_bounds() {
+        let parsed = Parsed::new(parse_query("{ a }").unwrap());
+        assert_eq!(parsed.answer_capacity(), 1024);
+        parsed.note_answer_length(40_000);
+        assert_eq!(parsed.answer_capacity(), 45_000);
+        parsed.note_answer_length(100 * 1024 * 1024);
+        assert_eq!(parsed.answer_capacity(), 1024 * 1024);
     }
 
     #[test]

@@ -18,13 +18,14 @@ pub(crate) struct Fragments;
 
 /// `response` as `serde_json::to_string(response)` writes it, with `extension` under `name`
 /// in its extensions as if inserted there: written straight from its `Serialize`, without
-/// building it as a `Value` first.
+/// building it as a `Value` first, into a buffer of `capacity` bytes to start with.
 pub(crate) fn response_text(
     response: &Response,
     name: &str,
     extension: &impl Serialize,
+    capacity: usize,
 ) -> Result<String, serde_json::Error> {
-    let mut out = Vec::with_capacity(1024);
+    let mut out = Vec::with_capacity(capacity);
     out.extend_from_slice(b"{\"data\":");
     write_value(&mut out, &response.data)?;
     // async-graphql's field order; the extensions in their map's (sorted) key order.
@@ -147,7 +148,7 @@ mod tests {
     /// with that extension inserted.
     fn same_as_serde(response: &mut Response) {
         let cost = serde_json::json!({ "requestedQueryCost": 7, "actualQueryCost": null });
-        let ours = response_text(response, "cost", &cost).unwrap();
+        let ours = response_text(response, "cost", &cost, 0).unwrap();
         let replaced = response
             .extensions
             .insert("cost".into(), Value::from_json(cost).unwrap());
@@ -251,8 +252,8 @@ mod tests {
         )]);
         let cost = serde_json::json!(null);
         assert_eq!(
-            response_text(&Response::new(written), "cost", &cost).unwrap(),
-            response_text(&Response::new(values), "cost", &cost).unwrap()
+            response_text(&Response::new(written), "cost", &cost, 16).unwrap(),
+            response_text(&Response::new(values), "cost", &cost, 16).unwrap()
         );
     }
 }

@@ -230,7 +230,8 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
                 })
             })
     } else {
-        crate::json::response_text(&response, "cost", &cost)
+        crate::json::response_text(&response, "cost", &cost, document.answer_capacity())
+            .inspect(|text| document.note_answer_length(text.len()))
     };
     let mut answer = match body {
         Ok(body) => respond(http_status, body, status),

@@ -991,7 +991,7 @@ mod tests {
             &async_graphql::Variables::default(),
             &response.data,
         );
-        let text = crate::json::response_text(&response, "cost", &()).expect("text");
+        let text = crate::json::response_text(&response, "cost", &(), 64).expect("text");
         (text, cost, count(&response.data))
     }
 
