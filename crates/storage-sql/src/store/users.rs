@@ -216,10 +216,30 @@ impl<D: Driver> SqlStore<D> {
                 Ok((customer(&node), Edge { node, cursor }))
             })
             .await?;
-        let mut groups: HashMap<CustomerId, Vec<Edge<T>>> = HashMap::new();
+        // Each customer's edges in its place among `customers` (the first, if repeated). The
+        // rows come customer by customer, so one is looked up only when it changes.
+        let mut places: HashMap<CustomerId, usize> = HashMap::with_capacity(customers.len());
+        for (place, customer) in customers.iter().enumerate() {
+            places.entry(*customer).or_insert(place);
+        }
+        let mut groups: Vec<Vec<Edge<T>>> = customers.iter().map(|_| Vec::new()).collect();
+        let mut last: Option<(CustomerId, usize)> = None;
         for (customer, edge) in rows {
-            if let Some(customer) = customer {
-                groups.entry(customer).or_default().push(edge);
+            let Some(customer) = customer else {
+                continue;
+            };
+            let place = match last {
+                Some((previous, place)) if previous == customer => place,
+                _ => match places.get(&customer) {
+                    Some(&place) => {
+                        last = Some((customer, place));
+                        place
+                    }
+                    None => continue,
+                },
+            };
+            if let Some(group) = groups.get_mut(place) {
+                group.push(edge);
             }
         }
         let totals: Option<HashMap<Uuid, i64>> = if query.count_total {
@@ -240,8 +260,8 @@ impl<D: Driver> SqlStore<D> {
         };
         Ok(customers
             .iter()
-            .map(|customer| {
-                let edges = groups.remove(customer).unwrap_or_default();
+            .zip(groups)
+            .map(|(customer, edges)| {
                 let total = totals.as_ref().map(|totals| {
                     let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
                     u64::try_from(total).unwrap_or(0)
