@@ -5,6 +5,7 @@
 //! fragment's cost is memoized, so a document of nested spreads (a "fragment bomb") costs
 //! what its expansion would, computed in time linear in the document. Cycles are refused.
 
+use std::cell::OnceCell;
 use std::collections::{HashMap, HashSet};
 
 use async_graphql::parser::types::{
@@ -520,11 +521,31 @@ impl<'a> Walker<'a> {
         batched: &mut HashSet<Pos>,
         nesting: usize,
     ) -> u64 {
-        if !matches!(data, Value::Object(_) | Value::List(_) | Value::Binary(_)) {
+        if !holds_objects(data) {
             return 0;
         }
         let priced = self.priced(set, context);
         self.actual_priced(&priced, data, context, batched, nesting)
+    }
+
+    /// The actual cost of the selection `below` an item of a priced set, over `data`: the
+    /// selection is priced the first time only, so once per list of objects.
+    fn actual_below(
+        &mut self,
+        below: &Below<'a>,
+        data: &Value,
+        context: Context,
+        batched: &mut HashSet<Pos>,
+        nesting: usize,
+    ) -> u64 {
+        let Some(set) = below.set else {
+            return 0;
+        };
+        if set.items.is_empty() || !holds_objects(data) {
+            return 0;
+        }
+        let priced = below.priced.get_or_init(|| self.priced(set, context));
+        self.actual_priced(priced, data, context, batched, nesting)
     }
 
     /// What each selection of `set` costs, in `context`: found once per list of objects,
@@ -537,16 +558,16 @@ impl<'a> Walker<'a> {
                     key: &field.node.alias.as_ref().unwrap_or(&field.node.name).node,
                     price: self.price(&field.node, context),
                     pos: field.pos,
-                    selection: &field.node.selection_set.node,
+                    below: Below::of(Some(&field.node.selection_set.node)),
                 },
-                Selection::FragmentSpread(spread) => Priced::Spread(
+                Selection::FragmentSpread(spread) => Priced::Spread(Below::of(
                     self.document
                         .fragments
                         .get(&spread.node.fragment_name.node)
                         .map(|fragment| &fragment.node.selection_set.node),
-                ),
+                )),
                 Selection::InlineFragment(inline) => {
-                    Priced::Inline(&inline.node.selection_set.node)
+                    Priced::Inline(Below::of(Some(&inline.node.selection_set.node)))
                 }
             })
             .collect()
@@ -578,18 +599,20 @@ impl<'a> Walker<'a> {
         // where the previous one was found, one comparison, and only then by its hash.
         let mut next = 0;
         for item in priced {
-            let part = match *item {
+            let part = match item {
                 Priced::Field {
                     key,
                     price,
                     pos,
-                    selection,
+                    below,
                 } => {
                     let value = match object {
                         Some(object) => {
                             let found = match object.get_index(next) {
-                                Some((at, value)) if at == key => Some((next, value)),
-                                _ => object.get_full(key).map(|(index, _, value)| (index, value)),
+                                Some((at, value)) if at == *key => Some((next, value)),
+                                _ => object
+                                    .get_full(*key)
+                                    .map(|(index, _, value)| (index, value)),
                             };
                             let Some((index, value)) = found else {
                                 continue;
@@ -599,27 +622,23 @@ impl<'a> Walker<'a> {
                         }
                         None => &Value::Null,
                     };
-                    let once = if price.once > 0 && batched.insert(pos) {
+                    let once = if price.once > 0 && batched.insert(*pos) {
                         price.once
                     } else {
                         0
                     };
-                    let sub = if selection.items.is_empty() {
-                        0
-                    } else {
-                        self.actual_set(selection, value, context.below(), batched, nesting)
-                    };
+                    let sub = self.actual_below(below, value, context.below(), batched, nesting);
                     FIELD_PRICE
                         .saturating_add(price.each)
                         .saturating_add(once)
                         .saturating_add(sub)
                 }
-                Priced::Spread(Some(fragment)) if nesting < MAX_SPREAD_NESTING => {
-                    self.actual_set(fragment, data, context, batched, nesting + 1)
+                Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
+                    self.actual_below(fragment, data, context, batched, nesting + 1)
                 }
                 Priced::Spread(_) => 0,
                 Priced::Inline(selection) => {
-                    self.actual_set(selection, data, context, batched, nesting)
+                    self.actual_below(selection, data, context, batched, nesting)
                 }
             };
             total = total.saturating_add(part);
@@ -631,16 +650,36 @@ impl<'a> Walker<'a> {
 /// One selection of a set as the actual pass walks it: a field with its response key, its
 /// price, its place (for what is charged once) and its own selection; a fragment's
 /// selection (`None` for an unknown fragment), spread or inline.
-#[derive(Clone, Copy)]
 enum Priced<'a> {
     Field {
         key: &'a Name,
         price: Cost,
         pos: Pos,
-        selection: &'a SelectionSet,
+        below: Below<'a>,
     },
-    Spread(Option<&'a SelectionSet>),
-    Inline(&'a SelectionSet),
+    Spread(Below<'a>),
+    Inline(Below<'a>),
+}
+
+/// The selection below an item of a priced set, priced when first walked.
+struct Below<'a> {
+    set: Option<&'a SelectionSet>,
+    priced: OnceCell<Vec<Priced<'a>>>,
+}
+
+impl<'a> Below<'a> {
+    fn of(set: Option<&'a SelectionSet>) -> Self {
+        Below {
+            set,
+            priced: OnceCell::new(),
+        }
+    }
+}
+
+/// True for what a selection can be walked over: an object, a list, or an object written
+/// as JSON by the flat path (`json::Fragments`).
+fn holds_objects(data: &Value) -> bool {
+    matches!(data, Value::Object(_) | Value::List(_) | Value::Binary(_))
 }
 
 /// `name_Icontains`, `email_Icontains`, `name_Istartswith`, `description_Icontains`,
