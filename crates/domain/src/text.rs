@@ -17,6 +17,17 @@ fn char_len(text: &str) -> usize {
     text.chars().count()
 }
 
+/// `text.trim()`, without looking at characters when both ends are printable ASCII other
+/// than the space (as in nearly every stored value), which `char::is_whitespace` never is.
+pub(crate) fn trim(text: &str) -> &str {
+    let kept = |byte: Option<&u8>| byte.is_some_and(|byte| (0x21..0x7f).contains(byte));
+    let bytes = text.as_bytes();
+    if kept(bytes.first()) && kept(bytes.last()) {
+        return text;
+    }
+    text.trim()
+}
+
 pub(crate) fn check_max(field: Field, text: &str, max: usize) -> Result<(), FieldError> {
     // A character is at least one byte: text of `max` bytes or fewer needs no counting.
     if text.len() > max && char_len(text) > max {
@@ -181,7 +192,7 @@ impl CustomerName {
 
     /// Trims and checks a name.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Err(FieldError::required(Field::Name));
         }
@@ -204,7 +215,7 @@ text_newtype!(
 impl OrganizationName {
     /// Trims and checks a name.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Err(FieldError::required(Field::Name));
         }
@@ -260,7 +271,7 @@ impl ExternalId {
 
     /// Checks an external id; `""` (and blank) means "none", as Prismatic's clients send it.
     pub fn parse_optional(text: &str) -> Result<Option<Self>, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Ok(None);
         }
@@ -281,7 +292,7 @@ impl Label {
 
     /// Checks one label.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Err(FieldError::invalid(
                 Field::Labels,
@@ -361,7 +372,7 @@ impl AvatarUrl {
 
     /// Checks a URL for `field`; `""` means "none".
     pub fn parse_optional(field: Field, text: &str) -> Result<Option<Self>, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Ok(None);
         }
@@ -386,9 +397,14 @@ impl Email {
 
     /// Trims and checks an address.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Err(FieldError::required(Field::Email));
+        }
+        // The common shape, checked in one pass: its characters are all printable ASCII,
+        // so within `MAX` bytes it passes the checks below, which are for the rest.
+        if trimmed.len() <= Self::MAX && is_plain_ascii_address(trimmed) {
+            return Ok(Email(trimmed.to_owned()));
         }
         check_max(Field::Email, trimmed, Self::MAX)?;
         check_single_line(Field::Email, trimmed)?;
@@ -441,27 +457,28 @@ fn is_plain_ascii_address(address: &str) -> bool {
         }
         table
     };
-    let Some((local, domain)) = address.rsplit_once('@') else {
+    let bytes = address.as_bytes();
+    // The local part is every byte before the first one it may not hold, which must be
+    // the `@`; the domain's characters exclude `@`, so it is the only one (the last, as
+    // `validator` splits).
+    let Some(at) = bytes.iter().position(|&b| !LOCAL[usize::from(b)]) else {
         return false;
     };
-    let label = |label: &str| {
-        let bytes = label.as_bytes();
-        match (bytes.first(), bytes.last()) {
-            (Some(first), Some(last)) => {
-                bytes.len() <= 63
-                    && first.is_ascii_alphanumeric()
-                    && last.is_ascii_alphanumeric()
-                    && bytes
-                        .iter()
-                        .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-            }
-            _ => false,
-        }
+    let (Some(b'@'), Some(domain)) = (bytes.get(at), bytes.get(at + 1..)) else {
+        return false;
     };
-    (1..=64).contains(&local.len())
-        && local.bytes().all(|b| LOCAL[usize::from(b)])
-        && domain.len() <= 255
-        && domain.split('.').all(label)
+    let label = |label: &[u8]| match (label.first(), label.last()) {
+        (Some(first), Some(last)) => {
+            label.len() <= 63
+                && first.is_ascii_alphanumeric()
+                && last.is_ascii_alphanumeric()
+                && label
+                    .iter()
+                    .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+        }
+        _ => false,
+    };
+    (1..=64).contains(&at) && domain.len() <= 255 && domain.split(|&b| b == b'.').all(label)
 }
 
 text_newtype!(
@@ -472,7 +489,7 @@ text_newtype!(
 impl PersonName {
     /// Trims and checks a name.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         check_max(Field::Name, trimmed, CustomerName::MAX)?;
         check_single_line(Field::Name, trimmed)?;
         Ok(PersonName(trimmed.to_owned()))
@@ -497,7 +514,7 @@ text_newtype!(
 impl Phone {
     /// Checks a number; surrounding whitespace is ignored.
     pub fn parse(text: &str) -> Result<Self, FieldError> {
-        let trimmed = text.trim();
+        let trimmed = trim(text);
         if trimmed.is_empty() {
             return Ok(Phone(String::new()));
         }
@@ -665,6 +682,23 @@ mod tests {
     }
 
     #[test]
+    fn trim_trims_as_str_trim_does() {
+        let ends: Vec<String> = (0u8..128)
+            .map(|byte| char::from(byte).to_string())
+            .chain(["\u{a0}", "\u{2003}", "\u{3000}", "\u{85}", "é", "\u{feff}"].map(String::from))
+            .collect();
+        for first in &ends {
+            for last in &ends {
+                for middle in ["", "a", " b "] {
+                    let text = format!("{first}{middle}{last}");
+                    assert_eq!(trim(&text), text.trim(), "{text:?}");
+                }
+            }
+        }
+        assert_eq!(trim(""), "");
+    }
+
+    #[test]
     fn email_is_validated_and_trimmed() {
         let email = Email::parse(" Lisa.Nguyen@smith-rockets.co ").unwrap();
         assert_eq!(email.as_str(), "Lisa.Nguyen@smith-rockets.co");
@@ -746,6 +780,13 @@ mod tests {
                     assert!(expected, "shortcut accepted {address:?}");
                 }
                 assert_eq!(is_valid_email(&address), expected, "{address:?}");
+                // Parsing, with its shortcut, accepts what its checks in turn accept.
+                let trimmed = address.trim();
+                let checked = !trimmed.is_empty()
+                    && char_len(trimmed) <= Email::MAX
+                    && !has_refused_char(trimmed, &[])
+                    && is_valid_email(trimmed);
+                assert_eq!(Email::parse(&address).is_ok(), checked, "{address:?}");
             }
         }
         assert!(shortcut > 20, "the shortcut is taken: {shortcut}");
