@@ -5,7 +5,7 @@ use domain::listing::{CustomerFilter, CustomerQuery, UserFilter, UserQuery};
 use domain::{CustomerId, Timestamp, UserId};
 use wire::Global as _;
 
-use super::connection::{Connection, counts_total, page_request};
+use super::connection::{Connection, Flat, counts_total, page_request};
 use super::context::Scope;
 use super::customer::{
     CustomerListing, CustomerNode, CustomerOrder, customer_sort, list_customers,
@@ -25,13 +25,13 @@ pub(crate) struct Query;
 #[Object]
 impl Query {
     /// One customer; `null` with a `Record not found` error when unknown or invisible.
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Option<CustomerNode> {
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Option<Flat<CustomerNode>> {
         let customer = async {
             let scope = Scope::of(ctx)?;
             let id = CustomerId::parse_global(&id)?;
             Ok(scope.services.customers.customer(scope.actor, id).await?)
         };
-        or_null(ctx, customer.await).map(CustomerNode)
+        or_null(ctx, customer.await).map(|customer| Flat(CustomerNode(customer)))
     }
 
     /// The customers the caller can see, filtered, sorted and paged.
@@ -83,13 +83,13 @@ impl Query {
     }
 
     /// One user; `null` with a `Record not found` error when unknown or invisible.
-    async fn user(&self, ctx: &Context<'_>, id: ID) -> Option<UserNode> {
+    async fn user(&self, ctx: &Context<'_>, id: ID) -> Option<Flat<UserNode>> {
         let user = async {
             let scope = Scope::of(ctx)?;
             let id = UserId::parse_global(&id)?;
             Ok(scope.services.users.user(scope.actor, id).await?)
         };
-        or_null(ctx, user.await).map(UserNode)
+        or_null(ctx, user.await).map(|user| Flat(UserNode(user)))
     }
 
     /// The users the caller can see, filtered, sorted and paged; Roster's `active` keeps

@@ -642,6 +642,67 @@ async fn flat_nodes_answer_as_their_resolvers() {
     }
 }
 
+/// `customer(id)` and `user(id)` answer a selection of plain fields without their resolvers
+/// (`connection::Flat`) exactly as the resolvers do (reached through an inline fragment):
+/// the same text, keys in order, and the same actual cost, for every plain field, set and
+/// unset; a field that needs the caller still goes through the resolvers.
+#[tokio::test]
+async fn single_objects_answer_flat_as_through_resolvers() {
+    let customer_fields = plain_fields("Customer").await.join(" ");
+    let user_fields = plain_fields("User").await.join(" ");
+    let (customers, users) = nested_fixture();
+    let mut mocks = Mocks::new();
+    let known = customers.clone();
+    mocks.customers.expect_customer().returning(move |_, id| {
+        known
+            .iter()
+            .find(|customer| customer.id == id)
+            .cloned()
+            .ok_or(ports::DirectoryError::NotFound)
+    });
+    let known = users.clone();
+    mocks.users.expect_user().returning(move |_, id| {
+        known
+            .iter()
+            .find(|user| user.id == id)
+            .cloned()
+            .ok_or(ports::DirectoryError::NotFound)
+    });
+    let router = mocks.router();
+    let ids = customers
+        .iter()
+        .map(|customer| {
+            (
+                "customer",
+                "Customer",
+                &customer_fields,
+                customer.id.global().to_string(),
+            )
+        })
+        .chain(
+            users
+                .iter()
+                .map(|user| ("user", "User", &user_fields, user.id.global().to_string())),
+        );
+    for (root, type_name, fields, id) in ids {
+        for selection in [
+            format!("{fields} __typename i: id"),
+            "id allowUpdate".to_owned(),
+        ] {
+            let query = |wrap: bool| match wrap {
+                false => format!("query ($id: ID!) {{ {root}(id: $id) {{ {selection} }} }}"),
+                true => format!(
+                    "query ($id: ID!) {{ {root}(id: $id) {{ ... on {type_name} {{ {selection} }} }} }}"
+                ),
+            };
+            let flat = answer_text(router.clone(), &query(false), json!({ "id": id })).await;
+            let resolved = answer_text(router.clone(), &query(true), json!({ "id": id })).await;
+            assert!(!flat.contains("\"errors\"") && flat.contains(&id), "{flat}");
+            assert_eq!(flat, resolved, "{root}: {selection}");
+        }
+    }
+}
+
 /// The customers and users of the nested-connection tests: a customer without users, one
 /// with every field set and three users (more than a page of two), and a plain one with one.
 fn nested_fixture() -> (Vec<domain::Customer>, Vec<domain::User>) {

@@ -196,6 +196,78 @@ impl<T: FlatFields> OutputType for Nodes<T> {
     }
 }
 
+/// One object (`customer(id)`): in the schema exactly `T`, answered flat when the selection
+/// is plain fields `T` answers, else by `T`'s resolvers.
+pub(crate) struct Flat<T>(pub(crate) T);
+
+impl<T: FlatFields> OutputType for Flat<T> {
+    fn type_name() -> Cow<'static, str> {
+        T::type_name()
+    }
+
+    fn qualified_type_name() -> String {
+        T::qualified_type_name()
+    }
+
+    fn create_type_info(registry: &mut Registry) -> String {
+        T::create_type_info(registry)
+    }
+
+    async fn resolve(
+        &self,
+        ctx: &ContextSelectionSet<'_>,
+        field: &Positioned<Field>,
+    ) -> ServerResult<Value> {
+        if let Some(object) = flat_node(ctx, &self.0) {
+            return Ok(object);
+        }
+        self.0.resolve(ctx, field).await
+    }
+}
+
+/// One node as the flat path answers the selection at `ctx` (plain fields only), or `None`
+/// when part of it needs the resolvers.
+fn flat_node<T: FlatNode>(ctx: &ContextSelectionSet<'_>, node: &T) -> Option<Value> {
+    let selection = flat_selection(ctx, None)?;
+    let output = Output::of(ctx);
+    if output == Output::Json && selection.len() <= SHORT_SELECTION {
+        // Written in one pass, without the shape a list shares: each key at its first
+        // place with the value of its last selection, as `ObjectShape::object` leaves it.
+        let mut text = Vec::with_capacity(NODE_TEXT_GUESS);
+        text.push(b'{');
+        for (at, item) in selection.iter().enumerate() {
+            let key = item.key();
+            if selection[..at].iter().any(|earlier| earlier.key() == key) {
+                continue;
+            }
+            let last = selection.iter().rev().find(|later| later.key() == key)?;
+            if at > 0 {
+                text.push(b',');
+            }
+            json::write_str(&mut text, key).ok()?;
+            text.push(b':');
+            write_leaf(node, last.plain()?, &mut text)?;
+        }
+        text.push(b'}');
+        return Some(Value::Binary(text.into()));
+    }
+    let shape = ObjectShape::new(selection.iter().map(Item::key));
+    match output {
+        Output::Json => {
+            let mut text = Vec::with_capacity(NODE_TEXT_GUESS);
+            shape.write(&mut text, |at, out| {
+                write_leaf(node, selection.get(at)?.plain()?, out)
+            })?;
+            Some(Value::Binary(text.into()))
+        }
+        Output::Values => shape.object(|at| leaf_value(node, selection.get(at)?.plain()?)),
+    }
+}
+
+/// Fields of one object written without a shape: looking for a key among the earlier ones
+/// costs less than hashing it below this, and stays bounded above it.
+const SHORT_SELECTION: usize = 16;
+
 /// One selected field of a node, as the flat path answers it.
 enum Item<'a> {
     /// A plain field: (response key, field name).
@@ -204,10 +276,18 @@ enum Item<'a> {
     Nested(Name, usize, ConnectionPlan),
 }
 
-impl Item<'_> {
+impl<'a> Item<'a> {
     fn key(&self) -> &Name {
         match self {
             Item::Plain(key, _) | Item::Nested(key, ..) => key,
+        }
+    }
+
+    /// The field name of a plain field.
+    fn plain(&self) -> Option<&'a str> {
+        match self {
+            Item::Plain(_, name) => Some(name),
+            Item::Nested(..) => None,
         }
     }
 }
@@ -874,6 +954,11 @@ mod tests {
 
     #[Object]
     impl Root {
+        /// Branch 2, one object.
+        async fn branch(&self) -> Option<super::Flat<Branch>> {
+            Some(super::Flat(Branch(2)))
+        }
+
         /// Three branches, their `leaves(first: 1)` loaded ahead.
         async fn branches(&self) -> Connection<Branch> {
             let branches: Vec<Branch> = (0..3).map(Branch).collect();
@@ -1009,8 +1094,21 @@ mod tests {
             ),
             // Without `Fragments`, or with nothing plain to write, values all the same.
             ("{ branches { pageInfo { hasNextPage } } }", 0),
+            // One object, and one the resolvers answer (a nested connection).
+            ("{ branch { n __typename m: n } b: branch { n } }", 2),
+            ("{ branch { n leaves { totalCount } } }", 0),
         ];
+        // One object of more fields than are written without a shape, a key repeated.
+        let long: Vec<String> = (0..super::SHORT_SELECTION + 2)
+            .map(|at| format!("a{at}: n"))
+            .collect();
+        let long = format!("{{ branch {{ {} a0: n __typename }} }}", long.join(" "));
+        let cases = cases
+            .into_iter()
+            .map(|(query, n)| (query.to_owned(), n))
+            .chain([(long, 1)]);
         for (query, written_nodes) in cases {
+            let query = query.as_str();
             let (values, values_cost, none) = written(query, false).await;
             let (json, json_cost, fragments) = written(query, true).await;
             assert_eq!(json, values, "{query}");

@@ -15,7 +15,7 @@ use async_graphql::{
 use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
-    ConnectionPlan, FlatFields, FlatNested, FlatNode, Leaf, Output, nodes_answer_flat,
+    ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, Leaf, Output, nodes_answer_flat,
     nodes_answer_flat_by, optional_text, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
