@@ -652,22 +652,14 @@ async fn single_objects_answer_flat_as_through_resolvers() {
     let user_fields = plain_fields("User").await.join(" ");
     let (customers, users) = nested_fixture();
     let mut mocks = Mocks::new();
-    let known = customers.clone();
-    mocks.customers.expect_customer().returning(move |_, id| {
-        known
-            .iter()
-            .find(|customer| customer.id == id)
-            .cloned()
-            .ok_or(ports::DirectoryError::NotFound)
-    });
-    let known = users.clone();
-    mocks.users.expect_user().returning(move |_, id| {
-        known
-            .iter()
-            .find(|user| user.id == id)
-            .cloned()
-            .ok_or(ports::DirectoryError::NotFound)
-    });
+    mocks
+        .customers
+        .expect_customer()
+        .returning(lookup(customers.clone(), |customer| customer.id));
+    mocks
+        .users
+        .expect_user()
+        .returning(lookup(users.clone(), |user| user.id));
     let router = mocks.router();
     let ids = customers
         .iter()
@@ -700,6 +692,20 @@ async fn single_objects_answer_flat_as_through_resolvers() {
             assert!(!flat.contains("\"errors\"") && flat.contains(&id), "{flat}");
             assert_eq!(flat, resolved, "{root}: {selection}");
         }
+    }
+}
+
+/// A directory's lookup by id among `known`, as the mocks answer it.
+fn lookup<T: Clone + Send + 'static, I: PartialEq + 'static>(
+    known: Vec<T>,
+    id_of: fn(&T) -> I,
+) -> impl FnMut(&domain::Actor, I) -> Result<T, ports::DirectoryError> + Send + 'static {
+    move |_, id| {
+        known
+            .iter()
+            .find(|item| id_of(item) == id)
+            .cloned()
+            .ok_or(ports::DirectoryError::NotFound)
     }
 }
 
