@@ -26,8 +26,10 @@ pub(crate) const GENERATION: usize = 64;
 /// Longest document text kept, in bytes; real clients' documents are well below it.
 pub(crate) const MAX_CACHED_BYTES: usize = 4 * 1024;
 
-/// Bounds of the room reserved for an answer ([`Parsed::answer_capacity`]).
-const ANSWER_ROOM: std::ops::RangeInclusive<usize> = 1024..=1024 * 1024;
+/// Bounds of the room reserved for an answer ([`Parsed::answer_capacity`]). The upper one
+/// keeps a document whose last answer was large from reserving that much for every small
+/// one after it: a larger answer grows its buffer as before.
+const ANSWER_ROOM: std::ops::RangeInclusive<usize> = 1024..=64 * 1024;
 
 /// Parsed documents by their text (see the module docs).
 #[derive(Default)]
@@ -184,7 +186,7 @@ mod tests {
         parsed.note_answer_length(40_000);
         assert_eq!(parsed.answer_capacity(), 45_000);
         parsed.note_answer_length(100 * 1024 * 1024);
-        assert_eq!(parsed.answer_capacity(), 1024 * 1024);
+        assert_eq!(parsed.answer_capacity(), 64 * 1024);
     }
 
     #[test]

@@ -11,7 +11,9 @@
 //!
 //! Kept connections stay checked out of sqlx's pool, so its size limit still holds. While
 //! the pool has room, a caller that finds none kept waits for sqlx alone (which opens a
-//! connection for it). Once the pool is full, it waits in line here and, at the same time,
+//! connection for it); while such a caller waits, finished calls hand their connections
+//! back to sqlx instead of keeping them, so the pool cannot fill up with kept connections
+//! out of its reach. Once the pool is full, it waits in line here and, at the same time,
 //! in sqlx's own acquire (which bounds the wait by the acquire timeout, and serves a
 //! connection another call handed back): whichever comes first serves it. A finished call
 //! hands its connection straight to the first caller in line, so under a full pool
@@ -44,6 +46,8 @@ struct State<C> {
     /// Callers waiting for a connection, first in line first; a sender whose caller was
     /// served by sqlx or gave up is closed, and skipped.
     waiting: VecDeque<oneshot::Sender<C>>,
+    /// Callers waiting for sqlx's acquire alone (the pool had room when they came).
+    pool_waiting: usize,
 }
 
 impl<C> Default for Kept<C> {
@@ -52,6 +56,7 @@ impl<C> Default for Kept<C> {
             state: Mutex::new(State {
                 idle: Vec::new(),
                 waiting: VecDeque::new(),
+                pool_waiting: 0,
             }),
         }
     }
@@ -83,7 +88,11 @@ impl<C> Kept<C> {
     {
         let mut handed = match self.take_or_wait(fresh, !pool_has_room) {
             Ok(connection) => return Ok(Lease::new(connection, self)),
-            Err(None) => return Ok(Lease::new(Box::pin(pool()).await?, self)),
+            Err(None) => {
+                // Counted from the decision on (`take_or_wait`) to the answer.
+                let _waiting = PoolWaiter(self);
+                return Ok(Lease::new(Box::pin(pool()).await?, self));
+            }
             Err(Some(handed)) => handed,
         };
         let mut from_pool = Box::pin(pool());
@@ -111,8 +120,9 @@ impl<C> Kept<C> {
     }
 
     /// The most recently kept connection used less than `fresh` ago when no caller is in
-    /// line, else a place in line if `line` (`None` without). Older connections are handed
-    /// back (dropped outside the lock).
+    /// line, else a place in line if `line` (`None` without: the caller is then counted as
+    /// waiting for sqlx alone, until its [`PoolWaiter`] drops). Older connections are
+    /// handed back (dropped outside the lock).
     fn take_or_wait(&self, fresh: Duration, line: bool) -> Result<C, Option<oneshot::Receiver<C>>> {
         let (stale, receiver) = {
             let Some(mut state) = self.lock() else {
@@ -140,14 +150,22 @@ impl<C> Kept<C> {
                 state.waiting.push_back(sender);
                 receiver
             });
+            if !line {
+                state.pool_waiting += 1;
+            }
             (stale, receiver)
         };
         drop(stale);
         Err(receiver)
     }
 
-    /// Hands a connection whose work ran to its end to the first caller in line, or keeps
-    /// it when there is none.
+    /// Hands a connection whose work ran to its end to the first caller in line; else back
+    /// to sqlx while a caller waits for sqlx alone; else keeps it.
+    ///
+    /// Kept while a caller waits for sqlx, it would be out of that caller's reach: once the
+    /// pool is full of connections kept here, the caller would wait to its acquire timeout
+    /// (ten callers racing on a pool of eight did, in CI). Handed back, it serves that
+    /// caller, after sqlx's ping.
     fn keep(&self, mut connection: C) {
         let Some(mut state) = self.lock() else {
             return;
@@ -159,7 +177,24 @@ impl<C> Kept<C> {
                 Err(back) => connection = back,
             }
         }
+        if state.pool_waiting > 0 {
+            drop(state);
+            drop(connection);
+            return;
+        }
         state.idle.push((connection, Instant::now()));
+    }
+}
+
+/// A caller counted as waiting for sqlx's acquire alone, until it drops (served, failed
+/// or cancelled).
+struct PoolWaiter<'a, C>(&'a Kept<C>);
+
+impl<C> Drop for PoolWaiter<'_, C> {
+    fn drop(&mut self) {
+        if let Some(mut state) = self.0.lock() {
+            state.pool_waiting = state.pool_waiting.saturating_sub(1);
+        }
     }
 }
 
@@ -330,7 +365,7 @@ mod tests {
         let kept = Arc::new(Kept::default());
         let first = lend(&kept, FRESH, 1, &handed_back).await;
         // The pool is opening a connection for the second caller, which takes no place in
-        // line, so the first call's connection is kept rather than handed to it.
+        // line: the first call's connection goes back to the pool rather than to it.
         let (open, opened) = oneshot::channel::<()>();
         let second = {
             let kept = Arc::clone(&kept);
@@ -343,11 +378,48 @@ mod tests {
                 kept.lend(FRESH, true, connect).await.map(|lease| lease.id)
             })
         };
-        tokio::task::yield_now().await;
+        while kept.lock().unwrap().pool_waiting == 0 {
+            tokio::task::yield_now().await;
+        }
         assert!(kept.lock().unwrap().waiting.is_empty());
         first.done();
-        assert_eq!(kept.len(), 1);
+        assert!(kept.is_empty());
+        assert_eq!(handed_back.load(Ordering::SeqCst), 1, "back to the pool");
         open.send(()).unwrap();
         assert_eq!(second.await.unwrap(), Ok(2));
+        assert_eq!(kept.lock().unwrap().pool_waiting, 0);
+        // With no one waiting, a finished call's connection is kept.
+        lend(&kept, FRESH, 3, &handed_back).await.done();
+        assert_eq!(kept.len(), 1);
+    }
+
+    /// The pool had room when the second caller came, then filled with connections kept
+    /// here: the pool serves only connections handed back to it. A finished call hands its
+    /// connection back, so the second caller is served (it waited to its timeout before).
+    #[tokio::test]
+    async fn a_caller_waiting_for_a_full_pool_gets_a_finished_calls_connection() {
+        let handed_back = Arc::new(AtomicUsize::new(0));
+        let kept = Arc::new(Kept::default());
+        let first = lend(&kept, FRESH, 1, &handed_back).await;
+        let second = {
+            let kept = Arc::clone(&kept);
+            let handed_back = Arc::clone(&handed_back);
+            tokio::spawn(async move {
+                // sqlx's acquire on a full pool: it answers once a connection comes back.
+                let acquire = || async move {
+                    while handed_back.load(Ordering::SeqCst) == 0 {
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                    }
+                    pool(1, &handed_back).await
+                };
+                kept.lend(FRESH, true, acquire).await.map(|lease| lease.id)
+            })
+        };
+        while kept.lock().unwrap().pool_waiting == 0 {
+            tokio::task::yield_now().await;
+        }
+        first.done();
+        let served = tokio::time::timeout(Duration::from_secs(10), second).await;
+        assert_eq!(served.expect("served before the timeout").unwrap(), Ok(1));
     }
 }

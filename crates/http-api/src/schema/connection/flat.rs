@@ -621,6 +621,8 @@ pub(crate) fn nodes_answer_flat_by(
 /// hashed again per object (async-graphql's objects hash theirs with SipHash).
 struct ObjectShape {
     template: IndexMap<Name, Value>,
+    /// The position in `template` of each selected key; a key selected twice has one place,
+    /// its first, as async-graphql's own merge gives it.
     slots: Vec<usize>,
     /// For each key of `template` in order: its JSON text (`"key":`), and the selection
     /// whose value it holds (of a key selected twice, the last, as [`ObjectShape::object`]
@@ -728,9 +730,8 @@ fn flat_nodes<T: FlatNode>(
     let plain = selection.iter().all(|item| matches!(item, Item::Plain(..)));
     if output == Output::Json && plain {
         return fragments(nodes, |node, out| {
-            shape.write(out, |at, out| match selection.get(at)? {
-                Item::Plain(_, name) => write_leaf(node, name, out),
-                Item::Nested(..) => None,
+            shape.write(out, |at, out| {
+                write_leaf(node, selection.get(at)?.plain()?, out)
             })
         });
     }
