@@ -1107,12 +1107,16 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     let mut filtered = user_query(&[], first(10));
     filtered.filter.name_icontains = Some("A".into());
     queries.push(filtered);
-    for field in [UserSortField::Customer, UserSortField::Role] {
-        let sort = [Sort {
-            field,
-            direction: Direction::Desc,
-        }];
-        queries.push(user_query(&sort, first(2)));
+    for field in [
+        UserSortField::Customer,
+        UserSortField::Role,
+        UserSortField::CreatedAt,
+        UserSortField::UpdatedAt,
+    ] {
+        for direction in [Direction::Asc, Direction::Desc] {
+            let sort = [Sort { field, direction }];
+            queries.push(user_query(&sort, first(2)));
+        }
     }
     let uncounted: Vec<UserQuery> = queries
         .iter()

@@ -535,6 +535,8 @@ mod tests {
             .unwrap();
         let sql = last_sql(&recorder);
         assert!(sql.contains("CROSS JOIN LATERAL"), "{sql}");
+        // Ordered by customer only: each group comes in its subquery's order.
+        assert!(sql.ends_with(") p ORDER BY ids.n"), "{sql}");
         assert!(!sql.contains("customers cu"), "{sql}");
         assert!(!sql.contains("u.id = "), "no scope condition: {sql}");
         store

@@ -242,6 +242,9 @@ impl<D: Driver> SqlStore<D> {
                 group.push(edge);
             }
         }
+        for group in &mut groups {
+            listing.put_in_fetch_order(group);
+        }
         let totals: Option<HashMap<Uuid, i64>> = if query.count_total {
             let mut counted = conditions;
             counted.and(&self.dialect().in_uuid_list("u.customer_id"), [ids]);
