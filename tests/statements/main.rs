@@ -1,6 +1,7 @@
 //! How many SQL statements a page of customers with their users, and `customer(id)`, cost
 //! once the caller is in the actor cache, counted from the statements sqlx logs (target
-//! `sqlx::query`). The count must not grow with the number of customers on the page:
+//! `sqlx::query`) and, on PostgreSQL, storage logs itself (`storage_sql::logged`: sqlx's own
+//! events are off while those run). The count must not grow with the number of customers on the page:
 //! nested `users` are batched, never one query per customer. Totals cost a statement each,
 //! and only when the document selects `totalCount`. A cached caller costs none.
 
@@ -44,13 +45,13 @@ const EVENT_NOTIFY: &str = "SELECT pg_notify(";
 /// a statement of the request.
 const CONNECTION_SETUP: &str = "PRAGMA ";
 
-/// Counts sqlx's per-statement log events, except the access feed's pings, the event
+/// Counts sqlx's and storage's per-statement log events, except the access feed's pings, the event
 /// notifier's announcements and new connections' setup.
 struct StatementCounter;
 
 impl<S: Subscriber> Layer<S> for StatementCounter {
     fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
-        if event.metadata().target() != "sqlx::query" {
+        if !STATEMENT_TARGETS.contains(&event.metadata().target()) {
             return;
         }
         let mut summary = Summary(None);
@@ -66,18 +67,21 @@ impl<S: Subscriber> Layer<S> for StatementCounter {
     }
 }
 
-/// The `summary` field of a sqlx statement event: the statement's first words.
+/// The targets of per-statement events: sqlx's, and storage's own.
+const STATEMENT_TARGETS: [&str; 2] = ["sqlx::query", "storage_sql::logged"];
+
+/// The statement's first words: the `summary` field of a sqlx event, the `sql` of storage's.
 struct Summary(Option<String>);
 
 impl Visit for Summary {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if field.name() == "summary" {
+        if matches!(field.name(), "summary" | "sql") {
             self.0 = Some(value.to_owned());
         }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        if field.name() == "summary" {
+        if matches!(field.name(), "summary" | "sql") {
             self.0 = Some(format!("{value:?}").trim_matches('"').to_owned());
         }
     }
@@ -225,7 +229,7 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
 async fn pages_and_lookups_cost_their_statement_floors() {
     let subscriber = Registry::default().with(StatementCounter).with(
         tracing_subscriber::filter::Targets::new()
-            .with_target("sqlx::query", tracing::Level::TRACE),
+            .with_targets(STATEMENT_TARGETS.map(|target| (target, tracing::Level::TRACE))),
     );
     tracing::subscriber::set_global_default(subscriber).expect("the only subscriber");
     page_cost_does_not_grow_with_the_page(Engine::Sqlite).await;

@@ -42,7 +42,7 @@ use sqlx::types::Json;
 use sqlx::{AssertSqlSafe, Column, Connection as _, Decode, Postgres, Row as _, Type};
 use storage_sql::{
     Bind, Dialect, Driver, Kept, Lease, PoolSettings, SqlRow, SqlStore, Statement, Step, Waiters,
-    Written,
+    Written, logged,
 };
 
 /// Every repository port on PostgreSQL. Cheap to clone: clones share one connection pool.
@@ -122,8 +122,7 @@ impl Driver for PostgresDriver {
 
     async fn fetch(&self, statement: &Statement) -> Result<Vec<PostgresRecord>, RepoError> {
         let mut lease = self.acquire().await?;
-        let rows = query(statement)
-            .fetch_all(&mut **lease)
+        let rows = logged(&statement.sql, query(statement).fetch_all(&mut **lease))
             .await
             .map_err(map_error)?;
         lease.done();
@@ -132,8 +131,7 @@ impl Driver for PostgresDriver {
 
     async fn execute(&self, statement: &Statement) -> Result<u64, RepoError> {
         let mut lease = self.acquire().await?;
-        let done = query(statement)
-            .execute(&mut **lease)
+        let done = logged(&statement.sql, query(statement).execute(&mut **lease))
             .await
             .map_err(map_error)?;
         lease.done();
@@ -183,8 +181,8 @@ async fn write_steps(
     let mut transaction = connection.begin().await.map_err(map_error)?;
     let mut written = Vec::with_capacity(steps.len());
     for (index, step) in steps.iter().enumerate() {
-        let rows = query(&step.statement)
-            .fetch_all(&mut *transaction)
+        let sql = &step.statement.sql;
+        let rows = logged(sql, query(&step.statement).fetch_all(&mut *transaction))
             .await
             .map_err(map_error)?;
         if !step.met_by(rows.len()) {

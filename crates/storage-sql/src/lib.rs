@@ -13,6 +13,7 @@ mod columns;
 mod driver;
 mod kept;
 mod listing;
+mod logged;
 mod pool;
 mod records;
 mod statement;
@@ -21,6 +22,7 @@ mod store;
 
 pub use driver::{CorruptRow, Driver, Expect, SqlRow, Step, Written};
 pub use kept::{Kept, Lease};
+pub use logged::{SLOW_STATEMENT, logged};
 pub use pool::{PoolSettings, Waiters, Waiting};
 pub use statement::{Bind, Dialect, Statement};
 pub use store::SqlStore;
