@@ -217,7 +217,7 @@ impl<D: Driver> SqlStore<D> {
             })
             .await?;
         // Each customer's edges in its place among `customers` (the first, if repeated). The
-        // rows come customer by customer, so one is looked up only when it changes.
+        // rows mostly come customer by customer, so one is looked up only when it changes.
         let mut places: HashMap<CustomerId, usize> = HashMap::with_capacity(customers.len());
         for (place, customer) in customers.iter().enumerate() {
             places.entry(*customer).or_insert(place);
