@@ -1033,8 +1033,9 @@ pub async fn user_scope_restricts_rows_but_shows_me(stores: Stores) {
 }
 
 /// `list_users_of_customers` gives, per requested customer and in request order, exactly
-/// the page `list_users` gives with that customer as filter: edges, cursors, flags, counts.
-/// `list_user_summaries_of_customers` gives the same pages, each user summarized.
+/// the page `list_users` gives with that customer as filter: edges, cursors, flags, counts;
+/// a customer asked for twice gets that page twice. `list_user_summaries_of_customers`
+/// gives the same pages, each user summarized.
 pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
     let dir = directory(&stores).await;
     let requested = [
@@ -1042,6 +1043,7 @@ pub async fn users_of_customers_match_per_customer_listings(stores: Stores) {
         dir.acme.id,
         dir.empty.id,
         CustomerId::generate(),
+        dir.acme.id,
     ];
     let by_email_desc = [Sort {
         field: UserSortField::Email,

@@ -186,7 +186,7 @@ struct PerCustomer<'a, R, T> {
 impl<D: Driver> SqlStore<D> {
     /// The same page of users for each of `customers` (see
     /// [`UserRepository::list_users_of_customers`]), rows read as `rows` says.
-    async fn pages_of_customers<T: Send + Listed>(
+    async fn pages_of_customers<T: Send + Clone + Listed>(
         &self,
         organization: OrganizationId,
         scope: UserScope,
@@ -197,10 +197,20 @@ impl<D: Driver> SqlStore<D> {
         if customers.is_empty() {
             return Ok(Vec::new());
         }
+        // Each customer is read once, however often it is asked for: `unique` holds them in
+        // the order first asked, `places` each one's place there.
+        let mut places: HashMap<CustomerId, usize> = HashMap::with_capacity(customers.len());
+        let mut unique: Vec<CustomerId> = Vec::with_capacity(customers.len());
+        for customer in customers {
+            places.entry(*customer).or_insert_with(|| {
+                unique.push(*customer);
+                unique.len() - 1
+            });
+        }
         // One statement whatever the number of customers, two with the totals: the pages,
         // each customer's read as a page of its own, and the totals, grouped by customer.
         let conditions = user_conditions(organization, scope, &query.filter, false);
-        let ids = Bind::UuidList(customers.iter().map(|id| id.uuid()).collect());
+        let ids = Bind::UuidList(unique.iter().map(|id| id.uuid()).collect());
         let PerCustomer {
             listing,
             source,
@@ -216,13 +226,9 @@ impl<D: Driver> SqlStore<D> {
                 Ok((customer(&node), Edge { node, cursor }))
             })
             .await?;
-        // Each customer's edges in its place among `customers` (the first, if repeated). The
-        // rows mostly come customer by customer, so one is looked up only when it changes.
-        let mut places: HashMap<CustomerId, usize> = HashMap::with_capacity(customers.len());
-        for (place, customer) in customers.iter().enumerate() {
-            places.entry(*customer).or_insert(place);
-        }
-        let mut groups: Vec<Vec<Edge<T>>> = customers.iter().map(|_| Vec::new()).collect();
+        // Each customer's edges in its place among `unique`. The rows mostly come customer
+        // by customer, so one is looked up only when it changes.
+        let mut groups: Vec<Vec<Edge<T>>> = unique.iter().map(|_| Vec::new()).collect();
         let mut last: Option<(CustomerId, usize)> = None;
         for (customer, edge) in rows {
             let Some(customer) = customer else {
@@ -261,7 +267,7 @@ impl<D: Driver> SqlStore<D> {
         } else {
             None
         };
-        Ok(customers
+        let mut pages: Vec<Option<Page<T>>> = unique
             .iter()
             .zip(groups)
             .map(|(customer, edges)| {
@@ -269,8 +275,24 @@ impl<D: Driver> SqlStore<D> {
                     let total = totals.get(&customer.uuid()).copied().unwrap_or(0);
                     u64::try_from(total).unwrap_or(0)
                 });
-                (*customer, listing.finish(edges, total))
+                Some(listing.finish(edges, total))
             })
-            .collect())
+            .collect();
+        // In request order; a customer asked for again gets the same page again.
+        let mut answered: Vec<(CustomerId, Page<T>)> = Vec::with_capacity(customers.len());
+        for customer in customers {
+            let first = places
+                .get(customer)
+                .and_then(|&place| pages.get_mut(place)?.take());
+            let page = match first {
+                Some(page) => page,
+                None => match answered.iter().find(|(earlier, _)| earlier == customer) {
+                    Some((_, page)) => page.clone(),
+                    None => continue,
+                },
+            };
+            answered.push((*customer, page));
+        }
+        Ok(answered)
     }
 }
