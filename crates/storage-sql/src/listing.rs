@@ -591,21 +591,16 @@ impl<'a> Listing<'a> {
 
     /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id.
     fn order(&self, reversed: bool) -> String {
-        let exprs = self.keys.iter().map(|key| key.expr.clone());
-        self.order_of(exprs, self.id_expr, reversed)
-    }
-
-    /// `ORDER BY` keys over `exprs` (one per sort key) and `id`, in the listing's directions.
-    fn order_of(&self, exprs: impl Iterator<Item = String>, id: &str, reversed: bool) -> String {
         let direction = |direction: Direction| match (direction, reversed) {
             (Direction::Asc, false) | (Direction::Desc, true) => "ASC",
             _ => "DESC",
         };
-        let mut keys: Vec<String> = exprs
-            .zip(&self.keys)
-            .map(|(expr, key)| format!("{expr} {}", direction(key.direction)))
+        let mut keys: Vec<String> = self
+            .keys
+            .iter()
+            .map(|key| format!("{} {}", key.expr, direction(key.direction)))
             .collect();
-        keys.push(format!("{id} {}", direction(Direction::Asc)));
+        keys.push(format!("{} {}", self.id_expr, direction(Direction::Asc)));
         keys.join(", ")
     }
 

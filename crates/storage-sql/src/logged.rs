@@ -2,7 +2,7 @@
 //!
 //! sqlx-postgres runs each statement's row stream inside the span that is current when it
 //! starts (the request's) and enters and leaves that span on every poll: a few times per
-//! row, about 5% of the server's instructions for a page of 300 rows. (sqlx-sqlite reads
+//! row, about 4% of the server's instructions for a page of 300 rows. (sqlx-sqlite reads
 //! rows on its connection thread and enters no span per row: it is left as it is.) Polled with
 //! no subscriber, sqlx captures no span and emits nothing. [`logged`] then says what sqlx
 //! would have said by default, in the caller's span, so each line keeps the request's id:
