@@ -143,7 +143,13 @@ impl<D: Driver> SqlStore<D> {
         decode: impl Fn(&D::Row) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
         let rows = self.driver.fetch(&statement).await?;
-        rows.iter().map(decode).collect()
+        // Pushed into a vector of the rows' number: collecting `Result`s cannot know its
+        // length and grows (and copies) the vector as it goes.
+        let mut decoded = Vec::with_capacity(rows.len());
+        for row in &rows {
+            decoded.push(decode(row)?);
+        }
+        Ok(decoded)
     }
 
     async fn count(&self, statement: Statement) -> Result<u64, RepoError> {
