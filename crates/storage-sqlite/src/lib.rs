@@ -291,11 +291,21 @@ fn unique_field(message: &str) -> Option<UniqueField> {
 pub struct SqliteRecord(SqliteRow);
 
 impl SqliteRecord {
+    /// The `index`th column as a `T`. Every table is `STRICT`, so a stored value has its
+    /// column's type (or is null), and a mismatch can only be a statement of ours reading
+    /// the wrong column: debug builds (every test) check each value's type against `T`;
+    /// release builds decode without asking SQLite for it first (a few percent of a page of
+    /// customers with their users), as the PostgreSQL driver does.
     fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(
         &'r self,
         index: usize,
     ) -> Result<T, RepoError> {
-        self.0.try_get(index).map_err(RepoError::unavailable)
+        if cfg!(debug_assertions) {
+            self.0.try_get(index)
+        } else {
+            self.0.try_get_unchecked(index)
+        }
+        .map_err(RepoError::unavailable)
     }
 
     /// The column's name, for messages.
