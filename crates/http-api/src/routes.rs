@@ -164,7 +164,7 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
     }
     let validation = validation(&document, operation_name.as_deref(), &variables);
     graphql_request.set_parsed_query(ExecutableDocument::clone(&document.document));
-    // Written by `json::response_text`, which splices the flat path's JSON fragments.
+    // Written by `json::response_json`, which splices the flat path's JSON fragments.
     let graphql_request =
         schema::with_request_data(graphql_request, origin).data(crate::json::Fragments);
     let response = match validation {
@@ -224,13 +224,13 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
             .and_then(|cost| Value::from_json(cost).map_err(serde::ser::Error::custom))
             .and_then(|cost| {
                 response.extensions.insert("cost".to_owned(), cost);
-                serde_json::to_string(&ErrorsOnly {
+                serde_json::to_vec(&ErrorsOnly {
                     errors: &response.errors,
                     extensions: &response.extensions,
                 })
             })
     } else {
-        crate::json::response_text(&response, "cost", &cost, document.answer_capacity())
+        crate::json::response_json(&response, "cost", &cost, document.answer_capacity())
             .inspect(|text| document.note_answer_length(text.len()))
     };
     let mut answer = match body {
@@ -304,7 +304,7 @@ impl Cost {
 }
 
 /// A JSON body with the `X-RateLimit-*` headers of `status`.
-fn respond(http_status: StatusCode, body: String, status: Status) -> Response {
+fn respond(http_status: StatusCode, body: Vec<u8>, status: Status) -> Response {
     let mut response = (http_status, [(CONTENT_TYPE, "application/json")], body).into_response();
     rate_limit_headers(response.headers_mut(), status);
     response
@@ -378,7 +378,7 @@ fn answer(
             extensions.insert("cost".to_owned(), cost);
         }
     }
-    respond(http_status, body.to_string(), status)
+    respond(http_status, body.to_string().into_bytes(), status)
 }
 
 /// The `X-RateLimit-*` headers of `status`.

@@ -15,7 +15,7 @@
 //! connection the same way, for nodes that have no resolvers to fall back on (customers read
 //! as summaries): its caller reads whole nodes when it answers `None`.
 //!
-//! When the request's answer is written by `json::response_text` ([`Output::Json`]), an object
+//! When the request's answer is written by `json::response_json` ([`Output::Json`]), an object
 //! of plain fields (a page's users) is written as its JSON text, one buffer per list, instead
 //! of a map holding a string per field: on a page of customers with their users, building and
 //! dropping those maps and strings was a sixth of the CPU.
@@ -64,12 +64,12 @@ pub(crate) trait FlatNode {
 pub(crate) enum Output {
     /// As a map of async-graphql values, which any writer of the answer can write.
     Values,
-    /// As its JSON text, a `Value::Binary` that only `json::response_text` writes (as it is).
+    /// As its JSON text, a `Value::Binary` that only `json::response_json` writes (as it is).
     Json,
 }
 
 impl Output {
-    /// [`Output::Json`] when the request's answer is written by `json::response_text`
+    /// [`Output::Json`] when the request's answer is written by `json::response_json`
     /// ([`Fragments`]); values otherwise (sockets, schema tests).
     pub(crate) fn of<T>(ctx: &async_graphql::ContextBase<'_, T>) -> Output {
         match ctx.data_opt::<Fragments>() {
@@ -1046,7 +1046,7 @@ mod tests {
         assert_eq!((flat_uses, fed), (0, 1));
     }
 
-    /// The answer to `query`, as `json::response_text` writes it, with the request marked
+    /// The answer to `query`, as `json::response_json` writes it, with the request marked
     /// for JSON fragments or not, its actual cost, and how many fragments its data holds.
     async fn written(query: &str, fragments: bool) -> (String, u64, usize) {
         fn count(value: &Value) -> usize {
@@ -1077,7 +1077,8 @@ mod tests {
             &async_graphql::Variables::default(),
             &response.data,
         );
-        let text = crate::json::response_text(&response, "cost", &(), 64).expect("text");
+        let text = crate::json::response_json(&response, "cost", &(), 64).expect("text");
+        let text = String::from_utf8(text).expect("UTF-8");
         (text, cost, count(&response.data))
     }
 
