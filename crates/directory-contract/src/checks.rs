@@ -113,6 +113,8 @@ pub async fn customers_round_trip_through_the_ports(harness: &dyn Harness) {
     assert_eq!(created.concurrent_execution_limit.map(|l| l.get()), Some(5));
     let read = d.customer(a, created.id).await.unwrap();
     assert_eq!(read, created);
+    let summary = d.customer_summary(a, created.id).await.unwrap();
+    assert_eq!(summary, CustomerSummary::from(created.clone()));
 
     let patch = CustomerPatch::parse(CustomerPatchDraft {
         description: Some("Slower now".into()),
@@ -229,6 +231,10 @@ pub async fn unknown_customers_are_not_found(harness: &dyn Harness) {
     let (d, a) = (&owner.directory, &owner.actor);
     assert!(matches!(
         d.customer(a, CustomerId::generate()).await,
+        Err(DirectoryError::NotFound)
+    ));
+    assert!(matches!(
+        d.customer_summary(a, CustomerId::generate()).await,
         Err(DirectoryError::NotFound)
     ));
     assert!(matches!(
@@ -525,6 +531,11 @@ pub async fn customer_users_see_only_their_customer(harness: &dyn Harness) {
     assert_eq!(d.customer(a, acme.id).await.unwrap().id, acme.id);
     assert!(matches!(
         d.customer(a, globex.id).await,
+        Err(DirectoryError::NotFound)
+    ));
+    assert_eq!(d.customer_summary(a, acme.id).await.unwrap().id, acme.id);
+    assert!(matches!(
+        d.customer_summary(a, globex.id).await,
         Err(DirectoryError::NotFound)
     ));
     let page = d.customers(a, &CustomerQuery::default()).await.unwrap();

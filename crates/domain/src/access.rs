@@ -84,10 +84,16 @@ impl Actor {
 
     /// True when the caller may see `customer`.
     pub fn can_view_customer(&self, customer: &Customer) -> bool {
-        self.owns(customer.organization_id)
+        self.can_view_customer_id(customer.organization_id, customer.id)
+    }
+
+    /// True when the caller may see the customer `id` of `organization`, whatever else it
+    /// holds: for a customer read as its summary.
+    pub fn can_view_customer_id(&self, organization: OrganizationId, id: CustomerId) -> bool {
+        self.owns(organization)
             && match self.customer_scope() {
                 CustomerScope::All => true,
-                CustomerScope::Only(own) => own == customer.id,
+                CustomerScope::Only(own) => own == id,
                 CustomerScope::Nothing => false,
             }
     }

@@ -43,6 +43,17 @@ pub trait CustomerDirectory: Send + Sync {
     /// One customer. `NotFound` when unknown or invisible to the caller.
     async fn customer(&self, actor: &Actor, id: CustomerId) -> Result<Customer, DirectoryError>;
 
+    /// [`customer`](Self::customer) as a [`CustomerSummary`], for an answer that shows
+    /// nothing else of it (`customer(id) { id name externalId }`). The service reads only
+    /// the summary's columns; this default reads the whole customer and drops the rest.
+    async fn customer_summary(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<CustomerSummary, DirectoryError> {
+        Ok(CustomerSummary::from(self.customer(actor, id).await?))
+    }
+
     /// Visible customers with these ids (for resolving references), in any order.
     async fn customers_by_ids(
         &self,

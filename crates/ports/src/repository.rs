@@ -122,6 +122,18 @@ pub trait CustomerRepository: Send + Sync {
         id: CustomerId,
     ) -> Result<Option<Customer>, RepoError>;
 
+    /// [`customer`](Self::customer) as a [`CustomerSummary`], for an answer that shows
+    /// nothing else of it. Storage overrides it to read only the summary's columns; this
+    /// default reads the whole row and drops the rest.
+    async fn customer_summary(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<CustomerSummary>, RepoError> {
+        let customer = self.customer(organization, id).await?;
+        Ok(customer.map(CustomerSummary::from))
+    }
+
     /// The organization's customer with this external id (compared exactly).
     async fn customer_by_external_id(
         &self,

@@ -41,6 +41,23 @@ impl CustomerDirectory for Directory {
             .ok_or(DirectoryError::NotFound)
     }
 
+    #[tracing::instrument(level = "error", skip_all, name = "customers.get")]
+    async fn customer_summary(
+        &self,
+        actor: &Actor,
+        id: CustomerId,
+    ) -> Result<CustomerSummary, DirectoryError> {
+        if !actor.can_view_customer_id(actor.organization_id, id) {
+            return Err(DirectoryError::NotFound);
+        }
+        self.repos
+            .customers
+            .customer_summary(actor.organization_id, id)
+            .await
+            .map_err(storage)?
+            .ok_or(DirectoryError::NotFound)
+    }
+
     #[tracing::instrument(level = "error", skip_all, name = "customers.by_ids")]
     async fn customers_by_ids(
         &self,
@@ -455,6 +472,31 @@ mod tests {
         let error = mocks
             .directory()
             .customer(&member, other.id)
+            .await
+            .unwrap_err();
+        assert!(matches!(error, DirectoryError::NotFound), "{error:?}");
+    }
+
+    #[tokio::test]
+    async fn a_customer_summary_is_read_in_the_callers_organization_only_when_visible() {
+        let org = OrganizationId::generate();
+        let own = customer(org, "Own");
+        let other = customer(org, "Other");
+        let (member, _) = actor(org, Some(own.id), RoleKind::CustomerMember);
+        let mut mocks = Mocks::default();
+        let stored = own.clone();
+        mocks
+            .customers
+            .expect_customer_summary()
+            .withf(move |o, id| *o == org && *id == own.id)
+            .times(1)
+            .returning(move |_, _| Ok(Some(stored.clone().into())));
+        let directory = mocks.directory();
+        let summary = directory.customer_summary(&member, own.id).await.unwrap();
+        assert_eq!(summary.name, own.name);
+        // Another customer is not even read.
+        let error = directory
+            .customer_summary(&member, other.id)
             .await
             .unwrap_err();
         assert!(matches!(error, DirectoryError::NotFound), "{error:?}");

@@ -8,7 +8,7 @@ use wire::Global as _;
 use super::connection::{Connection, Flat, counts_total, page_request};
 use super::context::Scope;
 use super::customer::{
-    CustomerListing, CustomerNode, CustomerOrder, customer_sort, list_customers,
+    CustomerAnswer, CustomerListing, CustomerOrder, customer_sort, find_customer, list_customers,
 };
 use super::error::{ApiError, or_null};
 use super::event::{EventArguments, EventNode, list_events, subject_uuid};
@@ -25,13 +25,13 @@ pub(crate) struct Query;
 #[Object]
 impl Query {
     /// One customer; `null` with a `Record not found` error when unknown or invisible.
-    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Option<Flat<CustomerNode>> {
+    async fn customer(&self, ctx: &Context<'_>, id: ID) -> Option<CustomerAnswer> {
         let customer = async {
             let scope = Scope::of(ctx)?;
             let id = CustomerId::parse_global(&id)?;
-            Ok(scope.services.customers.customer(scope.actor, id).await?)
+            find_customer(ctx, &scope, id).await
         };
-        or_null(ctx, customer.await).map(|customer| Flat(CustomerNode(customer)))
+        or_null(ctx, customer.await)
     }
 
     /// The customers the caller can see, filtered, sorted and paged.

@@ -14,7 +14,7 @@ async fn customer_lookup_failing_with(error: fn() -> DirectoryError) -> Value {
     let mut mocks = Mocks::new();
     mocks
         .customers
-        .expect_customer()
+        .expect_customer_summary()
         .times(1)
         .returning(move |_, _| Err(error()));
     graphql_ok(mocks.router(), CUSTOMER, json!({ "id": SEED_CUSTOMER_ID })).await
@@ -49,7 +49,7 @@ async fn an_unavailable_directory_is_503_unavailable_with_retry_after_and_hides_
     let mut mocks = Mocks::new();
     mocks
         .customers
-        .expect_customer()
+        .expect_customer_summary()
         .times(1)
         .returning(|_, _| {
             Err(DirectoryError::Unavailable(

@@ -77,10 +77,11 @@ impl Mocks {
         }
     }
 
-    /// The same mocks, expecting `times` customer lookups, each of an unknown customer.
+    /// The same mocks, expecting `times` customer lookups, each of an unknown customer, as
+    /// summaries (what `customer(id) { id name }` reads).
     pub(crate) fn with_customers_not_found(mut self, times: usize) -> Self {
         self.customers
-            .expect_customer()
+            .expect_customer_summary()
             .times(times)
             .returning(|_, _| Err(ports::DirectoryError::NotFound));
         self

@@ -987,6 +987,65 @@ async fn customer_summaries_answer_as_whole_customers_through_resolvers() {
     }
 }
 
+/// `customer(id)` reads the customer's summary when the selection holds only what one
+/// answers (plain `id`, `name`, `externalId`, `__typename`, aliased or repeated), and
+/// answers exactly as the whole customer does through the resolvers (the same selection in
+/// an inline fragment, which reads the whole customer); any other field reads it whole.
+#[tokio::test]
+async fn customer_reads_its_summary_when_the_selection_allows() {
+    let (customers, _) = nested_fixture();
+    let summary_selections = [
+        "id name externalId",
+        "__typename ref: externalId n: name id name",
+        "externalId",
+    ];
+    for customer in &customers {
+        let id = customer.id.global().to_string();
+        for selection in summary_selections {
+            let mut answers = Vec::new();
+            for wrap in [false, true] {
+                let mut mocks = Mocks::new();
+                let (whole, wanted) = (customer.clone(), customer.id);
+                if wrap {
+                    mocks
+                        .customers
+                        .expect_customer()
+                        .withf(move |_, id| *id == wanted)
+                        .times(1)
+                        .returning(move |_, _| Ok(whole.clone()));
+                } else {
+                    mocks
+                        .customers
+                        .expect_customer_summary()
+                        .withf(move |_, id| *id == wanted)
+                        .times(1)
+                        .returning(move |_, _| Ok(whole.clone().into()));
+                }
+                let document = match wrap {
+                    false => format!("query ($id: ID!) {{ customer(id: $id) {{ {selection} }} }}"),
+                    true => format!(
+                        "query ($id: ID!) {{ customer(id: $id) {{ ... on Customer {{ {selection} }} }} }}"
+                    ),
+                };
+                answers.push(answer_text(mocks.router(), &document, json!({ "id": id })).await);
+            }
+            assert!(!answers[0].contains("\"errors\""), "{}", answers[0]);
+            assert_eq!(answers[0], answers[1], "{selection}");
+        }
+        // A field the summary does not hold: the whole customer, answered flat.
+        let mut mocks = Mocks::new();
+        let whole = customer.clone();
+        mocks
+            .customers
+            .expect_customer()
+            .times(1)
+            .returning(move |_, _| Ok(whole.clone()));
+        let document = "query ($id: ID!) { customer(id: $id) { id description } }";
+        let answer = answer_text(mocks.router(), document, json!({ "id": id })).await;
+        assert!(answer.contains(&format!("\"id\":\"{id}\"")), "{answer}");
+    }
+}
+
 /// A selection that looked flat but is not (here the users' arguments are refused) reads
 /// whole customers after the summaries, and answers as the resolvers do.
 #[tokio::test]

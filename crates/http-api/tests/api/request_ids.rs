@@ -174,7 +174,7 @@ async fn every_top_level_graphql_error_names_the_request() {
     let mut mocks = Mocks::new();
     mocks
         .customers
-        .expect_customer()
+        .expect_customer_summary()
         .times(1)
         .returning(|_, _| Err(DirectoryError::Unavailable("down".into())));
     let query = format!(r#"{{ customer(id: "{SEED_CUSTOMER_ID}") {{ id }} }}"#);

@@ -45,10 +45,10 @@ async fn fetch_a_specific_customer_asks_for_that_customer_as_the_caller() {
     let returned = acme.clone();
     mocks
         .customers
-        .expect_customer()
+        .expect_customer_summary()
         .withf(|who, id| *who == actor() && *id == seed_customer_id())
         .times(1)
-        .returning(move |_, _| Ok(returned.clone()));
+        .returning(move |_, _| Ok(returned.clone().into()));
     let body = graphql_ok(
         mocks.router(),
         FETCH_A_SPECIFIC_CUSTOMER,

@@ -8,8 +8,8 @@ use domain::access::CustomerScope;
 use domain::error::Field;
 use domain::listing::CustomerQuery;
 use domain::{
-    AvatarUrl, CustomerId, ExternalId, FeatureFlags, Labels, OrganizationName, PersonName, Phone,
-    Role, RoleId, RoleKind, UserId,
+    AvatarUrl, CustomerId, CustomerSummary, ExternalId, FeatureFlags, Labels, OrganizationName,
+    PersonName, Phone, Role, RoleId, RoleKind, UserId,
 };
 use ports::{Conditional, RepoError, UniqueField};
 
@@ -35,7 +35,8 @@ fn assert_conflict<T: std::fmt::Debug>(result: Result<T, RepoError>, field: Uniq
 }
 
 /// Every customer field, optional or not, reads back exactly as written, through every
-/// read method; a customer with only defaults too.
+/// read method (as a summary: its id, name and external id); a customer with only
+/// defaults too.
 pub async fn customer_round_trips_every_field(stores: Stores) {
     let org = organization(&stores, "Round Trip").await;
     let full = full_customer(&org);
@@ -50,7 +51,22 @@ pub async fn customer_round_trips_every_field(stores: Stores) {
             .await
             .unwrap();
         assert_eq!(read.as_ref(), Some(expected));
+        let summary = stores
+            .customers
+            .customer_summary(org.id, expected.id)
+            .await
+            .unwrap();
+        assert_eq!(summary, Some(CustomerSummary::from(expected.clone())));
     }
+    let unknown = CustomerId::generate();
+    assert_eq!(
+        stores
+            .customers
+            .customer_summary(org.id, unknown)
+            .await
+            .unwrap(),
+        None
+    );
     assert_eq!(full.name.as_str(), "Ärger & Söhne GmbH");
     assert_eq!(plain.external_id, None);
     assert_eq!(plain.avatar_url, None);
@@ -305,6 +321,8 @@ pub async fn customers_never_cross_organizations(stores: Stores) {
     let id = their_customer.id;
 
     assert_eq!(stores.customers.customer(mine.id, id).await.unwrap(), None);
+    let summary = stores.customers.customer_summary(mine.id, id).await;
+    assert_eq!(summary.unwrap(), None);
     assert!(
         stores
             .customers

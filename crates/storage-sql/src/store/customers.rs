@@ -16,8 +16,18 @@ use crate::records::{self, CUSTOMER_COLUMNS, Listed, column_list};
 use crate::statement::{Bind, Statement};
 
 impl<D: Driver> SqlStore<D> {
+    /// `SELECT` of whole customers where `condition` holds.
     fn customer_by(&self, condition: &str, binds: impl IntoIterator<Item = Bind>) -> Statement {
-        let source = Source::customers();
+        self.select_customers(&Source::customers(), condition, binds)
+    }
+
+    /// `SELECT` of `source`'s columns of the customers where `condition` holds.
+    fn select_customers(
+        &self,
+        source: &Source,
+        condition: &str,
+        binds: impl IntoIterator<Item = Bind>,
+    ) -> Statement {
         let sql = format!(
             "SELECT {} FROM {} WHERE {condition}",
             source.columns, source.from
@@ -88,6 +98,19 @@ impl<D: Driver> CustomerRepository for SqlStore<D> {
             org_and_id(organization, id.uuid()),
         );
         self.fetch_one(statement, records::customer).await
+    }
+
+    async fn customer_summary(
+        &self,
+        organization: OrganizationId,
+        id: CustomerId,
+    ) -> Result<Option<CustomerSummary>, RepoError> {
+        let statement = self.select_customers(
+            &Source::customer_summaries(),
+            "c.organization_id = ? AND c.id = ?",
+            org_and_id(organization, id.uuid()),
+        );
+        self.fetch_one(statement, records::customer_summary).await
     }
 
     async fn customer_by_external_id(

@@ -227,7 +227,7 @@ impl<T: FlatFields> OutputType for Flat<T> {
 
 /// One node as the flat path answers the selection at `ctx` (plain fields only), or `None`
 /// when part of it needs the resolvers.
-fn flat_node<T: FlatNode>(ctx: &ContextSelectionSet<'_>, node: &T) -> Option<Value> {
+pub(crate) fn flat_node<T: FlatNode>(ctx: &ContextSelectionSet<'_>, node: &T) -> Option<Value> {
     let selection = flat_selection(ctx, None)?;
     let output = Output::of(ctx);
     if output == Output::Json && selection.len() <= SHORT_SELECTION {
@@ -572,6 +572,15 @@ fn flat_selection<'a>(
         Item::Plain(..) => false,
     });
     (!repeated_nested).then_some(items)
+}
+
+/// Whether the flat path will answer the object `field` selects (`customer(id)`) for a node
+/// that answers the plain fields `leaf` accepts by name (`__typename` among them, when it
+/// does): plain leaf fields only, as [`flat_node`] takes them. Asked before the node is read.
+pub(crate) fn object_answers_flat_by(field: &Field, leaf: impl Fn(&str) -> bool) -> bool {
+    field.selection_set.node.items.iter().all(|selection| {
+        plain_field(&selection.node).is_some_and(|field| is_leaf(field) && leaf(&field.name.node))
+    })
 }
 
 /// Whether the flat path will answer the `nodes` of the connection `field` for nodes like
