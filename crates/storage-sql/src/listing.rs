@@ -39,9 +39,14 @@ struct SortKey {
     expr: String,
     direction: Direction,
     kind: SortValueKind,
+    /// True when no two rows of a listing hold the same value (a unique index within the
+    /// organization, which every listing is confined to): the key orders them alone.
+    unique: bool,
 }
 
-fn customer_key(field: CustomerSortField) -> (String, SortValueKind) {
+fn customer_key(field: CustomerSortField) -> (String, SortValueKind, bool) {
+    // Names are unique per organization, ignoring case: `name_key` is.
+    let unique = field == CustomerSortField::Name;
     let expr = match field {
         CustomerSortField::Name => "c.name_key",
         CustomerSortField::Description => "c.description",
@@ -49,10 +54,12 @@ fn customer_key(field: CustomerSortField) -> (String, SortValueKind) {
         CustomerSortField::UpdatedAt => "c.updated_at",
         CustomerSortField::ConcurrentExecutionLimit => "COALESCE(c.concurrent_execution_limit, -1)",
     };
-    (expr.to_owned(), field.value_kind())
+    (expr.to_owned(), field.value_kind(), unique)
 }
 
-fn user_key(field: UserSortField) -> (String, SortValueKind) {
+fn user_key(field: UserSortField) -> (String, SortValueKind, bool) {
+    // Email addresses are unique per organization, ignoring case: `email_key` is.
+    let unique = field == UserSortField::Email;
     let expr = match field {
         UserSortField::Name => "u.name_key".to_owned(),
         UserSortField::Email => "u.email_key".to_owned(),
@@ -62,7 +69,7 @@ fn user_key(field: UserSortField) -> (String, SortValueKind) {
         UserSortField::Customer => "COALESCE(cu.name_key, '')".to_owned(),
         UserSortField::Role => role_level("r.kind"),
     };
-    (expr, field.value_kind())
+    (expr, field.value_kind(), unique)
 }
 
 /// The level of the role whose stored kind key is `kind`, computed from the domain's table
@@ -77,15 +84,16 @@ fn role_level(kind: &str) -> String {
 
 fn sort_keys<F: Copy>(
     sort: &[Sort<F>],
-    key: impl Fn(F) -> (String, SortValueKind),
+    key: impl Fn(F) -> (String, SortValueKind, bool),
 ) -> Vec<SortKey> {
     sort.iter()
         .map(|sort| {
-            let (expr, kind) = key(sort.field);
+            let (expr, kind, unique) = key(sort.field);
             SortKey {
                 expr,
                 direction: sort.direction,
                 kind,
+                unique,
             }
         })
         .collect()
@@ -589,18 +597,32 @@ impl<'a> Listing<'a> {
         outer
     }
 
+    /// The keys that order the rows in SQL, and whether the id must break their ties: every
+    /// key up to the first unique one, after which neither a later key nor the id can
+    /// separate two rows. PostgreSQL does not infer that from the unique index, and sorted
+    /// every page of customers by name again to order its ties by id (a fifth of the
+    /// statement). The cursors still hold every key's value and the id.
+    fn ordering(&self) -> (&[SortKey], bool) {
+        match self.keys.iter().position(|key| key.unique) {
+            Some(at) => (self.keys.split_at(at + 1).0, false),
+            None => (&self.keys, true),
+        }
+    }
+
     /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id.
     fn order(&self, reversed: bool) -> String {
         let direction = |direction: Direction| match (direction, reversed) {
             (Direction::Asc, false) | (Direction::Desc, true) => "ASC",
             _ => "DESC",
         };
-        let mut keys: Vec<String> = self
-            .keys
+        let (keys, by_id) = self.ordering();
+        let mut keys: Vec<String> = keys
             .iter()
             .map(|key| format!("{} {}", key.expr, direction(key.direction)))
             .collect();
-        keys.push(format!("{} {}", self.id_expr, direction(Direction::Asc)));
+        if by_id {
+            keys.push(format!("{} {}", self.id_expr, direction(Direction::Asc)));
+        }
         keys.join(", ")
     }
 
@@ -613,14 +635,15 @@ impl<'a> Listing<'a> {
             sql.and("1 = 0", []);
             return;
         }
-        // Each key's expression and direction, then the id, ascending, with the cursor's
-        // value for each.
-        let columns: Vec<(&str, Direction, Bind)> = self
-            .keys
+        // Each ordering key's expression and direction, then the id, ascending, unless a
+        // unique key orders the rows alone, with the cursor's value for each.
+        let (keys, by_id) = self.ordering();
+        let id = by_id.then(|| (self.id_expr, Direction::Asc, Bind::uuid(cursor.id)));
+        let columns: Vec<(&str, Direction, Bind)> = keys
             .iter()
             .zip(&cursor.values)
             .map(|(key, value)| (key.expr.as_str(), key.direction, sort_value_bind(value)))
-            .chain([(self.id_expr, Direction::Asc, Bind::uuid(cursor.id))])
+            .chain(id)
             .collect();
         let mut chain = Sql::default();
         for (index, (expr, direction, value)) in columns.iter().enumerate() {
@@ -858,6 +881,59 @@ mod tests {
             " AND ((c.created_at < $1) OR (c.created_at = $2 AND c.id > $3))"
         );
         assert_eq!(statement.binds.len(), 3);
+    }
+
+    #[test]
+    fn a_unique_key_orders_alone_and_the_keys_after_it_are_not_written() {
+        let page = PageRequest::default();
+        let key = |field, direction| Sort { field, direction };
+        let now = SortValue::Time(domain::now());
+        let name = SortValue::Text("acme".into());
+        // (sort, cursor values, ORDER BY, keyset after the cursor)
+        let cases = [
+            (
+                vec![
+                    key(CustomerSortField::Name, Direction::Desc),
+                    key(CustomerSortField::CreatedAt, Direction::Asc),
+                ],
+                vec![name.clone(), now.clone()],
+                "c.name_key DESC",
+                " AND ((c.name_key < $1))",
+            ),
+            (
+                vec![
+                    key(CustomerSortField::CreatedAt, Direction::Asc),
+                    key(CustomerSortField::Name, Direction::Asc),
+                ],
+                vec![now, name],
+                "c.created_at ASC, c.name_key ASC",
+                " AND ((c.created_at > $1) OR (c.created_at = $2 AND c.name_key > $3))",
+            ),
+        ];
+        for (sort, values, order, keyset) in cases {
+            let listing = Listing::customers(&sort, &page);
+            assert_eq!(listing.order(false), order);
+            let cursor = CursorKey {
+                values,
+                id: uuid::Uuid::nil(),
+            };
+            let mut sql = Sql::default();
+            listing.push_keyset(&mut sql, &cursor, true);
+            assert_eq!(sql.finish(Dialect::Postgres).sql, keyset);
+        }
+        // Users by email: one address per organization. By name: the id breaks ties.
+        let by = |field| {
+            [Sort {
+                field,
+                direction: Direction::Asc,
+            }]
+        };
+        let email = by(UserSortField::Email);
+        let order = Listing::users(&email, &page).order(true);
+        assert_eq!(order, "u.email_key DESC");
+        let name = by(UserSortField::Name);
+        let order = Listing::users(&name, &page).order(false);
+        assert_eq!(order, "u.name_key ASC, u.id ASC");
     }
 
     #[test]
