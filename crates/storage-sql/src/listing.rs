@@ -600,8 +600,8 @@ impl<'a> Listing<'a> {
     /// The keys that order the rows in SQL, and whether the id must break their ties: every
     /// key up to the first unique one, after which neither a later key nor the id can
     /// separate two rows. PostgreSQL does not infer that from the unique index, and sorted
-    /// every page of customers by name again to order its ties by id (a fifth of the
-    /// statement). The cursors still hold every key's value and the id.
+    /// every page of customers by name again to order its ties by id (about a quarter of the
+    /// statement's time). The cursors still hold every key's value and the id.
     fn ordering(&self) -> (&[SortKey], bool) {
         match self.keys.iter().position(|key| key.unique) {
             Some(at) => (self.keys.split_at(at + 1).0, false),
@@ -609,7 +609,8 @@ impl<'a> Listing<'a> {
         }
     }
 
-    /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id.
+    /// `ORDER BY` keys: the sort order (reversed for a backward fetch), then the id, unless
+    /// a unique key orders the rows alone ([`Listing::ordering`]).
     fn order(&self, reversed: bool) -> String {
         let direction = |direction: Direction| match (direction, reversed) {
             (Direction::Asc, false) | (Direction::Desc, true) => "ASC",
@@ -627,7 +628,8 @@ impl<'a> Listing<'a> {
     }
 
     /// ` AND (...)`: the row lies strictly after (or before) `cursor` in sort order, as an
-    /// OR-chain over the keys: `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ... (id > cursor id)`.
+    /// OR-chain over the ordering keys: `k1 > v1 OR (k1 = v1 AND k2 > v2) OR ... (id > cursor
+    /// id)`, the id left out when a unique key orders the rows alone.
     fn push_keyset(&self, sql: &mut Sql, cursor: &CursorKey, after: bool) {
         let kinds: Vec<SortValueKind> = self.keys.iter().map(|key| key.kind).collect();
         if !PageRequest::cursor_fits(cursor, &kinds) {
