@@ -2,10 +2,15 @@
 //! empty database on a server named by an admin URL.
 
 use std::io::Write as _;
+use std::net::IpAddr;
+use std::path::Path;
+use std::str::FromStr as _;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 pub use crate::relay::Relay;
 
 use ports::RepoError;
+use sqlx::postgres::PgConnectOptions;
 use sqlx::{AssertSqlSafe, Connection, PgConnection};
 
 /// The environment variable holding the admin URL, e.g.
@@ -82,13 +87,79 @@ impl TestDatabase {
     }
 }
 
-/// Creates a fresh empty database (see [`TestDatabase::create`]) and returns its URL; the
-/// database is left behind for the throwaway server to discard.
+/// The name of each database [`fresh_database`] leaves behind starts with this, followed by
+/// the creating process's id, `_` and a UUID.
+const LEFT_BEHIND_PREFIX: &str = "roster_test_p";
+
+/// Creates a fresh empty database on the server of `admin_url` and returns its URL. The
+/// database is left behind while this process runs: the tests that use it hand its URL to
+/// servers and clients that outlive any guard. The first call in each process drops the
+/// databases left behind by test processes that have ended (see [`drop_ended`]), so a test
+/// run holds at most one test binary's databases, not every binary's (a few hundred of
+/// about 10 MB each filled a CI machine's disk).
 ///
 /// # Errors
 /// `RepoError::Unavailable` when the server cannot be reached or refuses.
 pub async fn fresh_database(admin_url: &str) -> Result<String, RepoError> {
-    Ok(TestDatabase::create(admin_url).await?.url)
+    static ENDED_DROPPED: AtomicBool = AtomicBool::new(false);
+    if !ENDED_DROPPED.swap(true, Ordering::Relaxed) {
+        drop_ended(admin_url).await?;
+    }
+    let name = format!(
+        "{LEFT_BEHIND_PREFIX}{}_{}",
+        std::process::id(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let url = with_database(admin_url, &name)?;
+    admin(admin_url, &format!("CREATE DATABASE \"{name}\"")).await?;
+    Ok(url)
+}
+
+/// Drops the databases [`fresh_database`] left behind for processes that no longer run.
+/// Process ids only mean something on this machine, so this happens only when the server
+/// is on a loopback address and `/proc` tells which processes run; elsewhere nothing is
+/// dropped.
+///
+/// # Errors
+/// `RepoError::Unavailable` when the server cannot be reached or refuses.
+pub async fn drop_ended(admin_url: &str) -> Result<(), RepoError> {
+    let options = PgConnectOptions::from_str(admin_url).map_err(RepoError::unavailable)?;
+    let host = options.get_host();
+    let on_loopback = host == "localhost"
+        || host.starts_with('/')
+        || host
+            .trim_matches(['[', ']'])
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.is_loopback());
+    let proc = Path::new("/proc");
+    if !on_loopback || !proc.join("self").exists() {
+        return Ok(());
+    }
+    let mut connection = PgConnection::connect_with(&options)
+        .await
+        .map_err(RepoError::unavailable)?;
+    let pattern = format!("{}%", LEFT_BEHIND_PREFIX.replace('_', "\\_"));
+    let names: Vec<String> =
+        sqlx::query_scalar("SELECT datname FROM pg_database WHERE datname LIKE $1")
+            .bind(pattern)
+            .fetch_all(&mut connection)
+            .await
+            .map_err(RepoError::unavailable)?;
+    for name in names {
+        let ended = name
+            .strip_prefix(LEFT_BEHIND_PREFIX)
+            .and_then(|rest| rest.split_once('_'))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok())
+            .is_some_and(|pid| pid != std::process::id() && !proc.join(pid.to_string()).exists());
+        if ended && !name.contains('"') {
+            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+            sqlx::raw_sql(AssertSqlSafe(sql))
+                .execute(&mut connection)
+                .await
+                .map_err(RepoError::unavailable)?;
+        }
+    }
+    connection.close().await.map_err(RepoError::unavailable)
 }
 
 /// Drops the database `database_url` names, closing every connection to it: a way for
