@@ -35,6 +35,22 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// Runs a statement that only reads and returns all its rows.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError>;
 
+    /// Runs a statement that only reads and returns all its rows, in no promised order:
+    /// for reads of many narrow rows that the caller orders itself. `columns` names the
+    /// statement's result columns, in order, as far as they are read.
+    ///
+    /// An engine that hands rows over one at a time at a cost may have the database pack
+    /// them into one value instead (SQLite: see `storage-sqlite`'s `packed.rs`). Engines
+    /// for which rows come cheaply keep this default, [`Driver::fetch`].
+    async fn fetch_unordered(
+        &self,
+        statement: &Statement,
+        columns: &[&str],
+    ) -> Result<Vec<Self::Row>, RepoError> {
+        let _ = columns;
+        self.fetch(statement).await
+    }
+
     /// Runs a statement that writes and returns the rows it names (`... RETURNING`).
     ///
     /// A method of its own rather than a guess from the SQL text, so an engine that keeps

@@ -155,6 +155,8 @@ fn key_column(index: usize) -> Cow<'static, str> {
 /// listing's sort keys follow them (see [`Listing::cursor`]).
 pub(crate) struct Source {
     pub(crate) columns: String,
+    /// The names of `columns`' result columns, in order.
+    pub(crate) names: Vec<&'static str>,
     pub(crate) from: &'static str,
     pub(crate) table: &'static str,
 }
@@ -164,6 +166,7 @@ impl Source {
     pub(crate) fn customers() -> Source {
         Source {
             columns: column_list("c", CUSTOMER_COLUMNS),
+            names: CUSTOMER_COLUMNS.to_vec(),
             from: "customers c",
             table: "customers c",
         }
@@ -173,6 +176,7 @@ impl Source {
     pub(crate) fn customer_summaries() -> Source {
         Source {
             columns: column_list("c", CUSTOMER_SUMMARY_COLUMNS),
+            names: CUSTOMER_SUMMARY_COLUMNS.to_vec(),
             from: "customers c",
             table: "customers c",
         }
@@ -183,6 +187,7 @@ impl Source {
     pub(crate) fn users(sort: &[Sort<UserSortField>]) -> Source {
         Source {
             columns: format!("{}, r.kind AS {ROLE_KIND}", column_list("u", USER_COLUMNS)),
+            names: USER_COLUMNS.iter().copied().chain([ROLE_KIND]).collect(),
             from: users_from(true, sorts_by(sort, UserSortField::Customer)),
             table: "users u",
         }
@@ -193,6 +198,7 @@ impl Source {
     pub(crate) fn user_summaries(sort: &[Sort<UserSortField>]) -> Source {
         Source {
             columns: column_list("u", USER_SUMMARY_COLUMNS),
+            names: USER_SUMMARY_COLUMNS.to_vec(),
             from: users_from(
                 sorts_by(sort, UserSortField::Role),
                 sorts_by(sort, UserSortField::Customer),
@@ -520,6 +526,18 @@ impl<'a> Listing<'a> {
             }
         }
         sql.finish(dialect)
+    }
+
+    /// The names of the columns this listing's rows hold from `source`, in order: the
+    /// source's own, then the sort keys'.
+    pub(crate) fn row_columns(&self, source: &Source) -> Vec<Cow<'static, str>> {
+        let keys = (0..self.keys.len()).map(key_column);
+        source
+            .names
+            .iter()
+            .map(|name| Cow::Borrowed(*name))
+            .chain(keys)
+            .collect()
     }
 
     /// `SELECT <columns>, <keys> FROM <source> WHERE <conditions> <cursors>`.
@@ -984,6 +1002,52 @@ mod tests {
         let id = uuid::Uuid::now_v7();
         let row = crate::records::tests::user_row(id).with("k0", Cell::Time(domain::now()));
         let _ = listing.cursor(&row, id);
+    }
+
+    #[test]
+    fn rows_are_named_by_their_source_then_their_keys() {
+        let page = PageRequest::default();
+        let by = |field| Sort {
+            field,
+            direction: Direction::Asc,
+        };
+        // Email is unique: the role after it orders nothing, but cursors hold it.
+        let sort = [
+            by(UserSortField::Name),
+            by(UserSortField::Email),
+            by(UserSortField::Role),
+        ];
+        let listing = Listing::user_summaries(&sort, &page);
+        assert_eq!(
+            listing.row_columns(&Source::user_summaries(&sort)),
+            [
+                "id",
+                "customer_id",
+                "email",
+                "name",
+                "external_id",
+                "k0",
+                "k1",
+                "k2"
+            ]
+        );
+        let listing = Listing::users(&sort, &page);
+        let columns = listing.row_columns(&Source::users(&sort));
+        let expected: Vec<&str> = USER_COLUMNS
+            .iter()
+            .copied()
+            .chain([ROLE_KIND, "k0", "k1", "k2"])
+            .collect();
+        assert_eq!(columns, expected);
+        // Each one the select list names, in its order.
+        let select = listing.select(&Source::users(&sort), &Sql::new("TRUE", []));
+        let text = select.finish(Dialect::Postgres).sql;
+        let mut from = 0;
+        for column in &columns {
+            let at = text[from..].find(column.as_ref()).map(|at| at + from);
+            assert!(at.is_some(), "{column} after {from} in {text}");
+            from = at.unwrap_or(from);
+        }
     }
 
     #[test]

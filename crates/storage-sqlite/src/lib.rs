@@ -10,6 +10,7 @@
 //! Invariant: this crate does not depend on the service, HTTP or other storage crates.
 
 mod files;
+mod packed;
 #[cfg(feature = "testing")]
 pub mod testing;
 mod writer;
@@ -189,6 +190,29 @@ impl Driver for SqliteDriver {
         }
     }
 
+    /// Packed by SQLite into one JSON text (see `packed.rs`), which costs less than the
+    /// rows handed over one by one.
+    async fn fetch_unordered(
+        &self,
+        statement: &Statement,
+        columns: &[&str],
+    ) -> Result<Vec<SqliteRecord>, RepoError> {
+        let rows = self.fetch(&packed::statement(statement, columns)).await?;
+        let json = match rows.first() {
+            Some(row) => row.opt_str_at(0)?,
+            None => None,
+        };
+        let Some(json) = json else {
+            return Err(CorruptRow("a packed statement returned no rows".into()).into_repo());
+        };
+        let rows = packed::unpack(json, columns)?;
+        Ok(rows
+            .into_iter()
+            .map(Record::Packed)
+            .map(SqliteRecord)
+            .collect())
+    }
+
     async fn fetch_written(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
         Ok(self.writer.run_one(statement).await?.rows)
     }
@@ -237,7 +261,7 @@ async fn fetch_on(
         .await
         .map_err(map_error)?;
     lease.done();
-    Ok(rows.into_iter().map(SqliteRecord).collect())
+    Ok(rows.into_iter().map(SqliteRecord::from).collect())
 }
 
 /// `sql` with `binds`, its values, bound in SQLite's representation.
@@ -288,26 +312,39 @@ fn unique_field(message: &str) -> Option<UniqueField> {
 
 /// One result row, read in SQLite's representation.
 #[derive(Debug)]
-pub struct SqliteRecord(SqliteRow);
+pub struct SqliteRecord(Record);
+
+/// Where a row's values are: in sqlx's row, or in a row SQLite packed (`packed.rs`).
+#[derive(Debug)]
+enum Record {
+    Row(SqliteRow),
+    Packed(packed::Packed),
+}
+
+impl From<SqliteRow> for SqliteRecord {
+    fn from(row: SqliteRow) -> Self {
+        SqliteRecord(Record::Row(row))
+    }
+}
+
+/// The `index`th column of `row` as a `T`. Every table is `STRICT`, so a stored value has
+/// its column's type (or is null), and a mismatch can only be a statement of ours reading
+/// the wrong column: debug builds (every test) check each value's type against `T`;
+/// release builds decode without asking SQLite for it first (a few percent of a page of
+/// customers with their users), as the PostgreSQL driver does.
+fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(
+    row: &'r SqliteRow,
+    index: usize,
+) -> Result<T, RepoError> {
+    if cfg!(debug_assertions) {
+        row.try_get(index)
+    } else {
+        row.try_get_unchecked(index)
+    }
+    .map_err(RepoError::unavailable)
+}
 
 impl SqliteRecord {
-    /// The `index`th column as a `T`. Every table is `STRICT`, so a stored value has its
-    /// column's type (or is null), and a mismatch can only be a statement of ours reading
-    /// the wrong column: debug builds (every test) check each value's type against `T`;
-    /// release builds decode without asking SQLite for it first (a few percent of a page of
-    /// customers with their users), as the PostgreSQL driver does.
-    fn get<'r, T: Decode<'r, Sqlite> + Type<Sqlite>>(
-        &'r self,
-        index: usize,
-    ) -> Result<T, RepoError> {
-        if cfg!(debug_assertions) {
-            self.0.try_get(index)
-        } else {
-            self.0.try_get_unchecked(index)
-        }
-        .map_err(RepoError::unavailable)
-    }
-
     /// The column's name, for messages.
     fn name(&self, index: usize) -> &str {
         self.column_name(index).unwrap_or("?")
@@ -316,27 +353,39 @@ impl SqliteRecord {
 
 impl SqlRow for SqliteRecord {
     fn column_name(&self, index: usize) -> Option<&str> {
-        self.0.columns().get(index).map(Column::name)
+        match &self.0 {
+            Record::Row(row) => row.columns().get(index).map(Column::name),
+            Record::Packed(row) => row.column_name(index),
+        }
     }
 
     fn column_index(&self, column: &str) -> Result<usize, RepoError> {
-        self.0
-            .try_column(column)
-            .map(Column::ordinal)
-            .map_err(RepoError::unavailable)
+        match &self.0 {
+            Record::Row(row) => row
+                .try_column(column)
+                .map(Column::ordinal)
+                .map_err(RepoError::unavailable),
+            Record::Packed(row) => row.column_index(column),
+        }
     }
 
     fn opt_str_at(&self, index: usize) -> Result<Option<&str>, RepoError> {
-        self.get(index)
+        match &self.0 {
+            Record::Row(row) => get(row, index),
+            Record::Packed(row) => row.opt_str(index),
+        }
     }
 
     fn opt_int_at(&self, index: usize) -> Result<Option<i64>, RepoError> {
-        self.get(index)
+        match &self.0 {
+            Record::Row(row) => get(row, index),
+            Record::Packed(row) => row.opt_int(index),
+        }
     }
 
     /// Parsed from the text borrowed from the row: no string is allocated per UUID.
     fn opt_uuid_at(&self, index: usize) -> Result<Option<uuid::Uuid>, RepoError> {
-        self.get::<Option<&str>>(index)?
+        self.opt_str_at(index)?
             .map(|text| {
                 uuid::Uuid::try_parse(text).map_err(|_| {
                     CorruptRow(format!("{} = {text:?} is not a UUID", self.name(index))).into_repo()
@@ -346,7 +395,7 @@ impl SqlRow for SqliteRecord {
     }
 
     fn opt_time_at(&self, index: usize) -> Result<Option<Timestamp>, RepoError> {
-        self.get::<Option<i64>>(index)?
+        self.opt_int_at(index)?
             .map(|micros| {
                 Timestamp::from_timestamp_micros(micros).ok_or_else(|| {
                     CorruptRow(format!("{} = {micros} is out of range", self.name(index)))
@@ -357,21 +406,36 @@ impl SqlRow for SqliteRecord {
     }
 
     fn bool_at(&self, index: usize) -> Result<bool, RepoError> {
-        self.get(index)
+        match &self.0 {
+            Record::Row(row) => get(row, index),
+            Record::Packed(row) => row.bool(index),
+        }
     }
 
     fn json_at(&self, index: usize) -> Result<serde_json::Value, RepoError> {
-        Ok(self.get::<Json<serde_json::Value>>(index)?.0)
+        self.opt_json_at(index)?.ok_or_else(|| {
+            CorruptRow(format!("{} is NULL, not JSON", self.name(index))).into_repo()
+        })
     }
 
     fn opt_json_at(&self, index: usize) -> Result<Option<serde_json::Value>, RepoError> {
-        Ok(self
-            .get::<Option<Json<serde_json::Value>>>(index)?
-            .map(|json| json.0))
+        match &self.0 {
+            Record::Row(row) => {
+                Ok(get::<Option<Json<serde_json::Value>>>(row, index)?.map(|json| json.0))
+            }
+            Record::Packed(row) => row.opt_json(index),
+        }
     }
 
     fn bytes_at(&self, index: usize) -> Result<Vec<u8>, RepoError> {
-        self.get(index)
+        match &self.0 {
+            Record::Row(row) => get(row, index),
+            Record::Packed(_) => Err(CorruptRow(format!(
+                "{} is a BLOB, which SQLite does not pack",
+                self.name(index)
+            ))
+            .into_repo()),
+        }
     }
 }
 

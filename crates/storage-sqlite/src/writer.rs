@@ -306,7 +306,7 @@ async fn run_job(connection: &mut SqliteConnection, job: &Job, first: bool) -> R
             match stream.try_next().await {
                 Ok(Some(Either::Right(row))) => {
                     if let Some(step) = results.last_mut() {
-                        step.rows.push(SqliteRecord(row));
+                        step.rows.push(SqliteRecord::from(row));
                     }
                 }
                 Ok(Some(Either::Left(done))) => {

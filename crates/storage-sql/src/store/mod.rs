@@ -55,6 +55,19 @@ impl<D: std::fmt::Debug> std::fmt::Debug for SqlStore<D> {
     }
 }
 
+/// Each of `rows` decoded, in a vector of their number: collecting `Result`s cannot know
+/// its length and grows (and copies) the vector as it goes.
+fn decode_all<R, T>(
+    rows: &[R],
+    decode: impl Fn(&R) -> Result<T, RepoError>,
+) -> Result<Vec<T>, RepoError> {
+    let mut decoded = Vec::with_capacity(rows.len());
+    for row in rows {
+        decoded.push(decode(row)?);
+    }
+    Ok(decoded)
+}
+
 impl<D: Driver> SqlStore<D> {
     /// Connects to the database at `url` and brings its schema up to date.
     ///
@@ -142,14 +155,21 @@ impl<D: Driver> SqlStore<D> {
         statement: Statement,
         decode: impl Fn(&D::Row) -> Result<T, RepoError>,
     ) -> Result<Vec<T>, RepoError> {
-        let rows = self.driver.fetch(&statement).await?;
-        // Pushed into a vector of the rows' number: collecting `Result`s cannot know its
-        // length and grows (and copies) the vector as it goes.
-        let mut decoded = Vec::with_capacity(rows.len());
-        for row in &rows {
-            decoded.push(decode(row)?);
-        }
-        Ok(decoded)
+        decode_all(&self.driver.fetch(&statement).await?, decode)
+    }
+
+    /// Like `fetch_all`, for a statement whose rows the caller puts in order itself and
+    /// whose result columns `columns` names (see [`Driver::fetch_unordered`]).
+    async fn fetch_all_unordered<T>(
+        &self,
+        statement: Statement,
+        columns: &[&str],
+        decode: impl Fn(&D::Row) -> Result<T, RepoError>,
+    ) -> Result<Vec<T>, RepoError> {
+        decode_all(
+            &self.driver.fetch_unordered(&statement, columns).await?,
+            decode,
+        )
     }
 
     async fn count(&self, statement: Statement) -> Result<u64, RepoError> {

@@ -233,8 +233,11 @@ impl<D: Driver> SqlStore<D> {
         } = rows;
         let page =
             listing.per_customer_statement(self.dialect(), &source, &conditions, ids.clone());
+        let columns = listing.row_columns(&source);
+        let columns: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
+        // In no order: each customer's rows are put in order below.
         let rows = self
-            .fetch_all(page, |row| {
+            .fetch_all_unordered(page, &columns, |row| {
                 let node = decode(row)?;
                 let cursor = listing.cursor(row, node.listed_id())?;
                 Ok((customer(&node), Edge { node, cursor }))
