@@ -35,14 +35,16 @@ pub trait Driver: Clone + Send + Sync + 'static {
     /// Runs a statement that only reads and returns all its rows.
     async fn fetch(&self, statement: &Statement) -> Result<Vec<Self::Row>, RepoError>;
 
-    /// Runs a statement that only reads and returns all its rows, in no promised order:
-    /// for reads of many narrow rows that the caller orders itself. `columns` names the
-    /// statement's result columns, in order, as far as they are read.
+    /// Runs a statement that only reads and may return many rows, and returns them all in
+    /// no promised order: the caller puts them in order ([`Listing::put_in_fetch_order`]).
+    /// `columns` names the statement's result columns, in order, as far as they are read.
     ///
     /// An engine that hands rows over one at a time at a cost may have the database pack
     /// them into one value instead (SQLite: see `storage-sqlite`'s `packed.rs`). Engines
     /// for which rows come cheaply keep this default, [`Driver::fetch`].
-    async fn fetch_unordered(
+    ///
+    /// [`Listing::put_in_fetch_order`]: crate::listing::Listing::put_in_fetch_order
+    async fn fetch_many(
         &self,
         statement: &Statement,
         columns: &[&str],

@@ -697,12 +697,12 @@ impl<'a> Listing<'a> {
         Ok(CursorKey { values, id })
     }
 
-    /// Puts `edges` (one group's) in fetch order, if they are not already: the page's order,
-    /// reversed for a backward page fetched from its end (not for a windowed one). Compares
-    /// as the databases do, which holds for every key of a user listing: text keys are
-    /// byte-ordered (`collate "C"` on PostgreSQL, `BINARY` on SQLite), then numbers, times
-    /// (microseconds on both) and the id (a `uuid`; lowercase hyphenated text on SQLite).
-    /// Costs one comparison per row when the rows came in order.
+    /// Puts `edges` (a page's, or one group's) in fetch order, if they are not already: the
+    /// page's order, reversed for a backward page fetched from its end (not for a windowed
+    /// one). Compares as the databases do, which holds for every key of a customer or user
+    /// listing: text keys are byte-ordered (`collate "C"` on PostgreSQL, `BINARY` on
+    /// SQLite), then numbers, times (microseconds on both) and the id (a `uuid`; lowercase
+    /// hyphenated text on SQLite). Costs one comparison per row when the rows came in order.
     pub(crate) fn put_in_fetch_order<T>(&self, edges: &mut [Edge<T>]) {
         let in_order = |a: &Edge<T>, b: &Edge<T>| self.fetch_order(&a.cursor, &b.cursor);
         if !edges.is_sorted_by(|a, b| in_order(a, b) != Ordering::Greater) {

@@ -192,7 +192,7 @@ impl Driver for SqliteDriver {
 
     /// Packed by SQLite into one JSON text (see `packed.rs`), which costs less than the
     /// rows handed over one by one.
-    async fn fetch_unordered(
+    async fn fetch_many(
         &self,
         statement: &Statement,
         columns: &[&str],

@@ -1,5 +1,5 @@
 //! Many rows read as one: SQLite packs a statement's rows into one JSON text, which one
-//! parse turns back into rows ([`Driver::fetch_unordered`](storage_sql::Driver)).
+//! parse turns back into rows ([`Driver::fetch_many`](storage_sql::Driver::fetch_many)).
 //!
 //! sqlx hands a SQLite statement's rows over one at a time: on the connection's thread it
 //! copies each column of each row (`sqlite3_value_dup`, two allocations for a text) and

@@ -56,6 +56,16 @@ impl Driver for Capturing {
         self.inner.fetch(statement).await
     }
 
+    /// Captured as the statement inside the pack: packing only aggregates its rows.
+    async fn fetch_many(
+        &self,
+        statement: &Statement,
+        columns: &[&str],
+    ) -> Result<Vec<SqliteRecord>, RepoError> {
+        self.reads.lock().unwrap().push(statement.clone());
+        self.inner.fetch_many(statement, columns).await
+    }
+
     async fn fetch_written(&self, statement: &Statement) -> Result<Vec<SqliteRecord>, RepoError> {
         // The webhook deliveries' claim, the one hot write whose plan matters.
         if statement.sql.starts_with("UPDATE webhook_deliveries") {

@@ -237,7 +237,7 @@ impl<D: Driver> SqlStore<D> {
         let columns: Vec<&str> = columns.iter().map(AsRef::as_ref).collect();
         // In no order: each customer's rows are put in order below.
         let rows = self
-            .fetch_all_unordered(page, &columns, |row| {
+            .fetch_many(page, &columns, |row| {
                 let node = decode(row)?;
                 let cursor = listing.cursor(row, node.listed_id())?;
                 Ok((customer(&node), Edge { node, cursor }))
