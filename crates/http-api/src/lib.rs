@@ -37,9 +37,12 @@ pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
 pub use subscriptions::LiveSockets;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::DefaultBodyLimit;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, map_response};
+use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use limits::bodies::{BodyBudget, limit_bodies};
 use limits::bucket::Buckets;
@@ -49,6 +52,8 @@ use ports::{
     ScimTokenDirectory, Sessions, SigningKeyDirectory, StorageStats, UserDirectory,
     WebhookDirectory,
 };
+use tower::ServiceBuilder;
+use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
@@ -273,30 +278,41 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
     if state.scraping.is_some() {
         routes = routes.route("/metrics", get(routes::metrics));
     }
+    // Each group of layers is given in one `layer` call, outermost first: every call of
+    // `Router::layer` boxes each route once more, and every box is cloned on every request.
     let router = routes
         .with_state(state)
-        .layer(DefaultBodyLimit::disable())
-        .layer(from_fn_with_state(body_budget.clone(), limit_bodies))
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            config.request_timeout,
-        ))
+        .layer(
+            ServiceBuilder::new()
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    config.request_timeout,
+                ))
+                // The adapters `Router::layer` puts around each layer it is given: axum's
+                // answer for the timeout (which may empty it), axum's body for the middleware.
+                .map_response(IntoResponse::into_response)
+                .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+                .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
+                .layer(from_fn_with_state(body_budget.clone(), limit_bodies))
+                .layer(DefaultBodyLimit::disable()),
+        )
         // Merged after those layers, so its own (which answer in SCIM's error JSON) apply.
         .merge(scim_router);
-    // Outside the timeout and body limits, so their refusals are timed and counted too.
-    let router = match api_metrics {
-        Some(api_metrics) => router.layer(from_fn_with_state(api_metrics, metrics::record_api)),
-        None => router,
-    };
-    // The id is given outermost, so the span, every refusal and every answer carry it.
-    router
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(request_span)
-                .on_response(on_response),
-        )
-        .layer(axum::middleware::from_fn(request_id::assign))
+    // The id is given outermost, so the span, every refusal and every answer carry it; the
+    // metrics are taken outside the timeout and body limits, so their refusals are timed
+    // and counted too.
+    router.layer(
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(request_id::assign))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(request_span)
+                    .on_response(on_response),
+            )
+            .option_layer(
+                api_metrics.map(|api_metrics| from_fn_with_state(api_metrics, metrics::record_api)),
+            ),
+    )
 }
 
 /// The span of one request, entered for its whole life (handlers, GraphQL execution, the
