@@ -17,6 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
@@ -24,6 +25,8 @@ use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use ports::{AuthError, RoleDirectory, ScimAuthenticator, UserDirectory};
+use tower::ServiceBuilder;
+use tower_http::body::Limited;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
@@ -110,17 +113,23 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
         .route(BASE, any(unknown))
         .route(&path("/"), any(unknown))
         .route(&path("/{*rest}"), any(unknown))
-        .route_layer(from_fn(bodies::read_body_first))
-        .route_layer(from_fn_with_state(state.clone(), authenticate))
-        // The body limit below is the one that counts, as on the other routes.
-        .route_layer(DefaultBodyLimit::disable())
-        .route_layer(from_fn_with_state(limits.body_budget, limit_bodies))
-        .route_layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
-        .route_layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            limits.request_timeout,
-        ))
-        .route_layer(map_response(as_scim_errors))
+        // One `route_layer` call, outermost first (as the API's routes, see `crate::router`).
+        .route_layer(
+            ServiceBuilder::new()
+                .layer(map_response(as_scim_errors))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    limits.request_timeout,
+                ))
+                .map_response(IntoResponse::into_response)
+                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
+                .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
+                .layer(from_fn_with_state(limits.body_budget, limit_bodies))
+                // The body limit above is the one that counts, as on the other routes.
+                .layer(DefaultBodyLimit::disable())
+                .layer(from_fn_with_state(state.clone(), authenticate))
+                .layer(from_fn(bodies::read_body_first)),
+        )
         .with_state(state)
 }
 
