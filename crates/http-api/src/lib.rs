@@ -37,14 +37,9 @@ pub use metrics::{InvalidMetricsToken, MAX_OPERATIONS, MetricsToken};
 pub use subscriptions::LiveSockets;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::response::IntoResponse;
 use axum::routing::{get, post};
-use limits::bodies::{BodyBudget, limit_bodies};
+use limits::bodies::{BodyBudget, body_and_time_limits};
 use limits::bucket::Buckets;
 use ports::{
     Authenticator, CustomerDirectory, EmbeddedUserDirectory, EventDirectory, HealthCheck,
@@ -53,9 +48,6 @@ use ports::{
     WebhookDirectory,
 };
 use tower::ServiceBuilder;
-use tower_http::body::Limited;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::{DefaultOnResponse, OnResponse, TraceLayer};
 
 /// The use cases the API serves, so the app crate can wire in any implementation.
@@ -278,24 +270,15 @@ pub fn router_with_sockets(services: Services, config: ApiConfig, sockets: LiveS
     if state.scraping.is_some() {
         routes = routes.route("/metrics", get(routes::metrics));
     }
-    // Each group of layers is given in one `layer` call, outermost first: every call of
-    // `Router::layer` boxes each route once more, and every box is cloned on every request.
+    // Each group of layers is given in one `layer` call: every call of `Router::layer` boxes
+    // each route once more, and every box is cloned on every request.
     let router = routes
         .with_state(state)
-        .layer(
-            ServiceBuilder::new()
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
-                    config.request_timeout,
-                ))
-                // The adapters `Router::layer` puts around each layer it is given: axum's
-                // answer for the timeout (which may empty it), axum's body for the middleware.
-                .map_response(IntoResponse::into_response)
-                .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-                .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
-                .layer(from_fn_with_state(body_budget.clone(), limit_bodies))
-                .layer(DefaultBodyLimit::disable()),
-        )
+        .layer(body_and_time_limits(
+            config.body_limit_bytes,
+            config.request_timeout,
+            body_budget.clone(),
+        ))
         // Merged after those layers, so its own (which answer in SCIM's error JSON) apply.
         .merge(scim_router);
     // The id is given outermost, so the span, every refusal and every answer carry it; the

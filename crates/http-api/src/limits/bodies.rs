@@ -6,16 +6,22 @@
 //! connections send them. A request that finds the budget spent waits a moment, then gets
 //! HTTP 503 `UNAVAILABLE` with `Retry-After`.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode};
-use axum::middleware::Next;
+use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use futures::StreamExt as _;
 use tokio::sync::Semaphore;
+use tower::{Layer, Service, ServiceBuilder};
+use tower_http::body::Limited;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
 
 use crate::request_id::RequestId;
 use crate::schema::{UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, name_request_in_json};
@@ -108,6 +114,47 @@ pub(crate) fn busy(request_id: Option<&RequestId>) -> Response {
         body,
     )
         .into_response()
+}
+
+/// The time and body limits of every route, the API's and SCIM's, outermost first: the
+/// timeout, the body's size (`RequestBodyLimitLayer`, the limit that counts; axum's own is
+/// lifted), its share of the server's body budget. One layer, so `Router::layer` boxes each
+/// route once for all of them; with the adapters `Router::layer` would put around each (axum's
+/// answer for the timeout, which may empty it; axum's body for the middleware within).
+pub(crate) fn body_and_time_limits<S: RouteService>(
+    body_limit_bytes: usize,
+    request_timeout: Duration,
+    budget: Arc<BodyBudget>,
+) -> impl Layer<S, Service: RouteService> + Clone + Send + Sync + 'static {
+    ServiceBuilder::new()
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            request_timeout,
+        ))
+        .map_response(IntoResponse::into_response)
+        .layer(RequestBodyLimitLayer::new(body_limit_bytes))
+        .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
+        .layer(from_fn_with_state(budget, limit_bodies))
+        .layer(DefaultBodyLimit::disable())
+}
+
+/// A service axum can route to, as the layers of [`body_and_time_limits`] take and give.
+pub(crate) trait RouteService:
+    Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<T> RouteService for T where
+    T: Service<Request, Response = Response, Error = Infallible, Future: Send + 'static>
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
 }
 
 #[cfg(test)]

@@ -17,8 +17,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::extract::{Request, State};
 use axum::http::StatusCode;
 use axum::http::header::RETRY_AFTER;
 use axum::middleware::{Next, from_fn, from_fn_with_state, map_response};
@@ -26,12 +25,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use ports::{AuthError, RoleDirectory, ScimAuthenticator, UserDirectory};
 use tower::ServiceBuilder;
-use tower_http::body::Limited;
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
 
 use crate::auth::bearer_token;
-use crate::limits::bodies::{BodyBudget, limit_bodies};
+use crate::limits::bodies::{BodyBudget, body_and_time_limits};
 use crate::limits::bucket::Buckets;
 use crate::routes::rate_limit_headers;
 use crate::schema::log_unavailable;
@@ -117,16 +113,11 @@ pub(crate) fn router(state: Arc<ScimState>, limits: ScimLimits) -> Router {
         .route_layer(
             ServiceBuilder::new()
                 .layer(map_response(as_scim_errors))
-                .layer(TimeoutLayer::with_status_code(
-                    StatusCode::REQUEST_TIMEOUT,
+                .layer(body_and_time_limits(
+                    limits.body_limit_bytes,
                     limits.request_timeout,
+                    limits.body_budget,
                 ))
-                .map_response(IntoResponse::into_response)
-                .layer(RequestBodyLimitLayer::new(limits.body_limit_bytes))
-                .map_request(|request: Request<Limited<Body>>| request.map(Body::new))
-                .layer(from_fn_with_state(limits.body_budget, limit_bodies))
-                // The body limit above is the one that counts, as on the other routes.
-                .layer(DefaultBodyLimit::disable())
                 .layer(from_fn_with_state(state.clone(), authenticate))
                 .layer(from_fn(bodies::read_body_first)),
         )
