@@ -217,9 +217,6 @@ impl<'de> Visitor<'de> for Rows<'_, 'de> {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut rows: A) -> Result<usize, A::Error> {
         let mut count = 0;
-        if let Some(hint) = rows.size_hint() {
-            self.cells.reserve(hint.saturating_mul(self.width));
-        }
         while let Some(()) = rows.next_element_seed(Row {
             cells: self.cells,
             base: self.base,
