@@ -26,6 +26,8 @@ mod scim;
 mod sessions;
 mod set_password;
 mod subscriptions;
+#[cfg(test)]
+mod testing;
 mod validation;
 
 use std::sync::Arc;

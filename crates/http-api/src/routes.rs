@@ -163,13 +163,29 @@ pub(crate) async fn graphql(State(state): State<Arc<AppState>>, request: Request
         return throttled_api(requested, throttled, request_id);
     }
     let validation = validation(&document, operation_name.as_deref(), &variables);
-    graphql_request.set_parsed_query(ExecutableDocument::clone(&document.document));
-    // Written by `json::response_json`, which splices the flat path's JSON fragments.
-    let graphql_request =
-        schema::with_request_data(graphql_request, origin).data(crate::json::Fragments);
-    let response = match validation {
-        Validation::Fast => state.fast_schema.execute(graphql_request).await,
-        Validation::Strict { .. } => state.schema.execute(graphql_request).await,
+    // A lookup of a document async-graphql validated before is answered without it.
+    let lookup = match validation {
+        Validation::Fast => {
+            schema::lookup(&document.document, operation_name.as_deref(), &variables)
+        }
+        Validation::Strict { .. } => None,
+    };
+    let direct = match lookup {
+        Some(lookup) => lookup.answer(&state.services, &origin.actor).await,
+        None => None,
+    };
+    let response = match direct {
+        Some(response) => response,
+        None => {
+            graphql_request.set_parsed_query(ExecutableDocument::clone(&document.document));
+            // Written by `json::response_json`, which splices the flat path's JSON fragments.
+            let graphql_request =
+                schema::with_request_data(graphql_request, origin).data(crate::json::Fragments);
+            match validation {
+                Validation::Fast => state.fast_schema.execute(graphql_request).await,
+                Validation::Strict { .. } => state.schema.execute(graphql_request).await,
+            }
+        }
     };
     let request_error = is_request_error(&response);
     // Past validation (a request error is where a refusal would show).

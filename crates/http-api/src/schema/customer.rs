@@ -93,7 +93,7 @@ fn summary_field<'a>(
 }
 
 /// True for the plain fields a [`CustomerSummaryNode`] answers.
-fn is_summary_field(name: &str) -> bool {
+pub(crate) fn is_summary_field(name: &str) -> bool {
     name == "__typename" || SUMMARY_FIELDS.contains(&name)
 }
 

@@ -7,6 +7,7 @@ mod error;
 mod event;
 mod inputs;
 mod loader;
+mod lookup;
 mod mutation;
 mod node;
 mod organization;
@@ -24,6 +25,7 @@ pub(crate) use context::with_request_data;
 pub(crate) use error::{
     UNAVAILABLE_CODE, UNAVAILABLE_MESSAGE, log_unavailable, name_request, name_request_in_json,
 };
+pub(crate) use lookup::lookup;
 use mutation::Mutation;
 use query::Query;
 pub(crate) use subscription::Subscriber;

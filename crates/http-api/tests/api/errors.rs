@@ -272,3 +272,52 @@ async fn a_document_validated_before_still_refuses_a_variable_of_the_wrong_type(
     );
     assert!(body.get("data").is_none(), "{body}");
 }
+
+/// A lookup sent again is answered without the executor (`schema::lookup`, once strict
+/// validation passed): the same status, headers and body as the first time, errors included.
+#[tokio::test]
+async fn a_customer_lookup_sent_again_answers_as_the_first_time() {
+    type Outcome = Box<dyn Fn() -> Result<domain::CustomerSummary, DirectoryError> + Send + Sync>;
+    let found = customer("Acme");
+    let id = found.id.global().to_string();
+    let failures: [fn() -> DirectoryError; 3] = [
+        || DirectoryError::NotFound,
+        || DirectoryError::Forbidden,
+        || DirectoryError::Unavailable("down".into()),
+    ];
+    let mut outcomes: Vec<Outcome> = vec![Box::new(move || Ok(found.clone().into()))];
+    for failure in failures {
+        outcomes.push(Box::new(move || Err(failure())));
+    }
+    for outcome in outcomes {
+        let mut mocks = Mocks::new();
+        mocks
+            .customers
+            .expect_customer_summary()
+            .times(2)
+            .returning(move |_, _| outcome());
+        let router = mocks.router();
+        let first = graphql_raw(router.clone(), CUSTOMER, json!({ "id": id })).await;
+        let again = graphql_raw(router, CUSTOMER, json!({ "id": id })).await;
+        assert_eq!(comparable(first), comparable(again));
+    }
+    // An id of another type: refused alike, without a directory call either time.
+    let router = Mocks::new().router();
+    let bad = json!({ "id": "VXNlcjox" });
+    let first = comparable(graphql_raw(router.clone(), CUSTOMER, bad.clone()).await);
+    let again = comparable(graphql_raw(router, CUSTOMER, bad).await);
+    assert_eq!(first.2["data"], json!({ "customer": null }));
+    assert_eq!(first, again);
+}
+
+/// An answer's status, `Retry-After` and body, without what differs between two requests
+/// (the bucket's level, each request's id).
+fn comparable(
+    (status, headers, mut body): (StatusCode, axum::http::HeaderMap, Value),
+) -> (StatusCode, Option<axum::http::HeaderValue>, Value) {
+    strip_cost(&mut body);
+    for error in body["errors"].as_array_mut().into_iter().flatten() {
+        error["extensions"]["requestId"].take();
+    }
+    (status, headers.get("retry-after").cloned(), body)
+}

@@ -231,25 +231,7 @@ pub(crate) fn flat_node<T: FlatNode>(ctx: &ContextSelectionSet<'_>, node: &T) ->
     let selection = flat_selection(ctx, None)?;
     let output = Output::of(ctx);
     if output == Output::Json && selection.len() <= SHORT_SELECTION {
-        // Written in one pass, without the shape a list shares: each key at its first
-        // place with the value of its last selection, as `ObjectShape::object` leaves it.
-        let mut text = Vec::with_capacity(NODE_TEXT_GUESS);
-        text.push(b'{');
-        for (at, item) in selection.iter().enumerate() {
-            let key = item.key();
-            if selection[..at].iter().any(|earlier| earlier.key() == key) {
-                continue;
-            }
-            let last = selection.iter().rev().find(|later| later.key() == key)?;
-            if at > 0 {
-                text.push(b',');
-            }
-            json::write_str(&mut text, key).ok()?;
-            text.push(b':');
-            write_leaf(node, last.plain()?, &mut text)?;
-        }
-        text.push(b'}');
-        return Some(Value::Binary(text.into()));
+        return short_object_json(node, &selection);
     }
     let shape = ObjectShape::new(selection.iter().map(Item::key));
     match output {
@@ -262,6 +244,45 @@ pub(crate) fn flat_node<T: FlatNode>(ctx: &ContextSelectionSet<'_>, node: &T) ->
         }
         Output::Values => shape.object(|at| leaf_value(node, selection.get(at)?.plain()?)),
     }
+}
+
+/// One node as [`flat_node`] writes it as JSON for `selection`, for a lookup answered
+/// without the executor (`schema::lookup`): `None` unless `selection` holds only plain leaf
+/// fields (no fragment, directive, argument or sub-selection), at most [`SHORT_SELECTION`].
+pub(crate) fn plain_object_json<T: FlatNode>(node: &T, selection: &SelectionSet) -> Option<Value> {
+    if selection.items.len() > SHORT_SELECTION {
+        return None;
+    }
+    let items = plain_selections(selection)
+        .map(|item| {
+            let (field, key) = item?;
+            is_leaf(&field.node).then(|| Item::Plain(key, field.node.name.node.as_str()))
+        })
+        .collect::<Option<Vec<_>>>()?;
+    short_object_json(node, &items)
+}
+
+/// Plain fields written in one pass, without the shape a list shares: each key at its
+/// first place with the value of its last selection, as `ObjectShape::object` leaves it.
+/// Quadratic in the selection's length: for at most [`SHORT_SELECTION`] fields.
+fn short_object_json<T: FlatNode>(node: &T, selection: &[Item<'_>]) -> Option<Value> {
+    let mut text = Vec::with_capacity(NODE_TEXT_GUESS);
+    text.push(b'{');
+    for (at, item) in selection.iter().enumerate() {
+        let key = item.key();
+        if selection[..at].iter().any(|earlier| earlier.key() == key) {
+            continue;
+        }
+        let last = selection.iter().rev().find(|later| later.key() == key)?;
+        if at > 0 {
+            text.push(b',');
+        }
+        json::write_str(&mut text, key).ok()?;
+        text.push(b':');
+        write_leaf(node, last.plain()?, &mut text)?;
+    }
+    text.push(b'}');
+    Some(Value::Binary(text.into()))
 }
 
 /// Fields of one object written without a shape: looking for a key among the earlier ones

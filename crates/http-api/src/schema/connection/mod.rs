@@ -16,7 +16,8 @@ use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
     ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, Leaf, Output, flat_node,
-    nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text, scalar, text,
+    nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text,
+    plain_object_json, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
