@@ -206,15 +206,19 @@ async fn page_cost_does_not_grow_with_the_page(engine: Engine) {
          of 100: {for_hundred:?}"
     );
     let customer = server.create_customer("Looked up").await;
-    let (lookup, data) = statements_for(
-        &server,
-        &format!(r#"{{ customer(id: "{customer}") {{ id name externalId }} }}"#),
-    )
-    .await;
+    let lookup_document = format!(r#"{{ customer(id: "{customer}") {{ id name externalId }} }}"#);
+    let (lookup, data) = statements_for(&server, &lookup_document).await;
     assert_eq!(data["customer"]["name"], "Looked up", "{data:#}");
     assert_eq!(
         lookup, 1,
         "customer(id) for a cached caller: the customer's row only"
+    );
+    // Sent again, it is answered without the executor (`schema::lookup`): the same row.
+    let (again, data) = statements_for(&server, &lookup_document).await;
+    assert_eq!(data["customer"]["name"], "Looked up", "{data:#}");
+    assert_eq!(
+        again, 1,
+        "customer(id) answered directly: the customer's row only"
     );
     assert_eq!(for_ten, for_hundred, "no statement per customer");
     assert_eq!(
