@@ -287,7 +287,7 @@ fn short_object_json<T: FlatNode>(node: &T, selection: &[Item<'_>]) -> Option<Va
 
 /// Fields of one object written without a shape: looking for a key among the earlier ones
 /// costs less than hashing it below this, and stays bounded above it.
-const SHORT_SELECTION: usize = 16;
+pub(crate) const SHORT_SELECTION: usize = 16;
 
 /// One selected field of a node, as the flat path answers it.
 enum Item<'a> {

@@ -15,8 +15,8 @@ use async_graphql::{
 use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
-    ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, Leaf, Output, flat_node,
-    nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text,
+    ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, Leaf, Output, SHORT_SELECTION,
+    flat_node, nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text,
     plain_object_json, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
