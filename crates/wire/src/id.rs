@@ -79,45 +79,98 @@ impl GlobalId {
     /// formatting machinery: a page prints hundreds of ids, and `format!` of the raw text
     /// cost several times the encoding itself.
     pub fn encode(&self) -> String {
-        self.with_raw(|raw| {
-            let mut encoded = String::with_capacity(raw.len().div_ceil(3) * 4);
-            STANDARD.encode_string(raw, &mut encoded);
-            encoded
-        })
+        let mut encoded = Vec::with_capacity(ENCODED_ROOM);
+        self.encode_into(&mut encoded);
+        // The base64 alphabet is ASCII; a failure here cannot happen and would print "".
+        String::from_utf8(encoded).unwrap_or_default()
     }
 
     /// [`GlobalId::encode`]'s text appended to `out`, for answers written straight as JSON
     /// (the base64 alphabet needs no escape there).
     pub fn encode_into(&self, out: &mut Vec<u8>) {
-        self.with_raw(|raw| {
-            let start = out.len();
-            out.resize(start + raw.len().div_ceil(3) * 4, 0);
-            // The room is exactly the padded length, which `encode_slice` needs.
-            if let Ok(written) = STANDARD.encode_slice(raw, &mut out[start..]) {
-                out.truncate(start + written);
-            }
-        });
-    }
-
-    /// `use_raw` given the raw text, `<Type>:<uuid>`, built on the stack (the longest kind
-    /// is far shorter than the room left for it).
-    fn with_raw<R>(&self, use_raw: impl FnOnce(&[u8]) -> R) -> R {
         let kind = self.kind.as_str().as_bytes();
         let mut raw = [0_u8; RAW_ROOM];
         let length = kind.len() + 1 + uuid::fmt::Hyphenated::LENGTH;
         let Some(text) = raw.get_mut(..length) else {
-            return use_raw(format!("{}:{}", self.kind.as_str(), self.uuid).as_bytes());
+            let raw = format!("{}:{}", self.kind.as_str(), self.uuid);
+            push_base64(raw.as_bytes(), out);
+            return;
         };
         let (prefix, uuid) = text.split_at_mut(kind.len() + 1);
         prefix[..kind.len()].copy_from_slice(kind);
         prefix[kind.len()] = b':';
         self.uuid.hyphenated().encode_lower(uuid);
-        use_raw(text)
+        push_base64(text, out);
+    }
+}
+
+/// The standard base64 alphabet.
+const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// Each 12-bit value as its two base64 characters, so a group of three bytes is written by
+/// two lookups (the `base64` crate's engine, general and checked, cost three times as much
+/// per id, and a page prints hundreds).
+static PAIRS: [[u8; 2]; 4096] = {
+    let mut pairs = [[0_u8; 2]; 4096];
+    let mut bits = 0;
+    while bits < 4096 {
+        pairs[bits] = [ALPHABET[bits >> 6], ALPHABET[bits & 63]];
+        bits += 1;
+    }
+    pairs
+};
+
+/// `raw` as standard, `=`-padded base64, appended to `out`: written on the stack when it
+/// fits there (every id's raw text does), then copied once.
+fn push_base64(raw: &[u8], out: &mut Vec<u8>) {
+    let mut stack = [0_u8; ENCODED_ROOM];
+    let length = raw.len().div_ceil(3) * 4;
+    match stack.get_mut(..length) {
+        Some(encoded) => {
+            write_base64(raw, encoded);
+            out.extend_from_slice(encoded);
+        }
+        None => {
+            let start = out.len();
+            out.resize(start + length, 0);
+            write_base64(raw, &mut out[start..]);
+        }
+    }
+}
+
+/// `raw` as base64 into `encoded`, which holds exactly its padded length.
+fn write_base64(raw: &[u8], encoded: &mut [u8]) {
+    let pair = |bits: usize| PAIRS[bits & 0xfff];
+    let mut groups = raw.chunks_exact(3);
+    let mut quads = encoded.chunks_exact_mut(4);
+    for (group, quad) in (&mut groups).zip(&mut quads) {
+        let bits = usize::from(group[0]) << 16 | usize::from(group[1]) << 8 | usize::from(group[2]);
+        let [a, b] = pair(bits >> 12);
+        let [c, d] = pair(bits);
+        quad.copy_from_slice(&[a, b, c, d]);
+    }
+    let tail = match *groups.remainder() {
+        [first] => {
+            let [a, b] = pair(usize::from(first) << 4);
+            [a, b, b'=', b'=']
+        }
+        [first, second] => {
+            let bits = usize::from(first) << 10 | usize::from(second) << 2;
+            let [a, b] = pair(bits >> 6);
+            [a, b, ALPHABET[bits & 63], b'=']
+        }
+        _ => return,
+    };
+    if let Some(quad) = quads.next() {
+        quad.copy_from_slice(&tail);
     }
 }
 
 /// Room for the raw text of any kind's id on the stack.
 const RAW_ROOM: usize = 64;
+
+/// Room for the base64 of [`RAW_ROOM`] bytes.
+const ENCODED_ROOM: usize = RAW_ROOM.div_ceil(3) * 4;
 
 /// The global ID as clients see it (base64).
 impl fmt::Display for GlobalId {
@@ -201,6 +254,26 @@ mod tests {
             actor_global_id(EventActor::without_user(ActorKind::System)),
             None
         );
+    }
+
+    #[test]
+    fn base64_is_the_base64_crates_for_every_length_and_byte() {
+        let bytes: Vec<u8> = (0..=255).chain((0..=255).rev()).collect();
+        for length in 0..bytes.len() {
+            for start in [0, 1, 2, 200] {
+                let Some(raw) = bytes.get(start..start + length) else {
+                    continue;
+                };
+                let mut out = b"before".to_vec();
+                push_base64(raw, &mut out);
+                assert_eq!(out[..6], *b"before");
+                assert_eq!(
+                    String::from_utf8_lossy(&out[6..]),
+                    STANDARD.encode(raw),
+                    "{length} bytes from {start}"
+                );
+            }
+        }
     }
 
     #[test]
