@@ -6,7 +6,9 @@
 //! go through serde_json itself.
 //!
 //! A `Value::Binary` in `data` is a JSON fragment the flat path wrote ([`Fragments`]) and is
-//! copied as it is: the schema has no binary scalar, so nothing else puts one there.
+//! copied as it is: the schema has no binary scalar, so nothing else puts one there. A
+//! fragment whose object holds nested objects or lists (a customer with its users) begins
+//! with its *shape* ([`begin_shape`]), which the actual-cost walk reads and the writer skips.
 
 use async_graphql::{Response, Value};
 use serde::Serialize;
@@ -100,7 +102,7 @@ pub(crate) fn write_value(out: &mut Vec<u8>, value: &Value) -> Result<(), serde_
             }
             out.push(b'}');
         }
-        Value::Binary(fragment) => out.extend_from_slice(fragment),
+        Value::Binary(fragment) => out.extend_from_slice(fragment_text(fragment)),
         // Numbers as serde_json formats them.
         Value::Number(_) => serde_json::to_writer(&mut *out, value)?,
     }
@@ -118,6 +120,67 @@ pub(crate) fn write_str(out: &mut Vec<u8>, text: &str) -> Result<(), serde_json:
     out.extend_from_slice(text.as_bytes());
     out.push(b'"');
     Ok(())
+}
+
+/// The first byte of a fragment that begins with its shape: no JSON text begins with it.
+const SHAPED: u8 = 0;
+
+/// Bytes of a shape before its counts: [`SHAPED`] and the number of counts (`u16`, LE).
+const SHAPE_HEADER: usize = 3;
+
+/// Begins a fragment at the end of `out` with room for a shape of `counts` counts (see
+/// [`fragment_shape`]), which [`end_shape`] fills once the fragment's text is written after
+/// it; answers where the fragment begins. `None` for more counts than a shape holds.
+pub(crate) fn begin_shape(out: &mut Vec<u8>, counts: usize) -> Option<usize> {
+    let number = u16::try_from(counts).ok()?;
+    let start = out.len();
+    out.push(SHAPED);
+    out.extend_from_slice(&number.to_le_bytes());
+    out.resize(out.len() + counts * 4, 0);
+    Some(start)
+}
+
+/// Fills the shape of the fragment begun at `start` with `counts`; `None` unless they are
+/// as many as [`begin_shape`] made room for.
+pub(crate) fn end_shape(out: &mut [u8], start: usize, counts: &[u32]) -> Option<()> {
+    let (shape, _) = split_fragment(out.get(start..)?)?;
+    if shape.len() != counts.len() * 4 {
+        return None;
+    }
+    let slots = out.get_mut(start + SHAPE_HEADER..start + SHAPE_HEADER + shape.len())?;
+    for (slot, count) in slots.chunks_exact_mut(4).zip(counts) {
+        slot.copy_from_slice(&count.to_le_bytes());
+    }
+    Some(())
+}
+
+/// A fragment's JSON text: all of it, or what follows its shape.
+fn fragment_text(fragment: &[u8]) -> &[u8] {
+    split_fragment(fragment).map_or(fragment, |(_, text)| text)
+}
+
+/// A fragment's shape, for the actual-cost walk: for each field of its object that has a
+/// selection of its own, in the order the document selects them, depth first (a nested
+/// connection, then its `nodes` and `pageInfo`), how many objects the field's value holds:
+/// a list's length, 1 for an object. Empty for a fragment of leaf fields only.
+pub(crate) fn fragment_shape(fragment: &[u8]) -> impl Iterator<Item = u64> + '_ {
+    let shape = split_fragment(fragment).map_or(&[][..], |(shape, _)| shape);
+    shape
+        .as_chunks::<4>()
+        .0
+        .iter()
+        .map(|count| u64::from(u32::from_le_bytes(*count)))
+}
+
+/// A shaped fragment's counts (four bytes each) and text; `None` for a fragment without a
+/// shape (or a shape cut short, which [`begin_shape`] never writes).
+fn split_fragment(fragment: &[u8]) -> Option<(&[u8], &[u8])> {
+    match fragment {
+        [SHAPED, low, high, rest @ ..] => {
+            rest.split_at_checked(usize::from(u16::from_le_bytes([*low, *high])) * 4)
+        }
+        _ => None,
+    }
 }
 
 /// True when a byte is below 0x20, `"` or `\`: what JSON strings escape.
@@ -256,5 +319,26 @@ mod tests {
             response_json(&Response::new(written), "cost", &cost, 16).unwrap(),
             response_json(&Response::new(values), "cost", &cost, 16).unwrap()
         );
+    }
+
+    #[test]
+    fn a_shaped_fragment_is_written_without_its_shape_which_the_walk_reads() {
+        let mut out = b"before".to_vec();
+        let start = begin_shape(&mut out, 3).unwrap();
+        out.extend_from_slice(br#"{"users":{"nodes":[]}}"#);
+        assert_eq!(end_shape(&mut out, start, &[1, 2]), None, "too few counts");
+        assert_eq!(end_shape(&mut out, start, &[1, 0, u32::MAX]), Some(()));
+        let fragment = &out[start..];
+        assert_eq!(
+            fragment_shape(fragment).collect::<Vec<_>>(),
+            [1, 0, u64::from(u32::MAX)]
+        );
+        let mut written = Vec::new();
+        write_value(&mut written, &Value::Binary(fragment.to_vec().into())).unwrap();
+        assert_eq!(written, br#"{"users":{"nodes":[]}}"#);
+        // A fragment without a shape is all text, and has no counts.
+        assert_eq!(fragment_shape(br#"{"id":"a"}"#).count(), 0);
+        assert_eq!(fragment_text(br#"{"id":"a"}"#), br#"{"id":"a"}"#);
+        assert_eq!(begin_shape(&mut out, usize::from(u16::MAX) + 1), None);
     }
 }

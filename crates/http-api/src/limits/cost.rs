@@ -15,6 +15,7 @@ use async_graphql::parser::types::{
 use async_graphql::{Name, Pos, Positioned, Value, Variables};
 
 use super::{QueryLimits, Refusal, RefusalCode};
+use crate::json;
 
 /// Every selected field, `__typename` and introspection fields included.
 pub(crate) const FIELD_PRICE: u64 = 1;
@@ -583,10 +584,11 @@ impl<'a> Walker<'a> {
         nesting: usize,
     ) -> u64 {
         let object = match data {
-            Value::Object(object) => Some(object),
-            // An object the flat path wrote as JSON (`json::Fragments`): it holds every field
-            // selected, each a leaf.
-            Value::Binary(_) => None,
+            Value::Object(object) => object,
+            Value::Binary(fragment) => {
+                let mut shape = json::fragment_shape(fragment);
+                return self.actual_fragment(priced, &mut shape, context, batched, nesting);
+            }
             Value::List(items) => {
                 return items.iter().fold(0, |sum, item| {
                     sum.saturating_add(self.actual_priced(priced, item, context, batched, nesting))
@@ -606,32 +608,19 @@ impl<'a> Walker<'a> {
                     pos,
                     below,
                 } => {
-                    let value = match object {
-                        Some(object) => {
-                            let found = match object.get_index(next) {
-                                Some((at, value)) if at == *key => Some((next, value)),
-                                _ => object
-                                    .get_full(*key)
-                                    .map(|(index, _, value)| (index, value)),
-                            };
-                            let Some((index, value)) = found else {
-                                continue;
-                            };
-                            next = index + 1;
-                            value
-                        }
-                        None => &Value::Null,
+                    let found = match object.get_index(next) {
+                        Some((at, value)) if at == *key => Some((next, value)),
+                        _ => object
+                            .get_full(*key)
+                            .map(|(index, _, value)| (index, value)),
                     };
-                    let once = if price.once > 0 && batched.insert(*pos) {
-                        price.once
-                    } else {
-                        0
+                    let Some((index, value)) = found else {
+                        continue;
                     };
+                    next = index + 1;
+                    let field = field_cost(*price, *pos, batched);
                     let sub = self.actual_below(below, value, context.below(), batched, nesting);
-                    FIELD_PRICE
-                        .saturating_add(price.each)
-                        .saturating_add(once)
-                        .saturating_add(sub)
+                    field.saturating_add(sub)
                 }
                 Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
                     self.actual_below(fragment, data, context, batched, nesting + 1)
@@ -645,6 +634,78 @@ impl<'a> Walker<'a> {
         }
         total
     }
+
+    /// The actual cost of a selection priced as `priced` over an object the flat path wrote
+    /// as JSON (`json::Fragments`): it holds every field selected, and a field with a
+    /// selection of its own holds as many objects as the fragment's `shape` says, counts
+    /// taken in the order this walk meets such fields (`json::fragment_shape`).
+    fn actual_fragment(
+        &mut self,
+        priced: &[Priced<'a>],
+        shape: &mut impl Iterator<Item = u64>,
+        context: Context,
+        batched: &mut HashSet<Pos>,
+        nesting: usize,
+    ) -> u64 {
+        let mut total: u64 = 0;
+        for item in priced {
+            let part = match item {
+                Priced::Field {
+                    price, pos, below, ..
+                } => {
+                    let field = field_cost(*price, *pos, batched);
+                    let sub = self.fragment_below(below, shape, context.below(), batched, nesting);
+                    field.saturating_add(sub)
+                }
+                Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
+                    self.fragment_below(fragment, shape, context, batched, nesting + 1)
+                }
+                Priced::Spread(_) => 0,
+                Priced::Inline(selection) => {
+                    self.fragment_below(selection, shape, context, batched, nesting)
+                }
+            };
+            total = total.saturating_add(part);
+        }
+        total
+    }
+
+    /// As [`Walker::actual_below`], over the objects a fragment's `shape` says the item
+    /// holds (none for a leaf field, which has no count).
+    fn fragment_below(
+        &mut self,
+        below: &Below<'a>,
+        shape: &mut impl Iterator<Item = u64>,
+        context: Context,
+        batched: &mut HashSet<Pos>,
+        nesting: usize,
+    ) -> u64 {
+        let Some(set) = below.set else {
+            return 0;
+        };
+        if set.items.is_empty() {
+            return 0;
+        }
+        let objects = shape.next().unwrap_or(0);
+        if objects == 0 {
+            return 0;
+        }
+        let priced = below.priced.get_or_init(|| self.priced(set, context));
+        (0..objects).fold(0, |sum, _| {
+            sum.saturating_add(self.actual_fragment(priced, shape, context, batched, nesting))
+        })
+    }
+}
+
+/// What a field of a priced set costs, its own selection apart: the field, its price per
+/// object, and what is charged once per place in the document the first time it is met.
+fn field_cost(price: Cost, pos: Pos, batched: &mut HashSet<Pos>) -> u64 {
+    let once = if price.once > 0 && batched.insert(pos) {
+        price.once
+    } else {
+        0
+    };
+    FIELD_PRICE.saturating_add(price.each).saturating_add(once)
 }
 
 /// One selection of a set as the actual pass walks it: a field with its response key, its

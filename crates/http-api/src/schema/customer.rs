@@ -583,6 +583,20 @@ impl FlatNested for PrefetchedUsers {
         }
     }
 
+    fn write(
+        &self,
+        listing: usize,
+        index: usize,
+        plan: &ConnectionPlan,
+        out: &mut Vec<u8>,
+        counts: &mut Vec<u32>,
+    ) -> Option<()> {
+        match &self.listings.get(listing)?.1 {
+            UserPages::Users(pages) => pages.get(index)?.write_flat(plan, out, counts),
+            UserPages::Summaries(pages) => pages.get(index)?.write_flat(plan, out, counts),
+        }
+    }
+
     fn before_resolvers<'a>(&'a self, ctx: &'a Context<'a>) -> BoxFuture<'a, ()> {
         Box::pin(async move {
             if self.fed.swap(true, Ordering::Relaxed) {

@@ -141,6 +141,17 @@ pub(crate) trait FlatNested: Send + Sync {
         output: Output,
     ) -> Option<Value>;
 
+    /// Writes that connection as JSON, as `json::write_value` writes its value, pushing its
+    /// fields' counts for the fragment's shape ([`ConnectionPlan::write`]).
+    fn write(
+        &self,
+        listing: usize,
+        index: usize,
+        plan: &ConnectionPlan,
+        out: &mut Vec<u8>,
+        counts: &mut Vec<u32>,
+    ) -> Option<()>;
+
     /// Hands what was loaded to the resolvers, when they answer instead (the DataLoader's
     /// cache), so they run no statement the flat path would not have.
     fn before_resolvers<'a>(&'a self, ctx: &'a Context<'a>) -> BoxFuture<'a, ()>;
@@ -304,6 +315,15 @@ impl<'a> Item<'a> {
         }
     }
 
+    /// How many counts the item adds to its object's fragment shape (`json::fragment_shape`):
+    /// none for a plain field; for a nested connection, its own and its fields'.
+    fn shape_counts(&self) -> usize {
+        match self {
+            Item::Plain(..) => 0,
+            Item::Nested(_, _, plan) => 1 + plan.shape_counts(),
+        }
+    }
+
     /// The field name of a plain field.
     fn plain(&self) -> Option<&'a str> {
         match self {
@@ -389,6 +409,62 @@ impl ConnectionPlan {
             .map(|(_, name)| name.as_str())
     }
 
+    /// How many counts the connection's fields add to a fragment's shape: one for `nodes`
+    /// (its length) and one for `pageInfo` (an object), the fields with selections.
+    fn shape_counts(&self) -> usize {
+        self.0
+            .iter()
+            .filter(|item| {
+                matches!(
+                    item,
+                    ConnectionItem::Nodes(..) | ConnectionItem::PageInfo(..)
+                )
+            })
+            .count()
+    }
+
+    /// Writes the connection as JSON, the text `json::write_value` makes of
+    /// [`ConnectionPlan::value`]'s, its nodes in place; pushes to `counts`, in the plan's
+    /// order (the document's), how many nodes `nodes` holds and 1 for `pageInfo`, as
+    /// [`ConnectionPlan::shape_counts`] says. `None` as `value` would be.
+    pub(crate) fn write<T: FlatNode>(
+        &self,
+        parts: &ConnectionParts<'_, T>,
+        out: &mut Vec<u8>,
+        counts: &mut Vec<u32>,
+    ) -> Option<()> {
+        out.push(b'{');
+        for (at, item) in self.0.iter().enumerate() {
+            if at > 0 {
+                out.push(b',');
+            }
+            json::write_str(out, item.key()).ok()?;
+            out.push(b':');
+            match item {
+                ConnectionItem::Nodes(_, fields, shape) => {
+                    counts.push(u32::try_from(parts.nodes.len()).ok()?);
+                    out.push(b'[');
+                    for (at, node) in parts.nodes.iter().enumerate() {
+                        if at > 0 {
+                            out.push(b',');
+                        }
+                        shape.write(out, |at, out| write_leaf(node, &fields.get(at)?.1, out))?;
+                    }
+                    out.push(b']');
+                }
+                // Rare, and small: written from their values.
+                other => {
+                    if matches!(other, ConnectionItem::PageInfo(..)) {
+                        counts.push(1);
+                    }
+                    json::write_value(out, &other.value(parts, Output::Json)?).ok()?;
+                }
+            }
+        }
+        out.push(b'}');
+        Some(())
+    }
+
     /// The connection's value as the plan selects it, its nodes handed over as `output`;
     /// `None` when a node field is not flat or the total was not counted.
     pub(crate) fn value<T: FlatNode>(
@@ -437,7 +513,7 @@ impl ConnectionItem {
                 Value::from(i32::try_from(parts.total?).unwrap_or(i32::MAX))
             }
             ConnectionItem::Nodes(_, fields, shape) => match output {
-                Output::Json => fragments(parts.nodes, |node, out| {
+                Output::Json => fragments(parts.nodes, |_, node, out| {
                     shape.write(out, |at, out| write_leaf(node, &fields.get(at)?.1, out))
                 })?,
                 Output::Values => Value::List(
@@ -718,16 +794,16 @@ impl ObjectShape {
 /// Bytes of JSON reserved per node written: a user's id, email, name and external id.
 const NODE_TEXT_GUESS: usize = 160;
 
-/// A list of JSON fragments (`Value::Binary`), one per node, written by `write` into one
-/// buffer they share; `None` as soon as one node is not written.
+/// A list of JSON fragments (`Value::Binary`), one per node, written by `write` (given the
+/// node's index) into one buffer they share; `None` as soon as one node is not written.
 fn fragments<T>(
     nodes: &[T],
-    mut write: impl FnMut(&T, &mut Vec<u8>) -> Option<()>,
+    mut write: impl FnMut(usize, &T, &mut Vec<u8>) -> Option<()>,
 ) -> Option<Value> {
     let mut text = Vec::with_capacity(nodes.len().saturating_mul(NODE_TEXT_GUESS));
     let mut ends = Vec::with_capacity(nodes.len());
-    for node in nodes {
-        write(node, &mut text)?;
+    for (index, node) in nodes.iter().enumerate() {
+        write(index, node, &mut text)?;
         ends.push(text.len());
     }
     let text = Bytes::from(text);
@@ -757,12 +833,33 @@ fn flat_nodes<T: FlatNode>(
     let selection = flat_selection(ctx, nested)?;
     let shape = ObjectShape::new(selection.iter().map(Item::key));
     let output = Output::of(ctx);
-    let plain = selection.iter().all(|item| matches!(item, Item::Plain(..)));
-    if output == Output::Json && plain {
-        return fragments(nodes, |node, out| {
-            shape.write(out, |at, out| {
-                write_leaf(node, selection.get(at)?.plain()?, out)
-            })
+    if output == Output::Json {
+        let counts = selection.iter().map(Item::shape_counts).sum();
+        if counts == 0 {
+            return fragments(nodes, |_, node, out| {
+                shape.write(out, |at, out| {
+                    write_leaf(node, selection.get(at)?.plain()?, out)
+                })
+            });
+        }
+        // Nodes with nested connections: each written whole, its shape first, so no value
+        // is built for it (a page's fifty customers and their users' connections).
+        let nested = nested?;
+        let mut shape_counts = Vec::with_capacity(counts);
+        return fragments(nodes, |index, node, out| {
+            let start = json::begin_shape(out, counts)?;
+            shape_counts.clear();
+            // `ObjectShape::write` visits each key once, at its first place; a nested
+            // connection's key is selected once (`flat_selection`), so the counts come in
+            // the document's order, as the actual-cost walk takes them.
+            shape.write(out, |at, out| match selection.get(at)? {
+                Item::Plain(_, name) => write_leaf(node, name, out),
+                Item::Nested(_, listing, plan) => {
+                    shape_counts.push(1);
+                    nested.write(*listing, index, plan, out, &mut shape_counts)
+                }
+            })?;
+            json::end_shape(out, start, &shape_counts)
         });
     }
     nodes
@@ -973,6 +1070,18 @@ mod tests {
             self.pages.get(index)?.flat_value(plan, output)
         }
 
+        fn write(
+            &self,
+            _: usize,
+            index: usize,
+            plan: &ConnectionPlan,
+            out: &mut Vec<u8>,
+            counts: &mut Vec<u32>,
+        ) -> Option<()> {
+            self.uses.flat.fetch_add(1, Ordering::SeqCst);
+            self.pages.get(index)?.write_flat(plan, out, counts)
+        }
+
         fn before_resolvers<'a>(&'a self, _: &'a Context<'a>) -> BoxFuture<'a, ()> {
             self.uses.fed.fetch_add(1, Ordering::SeqCst);
             Box::pin(async {})
@@ -1116,13 +1225,19 @@ mod tests {
     async fn nodes_written_as_json_answer_as_values_do_at_the_same_cost() {
         let cases = [
             ("{ branches { nodes { n m: n __typename n } } }", 3),
+            // Each branch written whole, its leaves' connection in it (branch 0 has none).
             (
                 "{ branches { nodes { n leaves(first: 1) { totalCount nodes { n __typename m: n } } } } }",
-                2,
+                3,
             ),
             (
                 "{ branches { nodes { leaves(first: 1) { nodes { n } } } } }",
-                2,
+                3,
+            ),
+            (
+                "{ branches { nodes { k: n l: leaves(first: 1) { pageInfo { hasNextPage endCursor } \
+                 __typename nodes { n } totalCount } n k: n } } }",
+                3,
             ),
             // Without `Fragments`, or with nothing plain to write, values all the same.
             ("{ branches { pageInfo { hasNextPage } } }", 0),

@@ -186,18 +186,30 @@ impl<T: FlatFields + Clone> Connection<T> {
     /// The connection's value as `plan` selects it, when it is a nested connection the flat
     /// path answers (see `flat`); `None` when part of it needs the resolvers.
     pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
-        plan.value(
-            &ConnectionParts {
-                type_name: &<Self as TypeName>::type_name,
-                nodes: &self.nodes.nodes,
-                total: self.total,
-                has_next_page: self.has_next_page,
-                has_previous_page: self.has_previous_page,
-                start_cursor: &|| self.cursors.first().map(Cursor::encode),
-                end_cursor: &|| self.cursors.last().map(Cursor::encode),
-            },
-            output,
-        )
+        self.with_parts(|parts| plan.value(parts, output))
+    }
+
+    /// The same connection written as JSON ([`ConnectionPlan::write`]).
+    pub(crate) fn write_flat(
+        &self,
+        plan: &ConnectionPlan,
+        out: &mut Vec<u8>,
+        counts: &mut Vec<u32>,
+    ) -> Option<()> {
+        self.with_parts(|parts| plan.write(parts, out, counts))
+    }
+
+    /// `answer` given the connection as the flat path reads one.
+    fn with_parts<R>(&self, answer: impl FnOnce(&ConnectionParts<'_, T>) -> R) -> R {
+        answer(&ConnectionParts {
+            type_name: &<Self as TypeName>::type_name,
+            nodes: &self.nodes.nodes,
+            total: self.total,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: &|| self.cursors.first().map(Cursor::encode),
+            end_cursor: &|| self.cursors.last().map(Cursor::encode),
+        })
     }
 
     /// The page back as the directory gave it (its nodes unwrapped by `unwrap`), for the
@@ -260,6 +272,16 @@ impl<T: FlatNode> FlatPage<T> {
     /// when a selected node field is one the nodes do not hold.
     pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
         self.with_parts(|parts| plan.value(parts, output))
+    }
+
+    /// The same connection written as JSON ([`ConnectionPlan::write`]).
+    pub(crate) fn write_flat(
+        &self,
+        plan: &ConnectionPlan,
+        out: &mut Vec<u8>,
+        counts: &mut Vec<u32>,
+    ) -> Option<()> {
+        self.with_parts(|parts| plan.write(parts, out, counts))
     }
 
     /// The value of the connection field whose selection is at `ctx`, built flat with the
