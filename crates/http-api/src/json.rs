@@ -163,7 +163,7 @@ fn fragment_text(fragment: &[u8]) -> &[u8] {
 /// selection of its own, in the order the document selects them, depth first (a nested
 /// connection, then its `nodes` and `pageInfo`), how many objects the field's value holds:
 /// a list's length, 1 for an object. Empty for a fragment of leaf fields only.
-pub(crate) fn fragment_shape(fragment: &[u8]) -> impl Iterator<Item = u64> + '_ {
+pub(crate) fn fragment_shape(fragment: &[u8]) -> impl ExactSizeIterator<Item = u64> + '_ {
     let shape = split_fragment(fragment).map_or(&[][..], |(shape, _)| shape);
     shape
         .as_chunks::<4>()

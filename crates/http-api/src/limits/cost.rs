@@ -642,7 +642,7 @@ impl<'a> Walker<'a> {
     fn actual_fragment(
         &mut self,
         priced: &[Priced<'a>],
-        shape: &mut impl Iterator<Item = u64>,
+        shape: &mut impl ExactSizeIterator<Item = u64>,
         context: Context,
         batched: &mut HashSet<Pos>,
         nesting: usize,
@@ -675,7 +675,7 @@ impl<'a> Walker<'a> {
     fn fragment_below(
         &mut self,
         below: &Below<'a>,
-        shape: &mut impl Iterator<Item = u64>,
+        shape: &mut impl ExactSizeIterator<Item = u64>,
         context: Context,
         batched: &mut HashSet<Pos>,
         nesting: usize,
@@ -691,7 +691,18 @@ impl<'a> Walker<'a> {
             return 0;
         }
         let priced = below.priced.get_or_init(|| self.priced(set, context));
-        (0..objects).fold(0, |sum, _| {
+        let counts_left = shape.len();
+        let first = self.actual_fragment(priced, shape, context, batched, nesting);
+        if objects == 1 {
+            return first;
+        }
+        if shape.len() == counts_left {
+            // Objects of leaves only (no count taken): each after the first costs what the
+            // second does (what is charged once was charged on the first).
+            let next = self.actual_fragment(priced, shape, context, batched, nesting);
+            return first.saturating_add(next.saturating_mul(objects - 1));
+        }
+        (1..objects).fold(first, |sum, _| {
             sum.saturating_add(self.actual_fragment(priced, shape, context, batched, nesting))
         })
     }

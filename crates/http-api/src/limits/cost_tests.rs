@@ -4,6 +4,7 @@
 
 use std::time::{Duration, Instant};
 
+use async_graphql::indexmap::IndexMap;
 use async_graphql::parser::parse_query;
 use serde_json::json;
 
@@ -301,6 +302,62 @@ fn nodes_written_as_json_cost_what_the_same_objects_do() {
     // The lists' lengths count: one user fewer is three fields fewer (`id` twice, `e`).
     let fewer: [&[&str]; 3] = [&["U", "U"], &[], &["U", "U"]];
     assert_eq!(cost_of(fewer, &written), cost_of(users, &object) - 3);
+}
+
+/// Nodes the flat path wrote whole as JSON, nested connections in them, cost what the same
+/// nodes as objects do: the fragment's shape gives each nested object's and list's size.
+#[test]
+fn nodes_written_whole_cost_what_the_same_objects_do_by_their_shape() {
+    let query = "{ customers { nodes { id users { totalCount nodes { id e: email id } \
+                 pageInfo { hasNextPage } } n: id } } }";
+    let document = parse_query(query).unwrap();
+    let sizes: [usize; 4] = [3, 0, 1, 2];
+    let objects: Vec<serde_json::Value> = sizes
+        .iter()
+        .map(|&n| {
+            let user = json!({"id": "u", "e": "x@y"});
+            json!({"id": "c", "users": {"totalCount": n, "nodes": vec![user; n],
+                "pageInfo": {"hasNextPage": false}}, "n": "c"})
+        })
+        .collect();
+    let as_objects = Value::from_json(json!({"customers": {"nodes": objects}})).unwrap();
+    // The same customers written whole: `users` an object, its `nodes` n, `pageInfo` one.
+    let written: Vec<Value> = sizes
+        .iter()
+        .map(|&n| {
+            let mut out = Vec::new();
+            let start = crate::json::begin_shape(&mut out, 3).unwrap();
+            out.extend_from_slice(br#"{"id":"c"}"#);
+            let counts = [1, u32::try_from(n).unwrap(), 1];
+            crate::json::end_shape(&mut out, start, &counts).unwrap();
+            Value::Binary(out.into())
+        })
+        .collect();
+    let mut answer = IndexMap::new();
+    answer.insert(Name::new("nodes"), Value::List(written));
+    let mut data = IndexMap::new();
+    data.insert(Name::new("customers"), Value::Object(answer));
+    let as_fragments = Value::Object(data);
+    let cost_of = |data: &Value| actual_cost(&document, None, &variables(json!({})), data);
+    assert_eq!(cost_of(&as_fragments), cost_of(&as_objects));
+    // Without a shape, a fragment's nested fields hold nothing: the users cost nothing.
+    let unshaped = Value::from_json(json!({"customers": {"nodes": [{"id": "c"}]}})).unwrap();
+    let shapeless = |value: Value| match value {
+        Value::Object(mut data) => {
+            let fragment = Value::Binary(br#"{"id":"c"}"#.as_slice().into());
+            if let Some(Value::Object(customers)) = data.get_mut("customers") {
+                customers.insert(Name::new("nodes"), Value::List(vec![fragment]));
+            }
+            Value::Object(data)
+        }
+        other => other,
+    };
+    let one_without_users = json!({"customers": {"nodes": [{"id": "c", "n": "c",
+        "users": null}]}});
+    assert_eq!(
+        cost_of(&shapeless(unshaped)),
+        cost_of(&Value::from_json(one_without_users).unwrap())
+    );
 }
 
 /// Keys are looked for in the selection's order first; an answer in another order, or with

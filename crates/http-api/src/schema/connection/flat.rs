@@ -794,6 +794,9 @@ impl ObjectShape {
 /// Bytes of JSON reserved per node written: a user's id, email, name and external id.
 const NODE_TEXT_GUESS: usize = 160;
 
+/// Most bytes reserved for a list's nodes at once from the length of its first.
+const LIST_TEXT_RESERVE: usize = 1 << 20;
+
 /// A list of JSON fragments (`Value::Binary`), one per node, written by `write` (given the
 /// node's index) into one buffer they share; `None` as soon as one node is not written.
 fn fragments<T>(
@@ -805,6 +808,13 @@ fn fragments<T>(
     for (index, node) in nodes.iter().enumerate() {
         write(index, node, &mut text)?;
         ends.push(text.len());
+        // Nodes of one list are alike: room for the rest as long as the first (up to a
+        // bound), so a list of long nodes (customers with their users) is not copied each
+        // time it doubles.
+        if index == 0 {
+            let rest = text.len().saturating_mul(nodes.len() - 1);
+            text.reserve(rest.min(LIST_TEXT_RESERVE));
+        }
     }
     let text = Bytes::from(text);
     let mut start = 0;
