@@ -467,7 +467,7 @@ pub(crate) fn user(row: &impl SqlRow) -> Result<User, RepoError> {
     // Read in `USER_COLUMNS` order; the role's kind comes last, apart from its id.
     let organization_id = OrganizationId::from_uuid(c.uuid("organization_id")?);
     let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
-    let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
+    let email = Email::parse_stored(c.str("email")?).map_err(bad)?;
     let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
     let phone = Phone::parse(c.str("phone")?).map_err(bad)?;
     let external_id = stored_external_id(c.opt_str("external_id")?).map_err(bad)?;
@@ -546,7 +546,7 @@ pub(crate) fn user_summary(row: &impl SqlRow) -> Result<UserSummary, RepoError> 
     let id = c.uuid("id")?;
     let bad = |error: FieldError| corrupt("user", &id, error);
     let customer_id = c.opt_uuid("customer_id")?.map(CustomerId::from_uuid);
-    let email = Email::parse(&single_line_lossy(c.str("email")?)).map_err(bad)?;
+    let email = Email::parse_stored(c.str("email")?).map_err(bad)?;
     let name = PersonName::parse(&single_line_lossy(c.str("name")?)).map_err(bad)?;
     let external_id = stored_external_id(c.opt_str("external_id")?).map_err(bad)?;
     Ok(UserSummary {
