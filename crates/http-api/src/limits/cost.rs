@@ -622,13 +622,12 @@ impl<'a> Walker<'a> {
                     let sub = self.actual_below(below, value, context.below(), batched, nesting);
                     field.saturating_add(sub)
                 }
-                Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
-                    self.actual_below(fragment, data, context, batched, nesting + 1)
-                }
-                Priced::Spread(_) => 0,
-                Priced::Inline(selection) => {
-                    self.actual_below(selection, data, context, batched, nesting)
-                }
+                fragment => match fragment.spread(nesting) {
+                    Some((below, nesting)) => {
+                        self.actual_below(below, data, context, batched, nesting)
+                    }
+                    None => 0,
+                },
             };
             total = total.saturating_add(part);
         }
@@ -657,13 +656,12 @@ impl<'a> Walker<'a> {
                     let sub = self.fragment_below(below, shape, context.below(), batched, nesting);
                     field.saturating_add(sub)
                 }
-                Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
-                    self.fragment_below(fragment, shape, context, batched, nesting + 1)
-                }
-                Priced::Spread(_) => 0,
-                Priced::Inline(selection) => {
-                    self.fragment_below(selection, shape, context, batched, nesting)
-                }
+                fragment => match fragment.spread(nesting) {
+                    Some((below, nesting)) => {
+                        self.fragment_below(below, shape, context, batched, nesting)
+                    }
+                    None => 0,
+                },
             };
             total = total.saturating_add(part);
         }
@@ -731,6 +729,21 @@ enum Priced<'a> {
     },
     Spread(Below<'a>),
     Inline(Below<'a>),
+}
+
+impl<'a> Priced<'a> {
+    /// For a fragment, spread or inline, the selection it adds to the same object and the
+    /// nesting to walk it at; `None` for a field, and for a spread nested deeper than
+    /// [`MAX_SPREAD_NESTING`] (refused before, so never walked).
+    fn spread(&self, nesting: usize) -> Option<(&Below<'a>, usize)> {
+        match self {
+            Priced::Spread(fragment) if nesting < MAX_SPREAD_NESTING => {
+                Some((fragment, nesting + 1))
+            }
+            Priced::Inline(selection) => Some((selection, nesting)),
+            Priced::Field { .. } | Priced::Spread(_) => None,
+        }
+    }
 }
 
 /// The selection below an item of a priced set, priced when first walked.

@@ -16,8 +16,8 @@ use futures::future::BoxFuture;
 use wire::Global as _;
 
 use super::connection::{
-    Connection, ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, FlatPage, Leaf,
-    OrderDirection, Output, check_cursors, counts_total, flat_node, int_argument,
+    Connection, ConnectionPlan, Flat, FlatConnection, FlatFields, FlatNested, FlatNode, FlatPage,
+    Leaf, OrderDirection, Output, check_cursors, counts_total, flat_node, int_argument,
     nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text, page_request,
     scalar, text, text_argument,
 };

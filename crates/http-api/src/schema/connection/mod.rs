@@ -15,9 +15,9 @@ use async_graphql::{
 use domain::listing::{CursorKey, Page};
 
 pub(crate) use flat::{
-    ConnectionPlan, Flat, FlatFields, FlatNested, FlatNode, Leaf, Output, SHORT_SELECTION,
-    flat_node, nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by, optional_text,
-    plain_object_json, scalar, text,
+    ConnectionPlan, Flat, FlatConnection, FlatFields, FlatNested, FlatNode, Leaf, Output,
+    SHORT_SELECTION, flat_node, nodes_answer_flat, nodes_answer_flat_by, object_answers_flat_by,
+    optional_text, plain_object_json, scalar, text,
 };
 pub(crate) use look_ahead::{counts_total, int_argument, text_argument};
 pub(crate) use paging::{OrderDirection, check_cursors, page_in_memory, page_request};
@@ -183,35 +183,6 @@ impl<T: FlatFields + Clone> Connection<T> {
         self
     }
 
-    /// The connection's value as `plan` selects it, when it is a nested connection the flat
-    /// path answers (see `flat`); `None` when part of it needs the resolvers.
-    pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
-        self.with_parts(|parts| plan.value(parts, output))
-    }
-
-    /// The same connection written as JSON ([`ConnectionPlan::write`]).
-    pub(crate) fn write_flat(
-        &self,
-        plan: &ConnectionPlan,
-        out: &mut Vec<u8>,
-        counts: &mut Vec<u32>,
-    ) -> Option<()> {
-        self.with_parts(|parts| plan.write(parts, out, counts))
-    }
-
-    /// `answer` given the connection as the flat path reads one.
-    fn with_parts<R>(&self, answer: impl FnOnce(&ConnectionParts<'_, T>) -> R) -> R {
-        answer(&ConnectionParts {
-            type_name: &<Self as TypeName>::type_name,
-            nodes: &self.nodes.nodes,
-            total: self.total,
-            has_next_page: self.has_next_page,
-            has_previous_page: self.has_previous_page,
-            start_cursor: &|| self.cursors.first().map(Cursor::encode),
-            end_cursor: &|| self.cursors.last().map(Cursor::encode),
-        })
-    }
-
     /// The page back as the directory gave it (its nodes unwrapped by `unwrap`), for the
     /// DataLoader's cache; `None` when its cursors are not keys (it was not a listing's).
     pub(crate) fn to_page<U>(&self, unwrap: impl Fn(&T) -> U) -> Option<Page<U>> {
@@ -233,6 +204,22 @@ impl<T: FlatFields + Clone> Connection<T> {
             has_next_page: self.has_next_page,
             has_previous_page: self.has_previous_page,
             total_count: self.total,
+        })
+    }
+}
+
+impl<T: FlatFields + Clone> FlatConnection for Connection<T> {
+    type Node = T;
+
+    fn with_parts<R>(&self, answer: impl FnOnce(&ConnectionParts<'_, T>) -> R) -> R {
+        answer(&ConnectionParts {
+            type_name: &<Self as TypeName>::type_name,
+            nodes: &self.nodes.nodes,
+            total: self.total,
+            has_next_page: self.has_next_page,
+            has_previous_page: self.has_previous_page,
+            start_cursor: &|| self.cursors.first().map(Cursor::encode),
+            end_cursor: &|| self.cursors.last().map(Cursor::encode),
         })
     }
 }
@@ -268,22 +255,6 @@ impl<T: FlatNode> FlatPage<T> {
         }
     }
 
-    /// The connection's value as `plan` selects it, as [`Connection::flat_value`]; `None`
-    /// when a selected node field is one the nodes do not hold.
-    pub(crate) fn flat_value(&self, plan: &ConnectionPlan, output: Output) -> Option<Value> {
-        self.with_parts(|parts| plan.value(parts, output))
-    }
-
-    /// The same connection written as JSON ([`ConnectionPlan::write`]).
-    pub(crate) fn write_flat(
-        &self,
-        plan: &ConnectionPlan,
-        out: &mut Vec<u8>,
-        counts: &mut Vec<u32>,
-    ) -> Option<()> {
-        self.with_parts(|parts| plan.write(parts, out, counts))
-    }
-
     /// The value of the connection field whose selection is at `ctx`, built flat with the
     /// nodes' nested connections `nested` loaded ahead (see [`flat::connection_value`]);
     /// `None` when part of the selection needs the resolvers.
@@ -294,8 +265,11 @@ impl<T: FlatNode> FlatPage<T> {
     ) -> Option<Value> {
         self.with_parts(|parts| flat::connection_value(ctx, parts, nested))
     }
+}
 
-    /// `answer` given the page as the flat path reads a connection.
+impl<T: FlatNode> FlatConnection for FlatPage<T> {
+    type Node = T;
+
     fn with_parts<R>(&self, answer: impl FnOnce(&ConnectionParts<'_, T>) -> R) -> R {
         answer(&ConnectionParts {
             type_name: &self.type_name,
