@@ -460,4 +460,33 @@ mod tests {
             assert_eq!(unique_field(message), field, "{message}");
         }
     }
+
+    /// The bundled SQLite is built as `.cargo/config.toml` says: without memory statistics
+    /// and memory management (process-wide mutexes the readers queued on), with the query
+    /// planner stability guarantee (plans not remade on every bind).
+    #[tokio::test]
+    async fn sqlite_is_built_with_the_options_the_readers_need() {
+        use sqlx::{Connection as _, Row as _};
+        let mut connection = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .unwrap();
+        let options: Vec<String> = sqlx::query("PRAGMA compile_options")
+            .fetch_all(&mut connection)
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get::<String, _>(0))
+            .collect();
+        assert!(
+            options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"),
+            "{options:?}"
+        );
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "{options:?}");
+        assert!(
+            !options
+                .iter()
+                .any(|o| o.starts_with("ENABLE_MEMORY_MANAGEMENT")),
+            "{options:?}"
+        );
+    }
 }
