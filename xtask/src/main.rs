@@ -64,8 +64,28 @@ fn project_root() -> PathBuf {
         .unwrap_or_default()
 }
 
+/// A `cargo` command without the package variables `cargo run` set for this xtask
+/// (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`...): build scripts that watch one of them (ring's
+/// watches `CARGO_MANIFEST_DIR`) would otherwise be rerun, and everything above them rebuilt,
+/// each time a build alternates between `cargo xtask ...` and a plain `cargo build`.
 fn cargo() -> Command {
-    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let mut command = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    for (name, _) in std::env::vars_os() {
+        if name.to_str().is_some_and(is_set_by_cargo_run) {
+            command.env_remove(&name);
+        }
+    }
+    command
+}
+
+/// Whether `name` is one of the variables `cargo run` sets for the package it runs.
+fn is_set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || name.starts_with("CARGO_MANIFEST_")
+        || matches!(
+            name,
+            "CARGO_BIN_NAME" | "CARGO_CRATE_NAME" | "CARGO_PRIMARY_PACKAGE"
+        )
 }
 
 /// Runs a command, failing with its description when it does not succeed.
